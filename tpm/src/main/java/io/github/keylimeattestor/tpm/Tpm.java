@@ -1,0 +1,115 @@
+package io.github.keylimeattestor.tpm;
+
+import io.github.keylimeattestor.tpm.command.Auth;
+import io.github.keylimeattestor.tpm.command.TpmCommand;
+import io.github.keylimeattestor.tpm.structure.TpmReader;
+import io.github.keylimeattestor.tpm.structure.TpmWriter;
+import io.github.keylimeattestor.tpm.transport.TpmTransport;
+import java.io.IOException;
+import java.security.SecureRandom;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * Executes {@link TpmCommand}s over a {@link TpmTransport}: builds the command frame (header,
+ * handles, authorization area, parameters), sends it, checks the response code and frame, and
+ * hands the parameter area to the command.
+ */
+public final class Tpm implements AutoCloseable {
+  public static final int ST_NO_SESSIONS = 0x8001;
+  public static final int ST_SESSIONS = 0x8002;
+
+  private final TpmTransport transport;
+  private final Random random;
+
+  public Tpm(TpmTransport transport) {
+    this(transport, new SecureRandom());
+  }
+
+  /** @param random source of caller nonces (tests pass a seeded one to replay traces) */
+  public Tpm(TpmTransport transport, Random random) {
+    this.transport = transport;
+    this.random = random;
+  }
+
+  public TpmTransport transport() {
+    return transport;
+  }
+
+  public byte[] randomBytes(int n) {
+    byte[] b = new byte[n];
+    random.nextBytes(b);
+    return b;
+  }
+
+  public <R> R execute(TpmCommand<R> cmd) throws IOException, TpmException {
+    byte[] response = transport.transmit(marshal(cmd));
+    return parse(cmd, response);
+  }
+
+  static byte[] marshal(TpmCommand<?> cmd) {
+    List<Auth> auths = cmd.authorizations();
+    TpmWriter body = new TpmWriter();
+    for (int h : cmd.handles()) {
+      body.u32(h);
+    }
+    if (!auths.isEmpty()) {
+      TpmWriter area = new TpmWriter();
+      for (Auth a : auths) {
+        a.marshal(area);
+      }
+      byte[] a = area.toByteArray();
+      body.u32(a.length).bytes(a);
+    }
+    cmd.parameters(body);
+    byte[] b = body.toByteArray();
+    return new TpmWriter()
+        .u16(auths.isEmpty() ? ST_NO_SESSIONS : ST_SESSIONS)
+        .u32(10 + b.length)
+        .u32(cmd.commandCode())
+        .bytes(b)
+        .toByteArray();
+  }
+
+  static <R> R parse(TpmCommand<R> cmd, byte[] response) throws TpmException {
+    TpmReader r = new TpmReader(response);
+    int tag = r.u16("response tag");
+    int size = r.u32("responseSize");
+    if (size != response.length) {
+      throw new TpmFormatException("response of " + response.length + " bytes says it has " + size);
+    }
+    int rc = r.u32("responseCode");
+    if (rc != 0) {
+      throw new TpmResponseException(cmd.commandCode(), ResponseCode.decode(rc));
+    }
+    boolean sessions = !cmd.authorizations().isEmpty();
+    if (tag != (sessions ? ST_SESSIONS : ST_NO_SESSIONS)) {
+      throw new TpmFormatException(String.format("unexpected response tag 0x%04x", tag));
+    }
+    int[] handles = new int[cmd.responseHandleCount()];
+    for (int i = 0; i < handles.length; i++) {
+      handles[i] = r.u32("response handle");
+    }
+    TpmReader params;
+    if (sessions) {
+      int paramSize = r.u32("parameterSize");
+      params = r.sub(paramSize, "response parameters");
+      for (int i = 0; i < cmd.authorizations().size(); i++) {
+        r.tpm2b(64, "response nonce");
+        r.u8("response session attributes");
+        r.tpm2b(64, "response hmac");
+      }
+      r.expectEnd("response authorization area");
+    } else {
+      params = r;
+    }
+    R result = cmd.response(handles, params);
+    params.expectEnd(CommandCode.name(cmd.commandCode()) + " response");
+    return result;
+  }
+
+  @Override
+  public void close() throws IOException {
+    transport.close();
+  }
+}

@@ -1,0 +1,85 @@
+package io.github.keylimeattestor.tpm.structure;
+
+import io.github.keylimeattestor.tpm.TpmFormatException;
+import java.util.Base64;
+
+/**
+ * Keylime's quote string: {@code "r" + b64(TPMS_ATTEST) + ":" + b64(TPMT_SIGNATURE) + ":" +
+ * b64(PCR blob)}, standard base64 with padding.
+ */
+public record KeylimeQuote(byte[] attest, byte[] signature, byte[] pcrBlob) {
+  /** Default limit on the quote string's length in characters. */
+  public static final int DEFAULT_LIMIT = 16 * 1024;
+
+  public KeylimeQuote {
+    attest = attest.clone();
+    signature = signature.clone();
+    pcrBlob = pcrBlob.clone();
+  }
+
+  @Override
+  public byte[] attest() {
+    return attest.clone();
+  }
+
+  @Override
+  public byte[] signature() {
+    return signature.clone();
+  }
+
+  @Override
+  public byte[] pcrBlob() {
+    return pcrBlob.clone();
+  }
+
+  public String encode() {
+    Base64.Encoder e = Base64.getEncoder();
+    return "r" + e.encodeToString(attest) + ":" + e.encodeToString(signature) + ":"
+        + e.encodeToString(pcrBlob);
+  }
+
+  public static KeylimeQuote parse(String quote) throws TpmFormatException {
+    return parse(quote, DEFAULT_LIMIT);
+  }
+
+  /** Splits and base64-decodes; the parts themselves are parsed by the accessors below. */
+  public static KeylimeQuote parse(String quote, int limit) throws TpmFormatException {
+    if (quote == null) {
+      throw new TpmFormatException("quote string is missing");
+    }
+    if (quote.length() > limit) {
+      throw new TpmFormatException("quote string is " + quote.length()
+          + " characters, more than the limit of " + limit);
+    }
+    if (!quote.startsWith("r")) {
+      throw new TpmFormatException("quote string must start with 'r' (uncompressed format)");
+    }
+    String[] parts = quote.substring(1).split(":", -1);
+    if (parts.length != 3) {
+      throw new TpmFormatException("quote string must have 3 ':'-separated parts, has " + parts.length);
+    }
+    Base64.Decoder d = Base64.getDecoder();
+    byte[][] out = new byte[3][];
+    String[] names = {"TPMS_ATTEST", "TPMT_SIGNATURE", "PCR blob"};
+    for (int i = 0; i < 3; i++) {
+      try {
+        out[i] = d.decode(parts[i]);
+      } catch (IllegalArgumentException e) {
+        throw new TpmFormatException("quote string part " + names[i] + " is not base64: " + e.getMessage());
+      }
+    }
+    return new KeylimeQuote(out[0], out[1], out[2]);
+  }
+
+  public Attest parsedAttest() throws TpmFormatException {
+    return Attest.parse(attest);
+  }
+
+  public TpmSignature parsedSignature() throws TpmFormatException {
+    return TpmSignature.parse(signature);
+  }
+
+  public PcrBlob parsedPcrBlob() throws TpmFormatException {
+    return PcrBlob.parse(pcrBlob);
+  }
+}

@@ -1,0 +1,153 @@
+package io.github.keylimeattestor.tpm.structure;
+
+import io.github.keylimeattestor.tpm.Alg;
+import io.github.keylimeattestor.tpm.TpmFormatException;
+import java.math.BigInteger;
+import java.security.GeneralSecurityException;
+import java.security.PublicKey;
+import java.security.Signature;
+import java.security.interfaces.ECPublicKey;
+import java.security.interfaces.RSAPublicKey;
+import java.security.spec.MGF1ParameterSpec;
+import java.security.spec.PSSParameterSpec;
+
+/**
+ * TPMT_SIGNATURE for RSASSA, RSAPSS and ECDSA.
+ *
+ * @param rsaSignature the RSA signature (RSASSA/RSAPSS)
+ * @param r ECDSA r, unsigned big-endian as the TPM returned it
+ * @param s ECDSA s
+ */
+public record TpmSignature(int sigAlg, int hashAlg, byte[] rsaSignature, byte[] r, byte[] s) {
+  public static final int DEFAULT_LIMIT = 1024;
+  private static final int MAX_RSA = 512;
+  private static final int MAX_ECC = 66;
+
+  public TpmSignature {
+    rsaSignature = rsaSignature.clone();
+    r = r.clone();
+    s = s.clone();
+  }
+
+  @Override
+  public byte[] rsaSignature() {
+    return rsaSignature.clone();
+  }
+
+  @Override
+  public byte[] r() {
+    return r.clone();
+  }
+
+  @Override
+  public byte[] s() {
+    return s.clone();
+  }
+
+  public static TpmSignature parse(byte[] input) throws TpmFormatException {
+    return parse(input, DEFAULT_LIMIT);
+  }
+
+  /** Parses a TPMT_SIGNATURE occupying all of {@code input}. */
+  public static TpmSignature parse(byte[] input, int limit) throws TpmFormatException {
+    TpmReader rd = TpmReader.bounded(input, limit, "TPMT_SIGNATURE");
+    TpmSignature sig = parse(rd);
+    rd.expectEnd("TPMT_SIGNATURE");
+    return sig;
+  }
+
+  public static TpmSignature parse(TpmReader rd) throws TpmFormatException {
+    int alg = rd.u16("sigAlg");
+    switch (alg) {
+      case Alg.RSASSA:
+      case Alg.RSAPSS: {
+        int hash = rd.u16("hash");
+        return new TpmSignature(alg, hash, rd.tpm2b(MAX_RSA, "RSA signature"), new byte[0], new byte[0]);
+      }
+      case Alg.ECDSA: {
+        int hash = rd.u16("hash");
+        byte[] r = rd.tpm2b(MAX_ECC, "signatureR");
+        byte[] s = rd.tpm2b(MAX_ECC, "signatureS");
+        return new TpmSignature(alg, hash, new byte[0], r, s);
+      }
+      default:
+        throw new TpmFormatException(String.format(
+            "unsupported signature algorithm 0x%04x (only RSASSA, RSAPSS, ECDSA)", alg));
+    }
+  }
+
+  public byte[] marshal() {
+    TpmWriter w = new TpmWriter().u16(sigAlg).u16(hashAlg);
+    if (sigAlg == Alg.ECDSA) {
+      w.tpm2b(r).tpm2b(s);
+    } else {
+      w.tpm2b(rsaSignature);
+    }
+    return w.toByteArray();
+  }
+
+  /**
+   * Verifies this signature over {@code message} (e.g. the raw TPMS_ATTEST bytes) with {@code key}.
+   * Returns false for a wrong signature or a key of the wrong type.
+   */
+  public boolean verify(PublicKey key, byte[] message) throws TpmFormatException {
+    String hash = Alg.javaDigestName(hashAlg).replace("-", "");
+    try {
+      switch (sigAlg) {
+        case Alg.RSASSA: {
+          if (!(key instanceof RSAPublicKey)) {
+            return false;
+          }
+          Signature v = Signature.getInstance(hash + "withRSA");
+          v.initVerify(key);
+          v.update(message);
+          return v.verify(rsaSignature);
+        }
+        case Alg.RSAPSS: {
+          if (!(key instanceof RSAPublicKey)) {
+            return false;
+          }
+          // TPMs use salt = digest size (Keylime assumes this too); some use the maximum salt.
+          int hLen = Alg.digestSize(hashAlg);
+          int keyBytes = (((RSAPublicKey) key).getModulus().bitLength() + 7) / 8;
+          return verifyPss(key, message, hLen) || verifyPss(key, message, keyBytes - hLen - 2);
+        }
+        case Alg.ECDSA: {
+          if (!(key instanceof ECPublicKey)) {
+            return false;
+          }
+          int n = (((ECPublicKey) key).getParams().getOrder().bitLength() + 7) / 8;
+          if (r.length > n || s.length > n) {
+            return false;
+          }
+          byte[] p1363 = new byte[2 * n];
+          System.arraycopy(TpmPublic.unsigned(new BigInteger(1, r), n), 0, p1363, 0, n);
+          System.arraycopy(TpmPublic.unsigned(new BigInteger(1, s), n), 0, p1363, n, n);
+          Signature v = Signature.getInstance(hash + "withECDSAinP1363Format");
+          v.initVerify(key);
+          v.update(message);
+          return v.verify(p1363);
+        }
+        default:
+          return false;
+      }
+    } catch (java.security.SignatureException | java.security.InvalidKeyException e) {
+      return false;
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("JDK lacks a signature algorithm: " + e.getMessage(), e);
+    }
+  }
+
+  private boolean verifyPss(PublicKey key, byte[] message, int salt) throws GeneralSecurityException,
+      TpmFormatException {
+    if (salt < 0) {
+      return false;
+    }
+    String jname = Alg.javaDigestName(hashAlg);
+    Signature v = Signature.getInstance("RSASSA-PSS");
+    v.setParameter(new PSSParameterSpec(jname, "MGF1", new MGF1ParameterSpec(jname), salt, 1));
+    v.initVerify(key);
+    v.update(message);
+    return v.verify(rsaSignature);
+  }
+}

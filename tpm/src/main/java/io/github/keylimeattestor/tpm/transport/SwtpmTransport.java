@@ -1,0 +1,118 @@
+package io.github.keylimeattestor.tpm.transport;
+
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+
+/**
+ * swtpm's TCP data port ({@code swtpm socket --server type=tcp}): raw TPM 2.0 commands, each sent
+ * in a single write with TCP_NODELAY, because swtpm reads a command with one read().
+ *
+ * <p>By default every command uses a new connection, as libtss2's swtpm TCTI does: swtpm serves
+ * one connection at a time, so holding one open would lock out the Keylime agent and tpm2-tools.
+ */
+public final class SwtpmTransport implements TpmTransport {
+  private final InetSocketAddress address;
+  private final boolean keepConnection;
+  private final int timeoutMillis;
+  private Socket socket;
+
+  public SwtpmTransport(String host, int port) {
+    this(host, port, false, 60_000);
+  }
+
+  /**
+   * @param keepConnection reuse one connection for all commands (exclusive use of the swtpm)
+   * @param timeoutMillis connect and read timeout
+   */
+  public SwtpmTransport(String host, int port, boolean keepConnection, int timeoutMillis) {
+    this.address = new InetSocketAddress(host, port);
+    this.keepConnection = keepConnection;
+    this.timeoutMillis = timeoutMillis;
+  }
+
+  /** Parses a tpm2-tools style TCTI config "swtpm:host=H,port=P" (also "mssim:"). */
+  public static SwtpmTransport fromTcti(String tcti) {
+    String host = "127.0.0.1";
+    int port = 2321;
+    int colon = tcti.indexOf(':');
+    String kind = colon < 0 ? tcti : tcti.substring(0, colon);
+    if (!kind.equals("swtpm") && !kind.equals("mssim")) {
+      throw new IllegalArgumentException("not a swtpm TCTI: " + tcti);
+    }
+    if (colon >= 0) {
+      for (String kv : tcti.substring(colon + 1).split(",")) {
+        if (kv.startsWith("host=")) {
+          host = kv.substring(5);
+        } else if (kv.startsWith("port=")) {
+          port = Integer.parseInt(kv.substring(5));
+        }
+      }
+    }
+    return new SwtpmTransport(host, port);
+  }
+
+  @Override
+  public synchronized byte[] transmit(byte[] command) throws IOException {
+    if (command.length < 10) {
+      throw new IllegalArgumentException("a TPM command is at least 10 bytes");
+    }
+    Socket s = socket != null ? socket : connect();
+    try {
+      OutputStream out = s.getOutputStream();
+      out.write(command);
+      out.flush();
+      byte[] response = readResponse(s.getInputStream());
+      if (keepConnection) {
+        socket = s;
+      } else {
+        s.close();
+      }
+      return response;
+    } catch (IOException | RuntimeException e) {
+      socket = null;
+      s.close();
+      throw e;
+    }
+  }
+
+  private Socket connect() throws IOException {
+    Socket s = new Socket();
+    try {
+      s.setTcpNoDelay(true);
+      s.setSoTimeout(timeoutMillis);
+      s.connect(address, timeoutMillis);
+      return s;
+    } catch (IOException e) {
+      s.close();
+      throw new IOException("cannot connect to swtpm at " + address + ": " + e.getMessage(), e);
+    }
+  }
+
+  static byte[] readResponse(InputStream in) throws IOException {
+    DataInputStream din = new DataInputStream(in);
+    byte[] header = new byte[10];
+    din.readFully(header);
+    int size = TpmTransport.responseSize(header);
+    byte[] response = new byte[size];
+    System.arraycopy(header, 0, response, 0, 10);
+    din.readFully(response, 10, size - 10);
+    return response;
+  }
+
+  @Override
+  public synchronized void close() throws IOException {
+    if (socket != null) {
+      socket.close();
+      socket = null;
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "swtpm " + address.getHostString() + ":" + address.getPort();
+  }
+}
