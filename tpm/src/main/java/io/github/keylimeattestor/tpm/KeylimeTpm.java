@@ -1,0 +1,433 @@
+package io.github.keylimeattestor.tpm;
+
+import io.github.keylimeattestor.tpm.command.ActivateCredential;
+import io.github.keylimeattestor.tpm.command.AttestResponse;
+import io.github.keylimeattestor.tpm.command.Auth;
+import io.github.keylimeattestor.tpm.command.Certify;
+import io.github.keylimeattestor.tpm.command.ContextLoad;
+import io.github.keylimeattestor.tpm.command.ContextSave;
+import io.github.keylimeattestor.tpm.command.Create;
+import io.github.keylimeattestor.tpm.command.CreatePrimary;
+import io.github.keylimeattestor.tpm.command.FlushContext;
+import io.github.keylimeattestor.tpm.command.GetCapability;
+import io.github.keylimeattestor.tpm.command.Load;
+import io.github.keylimeattestor.tpm.command.NvRead;
+import io.github.keylimeattestor.tpm.command.NvReadPublic;
+import io.github.keylimeattestor.tpm.command.PcrExtend;
+import io.github.keylimeattestor.tpm.command.PcrRead;
+import io.github.keylimeattestor.tpm.command.PcrReset;
+import io.github.keylimeattestor.tpm.command.PolicySecret;
+import io.github.keylimeattestor.tpm.command.Quote;
+import io.github.keylimeattestor.tpm.command.ReadPublic;
+import io.github.keylimeattestor.tpm.command.StartAuthSession;
+import io.github.keylimeattestor.tpm.structure.Attest;
+import io.github.keylimeattestor.tpm.structure.CredentialBlob;
+import io.github.keylimeattestor.tpm.structure.KeyBlob;
+import io.github.keylimeattestor.tpm.structure.KeylimeQuote;
+import io.github.keylimeattestor.tpm.structure.PcrBlob;
+import io.github.keylimeattestor.tpm.structure.PcrSelection;
+import io.github.keylimeattestor.tpm.structure.Templates;
+import io.github.keylimeattestor.tpm.structure.TpmPublic;
+import io.github.keylimeattestor.tpm.structure.TpmPublic.Scheme;
+import java.io.IOException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Deque;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The multi-command sequences the plugins and the Keylime-agent emulator need, with transient-slot
+ * discipline for a TPM without resource manager (swtpm: 3 slots shared with every client, one of
+ * which the Keylime agent keeps for its AK). Each method holds at most 2 transient objects at any
+ * time and flushes everything it loaded or started before it returns, also when it fails.
+ * Persistent EK / storage keys are used when present; otherwise they are created from their
+ * templates and flushed.
+ *
+ * <p>Not thread-safe; multi-command sequences are not atomic with respect to other TPM clients.
+ */
+public final class KeylimeTpm {
+  /** How to obtain a primary key: a persistent handle if it holds a matching key, else a template. */
+  public record Primary(int persistentHandle, int hierarchy, TpmPublic template) {}
+
+  /** swtpm_setup's / rust-keylime's RSA EK: persistent 0x81010001 or TCG template L-1. */
+  public static final Primary EK_RSA =
+      new Primary(Handles.PERSISTENT_EK_RSA, Handles.RH_ENDORSEMENT, Templates.ekRsa2048());
+  /** ECC EK from TCG template L-2 (no customary persistent handle). */
+  public static final Primary EK_ECC = new Primary(0, Handles.RH_ENDORSEMENT, Templates.ekEccP256());
+  /** Storage primary: persistent 0x81000001 or an ECC P-256 SRK. */
+  public static final Primary SRK = new Primary(Handles.PERSISTENT_SRK, Handles.RH_OWNER, Templates.srkEccP256());
+
+  /** A quote in Keylime's form and, if asked for, a certification of another key by the AK. */
+  public record Evidence(KeylimeQuote quote, AttestResponse certify) {}
+
+  private static final int QUOTE_TRIES = 5;
+  private final Tpm tpm;
+  private final Primary ek;
+  private final Primary srk;
+  private final Map<Integer, Boolean> persistentUsable = new LinkedHashMap<>();
+  private int nvBufferMax;
+
+  public KeylimeTpm(Tpm tpm) {
+    this(tpm, EK_RSA, SRK);
+  }
+
+  public KeylimeTpm(Tpm tpm, Primary ek, Primary srk) {
+    this.tpm = tpm;
+    this.ek = ek;
+    this.srk = srk;
+  }
+
+  public Tpm tpm() {
+    return tpm;
+  }
+
+  /** Transient handles flushed in reverse order on close; a flush failure never hides the first error. */
+  private final class Scope implements AutoCloseable {
+    private final Deque<Integer> handles = new ArrayDeque<>();
+
+    int add(int handle) {
+      handles.push(handle);
+      return handle;
+    }
+
+    void forget(int handle) {
+      handles.remove(handle);
+    }
+
+    void flush(int handle) throws IOException, TpmException {
+      if (handles.remove(handle)) {
+        tpm.execute(new FlushContext(handle));
+      }
+    }
+
+    @Override
+    public void close() throws IOException, TpmException {
+      Exception first = null;
+      while (!handles.isEmpty()) {
+        int h = handles.pop();
+        try {
+          tpm.execute(new FlushContext(h));
+        } catch (IOException | TpmException | RuntimeException e) {
+          if (first == null) {
+            first = e;
+          } else {
+            first.addSuppressed(e);
+          }
+        }
+      }
+      if (first instanceof IOException) {
+        throw (IOException) first;
+      } else if (first instanceof TpmException) {
+        throw (TpmException) first;
+      } else if (first != null) {
+        throw (RuntimeException) first;
+      }
+    }
+  }
+
+  /** True if {@code p.persistentHandle} holds a key made from {@code p.template}'s kind of template. */
+  private boolean persistentUsable(Primary p) throws IOException, TpmException {
+    if (p.persistentHandle() == 0) {
+      return false;
+    }
+    Boolean cached = persistentUsable.get(p.persistentHandle());
+    if (cached != null) {
+      return cached;
+    }
+    boolean usable;
+    try {
+      TpmPublic pub = tpm.execute(new ReadPublic(p.persistentHandle())).outPublic();
+      TpmPublic t = p.template();
+      usable = pub.type() == t.type() && pub.nameAlg() == t.nameAlg()
+          && pub.objectAttributes() == t.objectAttributes()
+          && Arrays.equals(pub.authPolicy(), t.authPolicy())
+          && pub.symmetric().equals(t.symmetric()) && pub.keyBits() == t.keyBits()
+          && pub.curveId() == t.curveId();
+    } catch (TpmResponseException e) {
+      if (e.responseCode().base() != ResponseCode.HANDLE) {
+        throw e;
+      }
+      usable = false;
+    }
+    persistentUsable.put(p.persistentHandle(), usable);
+    return usable;
+  }
+
+  private int primary(Scope scope, Primary p) throws IOException, TpmException {
+    if (persistentUsable(p)) {
+      return p.persistentHandle();
+    }
+    return scope.add(tpm.execute(CreatePrimary.of(p.hierarchy(), p.template())).handle());
+  }
+
+  private boolean needsPolicy(Primary p) {
+    return !(p.template().hasAttributes(ObjectAttributes.USER_WITH_AUTH));
+  }
+
+  /** Authorization for using the EK as parent / decryption key: PolicySecret(endorsement). */
+  private Auth ekAuth(Scope scope) throws IOException, TpmException {
+    if (!needsPolicy(ek)) {
+      return Auth.empty();
+    }
+    int session = scope.add(tpm.execute(StartAuthSession.policy(tpm.randomBytes(32))).handle());
+    tpm.execute(PolicySecret.endorsement(session));
+    return Auth.policy(session);
+  }
+
+  /** Runs a command authorized by {@code auth}; a policy session the TPM flushed is forgotten. */
+  private <R> R withSession(Scope scope, Auth auth,
+      io.github.keylimeattestor.tpm.command.TpmCommand<R> cmd) throws IOException, TpmException {
+    R r = tpm.execute(cmd);
+    if (auth.sessionHandle() != Handles.RS_PW) {
+      scope.forget(auth.sessionHandle());
+    }
+    return r;
+  }
+
+  // ---------------------------------------------------------------- EK
+
+  /** The EK's public area (persistent EK, else created from the template and flushed). */
+  public TpmPublic ekPublic() throws IOException, TpmException {
+    try (Scope s = new Scope()) {
+      if (persistentUsable(ek)) {
+        return tpm.execute(new ReadPublic(ek.persistentHandle())).outPublic();
+      }
+      CreatePrimary.Response r = tpm.execute(CreatePrimary.of(ek.hierarchy(), ek.template()));
+      s.add(r.handle());
+      return r.outPublic();
+    }
+  }
+
+  /** Reads a whole NV index in NV_BUFFER_MAX chunks. */
+  public byte[] readNv(int nvIndex) throws IOException, TpmException {
+    NvReadPublic.Response pub = tpm.execute(new NvReadPublic(nvIndex));
+    int authHandle;
+    if ((pub.attributes() & NvReadPublic.NV_AUTHREAD) != 0) {
+      authHandle = nvIndex;
+    } else if ((pub.attributes() & NvReadPublic.NV_OWNERREAD) != 0) {
+      authHandle = Handles.RH_OWNER;
+    } else {
+      authHandle = Handles.RH_PLATFORM;
+    }
+    int chunk = nvBufferMax();
+    byte[] out = new byte[pub.dataSize()];
+    for (int off = 0; off < out.length; off += chunk) {
+      int n = Math.min(chunk, out.length - off);
+      byte[] part = tpm.execute(new NvRead(authHandle, nvIndex, Auth.empty(), n, off));
+      System.arraycopy(part, 0, out, off, n);
+    }
+    return out;
+  }
+
+  private int nvBufferMax() throws IOException, TpmException {
+    if (nvBufferMax == 0) {
+      Integer v = tpm.execute(GetCapability.properties(GetCapability.PT_NV_BUFFER_MAX, 1))
+          .properties().get(GetCapability.PT_NV_BUFFER_MAX);
+      nvBufferMax = v != null && v > 0 ? Math.min(v, 4096) : 512;
+    }
+    return nvBufferMax;
+  }
+
+  /** The EK certificate (DER, as stored) for the configured EK type. */
+  public byte[] readEkCertificate() throws IOException, TpmException {
+    int index = ek.template().type() == Alg.RSA ? Handles.NV_EK_CERT_RSA2048 : Handles.NV_EK_CERT_ECC_P256;
+    return readNv(index);
+  }
+
+  /** EK chain (intermediate) certificates from NV 0x01C00100..0x01C001FF, in index order. */
+  public List<byte[]> readEkCertificateChain() throws IOException, TpmException {
+    List<byte[]> out = new ArrayList<>();
+    for (int h : nvIndices(Handles.NV_EK_CHAIN_FIRST)) {
+      if (h > Handles.NV_EK_CHAIN_LAST) {
+        break;
+      }
+      out.add(readNv(h));
+    }
+    return out;
+  }
+
+  private List<Integer> nvIndices(int first) throws IOException, TpmException {
+    return tpm.execute(GetCapability.handles(first)).handles();
+  }
+
+  // ---------------------------------------------------------------- keys
+
+  /** Creates an AK (e.g. {@link Templates#akRsa}) under the EK; returns its loadable blob. */
+  public KeyBlob createAk(TpmPublic template) throws IOException, TpmException {
+    try (Scope s = new Scope()) {
+      int ekHandle = primary(s, ek);
+      Auth auth = ekAuth(s);
+      return withSession(s, auth, new Create(ekHandle, auth, new byte[0], template));
+    }
+  }
+
+  /** Creates an App Key (e.g. {@link Templates#appKeyEccP256}) under the storage primary. */
+  public KeyBlob createAppKey(TpmPublic template) throws IOException, TpmException {
+    try (Scope s = new Scope()) {
+      int parent = primary(s, srk);
+      return tpm.execute(new Create(parent, Auth.empty(), new byte[0], template));
+    }
+  }
+
+  /** Loads the AK under the EK and flushes a transient EK right away. At most 2 transient objects. */
+  private int loadAk(Scope s, KeyBlob ak) throws IOException, TpmException {
+    int ekHandle = primary(s, ek);
+    Auth auth = ekAuth(s);
+    int handle = s.add(withSession(s, auth, new Load(ekHandle, auth, ak)).handle());
+    s.flush(ekHandle);
+    return handle;
+  }
+
+  private static Scheme signingScheme(TpmPublic key) {
+    return key.scheme().scheme() != Alg.NULL ? Scheme.NULL
+        : Scheme.of(key.type() == Alg.RSA ? Alg.RSASSA : Alg.ECDSA, key.nameAlg());
+  }
+
+  private static int signingHash(TpmPublic key) {
+    return key.scheme().scheme() != Alg.NULL ? key.scheme().hashAlg() : key.nameAlg();
+  }
+
+  // ---------------------------------------------------------------- attestation
+
+  /** TPM2_Quote by the AK over {@code selection} with {@code nonce} as qualifying data. */
+  public KeylimeQuote quote(KeyBlob ak, byte[] nonce, PcrSelection selection)
+      throws IOException, TpmException {
+    return quoteAndCertify(ak, nonce, selection, null, null).quote();
+  }
+
+  /** TPM2_Certify of {@code key} (under the storage primary) by the AK. */
+  public AttestResponse certify(KeyBlob ak, KeyBlob key, byte[] qualifyingData)
+      throws IOException, TpmException {
+    return quoteAndCertify(ak, null, null, key, qualifyingData).certify();
+  }
+
+  /**
+   * Loads the Keylime AK under the EK (PolicySecret session) and, as asked, quotes and certifies
+   * {@code appKey} (a key under the storage primary). A null {@code nonce} skips the quote, a null
+   * {@code appKey} the certify. Never more than 2 transient objects; everything is flushed.
+   */
+  public Evidence quoteAndCertify(KeyBlob ak, byte[] nonce, PcrSelection selection, KeyBlob appKey,
+      byte[] certifyQualifyingData) throws IOException, TpmException {
+    try (Scope s = new Scope()) {
+      int appHandle = 0;
+      byte[] appContext = null;
+      if (appKey != null) {
+        int parent = primary(s, srk);
+        appHandle = s.add(tpm.execute(new Load(parent, Auth.empty(), appKey)).handle());
+        s.flush(parent);
+        if (!persistentUsable(ek)) {
+          // the EK must be created next: park the App Key so that EK + AK fit in 2 slots
+          appContext = tpm.execute(new ContextSave(appHandle));
+          s.flush(appHandle);
+        }
+      }
+      int akHandle = loadAk(s, ak);
+      KeylimeQuote quote = null;
+      if (nonce != null) {
+        quote = quoteLoaded(akHandle, ak.publicArea(), nonce, selection);
+      }
+      AttestResponse cert = null;
+      if (appKey != null) {
+        if (appContext != null) {
+          appHandle = s.add(tpm.execute(new ContextLoad(appContext)));
+        }
+        cert = tpm.execute(new Certify(appHandle, Auth.empty(), akHandle, Auth.empty(),
+            certifyQualifyingData, signingScheme(ak.publicArea())));
+      }
+      return new Evidence(quote, cert);
+    }
+  }
+
+  private KeylimeQuote quoteLoaded(int akHandle, TpmPublic akPublic, byte[] nonce,
+      PcrSelection selection) throws IOException, TpmException {
+    int hash = signingHash(akPublic);
+    for (int i = 0; ; i++) {
+      AttestResponse q = tpm.execute(new Quote(akHandle, Auth.empty(), nonce,
+          signingScheme(akPublic), selection));
+      PcrBlob blob = readPcrs(selection);
+      Attest attest = Attest.parse(q.attest());
+      if (Arrays.equals(attest.quote().pcrDigest(), blob.digest(hash))) {
+        return new KeylimeQuote(q.attest(), q.signature(), blob.encode());
+      }
+      if (i + 1 >= QUOTE_TRIES) {
+        throw new TpmVerificationException("PCRs kept changing while quoting (" + QUOTE_TRIES + " tries)");
+      }
+    }
+  }
+
+  /** Reads the selected PCRs (8 per TPM2_PCR_Read) into a Keylime/tpm2-tools PCR blob. */
+  public PcrBlob readPcrs(PcrSelection selection) throws IOException, TpmException {
+    Map<Long, byte[]> got = new LinkedHashMap<>();
+    List<long[]> wanted = new ArrayList<>();
+    for (PcrSelection.Bank b : selection.banks()) {
+      for (int p : b.pcrs()) {
+        wanted.add(new long[] {b.hashAlg(), p});
+      }
+    }
+    while (got.size() < wanted.size()) {
+      List<PcrSelection.Bank> rest = new ArrayList<>();
+      for (PcrSelection.Bank b : selection.banks()) {
+        byte[] sel = new byte[b.select().length];
+        for (int p : b.pcrs()) {
+          if (!got.containsKey(key(b.hashAlg(), p))) {
+            sel[p / 8] |= (byte) (1 << (p % 8));
+          }
+        }
+        rest.add(new PcrSelection.Bank(b.hashAlg(), sel));
+      }
+      PcrRead.Response r = tpm.execute(new PcrRead(new PcrSelection(rest)));
+      if (r.values().isEmpty()) {
+        throw new TpmFormatException("the TPM returned no values for PCRs " + rest
+            + " (is that PCR bank allocated?)");
+      }
+      int i = 0;
+      for (PcrSelection.Bank b : r.selectionOut().banks()) {
+        for (int p : b.pcrs()) {
+          got.put(key(b.hashAlg(), p), r.values().get(i++));
+        }
+      }
+    }
+    List<byte[]> values = new ArrayList<>();
+    for (long[] w : wanted) {
+      byte[] v = got.get(key((int) w[0], (int) w[1]));
+      if (v == null) {
+        throw new TpmFormatException("PCR_Read did not return a requested PCR");
+      }
+      values.add(v);
+    }
+    return new PcrBlob(selection, values);
+  }
+
+  private static long key(int hashAlg, int pcr) {
+    return ((long) hashAlg << 32) | pcr;
+  }
+
+  /** PCR_Reset then PCR_Extend with one digest (Keylime's PCR16 binding of its NK). */
+  public void resetAndExtend(int pcr, int hashAlg, byte[] digest) throws IOException, TpmException {
+    tpm.execute(new PcrReset(pcr));
+    tpm.execute(new PcrExtend(pcr, hashAlg, digest));
+  }
+
+  /**
+   * ActivateCredential: loads the AK under the EK and recovers the credential the registrar
+   * bound to the AK's Name. At most 2 transient objects.
+   */
+  public byte[] activateCredential(KeyBlob ak, CredentialBlob blob) throws IOException, TpmException {
+    try (Scope s = new Scope()) {
+      int ekHandle = primary(s, ek);
+      Auth loadAuth = ekAuth(s);
+      int akHandle = s.add(withSession(s, loadAuth, new Load(ekHandle, loadAuth, ak)).handle());
+      Auth ekUse = ekAuth(s);
+      return withSession(s, ekUse, new ActivateCredential(akHandle, Auth.empty(), ekHandle, ekUse,
+          blob.idObject(), blob.encryptedSecret()));
+    }
+  }
+
+  /** Transient object handles currently loaded in the TPM (by anyone). */
+  public List<Integer> transientHandles() throws IOException, TpmException {
+    return tpm.execute(GetCapability.handles(Handles.HR_TRANSIENT)).handles();
+  }
+}
