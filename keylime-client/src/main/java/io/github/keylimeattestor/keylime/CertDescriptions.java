@@ -1,0 +1,68 @@
+package io.github.keylimeattestor.keylime;
+
+import java.security.cert.CertificateParsingException;
+import java.security.cert.X509Certificate;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Date;
+import java.util.List;
+
+/** Human-readable certificate summaries for error messages (names and dates, never keys). */
+final class CertDescriptions {
+  private CertDescriptions() {}
+
+  static String one(X509Certificate c) {
+    StringBuilder sb =
+        new StringBuilder("[subject '")
+            .append(c.getSubjectX500Principal().getName())
+            .append("', issuer '")
+            .append(c.getIssuerX500Principal().getName())
+            .append("'");
+    List<String> sans = sans(c);
+    if (!sans.isEmpty()) {
+      sb.append(", SAN ").append(sans);
+    }
+    Date now = new Date();
+    if (now.after(c.getNotAfter())) {
+      sb.append(", EXPIRED ").append(c.getNotAfter().toInstant());
+    } else if (now.before(c.getNotBefore())) {
+      sb.append(", NOT YET VALID until ").append(c.getNotBefore().toInstant());
+    }
+    return sb.append(']').toString();
+  }
+
+  static String chain(X509Certificate[] chain) {
+    if (chain == null || chain.length == 0) {
+      return "(no certificate)";
+    }
+    List<String> parts = new ArrayList<>();
+    for (X509Certificate c : chain) {
+      parts.add(one(c));
+    }
+    return String.join(" <- ", parts);
+  }
+
+  static String subjects(Collection<X509Certificate> certs) {
+    return certs.stream().map(c -> "'" + c.getSubjectX500Principal().getName() + "'").toList().toString();
+  }
+
+  private static List<String> sans(X509Certificate c) {
+    List<String> out = new ArrayList<>();
+    try {
+      var all = c.getSubjectAlternativeNames();
+      if (all != null) {
+        for (List<?> e : all) {
+          int type = (Integer) e.get(0);
+          if (type == 2) {
+            out.add("DNS:" + e.get(1));
+          } else if (type == 7) {
+            out.add("IP:" + e.get(1));
+          }
+        }
+      }
+    } catch (CertificateParsingException e) {
+      out.add("(unparsable SAN)");
+    }
+    return out;
+  }
+}

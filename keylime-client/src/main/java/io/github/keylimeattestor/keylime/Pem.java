@@ -1,0 +1,153 @@
+package io.github.keylimeattestor.keylime;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.Reader;
+import java.io.StringReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.PrivateKey;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.util.ArrayList;
+import java.util.List;
+import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
+import org.bouncycastle.jce.provider.BouncyCastleProvider;
+import org.bouncycastle.openssl.PEMDecryptorProvider;
+import org.bouncycastle.openssl.PEMEncryptedKeyPair;
+import org.bouncycastle.openssl.PEMKeyPair;
+import org.bouncycastle.openssl.PEMParser;
+import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
+import org.bouncycastle.openssl.jcajce.JceOpenSSLPKCS8DecryptorProviderBuilder;
+import org.bouncycastle.openssl.jcajce.JcePEMDecryptorProviderBuilder;
+import org.bouncycastle.operator.InputDecryptorProvider;
+import org.bouncycastle.operator.OperatorCreationException;
+import org.bouncycastle.pkcs.PKCS8EncryptedPrivateKeyInfo;
+import org.bouncycastle.pkcs.PKCSException;
+
+/**
+ * PEM reading: certificates (one or many) and private keys in PKCS#8 ({@code PRIVATE KEY}), SEC1
+ * ({@code EC PRIVATE KEY}), PKCS#1 ({@code RSA PRIVATE KEY}), and password-protected forms
+ * ({@code ENCRYPTED PRIVATE KEY}, OpenSSL {@code Proc-Type: 4,ENCRYPTED}).
+ */
+public final class Pem {
+  // A private provider instance: never registered JVM-wide.
+  private static final BouncyCastleProvider BC = new BouncyCastleProvider();
+
+  private Pem() {}
+
+  /** Reads every certificate in a PEM file (a bundle or a chain). Fails on an empty file. */
+  public static List<X509Certificate> readCertificates(Path file) throws IOException {
+    return parseCertificates(Files.readAllBytes(file), file.toString());
+  }
+
+  /** Parses every certificate in PEM text. Fails if there is none. */
+  public static List<X509Certificate> parseCertificates(String pem, String what) throws IOException {
+    return parseCertificates(pem.getBytes(StandardCharsets.US_ASCII), what);
+  }
+
+  static List<X509Certificate> parseCertificates(byte[] pem, String what) throws IOException {
+    List<X509Certificate> out = new ArrayList<>();
+    try (InputStream in = new ByteArrayInputStream(pem)) {
+      CertificateFactory cf = CertificateFactory.getInstance("X.509");
+      for (var c : cf.generateCertificates(in)) {
+        out.add((X509Certificate) c);
+      }
+    } catch (CertificateException e) {
+      throw new IOException("cannot read certificates from " + what + ": " + e.getMessage(), e);
+    }
+    if (out.isEmpty()) {
+      throw new IOException("no certificate found in " + what);
+    }
+    return List.copyOf(out);
+  }
+
+  /** Parses one DER certificate. */
+  public static X509Certificate parseDerCertificate(byte[] der) throws CertificateException {
+    CertificateFactory cf = CertificateFactory.getInstance("X.509");
+    return (X509Certificate) cf.generateCertificate(new ByteArrayInputStream(der));
+  }
+
+  /**
+   * Reads the first private key in a PEM file.
+   *
+   * @param password for encrypted keys; may be null for unencrypted keys
+   */
+  public static PrivateKey readPrivateKey(Path file, char[] password) throws IOException {
+    try (Reader r = Files.newBufferedReader(file, StandardCharsets.US_ASCII)) {
+      return readPrivateKey(r, file.toString(), password);
+    }
+  }
+
+  /** Parses the first private key in PEM text. */
+  public static PrivateKey parsePrivateKey(String pem, String what, char[] password)
+      throws IOException {
+    return readPrivateKey(new StringReader(pem), what, password);
+  }
+
+  private static PrivateKey readPrivateKey(Reader reader, String what, char[] password)
+      throws IOException {
+    PrivateKey bcKey = readBcPrivateKey(reader, what, password);
+    // Re-import through the JDK's own providers so JSSE can use the key. BouncyCastle's encoding
+    // carries the named curve, which SEC1 files may hold only inside the key structure.
+    String alg =
+        switch (bcKey.getAlgorithm()) {
+          case "ECDSA", "EC" -> "EC";
+          case "RSA" -> "RSA";
+          case "Ed25519", "EdDSA" -> "Ed25519";
+          default -> bcKey.getAlgorithm();
+        };
+    try {
+      return java.security.KeyFactory.getInstance(alg)
+          .generatePrivate(new java.security.spec.PKCS8EncodedKeySpec(bcKey.getEncoded()));
+    } catch (java.security.GeneralSecurityException e) {
+      throw new IOException(
+          "unsupported private key (" + bcKey.getAlgorithm() + ") in " + what + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static PrivateKey readBcPrivateKey(Reader reader, String what, char[] password)
+      throws IOException {
+    JcaPEMKeyConverter conv = new JcaPEMKeyConverter().setProvider(BC);
+    try (PEMParser parser = new PEMParser(reader)) {
+      Object o;
+      while ((o = parser.readObject()) != null) {
+        if (o instanceof PrivateKeyInfo pki) {
+          return conv.getPrivateKey(pki);
+        }
+        if (o instanceof PEMKeyPair kp) {
+          // getPrivateKey, not getKeyPair: SEC1 keys may omit the public key.
+          return conv.getPrivateKey(kp.getPrivateKeyInfo());
+        }
+        if (o instanceof PKCS8EncryptedPrivateKeyInfo enc) {
+          requirePassword(password, what);
+          InputDecryptorProvider dp =
+              new JceOpenSSLPKCS8DecryptorProviderBuilder().setProvider(BC).build(password);
+          return conv.getPrivateKey(enc.decryptPrivateKeyInfo(dp));
+        }
+        if (o instanceof PEMEncryptedKeyPair enc) {
+          requirePassword(password, what);
+          PEMDecryptorProvider dp = new JcePEMDecryptorProviderBuilder().setProvider(BC).build(password);
+          return conv.getPrivateKey(enc.decryptKeyPair(dp).getPrivateKeyInfo());
+        }
+        // certificates or parameters before the key: skip
+      }
+    } catch (OperatorCreationException | PKCSException e) {
+      throw new IOException(
+          "cannot decrypt the private key in " + what + " (wrong password?): " + e.getMessage(), e);
+    } catch (org.bouncycastle.openssl.EncryptionException e) {
+      throw new IOException(
+          "cannot decrypt the private key in " + what + " (wrong password?): " + e.getMessage(), e);
+    }
+    throw new IOException("no private key found in " + what);
+  }
+
+  private static void requirePassword(char[] password, String what) throws IOException {
+    if (password == null || password.length == 0) {
+      throw new IOException("the private key in " + what + " is encrypted but no password is set");
+    }
+  }
+}

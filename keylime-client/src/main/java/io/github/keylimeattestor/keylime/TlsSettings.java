@@ -1,0 +1,240 @@
+package io.github.keylimeattestor.keylime;
+
+import java.io.IOException;
+import java.net.IDN;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.PrivateKey;
+import java.security.PublicKey;
+import java.security.SecureRandom;
+import java.security.Signature;
+import java.security.cert.X509Certificate;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.regex.Pattern;
+import javax.net.ssl.KeyManager;
+import javax.net.ssl.SNIHostName;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509ExtendedTrustManager;
+
+/**
+ * How to authenticate to a Keylime component over TLS: the CA certificates that may issue the
+ * server's certificate, an optional client certificate and key (PEM), and an optional
+ * {@code tls_server_name} against which the server certificate is checked instead of the host
+ * dialled.
+ *
+ * <p>There is deliberately no way to turn certificate or host-name verification off. Instances are
+ * immutable and safe to share.
+ */
+public final class TlsSettings {
+
+  private static final Pattern DNS_NAME =
+      Pattern.compile(
+          "(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\\.?");
+
+  private final List<X509Certificate> trustAnchors;
+  private final List<X509Certificate> clientChain; // empty if no client certificate
+  private final PrivateKey clientKey; // null if no client certificate
+  private final String serverName; // null: check against the host dialled
+  private final SSLContext sslContext;
+  private final SingleClientKeyManager keyManager;
+
+  private TlsSettings(Builder b) throws IOException {
+    if (b.trust.isEmpty()) {
+      throw new IOException("no CA certificate configured to verify the Keylime server with");
+    }
+    this.trustAnchors = List.copyOf(b.trust);
+    this.clientChain = List.copyOf(b.clientChain);
+    this.clientKey = b.clientKey;
+    this.serverName = b.serverName;
+    if (clientKey != null) {
+      checkKeyMatchesCertificate(clientKey, clientChain.get(0).getPublicKey(), b.clientWhat);
+    }
+    try {
+      KeyStore ks = KeyStore.getInstance(KeyStore.getDefaultType());
+      ks.load(null, null);
+      int i = 0;
+      for (X509Certificate c : trustAnchors) {
+        ks.setCertificateEntry("ca-" + i++, c);
+      }
+      TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
+      tmf.init(ks);
+      X509ExtendedTrustManager delegate = null;
+      for (TrustManager tm : tmf.getTrustManagers()) {
+        if (tm instanceof X509ExtendedTrustManager x) {
+          delegate = x;
+        }
+      }
+      if (delegate == null) {
+        throw new IOException("the JDK offers no PKIX X509ExtendedTrustManager");
+      }
+      this.keyManager = new SingleClientKeyManager(clientChain, clientKey);
+      KeyManager[] kms = new KeyManager[] {keyManager};
+      SSLContext ctx = SSLContext.getInstance("TLS");
+      ctx.init(
+          kms,
+          new TrustManager[] {new DiagnosingTrustManager(delegate, trustAnchors)},
+          new SecureRandom());
+      this.sslContext = ctx;
+    } catch (GeneralSecurityException e) {
+      throw new IOException("cannot set up TLS: " + e.getMessage(), e);
+    }
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** The last client-certificate request seen from a server on {@code port}, or null. */
+  SingleClientKeyManager.CertificateRequest lastCertificateRequest(int port) {
+    return keyManager.lastRequest(port);
+  }
+
+  SSLContext sslContext() {
+    return sslContext;
+  }
+
+  /** SSL parameters for {@link java.net.http.HttpClient}: TLS 1.3/1.2, SNI = tls_server_name. */
+  SSLParameters sslParameters() {
+    SSLParameters p = new SSLParameters();
+    p.setProtocols(new String[] {"TLSv1.3", "TLSv1.2"});
+    if (serverName != null) {
+      // java.net.http checks the server certificate against the SNI name when one is set.
+      p.setServerNames(List.of(new SNIHostName(serverName)));
+    }
+    return p;
+  }
+
+  public List<X509Certificate> trustAnchors() {
+    return trustAnchors;
+  }
+
+  /** The configured client certificate chain (leaf first); empty if none. */
+  public List<X509Certificate> clientCertificateChain() {
+    return clientChain;
+  }
+
+  public Optional<String> serverName() {
+    return Optional.ofNullable(serverName);
+  }
+
+  private static void checkKeyMatchesCertificate(PrivateKey key, PublicKey pub, String what)
+      throws IOException {
+    String alg =
+        switch (key.getAlgorithm()) {
+          case "RSA" -> "SHA256withRSA";
+          case "EC", "ECDSA" -> "SHA256withECDSA";
+          case "Ed25519", "EdDSA" -> "Ed25519";
+          default -> null;
+        };
+    if (alg == null) {
+      throw new IOException(
+          "unsupported client key algorithm " + key.getAlgorithm() + " in " + what);
+    }
+    try {
+      byte[] probe = "keylime-client key check".getBytes(StandardCharsets.US_ASCII);
+      Signature s = Signature.getInstance(alg);
+      s.initSign(key);
+      s.update(probe);
+      byte[] sig = s.sign();
+      Signature v = Signature.getInstance(alg);
+      v.initVerify(pub);
+      v.update(probe);
+      if (!v.verify(sig)) {
+        throw new IOException("the client private key does not match the client certificate in " + what);
+      }
+    } catch (GeneralSecurityException e) {
+      throw new IOException(
+          "the client private key does not match the client certificate in "
+              + what
+              + ": "
+              + e.getMessage(),
+          e);
+    }
+  }
+
+  /** Builds {@link TlsSettings}. */
+  public static final class Builder {
+    private final List<X509Certificate> trust = new ArrayList<>();
+    private final List<X509Certificate> clientChain = new ArrayList<>();
+    private PrivateKey clientKey;
+    private String clientWhat;
+    private String serverName;
+
+    private Builder() {}
+
+    /** Adds every certificate in a PEM CA bundle as a trust anchor for the server certificate. */
+    public Builder caBundle(Path pemFile) throws IOException {
+      trust.addAll(Pem.readCertificates(pemFile));
+      return this;
+    }
+
+    /** Adds certificates as trust anchors (e.g. an agent's pinned self-signed mTLS certificate). */
+    public Builder trust(List<X509Certificate> certificates) {
+      trust.addAll(certificates);
+      return this;
+    }
+
+    /**
+     * The client certificate (PEM; a chain is allowed, leaf first) and its private key (PEM:
+     * PKCS#8, SEC1 or PKCS#1; encrypted if {@code keyPassword} is given).
+     */
+    public Builder clientCertificate(Path certPem, Path keyPem, char[] keyPassword)
+        throws IOException {
+      List<X509Certificate> chain = Pem.readCertificates(certPem);
+      PrivateKey key = Pem.readPrivateKey(keyPem, keyPassword);
+      return clientCertificate(chain, key, certPem + " / " + keyPem);
+    }
+
+    public Builder clientCertificate(List<X509Certificate> chain, PrivateKey key, String what) {
+      if (chain.isEmpty() || key == null) {
+        throw new IllegalArgumentException("client certificate chain and key are required");
+      }
+      clientChain.clear();
+      clientChain.addAll(chain);
+      clientKey = key;
+      clientWhat = what;
+      return this;
+    }
+
+    /**
+     * Verify the server certificate against this DNS name (sent as SNI) instead of the host in the
+     * URL. Keylime's generated server certificates name {@code localhost} and the listen IP.
+     */
+    public Builder serverName(String name) {
+      if (name == null || name.isBlank()) {
+        serverName = null;
+        return this;
+      }
+      String ascii = IDN.toASCII(name.trim());
+      if (!DNS_NAME.matcher(ascii).matches() || ascii.matches("[0-9.]+") || ascii.contains(":")) {
+        throw new IllegalArgumentException(
+            "tls_server_name must be a DNS name (IP addresses cannot be sent as SNI): '" + name + "'");
+      }
+      serverName = ascii.endsWith(".") ? ascii.substring(0, ascii.length() - 1) : ascii;
+      return this;
+    }
+
+    public TlsSettings build() throws IOException {
+      return new TlsSettings(this);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "TlsSettings{trust="
+        + Arrays.toString(trustAnchors.stream().map(c -> c.getSubjectX500Principal().getName()).toArray())
+        + ", client="
+        + (clientChain.isEmpty() ? "none" : clientChain.get(0).getSubjectX500Principal().getName())
+        + ", serverName="
+        + serverName
+        + "}";
+  }
+}

@@ -1,0 +1,85 @@
+package io.github.keylimeattestor.keylime;
+
+import java.time.Instant;
+import java.util.Optional;
+
+/**
+ * The verifier's view of an enrolled agent ({@code GET /v2.x/agents/{uuid}}).
+ *
+ * @param agentId the UUID asked for (the verifier's answer does not repeat it)
+ * @param operationalState empty for push-mode agents (Keylime sends null)
+ * @param attestationStatus empty before Keylime 7.14.0
+ * @param lastSuccessfulAttestation empty if never (Keylime sends 0)
+ * @param lastReceivedQuote empty if never
+ * @param attestationCount successful attestations so far
+ * @param hashAlg the TPM hash algorithm the agent reported ({@code hash_alg}); empty if unknown
+ * @param severityLevel set after a failure
+ * @param lastEventId e.g. {@code internal.verifier.not_reachable} after a failure
+ * @param verifierId the verifier instance that holds the agent
+ * @param tpmPolicy the TPM policy as JSON text
+ * @param metaData tenant-supplied metadata as JSON text (tenant-asserted, not TPM-attested)
+ */
+public record VerifierAgentStatus(
+    String agentId,
+    Optional<OperationalState> operationalState,
+    Optional<AttestationStatus> attestationStatus,
+    Optional<Instant> lastSuccessfulAttestation,
+    Optional<Instant> lastReceivedQuote,
+    long attestationCount,
+    Optional<String> hashAlg,
+    Optional<String> signAlg,
+    Optional<String> encAlg,
+    Optional<Long> severityLevel,
+    Optional<String> lastEventId,
+    Optional<String> verifierId,
+    Optional<String> tpmPolicy,
+    Optional<String> metaData) {
+
+  /** Push mode: Keylime reports no operational_state for agents that push their evidence. */
+  public boolean isPushMode() {
+    return operationalState.isEmpty();
+  }
+
+  static VerifierAgentStatus parse(Fields f, String agentId)
+      throws KeylimeMalformedResponseException {
+    Optional<OperationalState> state = Optional.empty();
+    Optional<Long> code = f.optInteger("operational_state");
+    if (code.isPresent()) {
+      state = OperationalState.fromCode(code.get());
+      if (state.isEmpty()) {
+        throw f.bad("operational_state", "has an unknown code " + code.get(), null);
+      }
+    }
+    Optional<AttestationStatus> status = Optional.empty();
+    Optional<String> statusText = f.optString("attestation_status");
+    if (statusText.isPresent()) {
+      status = AttestationStatus.fromString(statusText.get());
+      if (status.isEmpty()) {
+        throw f.bad("attestation_status", "has an unknown value '" + statusText.get() + "'", null);
+      }
+    }
+    long count = f.integer("attestation_count");
+    if (count < 0) {
+      throw f.bad("attestation_count", "is negative", null);
+    }
+    return new VerifierAgentStatus(
+        agentId,
+        state,
+        status,
+        f.optEpochSeconds("last_successful_attestation"),
+        f.optEpochSeconds("last_received_quote"),
+        count,
+        nonEmpty(f.optString("hash_alg")),
+        nonEmpty(f.optString("sign_alg")),
+        nonEmpty(f.optString("enc_alg")),
+        f.optInteger("severity_level"),
+        f.optString("last_event_id"),
+        f.optString("verifier_id"),
+        f.optString("tpm_policy"),
+        f.optString("meta_data"));
+  }
+
+  private static Optional<String> nonEmpty(Optional<String> s) {
+    return s.filter(x -> !x.isEmpty());
+  }
+}

@@ -1,0 +1,90 @@
+package io.github.keylimeattestor.keylime;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Reads attestation status from a Keylime verifier (default port 8881) and asks it to check
+ * identity quotes. Status reads need a client certificate the verifier trusts; {@code
+ * verify/identity} is public (server authentication only). Thread-safe; keeps a pool of
+ * connections.
+ */
+public final class VerifierClient {
+  /** Verifier API versions this client reads (Keylime 7.x, 2.x paths). */
+  public static final List<ApiVersion> SUPPORTED_VERSIONS = ApiVersion.range(2, 0, 6);
+
+  private static final ApiVersion VERIFY_IDENTITY_SINCE = new ApiVersion(2, 2);
+
+  private final VersionedClient core;
+
+  public VerifierClient(ClientSettings settings) {
+    if (settings.plainHttp()) {
+      throw new IllegalArgumentException("the verifier is HTTPS only: " + settings.urls());
+    }
+    this.core =
+        new VersionedClient("verifier", settings, SUPPORTED_VERSIONS) {
+          @Override
+          ApiVersion versionWhenGone(KeylimeApiException e) {
+            // A push-mode verifier answers /version with 410 Gone but still serves the 2.x
+            // status and verify paths.
+            return e.httpStatus() == 410 ? highestSupported() : null;
+          }
+        };
+  }
+
+  /**
+   * {@code GET /v2.x/agents/{uuid}}. A 404 ({@link KeylimeApiException#isNotFound()}) means the
+   * agent is not enrolled in this verifier.
+   */
+  public VerifierAgentStatus getAgent(String agentId) throws KeylimeException {
+    String id = VersionedClient.checkAgentId(agentId);
+    return core.call(
+        (base, v) -> {
+          KeylimeHttp.Answer a = core.http.get(base, v.pathPrefix() + "/agents/" + id);
+          return VerifierAgentStatus.parse(Fields.results(a, "verifier status of " + id), id);
+        });
+  }
+
+  /**
+   * {@code GET /v2.x/verify/identity}: asks the verifier to check an identity quote against the AK
+   * it holds for the agent. Needs Keylime 7.11+ (API 2.2).
+   *
+   * @param quote Keylime's quote string
+   * @param nonce the exact nonce the quote was made over
+   * @param hashAlg e.g. {@code sha256}
+   */
+  public IdentityVerification verifyIdentity(
+      String agentId, String quote, String nonce, String hashAlg) throws KeylimeException {
+    String id = VersionedClient.checkAgentId(agentId);
+    Map<String, String> q = new LinkedHashMap<>();
+    q.put("agent_uuid", id);
+    q.put("quote", requireText(quote, "quote"));
+    q.put("nonce", requireText(nonce, "nonce"));
+    q.put("hash_alg", requireText(hashAlg, "hashAlg"));
+    return core.call(
+        (base, v) -> {
+          if (!v.isAtLeast(VERIFY_IDENTITY_SINCE)) {
+            throw new KeylimeIncompatibleException(
+                "verifier at " + base + " speaks API " + v
+                    + "; verify/identity needs API 2.2 (Keylime 7.11) or newer",
+                base);
+          }
+          KeylimeHttp.Answer a =
+              core.http.get(base, v.pathPrefix() + "/verify/identity" + KeylimeHttp.query(q));
+          return IdentityVerification.parse(Fields.results(a, "verify/identity for " + id));
+        });
+  }
+
+  /** The API version used with the first reachable URL (negotiating it if needed). */
+  public ApiVersion apiVersion() throws KeylimeException {
+    return core.http.withFailover(core::version);
+  }
+
+  private static String requireText(String s, String what) {
+    if (s == null || s.isEmpty()) {
+      throw new IllegalArgumentException(what + " is required");
+    }
+    return s;
+  }
+}

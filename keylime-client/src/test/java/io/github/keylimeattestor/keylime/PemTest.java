@@ -1,0 +1,86 @@
+package io.github.keylimeattestor.keylime;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.PrivateKey;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class PemTest {
+  @TempDir Path tmp;
+
+  @Test
+  void readsEveryKeyForm() throws Exception {
+    KeyPair ec = TestPki.ec();
+    KeyPair rsa = TestPki.rsa();
+    String sec1 = TestPki.traditional(ec);
+    assertThat(sec1).contains("BEGIN EC PRIVATE KEY");
+    String pkcs1 = TestPki.traditional(rsa);
+    assertThat(pkcs1).contains("BEGIN RSA PRIVATE KEY");
+    String pkcs8 = TestPki.pkcs8(ec.getPrivate());
+    assertThat(pkcs8).contains("BEGIN PRIVATE KEY");
+    String enc = TestPki.encryptedPkcs8(rsa.getPrivate(), "s3cret".toCharArray());
+    assertThat(enc).contains("BEGIN ENCRYPTED PRIVATE KEY");
+
+    assertSame(ec, Pem.parsePrivateKey(sec1, "sec1", null));
+    assertSame(rsa, Pem.parsePrivateKey(pkcs1, "pkcs1", null));
+    assertSame(ec, Pem.parsePrivateKey(pkcs8, "pkcs8", null));
+    assertSame(rsa, Pem.parsePrivateKey(enc, "enc", "s3cret".toCharArray()));
+    assertThatThrownBy(() -> Pem.parsePrivateKey(enc, "enc", null))
+        .isInstanceOf(IOException.class).hasMessageContaining("no password");
+    assertThatThrownBy(() -> Pem.parsePrivateKey(enc, "enc", "wrong".toCharArray()))
+        .isInstanceOf(IOException.class);
+    assertThatThrownBy(() -> Pem.parsePrivateKey("nothing here", "x", null))
+        .isInstanceOf(IOException.class).hasMessageContaining("no private key");
+  }
+
+  /** The parsed key is a JDK key (usable by JSSE) and is the private half of {@code kp}. */
+  private static void assertSame(KeyPair kp, PrivateKey parsed) throws Exception {
+    assertThat(parsed.getAlgorithm()).isEqualTo(kp.getPrivate().getAlgorithm());
+    String alg = parsed.getAlgorithm().equals("RSA") ? "SHA256withRSA" : "SHA256withECDSA";
+    java.security.Signature s = java.security.Signature.getInstance(alg);
+    s.initSign(parsed);
+    s.update(new byte[] {1, 2, 3});
+    byte[] sig = s.sign();
+    java.security.Signature v = java.security.Signature.getInstance(alg);
+    v.initVerify(kp.getPublic());
+    v.update(new byte[] {1, 2, 3});
+    assertThat(v.verify(sig)).isTrue();
+  }
+
+  @Test
+  void readsCertificateBundlesAndRefusesEmptyOnes() throws Exception {
+    TestPki.Issued a = TestPki.ca("A");
+    TestPki.Issued b = TestPki.ca("B");
+    Path bundle = TestPki.write(tmp, "bundle.pem", TestPki.pem(a.cert(), b.cert()));
+    assertThat(Pem.readCertificates(bundle)).containsExactly(a.cert(), b.cert());
+    Path empty = TestPki.write(tmp, "empty.pem", "");
+    assertThatThrownBy(() -> Pem.readCertificates(empty)).isInstanceOf(IOException.class);
+    assertThatThrownBy(() -> TlsSettings.builder().build())
+        .isInstanceOf(IOException.class).hasMessageContaining("no CA certificate");
+  }
+
+  @Test
+  void clientKeyMustMatchItsCertificate() throws Exception {
+    TestPki.Issued ca = TestPki.ca("CA");
+    TestPki.Issued leaf = TestPki.leaf(ca, "client", TestPki.ec());
+    Path caPem = TestPki.write(tmp, "ca.pem", TestPki.pem(ca.cert()));
+    Path cert = TestPki.write(tmp, "c.pem", TestPki.pem(leaf.cert()));
+    Path otherKey = TestPki.write(tmp, "k.pem", TestPki.pkcs8(TestPki.ec().getPrivate()));
+    assertThatThrownBy(() -> TlsSettings.builder().caBundle(caPem).clientCertificate(cert, otherKey, null).build())
+        .isInstanceOf(IOException.class).hasMessageContaining("does not match");
+  }
+
+  @Test
+  void serverNameMustBeADnsName() {
+    assertThatThrownBy(() -> TlsSettings.builder().serverName("127.0.0.1"))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> TlsSettings.builder().serverName("bad name"))
+        .isInstanceOf(IllegalArgumentException.class);
+    TlsSettings.builder().serverName("verifier.example.org");
+  }
+}

@@ -1,0 +1,197 @@
+package io.github.keylimeattestor.keylime;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class RegistrarClientTest {
+  @TempDir Path tmp;
+  Fixture fx;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    fx = new Fixture(tmp);
+  }
+
+  @Test
+  void readsEveryFieldOfTheRegistrarRecord() throws Exception {
+    TestPki.Issued ekCa = TestPki.ca("swtpm-localca");
+    TestPki.Issued ekCert = TestPki.leaf(ekCa, "unknown", TestPki.rsa());
+    TestPki.Issued mtls = TestPki.selfSigned(Fixture.UUID, "IP:127.0.0.1");
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.keylimeVersion("2.6", "1.0", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "3.0");
+      s.route("/v2.6/agents/" + Fixture.UUID, 200,
+          Fixture.registrarRecord(Fixture.UUID, ekCert.cert(), TestPki.pem(mtls.cert())));
+      RegistrarClient c = new RegistrarClient(ClientSettings.of(s.uri(), fx.tls()));
+
+      RegistrarAgent a = c.getAgent(Fixture.UUID);
+
+      assertThat(a.agentId()).isEqualTo(Fixture.UUID);
+      assertThat(a.ak().tpm2bPublic()).isEqualTo(Fixture.akTpm2b());
+      assertThat(a.ak().type()).isEqualTo(TpmPublicArea.ALG_RSA);
+      assertThat(a.ak().objectAttributes()).isEqualTo(0x00050072);
+      assertThat(a.ek().tpm2bPublic()).isEqualTo(Fixture.ekTpm2b());
+      assertThat(a.ek().objectAttributes()).isEqualTo(0x000300b2);
+      assertThat(a.ek().nameAlg()).isEqualTo(0x000b);
+      assertThat(a.ekCertificate()).contains(ekCert.cert());
+      assertThat(a.mtlsCertificate()).contains(mtls.cert());
+      assertThat(a.mtlsDisabled()).isFalse();
+      assertThat(a.ip()).contains("127.0.0.1");
+      assertThat(a.port()).contains(9002);
+      assertThat(a.regcount()).isEqualTo(1);
+      assertThat(c.apiVersion()).isEqualTo(new ApiVersion(2, 6));
+      assertThat(s.clientSubjects).allMatch(x -> x.equals("CN=spire-server-plugin"));
+      // negotiated once, then cached
+      assertThat(s.requests.stream().filter(u -> u.getPath().equals("/version"))).hasSize(1);
+    }
+  }
+
+  @Test
+  void agentWithoutEkCertAndWithMtlsDisabled() throws Exception {
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.keylimeVersion("2.6", "2.0", "2.6");
+      s.route("/v2.6/agents/" + Fixture.UUID, 200,
+          Fixture.registrarRecord(Fixture.UUID, null, "disabled"));
+      RegistrarAgent a = new RegistrarClient(ClientSettings.of(s.uri(), fx.tls())).getAgent(Fixture.UUID);
+      assertThat(a.ekCertificate()).isEmpty();
+      assertThat(a.mtlsCertificate()).isEmpty();
+      assertThat(a.mtlsDisabled()).isTrue();
+    }
+  }
+
+  @Test
+  void notRegisteredIsAnApiErrorWithKeylimesMessage() throws Exception {
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.keylimeVersion("2.6", "2.6");
+      s.route("/v2.6/agents/" + Fixture.UUID, 404,
+          "{\"code\": 404, \"status\": \"Agent d432fbb3 not found\", \"results\": {}}");
+      RegistrarClient c = new RegistrarClient(ClientSettings.of(s.uri(), fx.tls()));
+      assertThatThrownBy(() -> c.getAgent(Fixture.UUID))
+          .isInstanceOfSatisfying(KeylimeApiException.class, e -> {
+            assertThat(e.httpStatus()).isEqualTo(404);
+            assertThat(e.isNotFound()).isTrue();
+            assertThat(e.isRetryable()).isFalse();
+            assertThat(e.keylimeMessage()).isEqualTo("Agent d432fbb3 not found");
+            assertThat(e.getMessage()).contains("registrar").contains("404").contains("not found");
+          });
+    }
+  }
+
+  @Test
+  void forbiddenCarriesTheDetailOfKeylimesErrorList() throws Exception {
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.keylimeVersion("2.6", "2.6");
+      s.route("/v2.6/agents/" + Fixture.UUID, 403,
+          "{\"errors\":[{\"status\":\"403\",\"title\":\"Forbidden\",\"detail\":\"Action show_registration requires admin authentication (mTLS certificate)\"}]}");
+      RegistrarClient c = new RegistrarClient(ClientSettings.of(s.uri(), fx.tls()));
+      assertThatThrownBy(() -> c.getAgent(Fixture.UUID))
+          .isInstanceOfSatisfying(KeylimeApiException.class, e -> {
+            assertThat(e.isForbidden()).isTrue();
+            assertThat(e.keylimeMessage()).contains("requires admin authentication");
+          });
+    }
+  }
+
+  @Test
+  void malformedRecordsAreRejectedNamingTheField() throws Exception {
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.keylimeVersion("2.6", "2.6");
+      RegistrarClient c = new RegistrarClient(ClientSettings.of(s.uri(), fx.tls()));
+      String good = Fixture.registrarRecord(Fixture.UUID, null, null);
+
+      s.route("/v2.6/agents/" + Fixture.UUID, 200, good.replace("\"aik_tpm\"", "\"aik\""));
+      assertMalformed(c, "aik_tpm");
+
+      s.route("/v2.6/agents/" + Fixture.UUID, 200,
+          good.replace(Fixture.b64(Fixture.akTpm2b()), "not*base64"));
+      assertMalformed(c, "aik_tpm");
+
+      // a TPM2B whose size prefix lies
+      byte[] bad = Fixture.akTpm2b();
+      bad[1] = 0x10;
+      s.route("/v2.6/agents/" + Fixture.UUID, 200,
+          good.replace(Fixture.b64(Fixture.akTpm2b()), Fixture.b64(bad)));
+      assertMalformed(c, "aik_tpm");
+
+      s.route("/v2.6/agents/" + Fixture.UUID, 200, good.replace("\"ekcert\":null", "\"ekcert\":\"AAAA\""));
+      assertMalformed(c, "ekcert");
+
+      s.route("/v2.6/agents/" + Fixture.UUID, 200, good.replace(Fixture.UUID, "someone-else"));
+      assertMalformed(c, "agent_id");
+
+      s.route("/v2.6/agents/" + Fixture.UUID, 200, "<html>oops</html>");
+      assertMalformed(c, "invalid JSON");
+
+      s.route("/v2.6/agents/" + Fixture.UUID, 200, "{\"code\":200,\"results\":[]}");
+      assertMalformed(c, "results");
+
+      // duplicate keys are ambiguous: refuse rather than pick one
+      s.route("/v2.6/agents/" + Fixture.UUID, 200,
+          "{\"results\":{\"agent_id\":\"" + Fixture.UUID + "\",\"agent_id\":\"x\"}}");
+      assertMalformed(c, "Duplicate");
+    }
+  }
+
+  @Test
+  void oversizedBodiesAreRefused() throws Exception {
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.keylimeVersion("2.6", "2.6");
+      s.route("/v2.6/agents/" + Fixture.UUID, 200, "{\"x\":\"" + "a".repeat(KeylimeHttp.MAX_BODY_BYTES) + "\"}");
+      RegistrarClient c = new RegistrarClient(ClientSettings.of(s.uri(), fx.tls()));
+      assertMalformed(c, "larger than");
+    }
+  }
+
+  @Test
+  void noCommonApiVersionIsReportedAsIncompatible() throws Exception {
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.keylimeVersion("3.1", "3.0", "3.1");
+      RegistrarClient c = new RegistrarClient(ClientSettings.of(s.uri(), fx.tls()));
+      assertThatThrownBy(() -> c.getAgent(Fixture.UUID))
+          .isInstanceOf(KeylimeIncompatibleException.class)
+          .hasMessageContaining("3.0")
+          .hasMessageContaining("2.6");
+    }
+  }
+
+  @Test
+  void pinnedVersionSkipsNegotiation() throws Exception {
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.route("/v2.1/agents/" + Fixture.UUID, 200, Fixture.registrarRecord(Fixture.UUID, null, null));
+      RegistrarClient c =
+          new RegistrarClient(ClientSettings.of(s.uri(), fx.tls()).withApiVersion(new ApiVersion(2, 1)));
+      assertThat(c.getAgent(Fixture.UUID).agentId()).isEqualTo(Fixture.UUID);
+      assertThat(s.requests).extracting(URI::getPath).containsExactly("/v2.1/agents/" + Fixture.UUID);
+    }
+  }
+
+  @Test
+  void rejectsPlainHttpAndBadIds() throws Exception {
+    assertThatThrownBy(() -> new RegistrarClient(
+            new ClientSettings(List.of(URI.create("http://127.0.0.1:8890")), null, Duration.ofSeconds(1), Optional.empty())))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("HTTPS");
+    assertThatThrownBy(() -> ClientSettings.of(URI.create("http://127.0.0.1:8891"), fx.tls()))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> ClientSettings.of(URI.create("https://127.0.0.1:8891"), null))
+        .isInstanceOf(IllegalArgumentException.class);
+    RegistrarClient c = new RegistrarClient(ClientSettings.of(URI.create("https://127.0.0.1:1"), fx.tls()));
+    assertThatThrownBy(() -> c.getAgent("../agents")).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> c.getAgent("a/b")).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> c.getAgent("a?b")).isInstanceOf(IllegalArgumentException.class);
+  }
+
+  private static void assertMalformed(RegistrarClient c, String text) {
+    assertThatThrownBy(() -> c.getAgent(Fixture.UUID))
+        .isInstanceOf(KeylimeMalformedResponseException.class)
+        .hasMessageContaining(text);
+  }
+}

@@ -1,0 +1,170 @@
+package io.github.keylimeattestor.keylime;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class VerifierClientTest {
+  @TempDir Path tmp;
+  Fixture fx;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    fx = new Fixture(tmp);
+  }
+
+  @Test
+  void readsTheAttestationStatus() throws Exception {
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.keylimeVersion("2.6", "1.0", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "3.0");
+      s.route("/v2.6/agents/" + Fixture.UUID, 200, Fixture.verifierRecord("3", "PASS", 42, 1767225600.5));
+      VerifierClient c = new VerifierClient(ClientSettings.of(s.uri(), fx.tls()));
+
+      VerifierAgentStatus st = c.getAgent(Fixture.UUID);
+
+      assertThat(st.agentId()).isEqualTo(Fixture.UUID);
+      assertThat(st.operationalState()).contains(OperationalState.GET_QUOTE);
+      assertThat(st.operationalState().get().isAttesting()).isTrue();
+      assertThat(st.isPushMode()).isFalse();
+      assertThat(st.attestationStatus()).contains(AttestationStatus.PASS);
+      assertThat(st.attestationCount()).isEqualTo(42);
+      assertThat(st.lastSuccessfulAttestation()).contains(Instant.parse("2026-01-01T00:00:00.500Z"));
+      assertThat(st.lastReceivedQuote()).isPresent();
+      assertThat(st.hashAlg()).contains("sha256");
+      assertThat(st.signAlg()).contains("rsassa");
+      assertThat(st.encAlg()).contains("rsa");
+      assertThat(st.verifierId()).contains("default");
+      assertThat(st.severityLevel()).isEmpty();
+      assertThat(st.lastEventId()).isEmpty();
+      assertThat(st.tpmPolicy()).contains("{\"mask\": \"0x0\"}");
+    }
+  }
+
+  @Test
+  void failedAgentPushModeAndOldVerifiers() throws Exception {
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.keylimeVersion("2.6", "2.6");
+      VerifierClient c = new VerifierClient(ClientSettings.of(s.uri(), fx.tls()));
+
+      s.route("/v2.6/agents/" + Fixture.UUID, 200,
+          Fixture.verifierRecord("7", "FAIL", 12, 1767225600)
+              .replace("\"severity_level\":null,\"last_event_id\":null",
+                  "\"severity_level\":6,\"last_event_id\":\"internal.verifier.not_reachable\""));
+      VerifierAgentStatus failed = c.getAgent(Fixture.UUID);
+      assertThat(failed.operationalState()).contains(OperationalState.FAILED);
+      assertThat(failed.operationalState().get().isFailure()).isTrue();
+      assertThat(failed.attestationStatus()).contains(AttestationStatus.FAIL);
+      assertThat(failed.severityLevel()).contains(6L);
+      assertThat(failed.lastEventId()).contains("internal.verifier.not_reachable");
+
+      s.route("/v2.6/agents/" + Fixture.UUID, 200, Fixture.verifierRecord("null", "PENDING", 0, 0));
+      VerifierAgentStatus push = c.getAgent(Fixture.UUID);
+      assertThat(push.isPushMode()).isTrue();
+      assertThat(push.operationalState()).isEmpty();
+      assertThat(push.lastSuccessfulAttestation()).isEmpty();
+      assertThat(push.attestationStatus()).contains(AttestationStatus.PENDING);
+
+      // Keylime < 7.14 has no attestation_status
+      s.route("/v2.6/agents/" + Fixture.UUID, 200, Fixture.verifierRecord("3", null, 5, 1767225600));
+      assertThat(c.getAgent(Fixture.UUID).attestationStatus()).isEmpty();
+    }
+  }
+
+  @Test
+  void unknownCodesAreMalformed() throws Exception {
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.keylimeVersion("2.6", "2.6");
+      VerifierClient c = new VerifierClient(ClientSettings.of(s.uri(), fx.tls()));
+      s.route("/v2.6/agents/" + Fixture.UUID, 200, Fixture.verifierRecord("11", "PASS", 1, 1));
+      assertThatThrownBy(() -> c.getAgent(Fixture.UUID))
+          .isInstanceOf(KeylimeMalformedResponseException.class).hasMessageContaining("operational_state");
+      s.route("/v2.6/agents/" + Fixture.UUID, 200, Fixture.verifierRecord("3", "MAYBE", 1, 1));
+      assertThatThrownBy(() -> c.getAgent(Fixture.UUID))
+          .isInstanceOf(KeylimeMalformedResponseException.class).hasMessageContaining("attestation_status");
+      s.route("/v2.6/agents/" + Fixture.UUID, 200, Fixture.verifierRecord("\"3\"", "PASS", 1, 1));
+      assertThatThrownBy(() -> c.getAgent(Fixture.UUID))
+          .isInstanceOf(KeylimeMalformedResponseException.class).hasMessageContaining("operational_state");
+    }
+  }
+
+  @Test
+  void verifyIdentityUrlEncodesItsParametersAndReadsTheVerdict() throws Exception {
+    String quote = "r/1+AB==:c+d/E=:f==";
+    String nonce = "a".repeat(64);
+    AtomicReference<Map<String, String>> seen = new AtomicReference<>();
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.keylimeVersion("2.6", "2.6");
+      s.route("/v2.6/verify/identity", ex -> {
+        Map<String, String> q = new LinkedHashMap<>();
+        String raw = ex.getRequestURI().getRawQuery();
+        // '+' must have travelled as %2B: a literal '+' would read back as a space
+        assertThat(raw).doesNotContain("+").doesNotContain("/");
+        for (String kv : raw.split("&")) {
+          String[] p = kv.split("=", 2);
+          q.put(p[0], URLDecoder.decode(p[1], StandardCharsets.UTF_8));
+        }
+        seen.set(q);
+        boolean ok = q.get("nonce").equals(nonce);
+        return new FakeKeylimeServer.Reply(200, ok
+            ? "{\"code\":200,\"status\":\"Success\",\"results\":{\"valid\":1}}"
+            : "{\"code\":200,\"status\":\"Success\",\"results\":{\"valid\":0,\"reason\":\"The nonce from the attestation differs from the expected nonce\"}}");
+      });
+      // verify/identity is public: no client certificate needed
+      TlsSettings serverAuthOnly = TlsSettings.builder().caBundle(fx.keylimeCaPem).build();
+      try (FakeKeylimeServer open = new FakeKeylimeServer(fx.server, null)) {
+        open.keylimeVersion("2.6", "2.6");
+        open.route("/v2.6/verify/identity", 200, "{\"results\":{\"valid\":true}}");
+        assertThat(new VerifierClient(ClientSettings.of(open.uri(), serverAuthOnly))
+            .verifyIdentity(Fixture.UUID, quote, nonce, "sha256").valid()).isTrue();
+      }
+      VerifierClient c = new VerifierClient(ClientSettings.of(s.uri(), fx.tls()));
+
+      IdentityVerification ok = c.verifyIdentity(Fixture.UUID, quote, nonce, "sha256");
+      assertThat(ok.valid()).isTrue();
+      assertThat(ok.reason()).isEmpty();
+      assertThat(seen.get()).containsEntry("agent_uuid", Fixture.UUID).containsEntry("quote", quote)
+          .containsEntry("nonce", nonce).containsEntry("hash_alg", "sha256");
+
+      IdentityVerification bad = c.verifyIdentity(Fixture.UUID, quote, "wrong", "sha256");
+      assertThat(bad.valid()).isFalse();
+      assertThat(bad.reason()).hasValueSatisfying(r -> assertThat(r).contains("nonce"));
+    }
+  }
+
+  @Test
+  void verifyIdentityNeedsApi22AndAValidVerdict() throws Exception {
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.keylimeVersion("2.1", "2.0", "2.1");
+      VerifierClient old = new VerifierClient(ClientSettings.of(s.uri(), fx.tls()));
+      assertThatThrownBy(() -> old.verifyIdentity(Fixture.UUID, "r1:2:3", "n", "sha256"))
+          .isInstanceOf(KeylimeIncompatibleException.class).hasMessageContaining("2.2");
+    }
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.keylimeVersion("2.6", "2.6");
+      s.route("/v2.6/verify/identity", 200, "{\"results\":{\"valid\":\"yes\"}}");
+      VerifierClient c = new VerifierClient(ClientSettings.of(s.uri(), fx.tls()));
+      assertThatThrownBy(() -> c.verifyIdentity(Fixture.UUID, "r1:2:3", "n", "sha256"))
+          .isInstanceOf(KeylimeMalformedResponseException.class).hasMessageContaining("valid");
+    }
+  }
+
+  @Test
+  void pushModeVerifierAnswersVersionWithGone() throws Exception {
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.route("/version", 410, "{\"code\":410,\"status\":\"Gone\",\"results\":{}}");
+      s.route("/v2.6/agents/" + Fixture.UUID, 200, Fixture.verifierRecord("null", "PASS", 3, 1767225600));
+      VerifierClient c = new VerifierClient(ClientSettings.of(s.uri(), fx.tls()));
+      assertThat(c.getAgent(Fixture.UUID).isPushMode()).isTrue();
+    }
+  }
+}
