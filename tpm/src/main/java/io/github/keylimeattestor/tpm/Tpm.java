@@ -19,6 +19,7 @@ public final class Tpm implements AutoCloseable {
   public static final int ST_NO_SESSIONS = 0x8001;
   public static final int ST_SESSIONS = 0x8002;
 
+  private static final int MAX_ATTEMPTS = 10;
   private final TpmTransport transport;
   private final Random random;
 
@@ -42,9 +43,35 @@ public final class Tpm implements AutoCloseable {
     return b;
   }
 
+  /**
+   * Sends the command and parses the response. TPM_RC_RETRY, TPM_RC_YIELDED and TPM_RC_TESTING
+   * (the TPM asks to send the same command again) are retried a few times, as the TSS does.
+   */
   public <R> R execute(TpmCommand<R> cmd) throws IOException, TpmException {
-    byte[] response = transport.transmit(marshal(cmd));
-    return parse(cmd, response);
+    byte[] command = marshal(cmd);
+    for (int attempt = 1; ; attempt++) {
+      byte[] response = transport.transmit(command);
+      try {
+        return parse(cmd, response);
+      } catch (TpmResponseException e) {
+        int rc = e.rc();
+        boolean again = rc == ResponseCode.RETRY || rc == ResponseCode.YIELDED
+            || rc == ResponseCode.TESTING;
+        if (!again || attempt >= MAX_ATTEMPTS) {
+          throw e;
+        }
+        pause(attempt);
+      }
+    }
+  }
+
+  private static void pause(int attempt) throws IOException {
+    try {
+      Thread.sleep(attempt * 5L);
+    } catch (InterruptedException ie) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted while retrying a TPM command");
+    }
   }
 
   static byte[] marshal(TpmCommand<?> cmd) {

@@ -1,0 +1,169 @@
+package io.github.keylimeattestor.tpm.testing;
+
+import io.github.keylimeattestor.tpm.Tpm;
+import io.github.keylimeattestor.tpm.transport.SwtpmTransport;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * A real swtpm for tests: fresh state from {@code swtpm_setup --create-ek-cert}, listening on free
+ * loopback ports, always stopped by {@link #close}. Fails (never skips) when swtpm is missing.
+ */
+public final class Swtpm implements AutoCloseable {
+  private final Path dir;
+  private final Process process;
+  public final int port;
+  public final int ctrlPort;
+
+  private Swtpm(Path dir, Process process, int port, int ctrlPort) {
+    this.dir = dir;
+    this.process = process;
+    this.port = port;
+    this.ctrlPort = ctrlPort;
+  }
+
+  public static Swtpm start() throws IOException, InterruptedException {
+    Path dir = Files.createTempDirectory("swtpm-test");
+    Path state = Files.createDirectory(dir.resolve("state"));
+    run(dir, List.of("swtpm_setup", "--tpm2", "--tpmstate", state.toString(), "--create-ek-cert",
+        "--create-platform-cert", "--lock-nvram", "--overwrite"));
+    IOException last = null;
+    for (int attempt = 0; attempt < 5; attempt++) {
+      // libtss2's swtpm TCTI expects the control port right after the data port
+      int port = freePortPair();
+      int ctrl = port + 1;
+      Process p = new ProcessBuilder("swtpm", "socket", "--tpm2", "--tpmstate", "dir=" + state,
+          "--server", "type=tcp,port=" + port + ",bindaddr=127.0.0.1",
+          "--ctrl", "type=tcp,port=" + ctrl + ",bindaddr=127.0.0.1",
+          "--flags", "not-need-init,startup-clear")
+          .redirectErrorStream(true).redirectOutput(dir.resolve("swtpm.log").toFile()).start();
+      Swtpm s = new Swtpm(dir, p, port, ctrl);
+      try {
+        s.awaitPort();
+        return s;
+      } catch (IOException e) {
+        last = e;
+        s.close();
+      }
+    }
+    throw new IOException("swtpm did not start", last);
+  }
+
+  private void awaitPort() throws IOException, InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (System.nanoTime() < deadline) {
+      if (!process.isAlive()) {
+        throw new IOException("swtpm exited: " + Files.readString(dir.resolve("swtpm.log")));
+      }
+      try (Socket s = new Socket()) {
+        s.connect(new InetSocketAddress("127.0.0.1", port), 200);
+        return;
+      } catch (IOException e) {
+        Thread.sleep(20);
+      }
+    }
+    throw new IOException("swtpm did not listen on " + port);
+  }
+
+  private static int freePortPair() throws IOException {
+    for (int i = 0; i < 50; i++) {
+      try (ServerSocket a = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+        int p = a.getLocalPort();
+        if (p >= 65535) {
+          continue;
+        }
+        try (ServerSocket b = new ServerSocket(p + 1, 1, java.net.InetAddress.getLoopbackAddress())) {
+          return p;
+        } catch (IOException taken) {
+          // try another pair
+        }
+      }
+    }
+    throw new IOException("no two adjacent free ports on 127.0.0.1");
+  }
+
+  public String tcti() {
+    return "swtpm:host=127.0.0.1,port=" + port;
+  }
+
+  public Tpm tpm() {
+    return new Tpm(new SwtpmTransport("127.0.0.1", port));
+  }
+
+  public Path dir() {
+    return dir;
+  }
+
+  /** Runs a tpm2-tools command against this swtpm; fails the test on a non-zero exit. */
+  public String tpm2(String... args) throws IOException, InterruptedException {
+    ProcessBuilder pb = new ProcessBuilder(args).directory(dir.toFile());
+    pb.environment().put("TPM2TOOLS_TCTI", tcti());
+    return run(pb, args);
+  }
+
+  /** Like {@link #tpm2} but returns the exit code and output without failing. */
+  public Result tpm2Try(String... args) throws IOException, InterruptedException {
+    ProcessBuilder pb = new ProcessBuilder(args).directory(dir.toFile()).redirectErrorStream(true);
+    pb.environment().put("TPM2TOOLS_TCTI", tcti());
+    Process p = startOrExplain(pb, args[0]);
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    return new Result(p.waitFor(), out);
+  }
+
+  public record Result(int exitCode, String output) {}
+
+  private static String run(Path dir, List<String> cmd) throws IOException, InterruptedException {
+    return run(new ProcessBuilder(cmd).directory(dir.toFile()), cmd.toArray(new String[0]));
+  }
+
+  private static String run(ProcessBuilder pb, String[] args) throws IOException, InterruptedException {
+    pb.redirectErrorStream(true);
+    Process p = startOrExplain(pb, args[0]);
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    int rc = p.waitFor();
+    if (rc != 0) {
+      throw new AssertionError(String.join(" ", args) + " exited " + rc + ":\n" + out);
+    }
+    return out;
+  }
+
+  private static Process startOrExplain(ProcessBuilder pb, String tool) throws IOException {
+    try {
+      return pb.start();
+    } catch (IOException e) {
+      throw new AssertionError(tool + " is not installed; these tests need Debian's swtpm, "
+          + "swtpm-tools and tpm2-tools (apt-get install swtpm swtpm-tools tpm2-tools)", e);
+    }
+  }
+
+  @Override
+  public void close() {
+    process.destroy();
+    try {
+      if (!process.waitFor(5, TimeUnit.SECONDS)) {
+        process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      process.destroyForcibly();
+    }
+    try (Stream<Path> files = Files.walk(dir)) {
+      List<Path> all = new ArrayList<>(files.sorted(Comparator.reverseOrder()).toList());
+      for (Path f : all) {
+        Files.deleteIfExists(f);
+      }
+    } catch (IOException ignored) {
+      // best effort: a temp dir left behind is harmless
+    }
+  }
+}
