@@ -71,8 +71,8 @@ public record RegistrarAgent(
     byte[] b = f.base64(field);
     try {
       return TpmPublicArea.fromTpm2b(b);
-    } catch (IllegalArgumentException e) {
-      throw f.bad(field, "is not a TPM2B_PUBLIC: " + e.getMessage(), e);
+    } catch (io.github.keylimeattestor.tpm.TpmFormatException e) {
+      throw f.bad(field, "is not an RSA/ECC TPM2B_PUBLIC with a valid key: " + e.getMessage(), e);
     }
   }
 }

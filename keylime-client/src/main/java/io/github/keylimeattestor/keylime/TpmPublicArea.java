@@ -1,68 +1,58 @@
 package io.github.keylimeattestor.keylime;
 
+import io.github.keylimeattestor.tpm.TpmFormatException;
+import io.github.keylimeattestor.tpm.structure.TpmPublic;
+import java.security.PublicKey;
 import java.util.Arrays;
-import java.util.HexFormat;
 
 /**
- * A TPM2B_PUBLIC as Keylime stores it ({@code ek_tpm}, {@code aik_tpm}): UINT16 size followed by
- * the marshalled TPMT_PUBLIC. The size prefix is checked on construction; the header fields are
- * decoded here, the full structure (key parameters, public key, Name) by the {@code tpm} module.
+ * A TPM2B_PUBLIC as Keylime stores it ({@code ek_tpm}, {@code aik_tpm}): the exact bytes, and
+ * their parsed form ({@link TpmPublic} from the {@code tpm} module). Construction fails unless the
+ * bytes are one well-formed RSA or ECC TPM2B_PUBLIC holding a valid public key.
  */
 public final class TpmPublicArea {
-  /** TPM_ALG_RSA. */
-  public static final int ALG_RSA = 0x0001;
-  /** TPM_ALG_ECC. */
-  public static final int ALG_ECC = 0x0023;
-
   private final byte[] tpm2b;
+  private final TpmPublic parsed;
+  private final PublicKey publicKey;
+  private final byte[] name;
 
-  private TpmPublicArea(byte[] tpm2b) {
+  private TpmPublicArea(byte[] tpm2b, TpmPublic parsed, PublicKey key, byte[] name) {
     this.tpm2b = tpm2b;
+    this.parsed = parsed;
+    this.publicKey = key;
+    this.name = name;
   }
 
-  /**
-   * Checks the framing of a TPM2B_PUBLIC: a UINT16 size equal to the remaining length, and room
-   * for the type, nameAlg and objectAttributes fields.
-   */
-  public static TpmPublicArea fromTpm2b(byte[] tpm2b) {
-    if (tpm2b.length < 2 + 8) {
-      throw new IllegalArgumentException("TPM2B_PUBLIC too short: " + tpm2b.length + " bytes");
-    }
-    int size = ((tpm2b[0] & 0xff) << 8) | (tpm2b[1] & 0xff);
-    if (size != tpm2b.length - 2) {
-      throw new IllegalArgumentException(
-          "TPM2B_PUBLIC size field says " + size + " bytes but " + (tpm2b.length - 2) + " follow");
-    }
-    return new TpmPublicArea(tpm2b.clone());
+  /** Parses a TPM2B_PUBLIC (UINT16 size + TPMT_PUBLIC) occupying all of {@code tpm2b}. */
+  public static TpmPublicArea fromTpm2b(byte[] tpm2b) throws TpmFormatException {
+    byte[] copy = tpm2b.clone();
+    TpmPublic p = TpmPublic.parseTpm2b(copy);
+    return new TpmPublicArea(copy, p, p.toPublicKey(), p.name());
   }
 
-  /** The TPM2B_PUBLIC bytes (size prefix included). */
+  /** The TPM2B_PUBLIC bytes exactly as Keylime sent them (size prefix included). */
   public byte[] tpm2bPublic() {
     return tpm2b.clone();
   }
 
-  /** The marshalled TPMT_PUBLIC (no size prefix): the input to the object's Name hash. */
+  /** The marshalled TPMT_PUBLIC (no size prefix). */
   public byte[] tpmtPublic() {
     return Arrays.copyOfRange(tpm2b, 2, tpm2b.length);
   }
 
-  /** TPMI_ALG_PUBLIC, e.g. {@link #ALG_RSA}. */
-  public int type() {
-    return u16(2);
+  /** The parsed public area (type, nameAlg, attributes, policy, parameters, unique). */
+  public TpmPublic parsed() {
+    return parsed;
   }
 
-  /** TPMI_ALG_HASH of the Name, e.g. 0x000B for SHA-256. */
-  public int nameAlg() {
-    return u16(4);
+  /** The key as a Java public key (RSA or EC). */
+  public PublicKey publicKey() {
+    return publicKey;
   }
 
-  /** TPMA_OBJECT bits. */
-  public int objectAttributes() {
-    return (u16(6) << 16) | u16(8);
-  }
-
-  private int u16(int off) {
-    return ((tpm2b[off] & 0xff) << 8) | (tpm2b[off + 1] & 0xff);
+  /** The object's Name: nameAlg || H_nameAlg(TPMT_PUBLIC). */
+  public byte[] name() {
+    return name.clone();
   }
 
   @Override
@@ -78,8 +68,7 @@ public final class TpmPublicArea {
   @Override
   public String toString() {
     return String.format(
-        "TpmPublicArea{type=0x%04x, nameAlg=0x%04x, attributes=0x%08x, %d bytes, head=%s}",
-        type(), nameAlg(), objectAttributes(), tpm2b.length,
-        HexFormat.of().formatHex(tpm2b, 0, Math.min(16, tpm2b.length)));
+        "TpmPublicArea{type=0x%04x, nameAlg=0x%04x, attributes=0x%08x, %d bytes}",
+        parsed.type(), parsed.nameAlg(), parsed.objectAttributes(), tpm2b.length);
   }
 }

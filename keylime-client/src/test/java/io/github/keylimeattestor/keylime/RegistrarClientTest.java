@@ -36,11 +36,17 @@ class RegistrarClientTest {
 
       assertThat(a.agentId()).isEqualTo(Fixture.UUID);
       assertThat(a.ak().tpm2bPublic()).isEqualTo(Fixture.akTpm2b());
-      assertThat(a.ak().type()).isEqualTo(TpmPublicArea.ALG_RSA);
-      assertThat(a.ak().objectAttributes()).isEqualTo(0x00050072);
+      assertThat(a.ak().parsed().type()).isEqualTo(0x0001);
+      assertThat(a.ak().parsed().objectAttributes()).isEqualTo(0x00050072);
+      assertThat(a.ak().parsed().keyBits()).isEqualTo(2048);
+      assertThat(a.ak().publicKey().getAlgorithm()).isEqualTo("RSA");
+      assertThat(((java.security.interfaces.RSAPublicKey) a.ak().publicKey()).getModulus())
+          .isEqualTo(new java.math.BigInteger(1, java.util.Arrays.copyOfRange(Fixture.akTpm2b(), 26, 282)));
+      assertThat(a.ak().name()).hasSize(34).startsWith(0x00, 0x0b);
       assertThat(a.ek().tpm2bPublic()).isEqualTo(Fixture.ekTpm2b());
-      assertThat(a.ek().objectAttributes()).isEqualTo(0x000300b2);
-      assertThat(a.ek().nameAlg()).isEqualTo(0x000b);
+      assertThat(a.ek().parsed().objectAttributes()).isEqualTo(0x000300b2);
+      assertThat(a.ek().parsed().nameAlg()).isEqualTo(0x000b);
+      assertThat(a.ek().parsed().symmetric().keyBits()).isEqualTo(128);
       assertThat(a.ekCertificate()).contains(ekCert.cert());
       assertThat(a.mtlsCertificate()).contains(mtls.cert());
       assertThat(a.mtlsDisabled()).isFalse();
