@@ -97,27 +97,37 @@ public final class KeylimeTpm {
       handles.remove(handle);
     }
 
+    /** Flushes now; if that fails the handle stays listed so that close() tries again. */
     void flush(int handle) throws IOException, TpmException {
-      if (handles.remove(handle)) {
+      if (handles.contains(handle)) {
         tpm.execute(new FlushContext(handle));
+        handles.remove(handle);
       }
     }
 
     @Override
     public void close() throws IOException, TpmException {
       Exception first = null;
-      while (!handles.isEmpty()) {
-        int h = handles.pop();
-        try {
-          tpm.execute(new FlushContext(h));
-        } catch (IOException | TpmException | RuntimeException e) {
-          if (first == null) {
-            first = e;
-          } else {
-            first.addSuppressed(e);
+      // every handle gets a second chance: one lost connection must not leak a slot
+      for (int round = 0; round < 2 && !handles.isEmpty(); round++) {
+        Deque<Integer> failed = new ArrayDeque<>();
+        first = null;
+        while (!handles.isEmpty()) {
+          int h = handles.pop();
+          try {
+            tpm.execute(new FlushContext(h));
+          } catch (IOException | TpmException | RuntimeException e) {
+            failed.addLast(h);
+            if (first == null) {
+              first = e;
+            } else {
+              first.addSuppressed(e);
+            }
           }
         }
+        handles.addAll(failed);
       }
+      handles.clear();
       if (first instanceof IOException) {
         throw (IOException) first;
       } else if (first instanceof TpmException) {
