@@ -1,0 +1,117 @@
+package io.github.keylimeattestor.it;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+
+/** One running spire-server or spire-agent, with its JSON log captured to a file. */
+final class SpireProcess implements AutoCloseable {
+  static final ObjectMapper JSON = new ObjectMapper();
+
+  private final String name;
+  private final Process process;
+  private final Path log;
+
+  private SpireProcess(String name, Process process, Path log) {
+    this.name = name;
+    this.process = process;
+    this.log = log;
+  }
+
+  static SpireProcess start(String name, Path workDir, List<String> command) throws IOException {
+    Path log = workDir.resolve(name + ".log");
+    ProcessBuilder pb = new ProcessBuilder(command).directory(workDir.toFile())
+        .redirectErrorStream(true).redirectOutput(log.toFile());
+    return new SpireProcess(name, pb.start(), log);
+  }
+
+  Process process() {
+    return process;
+  }
+
+  Path logFile() {
+    return log;
+  }
+
+  /** Every JSON line of the log so far (non-JSON lines are skipped). */
+  List<JsonNode> logEntries() {
+    List<JsonNode> out = new ArrayList<>();
+    try {
+      for (String line : Files.readAllLines(log, StandardCharsets.UTF_8)) {
+        if (line.startsWith("{")) {
+          try {
+            out.add(JSON.readTree(line));
+          } catch (IOException e) {
+            // a partial last line; read it next time
+          }
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return out;
+  }
+
+  List<JsonNode> entries(Predicate<JsonNode> filter) {
+    return logEntries().stream().filter(filter).toList();
+  }
+
+  static Predicate<JsonNode> msg(String message) {
+    return e -> message.equals(e.path("msg").asText());
+  }
+
+  /** Waits until {@code filter} matches {@code count} log entries; fails with the log tail if not. */
+  List<JsonNode> awaitEntries(Predicate<JsonNode> filter, int count, Duration timeout) throws InterruptedException {
+    Instant end = Instant.now().plus(timeout);
+    while (true) {
+      List<JsonNode> hits = entries(filter);
+      if (hits.size() >= count) {
+        return hits;
+      }
+      if (Instant.now().isAfter(end)) {
+        throw new AssertionError(name + ": expected " + count + " matching log entries within " + timeout
+            + ", saw " + hits.size() + "\n" + tail());
+      }
+      if (!process.isAlive() && hits.size() < count) {
+        throw new AssertionError(name + " exited with " + process.exitValue() + " before the log showed it\n" + tail());
+      }
+      Thread.sleep(200);
+    }
+  }
+
+  String tail() {
+    try {
+      List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
+      return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
+    } catch (IOException e) {
+      return "(no log: " + e + ")";
+    }
+  }
+
+  /** SIGTERM, then SIGKILL after {@code grace}. Returns the exit code. */
+  int stop(Duration grace) throws InterruptedException {
+    if (process.isAlive()) {
+      process.destroy();
+      if (!process.waitFor(grace.toMillis(), TimeUnit.MILLISECONDS)) {
+        process.destroyForcibly();
+        process.waitFor();
+      }
+    }
+    return process.exitValue();
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    stop(Duration.ofSeconds(10));
+  }
+}

@@ -1,0 +1,162 @@
+package io.github.keylimeattestor.it;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A real spire-server and spire-agent on 127.0.0.1 in a fresh directory, each configured with one
+ * external NodeAttestor block given by the test. Everything it starts, {@link #close} stops.
+ */
+final class SpireTestbed implements AutoCloseable {
+  static final String TRUST_DOMAIN = "example.org";
+
+  final Path dir;
+  final int serverPort;
+  SpireProcess server;
+  SpireProcess agent;
+
+  SpireTestbed() throws IOException {
+    // Short path: Unix socket paths must stay under ~100 bytes.
+    dir = Files.createTempDirectory(Path.of("/tmp"), "spire-it");
+    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      serverPort = s.getLocalPort();
+    }
+    Files.createDirectories(dir.resolve("data/server"));
+    Files.createDirectories(dir.resolve("data/agent"));
+  }
+
+  Path serverSocket() {
+    return dir.resolve("server.sock");
+  }
+
+  Path agentSocket() {
+    return dir.resolve("agent.sock");
+  }
+
+  /** Writes server.conf with {@code nodeAttestorBlock} inside plugins {} and starts the server. */
+  SpireProcess startServer(String extraServerSettings, String nodeAttestorBlock) throws IOException {
+    String conf = """
+        server {
+          bind_address = "127.0.0.1"
+          bind_port = "%d"
+          socket_path = "%s"
+          trust_domain = "%s"
+          data_dir = "./data/server"
+          log_level = "DEBUG"
+          log_format = "json"
+        %s
+        }
+
+        plugins {
+          DataStore "sql" {
+            plugin_data {
+              database_type = "sqlite3"
+              connection_string = "./data/server/datastore.sqlite3"
+            }
+          }
+          KeyManager "memory" {
+            plugin_data {}
+          }
+        %s
+        }
+        """.formatted(serverPort, serverSocket(), TRUST_DOMAIN, extraServerSettings, nodeAttestorBlock);
+    Files.writeString(dir.resolve("server.conf"), conf);
+    server = SpireProcess.start("spire-server", dir,
+        List.of(SpireBinaries.server().toString(), "run", "-config", "server.conf"));
+    return server;
+  }
+
+  void awaitServerHealthy(Duration timeout) throws IOException, InterruptedException {
+    awaitHealthy(SpireBinaries.server().toString(), serverSocket(), server, timeout);
+  }
+
+  /** Fetches the server's bundle, writes agent.conf and starts the agent. */
+  SpireProcess startAgent(String nodeAttestorBlock) throws IOException, InterruptedException {
+    String bundle = run(List.of(SpireBinaries.server().toString(), "bundle", "show", "-socketPath", serverSocket().toString()));
+    Files.writeString(dir.resolve("bundle.pem"), bundle);
+    String conf = """
+        agent {
+          data_dir = "./data/agent"
+          log_level = "DEBUG"
+          log_format = "json"
+          server_address = "127.0.0.1"
+          server_port = "%d"
+          socket_path = "%s"
+          trust_domain = "%s"
+          trust_bundle_path = "./bundle.pem"
+        }
+
+        plugins {
+          KeyManager "disk" {
+            plugin_data {
+              directory = "./data/agent"
+            }
+          }
+          WorkloadAttestor "unix" {
+            plugin_data {}
+          }
+        %s
+        }
+        """.formatted(serverPort, agentSocket(), TRUST_DOMAIN, nodeAttestorBlock);
+    Files.writeString(dir.resolve("agent.conf"), conf);
+    agent = SpireProcess.start("spire-agent", dir,
+        List.of(SpireBinaries.agent().toString(), "run", "-config", "agent.conf"));
+    return agent;
+  }
+
+  /** {@code spire-server agent list -output json}: the "agents" array. */
+  JsonNode agentList() throws IOException, InterruptedException {
+    String out = run(List.of(SpireBinaries.server().toString(), "agent", "list", "-socketPath",
+        serverSocket().toString(), "-output", "json"));
+    return SpireProcess.JSON.readTree(out).path("agents");
+  }
+
+  /** Runs a SPIRE CLI command and returns its stdout; fails with its output if it exits non-zero. */
+  String run(List<String> command) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
+    byte[] out = p.getInputStream().readAllBytes();
+    if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
+      throw new AssertionError(String.join(" ", command) + " failed:\n" + new String(out, StandardCharsets.UTF_8));
+    }
+    return new String(out, StandardCharsets.UTF_8);
+  }
+
+  private void awaitHealthy(String binary, Path socket, SpireProcess proc, Duration timeout)
+      throws IOException, InterruptedException {
+    Instant end = Instant.now().plus(timeout);
+    List<String> cmd = new ArrayList<>(List.of(binary, "healthcheck", "-socketPath", socket.toString()));
+    while (true) {
+      Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+      p.getInputStream().readAllBytes();
+      if (p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0) {
+        return;
+      }
+      if (!proc.process().isAlive()) {
+        throw new AssertionError("SPIRE exited with " + proc.process().exitValue() + " before it was healthy\n" + proc.tail());
+      }
+      if (Instant.now().isAfter(end)) {
+        throw new AssertionError("SPIRE not healthy within " + timeout + "\n" + proc.tail());
+      }
+      Thread.sleep(250);
+    }
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    if (agent != null) {
+      agent.close();
+    }
+    if (server != null) {
+      server.close();
+    }
+  }
+}

@@ -1,0 +1,12 @@
+package io.github.keylimeattestor.agent;
+
+import io.github.keylimeattestor.sdk.PluginMain;
+
+/** Entry point of the keylime-attestor-agent executable. */
+public final class KeylimeAgentMain {
+  private KeylimeAgentMain() {}
+
+  public static void main(String[] args) {
+    PluginMain.serve(new KeylimeAgentPlugin());
+  }
+}

@@ -1,0 +1,80 @@
+package io.github.keylimeattestor.sdk;
+
+import io.github.keylimeattestor.proto.goplugin.ConnInfo;
+import io.github.keylimeattestor.proto.spire.hostservice.agentstore.AgentStoreGrpc;
+import io.github.keylimeattestor.proto.spire.hostservice.metrics.MetricsGrpc;
+import io.github.keylimeattestor.sdk.log.Log;
+import io.grpc.ManagedChannel;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * Clients for the host services SPIRE offers through the go-plugin broker (service ID 1). The
+ * connection is opened on first use, only for services the host named in Init.
+ */
+public final class HostServices implements AutoCloseable {
+  public static final String AGENT_STORE = "spire.hostservice.server.agentstore.v1.AgentStore";
+  public static final String METRICS = "spire.hostservice.common.metrics.v1.Metrics";
+  static final int HOST_SERVICE_PROVIDER_ID = 1;
+
+  private static final Log LOG = Log.named("hostservices");
+
+  private final CompletableFuture<ConnInfo> provider;
+  private final List<String> offered;
+  private final Transport transport;
+  private ManagedChannel channel;
+
+  HostServices(CompletableFuture<ConnInfo> provider, List<String> offered, Transport transport) {
+    this.provider = provider;
+    this.offered = List.copyOf(offered);
+    this.transport = transport;
+  }
+
+  public List<String> offered() {
+    return offered;
+  }
+
+  public Optional<MetricsGrpc.MetricsStub> metrics() {
+    return channelFor(METRICS).map(MetricsGrpc::newStub);
+  }
+
+  public Optional<AgentStoreGrpc.AgentStoreBlockingStub> agentStore() {
+    return channelFor(AGENT_STORE).map(AgentStoreGrpc::newBlockingStub);
+  }
+
+  private synchronized Optional<ManagedChannel> channelFor(String service) {
+    if (!offered.contains(service)) {
+      return Optional.empty();
+    }
+    if (channel == null) {
+      ConnInfo info;
+      try {
+        // go-plugin's own plugin side waits 5 s for the broker's ConnInfo; so do we.
+        info = provider.get(5, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return Optional.empty();
+      } catch (ExecutionException | TimeoutException e) {
+        LOG.warn("host services unreachable: SPIRE sent no broker address", "service", service);
+        return Optional.empty();
+      }
+      if (!"unix".equals(info.getNetwork())) {
+        LOG.warn("host services offered on an unsupported network", "network", info.getNetwork());
+        return Optional.empty();
+      }
+      channel = transport.dial(info.getAddress());
+    }
+    return Optional.of(channel);
+  }
+
+  @Override
+  public synchronized void close() {
+    if (channel != null) {
+      channel.shutdownNow();
+    }
+  }
+}

@@ -1,0 +1,49 @@
+package io.github.keylimeattestor.sdk;
+
+import io.grpc.ServerServiceDefinition;
+import io.grpc.StatusException;
+import io.github.keylimeattestor.proto.spire.config.CoreConfiguration;
+import java.util.List;
+
+/**
+ * What a plugin author writes: a NodeAttestor service plus its configuration. Everything else
+ * (go-plugin handshake, broker, controller, health, Init/Deinit, logging) is {@link PluginMain}'s job.
+ */
+public interface Plugin {
+
+  /** Name used as the {@code @module} of log lines. */
+  String name();
+
+  /** The bound NodeAttestor service (agent or server side); its full name goes into Init's answer. */
+  ServerServiceDefinition nodeAttestor();
+
+  /**
+   * Applies {@code plugin_data}. Must replace the configuration atomically: SPIRE may call it again
+   * (plugin_data_file + SIGUSR1) while attestations run. Throw InvalidArgument for bad input.
+   */
+  void configure(CoreConfiguration core, String hclConfiguration) throws StatusException;
+
+  /** Checks {@code plugin_data} without applying it; {@code spire-server validate} shows the notes. */
+  Validation validate(CoreConfiguration core, String hclConfiguration);
+
+  /** Called once after SPIRE's Init with the host services SPIRE offers. */
+  default void init(HostServices hostServices) {}
+
+  /** Called on Deinit, before the process exits. */
+  default void close() {}
+
+  /** Result of {@link #validate}. */
+  record Validation(boolean valid, List<String> notes) {
+    public Validation {
+      notes = List.copyOf(notes);
+    }
+
+    public static Validation ok(List<String> notes) {
+      return new Validation(true, notes);
+    }
+
+    public static Validation invalid(String note) {
+      return new Validation(false, List.of(note));
+    }
+  }
+}

@@ -1,0 +1,182 @@
+package io.github.keylimeattestor.sdk;
+
+import io.github.keylimeattestor.proto.spire.config.ConfigGrpc;
+import io.github.keylimeattestor.sdk.internal.BrokerService;
+import io.github.keylimeattestor.sdk.internal.ConfigService;
+import io.github.keylimeattestor.sdk.internal.ControllerService;
+import io.github.keylimeattestor.sdk.internal.HealthService;
+import io.github.keylimeattestor.sdk.internal.InitService;
+import io.github.keylimeattestor.sdk.internal.StdioService;
+import io.github.keylimeattestor.sdk.log.JulBridge;
+import io.github.keylimeattestor.sdk.log.Log;
+import io.grpc.BindableService;
+import io.grpc.Server;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The plugin side of go-plugin plus SPIRE's pluginmain: call {@link #serve} from {@code main}.
+ *
+ * <p>Order matters: stdout is taken away from everything but the handshake line before any library
+ * loads; the socket listens before the handshake is printed; Shutdown replies before the exit.
+ */
+public final class PluginMain {
+  /** SPIRE uses the plugin type as magic-cookie key and value; every NodeAttestor gets this one. */
+  public static final String COOKIE_KEY = "NodeAttestor";
+  public static final String COOKIE_VALUE = "NodeAttestor";
+  static final String NOT_A_PROGRAM = "This binary is a plugin. These are not meant to be executed directly.\n"
+      + "Please execute the program that consumes these plugins, which will\n"
+      + "load any plugins automatically\n";
+
+  private static final Log LOG = Log.named("pluginmain");
+
+  private final Plugin plugin;
+  private final Transport transport = new Transport();
+  private final AtomicBoolean stopped = new AtomicBoolean();
+  private Path socketDir;
+  private Path socket;
+  private Server server;
+  private HostServices hostServices;
+
+  private PluginMain(Plugin plugin) {
+    this.plugin = plugin;
+  }
+
+  /** Serves {@code plugin} until SPIRE shuts it down; never returns normally. */
+  public static void serve(Plugin plugin) {
+    PrintStream handshakeOut = new PrintStream(new FileOutputStream(FileDescriptor.out), false, StandardCharsets.US_ASCII);
+    System.setOut(System.err);
+    JulBridge.install(java.util.logging.Level.WARNING);
+
+    String problem = checkEnvironment(System.getenv());
+    if (problem != null) {
+      System.err.print(problem);
+      System.err.flush();
+      System.exit(1);
+    }
+    PluginMain main = new PluginMain(plugin);
+    try {
+      String line = main.start(System.getenv());
+      handshakeOut.print(line + "\n");
+      handshakeOut.flush();
+      main.awaitTermination();
+    } catch (Throwable t) {
+      LOG.error("plugin failed to start", "error", t);
+      main.stop();
+      System.exit(1);
+    }
+    System.exit(0);
+  }
+
+  /** Null if the environment is a go-plugin host's, else the message go-plugin prints. */
+  static String checkEnvironment(Map<String, String> env) {
+    if (!COOKIE_VALUE.equals(env.get(COOKIE_KEY))) {
+      return NOT_A_PROGRAM;
+    }
+    String versions = env.get("PLUGIN_PROTOCOL_VERSIONS");
+    if (versions != null && !versions.isBlank()
+        && Arrays.stream(versions.split(",")).map(String::trim).noneMatch("1"::equals)) {
+      return "Incompatible API version with plugin. Plugin version: 1, Client versions: [" + versions + "]\n";
+    }
+    return null;
+  }
+
+  /** Listens and returns the handshake line (without newline). */
+  String start(Map<String, String> env) throws IOException {
+    ignoreSigint();
+    String base = env.getOrDefault("PLUGIN_UNIX_SOCKET_DIR", "");
+    Path parent = Paths.get(base.isEmpty() ? System.getProperty("java.io.tmpdir") : base);
+    socketDir = Files.createTempDirectory(parent, "plugin",
+        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+    socket = socketDir.resolve("plugin.sock");
+    Runtime.getRuntime().addShutdownHook(new Thread(this::removeSocket, "plugin-cleanup"));
+
+    BrokerService broker = new BrokerService(HostServices.HOST_SERVICE_PROVIDER_ID);
+    String nodeAttestorName = plugin.nodeAttestor().getServiceDescriptor().getName();
+    List<String> names = List.of(nodeAttestorName, ConfigGrpc.SERVICE_NAME);
+    InitService init = new InitService(names,
+        offered -> {
+          hostServices = new HostServices(broker.connInfo(), offered, transport);
+          LOG.debug("initialised", "host_services", String.join(",", offered));
+          plugin.init(hostServices);
+        },
+        this::deinit);
+    List<BindableService> internal = List.of(new HealthService(), broker, new ControllerService(this::shutdownAndExit),
+        new StdioService(), init, new ConfigService(plugin));
+    server = transport.serve(socket, List.of(plugin.nodeAttestor()), internal);
+    LOG.info("plugin serving", "plugin", plugin.name(), "pid", ProcessHandle.current().pid(), "socket", socket.toString());
+    return "1|1|unix|" + socket.toAbsolutePath() + "|grpc|";
+  }
+
+  private void awaitTermination() throws InterruptedException {
+    server.awaitTermination();
+  }
+
+  private void deinit() {
+    try {
+      plugin.close();
+    } catch (RuntimeException e) {
+      LOG.warn("plugin close failed", "error", e);
+    }
+  }
+
+  private void shutdownAndExit() {
+    LOG.debug("shutdown requested by the host");
+    stop();
+    System.exit(0);
+  }
+
+  void stop() {
+    if (!stopped.compareAndSet(false, true)) {
+      return;
+    }
+    if (hostServices != null) {
+      hostServices.close();
+    }
+    if (server != null) {
+      server.shutdownNow();
+      try {
+        server.awaitTermination(500, TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    transport.close();
+    removeSocket();
+  }
+
+  private void removeSocket() {
+    try {
+      if (socket != null) {
+        Files.deleteIfExists(socket);
+      }
+      if (socketDir != null) {
+        Files.deleteIfExists(socketDir);
+      }
+    } catch (IOException e) {
+      LOG.warn("could not remove the plugin socket", "path", String.valueOf(socketDir), "error", e);
+    }
+  }
+
+  /** go-plugin ignores SIGINT so that Ctrl-C on SPIRE does not kill plugins before SPIRE unloads them. */
+  @SuppressWarnings("sunapi")
+  private static void ignoreSigint() {
+    try {
+      sun.misc.Signal.handle(new sun.misc.Signal("INT"), sun.misc.SignalHandler.SIG_IGN);
+    } catch (IllegalArgumentException e) {
+      LOG.debug("SIGINT cannot be ignored on this platform");
+    }
+  }
+}

@@ -1,0 +1,67 @@
+package io.github.keylimeattestor.sdk;
+
+import io.grpc.BindableService;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.NettyServerBuilder;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.netty.channel.unix.DomainSocketAddress;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** gRPC over Unix domain sockets (Netty epoll), shared by the plugin server and host-service clients. */
+final class Transport implements AutoCloseable {
+  private final EventLoopGroup loop = new MultiThreadIoEventLoopGroup(2, daemon("plugin-io"), EpollIoHandler.newFactory());
+  private final ExecutorService executor = Executors.newCachedThreadPool(daemon("plugin-rpc"));
+
+  Server serve(Path socket, List<ServerServiceDefinition> services, List<BindableService> bindables) throws IOException {
+    NettyServerBuilder b = NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()))
+        .channelType(EpollServerDomainSocketChannel.class)
+        .bossEventLoopGroup(loop)
+        .workerEventLoopGroup(loop)
+        .executor(executor)
+        // Netty warns about SO_KEEPALIVE on every Unix-socket connection unless it is unset.
+        .withChildOption(ChannelOption.SO_KEEPALIVE, null)
+        .maxInboundMessageSize(Integer.MAX_VALUE);
+    services.forEach(b::addService);
+    bindables.forEach(b::addService);
+    return b.build().start();
+  }
+
+  ManagedChannel dial(String socketPath) {
+    return NettyChannelBuilder.forAddress(new DomainSocketAddress(socketPath))
+        .channelType(EpollDomainSocketChannel.class)
+        .eventLoopGroup(loop)
+        .executor(executor)
+        .withOption(ChannelOption.SO_KEEPALIVE, null)
+        .usePlaintext()
+        .build();
+  }
+
+  @Override
+  public void close() {
+    executor.shutdownNow();
+    loop.shutdownGracefully(0, 0, java.util.concurrent.TimeUnit.MILLISECONDS);
+  }
+
+  private static ThreadFactory daemon(String prefix) {
+    AtomicInteger n = new AtomicInteger();
+    return r -> {
+      Thread t = new Thread(r, prefix + "-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
+  }
+}

@@ -1,0 +1,361 @@
+package io.github.keylimeattestor.sdk.hcl;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Reads the HCL v1 subset that SPIRE hands a plugin as {@code plugin_data}: SPIRE re-prints the
+ * block body with the HCL v1 printer (no outer braces), or passes a {@code plugin_data_file} verbatim.
+ *
+ * <p>Supported: {@code key = value} with unquoted or quoted keys; strings with escapes; heredocs;
+ * integers, floats, booleans; lists (trailing comma allowed); objects ({@code key = { ... }});
+ * blocks ({@code name { ... }}, {@code name "label" { ... }}); {@code #}, {@code //} and
+ * {@code /* *}{@code /} comments; commas or newlines between items.
+ *
+ * <p>Result: an insertion-ordered map. Values are {@link String}, {@link Long}, {@link Double},
+ * {@link Boolean}, {@code List<Object>} or {@code Map<String, Object>}. A labelled block becomes
+ * nested maps ({@code name -> label -> body}). A key given more than once becomes a list of its values
+ * (that is how HCL v1 decodes repeated blocks); {@link HclConfig} rejects that for scalars.
+ */
+public final class HclParser {
+  /** Longest configuration text accepted; plugin_data is a few hundred bytes in practice. */
+  public static final int MAX_LENGTH = 1 << 20;
+
+  private static final int MAX_DEPTH = 32;
+
+  private final String src;
+  private int pos;
+  private int depth;
+
+  private HclParser(String src) {
+    this.src = src;
+  }
+
+  public static Map<String, Object> parse(String text) throws HclException {
+    if (text == null) {
+      return new LinkedHashMap<>();
+    }
+    if (text.length() > MAX_LENGTH) {
+      throw new HclException("configuration is longer than " + MAX_LENGTH + " characters");
+    }
+    HclParser p = new HclParser(text);
+    Map<String, Object> body = p.body(false);
+    p.skipSpaceAndComments(true);
+    if (p.pos < p.src.length()) {
+      throw p.error("unexpected '" + p.src.charAt(p.pos) + "'");
+    }
+    return body;
+  }
+
+  private Map<String, Object> body(boolean braced) throws HclException {
+    if (++depth > MAX_DEPTH) {
+      throw error("nesting deeper than " + MAX_DEPTH + " levels");
+    }
+    Map<String, Object> out = new LinkedHashMap<>();
+    while (true) {
+      skipSpaceAndComments(true);
+      if (pos >= src.length()) {
+        if (braced) {
+          throw error("missing '}'");
+        }
+        break;
+      }
+      char c = src.charAt(pos);
+      if (c == '}') {
+        if (!braced) {
+          throw error("unexpected '}'");
+        }
+        pos++;
+        break;
+      }
+      if (c == ',') {
+        pos++;
+        continue;
+      }
+      String key = key();
+      skipSpaceAndComments(false);
+      Object value;
+      if (peek() == '=' || peek() == ':') {
+        pos++;
+        skipSpaceAndComments(true);
+        value = value();
+      } else {
+        value = block();
+      }
+      put(out, key, value);
+    }
+    depth--;
+    return out;
+  }
+
+  /** {@code "label"* { body }} after a block name. */
+  private Object block() throws HclException {
+    if (peek() == '{') {
+      pos++;
+      return body(true);
+    }
+    if (peek() == '"' || isIdentStart(peek())) {
+      String label = key();
+      skipSpaceAndComments(false);
+      Map<String, Object> wrapper = new LinkedHashMap<>();
+      wrapper.put(label, block());
+      return wrapper;
+    }
+    throw error("expected '=' or '{' after a key");
+  }
+
+  private static void put(Map<String, Object> out, String key, Object value) {
+    if (!out.containsKey(key)) {
+      out.put(key, value);
+      return;
+    }
+    Object old = out.get(key);
+    List<Object> list;
+    if (old instanceof Repeated r) {
+      list = r;
+    } else {
+      list = new Repeated();
+      list.add(old);
+      out.put(key, list);
+    }
+    list.add(value);
+  }
+
+  /** Marks a list made from a repeated key, as opposed to a list literal. */
+  static final class Repeated extends ArrayList<Object> {
+    private static final long serialVersionUID = 1L;
+  }
+
+  private String key() throws HclException {
+    char c = peek();
+    if (c == '"') {
+      return string();
+    }
+    if (!isIdentStart(c)) {
+      throw error("expected a key");
+    }
+    int start = pos;
+    while (pos < src.length() && isIdentPart(src.charAt(pos))) {
+      pos++;
+    }
+    return src.substring(start, pos);
+  }
+
+  private Object value() throws HclException {
+    char c = peek();
+    if (c == '"') {
+      return string();
+    }
+    if (c == '<' && src.startsWith("<<", pos)) {
+      return heredoc();
+    }
+    if (c == '[') {
+      return list();
+    }
+    if (c == '{') {
+      pos++;
+      return body(true);
+    }
+    if (c == '-' || c == '+' || c == '.' || Character.isDigit(c)) {
+      return number();
+    }
+    if (isIdentStart(c)) {
+      String word = key();
+      if (word.equals("true")) {
+        return Boolean.TRUE;
+      }
+      if (word.equals("false")) {
+        return Boolean.FALSE;
+      }
+      throw error("unquoted value '" + word + "' (strings need double quotes)");
+    }
+    throw error(pos >= src.length() ? "missing value" : "unexpected '" + c + "'");
+  }
+
+  private List<Object> list() throws HclException {
+    if (++depth > MAX_DEPTH) {
+      throw error("nesting deeper than " + MAX_DEPTH + " levels");
+    }
+    pos++; // [
+    List<Object> out = new ArrayList<>();
+    while (true) {
+      skipSpaceAndComments(true);
+      if (peek() == ']') {
+        pos++;
+        break;
+      }
+      out.add(value());
+      skipSpaceAndComments(true);
+      if (peek() == ',') {
+        pos++;
+      } else if (peek() != ']') {
+        throw error("expected ',' or ']' in a list");
+      }
+    }
+    depth--;
+    return out;
+  }
+
+  private Object number() throws HclException {
+    int start = pos;
+    if (peek() == '-' || peek() == '+') {
+      pos++;
+    }
+    boolean isFloat = false;
+    if (src.startsWith("0x", pos) || src.startsWith("0X", pos)) {
+      pos += 2;
+      int digits = pos;
+      while (pos < src.length() && Character.digit(src.charAt(pos), 16) >= 0) {
+        pos++;
+      }
+      try {
+        long v = Long.parseLong(src.substring(digits, pos), 16);
+        return src.charAt(start) == '-' ? -v : v;
+      } catch (NumberFormatException e) {
+        throw error("bad hexadecimal number");
+      }
+    }
+    while (pos < src.length()) {
+      char c = src.charAt(pos);
+      if (Character.isDigit(c)) {
+        pos++;
+      } else if (c == '.' || c == 'e' || c == 'E') {
+        isFloat = true;
+        pos++;
+        if ((c == 'e' || c == 'E') && (peek() == '-' || peek() == '+')) {
+          pos++;
+        }
+      } else {
+        break;
+      }
+    }
+    String text = src.substring(start, pos);
+    try {
+      return isFloat ? (Object) Double.parseDouble(text) : (Object) Long.parseLong(text);
+    } catch (NumberFormatException e) {
+      throw error("bad number '" + text + "'");
+    }
+  }
+
+  private String string() throws HclException {
+    pos++; // opening quote
+    StringBuilder b = new StringBuilder();
+    while (true) {
+      if (pos >= src.length()) {
+        throw error("unterminated string");
+      }
+      char c = src.charAt(pos++);
+      if (c == '"') {
+        return b.toString();
+      }
+      if (c == '\n') {
+        throw error("newline in a string");
+      }
+      if (c != '\\') {
+        b.append(c);
+        continue;
+      }
+      if (pos >= src.length()) {
+        throw error("unterminated string");
+      }
+      char e = src.charAt(pos++);
+      switch (e) {
+        case 'n' -> b.append('\n');
+        case 't' -> b.append('\t');
+        case 'r' -> b.append('\r');
+        case '"' -> b.append('"');
+        case '\\' -> b.append('\\');
+        case 'u', 'U' -> {
+          int n = e == 'u' ? 4 : 8;
+          if (pos + n > src.length()) {
+            throw error("bad unicode escape");
+          }
+          try {
+            b.appendCodePoint(Integer.parseInt(src.substring(pos, pos + n), 16));
+          } catch (IllegalArgumentException ex) {
+            throw error("bad unicode escape");
+          }
+          pos += n;
+        }
+        default -> throw error("unknown escape '\\" + e + "'");
+      }
+    }
+  }
+
+  private String heredoc() throws HclException {
+    pos += 2;
+    boolean indented = peek() == '-';
+    if (indented) {
+      pos++;
+    }
+    int start = pos;
+    while (pos < src.length() && isIdentPart(src.charAt(pos))) {
+      pos++;
+    }
+    String marker = src.substring(start, pos);
+    if (marker.isEmpty() || peek() != '\n') {
+      throw error("bad heredoc marker");
+    }
+    pos++;
+    StringBuilder b = new StringBuilder();
+    while (pos < src.length()) {
+      int eol = src.indexOf('\n', pos);
+      String line = eol < 0 ? src.substring(pos) : src.substring(pos, eol);
+      pos = eol < 0 ? src.length() : eol + 1;
+      if ((indented ? line.strip() : line).equals(marker)) {
+        return b.toString();
+      }
+      b.append(line).append('\n');
+    }
+    throw error("heredoc '" + marker + "' is not closed");
+  }
+
+  private void skipSpaceAndComments(boolean newlines) throws HclException {
+    while (pos < src.length()) {
+      char c = src.charAt(pos);
+      if (c == ' ' || c == '\t' || c == '\r' || (newlines && c == '\n')) {
+        pos++;
+      } else if (c == '#' || src.startsWith("//", pos)) {
+        while (pos < src.length() && src.charAt(pos) != '\n') {
+          pos++;
+        }
+      } else if (src.startsWith("/*", pos)) {
+        int end = src.indexOf("*/", pos + 2);
+        if (end < 0) {
+          throw error("unterminated comment");
+        }
+        pos = end + 2;
+      } else {
+        return;
+      }
+    }
+  }
+
+  private char peek() {
+    return pos < src.length() ? src.charAt(pos) : '\0';
+  }
+
+  private static boolean isIdentStart(char c) {
+    return Character.isLetter(c) || c == '_';
+  }
+
+  private static boolean isIdentPart(char c) {
+    return Character.isLetterOrDigit(c) || c == '_' || c == '-' || c == '.';
+  }
+
+  private HclException error(String what) {
+    int line = 1;
+    int col = 1;
+    for (int i = 0; i < Math.min(pos, src.length()); i++) {
+      if (src.charAt(i) == '\n') {
+        line++;
+        col = 1;
+      } else {
+        col++;
+      }
+    }
+    return new HclException("plugin_data line " + line + ", column " + col + ": " + what);
+  }
+}

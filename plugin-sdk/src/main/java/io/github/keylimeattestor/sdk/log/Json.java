@@ -1,0 +1,40 @@
+package io.github.keylimeattestor.sdk.log;
+
+/** The few lines of JSON encoding the log needs (no JSON library on the plugin's start-up path). */
+final class Json {
+  private Json() {}
+
+  static void value(StringBuilder b, Object v) {
+    if (v == null) {
+      b.append("null");
+    } else if (v instanceof Boolean || v instanceof Integer || v instanceof Long || v instanceof Short) {
+      b.append(v);
+    } else if (v instanceof Throwable t) {
+      quote(b, t.getClass().getSimpleName() + ": " + t.getMessage());
+    } else {
+      quote(b, String.valueOf(v));
+    }
+  }
+
+  static void quote(StringBuilder b, String s) {
+    b.append('"');
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      switch (c) {
+        case '"' -> b.append("\\\"");
+        case '\\' -> b.append("\\\\");
+        case '\n' -> b.append("\\n");
+        case '\r' -> b.append("\\r");
+        case '\t' -> b.append("\\t");
+        default -> {
+          if (c < 0x20 || c == 0x2028 || c == 0x2029) {
+            b.append(String.format("\\u%04x", (int) c));
+          } else {
+            b.append(c);
+          }
+        }
+      }
+    }
+    b.append('"');
+  }
+}

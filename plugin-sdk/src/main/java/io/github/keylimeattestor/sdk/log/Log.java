@@ -1,0 +1,115 @@
+package io.github.keylimeattestor.sdk.log;
+
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+
+/**
+ * A logger that writes one hclog JSON object per line to stderr, the only format go-plugin hosts
+ * (SPIRE) parse into their own log with the right level.
+ *
+ * <p>{@code @level}, {@code @message} and {@code @timestamp} are always JSON strings: go-plugin
+ * type-asserts them and a non-string would panic the SPIRE process. The timestamp has exactly six
+ * fractional digits, otherwise SPIRE treats the whole line as plain DEBUG text.
+ *
+ * <p>Fields are given as alternating key/value arguments: {@code log.info("configured", "uuid", u)}.
+ */
+public final class Log {
+  private static final DateTimeFormatter TIMESTAMP =
+      DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX").withZone(ZoneOffset.UTC);
+
+  private static volatile PrintStream sink = new PrintStream(System.err, true, StandardCharsets.UTF_8);
+  private static volatile Level threshold = Level.DEBUG;
+
+  private final String module;
+
+  private Log(String module) {
+    this.module = module;
+  }
+
+  public static Log named(String module) {
+    return new Log(module);
+  }
+
+  /** Sends every later line to {@code out} (tests; the plugin keeps stderr). */
+  public static void redirect(OutputStream out) {
+    sink = new PrintStream(out, true, StandardCharsets.UTF_8);
+  }
+
+  public static void setThreshold(Level level) {
+    threshold = level;
+  }
+
+  public Log child(String name) {
+    return new Log(module + "." + name);
+  }
+
+  public boolean enabled(Level level) {
+    return level.ordinal() >= threshold.ordinal();
+  }
+
+  public void trace(String message, Object... fields) {
+    log(Level.TRACE, message, fields);
+  }
+
+  public void debug(String message, Object... fields) {
+    log(Level.DEBUG, message, fields);
+  }
+
+  public void info(String message, Object... fields) {
+    log(Level.INFO, message, fields);
+  }
+
+  public void warn(String message, Object... fields) {
+    log(Level.WARN, message, fields);
+  }
+
+  public void error(String message, Object... fields) {
+    log(Level.ERROR, message, fields);
+  }
+
+  public void log(Level level, String message, Object... fields) {
+    if (!enabled(level)) {
+      return;
+    }
+    String line = format(Instant.now(), level, module, message, fields);
+    PrintStream out = sink;
+    synchronized (out) {
+      out.print(line);
+      out.print('\n');
+      out.flush();
+    }
+  }
+
+  /** One hclog JSON line, without the newline. */
+  static String format(Instant when, Level level, String module, String message, Object... fields) {
+    StringBuilder b = new StringBuilder(128);
+    b.append("{\"@level\":");
+    Json.quote(b, level.wireName());
+    b.append(",\"@message\":");
+    Json.quote(b, message == null ? "" : message);
+    b.append(",\"@timestamp\":");
+    Json.quote(b, TIMESTAMP.format(when));
+    b.append(",\"@module\":");
+    Json.quote(b, module);
+    for (int i = 0; i + 1 < fields.length; i += 2) {
+      String key = String.valueOf(fields[i]);
+      if (key.startsWith("@")) {
+        key = "_" + key; // never let a field shadow (or retype) a reserved hclog key
+      }
+      b.append(',');
+      Json.quote(b, key);
+      b.append(':');
+      Json.value(b, fields[i + 1]);
+    }
+    if (fields.length % 2 == 1) {
+      b.append(",\"EXTRA_VALUE_AT_END\":");
+      Json.value(b, fields[fields.length - 1]);
+    }
+    b.append('}');
+    return b.toString();
+  }
+}
