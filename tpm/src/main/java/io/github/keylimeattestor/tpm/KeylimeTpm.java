@@ -213,6 +213,11 @@ public final class KeylimeTpm {
 
   /** Reads a whole NV index in NV_BUFFER_MAX chunks. */
   public byte[] readNv(int nvIndex) throws IOException, TpmException {
+    return readNv(nvIndex, nvBufferMax());
+  }
+
+  /** Reads a whole NV index in chunks of at most {@code maxChunk} bytes. */
+  public byte[] readNv(int nvIndex, int maxChunk) throws IOException, TpmException {
     NvReadPublic.Response pub = tpm.execute(new NvReadPublic(nvIndex));
     int authHandle;
     if ((pub.attributes() & NvReadPublic.NV_AUTHREAD) != 0) {
@@ -222,7 +227,7 @@ public final class KeylimeTpm {
     } else {
       authHandle = Handles.RH_PLATFORM;
     }
-    int chunk = nvBufferMax();
+    int chunk = maxChunk;
     byte[] out = new byte[pub.dataSize()];
     for (int off = 0; off < out.length; off += chunk) {
       int n = Math.min(chunk, out.length - off);

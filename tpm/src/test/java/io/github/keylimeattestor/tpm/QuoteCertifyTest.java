@@ -17,11 +17,13 @@ import io.github.keylimeattestor.tpm.structure.KeylimeQuote;
 import io.github.keylimeattestor.tpm.structure.PcrSelection;
 import io.github.keylimeattestor.tpm.structure.Templates;
 import io.github.keylimeattestor.tpm.structure.TpmPublic;
+import io.github.keylimeattestor.tpm.structure.TpmSignature;
 import io.github.keylimeattestor.tpm.testing.Swtpm;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.security.PublicKey;
 import java.security.SecureRandom;
 import java.util.Arrays;
 import java.util.Base64;
@@ -251,6 +253,36 @@ class QuoteCertifyTest {
     TpmVerifier.verifyQuote(eccAk.publicArea().toPublicKey(), e.quote(), nonce);
     TpmVerifier.verifyCertify(eccAk.publicArea().toPublicKey(), e.certify().attest(),
         e.certify().signature(), app.publicArea(), nonce);
+  }
+
+  @Test
+  void rsapssAndOtherSchemesFromTheTpmVerify() throws Exception {
+    TpmPublic noScheme = TpmPublic.rsa(Alg.SHA256, Templates.APP_KEY_ATTRIBUTES, new byte[0],
+        TpmPublic.SymDef.NULL, TpmPublic.Scheme.NULL, 2048, 0, new byte[0]);
+    KeyBlob key = k.createAppKey(noScheme);
+    CreatePrimary.Response srk = tpm.execute(CreatePrimary.of(Handles.RH_OWNER, Templates.srkEccP256()));
+    int handle = 0;
+    try {
+      handle = tpm.execute(new Load(srk.handle(), Auth.empty(), key)).handle();
+      PublicKey pk = key.publicArea().toPublicKey();
+      for (TpmPublic.Scheme scheme : new TpmPublic.Scheme[] {TpmPublic.Scheme.of(Alg.RSAPSS, Alg.SHA256),
+          TpmPublic.Scheme.of(Alg.RSASSA, Alg.SHA384), TpmPublic.Scheme.of(Alg.RSAPSS, Alg.SHA512)}) {
+        AttestResponse q = tpm.execute(new io.github.keylimeattestor.tpm.command.Quote(handle, Auth.empty(),
+            nonce(), scheme, PcrSelection.of(Alg.SHA256, 16)));
+        TpmSignature sig = TpmSignature.parse(q.signature());
+        assertThat(sig.sigAlg()).isEqualTo(scheme.scheme());
+        assertThat(sig.hashAlg()).isEqualTo(scheme.hashAlg());
+        assertThat(sig.verify(pk, q.attest())).as("scheme %s", scheme).isTrue();
+        byte[] other = q.attest();
+        other[10] ^= 1;
+        assertThat(sig.verify(pk, other)).isFalse();
+      }
+    } finally {
+      if (handle != 0) {
+        tpm.execute(new FlushContext(handle));
+      }
+      tpm.execute(new FlushContext(srk.handle()));
+    }
   }
 
   private static byte[] concat(byte[] a, byte[] b) {
