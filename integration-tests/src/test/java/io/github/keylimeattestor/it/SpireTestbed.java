@@ -158,5 +158,12 @@ final class SpireTestbed implements AutoCloseable {
     if (server != null) {
       server.close();
     }
+    if (System.getenv("KEEP_SPIRE_IT") == null) {
+      try (var walk = Files.walk(dir)) {
+        walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      } catch (IOException e) {
+        // best effort: a leftover temp directory is not worth failing a test for
+      }
+    }
   }
 }

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what the tests and the demo need on a fresh Debian 12 machine (idempotent):
+# Debian packages (swtpm, swtpm-tools, tpm2-tools, python3-gpg, python3-venv) and real SPIRE v1.15.3.
+# Java 17+, Maven (through ./mvnw), Go >= 1.26.6 and gcc are expected on the machine.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo"
+
+packages=(swtpm swtpm-tools tpm2-tools python3-gpg python3-venv)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+"$root/integration-tests/install-spire.sh"
+
+if [ -x "$root/integration-tests/keylime/install.sh" ]; then
+  "$root/integration-tests/keylime/install.sh"
+fi
