@@ -213,10 +213,10 @@ public final class KeylimeTpm {
 
   /** Reads a whole NV index in NV_BUFFER_MAX chunks. */
   public byte[] readNv(int nvIndex) throws IOException, TpmException {
-    return readNv(nvIndex, nvBufferMax());
+    return readNv(nvIndex, 0);
   }
 
-  /** Reads a whole NV index in chunks of at most {@code maxChunk} bytes. */
+  /** Reads a whole NV index in chunks of at most {@code maxChunk} bytes (0: NV_BUFFER_MAX). */
   public byte[] readNv(int nvIndex, int maxChunk) throws IOException, TpmException {
     NvReadPublic.Response pub = tpm.execute(new NvReadPublic(nvIndex));
     int authHandle;
@@ -227,7 +227,7 @@ public final class KeylimeTpm {
     } else {
       authHandle = Handles.RH_PLATFORM;
     }
-    int chunk = maxChunk;
+    int chunk = maxChunk > 0 ? maxChunk : nvBufferMax();
     byte[] out = new byte[pub.dataSize()];
     for (int off = 0; off < out.length; off += chunk) {
       int n = Math.min(chunk, out.length - off);
