@@ -1,0 +1,460 @@
+package io.github.keylimeattestor.keylime.emulator;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsParameters;
+import com.sun.net.httpserver.HttpsServer;
+import io.github.keylimeattestor.tpm.Alg;
+import io.github.keylimeattestor.tpm.KeylimeTpm;
+import io.github.keylimeattestor.tpm.Tpm;
+import io.github.keylimeattestor.tpm.TpmException;
+import io.github.keylimeattestor.tpm.structure.AgentData;
+import io.github.keylimeattestor.tpm.structure.CredentialBlob;
+import io.github.keylimeattestor.tpm.structure.KeyBlob;
+import io.github.keylimeattestor.tpm.structure.KeylimeQuote;
+import io.github.keylimeattestor.tpm.structure.PcrSelection;
+import io.github.keylimeattestor.tpm.structure.Templates;
+import io.github.keylimeattestor.tpm.structure.TpmPublic;
+import io.github.keylimeattestor.tpm.transport.SwtpmTransport;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.URLDecoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.MessageDigest;
+import java.security.SecureRandom;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.TrustManagerFactory;
+
+/**
+ * A Keylime pull-mode agent emulator for tests: it does what rust-keylime's agent does for
+ * identity attestation, on a real TPM (swtpm) through the project's {@code tpm} module.
+ *
+ * <ol>
+ *   <li>reads the EK (persistent 0x81010001, else TCG template L-1) and its certificate from NV;
+ *   <li>reuses the AK from {@code agent_data.json} if it matches the EK and algorithms, else creates
+ *       one under the EK and writes {@code agent_data.json} in rust-keylime's format;
+ *   <li>registers with the registrar (EK, EK certificate, AK, mTLS certificate, contact address),
+ *       recovers the credential with TPM2_ActivateCredential and activates with the HMAC auth tag;
+ *   <li>serves {@code /version}, {@code /v2.x/agent/info}, {@code /v2.x/quotes/identity},
+ *       {@code /v2.x/quotes/integrity} (and accepts the tenant's/verifier's key shares) over HTTPS
+ *       with mandatory client certificates.
+ * </ol>
+ *
+ * Every quote resets PCR 16 and extends it with the hash of the NK public key PEM, then quotes PCR
+ * 16 (plus the PCRs in {@code mask}) with the nonce as qualifying data. Not emulated: IMA and
+ * measured-boot logs, payload decryption and execution, revocation actions.
+ */
+public final class KeylimeAgentEmulator implements AutoCloseable {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final Pattern VERSIONED = Pattern.compile("/v(\\d+\\.\\d+)(/.*)");
+  private static final Pattern NONCE = Pattern.compile("[A-Za-z0-9]{1,64}");
+  private static final Pattern MASK = Pattern.compile("(0x)?[0-9a-fA-F]{1,8}");
+  private static final int HASH_ALG = Alg.SHA256;
+
+  private final EmulatorConfig config;
+  private final Tpm tpm;
+  private final KeylimeTpm ktpm;
+  private final AgentKeys keys;
+  private final KeyBlob ak;
+  private final HttpsServer server;
+  private final ExecutorService executor;
+  private final Object tpmLock = new Object();
+  private volatile int quotes;
+
+  private KeylimeAgentEmulator(EmulatorConfig config) throws Exception {
+    this.config = config;
+    Files.createDirectories(config.keylimeDir());
+    this.tpm = new Tpm(SwtpmTransport.fromTcti(config.tcti()));
+    this.ktpm = new KeylimeTpm(tpm);
+    try {
+      this.keys = AgentKeys.loadOrCreate(config.keylimeDir(), config.uuid(), config.ip());
+      TpmPublic ekPublic = ktpm.ekPublic();
+      this.ak = loadOrCreateAk(ekPublic);
+      // Listen before registering so the port is known; serve requests only after activation.
+      this.server = HttpsServer.create(
+          new InetSocketAddress(InetAddress.getByName(config.ip()), config.port()), 16);
+      this.executor = Executors.newFixedThreadPool(4, r -> {
+        Thread t = new Thread(r, "keylime-emulator");
+        t.setDaemon(true);
+        return t;
+      });
+      server.setHttpsConfigurator(new MtlsConfigurator(sslContext()));
+      server.setExecutor(executor);
+      register(ekPublic);
+      server.createContext("/", this::handle);
+      server.start();
+    } catch (Exception e) {
+      tpm.close();
+      throw e;
+    }
+  }
+
+  /** Registers, activates and starts serving. */
+  public static KeylimeAgentEmulator start(EmulatorConfig config) throws Exception {
+    return new KeylimeAgentEmulator(config);
+  }
+
+  public int port() {
+    return server.getAddress().getPort();
+  }
+
+  public String uuid() {
+    return config.uuid();
+  }
+
+  /** Quotes served so far (identity and integrity). */
+  public int quotesServed() {
+    return quotes;
+  }
+
+  @Override
+  public void close() throws IOException {
+    server.stop(0);
+    executor.shutdownNow();
+    tpm.close();
+  }
+
+  // ------------------------------------------------------------------ AK and agent_data.json
+
+  private KeyBlob loadOrCreateAk(TpmPublic ekPublic) throws IOException, TpmException {
+    Path file = config.keylimeDir().resolve("agent_data.json");
+    String ekHash = AgentData.ekHash(ekPublic.toPublicKey());
+    if (Files.exists(file)) {
+      AgentData d = AgentData.read(file);
+      if (d.akHashAlg().equals("Sha256") && d.akSignAlg().equals("RsaSsa")
+          && new String(d.ekHash(), StandardCharsets.US_ASCII).equals(ekHash)) {
+        log("reusing the AK from " + file);
+        return d.akBlob();
+      }
+      log(file + " does not match this EK/algorithms; creating a new AK");
+    }
+    KeyBlob blob = ktpm.createAk(Templates.akRsa(HASH_ALG));
+    AgentData.of(blob, ekPublic.toPublicKey()).write(file);
+    return blob;
+  }
+
+  // ------------------------------------------------------------------ registration
+
+  private void register(TpmPublic ekPublic) throws Exception {
+    HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+        .connectTimeout(Duration.ofSeconds(10)).build();
+    URI base = config.registrarUrl();
+    String version = negotiateRegistrarVersion(http, base);
+    String ekCertPem;
+    try {
+      ekCertPem = AgentKeys.derToPem(ktpm.readEkCertificate());
+    } catch (TpmException e) {
+      throw new IOException("cannot read the EK certificate from NV: " + e.getMessage(), e);
+    }
+    ObjectNode body = JSON.createObjectNode();
+    body.put("ekcert", ekCertPem);
+    body.put("ek_tpm", Base64.getEncoder().encodeToString(ekPublic.marshalTpm2b()));
+    body.put("aik_tpm", Base64.getEncoder().encodeToString(ak.publicArea().marshalTpm2b()));
+    body.put("mtls_cert", keys.serverCertPem);
+    body.put("ip", config.ip());
+    body.put("port", port());
+    JsonNode reg = call(http, "POST", base, "/v" + version + "/agents/" + config.uuid(), body);
+    String blob = reg.path("results").path("blob").asText("");
+    if (blob.isEmpty()) {
+      throw new IOException("registrar returned no credential blob: " + reg);
+    }
+    byte[] credential;
+    synchronized (tpmLock) {
+      credential = ktpm.activateCredential(ak, CredentialBlob.parse(Base64.getDecoder().decode(blob)));
+    }
+    Mac mac = Mac.getInstance("HmacSHA384");
+    byte[] key = Base64.getEncoder().encode(credential);
+    mac.init(new SecretKeySpec(key, "HmacSHA384"));
+    String authTag = HexFormat.of().formatHex(mac.doFinal(config.uuid().getBytes(StandardCharsets.UTF_8)));
+    ObjectNode act = JSON.createObjectNode();
+    act.put("auth_tag", authTag);
+    call(http, "PUT", base, "/v" + version + "/agents/" + config.uuid() + "/activate", act);
+    log("registered and activated " + config.uuid() + " with the registrar (API " + version + ")");
+  }
+
+  private String negotiateRegistrarVersion(HttpClient http, URI base) throws Exception {
+    JsonNode v = call(http, "GET", base, "/version", null);
+    JsonNode r = v.path("results").isObject() ? v.get("results") : v;
+    List<String> theirs = new ArrayList<>();
+    r.path("supported_versions").forEach(x -> theirs.add(x.asText()));
+    if (theirs.isEmpty()) {
+      theirs.add(r.path("current_version").asText());
+    }
+    String best = null;
+    for (String ours : config.apiVersions()) {
+      if (theirs.contains(ours) && (best == null || cmp(ours, best) > 0)) {
+        best = ours;
+      }
+    }
+    if (best == null) {
+      throw new IOException("no common API version with the registrar: " + theirs);
+    }
+    return best;
+  }
+
+  private static int cmp(String a, String b) {
+    String[] x = a.split("\\.");
+    String[] y = b.split("\\.");
+    int c = Integer.compare(Integer.parseInt(x[0]), Integer.parseInt(y[0]));
+    return c != 0 ? c : Integer.compare(Integer.parseInt(x[1]), Integer.parseInt(y[1]));
+  }
+
+  private static JsonNode call(HttpClient http, String method, URI base, String path, JsonNode body)
+      throws IOException, InterruptedException {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base.toString().replaceAll("/+$", "") + path))
+        .timeout(Duration.ofSeconds(30));
+    if (body != null) {
+      b.header("Content-Type", "application/json");
+    }
+    b.method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+        : HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)));
+    HttpResponse<String> resp = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    if (resp.statusCode() != 200) {
+      throw new IOException(method + " " + path + " -> HTTP " + resp.statusCode() + ": " + resp.body());
+    }
+    return resp.body().isEmpty() ? JSON.createObjectNode() : JSON.readTree(resp.body());
+  }
+
+  // ------------------------------------------------------------------ HTTPS API
+
+  private SSLContext sslContext() throws GeneralSecurityException, IOException {
+    char[] pw = new char[0];
+    KeyStore ks = KeyStore.getInstance("PKCS12");
+    ks.load(null, null);
+    ks.setKeyEntry("server", keys.serverKey, pw, new X509Certificate[] {keys.serverCert});
+    KeyManagerFactory kmf = KeyManagerFactory.getInstance("PKIX");
+    kmf.init(ks, pw);
+    KeyStore ts = KeyStore.getInstance("PKCS12");
+    ts.load(null, null);
+    int i = 0;
+    for (X509Certificate c : AgentKeys.readCas(config.trustedClientCas())) {
+      ts.setCertificateEntry("ca" + i++, c);
+    }
+    TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
+    tmf.init(ts);
+    SSLContext ctx = SSLContext.getInstance("TLS");
+    ctx.init(kmf.getKeyManagers(), tmf.getTrustManagers(), new SecureRandom());
+    return ctx;
+  }
+
+  /** Client certificates are mandatory, as with rust-keylime's enable_agent_mtls = true. */
+  private static final class MtlsConfigurator extends HttpsConfigurator {
+    MtlsConfigurator(SSLContext ctx) {
+      super(ctx);
+    }
+
+    @Override
+    public void configure(HttpsParameters params) {
+      SSLParameters p = getSSLContext().getDefaultSSLParameters();
+      p.setNeedClientAuth(true);
+      params.setSSLParameters(p);
+    }
+  }
+
+  private void handle(HttpExchange ex) throws IOException {
+    try (ex) {
+      Reply r;
+      try {
+        r = route(ex);
+      } catch (Exception e) {
+        log("error serving " + ex.getRequestURI() + ": " + e);
+        r = new Reply(500, "Internal error: " + e.getMessage(), JSON.createObjectNode());
+      }
+      ObjectNode env = JSON.createObjectNode();
+      env.put("code", r.code);
+      env.put("status", r.status);
+      env.set("results", r.results);
+      byte[] b = JSON.writeValueAsBytes(env);
+      ex.getResponseHeaders().set("Content-Type", "application/json");
+      ex.sendResponseHeaders(r.code, b.length);
+      ex.getResponseBody().write(b);
+    }
+  }
+
+  private record Reply(int code, String status, JsonNode results) {
+    static Reply ok(JsonNode results) {
+      return new Reply(200, "Success", results);
+    }
+
+    static Reply bad(String status) {
+      return new Reply(400, status, JSON.createObjectNode());
+    }
+  }
+
+  private Reply route(HttpExchange ex) throws Exception {
+    String path = ex.getRequestURI().getPath();
+    String method = ex.getRequestMethod();
+    drain(ex.getRequestBody());
+    if (path.equals("/version") && method.equals("GET")) {
+      ObjectNode r = JSON.createObjectNode();
+      r.put("supported_version", config.apiVersions().get(config.apiVersions().size() - 1));
+      config.apiVersions().forEach(r.putArray("supported_versions")::add);
+      return Reply.ok(r);
+    }
+    Matcher m = VERSIONED.matcher(path);
+    if (!m.matches()) {
+      return new Reply(404, "Not Found", JSON.createObjectNode());
+    }
+    String version = m.group(1);
+    if (!config.apiVersions().contains(version)) {
+      return Reply.bad("API version not supported: v" + version);
+    }
+    String rest = m.group(2);
+    Map<String, String> q = query(ex.getRequestURI().getRawQuery());
+    return switch (method + " " + rest) {
+      case "GET /agent/info" -> cmp(version, "2.2") < 0
+          ? new Reply(404, "Not Found", JSON.createObjectNode()) : Reply.ok(info(version));
+      case "GET /quotes/identity" -> quote(version, q, false);
+      case "GET /quotes/integrity" -> quote(version, q, true);
+      case "GET /keys/pubkey" -> {
+        ObjectNode r = JSON.createObjectNode();
+        r.put("pubkey", keys.nkPublicPem);
+        yield Reply.ok(r);
+      }
+      // Key shares for payload delivery: accepted, not used (payloads are not emulated).
+      case "POST /keys/ukey", "POST /keys/vkey" -> Reply.ok(JSON.createObjectNode());
+      case "POST /notifications/revocation" -> Reply.ok(JSON.createObjectNode());
+      default -> new Reply(404, "Not Found", JSON.createObjectNode());
+    };
+  }
+
+  private ObjectNode info(String version) {
+    ObjectNode r = JSON.createObjectNode();
+    r.put("agent_uuid", config.uuid());
+    r.put("tpm_hash_alg", "sha256");
+    r.put("tpm_enc_alg", encAlg(version));
+    r.put("tpm_sign_alg", "rsassa");
+    r.put("ak_handle", 0x80000000L); // an ESYS-style handle number; meaningless outside the agent
+    return r;
+  }
+
+  /** API < 2.5: "rsa"; from 2.5 the key size is spelled out ("rsa2048"). */
+  private static String encAlg(String version) {
+    return cmp(version, "2.5") < 0 ? "rsa" : "rsa2048";
+  }
+
+  private Reply quote(String version, Map<String, String> q, boolean integrity) throws Exception {
+    String nonce = q.get("nonce");
+    if (nonce == null || !NONCE.matcher(nonce).matches()) {
+      return Reply.bad(nonce != null && nonce.length() > 64
+          ? "nonce is too long (max size 64): " + nonce.length()
+          : "Parameter nonce is missing or not alphanumeric");
+    }
+    List<Integer> pcrs = new ArrayList<>();
+    boolean partial = false;
+    if (integrity) {
+      String mask = q.getOrDefault("mask", "0x0");
+      if (!MASK.matcher(mask).matches()) {
+        return Reply.bad("invalid mask: " + mask);
+      }
+      long bits = Long.parseLong(mask.startsWith("0x") ? mask.substring(2) : mask, 16);
+      if (bits >>> 24 != 0) {
+        return Reply.bad("mask selects PCRs above 23: " + mask);
+      }
+      for (int i = 0; i < 24; i++) {
+        if ((bits & (1L << i)) != 0 && i != 16) {
+          pcrs.add(i);
+        }
+      }
+      String p = q.getOrDefault("partial", "1");
+      if (!p.equals("0") && !p.equals("1")) {
+        return Reply.bad("partial must be 0 or 1");
+      }
+      partial = p.equals("1");
+    }
+    pcrs.add(16);
+    pcrs.sort(Integer::compare);
+    KeylimeQuote quote;
+    synchronized (tpmLock) {
+      byte[] digest = MessageDigest.getInstance("SHA-256")
+          .digest(keys.nkPublicPem.getBytes(StandardCharsets.US_ASCII));
+      ktpm.resetAndExtend(16, HASH_ALG, digest);
+      quote = ktpm.quote(ak, nonce.getBytes(StandardCharsets.US_ASCII),
+          PcrSelection.of(HASH_ALG, pcrs.stream().mapToInt(Integer::intValue).toArray()));
+    }
+    quotes++;
+    ObjectNode r = JSON.createObjectNode();
+    r.put("quote", quote.encode());
+    r.put("hash_alg", "sha256");
+    r.put("enc_alg", encAlg(version));
+    r.put("sign_alg", "rsassa");
+    if (!integrity || !partial) {
+      r.put("pubkey", keys.nkPublicPem);
+    }
+    return Reply.ok(r);
+  }
+
+  private static Map<String, String> query(String raw) {
+    Map<String, String> m = new LinkedHashMap<>();
+    if (raw == null || raw.isEmpty()) {
+      return m;
+    }
+    for (String kv : raw.split("&")) {
+      int eq = kv.indexOf('=');
+      String k = URLDecoder.decode(eq < 0 ? kv : kv.substring(0, eq), StandardCharsets.UTF_8);
+      String v = eq < 0 ? "" : URLDecoder.decode(kv.substring(eq + 1), StandardCharsets.UTF_8);
+      m.putIfAbsent(k, v);
+    }
+    return m;
+  }
+
+  private static void drain(InputStream in) throws IOException {
+    in.readNBytes(1 << 20);
+  }
+
+  static void log(String msg) {
+    System.err.println("keylime-emulator: " + msg);
+  }
+
+  /** Runs the emulator until killed. Logs go to stderr. */
+  public static void main(String[] args) throws Exception {
+    EmulatorConfig c;
+    try {
+      c = EmulatorConfig.fromArgs(args);
+    } catch (IllegalArgumentException e) {
+      System.err.println(e.getMessage());
+      System.exit(2);
+      return;
+    }
+    KeylimeAgentEmulator emu = start(c);
+    log("serving " + c.uuid() + " on https://" + c.ip() + ":" + emu.port());
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      try {
+        emu.close();
+      } catch (IOException e) {
+        // exiting anyway
+      }
+    }));
+    Thread.currentThread().join();
+  }
+}
