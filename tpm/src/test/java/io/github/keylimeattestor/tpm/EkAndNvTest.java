@@ -43,6 +43,19 @@ class EkAndNvTest {
   }
 
   @Test
+  void persistentConnectionAndTctiString() throws Exception {
+    try (Tpm kept = new Tpm(new io.github.keylimeattestor.tpm.transport.SwtpmTransport(
+        "127.0.0.1", swtpm.port, true, 10_000))) {
+      for (int i = 0; i < 3; i++) {
+        assertThat(kept.execute(new GetRandom(8))).hasSize(8);
+      }
+    }
+    try (Tpm viaTcti = new Tpm(io.github.keylimeattestor.tpm.transport.SwtpmTransport.fromTcti(swtpm.tcti()))) {
+      assertThat(viaTcti.execute(new GetRandom(4))).hasSize(4);
+    }
+  }
+
+  @Test
   void getRandomAndProperties() throws Exception {
     assertThat(tpm.execute(new GetRandom(16))).hasSize(16);
     GetCapability.Data d = tpm.execute(GetCapability.properties(GetCapability.PT_FIXED, 64));

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.github.keylimeattestor.tpm.structure.AgentData;
 import io.github.keylimeattestor.tpm.structure.Attest;
 import io.github.keylimeattestor.tpm.structure.CredentialBlob;
+import io.github.keylimeattestor.tpm.structure.KeyBlob;
 import io.github.keylimeattestor.tpm.structure.KeylimeQuote;
 import io.github.keylimeattestor.tpm.structure.PcrBlob;
 import io.github.keylimeattestor.tpm.structure.PcrSelection;
@@ -47,6 +48,8 @@ class FormatTest {
     SAMPLES.put("TPM2B_PUBLIC ek", qc.ek().marshalTpm2b());
     PARSERS.put("TPMT_PUBLIC app", TpmPublic::parse);
     SAMPLES.put("TPMT_PUBLIC app", qc.app().publicArea().marshal());
+    PARSERS.put("key blob", KeyBlob::parse);
+    SAMPLES.put("key blob", qc.app().marshal());
     PARSERS.put("TPMS_ATTEST quote", Attest::parse);
     SAMPLES.put("TPMS_ATTEST quote", qc.evidence().quote().attest());
     PARSERS.put("TPMS_ATTEST certify", Attest::parse);
@@ -76,6 +79,8 @@ class FormatTest {
     }
     byte[] pub = SAMPLES.get("TPM2B_PUBLIC ak");
     assertThat(TpmPublic.parseTpm2b(pub).marshalTpm2b()).isEqualTo(pub);
+    byte[] key = SAMPLES.get("key blob");
+    assertThat(KeyBlob.parse(key).marshal()).isEqualTo(key);
     byte[] sig = SAMPLES.get("TPMT_SIGNATURE rsassa");
     assertThat(TpmSignature.parse(sig).marshal()).isEqualTo(sig);
     byte[] blob = SAMPLES.get("PCR blob");
