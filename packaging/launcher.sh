@@ -4,7 +4,8 @@
 #   KEYLIME_ATTESTOR_JAVA        java binary (default: $JAVA_HOME/bin/java, else java on PATH)
 #   KEYLIME_ATTESTOR_TUNING      JVM start-up flags (default below; set it empty to measure without)
 #   KEYLIME_ATTESTOR_JAVA_OPTS   extra JVM options, appended last
-# A class-data archive "<this file>.jsa" is used when it exists (see README: "Start-up time").
+# A class-data archive "<this file>.jsa" is used when it exists; "<this file> --train-cds" makes it
+# (one run that calls itself as SPIRE would; redo it after every upgrade of the file or the JVM).
 # The JVM's own messages go to stderr: stdout carries only the go-plugin handshake line.
 self=$0
 if [ -n "$KEYLIME_ATTESTOR_JAVA" ]; then java=$KEYLIME_ATTESTOR_JAVA
@@ -12,6 +13,10 @@ elif [ -n "$JAVA_HOME" ]; then java=$JAVA_HOME/bin/java
 else java=java
 fi
 tuning=${KEYLIME_ATTESTOR_TUNING--XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:CICompilerCount=1 -Xss256k -Xms8m -Xmx64m -XX:ReservedCodeCacheSize=16m -XX:MaxMetaspaceSize=64m}
+if [ "$1" = "--train-cds" ]; then
+  rm -f "$self.jsa"
+  exec "$java" -Xlog:disable -Xlog:all=warning:stderr $tuning -XX:ArchiveClassesAtExit="$self.jsa" $KEYLIME_ATTESTOR_JAVA_OPTS -jar "$self" --train-cds
+fi
 cds=
 if [ -r "$self.jsa" ] && [ "${KEYLIME_ATTESTOR_CDS:-on}" = on ]; then cds="-XX:SharedArchiveFile=$self.jsa"; fi
 exec "$java" -Xlog:disable -Xlog:all=warning:stderr $tuning $cds $KEYLIME_ATTESTOR_JAVA_OPTS -jar "$self" "$@"

@@ -7,6 +7,6 @@ public final class KeylimeAgentMain {
   private KeylimeAgentMain() {}
 
   public static void main(String[] args) {
-    PluginMain.serve(new KeylimeAgentPlugin());
+    PluginMain.serve(new KeylimeAgentPlugin(), args);
   }
 }

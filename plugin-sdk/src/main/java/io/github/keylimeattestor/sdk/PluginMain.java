@@ -9,8 +9,19 @@ import io.github.keylimeattestor.sdk.internal.InitService;
 import io.github.keylimeattestor.sdk.internal.StdioService;
 import io.github.keylimeattestor.sdk.log.JulBridge;
 import io.github.keylimeattestor.sdk.log.Log;
+import io.github.keylimeattestor.proto.goplugin.ConnInfo;
+import io.github.keylimeattestor.proto.goplugin.GRPCBrokerGrpc;
+import io.github.keylimeattestor.proto.health.HealthCheckRequest;
+import io.github.keylimeattestor.proto.health.HealthGrpc;
+import io.github.keylimeattestor.proto.spire.config.ConfigureRequest;
+import io.github.keylimeattestor.proto.spire.config.CoreConfiguration;
+import io.github.keylimeattestor.proto.spire.config.ValidateRequest;
+import io.github.keylimeattestor.proto.spire.init.InitGrpc;
+import io.github.keylimeattestor.proto.spire.init.InitRequest;
 import io.grpc.BindableService;
+import io.grpc.ManagedChannel;
 import io.grpc.Server;
+import io.grpc.StatusRuntimeException;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.IOException;
@@ -56,9 +67,20 @@ public final class PluginMain {
 
   /** Serves {@code plugin} until SPIRE shuts it down; never returns normally. */
   public static void serve(Plugin plugin) {
+    serve(plugin, new String[0]);
+  }
+
+  /**
+   * As {@link #serve(Plugin)}; {@code --train-cds} instead makes one round of host calls against
+   * itself and exits, so the launcher can record a class-data archive (see packaging/launcher.sh).
+   */
+  public static void serve(Plugin plugin, String[] args) {
     PrintStream handshakeOut = new PrintStream(new FileOutputStream(FileDescriptor.out), false, StandardCharsets.US_ASCII);
     System.setOut(System.err);
     JulBridge.install(java.util.logging.Level.WARNING);
+    if (args.length > 0 && args[0].equals("--train-cds")) {
+      System.exit(new PluginMain(plugin).train() ? 0 : 1);
+    }
 
     String problem = checkEnvironment(System.getenv());
     if (problem != null) {
@@ -118,6 +140,42 @@ public final class PluginMain {
     server = transport.serve(socket, List.of(plugin.nodeAttestor()), internal);
     LOG.info("plugin serving", "plugin", plugin.name(), "pid", ProcessHandle.current().pid(), "socket", socket.toString());
     return "1|1|unix|" + socket.toAbsolutePath() + "|grpc|";
+  }
+
+  /** Starts, calls itself as SPIRE would (health, broker, Init, Config), stops. */
+  private boolean train() {
+    try {
+      start(Map.of());
+      ManagedChannel ch = transport.dial(socket.toString());
+      HealthGrpc.newBlockingStub(ch).check(HealthCheckRequest.newBuilder().setService("plugin").build());
+      GRPCBrokerGrpc.newStub(ch).startStream(new io.grpc.stub.StreamObserver<>() {
+        @Override
+        public void onNext(ConnInfo value) {}
+
+        @Override
+        public void onError(Throwable t) {}
+
+        @Override
+        public void onCompleted() {}
+      }).onNext(ConnInfo.newBuilder().setServiceId(HostServices.HOST_SERVICE_PROVIDER_ID).setNetwork("unix")
+          .setAddress(socketDir.resolve("none.sock").toString()).build());
+      InitGrpc.newBlockingStub(ch).init(InitRequest.newBuilder().addHostServiceNames(HostServices.METRICS).build());
+      CoreConfiguration core = CoreConfiguration.newBuilder().setTrustDomain("example.org").build();
+      ConfigGrpc.newBlockingStub(ch).validate(ValidateRequest.newBuilder().setCoreConfiguration(core).build());
+      try {
+        ConfigGrpc.newBlockingStub(ch).configure(ConfigureRequest.newBuilder().setCoreConfiguration(core).build());
+      } catch (StatusRuntimeException e) {
+        // An empty configuration may well be refused; the classes on that path are loaded anyway.
+      }
+      ch.shutdownNow();
+      LOG.info("class-data training run done");
+      return true;
+    } catch (IOException | RuntimeException e) {
+      LOG.error("class-data training run failed", "error", e);
+      return false;
+    } finally {
+      stop();
+    }
   }
 
   private void awaitTermination() throws InterruptedException {

@@ -7,6 +7,6 @@ public final class KeylimeServerMain {
   private KeylimeServerMain() {}
 
   public static void main(String[] args) {
-    PluginMain.serve(new KeylimeServerPlugin());
+    PluginMain.serve(new KeylimeServerPlugin(), args);
   }
 }

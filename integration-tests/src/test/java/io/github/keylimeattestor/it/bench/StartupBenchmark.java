@@ -1,0 +1,137 @@
+package io.github.keylimeattestor.it.bench;
+
+import io.github.keylimeattestor.proto.goplugin.ConnInfo;
+import io.github.keylimeattestor.proto.goplugin.Empty;
+import io.github.keylimeattestor.proto.goplugin.GRPCBrokerGrpc;
+import io.github.keylimeattestor.proto.goplugin.GRPCControllerGrpc;
+import io.github.keylimeattestor.proto.spire.config.ConfigGrpc;
+import io.github.keylimeattestor.proto.spire.config.ConfigureRequest;
+import io.github.keylimeattestor.proto.spire.config.CoreConfiguration;
+import io.github.keylimeattestor.proto.spire.init.InitGrpc;
+import io.github.keylimeattestor.proto.spire.init.InitRequest;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.StreamObserver;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.unix.DomainSocketAddress;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Start-up figures of a plugin executable, measured the way SPIRE starts it: exec to handshake line
+ * (median of N runs) and the process RSS right after Init + Configure. Runs each configuration
+ * round-robin so machine noise spreads evenly. Usage: see integration-tests/bench/startup.sh.
+ */
+public final class StartupBenchmark {
+  record Config(String name, Map<String, String> env) {}
+
+  record Sample(double handshakeMs, long rssKb) {}
+
+  public static void main(String[] args) throws Exception {
+    int runs = Integer.getInteger("runs", 10);
+    String hcl = System.getProperty("hcl", "");
+    List<Config> configs = List.of(
+        new Config("plain JVM (no tuning flags, no CDS)", Map.of("KEYLIME_ATTESTOR_TUNING", "", "KEYLIME_ATTESTOR_CDS", "off")),
+        new Config("launcher tuning flags, no CDS", Map.of("KEYLIME_ATTESTOR_CDS", "off")),
+        new Config("launcher tuning flags + CDS archive", Map.of()));
+    MultiThreadIoEventLoopGroup loop = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+    try {
+      for (String exe : args) {
+        train(exe);
+        List<List<Sample>> samples = new ArrayList<>();
+        configs.forEach(c -> samples.add(new ArrayList<>()));
+        for (int i = 0; i < runs; i++) {
+          for (int c = 0; c < configs.size(); c++) {
+            samples.get(c).add(once(exe, configs.get(c).env(), hcl, loop));
+          }
+        }
+        System.out.printf("%n%s (%s, %d runs each, JVM: %s)%n", Path.of(exe).getFileName(), exe, runs,
+            System.getenv().getOrDefault("KEYLIME_ATTESTOR_JAVA", "java on PATH / JAVA_HOME"));
+        System.out.printf("  %-40s %18s %18s %16s%n", "configuration", "handshake median", "handshake min", "RSS median");
+        for (int c = 0; c < configs.size(); c++) {
+          List<Double> hs = samples.get(c).stream().map(Sample::handshakeMs).sorted().toList();
+          List<Long> rss = samples.get(c).stream().map(Sample::rssKb).sorted().toList();
+          System.out.printf("  %-40s %15.0f ms %15.0f ms %13.1f MB%n", configs.get(c).name(), median(hs), hs.get(0),
+              median(rss.stream().map(Long::doubleValue).toList()) / 1024.0);
+        }
+      }
+    } finally {
+      loop.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  static void train(String exe) throws Exception {
+    Process p = new ProcessBuilder(exe, "--train-cds").redirectOutput(ProcessBuilder.Redirect.DISCARD)
+        .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+    if (!p.waitFor(120, TimeUnit.SECONDS) || p.exitValue() != 0 || !Files.exists(Path.of(exe + ".jsa"))) {
+      throw new IllegalStateException(exe + " --train-cds did not write " + exe + ".jsa");
+    }
+  }
+
+  static Sample once(String exe, Map<String, String> env, String hcl, MultiThreadIoEventLoopGroup loop) throws Exception {
+    ProcessBuilder pb = new ProcessBuilder(exe).redirectError(ProcessBuilder.Redirect.DISCARD);
+    pb.environment().putAll(env);
+    pb.environment().put("NodeAttestor", "NodeAttestor");
+    pb.environment().put("PLUGIN_PROTOCOL_VERSIONS", "1");
+    long t0 = System.nanoTime();
+    Process p = pb.start();
+    ManagedChannel ch = null;
+    try {
+      String line = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.US_ASCII)).readLine();
+      double handshakeMs = (System.nanoTime() - t0) / 1e6;
+      String socket = line.split("\\|")[3];
+      ch = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket)).channelType(EpollDomainSocketChannel.class)
+          .eventLoopGroup(loop).withOption(ChannelOption.SO_KEEPALIVE, null).usePlaintext().build();
+      StreamObserver<ConnInfo> broker = GRPCBrokerGrpc.newStub(ch).startStream(new StreamObserver<>() {
+        @Override
+        public void onNext(ConnInfo value) {}
+
+        @Override
+        public void onError(Throwable t) {}
+
+        @Override
+        public void onCompleted() {}
+      });
+      broker.onNext(ConnInfo.newBuilder().setServiceId(1).setNetwork("unix").setAddress("/nonexistent").build());
+      InitGrpc.newBlockingStub(ch).init(InitRequest.newBuilder().addHostServiceNames("spire.hostservice.common.metrics.v1.Metrics").build());
+      ConfigGrpc.newBlockingStub(ch).configure(ConfigureRequest.newBuilder()
+          .setCoreConfiguration(CoreConfiguration.newBuilder().setTrustDomain("example.org")).setHclConfiguration(hcl).build());
+      long rss = rssKb(p.pid());
+      GRPCControllerGrpc.newBlockingStub(ch).shutdown(Empty.getDefaultInstance());
+      p.waitFor(5, TimeUnit.SECONDS);
+      return new Sample(handshakeMs, rss);
+    } finally {
+      if (ch != null) {
+        ch.shutdownNow();
+      }
+      p.destroyForcibly();
+    }
+  }
+
+  static long rssKb(long pid) throws Exception {
+    for (String l : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+      if (l.startsWith("VmRSS:")) {
+        return Long.parseLong(l.replaceAll("\\D", ""));
+      }
+    }
+    throw new IllegalStateException("no VmRSS for " + pid);
+  }
+
+  static double median(List<Double> sorted) {
+    List<Double> s = new ArrayList<>(sorted);
+    Collections.sort(s);
+    int n = s.size();
+    return n % 2 == 1 ? s.get(n / 2) : (s.get(n / 2 - 1) + s.get(n / 2)) / 2;
+  }
+}
