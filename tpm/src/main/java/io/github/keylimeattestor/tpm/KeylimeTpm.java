@@ -44,7 +44,7 @@ import java.util.Map;
  * which the Keylime agent keeps for its AK). Each method holds at most 2 transient objects at any
  * time and flushes everything it loaded or started before it returns, also when it fails.
  * Persistent EK / storage keys are used when present; otherwise they are created from their
- * templates and flushed.
+ * templates and flushed. Whether a persistent handle is usable is checked once per instance.
  *
  * <p>Not thread-safe; multi-command sequences are not atomic with respect to other TPM clients.
  */

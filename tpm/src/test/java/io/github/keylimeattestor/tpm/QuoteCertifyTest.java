@@ -285,6 +285,52 @@ class QuoteCertifyTest {
     }
   }
 
+  @Test
+  void eccEkMakeAndActivateCredential() throws Exception {
+    KeylimeTpm ecc = new KeylimeTpm(tpm, KeylimeTpm.EK_ECC, KeylimeTpm.SRK);
+    TpmPublic ek = ecc.ekPublic();
+    assertThat(ek.type()).isEqualTo(Alg.ECC);
+    KeyBlob eccEkAk = ecc.createAk(Templates.akRsa(Alg.SHA256));
+    byte[] secret = "ecc-credential-0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
+    CredentialBlob blob = CredentialBlob.make(ek, eccEkAk.publicArea().name(), secret, new SecureRandom());
+    assertThat(ecc.activateCredential(eccEkAk, blob)).isEqualTo(secret);
+    byte[] nonce = nonce();
+    TpmVerifier.verifyQuote(eccEkAk.publicArea().toPublicKey(),
+        ecc.quote(eccEkAk, nonce, PcrSelection.of(Alg.SHA256, 16)), nonce);
+  }
+
+  @Test
+  void persistentSrkViaEvictControlIsUsed() throws Exception {
+    CreatePrimary.Response srk = tpm.execute(CreatePrimary.of(Handles.RH_OWNER, Templates.srkEccP256()));
+    try {
+      tpm.execute(new io.github.keylimeattestor.tpm.command.EvictControl(Handles.RH_OWNER, Auth.empty(),
+          srk.handle(), Handles.PERSISTENT_SRK));
+    } finally {
+      tpm.execute(new FlushContext(srk.handle()));
+    }
+    try {
+      io.github.keylimeattestor.tpm.testing.SlotWatchTransport watch =
+          new io.github.keylimeattestor.tpm.testing.SlotWatchTransport(
+              new io.github.keylimeattestor.tpm.transport.SwtpmTransport("127.0.0.1", swtpm.port), true);
+      KeylimeTpm p = new KeylimeTpm(new Tpm(watch));
+      KeyBlob app = p.createAppKey(Templates.appKeyEccP256());
+      byte[] nonce = nonce();
+      KeylimeTpm.Evidence e = p.quoteAndCertify(ak, nonce, PcrSelection.of(Alg.SHA256, 16), app, nonce);
+      TpmVerifier.verifyCertify(ak.publicArea().toPublicKey(), e.certify().attest(), e.certify().signature(),
+          app.publicArea(), nonce);
+      // with persistent EK and SRK only the App Key and the AK are ever loaded
+      assertThat(watch.maxTransient()).isEqualTo(2);
+      // the key really lives under the persistent SRK: it loads there directly
+      int h = tpm.execute(new Load(Handles.PERSISTENT_SRK, Auth.empty(), app)).handle();
+      tpm.execute(new FlushContext(h));
+    } finally {
+      tpm.execute(new io.github.keylimeattestor.tpm.command.EvictControl(Handles.RH_OWNER, Auth.empty(),
+          Handles.PERSISTENT_SRK, Handles.PERSISTENT_SRK));
+    }
+    assertThat(tpm.execute(io.github.keylimeattestor.tpm.command.GetCapability.handles(Handles.HR_PERSISTENT))
+        .handles()).doesNotContain(Handles.PERSISTENT_SRK);
+  }
+
   private static byte[] concat(byte[] a, byte[] b) {
     byte[] out = Arrays.copyOf(a, a.length + b.length);
     System.arraycopy(b, 0, out, a.length, b.length);
