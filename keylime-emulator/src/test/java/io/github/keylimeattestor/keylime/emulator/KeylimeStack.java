@@ -1,0 +1,145 @@
+package io.github.keylimeattestor.keylime.emulator;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The real local Keylime stack (swtpm, verifier, registrar) started by the project's scripts in
+ * {@code integration-tests/keylime}, plus emulated agents run as separate processes. {@link
+ * #close()} stops every process group, whatever happened before.
+ */
+final class KeylimeStack implements AutoCloseable {
+  final Path scripts;
+  final Path dir;
+  final Map<String, String> env = new LinkedHashMap<>();
+  private final List<Process> agents = new ArrayList<>();
+
+  private KeylimeStack(Path scripts, Path dir) {
+    this.scripts = scripts;
+    this.dir = dir;
+  }
+
+  static KeylimeStack start() throws Exception {
+    Path scripts = Path.of(System.getProperty("keylime.scripts", "../integration-tests/keylime"))
+        .toAbsolutePath().normalize();
+    Path dir = Path.of(System.getProperty("keylime.workdir", "target/keylime-stack"))
+        .toAbsolutePath().normalize();
+    KeylimeStack s = new KeylimeStack(scripts, dir);
+    // a previous run that died without cleaning up
+    s.run(Duration.ofSeconds(60), "stop.sh", dir.toString());
+    deleteTree(dir);
+    Files.createDirectories(dir);
+    try {
+      s.run(Duration.ofMinutes(10), "install.sh");
+      s.run(Duration.ofMinutes(3), "start.sh", dir.toString());
+      for (String line : Files.readAllLines(dir.resolve("stack.env"))) {
+        int eq = line.indexOf('=');
+        if (!line.startsWith("#") && eq > 0) {
+          s.env.put(line.substring(0, eq), line.substring(eq + 1));
+        }
+      }
+    } catch (Exception e) {
+      s.close();
+      throw e;
+    }
+    return s;
+  }
+
+  String get(String key) {
+    String v = env.get(key);
+    if (v == null) {
+      throw new IllegalStateException(key + " missing from stack.env");
+    }
+    return v;
+  }
+
+  Path path(String key) {
+    return Path.of(get(key));
+  }
+
+  /** Runs a stack script; fails with its output if it exits non-zero. */
+  String run(Duration timeout, String script, String... args) throws IOException, InterruptedException {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(scripts.resolve(script).toString());
+    cmd.addAll(List.of(args));
+    Path out = Files.createTempFile("keylime-" + script, ".log");
+    try {
+      Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+      if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        p.descendants().forEach(ProcessHandle::destroyForcibly);
+        p.destroyForcibly();
+        throw new IOException(script + " timed out; output:\n" + Files.readString(out));
+      }
+      String text = Files.readString(out, StandardCharsets.UTF_8);
+      if (p.exitValue() != 0) {
+        throw new IOException(script + " " + String.join(" ", args) + " exited " + p.exitValue() + ":\n" + text);
+      }
+      return text;
+    } finally {
+      Files.deleteIfExists(out);
+    }
+  }
+
+  /** Starts an emulated agent as a separate JVM. */
+  Process startAgent(String uuid, int port, Path keylimeDir) throws IOException {
+    String java = ProcessHandle.current().info().command().orElse("java");
+    String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+    Files.createDirectories(keylimeDir);
+    Path log = dir.resolve("logs").resolve("agent-" + uuid + ".log");
+    Process p = new ProcessBuilder(java, "-cp", cp, KeylimeAgentEmulator.class.getName(),
+        "--uuid", uuid,
+        "--tcti", "swtpm:host=127.0.0.1,port=" + get("SWTPM_PORT"),
+        "--registrar", get("REGISTRAR_HTTP_URL"),
+        "--ip", "127.0.0.1", "--port", Integer.toString(port),
+        "--keylime-dir", keylimeDir.toString(),
+        "--trusted-client-ca", get("KEYLIME_CA_CERT"),
+        "--trusted-client-ca", get("SPIRE_CLIENT_CA_CERT"))
+        .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+        .start();
+    synchronized (agents) {
+      agents.add(p);
+    }
+    return p;
+  }
+
+  String agentLog(String uuid) {
+    try {
+      return Files.readString(dir.resolve("logs").resolve("agent-" + uuid + ".log"));
+    } catch (IOException e) {
+      return "(no log)";
+    }
+  }
+
+  /** Kills an agent like a crash would (SIGKILL). */
+  static void kill(Process p) throws InterruptedException {
+    p.destroyForcibly();
+    p.waitFor(10, TimeUnit.SECONDS);
+  }
+
+  @Override
+  public void close() throws IOException, InterruptedException {
+    synchronized (agents) {
+      for (Process p : agents) {
+        kill(p);
+      }
+    }
+    run(Duration.ofSeconds(90), "stop.sh", dir.toString());
+  }
+
+  private static void deleteTree(Path p) throws IOException {
+    if (!Files.exists(p)) {
+      return;
+    }
+    try (var s = Files.walk(p)) {
+      s.sorted(java.util.Comparator.reverseOrder()).forEach(x -> x.toFile().delete());
+    }
+  }
+}
