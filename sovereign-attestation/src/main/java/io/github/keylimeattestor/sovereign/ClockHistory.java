@@ -1,0 +1,66 @@
+package io.github.keylimeattestor.sovereign;
+
+import io.github.keylimeattestor.tpm.structure.Attest;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The newest TPMS_CLOCK_INFO seen per AK. A TPM's (resetCount, restartCount, clock) only grows, so
+ * a signed quote that goes backwards is an old quote replayed or a cloned TPM state. Bounded (the
+ * oldest AKs are forgotten first); thread-safe.
+ */
+public final class ClockHistory {
+  record Tick(int resetCount, int restartCount, long clock) {
+    boolean isBefore(Tick o) {
+      if (resetCount != o.resetCount) {
+        return Integer.compareUnsigned(resetCount, o.resetCount) < 0;
+      }
+      if (restartCount != o.restartCount) {
+        return Integer.compareUnsigned(restartCount, o.restartCount) < 0;
+      }
+      return Long.compareUnsigned(clock, o.clock) < 0;
+    }
+  }
+
+  private final int capacity;
+  private final Map<String, Tick> last;
+
+  public ClockHistory(int capacity) {
+    this.capacity = capacity;
+    this.last = new LinkedHashMap<>(16, 0.75f, true) {
+      private static final long serialVersionUID = 1L;
+
+      @Override
+      protected boolean removeEldestEntry(Map.Entry<String, Tick> eldest) {
+        return size() > ClockHistory.this.capacity;
+      }
+    };
+  }
+
+  /** Fails if {@code attest} is older than the newest attestation accepted for this AK. */
+  public synchronized void check(byte[] akName, Attest attest) throws EvidenceException {
+    Tick seen = last.get(HexFormat.of().formatHex(akName));
+    Tick now = tick(attest);
+    if (seen != null && now.isBefore(seen)) {
+      throw EvidenceException.rejected("tpm_clock", String.format("the quote's TPM clock went backwards "
+          + "(reset %d, restart %d, clock %d ms; already seen reset %d, restart %d, clock %d ms): a replayed quote or a "
+          + "cloned TPM state", Integer.toUnsignedLong(now.resetCount()), Integer.toUnsignedLong(now.restartCount()),
+          now.clock(), Integer.toUnsignedLong(seen.resetCount()), Integer.toUnsignedLong(seen.restartCount()), seen.clock()));
+    }
+  }
+
+  /** Records an accepted attestation (call only after every other check passed). */
+  public synchronized void record(byte[] akName, Attest attest) {
+    String key = HexFormat.of().formatHex(akName);
+    Tick now = tick(attest);
+    Tick seen = last.get(key);
+    if (seen == null || seen.isBefore(now)) {
+      last.put(key, now);
+    }
+  }
+
+  private static Tick tick(Attest a) {
+    return new Tick(a.resetCount(), a.restartCount(), a.clock());
+  }
+}

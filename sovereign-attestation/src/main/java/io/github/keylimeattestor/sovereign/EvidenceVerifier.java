@@ -1,0 +1,105 @@
+package io.github.keylimeattestor.sovereign;
+
+import io.github.keylimeattestor.proto.sovereign.SovereignAttestation;
+import io.github.keylimeattestor.tpm.ObjectAttributes;
+import io.github.keylimeattestor.tpm.TpmFormatException;
+import io.github.keylimeattestor.tpm.TpmVerificationException;
+import io.github.keylimeattestor.tpm.TpmVerifier;
+import io.github.keylimeattestor.tpm.structure.Attest;
+import io.github.keylimeattestor.tpm.structure.KeylimeQuote;
+import io.github.keylimeattestor.tpm.structure.TpmPublic;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.PublicKey;
+import java.util.HexFormat;
+import java.util.Map;
+
+/**
+ * Checks one SovereignAttestation against the challenge this server minted and the AK Keylime's
+ * registrar holds for the node, failing at the first miss (DESIGN.md section 2, step 4). Pure: no
+ * I/O; the caller fetched the AK and applies Keylime's status policy.
+ */
+public final class EvidenceVerifier {
+  /** The AK must be a restricted signing key: only then can a TPMS_ATTEST it signed be TPM-made. */
+  static final int AK_REQUIRED = ObjectAttributes.FIXED_TPM | ObjectAttributes.RESTRICTED | ObjectAttributes.SIGN;
+  static final int MAX_QUOTE_STRING = 8 * 1024;
+
+  private final ClockHistory clocks;
+
+  public EvidenceVerifier(ClockHistory clocks) {
+    this.clocks = clocks;
+  }
+
+  public VerifiedEvidence verify(Nonce minted, PcrPolicy policy, WireFormat.Payload payload,
+      SovereignAttestation att, TpmPublic ak) throws EvidenceException {
+    if (!MessageDigest.isEqual(minted.hex().getBytes(StandardCharsets.US_ASCII),
+        att.getChallengeNonce().getBytes(StandardCharsets.US_ASCII))) {
+      throw EvidenceException.rejected("nonce", "the attestation answers another challenge (replayed or stale evidence)");
+    }
+    if (!payload.agentId().value().equals(att.getKeylimeAgentUuid().toLowerCase(java.util.Locale.ROOT))) {
+      throw EvidenceException.rejected("agent_uuid", "the attestation names another Keylime agent than the payload");
+    }
+    if (!MessageDigest.isEqual(payload.appKeyRaw(), att.getAppKeyPublic().toByteArray())) {
+      throw EvidenceException.rejected("app_key_public", "the attestation carries another App Key than the payload");
+    }
+    if (!ak.hasAttributes(AK_REQUIRED)) {
+      throw EvidenceException.rejected("ak_attributes", String.format("the registrar's AK for %s (attributes 0x%08x) "
+          + "is not a restricted signing key", payload.agentId(), ak.objectAttributes()));
+    }
+    PublicKey akKey;
+    byte[] akName;
+    try {
+      akKey = ak.toPublicKey();
+      akName = ak.name();
+    } catch (TpmFormatException e) {
+      throw EvidenceException.rejected("ak", "the registrar's AK for " + payload.agentId() + " is unusable: " + e.getMessage());
+    }
+
+    Quoted quote = checkQuote(minted, policy, att, akKey, payload);
+    clocks.check(akName, quote.attest());
+
+    Attest certification;
+    try {
+      certification = TpmVerifier.verifyCertify(akKey, att.getAppKeyCertificate().getCertifyInfo().toByteArray(),
+          att.getAppKeyCertificate().getSignature().toByteArray(), payload.appKey(),
+          AppKeyBinding.certifyQualifyingData(minted));
+    } catch (TpmFormatException e) {
+      throw EvidenceException.malformed("app_key_certify", "App Key certification is malformed: " + e.getMessage());
+    } catch (TpmVerificationException e) {
+      throw EvidenceException.rejected("app_key_certify", "App Key certification by the AK does not verify: "
+          + e.getMessage());
+    }
+    AppKeyBinding.checkAttributes(payload.appKey());
+    clocks.record(akName, quote.attest());
+    return new VerifiedEvidence(payload.agentId(), ak, payload.appKey(), quote.attest(), quote.pcrs(), certification);
+  }
+
+  private record Quoted(Attest attest, io.github.keylimeattestor.tpm.structure.PcrBlob pcrs) {}
+
+  private Quoted checkQuote(Nonce minted, PcrPolicy policy, SovereignAttestation att, PublicKey akKey,
+      WireFormat.Payload payload) throws EvidenceException {
+    TpmVerifier.VerifiedQuote q;
+    try {
+      KeylimeQuote parsed = KeylimeQuote.parse(att.getTpmSignedAttestation(), MAX_QUOTE_STRING);
+      q = TpmVerifier.verifyQuote(akKey, parsed, minted.quoteQualifyingData());
+    } catch (TpmFormatException e) {
+      throw EvidenceException.malformed("quote", "TPM quote is malformed: " + e.getMessage());
+    } catch (TpmVerificationException e) {
+      throw EvidenceException.rejected("quote", "TPM quote does not verify with the registrar's AK for "
+          + payload.agentId() + ": " + e.getMessage());
+    }
+    if (!q.attest().quote().pcrSelect().covers(policy.selection())) {
+      throw EvidenceException.rejected("pcr_selection", "the quote covers " + q.attest().quote().pcrSelect()
+          + " but the policy asks for " + policy.selection());
+    }
+    for (Map.Entry<Integer, byte[]> e : policy.expected().entrySet()) {
+      byte[] actual = q.pcrs().value(policy.hashAlg(), e.getKey());
+      if (actual == null || !MessageDigest.isEqual(actual, e.getValue())) {
+        throw EvidenceException.rejected("pcr_value", "PCR " + WireFormat.hashAlgName(policy.hashAlg()) + ":" + e.getKey()
+            + " is " + (actual == null ? "missing" : HexFormat.of().formatHex(actual)) + ", the policy expects "
+            + HexFormat.of().formatHex(e.getValue()));
+      }
+    }
+    return new Quoted(q.attest(), q.pcrs());
+  }
+}
