@@ -84,6 +84,10 @@ class EkAndNvTest {
       assertThat(cert.getPublicKey().getEncoded())
           .isEqualTo(created.outPublic().toPublicKey().getEncoded());
       assertThat(cert.getIssuerX500Principal().getName()).contains("swtpm-localca");
+      // issued by the test's private local CA
+      X509Certificate issuer = (X509Certificate) CertificateFactory.getInstance("X.509")
+          .generateCertificate(java.nio.file.Files.newInputStream(swtpm.issuerCertificate()));
+      cert.verify(issuer.getPublicKey());
       // the template with the key plugged in is the public area again
       assertThat(Templates.ekRsa2048().withKey(cert.getPublicKey())).isEqualTo(created.outPublic());
       assertThat(k.ekPublic()).isEqualTo(created.outPublic());

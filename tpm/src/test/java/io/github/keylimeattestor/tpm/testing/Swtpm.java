@@ -35,8 +35,21 @@ public final class Swtpm implements AutoCloseable {
   public static Swtpm start() throws IOException, InterruptedException {
     Path dir = Files.createTempDirectory("swtpm-test");
     Path state = Files.createDirectory(dir.resolve("state"));
-    run(dir, List.of("swtpm_setup", "--tpm2", "--tpmstate", state.toString(), "--create-ek-cert",
-        "--create-platform-cert", "--lock-nvram", "--overwrite"));
+    // a private local CA, so that tests need neither root nor /var/lib/swtpm-localca
+    Path ca = Files.createDirectory(dir.resolve("localca"));
+    Files.writeString(dir.resolve("swtpm-localca.conf"), "statedir = " + ca + "\n"
+        + "signingkey = " + ca.resolve("signkey.pem") + "\n"
+        + "issuercert = " + ca.resolve("issuercert.pem") + "\n"
+        + "certserial = " + ca.resolve("certserial") + "\n");
+    Files.writeString(dir.resolve("swtpm-localca.options"),
+        "--platform-manufacturer Test\n--platform-version 2.1\n--platform-model Test\n");
+    Files.writeString(dir.resolve("swtpm_setup.conf"), "create_certs_tool = swtpm_localca\n"
+        + "create_certs_tool_config = " + dir.resolve("swtpm-localca.conf") + "\n"
+        + "create_certs_tool_options = " + dir.resolve("swtpm-localca.options") + "\n"
+        + "active_pcr_banks = sha256\n");
+    run(dir, List.of("swtpm_setup", "--tpm2", "--config", dir.resolve("swtpm_setup.conf").toString(),
+        "--tpmstate", state.toString(), "--create-ek-cert", "--create-platform-cert", "--lock-nvram",
+        "--overwrite"));
     IOException last = null;
     for (int attempt = 0; attempt < 5; attempt++) {
       // libtss2's swtpm TCTI expects the control port right after the data port
@@ -102,6 +115,11 @@ public final class Swtpm implements AutoCloseable {
 
   public Path dir() {
     return dir;
+  }
+
+  /** The private CA certificate that issued this TPM's EK certificate (PEM). */
+  public Path issuerCertificate() {
+    return dir.resolve("localca").resolve("issuercert.pem");
   }
 
   /** Runs a tpm2-tools command against this swtpm; fails the test on a non-zero exit. */
