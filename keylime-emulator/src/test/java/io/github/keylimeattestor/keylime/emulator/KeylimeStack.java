@@ -21,6 +21,8 @@ final class KeylimeStack implements AutoCloseable {
   final Path dir;
   final Map<String, String> env = new LinkedHashMap<>();
   private final List<Process> agents = new ArrayList<>();
+  /** Stops the stack even if the test JVM is ended before close() (e.g. a killed build). */
+  private final Thread shutdownHook = new Thread(this::stopQuietly, "keylime-stack-stop");
 
   private KeylimeStack(Path scripts, Path dir) {
     this.scripts = scripts;
@@ -33,6 +35,7 @@ final class KeylimeStack implements AutoCloseable {
     Path dir = Path.of(System.getProperty("keylime.workdir", "target/keylime-stack"))
         .toAbsolutePath().normalize();
     KeylimeStack s = new KeylimeStack(scripts, dir);
+    Runtime.getRuntime().addShutdownHook(s.shutdownHook);
     // a previous run that died without cleaning up
     s.run(Duration.ofSeconds(60), "stop.sh", dir.toString());
     deleteTree(dir);
@@ -126,12 +129,30 @@ final class KeylimeStack implements AutoCloseable {
 
   @Override
   public void close() throws IOException, InterruptedException {
+    try {
+      Runtime.getRuntime().removeShutdownHook(shutdownHook);
+    } catch (IllegalStateException e) {
+      // already shutting down: the hook does the work
+    }
     synchronized (agents) {
       for (Process p : agents) {
         kill(p);
       }
     }
     run(Duration.ofSeconds(90), "stop.sh", dir.toString());
+  }
+
+  private void stopQuietly() {
+    try {
+      synchronized (agents) {
+        for (Process p : agents) {
+          p.destroyForcibly();
+        }
+      }
+      run(Duration.ofSeconds(60), "stop.sh", dir.toString());
+    } catch (IOException | InterruptedException e) {
+      // best effort at JVM exit
+    }
   }
 
   private static void deleteTree(Path p) throws IOException {
