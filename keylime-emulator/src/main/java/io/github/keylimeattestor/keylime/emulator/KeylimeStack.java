@@ -16,10 +16,10 @@ import java.util.concurrent.TimeUnit;
  * {@code integration-tests/keylime}, plus emulated agents run as separate processes. {@link
  * #close()} stops every process group, whatever happened before.
  */
-final class KeylimeStack implements AutoCloseable {
-  final Path scripts;
-  final Path dir;
-  final Map<String, String> env = new LinkedHashMap<>();
+public final class KeylimeStack implements AutoCloseable {
+  public final Path scripts;
+  public final Path dir;
+  public final Map<String, String> env = new LinkedHashMap<>();
   private final List<Process> agents = new ArrayList<>();
   /** Stops the stack even if the test JVM is ended before close() (e.g. a killed build). */
   private final Thread shutdownHook = new Thread(this::stopQuietly, "keylime-stack-stop");
@@ -29,7 +29,7 @@ final class KeylimeStack implements AutoCloseable {
     this.dir = dir;
   }
 
-  static KeylimeStack start() throws Exception {
+  public static KeylimeStack start() throws Exception {
     Path scripts = Path.of(System.getProperty("keylime.scripts", "../integration-tests/keylime"))
         .toAbsolutePath().normalize();
     Path dir = Path.of(System.getProperty("keylime.workdir", "target/keylime-stack"))
@@ -56,7 +56,7 @@ final class KeylimeStack implements AutoCloseable {
     return s;
   }
 
-  String get(String key) {
+  public String get(String key) {
     String v = env.get(key);
     if (v == null) {
       throw new IllegalStateException(key + " missing from stack.env");
@@ -64,12 +64,12 @@ final class KeylimeStack implements AutoCloseable {
     return v;
   }
 
-  Path path(String key) {
+  public Path path(String key) {
     return Path.of(get(key));
   }
 
   /** Runs a stack script; fails with its output if it exits non-zero. */
-  String run(Duration timeout, String script, String... args) throws IOException, InterruptedException {
+  public String run(Duration timeout, String script, String... args) throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>();
     cmd.add(scripts.resolve(script).toString());
     cmd.addAll(List.of(args));
@@ -92,7 +92,7 @@ final class KeylimeStack implements AutoCloseable {
   }
 
   /** Starts an emulated agent as a separate JVM. */
-  Process startAgent(String uuid, int port, Path keylimeDir) throws IOException {
+  public Process startAgent(String uuid, int port, Path keylimeDir) throws IOException {
     String java = ProcessHandle.current().info().command().orElse("java");
     String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
     Files.createDirectories(keylimeDir);
@@ -113,7 +113,7 @@ final class KeylimeStack implements AutoCloseable {
     return p;
   }
 
-  String agentLog(String uuid) {
+  public String agentLog(String uuid) {
     try {
       return Files.readString(dir.resolve("logs").resolve("agent-" + uuid + ".log"));
     } catch (IOException e) {
@@ -122,7 +122,7 @@ final class KeylimeStack implements AutoCloseable {
   }
 
   /** Kills an agent like a crash would (SIGKILL). */
-  static void kill(Process p) throws InterruptedException {
+  public static void kill(Process p) throws InterruptedException {
     p.destroyForcibly();
     p.waitFor(10, TimeUnit.SECONDS);
   }
