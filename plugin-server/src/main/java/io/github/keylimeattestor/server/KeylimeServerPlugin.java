@@ -1,26 +1,43 @@
 package io.github.keylimeattestor.server;
 
+import io.github.keylimeattestor.keylime.RegistrarClient;
+import io.github.keylimeattestor.keylime.VerifierClient;
 import io.github.keylimeattestor.proto.spire.config.CoreConfiguration;
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestRequest;
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestResponse;
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.NodeAttestorGrpc;
+import io.github.keylimeattestor.sdk.HostServices;
 import io.github.keylimeattestor.sdk.Plugin;
-import io.github.keylimeattestor.sdk.hcl.HclConfig;
 import io.github.keylimeattestor.sdk.hcl.HclException;
 import io.github.keylimeattestor.sdk.log.Log;
+import io.github.keylimeattestor.sovereign.ClockHistory;
+import io.github.keylimeattestor.sovereign.EvidenceVerifier;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.stub.StreamObserver;
+import java.security.SecureRandom;
+import java.time.Clock;
 import java.util.List;
+import java.util.Optional;
 
-/**
- * Server-side NodeAttestor "keylime". The SovereignAttestation verification is not wired in yet
- * (issue 5): the plugin loads, configures and refuses every attestation (fail closed).
- */
+/** Server-side NodeAttestor "keylime": verifies SovereignAttestations against Keylime. */
 final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase implements Plugin {
-  private final Log log = Log.named("keylime.server");
-  private volatile HclConfig config;
+  private static final Log LOG = Log.named("keylime.server");
+
+  private final SecureRandom random = new SecureRandom();
+  private final EvidenceVerifier evidence = new EvidenceVerifier(new ClockHistory(100_000));
+  private final Clock clock;
+  private volatile AttestMetrics metrics = new AttestMetrics(Optional.empty());
+  private volatile AttestStream.Context context;
+
+  KeylimeServerPlugin() {
+    this(Clock.systemUTC());
+  }
+
+  KeylimeServerPlugin(Clock clock) {
+    this.clock = clock;
+  }
 
   @Override
   public String name() {
@@ -33,20 +50,38 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
   }
 
   @Override
+  public void init(HostServices hostServices) {
+    metrics = new AttestMetrics(hostServices.metrics());
+    AttestStream.Context c = context;
+    if (c != null) {
+      context = withMetrics(c);
+    }
+  }
+
+  @Override
   public void configure(CoreConfiguration core, String hcl) throws StatusException {
+    ServerConfig config;
     try {
-      config = HclConfig.parse(hcl);
-      log.info("configured", "trust_domain", core.getTrustDomain());
+      config = ServerConfig.parse(core.getTrustDomain(), hcl);
     } catch (HclException e) {
       throw Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asException();
     }
+    context = new AttestStream.Context(config, new RegistrarClient(config.registrar()),
+        new VerifierClient(config.verifier()), evidence, random, clock, metrics);
+    LOG.info("configured", "trust_domain", config.trustDomain(), "registrar", config.registrar().urls().toString(),
+        "verifier", config.verifier().urls().toString(), "pcr_policy", config.pcrPolicy().toString(),
+        "verifier_identity_check", config.verifierIdentityCheck());
+  }
+
+  private AttestStream.Context withMetrics(AttestStream.Context c) {
+    return new AttestStream.Context(c.config(), c.registrar(), c.verifier(), c.evidence(), c.random(), c.clock(), metrics);
   }
 
   @Override
   public Validation validate(CoreConfiguration core, String hcl) {
     try {
-      HclConfig.parse(hcl);
-      return Validation.ok(List.of("the keylime attestation itself is not implemented in this build"));
+      ServerConfig.parse(core.getTrustDomain(), hcl);
+      return Validation.ok(List.of());
     } catch (HclException e) {
       return Validation.invalid(e.getMessage());
     }
@@ -54,18 +89,23 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
 
   @Override
   public StreamObserver<AttestRequest> attest(StreamObserver<AttestResponse> out) {
-    out.onError(Status.FAILED_PRECONDITION
-        .withDescription(config == null ? "not configured" : "keylime attestation is not implemented in this build")
-        .asException());
-    return new StreamObserver<>() {
-      @Override
-      public void onNext(AttestRequest value) {}
+    AttestStream.Context c = context;
+    if (c == null) {
+      out.onError(Status.FAILED_PRECONDITION.withDescription("not configured").asException());
+      return new StreamObserver<>() {
+        @Override
+        public void onNext(AttestRequest value) {}
 
-      @Override
-      public void onError(Throwable t) {}
+        @Override
+        public void onError(Throwable t) {}
 
-      @Override
-      public void onCompleted() {}
-    };
+        @Override
+        public void onCompleted() {}
+      };
+    }
+    if (c.metrics() != metrics) {
+      c = withMetrics(c);
+    }
+    return new AttestStream(c, out);
   }
 }

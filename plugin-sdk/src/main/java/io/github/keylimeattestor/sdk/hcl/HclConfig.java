@@ -116,6 +116,25 @@ public final class HclConfig {
     return List.copyOf(out);
   }
 
+  /** A list of integers ({@code [0, 7]}); empty if absent. */
+  public List<Long> intList(String key) throws HclException {
+    Object v = single(key);
+    if (v == null) {
+      return List.of();
+    }
+    if (!(v instanceof List<?> list)) {
+      throw new HclException(name(key) + " must be a list of integers");
+    }
+    List<Long> out = new ArrayList<>();
+    for (Object o : list) {
+      if (!(o instanceof Long l)) {
+        throw new HclException(name(key) + " must be a list of integers");
+      }
+      out.add(l);
+    }
+    return List.copyOf(out);
+  }
+
   /** A nested block or object; empty if absent. */
   public HclConfig block(String key) throws HclException {
     Object v = single(key);

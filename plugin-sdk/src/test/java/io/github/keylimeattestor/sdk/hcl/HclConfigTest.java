@@ -43,6 +43,14 @@ class HclConfigTest {
   }
 
   @Test
+  void integerLists() throws Exception {
+    HclConfig c = HclConfig.parse("pcrs = [0, 7, 16]\nbad = [\"0\"]\n");
+    assertThat(c.intList("pcrs")).containsExactly(0L, 7L, 16L);
+    assertThat(c.intList("none")).isEmpty();
+    assertThatThrownBy(() -> c.intList("bad")).hasMessage("bad must be a list of integers");
+  }
+
+  @Test
   void goDurations() {
     assertThat(Durations.parse("250ms")).isEqualTo(Duration.ofMillis(250));
     assertThat(Durations.parse("1h2m3s")).isEqualTo(Duration.ofSeconds(3723));

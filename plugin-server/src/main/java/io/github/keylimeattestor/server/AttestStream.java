@@ -1,0 +1,249 @@
+package io.github.keylimeattestor.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.protobuf.ByteString;
+import io.github.keylimeattestor.keylime.IdentityVerification;
+import io.github.keylimeattestor.keylime.KeylimeException;
+import io.github.keylimeattestor.keylime.RegistrarAgent;
+import io.github.keylimeattestor.keylime.RegistrarClient;
+import io.github.keylimeattestor.keylime.VerifierAgentStatus;
+import io.github.keylimeattestor.keylime.VerifierClient;
+import io.github.keylimeattestor.proto.sovereign.SovereignAttestation;
+import io.github.keylimeattestor.proto.spire.server.nodeattestor.AgentAttributes;
+import io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestRequest;
+import io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestResponse;
+import io.github.keylimeattestor.sdk.log.Log;
+import io.github.keylimeattestor.sovereign.AgentPathTemplate;
+import io.github.keylimeattestor.sovereign.EkCertificate;
+import io.github.keylimeattestor.sovereign.EvidenceException;
+import io.github.keylimeattestor.sovereign.EvidenceVerifier;
+import io.github.keylimeattestor.sovereign.Nonce;
+import io.github.keylimeattestor.sovereign.Selectors;
+import io.github.keylimeattestor.sovereign.VerifiedEvidence;
+import io.github.keylimeattestor.sovereign.WireFormat;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import io.grpc.stub.StreamObserver;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One SPIRE Attest stream: payload -> Keylime registrar and verifier -> challenge -> evidence
+ * checks -> agent attributes. Every step fails closed with the status of DESIGN.md section 4.
+ */
+final class AttestStream implements StreamObserver<AttestRequest> {
+  private static final Log LOG = Log.named("keylime.server");
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** What a stream needs; one per configuration, shared by all streams. */
+  record Context(ServerConfig config, RegistrarClient registrar, VerifierClient verifier, EvidenceVerifier evidence,
+      SecureRandom random, Clock clock, AttestMetrics metrics) {}
+
+  private final Context ctx;
+  private final StreamObserver<AttestResponse> out;
+  private final long started = System.nanoTime();
+  private WireFormat.Payload payload;
+  private RegistrarAgent registered;
+  private VerifierAgentStatus status;
+  private Nonce nonce;
+  private Instant deadline;
+  private boolean done;
+
+  AttestStream(Context ctx, StreamObserver<AttestResponse> out) {
+    this.ctx = ctx;
+    this.out = out;
+  }
+
+  @Override
+  public synchronized void onNext(AttestRequest request) {
+    if (done) {
+      return;
+    }
+    try {
+      if (payload == null) {
+        onPayload(request);
+      } else {
+        onChallengeResponse(request);
+      }
+    } catch (StatusException e) {
+      fail(e, "keylime");
+    } catch (EvidenceException e) {
+      Status s = e.kind() == EvidenceException.Kind.MALFORMED ? Status.INVALID_ARGUMENT : Status.PERMISSION_DENIED;
+      fail(s.withDescription(e.getMessage()).asException(), e.check());
+    } catch (RuntimeException e) {
+      LOG.error("attestation failed on a bug", "error", e);
+      fail(Status.INTERNAL.withDescription("keylime attestor bug: " + e).asException(), "internal");
+    }
+  }
+
+  private void onPayload(AttestRequest request) throws StatusException, EvidenceException {
+    if (request.getRequestCase() != AttestRequest.RequestCase.PAYLOAD) {
+      throw Status.INVALID_ARGUMENT.withDescription("expected the attestation payload first").asException();
+    }
+    payload = WireFormat.decodePayload(request.getPayload().toByteArray());
+    String id = payload.agentId().value();
+    long t = System.nanoTime();
+    try {
+      registered = ctx.registrar().getAgent(id);
+    } catch (KeylimeException e) {
+      throw KeylimeErrors.toStatus("registrar", id, e);
+    } finally {
+      ctx.metrics().phase("registrar", System.nanoTime() - t);
+    }
+    t = System.nanoTime();
+    try {
+      status = ctx.verifier().getAgent(id);
+    } catch (KeylimeException e) {
+      throw KeylimeErrors.toStatus("verifier", id, e);
+    } finally {
+      ctx.metrics().phase("verifier", System.nanoTime() - t);
+    }
+    StatusPolicy.check(ctx.config(), status, ctx.clock().instant());
+    nonce = Nonce.mint(ctx.random());
+    deadline = ctx.clock().instant().plus(ctx.config().challengeTimeout());
+    LOG.debug("challenging node", "agent_uuid", id);
+    out.onNext(AttestResponse.newBuilder().setChallenge(ByteString.copyFrom(
+        WireFormat.encodeChallenge(nonce, ctx.config().pcrPolicy().selection()))).build());
+  }
+
+  private void onChallengeResponse(AttestRequest request) throws StatusException, EvidenceException {
+    if (request.getRequestCase() != AttestRequest.RequestCase.CHALLENGE_RESPONSE) {
+      throw Status.INVALID_ARGUMENT.withDescription("expected a challenge response").asException();
+    }
+    if (ctx.clock().instant().isAfter(deadline)) {
+      throw Status.UNAVAILABLE.withDescription("the node answered after challenge_timeout ("
+          + ctx.config().challengeTimeout() + "); is its TPM slow or busy?").asException();
+    }
+    String id = payload.agentId().value();
+    SovereignAttestation att = WireFormat.decodeAttestation(request.getChallengeResponse().toByteArray());
+    long t = System.nanoTime();
+    VerifiedEvidence ev;
+    try {
+      ev = ctx.evidence().verify(nonce, ctx.config().pcrPolicy(), payload, att, registered.ak().parsed());
+    } finally {
+      ctx.metrics().phase("evidence", System.nanoTime() - t);
+    }
+    EkCertificate.TpmInfo tpm = ekCheck();
+    if (ctx.config().verifierIdentityCheck()) {
+      secondOpinion(id, att);
+    }
+    String ekHash = Selectors.keyHash(registered.ek().publicKey());
+    String appKeyHash = Selectors.keyHash(toKey(ev));
+    Map<String, String> values = AgentPathTemplate.values("keylime", ctx.config().trustDomain(), id, ekHash, appKeyHash);
+    if (tpm != null) {
+      tpm.manufacturer().ifPresent(v -> values.put("TPMManufacturer", v));
+      tpm.model().ifPresent(v -> values.put("TPMModel", v));
+    }
+    String spiffeId = "spiffe://" + ctx.config().trustDomain() + "/spire/agent" + ctx.config().agentPath().render(values);
+    List<String> selectors = Selectors.build(ev, ekHash, appKeyHash, tpm, ctx.config().pcrSelectors(),
+        status.attestationStatus().map(Enum::name).orElse(null), metadata(), ctx.config().metaSelectors());
+    done = true;
+    long total = System.nanoTime() - started;
+    ctx.metrics().phase("total", total);
+    ctx.metrics().outcome("ok", "attested");
+    LOG.info("node attested", "agent_uuid", id, "spiffe_id", spiffeId, "selectors", selectors.size(),
+        "server_ms", total / 1_000_000);
+    out.onNext(AttestResponse.newBuilder().setAgentAttributes(AgentAttributes.newBuilder()
+        .setSpiffeId(spiffeId).addAllSelectorValues(selectors).setCanReattest(true)).build());
+    out.onCompleted();
+  }
+
+  private java.security.PublicKey toKey(VerifiedEvidence ev) throws EvidenceException {
+    try {
+      return ev.appKey().toPublicKey();
+    } catch (io.github.keylimeattestor.tpm.TpmFormatException e) {
+      throw new EvidenceException(EvidenceException.Kind.MALFORMED, "app_key_public", "App Key is not a usable key");
+    }
+  }
+
+  /** TPM identity from the EK certificate, only when it chains to the operator's EK CA bundle. */
+  private EkCertificate.TpmInfo ekCheck() throws EvidenceException, StatusException {
+    ServerConfig c = ctx.config();
+    if (c.ekCaBundle().isEmpty()) {
+      return null;
+    }
+    if (registered.ekCertificate().isEmpty()) {
+      if (c.requireEkCert()) {
+        throw Status.PERMISSION_DENIED.withDescription("agent " + payload.agentId()
+            + " registered no EK certificate and require_ek_cert = true").asException();
+      }
+      return null;
+    }
+    try {
+      return EkCertificate.verify(registered.ekCertificate().get(), List.of(), registered.ek().publicKey(), c.ekCaBundle());
+    } catch (EvidenceException e) {
+      if (c.requireEkCert()) {
+        throw e;
+      }
+      LOG.warn("EK certificate not verified; no tpm selectors for this node", "agent_uuid", payload.agentId().value(),
+          "reason", e.getMessage());
+      return null;
+    }
+  }
+
+  private void secondOpinion(String id, SovereignAttestation att) throws StatusException {
+    long t = System.nanoTime();
+    IdentityVerification v;
+    try {
+      v = ctx.verifier().verifyIdentity(id, att.getTpmSignedAttestation(), nonce.hex(),
+          WireFormat.hashAlgName(ctx.config().pcrPolicy().hashAlg()));
+    } catch (KeylimeException e) {
+      throw KeylimeErrors.toStatus("verifier", id, e);
+    } finally {
+      ctx.metrics().phase("verify_identity", System.nanoTime() - t);
+    }
+    if (!v.valid()) {
+      throw Status.PERMISSION_DENIED.withDescription("the Keylime verifier does not accept the quote for agent " + id
+          + ": " + v.reason().orElse("no reason given")).asException();
+    }
+  }
+
+  /** The verifier's meta_data JSON object (tenant-asserted), flattened to strings. */
+  private Map<String, String> metadata() {
+    Map<String, String> m = new LinkedHashMap<>();
+    if (ctx.config().metaSelectors().isEmpty() || status.metaData().isEmpty()) {
+      return m;
+    }
+    try {
+      JsonNode n = JSON.readTree(status.metaData().get());
+      n.fields().forEachRemaining(e -> {
+        if (e.getValue().isValueNode()) {
+          m.put(e.getKey(), e.getValue().asText());
+        }
+      });
+    } catch (java.io.IOException e) {
+      LOG.warn("verifier meta_data is not a JSON object; no meta selectors", "agent_uuid", payload.agentId().value());
+    }
+    return m;
+  }
+
+  private void fail(StatusException e, String reason) {
+    if (done) {
+      return;
+    }
+    done = true;
+    String outcome = switch (e.getStatus().getCode()) {
+      case PERMISSION_DENIED -> "denied";
+      case INVALID_ARGUMENT -> "malformed";
+      case UNAVAILABLE -> "unavailable";
+      default -> "error";
+    };
+    ctx.metrics().outcome(outcome, reason);
+    LOG.warn("attestation refused", "agent_uuid", payload == null ? "" : payload.agentId().value(),
+        "code", e.getStatus().getCode().name(), "reason", reason, "error", e.getStatus().getDescription());
+    out.onError(e);
+  }
+
+  @Override
+  public synchronized void onError(Throwable t) {
+    done = true;
+  }
+
+  @Override
+  public void onCompleted() {}
+}

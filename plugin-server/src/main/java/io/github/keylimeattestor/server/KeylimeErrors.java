@@ -1,0 +1,24 @@
+package io.github.keylimeattestor.server;
+
+import io.github.keylimeattestor.keylime.KeylimeApiException;
+import io.github.keylimeattestor.keylime.KeylimeException;
+import io.github.keylimeattestor.keylime.KeylimeIncompatibleException;
+import io.grpc.Status;
+import io.grpc.StatusException;
+
+/** Keylime client failures as SPIRE status codes (DESIGN.md section 4): Keylime trouble is retryable. */
+final class KeylimeErrors {
+  private KeylimeErrors() {}
+
+  static StatusException toStatus(String what, String agentId, KeylimeException e) {
+    if (e instanceof KeylimeApiException api && api.isNotFound()) {
+      return Status.UNAVAILABLE.withDescription("the Keylime " + what + " does not know agent " + agentId
+          + (what.equals("registrar") ? " (not registered or not activated yet)" : " (not enrolled yet: keylime_tenant -c add)"))
+          .asException();
+    }
+    if (e instanceof KeylimeIncompatibleException) {
+      return Status.FAILED_PRECONDITION.withDescription("Keylime " + what + ": " + e.getMessage()).asException();
+    }
+    return Status.UNAVAILABLE.withDescription("Keylime " + what + ": " + e.getMessage()).asException();
+  }
+}

@@ -1,0 +1,59 @@
+package io.github.keylimeattestor.server;
+
+import io.github.keylimeattestor.keylime.AttestationStatus;
+import io.github.keylimeattestor.keylime.OperationalState;
+import io.github.keylimeattestor.keylime.VerifierAgentStatus;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import java.time.Duration;
+import java.time.Instant;
+
+/**
+ * The verifier's judgement of the node must be a passing, fresh attestation. A Keylime failure
+ * state is definitive (PermissionDenied: SPIRE's agent stops); a node still being enrolled, or
+ * whose last success is stale while Keylime retries, gets Unavailable (the agent retries).
+ */
+final class StatusPolicy {
+  private StatusPolicy() {}
+
+  static void check(ServerConfig config, VerifierAgentStatus s, Instant now) throws StatusException {
+    String id = s.agentId();
+    String event = s.lastEventId().map(e -> " (last event " + e + ")").orElse("");
+    if (s.operationalState().isPresent()) {
+      OperationalState state = s.operationalState().get();
+      if (state.isFailure() || state == OperationalState.TERMINATED) {
+        throw Status.PERMISSION_DENIED.withDescription("the Keylime verifier reports agent " + id + " as '"
+            + state.label() + "'" + event + ": the node failed attestation; investigate it in Keylime before re-enrolling")
+            .asException();
+      }
+      if (!config.acceptedStates().contains(state)) {
+        throw Status.UNAVAILABLE.withDescription("the Keylime verifier reports agent " + id + " as '" + state.label()
+            + "', not (yet) in an accepted state " + config.acceptedStates()).asException();
+      }
+    }
+    if (config.requirePass()) {
+      if (s.attestationStatus().isEmpty()) {
+        throw Status.FAILED_PRECONDITION.withDescription("the Keylime verifier sends no attestation_status (Keylime "
+            + "older than 7.14?): upgrade it, or set attestation_policy.require_status_pass = false").asException();
+      }
+      AttestationStatus status = s.attestationStatus().get();
+      if (status == AttestationStatus.FAIL) {
+        throw Status.PERMISSION_DENIED.withDescription("the Keylime verifier reports attestation_status FAIL for agent "
+            + id + event).asException();
+      }
+      if (status != AttestationStatus.PASS) {
+        throw Status.UNAVAILABLE.withDescription("the Keylime verifier reports attestation_status " + status
+            + " for agent " + id + ": wait for its first successful attestation").asException();
+      }
+    }
+    if (config.maxAttestationAge().isPresent()) {
+      Duration max = config.maxAttestationAge().get();
+      Instant last = s.lastSuccessfulAttestation().orElse(Instant.EPOCH);
+      if (last.plus(max).isBefore(now)) {
+        throw Status.UNAVAILABLE.withDescription("the Keylime verifier's last successful attestation of agent " + id
+            + " is " + (last.equals(Instant.EPOCH) ? "missing" : "from " + last) + ", older than max_attestation_age "
+            + max).asException();
+      }
+    }
+  }
+}
