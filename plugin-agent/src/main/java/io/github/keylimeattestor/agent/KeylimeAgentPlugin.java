@@ -1,11 +1,11 @@
 package io.github.keylimeattestor.agent;
 
+import com.google.protobuf.ByteString;
 import io.github.keylimeattestor.proto.spire.agent.nodeattestor.Challenge;
 import io.github.keylimeattestor.proto.spire.agent.nodeattestor.NodeAttestorGrpc;
 import io.github.keylimeattestor.proto.spire.agent.nodeattestor.PayloadOrChallengeResponse;
 import io.github.keylimeattestor.proto.spire.config.CoreConfiguration;
 import io.github.keylimeattestor.sdk.Plugin;
-import io.github.keylimeattestor.sdk.hcl.HclConfig;
 import io.github.keylimeattestor.sdk.hcl.HclException;
 import io.github.keylimeattestor.sdk.log.Log;
 import io.grpc.ServerServiceDefinition;
@@ -15,12 +15,14 @@ import io.grpc.stub.StreamObserver;
 import java.util.List;
 
 /**
- * Agent-side NodeAttestor "keylime". The SovereignAttestation evidence is not wired in yet (issue 5):
- * the plugin loads, configures and refuses attestation with a clear FailedPrecondition.
+ * Agent-side NodeAttestor "keylime": at every (re-)attestation it sends the Keylime agent UUID and
+ * the App Key public area, then answers the server's challenge with a SovereignAttestation (Keylime
+ * AK quote + App Key certification, both bound to the challenge nonce).
  */
 final class KeylimeAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase implements Plugin {
   private final Log log = Log.named("keylime.agent");
-  private volatile HclConfig config;
+  private final TpmAccess tpmAccess = new TpmAccess();
+  private volatile AgentConfig config;
 
   @Override
   public String name() {
@@ -34,29 +36,106 @@ final class KeylimeAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase imp
 
   @Override
   public void configure(CoreConfiguration core, String hcl) throws StatusException {
+    AgentConfig c;
     try {
-      config = HclConfig.parse(hcl);
-      log.info("configured", "trust_domain", core.getTrustDomain());
+      c = AgentConfig.parse(hcl);
     } catch (HclException e) {
-      throw Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asException();
+      throw Status.INVALID_ARGUMENT.withDescription("keylime plugin_data: " + e.getMessage()).asException();
     }
+    config = c;
+    log.info("configured", "trust_domain", core.getTrustDomain(), "tpm", c.tpm().toString(),
+        "quote_source", c.quoteSource().name().toLowerCase(java.util.Locale.ROOT),
+        "agent_data_path", c.agentDataPath().toString(), "app_key_path", c.appKeyPath().toString());
   }
 
   @Override
   public Validation validate(CoreConfiguration core, String hcl) {
     try {
-      HclConfig.parse(hcl);
-      return Validation.ok(List.of("the keylime attestation itself is not implemented in this build"));
+      AgentConfig.parse(hcl);
+      return Validation.ok(List.of());
     } catch (HclException e) {
-      return Validation.invalid(e.getMessage());
+      return Validation.invalid("keylime plugin_data: " + e.getMessage());
     }
   }
 
   @Override
   public StreamObserver<Challenge> aidAttestation(StreamObserver<PayloadOrChallengeResponse> out) {
-    out.onError(Status.FAILED_PRECONDITION
-        .withDescription(config == null ? "not configured" : "keylime attestation is not implemented in this build")
-        .asException());
+    AgentConfig c = config;
+    if (c == null) {
+      return fail(out, Status.FAILED_PRECONDITION.withDescription("the keylime node attestor is not configured")
+          .asException());
+    }
+    Attestation attestation = new Attestation(c, tpmAccess);
+    try {
+      out.onNext(PayloadOrChallengeResponse.newBuilder()
+          .setPayload(ByteString.copyFrom(attestation.payload())).build());
+    } catch (AttestationFailure e) {
+      return fail(out, failed("payload", e));
+    } catch (RuntimeException e) {
+      return fail(out, bug("payload", e));
+    }
+    return new ChallengeObserver(attestation, out);
+  }
+
+  private final class ChallengeObserver implements StreamObserver<Challenge> {
+    private final Attestation attestation;
+    private final StreamObserver<PayloadOrChallengeResponse> out;
+    private boolean finished;
+
+    ChallengeObserver(Attestation attestation, StreamObserver<PayloadOrChallengeResponse> out) {
+      this.attestation = attestation;
+      this.out = out;
+    }
+
+    @Override
+    public synchronized void onNext(Challenge challenge) {
+      if (finished) {
+        return;
+      }
+      try {
+        byte[] answer = attestation.answer(challenge.getChallenge().toByteArray());
+        out.onNext(PayloadOrChallengeResponse.newBuilder().setChallengeResponse(ByteString.copyFrom(answer)).build());
+        log.info("answered the attestation challenge", "keylime_agent_uuid", attestation.agentId().value());
+      } catch (AttestationFailure e) {
+        finish(failed("challenge", e));
+      } catch (RuntimeException e) {
+        finish(bug("challenge", e));
+      }
+    }
+
+    @Override
+    public synchronized void onError(Throwable t) {
+      finished = true;
+      log.debug("attestation stream ended by SPIRE", "status", Status.fromThrowable(t).toString());
+    }
+
+    @Override
+    public synchronized void onCompleted() {
+      if (!finished) {
+        finished = true;
+        safely(out::onCompleted);
+      }
+    }
+
+    private void finish(StatusException e) {
+      finished = true;
+      safely(() -> out.onError(e));
+    }
+  }
+
+  private StatusException failed(String phase, AttestationFailure e) {
+    log.warn("attestation failed", "phase", phase, "code", e.code().name(), "error", e.getMessage());
+    return e.toStatus();
+  }
+
+  private StatusException bug(String phase, RuntimeException e) {
+    log.error("attestation failed (bug)", "phase", phase, "error", String.valueOf(e));
+    return Status.INTERNAL.withDescription("keylime agent plugin bug during " + phase + ": " + e).asException();
+  }
+
+  /** Ends the stream with an error and ignores whatever SPIRE still sends on it. */
+  private static StreamObserver<Challenge> fail(StreamObserver<PayloadOrChallengeResponse> out, StatusException e) {
+    safely(() -> out.onError(e));
     return new StreamObserver<>() {
       @Override
       public void onNext(Challenge value) {}
@@ -67,5 +146,14 @@ final class KeylimeAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase imp
       @Override
       public void onCompleted() {}
     };
+  }
+
+  /** A call SPIRE already cancelled rejects further messages; that must not reach gRPC's thread. */
+  private static void safely(Runnable r) {
+    try {
+      r.run();
+    } catch (RuntimeException ignored) {
+      // the stream is gone; nothing left to tell SPIRE
+    }
   }
 }

@@ -1,0 +1,261 @@
+package io.github.keylimeattestor.agent;
+
+import io.github.keylimeattestor.keylime.ClientSettings;
+import io.github.keylimeattestor.keylime.TlsSettings;
+import io.github.keylimeattestor.sdk.hcl.HclConfig;
+import io.github.keylimeattestor.sdk.hcl.HclException;
+import io.github.keylimeattestor.sovereign.EvidenceException;
+import io.github.keylimeattestor.sovereign.KeylimeAgentId;
+import io.github.keylimeattestor.tpm.Handles;
+import io.github.keylimeattestor.tpm.KeylimeTpm;
+import io.github.keylimeattestor.tpm.structure.Templates;
+import java.io.IOException;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.Optional;
+
+/** The agent plugin's {@code plugin_data}, checked. See plugin-agent/README.md for the keys. */
+record AgentConfig(
+    TpmAddress tpm,
+    KeylimeTpm.Primary ek,
+    Path agentDataPath,
+    UuidSource uuid,
+    QuoteSource quoteSource,
+    Optional<KeylimeAgentEndpoint> keylimeAgent,
+    Path appKeyPath,
+    Duration timeout) {
+
+  static final String DEFAULT_TPM_DEVICE = "/dev/tpmrm0";
+  static final String DEFAULT_AGENT_DATA = "/var/lib/keylime/agent_data.json";
+  static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
+
+  enum QuoteSource {
+    TPM,
+    KEYLIME_AGENT
+  }
+
+  /** Where the TPM is: a character device or a swtpm data port. */
+  sealed interface TpmAddress {
+    record Device(Path path) implements TpmAddress {
+      @Override
+      public String toString() {
+        return path.toString();
+      }
+    }
+
+    record Swtpm(String host, int port) implements TpmAddress {
+      @Override
+      public String toString() {
+        return "swtpm " + host + ":" + port;
+      }
+    }
+  }
+
+  /** Where the Keylime agent UUID comes from. */
+  sealed interface UuidSource {
+    record Explicit(KeylimeAgentId id) implements UuidSource {}
+
+    /** rust-keylime's agent.conf, key {@code uuid} in {@code [agent]}. */
+    record AgentConf(Path path) implements UuidSource {}
+
+    /** The Keylime agent's {@code GET /v2.x/agent/info}. */
+    record AgentApi() implements UuidSource {}
+  }
+
+  /** The local Keylime agent's API: URL, and TLS files for https (re-read at each attestation). */
+  record KeylimeAgentEndpoint(URI url, Optional<TlsFiles> tls) {
+    ClientSettings settings(Duration timeout) throws IOException {
+      TlsSettings t = tls.isEmpty() ? null : tls.get().load();
+      return new ClientSettings(java.util.List.of(url), t, timeout, Optional.empty());
+    }
+  }
+
+  record TlsFiles(Path caBundle, Path clientCert, Path clientKey, Optional<String> serverName) {
+    TlsSettings load() throws IOException {
+      TlsSettings.Builder b = TlsSettings.builder().caBundle(caBundle)
+          .clientCertificate(clientCert, clientKey, null);
+      serverName.ifPresent(b::serverName);
+      return b.build();
+    }
+  }
+
+  static AgentConfig parse(String hcl) throws HclException {
+    return parse(HclConfig.parse(hcl));
+  }
+
+  static AgentConfig parse(HclConfig c) throws HclException {
+    TpmAddress tpm = tpmAddress(c);
+    KeylimeTpm.Primary ek = ek(c);
+    Path agentData = path(c, "agent_data_path", DEFAULT_AGENT_DATA);
+    String explicitUuid = c.optString("keylime_agent_uuid", null);
+    String agentConf = c.optString("keylime_agent_config", null);
+    QuoteSource source = quoteSource(c);
+    String url = c.optString("keylime_agent_url", null);
+    HclConfig tlsBlock = c.block("keylime_agent_tls");
+    boolean tlsGiven = c.has("keylime_agent_tls");
+    String appKey = c.string("app_key_path");
+    Duration timeout = c.optDuration("timeout", DEFAULT_TIMEOUT);
+    c.rejectUnknownKeys();
+
+    if (timeout.isZero() || timeout.isNegative() || timeout.compareTo(Duration.ofMinutes(5)) > 0) {
+      throw new HclException("timeout must be between 1ms and 5m");
+    }
+    UuidSource uuid;
+    if (explicitUuid != null && agentConf != null) {
+      throw new HclException("set either keylime_agent_uuid or keylime_agent_config, not both");
+    } else if (explicitUuid != null) {
+      uuid = new UuidSource.Explicit(agentId(explicitUuid));
+    } else if (agentConf != null) {
+      uuid = new UuidSource.AgentConf(filePath("keylime_agent_config", agentConf));
+    } else if (url != null) {
+      uuid = new UuidSource.AgentApi();
+    } else {
+      throw new HclException("the Keylime agent UUID is unknown: set keylime_agent_uuid, or keylime_agent_config "
+          + "(the Keylime agent's agent.conf, e.g. /etc/keylime/agent.conf), or keylime_agent_url to ask the "
+          + "agent's /agent/info");
+    }
+    if (source == QuoteSource.KEYLIME_AGENT && url == null) {
+      throw new HclException("quote_source = \"keylime_agent\" needs keylime_agent_url "
+          + "(e.g. \"https://127.0.0.1:9002\")");
+    }
+    boolean urlUsed = source == QuoteSource.KEYLIME_AGENT || uuid instanceof UuidSource.AgentApi;
+    if (url == null && tlsGiven) {
+      throw new HclException("keylime_agent_tls is set but keylime_agent_url is not");
+    }
+    if (url != null && !urlUsed) {
+      throw new HclException("keylime_agent_url is set but unused: it serves quote_source = \"keylime_agent\" "
+          + "or reading the agent UUID when neither keylime_agent_uuid nor keylime_agent_config is set");
+    }
+    Optional<KeylimeAgentEndpoint> endpoint = Optional.empty();
+    if (url != null) {
+      endpoint = Optional.of(endpoint(url, tlsGiven ? Optional.of(tlsBlock) : Optional.empty()));
+    }
+    return new AgentConfig(tpm, ek, agentData, uuid, source, endpoint, filePath("app_key_path", appKey), timeout);
+  }
+
+  private static TpmAddress tpmAddress(HclConfig c) throws HclException {
+    String device = c.optString("tpm_device", null);
+    String swtpm = c.optString("swtpm_address", null);
+    if (device != null && swtpm != null) {
+      throw new HclException("set either tpm_device or swtpm_address, not both");
+    }
+    if (swtpm == null) {
+      return new TpmAddress.Device(filePath("tpm_device", device == null ? DEFAULT_TPM_DEVICE : device));
+    }
+    int colon = swtpm.lastIndexOf(':');
+    String host = colon > 0 ? swtpm.substring(0, colon) : "";
+    if (host.startsWith("[") && host.endsWith("]")) {
+      host = host.substring(1, host.length() - 1);
+    }
+    int port = -1;
+    try {
+      port = colon > 0 ? Integer.parseInt(swtpm.substring(colon + 1)) : -1;
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    if (host.isEmpty() || port < 1 || port > 65535) {
+      throw new HclException("swtpm_address must be host:port of swtpm's data port, e.g. \"127.0.0.1:2321\" (got \""
+          + swtpm + "\")");
+    }
+    return new TpmAddress.Swtpm(host, port);
+  }
+
+  private static KeylimeTpm.Primary ek(HclConfig c) throws HclException {
+    String alg = c.optString("ek_algorithm", "rsa").toLowerCase(Locale.ROOT);
+    var template = switch (alg) {
+      case "rsa" -> Templates.ekRsa2048();
+      case "ecc" -> Templates.ekEccP256();
+      default -> throw new HclException("ek_algorithm must be \"rsa\" (TCG template L-1) or \"ecc\" (L-2), as the "
+          + "Keylime agent's tpm_encryption_alg");
+    };
+    String handle = c.optString("ek_handle", alg.equals("rsa") ? "0x81010001" : "template");
+    if (handle.equals("template")) {
+      return new KeylimeTpm.Primary(0, Handles.RH_ENDORSEMENT, template);
+    }
+    int h;
+    try {
+      h = Integer.parseUnsignedInt(handle.startsWith("0x") ? handle.substring(2) : handle, 16);
+    } catch (NumberFormatException e) {
+      h = 0;
+    }
+    if ((h & 0xFF000000) != Handles.HR_PERSISTENT) {
+      throw new HclException("ek_handle must be a persistent handle such as \"0x81010001\", or \"template\" to "
+          + "create the EK from the TCG template (got \"" + handle + "\")");
+    }
+    return new KeylimeTpm.Primary(h, Handles.RH_ENDORSEMENT, template);
+  }
+
+  private static QuoteSource quoteSource(HclConfig c) throws HclException {
+    String s = c.optString("quote_source", "tpm");
+    return switch (s) {
+      case "tpm" -> QuoteSource.TPM;
+      case "keylime_agent" -> QuoteSource.KEYLIME_AGENT;
+      default -> throw new HclException("quote_source must be \"tpm\" (quote with the Keylime AK directly) or "
+          + "\"keylime_agent\" (the Keylime agent's /quotes/identity); got \"" + s + "\"");
+    };
+  }
+
+  private static KeylimeAgentEndpoint endpoint(String url, Optional<HclConfig> tlsBlock) throws HclException {
+    URI uri;
+    try {
+      uri = new URI(url);
+    } catch (URISyntaxException e) {
+      throw new HclException("keylime_agent_url is not a URL: " + e.getMessage());
+    }
+    String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+    if (!scheme.equals("https") && !scheme.equals("http") || uri.getHost() == null) {
+      throw new HclException("keylime_agent_url must be https://host:port (or http://host:port for an agent "
+          + "with mTLS disabled); got \"" + url + "\"");
+    }
+    Optional<TlsFiles> tls = Optional.empty();
+    if (scheme.equals("http")) {
+      if (tlsBlock.isPresent()) {
+        throw new HclException("keylime_agent_tls is set but keylime_agent_url is http://: use https:// "
+            + "(or remove keylime_agent_tls)");
+      }
+    } else {
+      if (tlsBlock.isEmpty()) {
+        throw new HclException("keylime_agent_url is https:// and needs keylime_agent_tls { ca_bundle, client_cert, "
+            + "client_key } (a client certificate the Keylime agent's trusted_client_ca accepts)");
+      }
+      HclConfig t = tlsBlock.get();
+      TlsFiles files = new TlsFiles(filePath("keylime_agent_tls.ca_bundle", t.string("ca_bundle")),
+          filePath("keylime_agent_tls.client_cert", t.string("client_cert")),
+          filePath("keylime_agent_tls.client_key", t.string("client_key")),
+          Optional.ofNullable(t.optString("server_name", null)).filter(s -> !s.isBlank()));
+      t.rejectUnknownKeys();
+      tls = Optional.of(files);
+    }
+    KeylimeAgentEndpoint endpoint = new KeylimeAgentEndpoint(uri, tls);
+    try {
+      endpoint.settings(DEFAULT_TIMEOUT); // reads the TLS files now, so that a typo fails Configure
+    } catch (IOException | IllegalArgumentException e) {
+      throw new HclException((tls.isPresent() ? "keylime_agent_url / keylime_agent_tls: " : "keylime_agent_url: ")
+          + e.getMessage());
+    }
+    return endpoint;
+  }
+
+  private static KeylimeAgentId agentId(String text) throws HclException {
+    try {
+      return KeylimeAgentId.parse(text);
+    } catch (EvidenceException e) {
+      throw new HclException("keylime_agent_uuid: " + e.getMessage());
+    }
+  }
+
+  private static Path path(HclConfig c, String key, String fallback) throws HclException {
+    return filePath(key, c.optString(key, fallback));
+  }
+
+  /** A file path; relative paths are relative to the SPIRE agent's working directory, as SPIRE's own. */
+  private static Path filePath(String key, String value) throws HclException {
+    if (value.isBlank() || value.indexOf('\0') >= 0) {
+      throw new HclException(key + " must be a file path");
+    }
+    return Path.of(value);
+  }
+}

@@ -1,0 +1,171 @@
+package io.github.keylimeattestor.agent;
+
+import io.github.keylimeattestor.sdk.log.Log;
+import io.github.keylimeattestor.sovereign.AppKeyBinding;
+import io.github.keylimeattestor.sovereign.EvidenceException;
+import io.github.keylimeattestor.tpm.CommandCode;
+import io.github.keylimeattestor.tpm.KeylimeTpm;
+import io.github.keylimeattestor.tpm.ResponseCode;
+import io.github.keylimeattestor.tpm.Tpm;
+import io.github.keylimeattestor.tpm.TpmException;
+import io.github.keylimeattestor.tpm.TpmFormatException;
+import io.github.keylimeattestor.tpm.TpmResponseException;
+import io.github.keylimeattestor.tpm.command.Auth;
+import io.github.keylimeattestor.tpm.command.CreatePrimary;
+import io.github.keylimeattestor.tpm.command.FlushContext;
+import io.github.keylimeattestor.tpm.command.Load;
+import io.github.keylimeattestor.tpm.command.ReadPublic;
+import io.github.keylimeattestor.tpm.structure.KeyBlob;
+import io.github.keylimeattestor.tpm.structure.Templates;
+import io.github.keylimeattestor.tpm.structure.TpmPublic;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Arrays;
+import java.util.Set;
+
+/**
+ * The App Key: a signing key under the storage primary, created on first use, kept as a key blob
+ * (mode 0600) at {@code app_key_path} and reused. If the TPM can no longer load the blob (TPM
+ * cleared, so a new storage primary; or the file is damaged) a new key is made, with a warning:
+ * the node's {@code app_key} selector changes.
+ */
+final class AppKeyStore {
+  private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rw-------");
+  private static final Set<PosixFilePermission> OWNER_ONLY_DIR = PosixFilePermissions.fromString("rwx------");
+  private static final Log LOG = Log.named("keylime.agent").child("app_key");
+
+  private AppKeyStore() {}
+
+  /** The App Key blob, proven loadable by this TPM. Call inside {@link TpmAccess#use}. */
+  static KeyBlob loadOrCreate(Path path, Tpm tpm, KeylimeTpm ktpm) throws IOException, TpmException {
+    KeyBlob blob;
+    try {
+      blob = KeyBlob.parse(read(path), KeyBlob.DEFAULT_LIMIT);
+    } catch (NoSuchFileException e) {
+      return create(path, ktpm, null);
+    } catch (TpmFormatException e) {
+      return create(path, ktpm, "the file is not a TPM key blob (" + e.getMessage() + ")");
+    }
+    try {
+      AppKeyBinding.checkAttributes(blob.publicArea());
+    } catch (EvidenceException e) {
+      return create(path, ktpm, e.getMessage());
+    }
+    try {
+      probeLoad(tpm, blob);
+    } catch (TpmResponseException e) {
+      if (e.commandCode() != CommandCode.LOAD || e.responseCode().isWarning()) {
+        throw e;
+      }
+      return create(path, ktpm, "the TPM no longer loads it (" + e.getMessage()
+          + "): was the TPM cleared or the file replaced?");
+    }
+    tightenPermissions(path);
+    return blob;
+  }
+
+  private static byte[] read(Path path) throws IOException {
+    if (!Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS) && Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
+      throw new IOException("app_key_path " + path + " is not a regular file");
+    }
+    try (var in = Files.newInputStream(path, LinkOption.NOFOLLOW_LINKS)) {
+      return in.readNBytes(KeyBlob.DEFAULT_LIMIT + 1); // longer fails KeyBlob.parse: recreated
+    }
+  }
+
+  private static KeyBlob create(Path path, KeylimeTpm ktpm, String whyReplaced) throws IOException, TpmException {
+    KeyBlob blob = ktpm.createAppKey(Templates.appKeyEccP256());
+    write(path, blob.marshal());
+    if (whyReplaced == null) {
+      LOG.info("created the App Key", "app_key_path", path.toString());
+    } else {
+      LOG.warn("replaced the App Key: the node's app_key selector changes", "app_key_path", path.toString(),
+          "reason", whyReplaced);
+    }
+    return blob;
+  }
+
+  /** Writes atomically: a 0600 temporary file in the same directory, then a rename. */
+  private static void write(Path path, byte[] bytes) throws IOException {
+    Path dir = path.toAbsolutePath().getParent();
+    if (!Files.isDirectory(dir)) {
+      Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(OWNER_ONLY_DIR));
+    }
+    Path tmp = Files.createTempFile(dir, "." + path.getFileName(), ".tmp", PosixFilePermissions.asFileAttribute(OWNER_ONLY));
+    try {
+      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE);
+          OutputStream out = java.nio.channels.Channels.newOutputStream(ch)) {
+        out.write(bytes);
+        out.flush();
+        ch.force(true);
+      }
+      Files.move(tmp, path, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } finally {
+      Files.deleteIfExists(tmp);
+    }
+  }
+
+  private static void tightenPermissions(Path path) throws IOException {
+    Set<PosixFilePermission> now = Files.getPosixFilePermissions(path);
+    if (!now.equals(OWNER_ONLY)) {
+      Files.setPosixFilePermissions(path, OWNER_ONLY);
+      LOG.warn("App Key blob was readable by others; set it to 0600", "app_key_path", path.toString(),
+          "was", PosixFilePermissions.toString(now));
+    }
+  }
+
+  /**
+   * Loads the blob under the storage primary and flushes it again. Chooses the parent exactly as
+   * {@link KeylimeTpm#SRK} does (persistent 0x81000001 if it holds an ECC P-256 SRK, else one made
+   * from the template), so that "loads here" means "loads in quoteAndCertify".
+   */
+  private static void probeLoad(Tpm tpm, KeyBlob blob) throws IOException, TpmException {
+    KeylimeTpm.Primary srk = KeylimeTpm.SRK;
+    int parent = srk.persistentHandle();
+    boolean transientParent = !persistentMatches(tpm, srk);
+    if (transientParent) {
+      parent = tpm.execute(CreatePrimary.of(srk.hierarchy(), srk.template())).handle();
+    }
+    try {
+      int handle = tpm.execute(new Load(parent, Auth.empty(), blob)).handle();
+      tpm.execute(new FlushContext(handle));
+    } catch (IOException | TpmException e) {
+      if (transientParent) {
+        try {
+          tpm.execute(new FlushContext(parent));
+        } catch (IOException | TpmException flush) {
+          e.addSuppressed(flush);
+        }
+      }
+      throw e;
+    }
+    if (transientParent) {
+      tpm.execute(new FlushContext(parent));
+    }
+  }
+
+  private static boolean persistentMatches(Tpm tpm, KeylimeTpm.Primary p) throws IOException, TpmException {
+    TpmPublic pub;
+    try {
+      pub = tpm.execute(new ReadPublic(p.persistentHandle())).outPublic();
+    } catch (TpmResponseException e) {
+      if (e.responseCode().base() == ResponseCode.HANDLE) {
+        return false;
+      }
+      throw e;
+    }
+    TpmPublic t = p.template();
+    return pub.type() == t.type() && pub.nameAlg() == t.nameAlg() && pub.objectAttributes() == t.objectAttributes()
+        && Arrays.equals(pub.authPolicy(), t.authPolicy()) && pub.symmetric().equals(t.symmetric())
+        && pub.keyBits() == t.keyBits() && pub.curveId() == t.curveId();
+  }
+}

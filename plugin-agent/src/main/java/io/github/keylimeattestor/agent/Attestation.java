@@ -1,0 +1,237 @@
+package io.github.keylimeattestor.agent;
+
+import com.google.protobuf.ByteString;
+import io.github.keylimeattestor.keylime.KeylimeAgentClient;
+import io.github.keylimeattestor.keylime.KeylimeException;
+import io.github.keylimeattestor.keylime.KeylimeTlsException;
+import io.github.keylimeattestor.keylime.KeylimeUnavailableException;
+import io.github.keylimeattestor.proto.sovereign.AppKeyCertificate;
+import io.github.keylimeattestor.proto.sovereign.SovereignAttestation;
+import io.github.keylimeattestor.sovereign.AppKeyBinding;
+import io.github.keylimeattestor.sovereign.EvidenceException;
+import io.github.keylimeattestor.sovereign.KeylimeAgentId;
+import io.github.keylimeattestor.sovereign.WireFormat;
+import io.github.keylimeattestor.tpm.CommandCode;
+import io.github.keylimeattestor.tpm.KeylimeTpm;
+import io.github.keylimeattestor.tpm.TpmException;
+import io.github.keylimeattestor.tpm.TpmFormatException;
+import io.github.keylimeattestor.tpm.TpmResponseException;
+import io.github.keylimeattestor.tpm.TpmVerificationException;
+import io.github.keylimeattestor.tpm.TpmVerifier;
+import io.github.keylimeattestor.tpm.command.AttestResponse;
+import io.github.keylimeattestor.tpm.structure.AgentData;
+import io.github.keylimeattestor.tpm.structure.KeyBlob;
+import io.github.keylimeattestor.tpm.structure.KeylimeQuote;
+import java.io.IOException;
+import java.nio.file.NoSuchFileException;
+import java.util.Optional;
+
+/**
+ * One AidAttestation on the agent side: {@link #payload()} (Keylime agent UUID + App Key public),
+ * then {@link #answer} for the server's challenge (quote by the Keylime AK + TPM2_Certify of the
+ * App Key by the same AK, both bound to the challenge nonce). Not thread-safe: one per stream.
+ */
+final class Attestation {
+  private final AgentConfig config;
+  private final TpmAccess tpmAccess;
+  private KeylimeAgentId agentId;
+  private KeyBlob ak;
+  private KeyBlob appKey;
+
+  Attestation(AgentConfig config, TpmAccess tpmAccess) {
+    this.config = config;
+    this.tpmAccess = tpmAccess;
+  }
+
+  KeylimeAgentId agentId() {
+    return agentId;
+  }
+
+  byte[] payload() throws AttestationFailure {
+    AgentData agentData = readAgentData();
+    String hashAlg;
+    try {
+      ak = agentData.akBlob();
+      hashAlg = WireFormat.hashAlgName(agentData.akHashAlgId());
+    } catch (TpmFormatException | IllegalArgumentException e) {
+      throw AttestationFailure.precondition("the AK in " + config.agentDataPath() + " is unusable: " + e.getMessage(), e);
+    }
+    String confValue = null;
+    if (config.uuid() instanceof AgentConfig.UuidSource.Explicit x) {
+      agentId = x.id();
+    } else if (config.uuid() instanceof AgentConfig.UuidSource.AgentConf x) {
+      confValue = uuidFromConf(x.path());
+    } else {
+      agentId = agentId(fetchUuid(), "the Keylime agent's /agent/info");
+    }
+    String fromConf = confValue;
+    appKey = tpmAccess.use(config, "loading the App Key from " + config.appKeyPath(), (tpm, ktpm) -> {
+      if ("hash_ek".equals(fromConf)) {
+        agentId = agentId(AgentData.ekHash(ktpm.ekPublic().toPublicKey()), "the EK hash (uuid = \"hash_ek\")");
+      }
+      return AppKeyStore.loadOrCreate(config.appKeyPath(), tpm, ktpm);
+    });
+    if (agentId == null) {
+      agentId = agentId(confValue, "uuid in " + ((AgentConfig.UuidSource.AgentConf) config.uuid()).path());
+    }
+    return WireFormat.encodePayload(agentId, appKey.publicArea(), hashAlg);
+  }
+
+  byte[] answer(byte[] challengeBytes) throws AttestationFailure {
+    if (appKey == null) {
+      throw new IllegalStateException("challenge before payload");
+    }
+    WireFormat.Challenge challenge;
+    try {
+      challenge = WireFormat.decodeChallenge(challengeBytes);
+    } catch (EvidenceException e) {
+      throw AttestationFailure.invalidArgument("the server's challenge is malformed: " + e.getMessage()
+          + " (are the agent and server plugins the same version?)", e);
+    }
+    byte[] certifyData = AppKeyBinding.certifyQualifyingData(challenge.nonce());
+    String quote;
+    AttestResponse certification;
+    if (config.quoteSource() == AgentConfig.QuoteSource.TPM) {
+      KeylimeTpm.Evidence ev = tpmAccess.use(config, "quoting with the Keylime AK and certifying the App Key",
+          (tpm, ktpm) -> withAkHint(() -> ktpm.quoteAndCertify(ak, challenge.nonce().quoteQualifyingData(),
+              challenge.selection(), appKey, certifyData)));
+      quote = ev.quote().encode();
+      certification = ev.certify();
+    } else {
+      quote = identityQuote(challenge);
+      certification = tpmAccess.use(config, "certifying the App Key with the Keylime AK",
+          (tpm, ktpm) -> withAkHint(() -> ktpm.certify(ak, appKey, certifyData)));
+    }
+    return SovereignAttestation.newBuilder()
+        .setTpmSignedAttestation(quote)
+        .setAppKeyPublic(ByteString.copyFrom(appKey.publicArea().marshalTpm2b()))
+        .setChallengeNonce(challenge.nonce().hex())
+        .setAppKeyCertificate(AppKeyCertificate.newBuilder()
+            .setCertifyInfo(ByteString.copyFrom(certification.attest()))
+            .setSignature(ByteString.copyFrom(certification.signature())))
+        .setKeylimeAgentUuid(agentId.value())
+        .build().toByteArray();
+  }
+
+  // ------------------------------------------------------------------ Keylime agent files and API
+
+  private AgentData readAgentData() throws AttestationFailure {
+    try {
+      return AgentData.read(config.agentDataPath());
+    } catch (NoSuchFileException e) {
+      throw AttestationFailure.unavailable(config.agentDataPath() + " does not exist: is the Keylime agent "
+          + "installed and started (it writes agent_data.json when it creates its AK)? Check agent_data_path", e);
+    } catch (IOException e) {
+      throw AttestationFailure.unavailable("cannot read " + config.agentDataPath() + ": " + e.getMessage()
+          + " (spire-agent needs read access to the Keylime agent's agent_data.json)", e);
+    } catch (TpmFormatException e) {
+      throw AttestationFailure.precondition(config.agentDataPath() + " is not a rust-keylime agent_data.json: "
+          + e.getMessage(), e);
+    }
+  }
+
+  private String uuidFromConf(java.nio.file.Path path) throws AttestationFailure {
+    Optional<String> v;
+    try {
+      v = KeylimeAgentConf.uuid(path);
+    } catch (IOException e) {
+      throw AttestationFailure.unavailable("cannot read the Keylime agent's config " + path + ": " + e.getMessage()
+          + " (check keylime_agent_config)", e);
+    }
+    if (v.isEmpty()) {
+      throw AttestationFailure.precondition(path + " sets no uuid in [agent], so the Keylime agent uses its default "
+          + "UUID, which cannot identify one node: set uuid in the Keylime agent's config", null);
+    }
+    if (v.get().equals("generate")) {
+      throw AttestationFailure.precondition(path + " has uuid = \"generate\" (a new random UUID at every Keylime "
+          + "agent start): set keylime_agent_url to read it from the agent, or give the agent a fixed uuid", null);
+    }
+    return v.get();
+  }
+
+  private KeylimeAgentClient agentClient() throws AttestationFailure {
+    AgentConfig.KeylimeAgentEndpoint endpoint = config.keylimeAgent().orElseThrow();
+    try {
+      return new KeylimeAgentClient(endpoint.settings(config.timeout()));
+    } catch (IOException | IllegalArgumentException e) {
+      throw AttestationFailure.precondition("cannot set up TLS to the Keylime agent at " + endpoint.url() + ": "
+          + e.getMessage() + " (check keylime_agent_tls)", e);
+    }
+  }
+
+  private String fetchUuid() throws AttestationFailure {
+    try {
+      return agentClient().getInfo().agentUuid();
+    } catch (KeylimeException e) {
+      throw keylimeFailure("reading /agent/info", e);
+    }
+  }
+
+  /** The Keylime agent's identity quote, checked here so that a mismatch is reported on this node. */
+  private String identityQuote(WireFormat.Challenge challenge) throws AttestationFailure {
+    String quote;
+    try {
+      quote = agentClient().getIdentityQuote(challenge.nonce().hex()).quote();
+    } catch (KeylimeException e) {
+      throw keylimeFailure("asking for an identity quote", e);
+    }
+    String url = config.keylimeAgent().orElseThrow().url().toString();
+    TpmVerifier.VerifiedQuote verified;
+    try {
+      verified = TpmVerifier.verifyQuote(ak.publicArea().toPublicKey(), KeylimeQuote.parse(quote),
+          challenge.nonce().quoteQualifyingData());
+    } catch (TpmFormatException e) {
+      throw AttestationFailure.precondition("the Keylime agent at " + url + " returned a malformed quote: "
+          + e.getMessage(), e);
+    } catch (TpmVerificationException e) {
+      throw AttestationFailure.precondition("the Keylime agent's quote does not verify with the AK in "
+          + config.agentDataPath() + " (" + e.getMessage() + "): keylime_agent_url and agent_data_path must name the "
+          + "same Keylime agent", e);
+    }
+    if (!verified.attest().quote().pcrSelect().covers(challenge.selection())) {
+      throw AttestationFailure.precondition("the server asks for PCRs " + challenge.selection() + " but the Keylime "
+          + "agent's identity quote covers only " + verified.attest().quote().pcrSelect()
+          + ": use quote_source = \"tpm\", or a server PCR policy of PCR 16 only", null);
+    }
+    return quote;
+  }
+
+  private AttestationFailure keylimeFailure(String what, KeylimeException e) {
+    String url = config.keylimeAgent().map(x -> x.url().toString()).orElse("?");
+    if (e instanceof KeylimeUnavailableException) {
+      return AttestationFailure.unavailable("the Keylime agent at " + url + " is unavailable while " + what + ": "
+          + e.getMessage() + " (is it running? check keylime_agent_url)", e);
+    }
+    String hint = e instanceof KeylimeTlsException ? " (check keylime_agent_tls and the agent's trusted_client_ca)" : "";
+    return AttestationFailure.precondition("the Keylime agent at " + url + " failed while " + what + ": "
+        + e.getMessage() + hint, e);
+  }
+
+  private static KeylimeAgentId agentId(String value, String source) throws AttestationFailure {
+    try {
+      return KeylimeAgentId.parse(value);
+    } catch (EvidenceException e) {
+      throw AttestationFailure.precondition("Keylime agent UUID from " + source + ": " + e.getMessage(), e);
+    }
+  }
+
+  // ------------------------------------------------------------------ TPM error hints
+
+  private interface TpmCall<T> {
+    T call() throws IOException, TpmException;
+  }
+
+  /** The App Key was just loaded; a TPM2_Load failure now is the Keylime AK not loading under the EK. */
+  private <T> T withAkHint(TpmCall<T> call) throws IOException, TpmException, AttestationFailure {
+    try {
+      return call.call();
+    } catch (TpmResponseException e) {
+      if (e.commandCode() != CommandCode.LOAD || e.responseCode().isWarning()) {
+        throw e;
+      }
+      throw AttestationFailure.precondition("the TPM does not load the Keylime AK from " + config.agentDataPath()
+          + " under the EK (" + e.getMessage() + "): check that the file belongs to the Keylime agent on this TPM, "
+          + "and ek_handle / ek_algorithm", e);
+    }
+  }
+}

@@ -1,0 +1,114 @@
+package io.github.keylimeattestor.agent;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.github.keylimeattestor.proto.spire.config.CoreConfiguration;
+import io.github.keylimeattestor.sdk.Plugin;
+import io.github.keylimeattestor.tpm.Handles;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import java.nio.file.Path;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.api.Test;
+
+class AgentConfigTest {
+  static final String BASE = "keylime_agent_uuid = \"0e2f6a4c-7c1b-4f1e-9d52-3b5f3a8e1c01\"\n"
+      + "app_key_path = \"/var/lib/spire/agent/keylime_app_key.blob\"\n";
+
+  @Test
+  void defaults() throws Exception {
+    AgentConfig c = AgentConfig.parse(BASE);
+    assertThat(c.tpm()).isEqualTo(new AgentConfig.TpmAddress.Device(Path.of("/dev/tpmrm0")));
+    assertThat(c.ek().persistentHandle()).isEqualTo(0x81010001);
+    assertThat(c.agentDataPath()).isEqualTo(Path.of("/var/lib/keylime/agent_data.json"));
+    assertThat(c.quoteSource()).isEqualTo(AgentConfig.QuoteSource.TPM);
+    assertThat(c.keylimeAgent()).isEmpty();
+    assertThat(c.uuid()).isInstanceOf(AgentConfig.UuidSource.Explicit.class);
+  }
+
+  @Test
+  void swtpmTemplateEkAndAgentConfig() throws Exception {
+    AgentConfig c = AgentConfig.parse("swtpm_address = \"[::1]:2321\"\nek_handle = \"template\"\n"
+        + "keylime_agent_config = \"/etc/keylime/agent.conf\"\napp_key_path = \"data/app.blob\"\n");
+    assertThat(c.tpm()).isEqualTo(new AgentConfig.TpmAddress.Swtpm("::1", 2321));
+    assertThat(c.ek().persistentHandle()).isZero();
+    assertThat(c.ek().hierarchy()).isEqualTo(Handles.RH_ENDORSEMENT);
+    assertThat(c.uuid()).isEqualTo(new AgentConfig.UuidSource.AgentConf(Path.of("/etc/keylime/agent.conf")));
+  }
+
+  @Test
+  void plainHttpKeylimeAgentOnlyWhenWrittenExplicitly() throws Exception {
+    AgentConfig c = AgentConfig.parse("quote_source = \"keylime_agent\"\nkeylime_agent_url = \"http://127.0.0.1:9002\"\n"
+        + "app_key_path = \"/a\"\n");
+    assertThat(c.uuid()).isInstanceOf(AgentConfig.UuidSource.AgentApi.class);
+    assertThat(c.keylimeAgent().orElseThrow().tls()).isEmpty();
+  }
+
+  @ParameterizedTest(name = "{1}")
+  @CsvSource(delimiter = '|', textBlock = """
+      tpm_device = "/dev/tpmrm0"\\nswtpm_address = "127.0.0.1:2321"     | set either tpm_device or swtpm_address
+      swtpm_address = "localhost"                                       | swtpm_address must be host:port
+      swtpm_address = "127.0.0.1:99999"                                 | swtpm_address must be host:port
+      ek_handle = "0x01c00002"                                          | ek_handle must be a persistent handle
+      ek_algorithm = "dsa"                                              | ek_algorithm must be
+      quote_source = "keylime"                                          | quote_source must be "tpm"
+      quote_source = "keylime_agent"                                    | needs keylime_agent_url
+      keylime_agent_url = "https://127.0.0.1:9002"                      | keylime_agent_url is set but unused
+      tpm_devise = "/dev/tpm0"                                          | unknown setting tpm_devise
+      timeout = "0s"                                                    | timeout must be
+      timeout = "soon"                                                  | timeout
+      app_key_path = 5                                                  | app_key_path must be a string
+      """)
+  void refusedWithAnActionableNote(String extra, String note) throws Exception {
+    String hcl = BASE.replace("app_key_path", extra.contains("app_key_path") ? "#" : "app_key_path")
+        + extra.replace("\\n", "\n") + "\n";
+    assertRefused(hcl, note);
+  }
+
+  @Test
+  void uuidProblems() throws Exception {
+    assertRefused("app_key_path = \"/a\"\n", "the Keylime agent UUID is unknown");
+    assertRefused(BASE + "keylime_agent_config = \"/etc/keylime/agent.conf\"\n", "not both");
+    assertRefused("keylime_agent_uuid = \"d432fbb3-d2f1-4a97-9ef7-75bd81c00000\"\napp_key_path = \"/a\"\n",
+        "default agent UUID");
+    assertRefused("keylime_agent_uuid = \"node-1\"\napp_key_path = \"/a\"\n", "neither a UUID");
+    assertRefused("keylime_agent_uuid = \"0e2f6a4c-7c1b-4f1e-9d52-3b5f3a8e1c01\"\n", "app_key_path is required");
+  }
+
+  @Test
+  void keylimeAgentTlsProblems() throws Exception {
+    String agent = BASE + "quote_source = \"keylime_agent\"\n";
+    assertRefused(agent + "keylime_agent_url = \"https://127.0.0.1:9002\"\n", "needs keylime_agent_tls");
+    assertRefused(agent + "keylime_agent_url = \"http://127.0.0.1:9002\"\nkeylime_agent_tls { ca_bundle = \"/x\" }\n",
+        "keylime_agent_url is http://");
+    assertRefused(agent + "keylime_agent_url = \"ftp://127.0.0.1:9002\"\n", "must be https://host:port");
+    assertRefused(agent + "keylime_agent_url = \"https://127.0.0.1:9002\"\nkeylime_agent_tls { ca_bundle = \"/x\" }\n",
+        "client_cert is required");
+    assertRefused(agent + "keylime_agent_url = \"https://127.0.0.1:9002\"\nkeylime_agent_tls {\n ca_bundle = \"/nonexistent/ca.pem\"\n"
+        + " client_cert = \"/nonexistent/c.pem\"\n client_key = \"/nonexistent/k.pem\"\n}\n", "/nonexistent/");
+    assertRefused(agent + "keylime_agent_url = \"https://127.0.0.1:9002\"\nkeylime_agent_tls {\n ca_bundle = \"/x\"\n"
+        + " client_cert = \"/x\"\n client_key = \"/x\"\n verify = false\n}\n", "unknown setting keylime_agent_tls.verify");
+    assertRefused(BASE + "keylime_agent_tls { ca_bundle = \"/x\" }\n", "keylime_agent_url is not");
+  }
+
+  private static void assertRefused(String hcl, String note) {
+    KeylimeAgentPlugin plugin = new KeylimeAgentPlugin();
+    Plugin.Validation v = plugin.validate(CoreConfiguration.getDefaultInstance(), hcl);
+    assertThat(v.valid()).as("valid: %s", hcl).isFalse();
+    assertThat(v.notes()).singleElement().asString().contains(note);
+    assertThatThrownBy(() -> plugin.configure(CoreConfiguration.getDefaultInstance(), hcl))
+        .isInstanceOfSatisfying(StatusException.class, e -> {
+          assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+          assertThat(e.getStatus().getDescription()).contains(note);
+        });
+  }
+
+  @Test
+  void aGoodConfigValidatesWithoutNotes() {
+    Plugin.Validation v = new KeylimeAgentPlugin().validate(CoreConfiguration.getDefaultInstance(), BASE);
+    assertThat(v.valid()).isTrue();
+    assertThat(v.notes()).isEmpty();
+  }
+}

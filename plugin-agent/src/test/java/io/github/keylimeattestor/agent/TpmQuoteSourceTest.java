@@ -1,0 +1,321 @@
+package io.github.keylimeattestor.agent;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.keylimeattestor.proto.sovereign.SovereignAttestation;
+import io.github.keylimeattestor.proto.spire.config.CoreConfiguration;
+import io.github.keylimeattestor.sdk.log.Log;
+import io.github.keylimeattestor.sovereign.ClockHistory;
+import io.github.keylimeattestor.sovereign.EvidenceVerifier;
+import io.github.keylimeattestor.sovereign.Nonce;
+import io.github.keylimeattestor.sovereign.PcrPolicy;
+import io.github.keylimeattestor.sovereign.VerifiedEvidence;
+import io.github.keylimeattestor.sovereign.WireFormat;
+import io.github.keylimeattestor.tpm.Alg;
+import io.github.keylimeattestor.tpm.KeylimeTpm;
+import io.github.keylimeattestor.tpm.structure.AgentData;
+import io.github.keylimeattestor.tpm.structure.KeyBlob;
+import io.github.keylimeattestor.tpm.structure.PcrSelection;
+import io.github.keylimeattestor.tpm.structure.Templates;
+import io.github.keylimeattestor.tpm.structure.TpmPublic;
+import io.github.keylimeattestor.tpm.testing.Swtpm;
+import io.grpc.Status;
+import java.io.ByteArrayOutputStream;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The agent plugin with quote_source = "tpm" against a real swtpm and an agent_data.json written as
+ * rust-keylime writes it; every answer is checked with the server's {@link EvidenceVerifier}.
+ */
+class TpmQuoteSourceTest {
+  static final String UUID = "0e2f6a4c-7c1b-4f1e-9d52-3b5f3a8e1c01";
+  static final SecureRandom RANDOM = new SecureRandom();
+  static final ByteArrayOutputStream LOG = new ByteArrayOutputStream();
+
+  static Swtpm swtpm;
+  static Path shared;
+  static Path agentData;
+  static TpmPublic akPublic;
+
+  @TempDir Path dir;
+  KeylimeAgentPlugin plugin;
+  InProcessAttestor spire;
+  EvidenceVerifier verifier;
+
+  @BeforeAll
+  static void startTpm() throws Exception {
+    Log.redirect(LOG);
+    swtpm = Swtpm.start();
+    shared = Files.createTempDirectory("plugin-agent-test");
+    agentData = shared.resolve("agent_data.json");
+    try (var tpm = swtpm.tpm()) {
+      KeylimeTpm k = new KeylimeTpm(tpm);
+      KeyBlob ak = k.createAk(Templates.akRsa(Alg.SHA256));
+      AgentData.of(ak, k.ekPublic().toPublicKey()).write(agentData);
+      akPublic = ak.publicArea();
+    }
+  }
+
+  @AfterAll
+  static void stopTpm() {
+    if (swtpm != null) {
+      swtpm.close();
+    }
+  }
+
+  @BeforeEach
+  void setUp() throws Exception {
+    plugin = new KeylimeAgentPlugin();
+    spire = new InProcessAttestor(plugin.nodeAttestor());
+    verifier = new EvidenceVerifier(new ClockHistory(16));
+    configure(config());
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    spire.close();
+  }
+
+  String config(String... extra) {
+    return "swtpm_address = \"127.0.0.1:" + swtpm.port + "\"\n"
+        + "agent_data_path = \"" + agentData + "\"\n"
+        + "keylime_agent_uuid = \"" + UUID + "\"\n"
+        + "app_key_path = \"" + dir.resolve("keys/app_key.blob") + "\"\n"
+        + String.join("\n", extra) + "\n";
+  }
+
+  void configure(String hcl) throws Exception {
+    plugin.configure(CoreConfiguration.newBuilder().setTrustDomain("example.org").build(), hcl);
+  }
+
+  /** Attests with a fresh challenge and returns what the server's verifier accepted. */
+  VerifiedEvidence attestAndVerify(int... pcrs) throws Exception {
+    Nonce nonce = Nonce.mint(RANDOM);
+    PcrSelection selection = PcrSelection.of(Alg.SHA256, pcrs);
+    InProcessAttestor.Result r = spire.attest(p -> WireFormat.encodeChallenge(nonce, selection));
+    assertThat(r.error()).as("attestation error").isNull();
+    WireFormat.Payload payload = WireFormat.decodePayload(r.payload());
+    return verifier.verify(nonce, new PcrPolicy(Alg.SHA256, pcrs, Map.of()), payload,
+        SovereignAttestation.parseFrom(r.response()), akPublic);
+  }
+
+  InProcessAttestor.Result attestExpectingError() throws Exception {
+    InProcessAttestor.Result r = spire.attest(p -> WireFormat.encodeChallenge(Nonce.mint(RANDOM),
+        PcrSelection.of(Alg.SHA256, 16)));
+    assertThat(r.error()).as("attestation should fail").isNotNull();
+    return r;
+  }
+
+  List<Integer> transientHandles() throws Exception {
+    try (var tpm = swtpm.tpm()) {
+      return new KeylimeTpm(tpm).transientHandles();
+    }
+  }
+
+  String log() {
+    return LOG.toString(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void evidenceFromTheTpmVerifiesWithTheAkFromAgentData() throws Exception {
+    VerifiedEvidence v = attestAndVerify(16);
+    assertThat(v.agentId().value()).isEqualTo(UUID);
+    assertThat(v.ak().name()).isEqualTo(akPublic.name());
+    Path appKey = dir.resolve("keys/app_key.blob");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(appKey))).isEqualTo("rw-------");
+    assertThat(transientHandles()).isEmpty();
+  }
+
+  @Test
+  void quotesEveryPcrTheServerAsksFor() throws Exception {
+    VerifiedEvidence v = attestAndVerify(0, 1, 7, 16, 23);
+    assertThat(v.pcrs().value(Alg.SHA256, 23)).isNotNull();
+  }
+
+  @Test
+  void appKeyIsCreatedOnceAndReusedAcrossAttestations() throws Exception {
+    VerifiedEvidence first = attestAndVerify(16);
+    byte[] blob = Files.readAllBytes(dir.resolve("keys/app_key.blob"));
+    for (int i = 0; i < 5; i++) {
+      VerifiedEvidence again = attestAndVerify(16);
+      assertThat(again.appKey().marshal()).isEqualTo(first.appKey().marshal());
+    }
+    assertThat(Files.readAllBytes(dir.resolve("keys/app_key.blob"))).isEqualTo(blob);
+    assertThat(transientHandles()).as("repeated attestations leave no transient objects").isEmpty();
+    // a fresh plugin process finds the same key
+    KeylimeAgentPlugin restarted = new KeylimeAgentPlugin();
+    restarted.configure(CoreConfiguration.getDefaultInstance(), config());
+    try (InProcessAttestor other = new InProcessAttestor(restarted.nodeAttestor())) {
+      InProcessAttestor.Result r = other.attest(p -> WireFormat.encodeChallenge(Nonce.mint(RANDOM),
+          PcrSelection.of(Alg.SHA256, 16)));
+      assertThat(WireFormat.decodePayload(r.payload()).appKey().marshal()).isEqualTo(first.appKey().marshal());
+    }
+  }
+
+  @Test
+  void aDamagedAppKeyBlobIsReplacedWithAWarning() throws Exception {
+    VerifiedEvidence first = attestAndVerify(16);
+    Path file = dir.resolve("keys/app_key.blob");
+    byte[] blob = Files.readAllBytes(file);
+    blob[20] ^= 0x55; // inside the encrypted private part: TPM2_Load fails its integrity check
+    Files.write(file, blob);
+    VerifiedEvidence second = attestAndVerify(16);
+    assertThat(second.appKey().marshal()).isNotEqualTo(first.appKey().marshal());
+    assertThat(log()).contains("replaced the App Key").contains("TPM_RC_INTEGRITY");
+
+    Files.writeString(file, "not a key blob");
+    VerifiedEvidence third = attestAndVerify(16);
+    assertThat(third.appKey().marshal()).isNotEqualTo(second.appKey().marshal());
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------");
+    assertThat(transientHandles()).isEmpty();
+  }
+
+  @Test
+  void anAppKeyFromAnotherTpmIsReplaced() throws Exception {
+    Path file = dir.resolve("keys/app_key.blob");
+    Files.createDirectories(file.getParent());
+    try (Swtpm other = Swtpm.start(); var tpm = other.tpm()) {
+      Files.write(file, new KeylimeTpm(tpm).createAppKey(Templates.appKeyEccP256()).marshal());
+    }
+    byte[] foreign = Files.readAllBytes(file);
+    attestAndVerify(16);
+    assertThat(Files.readAllBytes(file)).isNotEqualTo(foreign);
+    assertThat(log()).contains("replaced the App Key");
+  }
+
+  @Test
+  void concurrentStreamsAllVerify() throws Exception {
+    ExecutorService pool = Executors.newFixedThreadPool(4);
+    try {
+      List<Future<VerifiedEvidence>> results = new ArrayList<>();
+      for (int i = 0; i < 8; i++) {
+        Callable<VerifiedEvidence> c = () -> {
+          Nonce nonce = Nonce.mint(RANDOM);
+          InProcessAttestor.Result r = spire.attest(p -> WireFormat.encodeChallenge(nonce,
+              PcrSelection.of(Alg.SHA256, 16)));
+          assertThat(r.error()).isNull();
+          // each stream gets its own verifier: the shared clock history is for one stream order
+          return new EvidenceVerifier(new ClockHistory(4)).verify(nonce,
+              new PcrPolicy(Alg.SHA256, new int[] {16}, Map.of()), WireFormat.decodePayload(r.payload()),
+              SovereignAttestation.parseFrom(r.response()), akPublic);
+        };
+        results.add(pool.submit(c));
+      }
+      byte[] appKey = null;
+      for (Future<VerifiedEvidence> f : results) {
+        byte[] k = f.get().appKey().marshal();
+        if (appKey != null) {
+          assertThat(k).as("one App Key for all streams").isEqualTo(appKey);
+        }
+        appKey = k;
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    assertThat(transientHandles()).isEmpty();
+  }
+
+  @Test
+  void unreachableTpmIsUnavailableAndTheNextAttestationStartsClean() throws Exception {
+    int closedPort;
+    try (ServerSocket s = new ServerSocket(0)) {
+      closedPort = s.getLocalPort();
+    }
+    configure(config().replace("127.0.0.1:" + swtpm.port, "127.0.0.1:" + closedPort));
+    InProcessAttestor.Result r = attestExpectingError();
+    assertThat(r.error().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(r.error().getDescription()).contains("swtpm 127.0.0.1:" + closedPort).contains("swtpm_address");
+
+    configure(config());
+    attestAndVerify(16);
+  }
+
+  @Test
+  void missingAgentDataIsUnavailableWithAHint() throws Exception {
+    configure(config().replace(agentData.toString(), dir.resolve("nope.json").toString()));
+    InProcessAttestor.Result r = attestExpectingError();
+    assertThat(r.error().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(r.error().getDescription()).contains("nope.json").contains("Keylime agent");
+  }
+
+  @Test
+  void agentDataOfAnotherTpmIsAFailedPrecondition() throws Exception {
+    Path foreign = dir.resolve("foreign_agent_data.json");
+    try (Swtpm other = Swtpm.start(); var tpm = other.tpm()) {
+      KeylimeTpm k = new KeylimeTpm(tpm);
+      AgentData.of(k.createAk(Templates.akRsa(Alg.SHA256)), k.ekPublic().toPublicKey()).write(foreign);
+    }
+    configure(config().replace(agentData.toString(), foreign.toString()));
+    InProcessAttestor.Result r = attestExpectingError();
+    assertThat(r.error().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    assertThat(r.error().getDescription()).contains("does not load the Keylime AK").contains("ek_handle");
+    assertThat(transientHandles()).isEmpty();
+  }
+
+  @Test
+  void malformedChallengeIsInvalidArgument() throws Exception {
+    InProcessAttestor.Result r = spire.attest(p -> "not a challenge".getBytes(StandardCharsets.US_ASCII));
+    assertThat(r.error().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(r.error().getDescription()).contains("challenge");
+    attestAndVerify(16);
+  }
+
+  @Test
+  void notConfiguredIsFailedPrecondition() throws Exception {
+    try (InProcessAttestor fresh = new InProcessAttestor(new KeylimeAgentPlugin().nodeAttestor())) {
+      InProcessAttestor.Result r = fresh.attest(p -> new byte[0]);
+      assertThat(r.error().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    }
+  }
+
+  @Test
+  void ekFromTheTemplateLoadsTheSameAk() throws Exception {
+    configure(config("ek_handle = \"template\""));
+    attestAndVerify(16);
+    assertThat(transientHandles()).isEmpty();
+  }
+
+  @Test
+  void uuidFromTheKeylimeAgentConfig() throws Exception {
+    Path conf = dir.resolve("agent.conf");
+    Files.writeString(conf, "[agent]\n# the agent's id\nversion = \"2.5\"\nuuid = \"" + UUID.toUpperCase() + "\" # fixed\n"
+        + "[other]\nuuid = \"ffffffff-ffff-ffff-ffff-ffffffffffff\"\n");
+    configure(config().replace("keylime_agent_uuid = \"" + UUID + "\"", "keylime_agent_config = \"" + conf + "\""));
+    assertThat(attestAndVerify(16).agentId().value()).isEqualTo(UUID);
+
+    Files.writeString(conf, "[agent]\nuuid = 'hash_ek'\n");
+    String ekHash;
+    try (var tpm = swtpm.tpm()) {
+      ekHash = AgentData.ekHash(new KeylimeTpm(tpm).ekPublic().toPublicKey());
+    }
+    assertThat(attestAndVerify(16).agentId().value()).isEqualTo(ekHash);
+
+    Files.writeString(conf, "[agent]\nuuid = \"generate\"\n");
+    InProcessAttestor.Result r = attestExpectingError();
+    assertThat(r.error().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    assertThat(r.error().getDescription()).contains("generate");
+
+    Files.writeString(conf, "[agent]\nuuid = \"d432fbb3-d2f1-4a97-9ef7-75bd81c00000\"\n");
+    r = attestExpectingError();
+    assertThat(r.error().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    assertThat(r.error().getDescription()).contains("default");
+  }
+}
