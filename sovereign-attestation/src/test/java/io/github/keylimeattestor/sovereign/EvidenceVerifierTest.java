@@ -1,0 +1,200 @@
+package io.github.keylimeattestor.sovereign;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.google.protobuf.ByteString;
+import io.github.keylimeattestor.proto.sovereign.AppKeyCertificate;
+import io.github.keylimeattestor.proto.sovereign.SovereignAttestation;
+import io.github.keylimeattestor.tpm.Alg;
+import io.github.keylimeattestor.tpm.KeylimeTpm;
+import io.github.keylimeattestor.tpm.ObjectAttributes;
+import io.github.keylimeattestor.tpm.structure.KeyBlob;
+import io.github.keylimeattestor.tpm.structure.PcrSelection;
+import io.github.keylimeattestor.tpm.structure.Templates;
+import io.github.keylimeattestor.tpm.structure.TpmPublic;
+import io.github.keylimeattestor.tpm.testing.Swtpm;
+import java.security.SecureRandom;
+import java.util.Map;
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every check of DESIGN.md section 2 step 4 that the evidence module owns, on evidence made by a
+ * real swtpm: one accepting test, and one test per check that a single wrong field fails it.
+ */
+class EvidenceVerifierTest {
+  static final SecureRandom RANDOM = new SecureRandom();
+  static final PcrPolicy POLICY = new PcrPolicy(Alg.SHA256, new int[] {16}, Map.of());
+  static Swtpm swtpm;
+  static KeylimeTpm tpm;
+  static KeyBlob ak;
+  static KeyBlob otherAk;
+  static KeyBlob appKey;
+  static final KeylimeAgentId ID = new KeylimeAgentId("0b5f2b36-27a4-4d8e-9c61-3c4f2d7e9a10");
+
+  @BeforeAll
+  static void tpm() throws Exception {
+    swtpm = Swtpm.start();
+    tpm = new KeylimeTpm(swtpm.tpm());
+    ak = tpm.createAk(Templates.akRsa(Alg.SHA256));
+    otherAk = tpm.createAk(Templates.akRsa(Alg.SHA256));
+    appKey = tpm.createAppKey(Templates.appKeyEccP256());
+  }
+
+  @AfterAll
+  static void stop() {
+    swtpm.close();
+  }
+
+  /** Evidence as the agent plugin makes it, for {@code nonce}. */
+  static SovereignAttestation evidence(KeyBlob signer, KeyBlob key, Nonce quoteNonce, Nonce certifyNonce, int... pcrs)
+      throws Exception {
+    KeylimeTpm.Evidence e = tpm.quoteAndCertify(signer, quoteNonce.quoteQualifyingData(),
+        PcrSelection.of(Alg.SHA256, pcrs.length == 0 ? new int[] {16} : pcrs), key,
+        AppKeyBinding.certifyQualifyingData(certifyNonce));
+    return SovereignAttestation.newBuilder()
+        .setTpmSignedAttestation(e.quote().encode())
+        .setAppKeyPublic(ByteString.copyFrom(key.publicArea().marshalTpm2b()))
+        .setChallengeNonce(quoteNonce.hex())
+        .setKeylimeAgentUuid(ID.value())
+        .setAppKeyCertificate(AppKeyCertificate.newBuilder()
+            .setCertifyInfo(ByteString.copyFrom(e.certify().attest()))
+            .setSignature(ByteString.copyFrom(e.certify().signature())))
+        .build();
+  }
+
+  static WireFormat.Payload payload(KeyBlob key) throws Exception {
+    return WireFormat.decodePayload(WireFormat.encodePayload(ID, key.publicArea(), "sha256"));
+  }
+
+  static void rejected(String check, ThrowingCallable call) {
+    assertThatThrownBy(call).isInstanceOfSatisfying(EvidenceException.class, e -> {
+      assertThat(e.check()).isEqualTo(check);
+      assertThat(e.kind()).isEqualTo(EvidenceException.Kind.REJECTED);
+    });
+  }
+
+  @Test
+  void acceptsEvidenceForTheMintedNonceAndReportsWhatItVerified() throws Exception {
+    Nonce n = Nonce.mint(RANDOM);
+    VerifiedEvidence v = new EvidenceVerifier(new ClockHistory(10))
+        .verify(n, POLICY, payload(appKey), evidence(ak, appKey, n, n), ak.publicArea());
+    assertThat(v.agentId()).isEqualTo(ID);
+    assertThat(v.quote().extraData()).isEqualTo(n.quoteQualifyingData());
+    assertThat(v.appKeyCertification().certify().name()).isEqualTo(appKey.publicArea().name());
+    assertThat(v.pcrs().value(Alg.SHA256, 16)).hasSize(32);
+  }
+
+  @Test
+  void nonceMustBeTheOneMintedOnThisStream() throws Exception {
+    Nonce n = Nonce.mint(RANDOM);
+    SovereignAttestation old = evidence(ak, appKey, n, n);
+    rejected("nonce", () -> new EvidenceVerifier(new ClockHistory(10))
+        .verify(Nonce.mint(RANDOM), POLICY, payload(appKey), old, ak.publicArea()));
+  }
+
+  @Test
+  void quoteMustBeOverTheNonce() throws Exception {
+    Nonce n = Nonce.mint(RANDOM);
+    SovereignAttestation forged = evidence(ak, appKey, Nonce.mint(RANDOM), n).toBuilder().setChallengeNonce(n.hex()).build();
+    rejected("quote", () -> new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(appKey), forged, ak.publicArea()));
+  }
+
+  @Test
+  void quoteMustBeSignedByTheRegistrarsAk() throws Exception {
+    Nonce n = Nonce.mint(RANDOM);
+    SovereignAttestation byOther = evidence(otherAk, appKey, n, n);
+    rejected("quote", () -> new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(appKey), byOther, ak.publicArea()));
+  }
+
+  @Test
+  void akMustBeARestrictedSigningKey() throws Exception {
+    Nonce n = Nonce.mint(RANDOM);
+    SovereignAttestation e = evidence(ak, appKey, n, n);
+    rejected("ak_attributes", () -> new EvidenceVerifier(new ClockHistory(10))
+        .verify(n, POLICY, payload(appKey), e, appKey.publicArea()));
+  }
+
+  @Test
+  void quotedSelectionMustCoverThePolicy() throws Exception {
+    Nonce n = Nonce.mint(RANDOM);
+    SovereignAttestation e = evidence(ak, appKey, n, n, 16);
+    PcrPolicy wants = new PcrPolicy(Alg.SHA256, new int[] {0, 16}, Map.of());
+    rejected("pcr_selection", () -> new EvidenceVerifier(new ClockHistory(10)).verify(n, wants, payload(appKey), e, ak.publicArea()));
+  }
+
+  @Test
+  void expectedPcrValuesMustMatch() throws Exception {
+    Nonce n = Nonce.mint(RANDOM);
+    SovereignAttestation e = evidence(ak, appKey, n, n, 0, 16);
+    PcrPolicy zero = new PcrPolicy(Alg.SHA256, new int[] {0, 16}, Map.of(0, new byte[32]));
+    new EvidenceVerifier(new ClockHistory(10)).verify(n, zero, payload(appKey), e, ak.publicArea());
+    Nonce n2 = Nonce.mint(RANDOM);
+    SovereignAttestation e2 = evidence(ak, appKey, n2, n2, 0, 16);
+    byte[] ones = new byte[32];
+    java.util.Arrays.fill(ones, (byte) 1);
+    PcrPolicy wrong = new PcrPolicy(Alg.SHA256, new int[] {0, 16}, Map.of(0, ones));
+    rejected("pcr_value", () -> new EvidenceVerifier(new ClockHistory(10)).verify(n2, wrong, payload(appKey), e2, ak.publicArea()));
+  }
+
+  @Test
+  void tpmClockMustNotGoBackwardsForAnAk() throws Exception {
+    Nonce older = Nonce.mint(RANDOM);
+    SovereignAttestation first = evidence(ak, appKey, older, older);
+    Thread.sleep(20);
+    Nonce newer = Nonce.mint(RANDOM);
+    SovereignAttestation second = evidence(ak, appKey, newer, newer);
+    EvidenceVerifier v = new EvidenceVerifier(new ClockHistory(10));
+    v.verify(newer, POLICY, payload(appKey), second, ak.publicArea());
+    rejected("tpm_clock", () -> v.verify(older, POLICY, payload(appKey), first, ak.publicArea()));
+  }
+
+  @Test
+  void appKeyCertificationMustBeBoundToTheNonce() throws Exception {
+    Nonce n = Nonce.mint(RANDOM);
+    SovereignAttestation e = evidence(ak, appKey, n, Nonce.mint(RANDOM));
+    rejected("app_key_certify", () -> new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(appKey), e, ak.publicArea()));
+  }
+
+  @Test
+  void appKeyCertificationMustNameThePayloadsAppKey() throws Exception {
+    KeyBlob other = tpm.createAppKey(Templates.appKeyEccP256());
+    Nonce n = Nonce.mint(RANDOM);
+    SovereignAttestation certifiesOther = evidence(ak, other, n, n).toBuilder()
+        .setAppKeyPublic(ByteString.copyFrom(appKey.publicArea().marshalTpm2b())).build();
+    rejected("app_key_certify", () -> new EvidenceVerifier(new ClockHistory(10))
+        .verify(n, POLICY, payload(appKey), certifiesOther, ak.publicArea()));
+  }
+
+  @Test
+  void appKeyMustBeTpmBoundAndSigningOnly() throws Exception {
+    TpmPublic t = Templates.appKeyRsa2048();
+    TpmPublic decrypting = TpmPublic.rsa(Alg.SHA256, t.objectAttributes() | ObjectAttributes.DECRYPT, new byte[0],
+        TpmPublic.SymDef.NULL, TpmPublic.Scheme.NULL, 2048, 0, new byte[0]);
+    KeyBlob bad = tpm.createAppKey(decrypting);
+    Nonce n = Nonce.mint(RANDOM);
+    SovereignAttestation e = evidence(ak, bad, n, n);
+    rejected("app_key_attributes", () -> new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(bad), e, ak.publicArea()));
+  }
+
+  @Test
+  void attestationMustNameThePayloadsAgentAndAppKey() throws Exception {
+    Nonce n = Nonce.mint(RANDOM);
+    SovereignAttestation e = evidence(ak, appKey, n, n);
+    SovereignAttestation otherUuid = e.toBuilder().setKeylimeAgentUuid("1b5f2b36-27a4-4d8e-9c61-3c4f2d7e9a10").build();
+    rejected("agent_uuid", () -> new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(appKey), otherUuid, ak.publicArea()));
+    KeyBlob other = tpm.createAppKey(Templates.appKeyEccP256());
+    rejected("app_key_public", () -> new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(other), e, ak.publicArea()));
+  }
+
+  @Test
+  void malformedQuoteIsInvalidArgumentNotPermissionDenied() throws Exception {
+    Nonce n = Nonce.mint(RANDOM);
+    SovereignAttestation e = evidence(ak, appKey, n, n).toBuilder().setTpmSignedAttestation("rAAAA:BBBB").build();
+    assertThatThrownBy(() -> new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(appKey), e, ak.publicArea()))
+        .isInstanceOfSatisfying(EvidenceException.class, x -> assertThat(x.kind()).isEqualTo(EvidenceException.Kind.MALFORMED));
+  }
+}

@@ -1,0 +1,63 @@
+package io.github.keylimeattestor.sovereign;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.github.keylimeattestor.proto.sovereign.AttestationPayload;
+import io.github.keylimeattestor.tpm.Alg;
+import io.github.keylimeattestor.tpm.structure.PcrSelection;
+import io.github.keylimeattestor.tpm.structure.Templates;
+import java.security.SecureRandom;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class WireFormatTest {
+  @Test
+  void challengeRoundTripsAndNonceIs64LowerHexAcceptedByKeylimeAgents() throws Exception {
+    Nonce n = Nonce.mint(new SecureRandom());
+    assertThat(n.hex()).matches("[0-9a-f]{64}");
+    WireFormat.Challenge c = WireFormat.decodeChallenge(WireFormat.encodeChallenge(n, PcrSelection.of(Alg.SHA256, 0, 16)));
+    assertThat(c.nonce()).isEqualTo(n);
+    assertThat(c.selection()).isEqualTo(PcrSelection.of(Alg.SHA256, 0, 16));
+  }
+
+  @Test
+  void keylimesDefaultUuidIsRefusedAsPermissionDenied() {
+    byte[] p = AttestationPayload.newBuilder().setVersion(1).setKeylimeAgentUuid(KeylimeAgentId.KEYLIME_DEFAULT_UUID)
+        .setAppKeyPublic(com.google.protobuf.ByteString.copyFrom(Templates.appKeyEccP256().marshalTpm2b()))
+        .setHashAlg("sha256").build().toByteArray();
+    assertThatThrownBy(() -> WireFormat.decodePayload(p)).isInstanceOfSatisfying(EvidenceException.class, e -> {
+      assertThat(e.kind()).isEqualTo(EvidenceException.Kind.REJECTED);
+      assertThat(e.check()).isEqualTo("default_uuid");
+    });
+  }
+
+  @Test
+  void malformedPayloadsAreInvalidArgument() {
+    for (byte[] bad : new byte[][] {new byte[0], new byte[] {(byte) 0xff, 1, 2}, new byte[WireFormat.MAX_PAYLOAD + 1],
+        AttestationPayload.newBuilder().setVersion(2).build().toByteArray(),
+        AttestationPayload.newBuilder().setVersion(1).setKeylimeAgentUuid("not-a-uuid").build().toByteArray(),
+        AttestationPayload.newBuilder().setVersion(1).setKeylimeAgentUuid("0b5f2b36-27a4-4d8e-9c61-3c4f2d7e9a10")
+            .setHashAlg("sha256").setAppKeyPublic(com.google.protobuf.ByteString.copyFrom(new byte[] {0, 9, 1}))
+            .build().toByteArray()}) {
+      assertThatThrownBy(() -> WireFormat.decodePayload(bad)).isInstanceOfSatisfying(EvidenceException.class,
+          e -> assertThat(e.kind()).isEqualTo(EvidenceException.Kind.MALFORMED));
+    }
+  }
+
+  @Test
+  void agentIdAcceptsUuidsAndEkHashes() throws Exception {
+    assertThat(KeylimeAgentId.parse("0B5F2B36-27A4-4D8E-9C61-3C4F2D7E9A10").value()).isEqualTo("0b5f2b36-27a4-4d8e-9c61-3c4f2d7e9a10");
+    assertThat(KeylimeAgentId.parse("a".repeat(64)).value()).hasSize(64);
+  }
+
+  @Test
+  void agentPathTemplateRendersVerifiedFieldsOnly() throws Exception {
+    AgentPathTemplate t = AgentPathTemplate.parse("/{{ .PluginName }}/{{.UUID}}");
+    assertThat(t.render(Map.of("PluginName", "keylime", "UUID", "u-1"))).isEqualTo("/keylime/u-1");
+    assertThatThrownBy(() -> AgentPathTemplate.parse("/{{ .Hostname }}")).hasMessageContaining("unknown field");
+    assertThatThrownBy(() -> AgentPathTemplate.parse("keylime")).hasMessageContaining("start with");
+    assertThatThrownBy(() -> t.render(Map.of("PluginName", "keylime", "UUID", "../x")))
+        .isInstanceOf(EvidenceException.class);
+  }
+}
