@@ -37,6 +37,7 @@ final class Attestation {
   private KeylimeAgentId agentId;
   private KeyBlob ak;
   private KeyBlob appKey;
+  private KeylimeAgentClient agentClient;
 
   Attestation(AgentConfig config, TpmAccess tpmAccess) {
     this.config = config;
@@ -149,10 +150,15 @@ final class Attestation {
     return v.get();
   }
 
+  /** One client per attestation: TLS files are re-read, the API version is negotiated once. */
   private KeylimeAgentClient agentClient() throws AttestationFailure {
+    if (agentClient != null) {
+      return agentClient;
+    }
     AgentConfig.KeylimeAgentEndpoint endpoint = config.keylimeAgent().orElseThrow();
     try {
-      return new KeylimeAgentClient(endpoint.settings(config.timeout()));
+      agentClient = new KeylimeAgentClient(endpoint.settings(config.timeout()));
+      return agentClient;
     } catch (IOException | IllegalArgumentException e) {
       throw AttestationFailure.precondition("cannot set up TLS to the Keylime agent at " + endpoint.url() + ": "
           + e.getMessage() + " (check keylime_agent_tls)", e);
