@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The project's demo: builds the plugins and runs the chain locally on 127.0.0.1, printing each step
-# and how long it took. Everything it starts is stopped when it ends (also on Ctrl-C or failure).
-#
-# Wired today: real SPIRE v1.15.3 loading our Java plugin executables (plugin-sdk), attesting and
-# re-attesting through them. The attestation in this demo is still the test attestor (a shared-secret
-# challenge/response); swtpm + Keylime + the SovereignAttestation plugins come with issues 3-5.
+# The project's demo: the whole chain on 127.0.0.1, step by step with timings.
+#   swtpm -> Keylime 7.14.3 verifier + registrar -> a Keylime pull agent (the project's emulator,
+#   since rust-keylime is in no registry) enrolled by the real tenant -> SPIRE v1.15.3 with our two
+#   plugin executables -> the node attests, re-attests, and a workload gets an X.509-SVID.
+# Everything it starts is stopped when it ends (also on Ctrl-C or failure). Set KEEP=1 to keep the
+# work directory (logs, configs) for a look afterwards.
 set -euo pipefail
 root=$(cd "$(dirname "$0")" && pwd)
 cd "$root"
@@ -16,11 +16,21 @@ step() {
   awk -v a="$now" -v b="$t0" -v c="$step_start" -v m="$*" 'BEGIN { printf "[%6.1fs] (+%5.1fs) %s\n", a - b, a - c, m }'
   step_start=$now
 }
+fail() { echo "demo failed: $*" >&2; exit 1; }
+wait_for() { # timeout-seconds description command...
+  local t=$1 what=$2; shift 2
+  local end=$(( $(date +%s) + t ))
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$end" ] || fail "timed out waiting for $what"
+    sleep 0.3
+  done
+}
 
 scripts/install-prereqs.sh >/dev/null
-step "prerequisites installed (Debian packages, SPIRE v1.15.3)"
-./mvnw -q -B -ntp package -DskipTests -pl plugin-agent,plugin-server,integration-tests -am
-step "plugins built: $(cut -d' ' -f1 plugin-agent/target/keylime-attestor-agent.sha256 | head -c 16)... (agent), test-attestor for this demo"
+step "prerequisites installed (swtpm, tpm2-tools, SPIRE v1.15.3, Keylime 7.14.3 venv)"
+./mvnw -q -B -ntp install -DskipTests
+./mvnw -q -B -ntp -pl keylime-emulator dependency:build-classpath -Dmdep.outputFile=target/demo.cp
+step "plugins built: keylime-attestor-agent $(cut -c1-12 plugin-agent/target/keylime-attestor-agent.sha256)..., keylime-attestor-server $(cut -c1-12 plugin-server/target/keylime-attestor-server.sha256)..."
 
 bin="$(go env GOPATH)/bin"
 work=$(mktemp -d /tmp/keylime-attestor-demo.XXXXXX)
@@ -28,23 +38,54 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
+  integration-tests/keylime/stop.sh "$work/keylime" >/dev/null 2>&1 || true
+  if [ -n "${KEEP:-}" ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT INT TERM
 
-exe="$root/integration-tests/target/test-attestor"
-sha=$(cut -d' ' -f1 "$exe.sha256")
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$work/data/server" "$work/data/agent"
-cat > "$work/server.conf" <<CONF
+integration-tests/keylime/start.sh "$work/keylime" > "$work/keylime-start.log" 2>&1 || { cat "$work/keylime-start.log"; fail "Keylime stack"; }
+# shellcheck disable=SC1091
+. "$work/keylime/stack.env"
+step "TPM (swtpm on :$SWTPM_PORT) and Keylime up: verifier $VERIFIER_URL, registrar $REGISTRAR_URL"
+
+uuid=$(python3 -c 'import uuid; print(uuid.uuid4())')
+kport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+kdir="$work/keylime-agent"
+mkdir -p "$kdir"
+java -cp "keylime-emulator/target/classes:$(cat keylime-emulator/target/demo.cp)" \
+  io.github.keylimeattestor.keylime.emulator.KeylimeAgentEmulator --uuid "$uuid" \
+  --tcti "swtpm:host=127.0.0.1,port=$SWTPM_PORT" --registrar "$REGISTRAR_HTTP_URL" --ip 127.0.0.1 --port "$kport" \
+  --keylime-dir "$kdir" --trusted-client-ca "$KEYLIME_CA_CERT" --trusted-client-ca "$SPIRE_CLIENT_CA_CERT" \
+  > "$work/keylime-agent.log" 2>&1 &
+pids+=($!)
+wait_for 60 "the Keylime agent to register" grep -q "serving $uuid" "$work/keylime-agent.log"
+integration-tests/keylime/enroll.sh "$work/keylime" "$uuid" 127.0.0.1 "$kport" > "$work/enroll.log" 2>&1 || { cat "$work/enroll.log"; fail "enrolment"; }
+verifier_says() { # prints operational_state and attestation_status, read with the SPIRE plugin's client cert
+  python3 - "$VERIFIER_URL" "$uuid" "$KEYLIME_CA_CERT" "$SPIRE_CLIENT_CERT" "$SPIRE_CLIENT_KEY" <<'PY'
+import json, ssl, sys, urllib.request
+url, uuid, ca, cert, key = sys.argv[1:]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.load_cert_chain(cert, key)
+r = json.load(urllib.request.urlopen(f"{url}/v2.6/agents/{uuid}", context=ctx, timeout=5))["results"]
+print(r["operational_state"], r.get("attestation_status"))
+PY
+}
+verifier_passes() { verifier_says | grep -q PASS; }
+wait_for 60 "the verifier's first PASS" verifier_passes
+step "Keylime agent $uuid registered, enrolled by keylime_tenant; verifier says: $(verifier_says)"
+
+sport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$work/spire/data/server" "$work/spire/data/agent"
+cd "$work/spire"
+cat > server.conf <<CONF
 server {
   bind_address = "127.0.0.1"
-  bind_port = "$port"
-  socket_path = "$work/server.sock"
+  bind_port = "$sport"
+  socket_path = "$work/spire/server.sock"
   trust_domain = "example.org"
   data_dir = "./data/server"
   log_level = "INFO"
-  agent_ttl = "20s"
+  agent_ttl = "10s"
 }
 plugins {
   DataStore "sql" {
@@ -56,31 +97,37 @@ plugins {
   KeyManager "memory" {
     plugin_data {}
   }
-  NodeAttestor "test_attestor" {
-    plugin_cmd = "$exe"
-    plugin_args = ["server"]
-    plugin_checksum = "$sha"
+  NodeAttestor "keylime" {
+    plugin_cmd = "$root/plugin-server/target/keylime-attestor-server"
+    plugin_checksum = "$(cut -d' ' -f1 "$root/plugin-server/target/keylime-attestor-server.sha256")"
     plugin_data {
-      shared_secret = "demo-secret"
-      allowed_nodes = ["demo-node"]
+      registrar_urls = ["$REGISTRAR_URL"]
+      verifier_urls = ["$VERIFIER_URL"]
+      tls {
+        ca_bundle = "$KEYLIME_CA_CERT"
+        client_cert = "$SPIRE_CLIENT_CERT"
+        client_key = "$SPIRE_CLIENT_KEY"
+      }
+      ek_ca_bundle = "$SWTPM_LOCALCA_ISSUER"
+      require_ek_cert = true
+      attestation_policy {
+        max_attestation_age = "60s"
+      }
     }
   }
 }
 CONF
-cd "$work"
 "$bin/spire-server" run -config server.conf > server.log 2>&1 &
 pids+=($!)
-until "$bin/spire-server" healthcheck -socketPath "$work/server.sock" >/dev/null 2>&1; do sleep 0.2; done
-step "spire-server up with the Java server plugin (checksum verified by SPIRE)"
-
-"$bin/spire-server" bundle show -socketPath "$work/server.sock" > bundle.pem
+wait_for 60 "spire-server" "$bin/spire-server" healthcheck -socketPath "$work/spire/server.sock"
+"$bin/spire-server" bundle show -socketPath "$work/spire/server.sock" > bundle.pem
 cat > agent.conf <<CONF
 agent {
   data_dir = "./data/agent"
-  log_level = "INFO"
+  log_level = "DEBUG"
   server_address = "127.0.0.1"
-  server_port = "$port"
-  socket_path = "$work/agent.sock"
+  server_port = "$sport"
+  socket_path = "$work/spire/agent.sock"
   trust_domain = "example.org"
   trust_bundle_path = "./bundle.pem"
 }
@@ -93,23 +140,37 @@ plugins {
   WorkloadAttestor "unix" {
     plugin_data {}
   }
-  NodeAttestor "test_attestor" {
-    plugin_cmd = "$exe"
-    plugin_args = ["agent"]
-    plugin_checksum = "$sha"
+  NodeAttestor "keylime" {
+    plugin_cmd = "$root/plugin-agent/target/keylime-attestor-agent"
+    plugin_checksum = "$(cut -d' ' -f1 "$root/plugin-agent/target/keylime-attestor-agent.sha256")"
     plugin_data {
-      node_name = "demo-node"
-      shared_secret = "demo-secret"
+      swtpm_address = "127.0.0.1:$SWTPM_PORT"
+      agent_data_path = "$kdir/agent_data.json"
+      keylime_agent_uuid = "$uuid"
+      app_key_path = "./data/agent/keylime-app-key.blob"
     }
   }
 }
 CONF
 "$bin/spire-agent" run -config agent.conf > agent.log 2>&1 &
 pids+=($!)
-until grep -q "Node attestation was successful" agent.log; do sleep 0.2; done
-step "spire-agent attested: $("$bin/spire-server" agent list -socketPath "$work/server.sock" | grep 'SPIFFE ID' | head -1 | sed 's/ *: /: /')"
-until grep -q "Successfully reattested node" agent.log; do sleep 0.2; done
-step "spire-agent re-attested through the plugins (agent_ttl 20s)"
-until [ "$(grep -c "Successfully reattested node" agent.log)" -ge 2 ]; do sleep 0.2; done
+step "SPIRE server and agent up with the keylime plugins (checksums verified by SPIRE)"
+
+wait_for 90 "attestation" grep -q "Node attestation was successful" agent.log
+step "node attested: spiffe://example.org/spire/agent/keylime/$uuid"
+"$bin/spire-server" agent show -socketPath "$work/spire/server.sock" -spiffeID "spiffe://example.org/spire/agent/keylime/$uuid" \
+  | grep -E "Selectors|Can re-attest" | sed 's/^/           /'
+wait_for 60 "re-attestation" grep -q "Successfully reattested node" agent.log
+step "re-attested (agent_ttl 10s): fresh TPM quote, App Key certification, Keylime status checked again"
+reattested_twice() { [ "$(grep -c "Successfully reattested node" agent.log)" -ge 2 ]; }
+wait_for 60 "a second re-attestation" reattested_twice
 step "re-attested again"
-echo "not wired yet: swtpm + Keylime + SovereignAttestation (issues 3, 4, 5)"
+
+"$bin/spire-server" entry create -socketPath "$work/spire/server.sock" -node -spiffeID spiffe://example.org/keylime-nodes \
+  -selector "keylime:uuid:$uuid" > /dev/null
+"$bin/spire-server" entry create -socketPath "$work/spire/server.sock" -parentID spiffe://example.org/keylime-nodes \
+  -spiffeID spiffe://example.org/demo-workload -selector "unix:uid:$(id -u)" > /dev/null
+workload_svid() { "$bin/spire-agent" api fetch x509 -socketPath "$work/spire/agent.sock" | grep -q demo-workload; }
+wait_for 60 "the workload SVID" workload_svid
+step "workload SVID: $("$bin/spire-agent" api fetch x509 -socketPath "$work/spire/agent.sock" | grep 'SPIFFE ID' | head -1 | tr -s ' ')"
+echo "the Keylime verifier never called SPIRE or the plugins: they listen on nothing but their SPIRE Unix sockets"

@@ -81,11 +81,16 @@ final class SpireTestbed implements AutoCloseable {
 
   /** Fetches the server's bundle, writes agent.conf and starts the agent. */
   SpireProcess startAgent(String nodeAttestorBlock) throws IOException, InterruptedException {
+    return startAgent(nodeAttestorBlock, "agent");
+  }
+
+  /** As {@link #startAgent(String)} with its own data directory and log name (a fresh node identity). */
+  SpireProcess startAgent(String nodeAttestorBlock, String name) throws IOException, InterruptedException {
     String bundle = run(List.of(SpireBinaries.server().toString(), "bundle", "show", "-socketPath", serverSocket().toString()));
     Files.writeString(dir.resolve("bundle.pem"), bundle);
     String conf = """
         agent {
-          data_dir = "./data/agent"
+          data_dir = "./data/%s"
           log_level = "DEBUG"
           log_format = "json"
           server_address = "127.0.0.1"
@@ -98,7 +103,7 @@ final class SpireTestbed implements AutoCloseable {
         plugins {
           KeyManager "disk" {
             plugin_data {
-              directory = "./data/agent"
+              directory = "./data/%s"
             }
           }
           WorkloadAttestor "unix" {
@@ -106,10 +111,11 @@ final class SpireTestbed implements AutoCloseable {
           }
         %s
         }
-        """.formatted(serverPort, agentSocket(), TRUST_DOMAIN, nodeAttestorBlock);
-    Files.writeString(dir.resolve("agent.conf"), conf);
-    agent = SpireProcess.start("spire-agent", dir,
-        List.of(SpireBinaries.agent().toString(), "run", "-config", "agent.conf"));
+        """.formatted(name, serverPort, agentSocket(), TRUST_DOMAIN, name, nodeAttestorBlock);
+    Files.createDirectories(dir.resolve("data").resolve(name));
+    Files.writeString(dir.resolve(name + ".conf"), conf);
+    agent = SpireProcess.start("spire-" + name, dir,
+        List.of(SpireBinaries.agent().toString(), "run", "-config", name + ".conf"));
     return agent;
   }
 

@@ -331,6 +331,7 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
     }
     String rest = m.group(2);
     Map<String, String> q = query(ex.getRequestURI().getRawQuery());
+    log(method + " " + ex.getRequestURI().getPath() + " from " + peer(ex));
     return switch (method + " " + rest) {
       case "GET /agent/info" -> cmp(version, "2.2") < 0
           ? new Reply(404, "Not Found", JSON.createObjectNode()) : Reply.ok(info(version));
@@ -430,6 +431,19 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
 
   private static void drain(InputStream in) throws IOException {
     in.readNBytes(1 << 20);
+  }
+
+  /** Who called: the client certificate's subject (mTLS), or "plain HTTP". */
+  static String peer(com.sun.net.httpserver.HttpExchange ex) {
+    if (ex instanceof com.sun.net.httpserver.HttpsExchange https) {
+      try {
+        java.security.cert.Certificate[] chain = https.getSSLSession().getPeerCertificates();
+        return ((java.security.cert.X509Certificate) chain[0]).getSubjectX500Principal().getName();
+      } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+        return "an unauthenticated client";
+      }
+    }
+    return "plain HTTP";
   }
 
   static void log(String msg) {

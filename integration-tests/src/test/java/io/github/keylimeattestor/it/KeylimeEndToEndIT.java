@@ -1,0 +1,318 @@
+package io.github.keylimeattestor.it;
+
+import static io.github.keylimeattestor.it.SpireProcess.msg;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.github.keylimeattestor.keylime.AttestationStatus;
+import io.github.keylimeattestor.keylime.ClientSettings;
+import io.github.keylimeattestor.keylime.OperationalState;
+import io.github.keylimeattestor.keylime.TlsSettings;
+import io.github.keylimeattestor.keylime.VerifierAgentStatus;
+import io.github.keylimeattestor.keylime.VerifierClient;
+import io.github.keylimeattestor.keylime.emulator.KeylimeStack;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * The whole chain with real peers: swtpm, a real Keylime 7.14.3 verifier and registrar (the
+ * Keylime agent is the project's pull-agent emulator, since rust-keylime is in no registry), real
+ * SPIRE v1.15.3, and our two plugin executables. Tests run in order on one shared setup.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class KeylimeEndToEndIT {
+  static final String AGENT_TTL = System.getProperty("e2e.agent_ttl", "6s");
+  static final int REATTESTATIONS = Integer.getInteger("e2e.reattestations", 35);
+
+  KeylimeStack stack;
+  SpireTestbed bed;
+  Process emulator;
+  String uuid;
+  int emulatorPort;
+  Path emulatorDir;
+  String agentId;
+
+  @BeforeAll
+  void startEverything() throws Exception {
+    stack = KeylimeStack.start();
+    uuid = UUID.randomUUID().toString();
+    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      emulatorPort = s.getLocalPort();
+    }
+    emulatorDir = stack.dir.resolve("agent-" + uuid);
+    emulator = stack.startAgent(uuid, emulatorPort, emulatorDir);
+    awaitFile(emulatorDir.resolve("agent_data.json"), Duration.ofSeconds(60));
+    awaitEnrolment();
+    awaitVerifier(s -> s.attestationStatus().orElse(null) == AttestationStatus.PASS, Duration.ofSeconds(60));
+
+    bed = new SpireTestbed();
+    bed.startServer("  agent_ttl = \"" + AGENT_TTL + "\"", serverBlock());
+    bed.awaitServerHealthy(Duration.ofSeconds(60));
+    bed.startAgent(agentBlock("tpm"));
+    agentId = "spiffe://example.org/spire/agent/keylime/" + uuid;
+  }
+
+  @AfterAll
+  void stopEverything() throws Exception {
+    try {
+      if (bed != null) {
+        bed.close();
+      }
+    } finally {
+      if (stack != null) {
+        stack.close();
+      }
+    }
+  }
+
+  private void awaitEnrolment() throws Exception {
+    Instant end = Instant.now().plusSeconds(90);
+    while (true) {
+      try {
+        stack.run(Duration.ofMinutes(2), "enroll.sh", stack.dir.toString(), uuid, "127.0.0.1", Integer.toString(emulatorPort));
+        return;
+      } catch (java.io.IOException e) {
+        if (Instant.now().isAfter(end)) {
+          throw new AssertionError("enrolment failed; emulator log:\n" + stack.agentLog(uuid), e);
+        }
+        Thread.sleep(1000);
+      }
+    }
+  }
+
+  static void awaitFile(Path p, Duration timeout) throws InterruptedException {
+    Instant end = Instant.now().plus(timeout);
+    while (!Files.exists(p)) {
+      if (Instant.now().isAfter(end)) {
+        throw new AssertionError(p + " did not appear");
+      }
+      Thread.sleep(200);
+    }
+  }
+
+  VerifierClient verifierClient() throws Exception {
+    TlsSettings tls = TlsSettings.builder().caBundle(stack.path("KEYLIME_CA_CERT"))
+        .clientCertificate(stack.path("SPIRE_CLIENT_CERT"), stack.path("SPIRE_CLIENT_KEY"), null).build();
+    return new VerifierClient(ClientSettings.of(URI.create(stack.get("VERIFIER_URL")), tls));
+  }
+
+  VerifierAgentStatus awaitVerifier(Predicate<VerifierAgentStatus> condition, Duration timeout) throws Exception {
+    VerifierClient v = verifierClient();
+    Instant end = Instant.now().plus(timeout);
+    VerifierAgentStatus last = null;
+    while (Instant.now().isBefore(end)) {
+      try {
+        last = v.getAgent(uuid);
+        if (condition.test(last)) {
+          return last;
+        }
+      } catch (io.github.keylimeattestor.keylime.KeylimeException e) {
+        // not enrolled yet
+      }
+      Thread.sleep(500);
+    }
+    throw new AssertionError("verifier status never matched; last: " + last);
+  }
+
+  String serverBlock() throws Exception {
+    Path exe = SpireBinaries.projectFile("plugin-server/target/keylime-attestor-server");
+    String sha = Files.readString(Path.of(exe + ".sha256")).split("\\s+")[0];
+    return """
+          NodeAttestor "keylime" {
+            plugin_cmd = "%s"
+            plugin_checksum = "%s"
+            plugin_data {
+              registrar_urls = ["%s"]
+              verifier_urls = ["%s"]
+              tls {
+                ca_bundle = "%s"
+                client_cert = "%s"
+                client_key = "%s"
+              }
+              ek_ca_bundle = "%s"
+              require_ek_cert = true
+              attestation_policy {
+                max_attestation_age = "60s"
+              }
+              pcr_policy {
+                pcrs = [16]
+              }
+              selectors {
+                pcrs = [16]
+              }
+              challenge_timeout = "30s"
+            }
+          }
+        """.formatted(exe, sha, stack.get("REGISTRAR_URL"), stack.get("VERIFIER_URL"), stack.get("KEYLIME_CA_CERT"),
+        stack.get("SPIRE_CLIENT_CERT"), stack.get("SPIRE_CLIENT_KEY"), stack.get("SWTPM_LOCALCA_ISSUER"));
+  }
+
+  String agentBlock(String quoteSource) throws Exception {
+    Path exe = SpireBinaries.projectFile("plugin-agent/target/keylime-attestor-agent");
+    String sha = Files.readString(Path.of(exe + ".sha256")).split("\\s+")[0];
+    String source = quoteSource.equals("tpm") ? "" : """
+              quote_source = "keylime_agent"
+              keylime_agent_url = "https://127.0.0.1:%d"
+              keylime_agent_tls {
+                ca_bundle = "%s"
+                client_cert = "%s"
+                client_key = "%s"
+              }
+        """.formatted(emulatorPort, emulatorDir.resolve("server-cert.crt"), stack.get("SPIRE_CLIENT_CERT"),
+        stack.get("SPIRE_CLIENT_KEY"));
+    return """
+          NodeAttestor "keylime" {
+            plugin_cmd = "%s"
+            plugin_checksum = "%s"
+            plugin_data {
+              swtpm_address = "127.0.0.1:%s"
+              agent_data_path = "%s"
+              keylime_agent_uuid = "%s"
+              app_key_path = "%s"
+        %s
+            }
+          }
+        """.formatted(exe, sha, stack.get("SWTPM_PORT"), emulatorDir.resolve("agent_data.json"), uuid,
+        bed.dir.resolve("app-key-" + quoteSource + ".json"), source);
+  }
+
+  static Predicate<JsonNode> ours(String message) {
+    return e -> message.equals(e.path("msg").asText()) && "keylime".equals(e.path("plugin_name").asText());
+  }
+
+  @Test
+  @Order(1)
+  void agentAttestsWithTheExpectedIdAndSelectors() throws Exception {
+    bed.agent.awaitEntries(msg("Node attestation was successful"), 1, Duration.ofSeconds(90));
+    JsonNode agents = bed.agentList();
+    assertThat(agents).hasSize(1);
+    JsonNode a = agents.get(0);
+    assertThat("spiffe://" + a.path("id").path("trust_domain").asText() + a.path("id").path("path").asText()).isEqualTo(agentId);
+    assertThat(a.path("attestation_type").asText()).isEqualTo("keylime");
+    assertThat(a.path("can_reattest").asBoolean()).isTrue();
+    List<String> selectors = new ArrayList<>();
+    a.path("selectors").forEach(s -> selectors.add(s.path("type").asText() + ":" + s.path("value").asText()));
+    assertThat(selectors).contains("keylime:uuid:" + uuid, "keylime:attestation_status:pass",
+        "keylime:tpm:manufacturer:id:00001014", "keylime:tpm:model:swtpm");
+    assertThat(selectors).anyMatch(s -> s.matches("keylime:ek_hash:[0-9a-f]{64}"))
+        .anyMatch(s -> s.matches("keylime:app_key:[0-9a-f]{64}"))
+        .anyMatch(s -> s.matches("keylime:pcr:sha256:16:[0-9a-f]{64}"));
+  }
+
+  @Test
+  @Order(2)
+  void aWorkloadGetsAnX509SvidThroughAnEntryOnKeylimeSelectors() throws Exception {
+    String server = SpireBinaries.server().toString();
+    String sock = bed.serverSocket().toString();
+    bed.run(List.of(server, "entry", "create", "-socketPath", sock, "-node", "-spiffeID",
+        "spiffe://example.org/keylime-nodes", "-selector", "keylime:uuid:" + uuid));
+    long uid = ((Number) Files.getAttribute(Path.of("/proc/self"), "unix:uid")).longValue();
+    bed.run(List.of(server, "entry", "create", "-socketPath", sock, "-parentID", "spiffe://example.org/keylime-nodes",
+        "-spiffeID", "spiffe://example.org/workload", "-selector", "unix:uid:" + uid));
+    Instant end = Instant.now().plusSeconds(60);
+    String out = "";
+    while (Instant.now().isBefore(end)) {
+      Process p = new ProcessBuilder(SpireBinaries.agent().toString(), "api", "fetch", "x509", "-socketPath",
+          bed.agentSocket().toString()).redirectErrorStream(true).start();
+      out = new String(p.getInputStream().readAllBytes());
+      if (p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0 && out.contains("spiffe://example.org/workload")) {
+        break;
+      }
+      Thread.sleep(1000);
+    }
+    assertThat(out).contains("SPIFFE ID:").contains("spiffe://example.org/workload");
+  }
+
+  @Test
+  @Order(3)
+  void reattestsManyTimesWithoutThreadOrFdGrowth() throws Exception {
+    List<JsonNode> serving = new ArrayList<>(bed.server.entries(ours("plugin serving")));
+    serving.addAll(bed.agent.entries(ours("plugin serving")));
+    assertThat(serving).hasSize(2);
+    bed.agent.awaitEntries(msg("Successfully reattested node"), 5, Duration.ofMinutes(3));
+    long[] pids = serving.stream().mapToLong(e -> e.path("pid").asLong()).toArray();
+    int[] threads0 = new int[pids.length];
+    int[] fds0 = new int[pids.length];
+    for (int i = 0; i < pids.length; i++) {
+      threads0[i] = ProcStats.threads(pids[i]);
+      fds0[i] = ProcStats.fds(pids[i]);
+    }
+    bed.agent.awaitEntries(msg("Successfully reattested node"), REATTESTATIONS, Duration.ofMinutes(12));
+    for (int i = 0; i < pids.length; i++) {
+      int t = ProcStats.threads(pids[i]);
+      int f = ProcStats.fds(pids[i]);
+      System.err.printf("plugin pid %d: threads %d -> %d, fds %d -> %d%n", pids[i], threads0[i], t, fds0[i], f);
+      assertThat(t).as("threads of plugin %d", pids[i]).isLessThanOrEqualTo(threads0[i] + 2);
+      assertThat(f).as("fds of plugin %d", pids[i]).isLessThanOrEqualTo(fds0[i] + 2);
+    }
+    assertThat(bed.server.entries(ours("attestation refused"))).isEmpty();
+    assertThat(bed.server.entries(ours("node attested"))).hasSizeGreaterThanOrEqualTo(REATTESTATIONS + 1);
+    LatencyReport.print(bed);
+  }
+
+  @Test
+  @Order(4)
+  void nothingOfOursListensSoTheVerifierCannotCallUs() throws Exception {
+    List<JsonNode> serving = new ArrayList<>(bed.server.entries(ours("plugin serving")));
+    serving.addAll(bed.agent.entries(ours("plugin serving")));
+    for (JsonNode s : serving) {
+      assertThat(ProcStats.listeningInetSockets(s.path("pid").asLong())).isEmpty();
+      assertThat(s.path("socket").asText()).startsWith("/");
+    }
+  }
+
+  @Test
+  @Order(5)
+  void quoteSourceKeylimeAgentWorksToo() throws Exception {
+    bed.agent.stop(Duration.ofSeconds(15));
+    int before = bed.server.entries(ours("node attested")).size();
+    bed.startAgent(agentBlock("keylime_agent"), "agent-kla");
+    bed.agent.awaitEntries(msg("Node attestation was successful"), 1, Duration.ofSeconds(90));
+    bed.agent.awaitEntries(msg("Successfully reattested node"), 2, Duration.ofSeconds(90));
+    assertThat(bed.server.entries(ours("node attested")).size()).isGreaterThanOrEqualTo(before + 3);
+    assertThat(bed.agent.entries(ours("configured"))).anyMatch(e -> e.path("quote_source").asText().equals("keylime_agent"));
+    // The emulator logs each API call with the caller's client certificate: the plugin used its own.
+    assertThat(stack.agentLog(uuid)).containsPattern("GET /v2\\.\\d/quotes/identity from CN=spire-server-keylime-plugin");
+  }
+
+  @Test
+  @Order(6)
+  void aNodeKeylimeFailsIsRefusedWithPermissionDeniedAtItsNextReattestation() throws Exception {
+    KeylimeStack.kill(emulator);
+    awaitVerifier(s -> s.operationalState().map(OperationalState::isFailure).orElse(false), Duration.ofSeconds(90));
+    SpireProcess agent = bed.agent;
+    agent.awaitEntries(e -> e.path("msg").asText().contains("PermissionDenied")
+        || e.path("error").asText().contains("PermissionDenied"), 1, Duration.ofSeconds(90));
+    assertThat(agent.process().waitFor(60, TimeUnit.SECONDS)).as("spire-agent stops on PermissionDenied").isTrue();
+    assertThat(bed.server.entries(ours("attestation refused")))
+        .anyMatch(e -> e.path("code").asText().equals("PERMISSION_DENIED"));
+  }
+
+  @Test
+  @Order(7)
+  void anUnreachableVerifierGivesUnavailable() throws Exception {
+    String pgid = Files.readString(stack.dir.resolve("pids/verifier.pgid")).trim();
+    new ProcessBuilder("kill", "-KILL", "--", "-" + pgid).start().waitFor();
+    bed.startAgent(agentBlock("tpm"), "agent-unavailable");
+    bed.agent.awaitEntries(e -> e.toString().contains("Unavailable"), 1, Duration.ofSeconds(90));
+    assertThat(bed.server.entries(ours("attestation refused")))
+        .anyMatch(e -> e.path("code").asText().equals("UNAVAILABLE"));
+  }
+}
