@@ -28,7 +28,7 @@ wait_for() { # timeout-seconds description command...
 
 scripts/install-prereqs.sh >/dev/null
 step "prerequisites installed (swtpm, tpm2-tools, SPIRE v1.15.3, Keylime 7.14.3 venv)"
-./mvnw -q -B -ntp install -DskipTests
+./mvnw -q -B -ntp install -DskipTests -DskipITs
 ./mvnw -q -B -ntp -pl keylime-emulator dependency:build-classpath -Dmdep.outputFile=target/demo.cp
 step "plugins built: keylime-attestor-agent $(cut -c1-12 plugin-agent/target/keylime-attestor-agent.sha256)..., keylime-attestor-server $(cut -c1-12 plugin-server/target/keylime-attestor-server.sha256)..."
 

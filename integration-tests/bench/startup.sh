@@ -7,7 +7,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-./mvnw -q -B -ntp -pl integration-tests -am test-compile package -DskipTests
+./mvnw -q -B -ntp -pl integration-tests -am test-compile package -DskipTests -DskipITs
 ./mvnw -q -B -ntp -pl integration-tests dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/bench.cp
 work=$(mktemp -d /tmp/startup-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
