@@ -32,6 +32,7 @@ import java.util.concurrent.TimeUnit;
  * Start-up figures of a plugin executable, measured the way SPIRE starts it: exec to handshake line
  * (median of N runs) and the process RSS right after Init + Configure. Runs each configuration
  * round-robin so machine noise spreads evenly. Usage: see integration-tests/bench/startup.sh.
+ * Arguments: {@code <executable>=<plugin_data file>} each.
  */
 public final class StartupBenchmark {
   record Config(String name, Map<String, String> env) {}
@@ -40,14 +41,16 @@ public final class StartupBenchmark {
 
   public static void main(String[] args) throws Exception {
     int runs = Integer.getInteger("runs", 10);
-    String hcl = System.getProperty("hcl", "");
     List<Config> configs = List.of(
         new Config("plain JVM (no tuning flags, no CDS)", Map.of("KEYLIME_ATTESTOR_TUNING", "", "KEYLIME_ATTESTOR_CDS", "off")),
         new Config("launcher tuning flags, no CDS", Map.of("KEYLIME_ATTESTOR_CDS", "off")),
         new Config("launcher tuning flags + CDS archive", Map.of()));
     MultiThreadIoEventLoopGroup loop = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     try {
-      for (String exe : args) {
+      for (String arg : args) {
+        // each argument: <executable>=<file holding the plugin_data to configure it with>
+        String exe = arg.substring(0, arg.indexOf('='));
+        String hcl = Files.readString(Path.of(arg.substring(arg.indexOf('=') + 1)));
         train(exe);
         List<List<Sample>> samples = new ArrayList<>();
         configs.forEach(c -> samples.add(new ArrayList<>()));
