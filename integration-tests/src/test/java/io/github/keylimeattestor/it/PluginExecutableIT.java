@@ -15,6 +15,7 @@ import io.github.keylimeattestor.proto.spire.config.ValidateRequest;
 import io.github.keylimeattestor.proto.spire.config.ValidateResponse;
 import io.github.keylimeattestor.proto.spire.init.InitGrpc;
 import io.github.keylimeattestor.proto.spire.init.InitRequest;
+import io.github.keylimeattestor.sdk.Observers;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
@@ -91,16 +92,7 @@ class PluginExecutableIT {
           .getStatus()).isEqualTo(ServingStatus.SERVING);
 
       // The host's broker stream: it sends the host-service address and keeps the stream open.
-      StreamObserver<ConnInfo> broker = GRPCBrokerGrpc.newStub(ch).startStream(new StreamObserver<>() {
-        @Override
-        public void onNext(ConnInfo value) {}
-
-        @Override
-        public void onError(Throwable t) {}
-
-        @Override
-        public void onCompleted() {}
-      });
+      StreamObserver<ConnInfo> broker = GRPCBrokerGrpc.newStub(ch).startStream(Observers.<ConnInfo>ignoring());
       broker.onNext(ConnInfo.newBuilder().setServiceId(1).setNetwork("unix").setAddress("/nonexistent/host.sock").build());
 
       List<String> names = InitGrpc.newBlockingStub(ch).init(InitRequest.newBuilder()

@@ -5,6 +5,7 @@ import io.github.keylimeattestor.proto.spire.agent.nodeattestor.Challenge;
 import io.github.keylimeattestor.proto.spire.agent.nodeattestor.NodeAttestorGrpc;
 import io.github.keylimeattestor.proto.spire.agent.nodeattestor.PayloadOrChallengeResponse;
 import io.github.keylimeattestor.proto.spire.config.CoreConfiguration;
+import io.github.keylimeattestor.sdk.Observers;
 import io.github.keylimeattestor.sdk.Plugin;
 import io.github.keylimeattestor.sdk.hcl.HclException;
 import io.github.keylimeattestor.sdk.log.Log;
@@ -136,16 +137,7 @@ final class KeylimeAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase imp
   /** Ends the stream with an error and ignores whatever SPIRE still sends on it. */
   private static StreamObserver<Challenge> fail(StreamObserver<PayloadOrChallengeResponse> out, StatusException e) {
     safely(() -> out.onError(e));
-    return new StreamObserver<>() {
-      @Override
-      public void onNext(Challenge value) {}
-
-      @Override
-      public void onError(Throwable t) {}
-
-      @Override
-      public void onCompleted() {}
-    };
+    return Observers.ignoring();
   }
 
   /** A call SPIRE already cancelled rejects further messages; that must not reach gRPC's thread. */

@@ -148,16 +148,7 @@ public final class PluginMain {
       start(Map.of());
       ManagedChannel ch = transport.dial(socket.toString());
       HealthGrpc.newBlockingStub(ch).check(HealthCheckRequest.newBuilder().setService("plugin").build());
-      GRPCBrokerGrpc.newStub(ch).startStream(new io.grpc.stub.StreamObserver<>() {
-        @Override
-        public void onNext(ConnInfo value) {}
-
-        @Override
-        public void onError(Throwable t) {}
-
-        @Override
-        public void onCompleted() {}
-      }).onNext(ConnInfo.newBuilder().setServiceId(HostServices.HOST_SERVICE_PROVIDER_ID).setNetwork("unix")
+      GRPCBrokerGrpc.newStub(ch).startStream(Observers.<ConnInfo>ignoring()).onNext(ConnInfo.newBuilder().setServiceId(HostServices.HOST_SERVICE_PROVIDER_ID).setNetwork("unix")
           .setAddress(socketDir.resolve("none.sock").toString()).build());
       InitGrpc.newBlockingStub(ch).init(InitRequest.newBuilder().addHostServiceNames(HostServices.METRICS).build());
       CoreConfiguration core = CoreConfiguration.newBuilder().setTrustDomain("example.org").build();

@@ -5,6 +5,7 @@ import io.github.keylimeattestor.proto.spire.hostservice.metrics.AddSampleReques
 import io.github.keylimeattestor.proto.spire.hostservice.metrics.IncrCounterRequest;
 import io.github.keylimeattestor.proto.spire.hostservice.metrics.Label;
 import io.github.keylimeattestor.proto.spire.hostservice.metrics.MetricsGrpc;
+import io.github.keylimeattestor.sdk.Observers;
 import io.grpc.stub.StreamObserver;
 import java.util.List;
 import java.util.Optional;
@@ -16,16 +17,7 @@ import java.util.Optional;
 final class AttestMetrics {
   static final List<String> OUTCOME = List.of("keylime_attestor", "attestation");
   static final List<String> PHASE_MS = List.of("keylime_attestor", "phase_ms");
-  private static final StreamObserver<Empty> IGNORE = new StreamObserver<>() {
-    @Override
-    public void onNext(Empty value) {}
-
-    @Override
-    public void onError(Throwable t) {}
-
-    @Override
-    public void onCompleted() {}
-  };
+  private static final StreamObserver<Empty> IGNORE = Observers.ignoring();
 
   private final Optional<MetricsGrpc.MetricsStub> metrics;
 

@@ -7,6 +7,7 @@ import io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestRequest;
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestResponse;
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.NodeAttestorGrpc;
 import io.github.keylimeattestor.sdk.HostServices;
+import io.github.keylimeattestor.sdk.Observers;
 import io.github.keylimeattestor.sdk.Plugin;
 import io.github.keylimeattestor.sdk.hcl.HclException;
 import io.github.keylimeattestor.sdk.log.Log;
@@ -92,16 +93,7 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
     AttestStream.Context c = context;
     if (c == null) {
       out.onError(Status.FAILED_PRECONDITION.withDescription("not configured").asException());
-      return new StreamObserver<>() {
-        @Override
-        public void onNext(AttestRequest value) {}
-
-        @Override
-        public void onError(Throwable t) {}
-
-        @Override
-        public void onCompleted() {}
-      };
+      return Observers.ignoring();
     }
     if (c.metrics() != metrics) {
       c = withMetrics(c);

@@ -5,6 +5,7 @@ import io.github.keylimeattestor.proto.spire.agent.nodeattestor.Challenge;
 import io.github.keylimeattestor.proto.spire.agent.nodeattestor.NodeAttestorGrpc;
 import io.github.keylimeattestor.proto.spire.agent.nodeattestor.PayloadOrChallengeResponse;
 import io.github.keylimeattestor.proto.spire.config.CoreConfiguration;
+import io.github.keylimeattestor.sdk.Observers;
 import io.github.keylimeattestor.sdk.Plugin;
 import io.github.keylimeattestor.sdk.log.Log;
 import io.grpc.ServerServiceDefinition;
@@ -48,7 +49,7 @@ final class TestAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase implem
     TestConfig c = config;
     if (c == null) {
       out.onError(Status.FAILED_PRECONDITION.withDescription("not configured").asException());
-      return new Ignore<>();
+      return Observers.ignoring();
     }
     log.debug("sending attestation payload", "node", c.nodeName());
     out.onNext(PayloadOrChallengeResponse.newBuilder()
@@ -68,16 +69,5 @@ final class TestAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase implem
         out.onCompleted();
       }
     };
-  }
-
-  static final class Ignore<T> implements StreamObserver<T> {
-    @Override
-    public void onNext(T value) {}
-
-    @Override
-    public void onError(Throwable t) {}
-
-    @Override
-    public void onCompleted() {}
   }
 }

@@ -9,6 +9,7 @@ import io.github.keylimeattestor.proto.spire.config.ConfigureRequest;
 import io.github.keylimeattestor.proto.spire.config.CoreConfiguration;
 import io.github.keylimeattestor.proto.spire.init.InitGrpc;
 import io.github.keylimeattestor.proto.spire.init.InitRequest;
+import io.github.keylimeattestor.sdk.Observers;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
@@ -96,16 +97,7 @@ public final class StartupBenchmark {
       String socket = line.split("\\|")[3];
       ch = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket)).channelType(EpollDomainSocketChannel.class)
           .eventLoopGroup(loop).withOption(ChannelOption.SO_KEEPALIVE, null).usePlaintext().build();
-      StreamObserver<ConnInfo> broker = GRPCBrokerGrpc.newStub(ch).startStream(new StreamObserver<>() {
-        @Override
-        public void onNext(ConnInfo value) {}
-
-        @Override
-        public void onError(Throwable t) {}
-
-        @Override
-        public void onCompleted() {}
-      });
+      StreamObserver<ConnInfo> broker = GRPCBrokerGrpc.newStub(ch).startStream(Observers.<ConnInfo>ignoring());
       broker.onNext(ConnInfo.newBuilder().setServiceId(1).setNetwork("unix").setAddress("/nonexistent").build());
       InitGrpc.newBlockingStub(ch).init(InitRequest.newBuilder().addHostServiceNames("spire.hostservice.common.metrics.v1.Metrics").build());
       ConfigGrpc.newBlockingStub(ch).configure(ConfigureRequest.newBuilder()
