@@ -1,0 +1,109 @@
+package io.github.keylimeattestor.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.github.keylimeattestor.keylime.OperationalState;
+import io.github.keylimeattestor.sdk.hcl.HclException;
+import io.github.keylimeattestor.tpm.Alg;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ServerConfigTest {
+  @TempDir
+  static Path dir;
+  static String tls;
+
+  @BeforeAll
+  static void pki() throws Exception {
+    Process p = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+        "-nodes", "-days", "1", "-subj", "/CN=test", "-keyout", dir.resolve("key.pem").toString(),
+        "-out", dir.resolve("cert.pem").toString()).redirectErrorStream(true).start();
+    p.getInputStream().readAllBytes();
+    assertThat(p.waitFor()).isZero();
+    tls = "tls {\n ca_bundle = \"" + dir.resolve("cert.pem") + "\"\n client_cert = \"" + dir.resolve("cert.pem")
+        + "\"\n client_key = \"" + dir.resolve("key.pem") + "\"\n}\n";
+  }
+
+  static String minimal(String extra) {
+    return "registrar_urls = [\"https://127.0.0.1:8891\"]\nverifier_urls = [\"https://a:8881\", \"https://b:8881\"]\n" + tls + extra;
+  }
+
+  @Test
+  void minimalConfigGetsSafeDefaults() throws Exception {
+    ServerConfig c = ServerConfig.parse("example.org", minimal(""));
+    assertThat(c.verifier().urls()).hasSize(2);
+    assertThat(c.acceptedStates()).containsExactlyInAnyOrder(OperationalState.GET_QUOTE, OperationalState.GET_QUOTE_RETRY,
+        OperationalState.PROVIDE_V, OperationalState.PROVIDE_V_RETRY);
+    assertThat(c.requirePass()).isTrue();
+    assertThat(c.verifierIdentityCheck()).isTrue();
+    assertThat(c.pcrPolicy().hashAlg()).isEqualTo(Alg.SHA256);
+    assertThat(c.pcrPolicy().pcrs()).containsExactly(16);
+    assertThat(c.challengeTimeout()).isEqualTo(Duration.ofSeconds(60));
+    assertThat(c.agentPath().toString()).isEqualTo("/{{ .PluginName }}/{{ .UUID }}");
+  }
+
+  @Test
+  void fullConfigIsRead() throws Exception {
+    ServerConfig c = ServerConfig.parse("example.org", minimal("""
+        attestation_policy {
+          accepted_states = ["get_quote", "4"]
+          max_attestation_age = "5m"
+        }
+        pcr_policy {
+          pcrs = [0, 7, 16]
+          expected {
+            "7" = "%s"
+          }
+        }
+        selectors {
+          pcrs = [7]
+          meta_keys = ["site"]
+        }
+        agent_path_template = "/{{ .PluginName }}/{{ .EKHash }}"
+        verifier_identity_check = false
+        """.formatted("ab".repeat(32))));
+    assertThat(c.acceptedStates()).containsExactlyInAnyOrder(OperationalState.GET_QUOTE, OperationalState.GET_QUOTE_RETRY);
+    assertThat(c.maxAttestationAge()).contains(Duration.ofMinutes(5));
+    assertThat(c.pcrPolicy().expected()).containsKey(7);
+    assertThat(c.pcrSelectors()).containsExactly(7);
+    assertThat(c.metaSelectors()).containsExactly("site");
+    assertThat(c.verifierIdentityCheck()).isFalse();
+  }
+
+  @Test
+  void mistakesAreRefusedWithWhatToFix() {
+    String[][] cases = {
+        {minimal("verifer_identity_check = true\n"), "unknown setting verifer_identity_check"},
+        {tls, "registrar_urls is required"},
+        {minimal("").replace("https://127.0.0.1:8891", "http://127.0.0.1:8890"), "must be an https:// URL"},
+        {minimal("require_ek_cert = true\n"), "needs ek_ca_bundle"},
+        {minimal("selectors {\n pcrs = [7]\n}\n"), "not in pcr_policy.pcrs"},
+        {minimal("attestation_policy {\n accepted_states = [\"failed\"]\n}\n"), "failure state"},
+        {minimal("agent_path_template = \"/{{ .Hostname }}\"\n"), "unknown field .Hostname"},
+        {minimal("pcr_policy {\n pcrs = [24]\n}\n"), "not a PCR index"},
+        {minimal("tls_server_name = \"x\"\n"), "unknown setting tls_server_name"},
+        {minimal("").replace(dir.resolve("key.pem").toString(), dir.resolve("missing.pem").toString()), "tls:"},
+    };
+    for (String[] c : cases) {
+      assertThatThrownBy(() -> ServerConfig.parse("example.org", c[0])).as(c[1]).isInstanceOf(HclException.class)
+          .hasMessageContaining(c[1]);
+    }
+  }
+
+  @Test
+  void validateAnswersWithTheSameNotes() {
+    KeylimeServerPlugin plugin = new KeylimeServerPlugin();
+    var core = io.github.keylimeattestor.proto.spire.config.CoreConfiguration.newBuilder().setTrustDomain("example.org").build();
+    assertThat(plugin.validate(core, minimal("")).valid()).isTrue();
+    assertThat(plugin.validate(core, minimal("")).notes()).isEmpty();
+    var bad = plugin.validate(core, minimal("require_ek_cert = true\n"));
+    assertThat(bad.valid()).isFalse();
+    assertThat(bad.notes()).singleElement().asString().contains("ek_ca_bundle");
+    assertThat(Files.exists(dir.resolve("cert.pem"))).isTrue();
+  }
+}
