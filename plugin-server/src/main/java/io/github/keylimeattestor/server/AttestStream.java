@@ -6,9 +6,7 @@ import com.google.protobuf.ByteString;
 import io.github.keylimeattestor.keylime.IdentityVerification;
 import io.github.keylimeattestor.keylime.KeylimeException;
 import io.github.keylimeattestor.keylime.RegistrarAgent;
-import io.github.keylimeattestor.keylime.RegistrarClient;
 import io.github.keylimeattestor.keylime.VerifierAgentStatus;
-import io.github.keylimeattestor.keylime.VerifierClient;
 import io.github.keylimeattestor.proto.sovereign.SovereignAttestation;
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.AgentAttributes;
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestRequest;
@@ -41,8 +39,8 @@ final class AttestStream implements StreamObserver<AttestRequest> {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** What a stream needs; one per configuration, shared by all streams. */
-  record Context(ServerConfig config, RegistrarClient registrar, VerifierClient verifier, EvidenceVerifier evidence,
-      SecureRandom random, Clock clock, AttestMetrics metrics) {}
+  record Context(ServerConfig config, Keylime keylime, EvidenceVerifier evidence, SecureRandom random, Clock clock,
+      AttestMetrics metrics) {}
 
   private final Context ctx;
   private final StreamObserver<AttestResponse> out;
@@ -89,7 +87,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     String id = payload.agentId().value();
     long t = System.nanoTime();
     try {
-      registered = ctx.registrar().getAgent(id);
+      registered = ctx.keylime().registrarAgent(id);
     } catch (KeylimeException e) {
       throw KeylimeErrors.toStatus("registrar", id, e);
     } finally {
@@ -97,7 +95,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     }
     t = System.nanoTime();
     try {
-      status = ctx.verifier().getAgent(id);
+      status = ctx.keylime().verifierStatus(id);
     } catch (KeylimeException e) {
       throw KeylimeErrors.toStatus("verifier", id, e);
     } finally {
@@ -190,7 +188,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     long t = System.nanoTime();
     IdentityVerification v;
     try {
-      v = ctx.verifier().verifyIdentity(id, att.getTpmSignedAttestation(), nonce.hex(),
+      v = ctx.keylime().verifyIdentity(id, att.getTpmSignedAttestation(), nonce.hex(),
           WireFormat.hashAlgName(ctx.config().pcrPolicy().hashAlg()));
     } catch (KeylimeException e) {
       throw KeylimeErrors.toStatus("verifier", id, e);

@@ -67,15 +67,15 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
     } catch (HclException e) {
       throw Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asException();
     }
-    context = new AttestStream.Context(config, new RegistrarClient(config.registrar()),
-        new VerifierClient(config.verifier()), evidence, random, clock, metrics);
+    context = new AttestStream.Context(config, Keylime.over(new RegistrarClient(config.registrar()),
+        new VerifierClient(config.verifier())), evidence, random, clock, metrics);
     LOG.info("configured", "trust_domain", config.trustDomain(), "registrar", config.registrar().urls().toString(),
         "verifier", config.verifier().urls().toString(), "pcr_policy", config.pcrPolicy().toString(),
         "verifier_identity_check", config.verifierIdentityCheck());
   }
 
   private AttestStream.Context withMetrics(AttestStream.Context c) {
-    return new AttestStream.Context(c.config(), c.registrar(), c.verifier(), c.evidence(), c.random(), c.clock(), metrics);
+    return new AttestStream.Context(c.config(), c.keylime(), c.evidence(), c.random(), c.clock(), metrics);
   }
 
   @Override

@@ -1,0 +1,38 @@
+package io.github.keylimeattestor.server;
+
+import io.github.keylimeattestor.keylime.IdentityVerification;
+import io.github.keylimeattestor.keylime.KeylimeException;
+import io.github.keylimeattestor.keylime.RegistrarAgent;
+import io.github.keylimeattestor.keylime.RegistrarClient;
+import io.github.keylimeattestor.keylime.VerifierAgentStatus;
+import io.github.keylimeattestor.keylime.VerifierClient;
+
+/** The three Keylime reads an attestation needs. */
+interface Keylime {
+  RegistrarAgent registrarAgent(String agentId) throws KeylimeException;
+
+  VerifierAgentStatus verifierStatus(String agentId) throws KeylimeException;
+
+  IdentityVerification verifyIdentity(String agentId, String quote, String nonce, String hashAlg) throws KeylimeException;
+
+  /** The real thing: the registrar and verifier over mTLS. */
+  static Keylime over(RegistrarClient registrar, VerifierClient verifier) {
+    return new Keylime() {
+      @Override
+      public RegistrarAgent registrarAgent(String agentId) throws KeylimeException {
+        return registrar.getAgent(agentId);
+      }
+
+      @Override
+      public VerifierAgentStatus verifierStatus(String agentId) throws KeylimeException {
+        return verifier.getAgent(agentId);
+      }
+
+      @Override
+      public IdentityVerification verifyIdentity(String agentId, String quote, String nonce, String hashAlg)
+          throws KeylimeException {
+        return verifier.verifyIdentity(agentId, quote, nonce, hashAlg);
+      }
+    };
+  }
+}

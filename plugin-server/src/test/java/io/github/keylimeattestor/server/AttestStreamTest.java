@@ -1,0 +1,213 @@
+package io.github.keylimeattestor.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.protobuf.ByteString;
+import io.github.keylimeattestor.keylime.AttestationStatus;
+import io.github.keylimeattestor.keylime.IdentityVerification;
+import io.github.keylimeattestor.keylime.OperationalState;
+import io.github.keylimeattestor.keylime.RegistrarAgent;
+import io.github.keylimeattestor.keylime.TpmPublicArea;
+import io.github.keylimeattestor.keylime.VerifierAgentStatus;
+import io.github.keylimeattestor.proto.sovereign.AppKeyCertificate;
+import io.github.keylimeattestor.proto.sovereign.SovereignAttestation;
+import io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestRequest;
+import io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestResponse;
+import io.github.keylimeattestor.sovereign.AppKeyBinding;
+import io.github.keylimeattestor.sovereign.ClockHistory;
+import io.github.keylimeattestor.sovereign.EvidenceVerifier;
+import io.github.keylimeattestor.sovereign.KeylimeAgentId;
+import io.github.keylimeattestor.sovereign.WireFormat;
+import io.github.keylimeattestor.tpm.Alg;
+import io.github.keylimeattestor.tpm.KeylimeTpm;
+import io.github.keylimeattestor.tpm.structure.KeyBlob;
+import io.github.keylimeattestor.tpm.structure.Templates;
+import io.github.keylimeattestor.tpm.testing.Swtpm;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The server's Attest stream end to end inside one JVM: real evidence from swtpm, and Keylime's
+ * answers chosen by the test. This stands in for Keylime only to inject what a real verifier cannot
+ * be made to say on demand (a late answer, an "invalid" second opinion); the real-Keylime paths
+ * are KeylimeEndToEndIT's.
+ */
+class AttestStreamTest {
+  static final String UUID = "0b5f2b36-27a4-4d8e-9c61-3c4f2d7e9a10";
+  static TestPki pki;
+  static Swtpm swtpm;
+  static KeylimeTpm tpm;
+  static KeyBlob ak;
+  static KeyBlob appKey;
+  static RegistrarAgent registered;
+
+  @BeforeAll
+  static void setUp() throws Exception {
+    pki = TestPki.create();
+    swtpm = Swtpm.start();
+    tpm = new KeylimeTpm(swtpm.tpm());
+    ak = tpm.createAk(Templates.akRsa(Alg.SHA256));
+    appKey = tpm.createAppKey(Templates.appKeyEccP256());
+    registered = new RegistrarAgent(UUID, TpmPublicArea.fromTpm2b(tpm.ekPublic().marshalTpm2b()), Optional.empty(),
+        TpmPublicArea.fromTpm2b(ak.publicArea().marshalTpm2b()), Optional.empty(), false, Optional.empty(),
+        Optional.empty(), 1);
+  }
+
+  @AfterAll
+  static void stop() {
+    swtpm.close();
+  }
+
+  /** Keylime as the test wants it to answer. */
+  static final class Answers implements Keylime {
+    VerifierAgentStatus status = status(OperationalState.GET_QUOTE, AttestationStatus.PASS);
+    IdentityVerification identity = new IdentityVerification(true, Optional.empty());
+
+    @Override
+    public RegistrarAgent registrarAgent(String agentId) {
+      return registered;
+    }
+
+    @Override
+    public VerifierAgentStatus verifierStatus(String agentId) {
+      return status;
+    }
+
+    @Override
+    public IdentityVerification verifyIdentity(String agentId, String quote, String nonce, String hashAlg) {
+      return identity;
+    }
+  }
+
+  static VerifierAgentStatus status(OperationalState s, AttestationStatus a) {
+    return new VerifierAgentStatus(UUID, Optional.of(s), Optional.of(a), Optional.of(Instant.now()), Optional.empty(), 5,
+        Optional.of("sha256"), Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(),
+        Optional.empty(), Optional.empty());
+  }
+
+  /** A clock the test moves by hand. */
+  static final class ManualClock extends Clock {
+    Instant now = Instant.now();
+
+    @Override
+    public ZoneOffset getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(java.time.ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public Instant instant() {
+      return now;
+    }
+  }
+
+  static final class Recorder implements StreamObserver<AttestResponse> {
+    final List<AttestResponse> messages = new ArrayList<>();
+    Status error;
+    boolean completed;
+
+    @Override
+    public void onNext(AttestResponse value) {
+      messages.add(value);
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      error = Status.fromThrowable(t);
+    }
+
+    @Override
+    public void onCompleted() {
+      completed = true;
+    }
+  }
+
+  AttestStream.Context context(Keylime keylime, Clock clock) throws Exception {
+    ServerConfig config = ServerConfig.parse("example.org", pki.pluginData("challenge_timeout = \"30s\"\n"));
+    return new AttestStream.Context(config, keylime, new EvidenceVerifier(new ClockHistory(10)), new SecureRandom(), clock,
+        new AttestMetrics(Optional.empty()));
+  }
+
+  /** Runs one stream as SPIRE would, the node answering with {@code appKey} through {@code ak}. */
+  static Recorder attest(AttestStream.Context ctx, Runnable beforeAnswer) throws Exception {
+    Recorder out = new Recorder();
+    AttestStream s = new AttestStream(ctx, out);
+    s.onNext(AttestRequest.newBuilder().setPayload(ByteString.copyFrom(
+        WireFormat.encodePayload(new KeylimeAgentId(UUID), appKey.publicArea(), "sha256"))).build());
+    if (out.error != null) {
+      return out;
+    }
+    WireFormat.Challenge c = WireFormat.decodeChallenge(out.messages.get(0).getChallenge().toByteArray());
+    KeylimeTpm.Evidence e = tpm.quoteAndCertify(ak, c.nonce().quoteQualifyingData(), c.selection(), appKey,
+        AppKeyBinding.certifyQualifyingData(c.nonce()));
+    SovereignAttestation att = SovereignAttestation.newBuilder().setTpmSignedAttestation(e.quote().encode())
+        .setAppKeyPublic(ByteString.copyFrom(appKey.publicArea().marshalTpm2b())).setChallengeNonce(c.nonce().hex())
+        .setKeylimeAgentUuid(UUID).setAppKeyCertificate(AppKeyCertificate.newBuilder()
+            .setCertifyInfo(ByteString.copyFrom(e.certify().attest()))
+            .setSignature(ByteString.copyFrom(e.certify().signature()))).build();
+    beforeAnswer.run();
+    s.onNext(AttestRequest.newBuilder().setChallengeResponse(att.toByteString()).build());
+    return out;
+  }
+
+  @Test
+  void aGoodNodeGetsItsIdSelectorsAndCanReattest() throws Exception {
+    Recorder out = attest(context(new Answers(), Clock.systemUTC()), () -> {});
+    assertThat(out.error).isNull();
+    assertThat(out.completed).isTrue();
+    var attrs = out.messages.get(1).getAgentAttributes();
+    assertThat(attrs.getSpiffeId()).isEqualTo("spiffe://example.org/spire/agent/keylime/" + UUID);
+    assertThat(attrs.getCanReattest()).isTrue();
+    assertThat(attrs.getSelectorValuesList()).contains("uuid:" + UUID, "attestation_status:pass")
+        .anyMatch(v -> v.startsWith("ek_hash:")).anyMatch(v -> v.startsWith("app_key:"));
+  }
+
+  @Test
+  void anAnswerAfterChallengeTimeoutIsUnavailable() throws Exception {
+    ManualClock clock = new ManualClock();
+    Recorder out = attest(context(new Answers(), clock), () -> clock.now = clock.now.plus(Duration.ofSeconds(31)));
+    assertThat(out.error.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(out.error.getDescription()).contains("challenge_timeout");
+  }
+
+  @Test
+  void theVerifiersSecondOpinionCanRefuse() throws Exception {
+    Answers keylime = new Answers();
+    keylime.identity = new IdentityVerification(false, Optional.of("The nonce from the attestation differs"));
+    Recorder out = attest(context(keylime, Clock.systemUTC()), () -> {});
+    assertThat(out.error.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+    assertThat(out.error.getDescription()).contains("does not accept the quote").contains("nonce");
+  }
+
+  @Test
+  void aFailedNodeIsRefusedBeforeAnyChallenge() throws Exception {
+    Answers keylime = new Answers();
+    keylime.status = status(OperationalState.INVALID_QUOTE, AttestationStatus.FAIL);
+    Recorder out = attest(context(keylime, Clock.systemUTC()), () -> {});
+    assertThat(out.error.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+    assertThat(out.messages).isEmpty();
+  }
+
+  @Test
+  void aChallengeResponseFirstIsInvalidArgument() throws Exception {
+    Recorder out = new Recorder();
+    new AttestStream(context(new Answers(), Clock.systemUTC()), out)
+        .onNext(AttestRequest.newBuilder().setChallengeResponse(ByteString.copyFromUtf8("x")).build());
+    assertThat(out.error.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+  }
+}
