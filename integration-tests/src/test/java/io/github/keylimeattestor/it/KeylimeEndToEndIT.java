@@ -48,6 +48,7 @@ class KeylimeEndToEndIT {
   int emulatorPort;
   Path emulatorDir;
   String agentId;
+  int metricsPort;
 
   @BeforeAll
   void startEverything() throws Exception {
@@ -63,7 +64,11 @@ class KeylimeEndToEndIT {
     awaitVerifier(s -> s.attestationStatus().orElse(null) == AttestationStatus.PASS, Duration.ofSeconds(60));
 
     bed = new SpireTestbed();
-    bed.startServer("  agent_ttl = \"" + AGENT_TTL + "\"", serverBlock());
+    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      metricsPort = s.getLocalPort();
+    }
+    bed.startServer("  agent_ttl = \"" + AGENT_TTL + "\"", serverBlock(),
+        "telemetry {\n  Prometheus {\n    host = \"127.0.0.1\"\n    port = " + metricsPort + "\n  }\n}\n");
     bed.awaitServerHealthy(Duration.ofSeconds(60));
     bed.startAgent(agentBlock("tpm"));
     agentId = "spiffe://example.org/spire/agent/keylime/" + uuid;
@@ -265,6 +270,18 @@ class KeylimeEndToEndIT {
     assertThat(bed.server.entries(ours("attestation refused"))).isEmpty();
     assertThat(bed.server.entries(ours("node attested"))).hasSizeGreaterThanOrEqualTo(REATTESTATIONS + 1);
     LatencyReport.print(bed);
+  }
+
+  @Test
+  @Order(4)
+  void ourMetricsReachSpireThroughTheBrokeredMetricsHostService() throws Exception {
+    java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
+        java.net.http.HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + metricsPort + "/metrics")).build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString());
+    List<String> ours = r.body().lines().filter(l -> l.contains("keylime_attestor") && !l.startsWith("#")).toList();
+    System.err.println("keylime_attestor metrics in SPIRE's Prometheus endpoint:\n" + String.join("\n", ours));
+    assertThat(ours).anyMatch(l -> l.contains("keylime_attestor_attestation") && l.contains("outcome=\"ok\""))
+        .anyMatch(l -> l.contains("keylime_attestor_phase_ms") && l.contains("phase=\"evidence\""));
   }
 
   @Test

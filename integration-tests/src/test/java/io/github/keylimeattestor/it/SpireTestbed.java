@@ -44,6 +44,11 @@ final class SpireTestbed implements AutoCloseable {
 
   /** Writes server.conf with {@code nodeAttestorBlock} inside plugins {} and starts the server. */
   SpireProcess startServer(String extraServerSettings, String nodeAttestorBlock) throws IOException {
+    return startServer(extraServerSettings, nodeAttestorBlock, "");
+  }
+
+  /** As above, with {@code topLevel} (e.g. a telemetry block) after the plugins. */
+  SpireProcess startServer(String extraServerSettings, String nodeAttestorBlock, String topLevel) throws IOException {
     String conf = """
         server {
           bind_address = "127.0.0.1"
@@ -68,7 +73,8 @@ final class SpireTestbed implements AutoCloseable {
           }
         %s
         }
-        """.formatted(serverPort, serverSocket(), TRUST_DOMAIN, extraServerSettings, nodeAttestorBlock);
+        %s
+        """.formatted(serverPort, serverSocket(), TRUST_DOMAIN, extraServerSettings, nodeAttestorBlock, topLevel);
     Files.writeString(dir.resolve("server.conf"), conf);
     server = SpireProcess.start("spire-server", dir,
         List.of(SpireBinaries.server().toString(), "run", "-config", "server.conf"));
