@@ -5,19 +5,11 @@ import io.github.keylimeattestor.sovereign.AppKeyBinding;
 import io.github.keylimeattestor.sovereign.EvidenceException;
 import io.github.keylimeattestor.tpm.CommandCode;
 import io.github.keylimeattestor.tpm.KeylimeTpm;
-import io.github.keylimeattestor.tpm.ResponseCode;
-import io.github.keylimeattestor.tpm.Tpm;
 import io.github.keylimeattestor.tpm.TpmException;
 import io.github.keylimeattestor.tpm.TpmFormatException;
 import io.github.keylimeattestor.tpm.TpmResponseException;
-import io.github.keylimeattestor.tpm.command.Auth;
-import io.github.keylimeattestor.tpm.command.CreatePrimary;
-import io.github.keylimeattestor.tpm.command.FlushContext;
-import io.github.keylimeattestor.tpm.command.Load;
-import io.github.keylimeattestor.tpm.command.ReadPublic;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
 import io.github.keylimeattestor.tpm.structure.Templates;
-import io.github.keylimeattestor.tpm.structure.TpmPublic;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.channels.FileChannel;
@@ -29,7 +21,6 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.Arrays;
 import java.util.Set;
 
 /**
@@ -46,7 +37,7 @@ final class AppKeyStore {
   private AppKeyStore() {}
 
   /** The App Key blob, proven loadable by this TPM. Call inside {@link TpmAccess#use}. */
-  static KeyBlob loadOrCreate(Path path, Tpm tpm, KeylimeTpm ktpm) throws IOException, TpmException {
+  static KeyBlob loadOrCreate(Path path, KeylimeTpm ktpm) throws IOException, TpmException {
     KeyBlob blob;
     try {
       blob = KeyBlob.parse(read(path), KeyBlob.DEFAULT_LIMIT);
@@ -61,7 +52,7 @@ final class AppKeyStore {
       return create(path, ktpm, e.getMessage());
     }
     try {
-      probeLoad(tpm, blob);
+      ktpm.checkLoadable(blob);
     } catch (TpmResponseException e) {
       if (e.commandCode() != CommandCode.LOAD || e.responseCode().isWarning()) {
         throw e;
@@ -121,51 +112,5 @@ final class AppKeyStore {
       LOG.warn("App Key blob was readable by others; set it to 0600", "app_key_path", path.toString(),
           "was", PosixFilePermissions.toString(now));
     }
-  }
-
-  /**
-   * Loads the blob under the storage primary and flushes it again. Chooses the parent exactly as
-   * {@link KeylimeTpm#SRK} does (persistent 0x81000001 if it holds an ECC P-256 SRK, else one made
-   * from the template), so that "loads here" means "loads in quoteAndCertify".
-   */
-  private static void probeLoad(Tpm tpm, KeyBlob blob) throws IOException, TpmException {
-    KeylimeTpm.Primary srk = KeylimeTpm.SRK;
-    int parent = srk.persistentHandle();
-    boolean transientParent = !persistentMatches(tpm, srk);
-    if (transientParent) {
-      parent = tpm.execute(CreatePrimary.of(srk.hierarchy(), srk.template())).handle();
-    }
-    try {
-      int handle = tpm.execute(new Load(parent, Auth.empty(), blob)).handle();
-      tpm.execute(new FlushContext(handle));
-    } catch (IOException | TpmException e) {
-      if (transientParent) {
-        try {
-          tpm.execute(new FlushContext(parent));
-        } catch (IOException | TpmException flush) {
-          e.addSuppressed(flush);
-        }
-      }
-      throw e;
-    }
-    if (transientParent) {
-      tpm.execute(new FlushContext(parent));
-    }
-  }
-
-  private static boolean persistentMatches(Tpm tpm, KeylimeTpm.Primary p) throws IOException, TpmException {
-    TpmPublic pub;
-    try {
-      pub = tpm.execute(new ReadPublic(p.persistentHandle())).outPublic();
-    } catch (TpmResponseException e) {
-      if (e.responseCode().base() == ResponseCode.HANDLE) {
-        return false;
-      }
-      throw e;
-    }
-    TpmPublic t = p.template();
-    return pub.type() == t.type() && pub.nameAlg() == t.nameAlg() && pub.objectAttributes() == t.objectAttributes()
-        && Arrays.equals(pub.authPolicy(), t.authPolicy()) && pub.symmetric().equals(t.symmetric())
-        && pub.keyBits() == t.keyBits() && pub.curveId() == t.curveId();
   }
 }

@@ -70,7 +70,7 @@ final class Attestation {
       if ("hash_ek".equals(fromConf)) {
         agentId = agentId(AgentData.ekHash(ktpm.ekPublic().toPublicKey()), "the EK hash (uuid = \"hash_ek\")");
       }
-      return AppKeyStore.loadOrCreate(config.appKeyPath(), tpm, ktpm);
+      return AppKeyStore.loadOrCreate(config.appKeyPath(), ktpm);
     });
     if (agentId == null) {
       agentId = agentId(confValue, "uuid in " + ((AgentConfig.UuidSource.AgentConf) config.uuid()).path());

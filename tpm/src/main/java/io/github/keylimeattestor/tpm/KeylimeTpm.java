@@ -287,6 +287,18 @@ public final class KeylimeTpm {
     }
   }
 
+  /**
+   * Loads {@code key} under the storage primary, exactly as {@link #quoteAndCertify} would, and
+   * flushes everything again. A {@link TpmResponseException} from TPM2_Load means this TPM can no
+   * longer use the blob (cleared TPM, other TPM, damaged blob).
+   */
+  public void checkLoadable(KeyBlob key) throws IOException, TpmException {
+    try (Scope s = new Scope()) {
+      int parent = primary(s, srk);
+      s.add(tpm.execute(new Load(parent, Auth.empty(), key)).handle());
+    }
+  }
+
   /** Loads the AK under the EK and flushes a transient EK right away. At most 2 transient objects. */
   private int loadAk(Scope s, KeyBlob ak) throws IOException, TpmException {
     int ekHandle = primary(s, ek);
