@@ -12,7 +12,9 @@ if [ -n "$KEYLIME_ATTESTOR_JAVA" ]; then java=$KEYLIME_ATTESTOR_JAVA
 elif [ -n "$JAVA_HOME" ]; then java=$JAVA_HOME/bin/java
 else java=java
 fi
-tuning=${KEYLIME_ATTESTOR_TUNING--XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:CICompilerCount=1 -Xss256k -Xms8m -Xmx64m -XX:ReservedCodeCacheSize=16m -XX:MaxMetaspaceSize=64m}
+# C1 only, serial GC, small stacks/heap; unpooled Netty buffers (a plugin moves a few small messages
+# per attestation; pooled direct arenas only cost resident memory).
+tuning=${KEYLIME_ATTESTOR_TUNING--XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:CICompilerCount=1 -Xss256k -Xms8m -Xmx64m -XX:ReservedCodeCacheSize=16m -XX:MaxMetaspaceSize=64m -Dio.grpc.netty.useCustomAllocator=false -Dio.netty.allocator.type=unpooled}
 if [ "$1" = "--train-cds" ]; then
   rm -f "$self.jsa"
   exec "$java" -Xlog:disable -Xlog:all=warning:stderr $tuning -XX:ArchiveClassesAtExit="$self.jsa" $KEYLIME_ATTESTOR_JAVA_OPTS -jar "$self" --train-cds
