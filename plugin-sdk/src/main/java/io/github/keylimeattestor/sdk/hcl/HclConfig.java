@@ -1,7 +1,6 @@
 package io.github.keylimeattestor.sdk.hcl;
 
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -97,42 +96,22 @@ public final class HclConfig {
   /** A list of strings; a single string is accepted as a one-element list. */
   public List<String> stringList(String key) throws HclException {
     Object v = single(key);
-    if (v == null) {
-      return List.of();
-    }
-    if (v instanceof String s) {
-      return List.of(s);
-    }
-    if (!(v instanceof List<?> list)) {
-      throw new HclException(name(key) + " must be a list of strings");
-    }
-    List<String> out = new ArrayList<>();
-    for (Object o : list) {
-      if (!(o instanceof String s)) {
-        throw new HclException(name(key) + " must be a list of strings");
-      }
-      out.add(s);
-    }
-    return List.copyOf(out);
+    return v instanceof String s ? List.of(s) : list(key, v, String.class, "strings");
   }
 
   /** A list of integers ({@code [0, 7]}); empty if absent. */
   public List<Long> intList(String key) throws HclException {
-    Object v = single(key);
+    return list(key, single(key), Long.class, "integers");
+  }
+
+  private <T> List<T> list(String key, Object v, Class<T> type, String what) throws HclException {
     if (v == null) {
       return List.of();
     }
-    if (!(v instanceof List<?> list)) {
-      throw new HclException(name(key) + " must be a list of integers");
+    if (!(v instanceof List<?> list) || !list.stream().allMatch(type::isInstance)) {
+      throw new HclException(name(key) + " must be a list of " + what);
     }
-    List<Long> out = new ArrayList<>();
-    for (Object o : list) {
-      if (!(o instanceof Long l)) {
-        throw new HclException(name(key) + " must be a list of integers");
-      }
-      out.add(l);
-    }
-    return List.copyOf(out);
+    return list.stream().map(type::cast).toList();
   }
 
   /** A nested block or object; empty if absent. */
