@@ -13,7 +13,6 @@ import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.stub.StreamObserver;
 import java.nio.charset.StandardCharsets;
-import java.util.List;
 
 final class TestAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase implements Plugin {
   private final Log log = Log.named("test_attestor.agent");
@@ -36,12 +35,7 @@ final class TestAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase implem
 
   @Override
   public Validation validate(CoreConfiguration core, String hcl) {
-    try {
-      TestConfig.parse(core.getTrustDomain(), hcl, log);
-      return Validation.ok(List.of());
-    } catch (StatusException e) {
-      return Validation.invalid(e.getStatus().getDescription());
-    }
+    return TestConfig.validate(core.getTrustDomain(), hcl, log);
   }
 
   @Override

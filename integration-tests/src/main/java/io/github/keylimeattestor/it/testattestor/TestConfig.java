@@ -3,6 +3,7 @@ package io.github.keylimeattestor.it.testattestor;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.github.keylimeattestor.sdk.Plugin;
 import io.github.keylimeattestor.sdk.hcl.HclConfig;
 import io.github.keylimeattestor.sdk.hcl.HclException;
 import io.github.keylimeattestor.sdk.log.Log;
@@ -18,6 +19,16 @@ record TestConfig(String trustDomain, String nodeName, byte[] secret, long chall
     List<String> allowedNodes, Map<String, String> labels) {
 
   static final ObjectMapper JSON = new ObjectMapper().configure(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS, true);
+
+  /** Config RPC Validate: a note only when the configuration is refused. */
+  static Plugin.Validation validate(String trustDomain, String hcl, Log log) {
+    try {
+      parse(trustDomain, hcl, log);
+      return Plugin.Validation.ok(List.of());
+    } catch (StatusException e) {
+      return Plugin.Validation.invalid(e.getStatus().getDescription());
+    }
+  }
 
   static TestConfig parse(String trustDomain, String hcl, Log log) throws StatusException {
     try {

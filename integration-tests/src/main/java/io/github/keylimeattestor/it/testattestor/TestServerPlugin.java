@@ -15,7 +15,6 @@ import io.grpc.stub.StreamObserver;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
-import java.util.List;
 import java.util.Map;
 
 final class TestServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase implements Plugin {
@@ -40,12 +39,7 @@ final class TestServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase imple
 
   @Override
   public Validation validate(CoreConfiguration core, String hcl) {
-    try {
-      TestConfig.parse(core.getTrustDomain(), hcl, log);
-      return Validation.ok(List.of());
-    } catch (StatusException e) {
-      return Validation.invalid(e.getStatus().getDescription());
-    }
+    return TestConfig.validate(core.getTrustDomain(), hcl, log);
   }
 
   @Override

@@ -48,36 +48,26 @@ public final class HclConfig {
   }
 
   public String optString(String key, String fallback) throws HclException {
-    Object v = single(key);
-    if (v == null) {
-      return fallback;
-    }
-    if (!(v instanceof String s)) {
-      throw new HclException(name(key) + " must be a string");
-    }
-    return s;
+    return opt(key, fallback, String.class, "a string");
   }
 
   public long optLong(String key, long fallback) throws HclException {
-    Object v = single(key);
-    if (v == null) {
-      return fallback;
-    }
-    if (!(v instanceof Long l)) {
-      throw new HclException(name(key) + " must be an integer");
-    }
-    return l;
+    return opt(key, fallback, Long.class, "an integer");
   }
 
   public boolean optBool(String key, boolean fallback) throws HclException {
+    return opt(key, fallback, Boolean.class, "true or false");
+  }
+
+  private <T> T opt(String key, T fallback, Class<T> type, String what) throws HclException {
     Object v = single(key);
     if (v == null) {
       return fallback;
     }
-    if (!(v instanceof Boolean b)) {
-      throw new HclException(name(key) + " must be true or false");
+    if (!type.isInstance(v)) {
+      throw new HclException(name(key) + " must be " + what);
     }
-    return b;
+    return type.cast(v);
   }
 
   /** A Go-style duration ("30s", "5m", "1h30m", "250ms"). */
