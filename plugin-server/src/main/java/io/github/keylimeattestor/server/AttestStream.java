@@ -12,6 +12,7 @@ import io.github.keylimeattestor.proto.spire.server.nodeattestor.AgentAttributes
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestRequest;
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestResponse;
 import io.github.keylimeattestor.sdk.log.Log;
+import io.github.keylimeattestor.server.revocation.AttestedNode;
 import io.github.keylimeattestor.sovereign.AgentPathTemplate;
 import io.github.keylimeattestor.sovereign.EkCertificate;
 import io.github.keylimeattestor.sovereign.EvidenceException;
@@ -29,6 +30,7 @@ import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * One SPIRE Attest stream: payload -> Keylime registrar and verifier -> challenge -> evidence
@@ -40,7 +42,12 @@ final class AttestStream implements StreamObserver<AttestRequest> {
 
   /** What a stream needs; one per configuration, shared by all streams. */
   record Context(ServerConfig config, Keylime keylime, EvidenceVerifier evidence, SecureRandom random, Clock clock,
-      AttestMetrics metrics) {}
+      AttestMetrics metrics, Consumer<AttestedNode> attested) {
+    Context(ServerConfig config, Keylime keylime, EvidenceVerifier evidence, SecureRandom random, Clock clock,
+        AttestMetrics metrics) {
+      this(config, keylime, evidence, random, clock, metrics, n -> {});
+    }
+  }
 
   private final Context ctx;
   private final StreamObserver<AttestResponse> out;
@@ -141,6 +148,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     List<String> selectors = Selectors.build(ev, ekHash, appKeyHash, tpm, ctx.config().pcrSelectors(),
         status.attestationStatus().map(Enum::name).orElse(null), metadata(), ctx.config().metaSelectors());
     done = true;
+    ctx.attested().accept(new AttestedNode(spiffeId, id, status.verifierId()));
     long total = System.nanoTime() - started;
     ctx.metrics().phase("total", total);
     ctx.metrics().outcome("ok", "attested");

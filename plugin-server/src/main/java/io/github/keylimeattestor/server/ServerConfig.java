@@ -6,6 +6,7 @@ import io.github.keylimeattestor.keylime.Pem;
 import io.github.keylimeattestor.keylime.TlsSettings;
 import io.github.keylimeattestor.sdk.hcl.HclConfig;
 import io.github.keylimeattestor.sdk.hcl.HclException;
+import io.github.keylimeattestor.server.revocation.RevocationConfig;
 import io.github.keylimeattestor.sovereign.AgentPathTemplate;
 import io.github.keylimeattestor.sovereign.EvidenceException;
 import io.github.keylimeattestor.sovereign.PcrPolicy;
@@ -44,7 +45,16 @@ record ServerConfig(
     Set<String> metaSelectors,
     AgentPathTemplate agentPath,
     Duration challengeTimeout,
-    boolean verifierIdentityCheck) {
+    boolean verifierIdentityCheck,
+    Optional<RevocationConfig> revocation) {
+
+  ServerConfig(String trustDomain, ClientSettings registrar, ClientSettings verifier, List<X509Certificate> ekCaBundle,
+      boolean requireEkCert, Set<OperationalState> acceptedStates, boolean requirePass,
+      Optional<Duration> maxAttestationAge, PcrPolicy pcrPolicy, Set<Integer> pcrSelectors, Set<String> metaSelectors,
+      AgentPathTemplate agentPath, Duration challengeTimeout, boolean verifierIdentityCheck) {
+    this(trustDomain, registrar, verifier, ekCaBundle, requireEkCert, acceptedStates, requirePass, maxAttestationAge,
+        pcrPolicy, pcrSelectors, metaSelectors, agentPath, challengeTimeout, verifierIdentityCheck, Optional.empty());
+  }
 
   static final Set<OperationalState> DEFAULT_STATES = EnumSet.of(OperationalState.GET_QUOTE,
       OperationalState.GET_QUOTE_RETRY, OperationalState.PROVIDE_V, OperationalState.PROVIDE_V_RETRY);
@@ -105,10 +115,11 @@ record ServerConfig(
       throw new HclException("challenge_timeout must be positive");
     }
     boolean identityCheck = c.optBool("verifier_identity_check", true);
+    Optional<RevocationConfig> revocation = RevocationConfig.parse(c);
     c.rejectUnknownKeys();
     return new ServerConfig(trustDomain, registrar, verifier, ekCas, requireEkCert, states, requirePass,
         maxAge.isZero() ? Optional.empty() : Optional.of(maxAge), pcrPolicy, pcrSelectors, metaSelectors, path,
-        challengeTimeout, identityCheck);
+        challengeTimeout, identityCheck, revocation);
   }
 
   private static TlsSettings tls(HclConfig t) throws HclException {
