@@ -16,11 +16,14 @@ import java.util.Locale;
  * @param spireServerSocket spire-server's admin API socket ({@code socket_path} in server.conf)
  * @param actOnDeleted whether a node the verifier no longer holds counts as failed
  * @param bulk whether to ask the verifier for all agents in one request (else one request per node)
+ * @param discoveryInterval how often to read SPIRE's list of keylime agents, so that nodes attested
+ *     before a restart or by another SPIRE server are watched too (zero: only nodes attested here)
  */
 public record RevocationConfig(Action action, Duration interval, Path spireServerSocket, boolean actOnDeleted,
-    boolean bulk) {
+    boolean bulk, Duration discoveryInterval) {
 
   public static final Duration DEFAULT_INTERVAL = Duration.ofSeconds(2);
+  public static final Duration DEFAULT_DISCOVERY_INTERVAL = Duration.ofMinutes(1);
   public static final String DEFAULT_SOCKET = "/tmp/spire-server/private/api.sock";
 
   /** What the watch does to the SPIRE agent of a node Keylime failed. */
@@ -61,7 +64,13 @@ public record RevocationConfig(Action action, Duration interval, Path spireServe
           + "attests loses its SPIRE agent) or \"ignore\", not \"" + deleted + "\"");
     };
     boolean bulk = r.optBool("bulk", true);
+    Duration discovery = r.optDuration("discovery_interval", DEFAULT_DISCOVERY_INTERVAL);
+    if (discovery.isNegative() || (!discovery.isZero() && discovery.compareTo(interval) < 0)) {
+      throw new HclException("revocation.discovery_interval must be at least revocation.interval (" + interval
+          + "), or \"0s\" to watch only the nodes this server attests; not " + discovery);
+    }
     r.rejectUnknownKeys();
-    return java.util.Optional.of(new RevocationConfig(action, interval, Path.of(socket), actOnDeleted, bulk));
+    return java.util.Optional.of(new RevocationConfig(action, interval, Path.of(socket), actOnDeleted, bulk,
+        discovery));
   }
 }

@@ -41,9 +41,21 @@ public final class RevocationWatch implements AutoCloseable {
   private final Map<String, AttestedNode> watched = new ConcurrentHashMap<>();
   private volatile boolean bulkRefused;
   private boolean verifierDown;
+  private final java.util.function.LongSupplier nanoTime;
+  private long nextDiscovery;
+  private boolean discoveryFailing;
+  /** Watched nodes SPIRE's last list did not hold: dropped if the next one does not either. */
+  private java.util.Set<String> notListed = java.util.Set.of();
   private ScheduledExecutorService scheduler;
 
   RevocationWatch(RevocationConfig config, VerifierSource verifier, SpireAgents spire, RevocationMetrics metrics) {
+    this(config, verifier, spire, metrics, System::nanoTime);
+  }
+
+  RevocationWatch(RevocationConfig config, VerifierSource verifier, SpireAgents spire, RevocationMetrics metrics,
+      java.util.function.LongSupplier nanoTime) {
+    this.nanoTime = nanoTime;
+    this.nextDiscovery = nanoTime.getAsLong();
     this.config = config;
     this.verifier = verifier;
     this.spire = spire;
@@ -96,6 +108,9 @@ public final class RevocationWatch implements AutoCloseable {
   /** One poll of the verifier and the actions it calls for. */
   synchronized Cycle cycle() {
     long t0 = System.nanoTime();
+    if (!config.discoveryInterval().isZero() && nanoTime.getAsLong() - nextDiscovery >= 0) {
+      discover();
+    }
     List<AttestedNode> nodes = List.copyOf(watched.values());
     if (nodes.isEmpty()) {
       metrics.cycle(System.nanoTime() - t0, 0);
@@ -151,6 +166,53 @@ public final class RevocationWatch implements AutoCloseable {
     }
   }
 
+  /**
+   * Reads SPIRE's keylime agents: nodes attested before a restart, or through another SPIRE server,
+   * are watched too; watched nodes SPIRE no longer lists twice in a row (evicted or banned by
+   * someone else) are dropped. Retried every cycle until it works (spire-server opens its socket
+   * only after loading its plugins).
+   */
+  private void discover() {
+    List<AttestedNode> listed;
+    try {
+      listed = spire.keylimeAgents();
+    } catch (SpireAgents.SpireActionException e) {
+      if (!discoveryFailing) {
+        discoveryFailing = true;
+        LOG.warn("revocation watch: cannot list SPIRE's keylime agents yet; watching the nodes attested here, "
+            + "retrying every cycle", "error", e.getMessage());
+      }
+      return;
+    }
+    if (discoveryFailing) {
+      discoveryFailing = false;
+      LOG.info("revocation watch: listing SPIRE's keylime agents works again");
+    }
+    nextDiscovery = nanoTime.getAsLong() + config.discoveryInterval().toNanos();
+    java.util.Set<String> ids = new java.util.HashSet<>();
+    int added = 0;
+    for (AttestedNode n : listed) {
+      ids.add(n.spiffeId());
+      if (watched.putIfAbsent(n.spiffeId(), n) == null) {
+        added++;
+      }
+    }
+    java.util.Set<String> missing = new java.util.HashSet<>();
+    for (String id : watched.keySet()) {
+      if (!ids.contains(id)) {
+        missing.add(id);
+        if (notListed.contains(id)) {
+          watched.remove(id);
+        }
+      }
+    }
+    notListed = missing;
+    if (added > 0) {
+      LOG.info("revocation watch: watching keylime agents SPIRE attested earlier or elsewhere", "added", added,
+          "watched", watched.size());
+    }
+  }
+
   /** Puts each failed node of one verifier instance in {@code failed}; returns the requests made. */
   private int judge(Optional<String> verifierId, List<AttestedNode> nodes, Map<AttestedNode, String> failed)
       throws KeylimeException {
@@ -170,6 +232,10 @@ public final class RevocationWatch implements AutoCloseable {
       for (AttestedNode n : nodes) {
         VerifierAgentStatus s = all.agents().get(n.uuid());
         if (s != null) {
+          if (n.verifierId().isEmpty() && s.verifierId().isPresent()) {
+            // a node found in SPIRE's list: from now on asked for with its verifier's filter
+            watched.replace(n.spiffeId(), n, new AttestedNode(n.spiffeId(), n.uuid(), s.verifierId()));
+          }
           Verdict.failure(s).ifPresent(why -> failed.put(n, "failed: " + why));
         } else if (all.unreadable().containsKey(n.uuid())) {
           LOG.warn("revocation watch: the verifier's record of a node is unreadable; no action", "agent_uuid",
@@ -206,7 +272,7 @@ public final class RevocationWatch implements AutoCloseable {
     String reason = why.substring(0, why.indexOf(':'));
     try {
       SpireAgents.Result r = spire.act(config.action(), n.spiffeId());
-      watched.remove(n.spiffeId(), n);
+      watched.computeIfPresent(n.spiffeId(), (k, v) -> v.uuid().equals(n.uuid()) ? null : v);
       String result = r == SpireAgents.Result.DONE ? "ok" : "already_gone";
       metrics.action(config.action(), result, reason);
       LOG.warn(config.action() == RevocationConfig.Action.EVICT ? "revocation watch: agent evicted"

@@ -11,6 +11,12 @@ interface SpireAgents extends AutoCloseable {
 
   Result act(RevocationConfig.Action action, String spiffeId) throws SpireActionException;
 
+  /**
+   * Every agent SPIRE holds that attested with this plugin and is not banned, with the Keylime UUID
+   * from its {@code keylime:uuid:} selector (verifier unknown).
+   */
+  java.util.List<AttestedNode> keylimeAgents() throws SpireActionException;
+
   @Override
   void close();
 

@@ -31,6 +31,7 @@ class RevocationConfigTest {
     assertThat(r.spireServerSocket()).isEqualTo(Path.of("/tmp/spire-server/private/api.sock"));
     assertThat(r.actOnDeleted()).isTrue();
     assertThat(r.bulk()).isTrue();
+    assertThat(r.discoveryInterval()).isEqualTo(Duration.ofMinutes(1));
   }
 
   @Test
@@ -42,10 +43,11 @@ class RevocationConfigTest {
           spire_server_socket = "/run/spire/server.sock"
           deleted_from_verifier = "ignore"
           bulk = false
+          discovery_interval = "0s"
         }
         """).orElseThrow();
     assertThat(r).isEqualTo(new RevocationConfig(RevocationConfig.Action.BAN, Duration.ofSeconds(5),
-        Path.of("/run/spire/server.sock"), false, false));
+        Path.of("/run/spire/server.sock"), false, false, Duration.ZERO));
   }
 
   @Test
@@ -57,6 +59,8 @@ class RevocationConfigTest {
         .hasMessageContaining("absolute path");
     assertThatThrownBy(() -> parse("revocation {\n deleted_from_verifier = \"evict\"\n}"))
         .hasMessageContaining("deleted_from_verifier");
+    assertThatThrownBy(() -> parse("revocation {\n discovery_interval = \"1s\"\n}"))
+        .hasMessageContaining("at least revocation.interval");
     assertThatThrownBy(() -> parse("revocation {\n intervall = \"2s\"\n}")).hasMessageContaining("intervall");
   }
 }

@@ -73,6 +73,7 @@ class RevocationWatchTest {
   static final class Spire implements SpireAgents {
     final List<String> calls = new ArrayList<>();
     final List<String> known = new ArrayList<>();
+    final List<AttestedNode> listed = new ArrayList<>();
     boolean down;
 
     @Override
@@ -85,6 +86,15 @@ class RevocationWatchTest {
     }
 
     @Override
+    public List<AttestedNode> keylimeAgents() throws SpireActionException {
+      calls.add("list");
+      if (down) {
+        throw new SpireActionException("spire-server ListAgents failed: UNAVAILABLE", null);
+      }
+      return List.copyOf(listed);
+    }
+
+    @Override
     public void close() {}
   }
 
@@ -93,7 +103,7 @@ class RevocationWatchTest {
 
   RevocationWatch watch(RevocationConfig.Action action, boolean actOnDeleted, boolean bulk) {
     return new RevocationWatch(new RevocationConfig(action, Duration.ofSeconds(2), Path.of("/tmp/none.sock"),
-        actOnDeleted, bulk), verifier, spire, new RevocationMetrics());
+        actOnDeleted, bulk, Duration.ZERO), verifier, spire, new RevocationMetrics());
   }
 
   RevocationWatch watch() {
@@ -261,5 +271,52 @@ class RevocationWatchTest {
     verifier.requests.clear();
     perNode.cycle();
     assertThat(verifier.requests).containsExactly("one " + A);
+  }
+
+  long now;
+
+  /** Discovery every 10 s on a manual clock ({@link #now}). */
+  RevocationWatch discovering() {
+    return new RevocationWatch(new RevocationConfig(RevocationConfig.Action.EVICT, Duration.ofSeconds(2),
+        Path.of("/tmp/none.sock"), true, true, Duration.ofSeconds(10)), verifier, spire, new RevocationMetrics(),
+        () -> now);
+  }
+
+  @Test
+  void nodesSpireAttestedEarlierOrElsewhereAreWatchedToo() {
+    RevocationWatch w = discovering();
+    spire.down = true; // spire-server's socket not up yet: nothing lost, tried again next cycle
+    assertThat(w.cycle().watched()).isZero();
+    spire.down = false;
+    spire.listed.add(new AttestedNode(id(A), A, Optional.empty()));
+    spire.known.add(id(A));
+    verifier.agents.put(A, status(A, OperationalState.GET_QUOTE, AttestationStatus.PASS, "verifier-1"));
+    assertThat(w.cycle().watched()).isEqualTo(1);
+    assertThat(verifier.requests).containsExactly("bulk *");
+    // learnt from the verifier's answer: asked for with its verifier_id from now on
+    assertThat(w.watched()).extracting(AttestedNode::verifierId).containsExactly(Optional.of("verifier-1"));
+    verifier.agents.put(A, status(A, OperationalState.FAILED, AttestationStatus.FAIL, "verifier-1"));
+    assertThat(w.cycle().acted()).isEqualTo(1);
+    assertThat(verifier.requests).containsExactly("bulk *", "bulk verifier-1");
+    assertThat(spire.calls).containsExactly("list", "list", "EVICT " + id(A));
+  }
+
+  @Test
+  void aNodeSpireNoLongerListsTwiceInARowIsDropped() {
+    RevocationWatch w = discovering();
+    attest(w, A, "default");
+    attest(w, B, "default");
+    spire.listed.add(new AttestedNode(id(B), B, Optional.empty()));
+    verifier.agents.put(A, status(A, OperationalState.GET_QUOTE, AttestationStatus.PASS, "default"));
+    verifier.agents.put(B, status(B, OperationalState.GET_QUOTE, AttestationStatus.PASS, "default"));
+    w.cycle();
+    assertThat(w.watched()).hasSize(2); // missing once: kept (SPIRE may not have stored it yet)
+    now += Duration.ofSeconds(5).toNanos();
+    w.cycle();
+    assertThat(spire.calls).containsExactly("list"); // not due yet
+    now += Duration.ofSeconds(5).toNanos();
+    w.cycle();
+    assertThat(w.watched()).extracting(AttestedNode::uuid).containsExactly(B);
+    assertThat(spire.calls).containsExactly("list", "list");
   }
 }
