@@ -73,17 +73,24 @@ class VerifierBulkStatusTest {
     String pass = recorded("verifier-bulk-pass.json");
     String record = pass.substring(pass.indexOf("{\"operational_state\""), pass.lastIndexOf("}}"));
     String odd = "5f1e6c2a-0000-4000-8000-00000000000a";
+    String twice = "5f1e6c2a-0000-4000-8000-00000000000b";
+    String repeatedField = "5f1e6c2a-0000-4000-8000-00000000000c";
     String body = "{\"code\": 200, \"status\": \"Success\", \"results\": {\"" + odd + "\": "
         + record.replace("\"operational_state\": 3", "\"operational_state\": 42") + ", \"" + RECORDED_UUID + "\": "
-        + record + ", \"x\": [1]}}";
+        + record + ", \"x\": [1], \"" + twice + "\": " + record + ", \"" + twice + "\": "
+        + record.replace("\"operational_state\": 3", "\"operational_state\": 7") + ", \"" + repeatedField + "\": "
+        + record.replace("\"operational_state\": 3", "\"operational_state\": 3, \"operational_state\": 7") + "}}";
     try (FakeKeylimeServer s = fx.keylimeServer()) {
       s.keylimeVersion("2.5", "2.5");
       s.route("/v2.5/agents/", 200, body);
       VerifierBulkStatus all = new VerifierClient(ClientSettings.of(s.uri(), fx.tls()))
           .getAgentsBulk(Optional.empty(), 1 << 20);
       assertThat(all.agents()).containsOnlyKeys(RECORDED_UUID);
-      assertThat(all.unreadable()).containsOnlyKeys(odd, "x");
+      assertThat(all.unreadable()).containsOnlyKeys(odd, "x", twice, repeatedField);
       assertThat(all.unreadable().get(odd)).contains("operational_state");
+      // repeated keys are ambiguous: neither reading is trusted
+      assertThat(all.unreadable().get(twice)).contains("appears twice");
+      assertThat(all.unreadable().get(repeatedField)).contains("'operational_state' appears twice");
     }
   }
 

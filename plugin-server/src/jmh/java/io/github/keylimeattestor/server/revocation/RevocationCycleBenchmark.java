@@ -49,7 +49,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 3)
 @Fork(1)
 public class RevocationCycleBenchmark {
-  static final String RECORDED = "../keylime-client/src/test/resources/keylime-7.14.3/verifier-bulk-pass.json";
+  static final String RECORDED = "keylime-client/src/test/resources/keylime-7.14.3/verifier-bulk-pass.json";
   static final String RECORDED_UUID = "7d0a5d5e-4c3a-4b64-9a40-0c1f5e1d2a01";
 
   @Param("10000")
@@ -61,7 +61,9 @@ public class RevocationCycleBenchmark {
 
   @Setup
   public void setup() throws Exception {
-    String recorded = Files.readString(Path.of(RECORDED));
+    // run from plugin-server/ (Maven) or from the project root (java -cp ... org.openjdk.jmh.Main)
+    Path file = Files.exists(Path.of("..", RECORDED)) ? Path.of("..", RECORDED) : Path.of(RECORDED);
+    String recorded = Files.readString(file);
     String record = recorded.substring(recorded.indexOf("{\"operational_state\""), recorded.lastIndexOf("}}"));
     List<String> uuids = new ArrayList<>();
     StringBuilder body = new StringBuilder("{\"code\": 200, \"status\": \"Success\", \"results\": {");
