@@ -40,7 +40,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * repeated under 10,000 UUIDs; every node passes, so SPIRE is not called (its stand-in counts calls).
  * The {@code launcher} fork runs with the plugin launcher's JVM flags (C1 only, SerialGC, 64 MB heap).
  *
- * <pre>./mvnw -q -pl plugin-server -am -Pjmh test-compile exec:exec@jmh</pre>
+ * <pre>
+ * ./mvnw -q -pl plugin-server -am install -DskipTests -DskipITs
+ * ./mvnw -q -pl plugin-server -Pjmh test-compile exec:exec@jmh
+ * </pre>
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
