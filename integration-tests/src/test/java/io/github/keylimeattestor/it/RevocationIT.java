@@ -67,6 +67,9 @@ class RevocationIT {
     emulatorDir = stack.dir.resolve("agent-" + uuid);
     agentId = "spiffe://example.org/spire/agent/keylime/" + uuid;
     bed = new SpireTestbed();
+    // keys on disk: the server keeps its CA across the restart of test 3, so its agents stay valid
+    bed.serverKeyManager = "KeyManager \"disk\" {\n    plugin_data {\n      keys_path = \"./data/server/keys.json\"\n"
+        + "    }\n  }";
     repairAndEnrolNode(false);
     startServer("evict");
     startAgent();

@@ -23,6 +23,8 @@ final class SpireTestbed implements AutoCloseable {
   final int serverPort;
   SpireProcess server;
   SpireProcess agent;
+  /** The server's KeyManager block; "memory" loses the CA at a restart (agents then fail to sync). */
+  String serverKeyManager = "KeyManager \"memory\" {\n    plugin_data {}\n  }";
 
   SpireTestbed() throws IOException {
     // Short path: Unix socket paths must stay under ~100 bytes.
@@ -68,13 +70,12 @@ final class SpireTestbed implements AutoCloseable {
               connection_string = "./data/server/datastore.sqlite3"
             }
           }
-          KeyManager "memory" {
-            plugin_data {}
-          }
+          %s
         %s
         }
         %s
-        """.formatted(serverPort, serverSocket(), TRUST_DOMAIN, extraServerSettings, nodeAttestorBlock, topLevel);
+        """.formatted(serverPort, serverSocket(), TRUST_DOMAIN, extraServerSettings, serverKeyManager, nodeAttestorBlock,
+        topLevel);
     Files.writeString(dir.resolve("server.conf"), conf);
     server = SpireProcess.start("spire-server", dir,
         List.of(SpireBinaries.server().toString(), "run", "-config", "server.conf"));

@@ -32,6 +32,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class RevocationWatch implements AutoCloseable {
   private static final Log LOG = Log.named("keylime.revocation");
+  private static final Duration STARTUP = Duration.ofSeconds(30);
 
   private final RevocationConfig config;
   private final VerifierSource verifier;
@@ -42,6 +43,7 @@ public final class RevocationWatch implements AutoCloseable {
   private volatile boolean bulkRefused;
   private boolean verifierDown;
   private final java.util.function.LongSupplier nanoTime;
+  private final long started;
   private long nextDiscovery;
   private boolean discoveryFailing;
   /** Watched nodes SPIRE's last list did not hold: dropped if the next one does not either. */
@@ -56,6 +58,7 @@ public final class RevocationWatch implements AutoCloseable {
       java.util.function.LongSupplier nanoTime) {
     this.nanoTime = nanoTime;
     this.nextDiscovery = nanoTime.getAsLong();
+    this.started = nextDiscovery;
     this.config = config;
     this.verifier = verifier;
     this.spire = spire;
@@ -177,7 +180,10 @@ public final class RevocationWatch implements AutoCloseable {
     try {
       listed = spire.keylimeAgents();
     } catch (SpireAgents.SpireActionException e) {
-      if (!discoveryFailing) {
+      if (nanoTime.getAsLong() - started < STARTUP.toNanos()) {
+        // spire-server opens its API socket only after it has loaded its plugins
+        LOG.debug("revocation watch: spire-server's API not up yet", "error", e.getMessage());
+      } else if (!discoveryFailing) {
         discoveryFailing = true;
         LOG.warn("revocation watch: cannot list SPIRE's keylime agents yet; watching the nodes attested here, "
             + "retrying every cycle", "error", e.getMessage());
