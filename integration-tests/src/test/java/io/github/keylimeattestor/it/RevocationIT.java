@@ -104,6 +104,10 @@ class RevocationIT {
   @Order(1)
   void evictCutsOffANodeKeylimeFailsWithinTenSeconds() throws Exception {
     awaitWorkloadFetch(true, Duration.ofSeconds(60));
+    // the watch only calls out: the server plugin still listens on no network socket
+    long pid = bed.server.entries(ours("plugin serving")).get(0).path("pid").asLong();
+    assertThat(bed.server.entries(ours("revocation watch started"))).hasSize(1);
+    assertThat(ProcStats.listeningInetSockets(pid)).isEmpty();
     Cutoff c = failNodeAndMeasure();
     c.print("evict");
     assertThat(c.gone).as("FAILED -> agent gone from spire-server agent list").isLessThanOrEqualTo(TARGET);
