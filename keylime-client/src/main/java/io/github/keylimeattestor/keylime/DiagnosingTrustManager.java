@@ -18,10 +18,22 @@ final class DiagnosingTrustManager extends X509ExtendedTrustManager {
 
   private final X509ExtendedTrustManager delegate;
   private final List<X509Certificate> anchors;
+  private final String pinnedName; // null: the JDK's check against the host dialled
 
-  DiagnosingTrustManager(X509ExtendedTrustManager delegate, List<X509Certificate> anchors) {
+  DiagnosingTrustManager(
+      X509ExtendedTrustManager delegate, List<X509Certificate> anchors, String pinnedName) {
     this.delegate = delegate;
     this.anchors = anchors;
+    this.pinnedName = pinnedName;
+  }
+
+  /** With a configured server name the certificate must carry it: the dialled host is not enough. */
+  private void checkPinnedName(X509Certificate[] chain, String host) throws CertificateException {
+    if (pinnedName != null && (chain == null || chain.length == 0 || !ServerNameMatch.matches(chain[0], pinnedName))) {
+      throw rejected(chain, new CertificateException("No subject alternative DNS name matching " + pinnedName
+          + " found (the certificate names the host dialled, but a configured server name must match)"), host,
+          pinnedName);
+    }
   }
 
   @Override
@@ -32,6 +44,7 @@ final class DiagnosingTrustManager extends X509ExtendedTrustManager {
     } catch (CertificateException e) {
       throw rejected(chain, e, engine == null ? null : engine.getPeerHost(), sni(engine));
     }
+    checkPinnedName(chain, engine == null ? null : engine.getPeerHost());
   }
 
   @Override
@@ -41,8 +54,9 @@ final class DiagnosingTrustManager extends X509ExtendedTrustManager {
       delegate.checkServerTrusted(chain, authType, socket);
     } catch (CertificateException e) {
       String host = socket == null || socket.getInetAddress() == null ? null : socket.getInetAddress().getHostName();
-      throw rejected(chain, e, host, null);
+      throw rejected(chain, e, host, pinnedName);
     }
+    checkPinnedName(chain, socket == null || socket.getInetAddress() == null ? null : socket.getInetAddress().getHostName());
   }
 
   @Override
@@ -51,8 +65,9 @@ final class DiagnosingTrustManager extends X509ExtendedTrustManager {
     try {
       delegate.checkServerTrusted(chain, authType);
     } catch (CertificateException e) {
-      throw rejected(chain, e, null, null);
+      throw rejected(chain, e, null, pinnedName);
     }
+    checkPinnedName(chain, null);
   }
 
   @Override

@@ -80,7 +80,7 @@ public final class TlsSettings {
       SSLContext ctx = SSLContext.getInstance("TLS");
       ctx.init(
           kms,
-          new TrustManager[] {new DiagnosingTrustManager(delegate, trustAnchors)},
+          new TrustManager[] {new DiagnosingTrustManager(delegate, trustAnchors, serverName)},
           new SecureRandom());
       this.sslContext = ctx;
     } catch (GeneralSecurityException e) {

@@ -77,6 +77,36 @@ class TlsErrorTest {
   }
 
   @Test
+  void serverNamePinsEvenWhenTheCertificateAlsoNamesTheDialledAddress() throws Exception {
+    // the certificate names both the dialled 127.0.0.1 and verifier.keylime.test
+    TestPki.Issued both =
+        TestPki.leaf(fx.keylimeCa, "verifier", TestPki.ec(), "DNS:verifier.keylime.test", "IP:127.0.0.1");
+    try (FakeKeylimeServer s = new FakeKeylimeServer(both, fx.clientCa.cert())) {
+      s.keylimeVersion("2.6", "2.6");
+      s.route("/v2.6/agents/" + Fixture.UUID, 200, Fixture.verifierRecord("3", "PASS", 1, 1));
+      TlsSettings evil = TlsSettings.builder()
+          .caBundle(fx.keylimeCaPem)
+          .clientCertificate(fx.clientCertPem, fx.clientKeyPem, null)
+          .serverName("evil.example.org")
+          .build();
+      assertThatThrownBy(() -> new VerifierClient(ClientSettings.of(s.uri(), evil)).getAgent(Fixture.UUID))
+          .isInstanceOfSatisfying(KeylimeTlsException.class, e -> {
+            assertThat(e.refusedBy()).isEqualTo(KeylimeTlsException.RefusedBy.CLIENT);
+            assertThat(e.getMessage()).contains("evil.example.org").contains("DNS:verifier.keylime.test");
+          });
+      assertThat(s.requests).as("nothing was sent to a server that does not carry the pinned name").isEmpty();
+
+      TlsSettings right = TlsSettings.builder()
+          .caBundle(fx.keylimeCaPem)
+          .clientCertificate(fx.clientCertPem, fx.clientKeyPem, null)
+          .serverName("VERIFIER.keylime.test.")
+          .build();
+      assertThat(new VerifierClient(ClientSettings.of(s.uri(), right)).getAgent(Fixture.UUID)
+          .attestationStatus()).contains(AttestationStatus.PASS);
+    }
+  }
+
+  @Test
   void clientCertificateFromACaTheServerDoesNotTrust() throws Exception {
     try (FakeKeylimeServer s = fx.keylimeServer()) {
       s.keylimeVersion("2.6", "2.6");
