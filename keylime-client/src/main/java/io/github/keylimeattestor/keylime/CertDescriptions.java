@@ -46,6 +46,12 @@ final class CertDescriptions {
     return certs.stream().map(c -> "'" + c.getSubjectX500Principal().getName() + "'").toList().toString();
   }
 
+  /** The names a server certificate carries: DNS and IP SANs, or its subject if it has none. */
+  static List<String> names(X509Certificate c) {
+    List<String> s = sans(c);
+    return s.isEmpty() ? List.of("subject " + c.getSubjectX500Principal().getName()) : s;
+  }
+
   private static List<String> sans(X509Certificate c) {
     List<String> out = new ArrayList<>();
     try {

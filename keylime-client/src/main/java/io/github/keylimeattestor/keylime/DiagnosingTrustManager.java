@@ -3,7 +3,9 @@ package io.github.keylimeattestor.keylime;
 import java.net.Socket;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
+import java.time.Instant;
 import java.util.List;
+import javax.security.auth.x500.X500Principal;
 import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SNIServerName;
 import javax.net.ssl.SSLEngine;
@@ -19,12 +21,14 @@ final class DiagnosingTrustManager extends X509ExtendedTrustManager {
   private final X509ExtendedTrustManager delegate;
   private final List<X509Certificate> anchors;
   private final String pinnedName; // null: the JDK's check against the host dialled
+  private final TlsKeys keys;
 
   DiagnosingTrustManager(
-      X509ExtendedTrustManager delegate, List<X509Certificate> anchors, String pinnedName) {
+      X509ExtendedTrustManager delegate, List<X509Certificate> anchors, String pinnedName, TlsKeys keys) {
     this.delegate = delegate;
     this.anchors = anchors;
     this.pinnedName = pinnedName;
+    this.keys = keys;
   }
 
   /** With a configured server name the certificate must carry it: the dialled host is not enough. */
@@ -112,22 +116,81 @@ final class DiagnosingTrustManager extends X509ExtendedTrustManager {
   private ServerCertificateRejectedException rejected(
       X509Certificate[] chain, CertificateException cause, String host, String sni) {
     String reason = String.valueOf(cause.getMessage());
+    String presented = "; server presented: " + CertDescriptions.chain(chain);
+    String outOfDate = validityProblem(chain, Instant.now());
+    if (outOfDate != null) {
+      return new ServerCertificateRejectedException(outOfDate + presented, false, cause);
+    }
     boolean nameMismatch =
         reason.contains("No subject alternative") || reason.contains("No name matching");
-    StringBuilder sb = new StringBuilder();
     if (nameMismatch) {
-      sb.append("the server certificate does not name ")
-          .append(sni != null ? "the configured tls_server_name '" + sni + "'" : "the host dialled '" + host + "'")
-          .append(" (").append(reason).append("); set tls_server_name to a name the certificate carries");
-    } else {
-      sb.append("the server certificate is not trusted by the configured CA bundle (")
-          .append(reason).append(")");
+      String names = chain == null || chain.length == 0 ? "[]" : CertDescriptions.names(chain[0]).toString();
+      String msg = sni != null
+          ? "the server certificate does not carry the configured " + keys.serverName() + " '" + sni + "' (it names "
+              + names + "): set " + keys.serverName() + " to one of its DNS names"
+          : "the server certificate does not name the host dialled '" + host + "' (it names " + names + "): set "
+              + keys.serverName() + " to one of its DNS names, or dial a name it carries in the URL";
+      return new ServerCertificateRejectedException(msg + presented, true, cause);
     }
-    sb.append("; server presented: ").append(CertDescriptions.chain(chain));
-    if (!nameMismatch) {
-      sb.append("; trusted CAs: ").append(CertDescriptions.subjects(anchors));
+    return new ServerCertificateRejectedException(untrusted(chain, reason) + presented
+        + "; " + keys.caBundle() + " holds: " + CertDescriptions.subjects(anchors), false, cause);
+  }
+
+  /** The first certificate of the chain (or of the anchors) outside its validity period, with dates. */
+  static String validityProblem(X509Certificate[] chain, Instant now) {
+    if (chain == null) {
+      return null;
     }
-    return new ServerCertificateRejectedException(sb.toString(), nameMismatch, cause);
+    for (int i = 0; i < chain.length; i++) {
+      X509Certificate c = chain[i];
+      String who = i == 0 ? "the server certificate" : "the server's CA certificate";
+      if (now.isAfter(c.getNotAfter().toInstant())) {
+        return who + " '" + c.getSubjectX500Principal().getName() + "' EXPIRED on " + c.getNotAfter().toInstant()
+            + " (valid " + c.getNotBefore().toInstant() + " to " + c.getNotAfter().toInstant() + "; now " + now
+            + "): renew it on the server";
+      }
+      if (now.isBefore(c.getNotBefore().toInstant())) {
+        return who + " '" + c.getSubjectX500Principal().getName() + "' is NOT YET VALID: valid from "
+            + c.getNotBefore().toInstant() + " to " + c.getNotAfter().toInstant() + "; now " + now
+            + " (is this host's or the issuing CA's clock wrong?)";
+      }
+    }
+    return null;
+  }
+
+  private String untrusted(X509Certificate[] chain, String reason) {
+    if (chain == null || chain.length == 0) {
+      return "the server sent no certificate";
+    }
+    X509Certificate top = chain[chain.length - 1];
+    X500Principal issuer = top.getIssuerX500Principal();
+    boolean selfSigned = issuer.equals(top.getSubjectX500Principal());
+    boolean issuerKnown = anchors.stream().anyMatch(a -> a.getSubjectX500Principal().equals(issuer));
+    for (X509Certificate a : anchors) {
+      String v = validityProblem(new X509Certificate[] {a}, Instant.now());
+      if (v != null && a.getSubjectX500Principal().equals(issuer)) {
+        return "the CA certificate '" + a.getSubjectX500Principal().getName() + "' in " + keys.caBundle() + " is "
+            + v.substring(v.indexOf("' ") + 2).replace("renew it on the server", "replace it in " + keys.caBundle());
+      }
+    }
+    if (!selfSigned && !issuerKnown) {
+      if (chain.length == 1) {
+        return "the server sent only its own certificate, issued by '" + issuer.getName() + "', and "
+            + keys.caBundle() + " does not hold that CA. Most likely '" + issuer.getName() + "' is an intermediate "
+            + "CA and " + keys.caBundle() + " holds only the root: the intermediate is missing, add it to "
+            + keys.caBundle() + " (beside the root), or have the server send it (Keylime: the intermediate after the "
+            + "server certificate in its server_cert file). Otherwise " + keys.caBundle() + " lacks the CA that "
+            + "issued the server certificate (" + reason + ")";
+      }
+      return "the server's chain ends at '" + top.getSubjectX500Principal().getName() + "', issued by '"
+          + issuer.getName() + "', which " + keys.caBundle() + " does not hold: add the CA certificate '"
+          + issuer.getName() + "' (the root of the server's PKI) to " + keys.caBundle() + " (" + reason + ")";
+    }
+    if (selfSigned && anchors.stream().noneMatch(top::equals)) {
+      return "the server's chain ends at the root '" + top.getSubjectX500Principal().getName() + "', which "
+          + keys.caBundle() + " does not hold: add it to " + keys.caBundle() + " (" + reason + ")";
+    }
+    return "the server certificate is not trusted by " + keys.caBundle() + " (" + reason + ")";
   }
 
   /** Carries the enriched explanation through JSSE's exception wrapping. */

@@ -72,7 +72,7 @@ class PemTest {
     Path cert = TestPki.write(tmp, "c.pem", TestPki.pem(leaf.cert()));
     Path otherKey = TestPki.write(tmp, "k.pem", TestPki.pkcs8(TestPki.ec().getPrivate()));
     assertThatThrownBy(() -> TlsSettings.builder().caBundle(caPem).clientCertificate(cert, otherKey, null).build())
-        .isInstanceOf(IOException.class).hasMessageContaining("does not match");
+        .isInstanceOf(IOException.class).hasMessageContaining("matches no certificate");
   }
 
   @Test

@@ -35,7 +35,8 @@ class TlsErrorTest {
                 .contains("refused by this client")
                 .contains("subject 'CN=server'")
                 .contains("issuer 'CN=Keylime Certificate Authority'")
-                .contains("trusted CAs: ['CN=Rogue CA']");
+                .contains("tls.ca_bundle holds: ['CN=Rogue CA']")
+                .contains("the server sent only its own certificate, issued by 'CN=Keylime Certificate Authority'");
           });
     }
   }
@@ -49,8 +50,10 @@ class TlsErrorTest {
       assertThatThrownBy(() -> byIp.getAgent(Fixture.UUID))
           .isInstanceOfSatisfying(KeylimeTlsException.class, e -> {
             assertThat(e.refusedBy()).isEqualTo(KeylimeTlsException.RefusedBy.CLIENT);
-            assertThat(e.getMessage()).contains("127.0.0.1").contains("tls_server_name")
-                .contains("DNS:verifier.keylime.test");
+            assertThat(e.getMessage()).contains("the host dialled '127.0.0.1'")
+                .contains("set tls.server_name to one of its DNS names")
+                .contains("DNS:verifier.keylime.test")
+                .doesNotContain("tls_server_name");
           });
 
       // tls_server_name: verify against the name in the certificate while dialling the IP
@@ -71,7 +74,9 @@ class TlsErrorTest {
       assertThatThrownBy(() -> new VerifierClient(ClientSettings.of(s.uri(), wrongName)).getAgent(Fixture.UUID))
           .isInstanceOfSatisfying(KeylimeTlsException.class, e -> {
             assertThat(e.refusedBy()).isEqualTo(KeylimeTlsException.RefusedBy.CLIENT);
-            assertThat(e.getMessage()).contains("registrar.keylime.test");
+            assertThat(e.getMessage())
+                .contains("does not carry the configured tls.server_name 'registrar.keylime.test'")
+                .contains("it names [DNS:verifier.keylime.test]");
           });
     }
   }
