@@ -23,6 +23,8 @@ final class SpireTestbed implements AutoCloseable {
   final int serverPort;
   SpireProcess server;
   SpireProcess agent;
+  /** Extra environment for spire-server and so for its plugins (e.g. KEYLIME_ATTESTOR_JAVA_OPTS). */
+  final java.util.Map<String, String> serverEnv = new java.util.LinkedHashMap<>();
 
   SpireTestbed() throws IOException {
     // Short path: Unix socket paths must stay under ~100 bytes.
@@ -77,7 +79,7 @@ final class SpireTestbed implements AutoCloseable {
         """.formatted(serverPort, serverSocket(), TRUST_DOMAIN, extraServerSettings, nodeAttestorBlock, topLevel);
     Files.writeString(dir.resolve("server.conf"), conf);
     server = SpireProcess.start("spire-server", dir,
-        List.of(SpireBinaries.server().toString(), "run", "-config", "server.conf"));
+        List.of(SpireBinaries.server().toString(), "run", "-config", "server.conf"), serverEnv);
     return server;
   }
 

@@ -23,8 +23,8 @@ record ClientCredentials(List<X509Certificate> chain, PrivateKey key) {
 
   static ClientCredentials load(Path certFile, Path keyFile, char[] password, TlsKeys keys) throws IOException {
     Pem.Contents certs = Pem.readContents(readable(certFile, keys.clientCert()));
-    Pem.Contents keyContents = Files.isSameFile(certFile, keyFile) ? certs
-        : Pem.readContents(readable(keyFile, keys.clientKey()));
+    Pem.Contents keyContents = Files.isSameFile(certFile, readable(keyFile, keys.clientKey())) ? certs
+        : Pem.readContents(keyFile);
     String where = keys.clientCert() + " (" + certFile + ": " + certs.describe() + ") and " + keys.clientKey() + " ("
         + keyFile + ": " + keyContents.describe() + ")";
     if (keyContents.keys().size() > 1) {

@@ -127,9 +127,9 @@ final class DiagnosingTrustManager extends X509ExtendedTrustManager {
       String names = chain == null || chain.length == 0 ? "[]" : CertDescriptions.names(chain[0]).toString();
       String msg = sni != null
           ? "the server certificate does not carry the configured " + keys.serverName() + " '" + sni + "' (it names "
-              + names + "): set " + keys.serverName() + " to one of its DNS names"
+              + names + "): set " + keys.serverNameFix() + " to one of its DNS names"
           : "the server certificate does not name the host dialled '" + host + "' (it names " + names + "): set "
-              + keys.serverName() + " to one of its DNS names, or dial a name it carries in the URL";
+              + keys.serverNameFix() + " to one of its DNS names, or dial a name it carries in the URL";
       return new ServerCertificateRejectedException(msg + presented, true, cause);
     }
     return new ServerCertificateRejectedException(untrusted(chain, reason) + presented
@@ -173,6 +173,20 @@ final class DiagnosingTrustManager extends X509ExtendedTrustManager {
             + v.substring(v.indexOf("' ") + 2).replace("renew it on the server", "replace it in " + keys.caBundle());
       }
     }
+    if (selfSigned && anchors.stream().noneMatch(top::equals)
+        && anchors.stream().anyMatch(a -> a.getSubjectX500Principal().equals(top.getSubjectX500Principal()))) {
+      return "the server presented a self-signed certificate named '" + top.getSubjectX500Principal().getName()
+          + "' like one in " + keys.caBundle() + ", but with another key: the server's certificate was re-made "
+          + "(put its current certificate in " + keys.caBundle() + ") or this is not the server you expect ("
+          + reason + ")";
+    }
+    if (!selfSigned && issuerKnown && anchors.stream().filter(a -> a.getSubjectX500Principal().equals(issuer))
+        .noneMatch(a -> signedBy(top, a))) {
+      return "the server's certificate '" + top.getSubjectX500Principal().getName() + "' names the issuer '"
+          + issuer.getName() + "', but the CA of that name in " + keys.caBundle() + " did not sign it: "
+          + keys.caBundle() + " holds another CA of the same name (re-generated?); put the server's current CA "
+          + "certificate there (" + reason + ")";
+    }
     if (!selfSigned && !issuerKnown) {
       if (chain.length == 1) {
         return "the server sent only its own certificate, issued by '" + issuer.getName() + "', and "
@@ -191,6 +205,15 @@ final class DiagnosingTrustManager extends X509ExtendedTrustManager {
           + keys.caBundle() + " does not hold: add it to " + keys.caBundle() + " (" + reason + ")";
     }
     return "the server certificate is not trusted by " + keys.caBundle() + " (" + reason + ")";
+  }
+
+  private static boolean signedBy(X509Certificate c, X509Certificate issuer) {
+    try {
+      c.verify(issuer.getPublicKey());
+      return true;
+    } catch (java.security.GeneralSecurityException e) {
+      return false;
+    }
   }
 
   /** Carries the enriched explanation through JSSE's exception wrapping. */

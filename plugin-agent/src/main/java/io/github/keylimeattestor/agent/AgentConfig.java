@@ -1,6 +1,7 @@
 package io.github.keylimeattestor.agent;
 
 import io.github.keylimeattestor.keylime.ClientSettings;
+import io.github.keylimeattestor.keylime.TlsKeys;
 import io.github.keylimeattestor.keylime.TlsSettings;
 import io.github.keylimeattestor.sdk.hcl.HclConfig;
 import io.github.keylimeattestor.sdk.hcl.HclException;
@@ -75,7 +76,7 @@ record AgentConfig(
 
   record TlsFiles(Path caBundle, Path clientCert, Path clientKey, Optional<String> serverName) {
     TlsSettings load() throws IOException {
-      TlsSettings.Builder b = TlsSettings.builder().caBundle(caBundle)
+      TlsSettings.Builder b = TlsSettings.builder().keys(TlsKeys.under("keylime_agent_tls")).caBundle(caBundle)
           .clientCertificate(clientCert, clientKey, null);
       serverName.ifPresent(b::serverName);
       return b.build();

@@ -3,7 +3,6 @@ package io.github.keylimeattestor.agent;
 import com.google.protobuf.ByteString;
 import io.github.keylimeattestor.keylime.KeylimeAgentClient;
 import io.github.keylimeattestor.keylime.KeylimeException;
-import io.github.keylimeattestor.keylime.KeylimeTlsException;
 import io.github.keylimeattestor.keylime.KeylimeUnavailableException;
 import io.github.keylimeattestor.proto.sovereign.AppKeyCertificate;
 import io.github.keylimeattestor.proto.sovereign.SovereignAttestation;
@@ -208,7 +207,8 @@ final class Attestation {
       return AttestationFailure.unavailable("the Keylime agent at " + url + " is unavailable while " + what + ": "
           + e.getMessage() + " (is it running? check keylime_agent_url)", e);
     }
-    String hint = e instanceof KeylimeTlsException ? " (check keylime_agent_tls and the agent's trusted_client_ca)" : "";
+    // TLS refusals name the keylime_agent_tls key (or the Keylime agent's trusted_client_ca) to fix
+    String hint = "";
     return AttestationFailure.precondition("the Keylime agent at " + url + " failed while " + what + ": "
         + e.getMessage() + hint, e);
   }

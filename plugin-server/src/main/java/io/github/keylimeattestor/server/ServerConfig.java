@@ -56,9 +56,10 @@ record ServerConfig(
     }
     HclConfig c = HclConfig.parse(hcl);
     Duration timeout = c.optDuration("keylime_timeout", ClientSettings.DEFAULT_TIMEOUT);
-    TlsSettings tls = tls(c.block("tls"));
-    ClientSettings registrar = settings("registrar_urls", c.stringList("registrar_urls"), tls, timeout);
-    ClientSettings verifier = settings("verifier_urls", c.stringList("verifier_urls"), tls, timeout);
+    ClientSettings registrar = settings("registrar_urls", c.stringList("registrar_urls"),
+        TlsConfig.forService(c, "registrar"), timeout);
+    ClientSettings verifier = settings("verifier_urls", c.stringList("verifier_urls"),
+        TlsConfig.forService(c, "verifier"), timeout);
 
     List<X509Certificate> ekCas = List.of();
     String ekCaPath = c.optString("ek_ca_bundle", "");
@@ -109,20 +110,6 @@ record ServerConfig(
     return new ServerConfig(trustDomain, registrar, verifier, ekCas, requireEkCert, states, requirePass,
         maxAge.isZero() ? Optional.empty() : Optional.of(maxAge), pcrPolicy, pcrSelectors, metaSelectors, path,
         challengeTimeout, identityCheck);
-  }
-
-  private static TlsSettings tls(HclConfig t) throws HclException {
-    String ca = t.string("ca_bundle");
-    String cert = t.string("client_cert");
-    String key = t.string("client_key");
-    String serverName = t.optString("server_name", "");
-    t.rejectUnknownKeys();
-    try {
-      return TlsSettings.builder().caBundle(Path.of(ca)).clientCertificate(Path.of(cert), Path.of(key), null)
-          .serverName(serverName).build();
-    } catch (IOException | IllegalArgumentException e) {
-      throw new HclException("tls: " + e.getMessage());
-    }
   }
 
   private static ClientSettings settings(String key, List<String> urls, TlsSettings tls, Duration timeout)

@@ -76,12 +76,37 @@ class ServerConfigTest {
         {minimal("agent_path_template = \"/{{ .Hostname }}\"\n"), "unknown field .Hostname"},
         {minimal("pcr_policy {\n pcrs = [24]\n}\n"), "not a PCR index"},
         {minimal("tls_server_name = \"x\"\n"), "unknown setting tls_server_name"},
-        {minimal("").replace(pki.key.toString(), pki.key + ".missing"), "tls:"},
+        {minimal("").replace(pki.key.toString(), pki.key + ".missing"), "tls.client_key: no such file"},
+        {minimal("registrar_tls {\n server_nam = \"x\"\n}\n"), "unknown setting registrar_tls.server_nam"},
+        {minimal("verifier_tls {\n server_name = \"10.0.0.1\"\n}\n"), "verifier_tls.server_name: server_name must be a DNS name"},
     };
     for (String[] c : cases) {
       assertThatThrownBy(() -> ServerConfig.parse("example.org", c[0])).as(c[1]).isInstanceOf(HclException.class)
           .hasMessageContaining(c[1]);
     }
+  }
+
+  @Test
+  void perServiceTlsBlocksOverrideTheSharedOneForThatServiceOnly() throws Exception {
+    ServerConfig c = ServerConfig.parse("example.org", minimal("""
+        registrar_tls {
+          server_name = "registrar.keylime.test"
+        }
+        verifier_tls {
+          server_name = "verifier.keylime.test"
+        }
+        """));
+    assertThat(c.registrar().tls().serverName()).contains("registrar.keylime.test");
+    assertThat(c.verifier().tls().serverName()).contains("verifier.keylime.test");
+    assertThat(c.registrar().tls().keys().serverName()).isEqualTo("registrar_tls.server_name");
+    assertThat(c.registrar().tls().keys().caBundle()).isEqualTo("tls.ca_bundle");
+
+    ServerConfig shared = ServerConfig.parse("example.org", minimal("").replace("tls {\n", "tls {\n server_name = \"keylime.test\"\n")
+        + "registrar_tls {\n server_name = \"registrar.keylime.test\"\n}\n");
+    assertThat(shared.verifier().tls().serverName()).contains("keylime.test");
+    assertThat(shared.verifier().tls().keys().serverName()).isEqualTo("tls.server_name");
+    assertThat(shared.verifier().tls().keys().serverNameFix()).isEqualTo("verifier_tls.server_name");
+    assertThat(shared.registrar().tls().serverName()).contains("registrar.keylime.test");
   }
 
   @Test
