@@ -36,11 +36,17 @@ record ClientCredentials(List<X509Certificate> chain, PrivateKey key) {
           + ")" + (certs.keys().isEmpty() ? "" : "; " + keys.clientCert() + " " + certFile
           + " holds one: set " + keys.clientKey() + " to that file too, or move the key into " + keyFile));
     }
-    if (keyContents != certs && !certs.keys().isEmpty()) {
-      throw new IOException(keys.clientCert() + " " + certFile + " holds a private key and " + keys.clientKey()
-          + " " + keyFile + " holds another: keep the key in " + keys.clientKey() + " only");
-    }
     PrivateKey key = Pem.decodeKey(keyContents.keys().get(0), keyFile.toString(), password);
+    if (keyContents != certs && !certs.keys().isEmpty()) {
+      // key + certificates in client_cert as well: fine if it is the same key
+      PrivateKey other = certs.keys().size() == 1 ? Pem.decodeKey(certs.keys().get(0), certFile.toString(), password)
+          : null;
+      if (other == null || !java.util.Arrays.equals(other.getEncoded(), key.getEncoded())) {
+        throw new IOException(keys.clientCert() + " " + certFile + " holds " + certs.describe() + " and "
+            + keys.clientKey() + " " + keyFile + " holds another private key: keep only the client certificate's key, "
+            + "in " + keys.clientKey());
+      }
+    }
 
     Map<String, X509Certificate> all = new LinkedHashMap<>(); // dedupe by encoding, keep file order
     for (X509Certificate c : certs.certificates()) {

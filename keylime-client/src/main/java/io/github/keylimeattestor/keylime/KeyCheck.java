@@ -23,7 +23,7 @@ final class KeyCheck {
 
   static boolean matches(PrivateKey key, PublicKey pub) {
     String alg = signatureAlgorithm(key);
-    if (alg == null || !compatible(key, pub)) {
+    if (alg == null) {
       return false;
     }
     try {
@@ -47,11 +47,5 @@ final class KeyCheck {
     } catch (GeneralSecurityException | RuntimeException e) {
       return false;
     }
-  }
-
-  private static boolean compatible(PrivateKey key, PublicKey pub) {
-    String k = key.getAlgorithm().equals("ECDSA") ? "EC" : key.getAlgorithm();
-    String p = pub.getAlgorithm().equals("ECDSA") ? "EC" : pub.getAlgorithm();
-    return k.equals(p) || (k.startsWith("Ed") && p.startsWith("Ed")) || (k.equals("EdDSA") || p.equals("EdDSA"));
   }
 }

@@ -113,11 +113,29 @@ public final class Pem {
   }
 
   static List<X509Certificate> parseCertificates(byte[] pem, String what) throws IOException {
+    if (!new String(pem, StandardCharsets.US_ASCII).contains("-----BEGIN")) {
+      return parseDer(pem, what); // a DER certificate file (as TPM vendors publish EK CAs)
+    }
     Contents c = parseContents(new String(pem, StandardCharsets.US_ASCII), what);
     if (c.certificates().isEmpty()) {
       throw new IOException("no certificate found in " + what + " (it holds " + c.describe() + ")");
     }
     return c.certificates();
+  }
+
+  private static List<X509Certificate> parseDer(byte[] der, String what) throws IOException {
+    List<X509Certificate> out = new ArrayList<>();
+    try {
+      for (var c : CertificateFactory.getInstance("X.509").generateCertificates(new ByteArrayInputStream(der))) {
+        out.add((X509Certificate) c);
+      }
+    } catch (CertificateException e) {
+      throw new IOException("cannot read certificates from " + what + ": " + e.getMessage(), e);
+    }
+    if (out.isEmpty()) {
+      throw new IOException("no certificate found in " + what);
+    }
+    return List.copyOf(out);
   }
 
   /** Parses one DER certificate. */

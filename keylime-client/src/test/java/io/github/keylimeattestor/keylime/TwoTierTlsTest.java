@@ -170,6 +170,10 @@ class TwoTierTlsTest {
       TlsSettings combined = tls(rootPem, all, all).build();
       assertThat(combined.clientCertificateChain()).containsExactly(client.cert(), inter.cert());
       assertThat(version(s, combined)).isEqualTo(new ApiVersion(2, 6));
+      // key + leaf + intermediate as client_cert, with the same key in its own client_key file
+      TlsSettings keyInCert = tls(rootPem, all, clientKey).build();
+      assertThat(keyInCert.clientCertificateChain()).containsExactly(client.cert(), inter.cert());
+      assertThat(version(s, keyInCert)).isEqualTo(new ApiVersion(2, 6));
       TlsSettings chainInKey = tls(rootPem, clientLeaf, keyAndChain).build();
       assertThat(chainInKey.clientCertificateChain()).containsExactly(client.cert(), inter.cert());
       assertThat(version(s, chainInKey)).isEqualTo(new ApiVersion(2, 6));
@@ -188,6 +192,11 @@ class TwoTierTlsTest {
     assertThatThrownBy(() -> tls(all, clientChain, clientKey).build()).isInstanceOf(IOException.class)
         .hasMessageContaining("tls.ca_bundle " + all + " holds 2 certificates")
         .hasMessageContaining("a private key belongs in tls.client_key");
+    // another key beside the certificates in client_cert
+    Path otherKeyAndChain = TestPki.write(dir, "other.pem",
+        TestPki.pkcs8(TestPki.ec().getPrivate()) + TestPki.pem(client.cert(), inter.cert()));
+    assertThatThrownBy(() -> tls(rootPem, otherKeyAndChain, clientKey).build()).isInstanceOf(IOException.class)
+        .hasMessageContaining("holds another private key");
     // a certificate outside the client's chain in client_cert
     Path stray = TestPki.write(dir, "stray.pem", TestPki.pem(client.cert(), inter.cert(), TestPki.ca("Other").cert()));
     assertThatThrownBy(() -> tls(rootPem, stray, clientKey).build()).isInstanceOf(IOException.class)
