@@ -37,10 +37,11 @@ final class ClientCertificateRefusal {
     String asked = askedFor.isEmpty() ? "" : "; the server asked for certificates issued by " + askedFor;
 
     for (X509Certificate c : chain) {
-      String v = validity(c, Instant.now());
+      String v = CertDescriptions.validity(c, Instant.now());
       if (v != null) {
-        return (c == leaf ? "our client certificate" : "the CA certificate '" + name(c) + "' in " + k.clientCert())
-            + v + "; " + ours;
+        return (c == leaf ? "our client certificate '" + name(c) + "'" : "the CA certificate '" + name(c) + "' in "
+            + k.clientCert()) + " is " + v + (v.startsWith("EXPIRED") ? ": renew it" : ": a clock is wrong, or it "
+            + "was issued for later") + "; " + ours;
       }
     }
     String purpose = purposeProblem(leaf);
@@ -107,18 +108,6 @@ final class ClientCertificateRefusal {
       sb.append(i == 0 ? "" : "; ").append(i + 1).append(") ").append(candidates.get(i));
     }
     return sb.toString();
-  }
-
-  private static String validity(X509Certificate c, Instant now) {
-    if (now.isAfter(c.getNotAfter().toInstant())) {
-      return " EXPIRED on " + c.getNotAfter().toInstant() + " (valid " + c.getNotBefore().toInstant() + " to "
-          + c.getNotAfter().toInstant() + "; now " + now + "): renew it";
-    }
-    if (now.isBefore(c.getNotBefore().toInstant())) {
-      return " is NOT YET VALID: valid from " + c.getNotBefore().toInstant() + " to " + c.getNotAfter().toInstant()
-          + "; now " + now + " (a clock is wrong, or it was issued for later)";
-    }
-    return null;
   }
 
   /** Why the leaf is not usable for TLS client authentication, or null. */

@@ -136,23 +136,17 @@ final class DiagnosingTrustManager extends X509ExtendedTrustManager {
         + "; " + keys.caBundle() + " holds: " + CertDescriptions.subjects(anchors), false, cause);
   }
 
-  /** The first certificate of the chain (or of the anchors) outside its validity period, with dates. */
+  /** The first certificate of the chain outside its validity period, with dates, or null. */
   static String validityProblem(X509Certificate[] chain, Instant now) {
     if (chain == null) {
       return null;
     }
     for (int i = 0; i < chain.length; i++) {
-      X509Certificate c = chain[i];
-      String who = i == 0 ? "the server certificate" : "the server's CA certificate";
-      if (now.isAfter(c.getNotAfter().toInstant())) {
-        return who + " '" + c.getSubjectX500Principal().getName() + "' EXPIRED on " + c.getNotAfter().toInstant()
-            + " (valid " + c.getNotBefore().toInstant() + " to " + c.getNotAfter().toInstant() + "; now " + now
-            + "): renew it on the server";
-      }
-      if (now.isBefore(c.getNotBefore().toInstant())) {
-        return who + " '" + c.getSubjectX500Principal().getName() + "' is NOT YET VALID: valid from "
-            + c.getNotBefore().toInstant() + " to " + c.getNotAfter().toInstant() + "; now " + now
-            + " (is this host's or the issuing CA's clock wrong?)";
+      String v = CertDescriptions.validity(chain[i], now);
+      if (v != null) {
+        return (i == 0 ? "the server certificate '" : "the server's CA certificate '")
+            + chain[i].getSubjectX500Principal().getName() + "' is " + v
+            + (v.startsWith("EXPIRED") ? ": renew it on the server" : " (is this host's or the issuing CA's clock wrong?)");
       }
     }
     return null;
@@ -167,10 +161,10 @@ final class DiagnosingTrustManager extends X509ExtendedTrustManager {
     boolean selfSigned = issuer.equals(top.getSubjectX500Principal());
     boolean issuerKnown = anchors.stream().anyMatch(a -> a.getSubjectX500Principal().equals(issuer));
     for (X509Certificate a : anchors) {
-      String v = validityProblem(new X509Certificate[] {a}, Instant.now());
+      String v = CertDescriptions.validity(a, Instant.now());
       if (v != null && a.getSubjectX500Principal().equals(issuer)) {
-        return "the CA certificate '" + a.getSubjectX500Principal().getName() + "' in " + keys.caBundle() + " is "
-            + v.substring(v.indexOf("' ") + 2).replace("renew it on the server", "replace it in " + keys.caBundle());
+        return "the CA certificate '" + a.getSubjectX500Principal().getName() + "' in " + keys.caBundle() + " is " + v
+            + ": replace it in " + keys.caBundle();
       }
     }
     if (selfSigned && anchors.stream().noneMatch(top::equals)

@@ -113,6 +113,21 @@ class TwoTierTlsTest {
   }
 
   @Test
+  void anExpiredClientCertificateIsToldToBeRenewed() throws Exception {
+    Instant now = Instant.now();
+    TestPki.Issued old = TestPki.issue(inter, "old-client", TestPki.ec(), now.minus(Duration.ofDays(10)),
+        now.minus(Duration.ofDays(1)), false, CLIENT);
+    Path cert = TestPki.write(dir, "old.pem", TestPki.pem(old.cert(), inter.cert()));
+    Path key = TestPki.write(dir, "old.key", TestPki.pkcs8(old.key()));
+    try (OpenSslServer s = new OpenSslServer(dir, serverChain, serverKey, rootPem)) {
+      KeylimeTlsException e = refused(s, tls(rootPem, cert, key).build());
+      assertThat(e.refusedBy()).isEqualTo(KeylimeTlsException.RefusedBy.SERVER);
+      assertThat(e.getMessage()).contains("our client certificate 'CN=old-client' is EXPIRED on "
+          + old.cert().getNotAfter().toInstant()).contains(": renew it");
+    }
+  }
+
+  @Test
   void aLeafOnlyClientCertificateAgainstARootOnlyServerNeedsTheIntermediateInClientCert() throws Exception {
     try (OpenSslServer s = new OpenSslServer(dir, serverChain, serverKey, rootPem)) {
       KeylimeTlsException e = refused(s, tls(rootPem, clientLeaf, clientKey).build());
@@ -151,7 +166,7 @@ class TwoTierTlsTest {
         KeylimeTlsException e = refused(s, tls(rootPem, clientChain, clientKey).build());
         assertThat(e.refusedBy()).isEqualTo(KeylimeTlsException.RefusedBy.CLIENT);
         String dates = cert == expired
-            ? "the server certificate 'CN=" + NAME + "' EXPIRED on " + expired.cert().getNotAfter().toInstant()
+            ? "the server certificate 'CN=" + NAME + "' is EXPIRED on " + expired.cert().getNotAfter().toInstant()
             : "the server certificate 'CN=" + NAME + "' is NOT YET VALID: valid from "
                 + future.cert().getNotBefore().toInstant();
         assertThat(e.getMessage()).contains("refused by this client: " + dates).doesNotContain("not trusted");
