@@ -56,6 +56,12 @@ final class TwoTierPki {
   final Path clientLeaf; // leaf only
   final Path clientKey;
   final Path clientKeyWithChain; // key + leaf + intermediate (a combined PEM)
+  final Path intermediatePem; // a trusted_client_ca with the intermediate alone
+  final Path registrarLeafOnly; // a server_cert without the intermediate
+  final Path expiredRegistrarCert; // expired yesterday, + intermediate
+  final Path expiredRegistrarKey;
+  final Path serverAuthOnlyClientCert; // EKU serverAuth only, + intermediate
+  final Path serverAuthOnlyClientKey;
 
   TwoTierPki(Path dir) throws Exception {
     this.dir = dir;
@@ -79,6 +85,16 @@ final class TwoTierPki {
     clientKey = write("client.key", pkcs8(client.keys().getPrivate()));
     clientKeyWithChain = write("client-key-and-chain.pem",
         pkcs8(client.keys().getPrivate()) + pem(client.cert(), intermediate.cert()));
+    intermediatePem = write("intermediate.pem", pem(intermediate.cert()));
+    registrarLeafOnly = write("registrar-leaf.pem", pem(registrar.cert()));
+    Issued expired = issue(intermediate, REGISTRAR_NAME, ec(), false, KeyPurposeId.id_kp_serverAuth,
+        now.minus(Duration.ofDays(30)), now.minus(Duration.ofDays(1)), "DNS:" + REGISTRAR_NAME);
+    expiredRegistrarCert = write("registrar-expired-chain.pem", pem(expired.cert(), intermediate.cert()));
+    expiredRegistrarKey = write("registrar-expired.key", pkcs8(expired.keys().getPrivate()));
+    Issued serverAuthOnly = issue(intermediate, "server-auth-only client", ec(), false,
+        KeyPurposeId.id_kp_serverAuth);
+    serverAuthOnlyClientCert = write("server-auth-only-chain.pem", pem(serverAuthOnly.cert(), intermediate.cert()));
+    serverAuthOnlyClientKey = write("server-auth-only.key", pkcs8(serverAuthOnly.keys().getPrivate()));
   }
 
   private static KeyPair ec() throws Exception {
@@ -96,11 +112,16 @@ final class TwoTierPki {
   private static Issued issue(Issued issuer, String cn, KeyPair kp, boolean ca, KeyPurposeId eku, String... dns)
       throws Exception {
     Instant now = Instant.now();
+    return issue(issuer, cn, kp, ca, eku, now.minusSeconds(300), now.plus(Duration.ofDays(2)), dns);
+  }
+
+  private static Issued issue(Issued issuer, String cn, KeyPair kp, boolean ca, KeyPurposeId eku, Instant notBefore,
+      Instant notAfter, String... dns) throws Exception {
     X500Name subject = new X500Name("CN=" + cn + ",O=Homelab");
     X500Name issuerName = issuer == null ? subject
         : X500Name.getInstance(issuer.cert().getSubjectX500Principal().getEncoded());
     X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(issuerName, new BigInteger(64, RNG).add(BigInteger.ONE),
-        Date.from(now.minusSeconds(300)), Date.from(now.plus(Duration.ofDays(2))), subject, kp.getPublic());
+        Date.from(notBefore), Date.from(notAfter), subject, kp.getPublic());
     JcaX509ExtensionUtils ext = new JcaX509ExtensionUtils();
     b.addExtension(Extension.subjectKeyIdentifier, false, ext.createSubjectKeyIdentifier(kp.getPublic()));
     if (issuer != null) {

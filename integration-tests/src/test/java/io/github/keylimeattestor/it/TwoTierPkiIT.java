@@ -32,9 +32,9 @@ import org.junit.jupiter.api.TestMethodOrder;
  * certificates from a two-tier PKI (root -> intermediate -> verifier.keylime.test /
  * registrar.keylime.test, chain sent), trusting the root for client certificates; real SPIRE with
  * our plugins; swtpm and the pull-agent emulator. One Keylime stack; spire-server is restarted
- * with each plugin configuration. The message cases that need another Keylime setup (intermediate
- * only in trusted_client_ca, wrong EKU, expired or leaf-only server certificates) run against a
- * real OpenSSL server in keylime-client's TwoTierTlsTest.
+ * with each plugin configuration, the registrar with other TLS files where a case needs Keylime to
+ * serve or trust something else (restart-registrar.sh). keylime-client's TwoTierTlsTest covers the
+ * same messages, and a few more, against an OpenSSL server set up like Keylime's.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -278,5 +278,79 @@ class TwoTierPkiIT {
         .contains("refused by the server")
         .contains("1) put the intermediate CA certificate 'O=Homelab,CN=Homelab Intermediate CA' after the client "
             + "certificate in tls.client_cert");
+  }
+
+  String byIpWithNames(Path caBundle, Path cert, Path key) {
+    return """
+              registrar_urls = ["https://127.0.0.1:%s"]
+              verifier_urls = ["https://127.0.0.1:%s"]
+        %s
+              registrar_tls {
+                server_name = "%s"
+              }
+              verifier_tls {
+                server_name = "%s"
+              }
+        """.formatted(port("REGISTRAR_URL"), port("VERIFIER_URL"), tls(caBundle, cert, key, ""),
+        TwoTierPki.REGISTRAR_NAME, TwoTierPki.VERIFIER_NAME);
+  }
+
+  void restartRegistrar(String... args) throws Exception {
+    String[] all = new String[args.length + 1];
+    all[0] = stack.dir.toString();
+    System.arraycopy(args, 0, all, 1, args.length);
+    stack.run(Duration.ofMinutes(2), "restart-registrar.sh", all);
+  }
+
+  @Test
+  @Order(5)
+  void aClientCertificateWithServerAuthOnlyIsToldToFixItsEku() throws Exception {
+    run("eku", byIpWithNames(pki.rootPem, pki.serverAuthOnlyClientCert, pki.serverAuthOnlyClientKey), Map.of());
+    JsonNode refused = awaitRefusal();
+    assertThat(refused.path("code").asText()).isEqualTo("FAILED_PRECONDITION");
+    assertThat(refused.path("error").asText())
+        .contains("has extendedKeyUsage [serverAuth] without clientAuth")
+        .contains("re-issue it with extendedKeyUsage = clientAuth")
+        .doesNotContain("trusted_client_ca");
+  }
+
+  @Test
+  @Order(6)
+  void keylimeTrustingOnlyTheIntermediateIsToldToAddTheRoot() throws Exception {
+    restartRegistrar("--extra-ca", pki.intermediatePem.toString());
+    run("intermediate-only", byIpWithNames(pki.rootPem, pki.clientChain, pki.clientKey), Map.of());
+    JsonNode refused = awaitRefusal();
+    assertThat(refused.path("code").asText()).isEqualTo("FAILED_PRECONDITION");
+    assertThat(refused.path("error").asText())
+        .contains("refused by the server")
+        .contains("1) add the root CA 'O=Homelab,CN=Homelab Root CA' to the server's trusted_client_ca")
+        .contains("not use an intermediate alone as a trust anchor");
+  }
+
+  @Test
+  @Order(7)
+  void aRegistrarSendingOnlyItsLeafNamesTheMissingIntermediate() throws Exception {
+    restartRegistrar("--extra-ca", pki.rootPem.toString(), "--server-cert", pki.registrarLeafOnly.toString(),
+        "--server-key", pki.registrarKey.toString());
+    run("leaf-server", byIpWithNames(pki.rootPem, pki.clientChain, pki.clientKey), Map.of());
+    JsonNode refused = awaitRefusal();
+    assertThat(refused.path("code").asText()).isEqualTo("FAILED_PRECONDITION");
+    assertThat(refused.path("error").asText())
+        .contains("the server sent only its own certificate, issued by 'O=Homelab,CN=Homelab Intermediate CA'")
+        .contains("the intermediate is missing, add it to tls.ca_bundle");
+  }
+
+  @Test
+  @Order(8)
+  void anExpiredRegistrarCertificateLeadsWithItsDates() throws Exception {
+    restartRegistrar("--server-cert", pki.expiredRegistrarCert.toString(), "--server-key",
+        pki.expiredRegistrarKey.toString());
+    run("expired-server", byIpWithNames(pki.rootPem, pki.clientChain, pki.clientKey), Map.of());
+    JsonNode refused = awaitRefusal();
+    assertThat(refused.path("code").asText()).isEqualTo("FAILED_PRECONDITION");
+    assertThat(refused.path("error").asText())
+        .contains("refused by this client: the server certificate 'O=Homelab,CN=" + TwoTierPki.REGISTRAR_NAME
+            + "' is EXPIRED on ")
+        .doesNotContain("not trusted");
   }
 }
