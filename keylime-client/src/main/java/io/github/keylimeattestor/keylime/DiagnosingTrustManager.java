@@ -183,12 +183,13 @@ final class DiagnosingTrustManager extends X509ExtendedTrustManager {
     }
     if (!selfSigned && !issuerKnown) {
       if (chain.length == 1) {
+        // Adding the issuer is right whether it is a root or an intermediate (the JDK accepts any
+        // certificate in the bundle as a trust anchor); say which case the two-tier one is.
         return "the server sent only its own certificate, issued by '" + issuer.getName() + "', and "
-            + keys.caBundle() + " does not hold that CA. Most likely '" + issuer.getName() + "' is an intermediate "
-            + "CA and " + keys.caBundle() + " holds only the root: the intermediate is missing, add it to "
-            + keys.caBundle() + " (beside the root), or have the server send it (Keylime: the intermediate after the "
-            + "server certificate in its server_cert file). Otherwise " + keys.caBundle() + " lacks the CA that "
-            + "issued the server certificate (" + reason + ")";
+            + keys.caBundle() + " does not hold that CA: add it to " + keys.caBundle() + ". If '" + issuer.getName()
+            + "' is an intermediate CA and " + keys.caBundle() + " holds only the root, the intermediate is missing, "
+            + "add it to " + keys.caBundle() + " beside the root, or have the server send it (Keylime: the "
+            + "intermediate after the server certificate in its server_cert file) (" + reason + ")";
       }
       return "the server's chain ends at '" + top.getSubjectX500Principal().getName() + "', issued by '"
           + issuer.getName() + "', which " + keys.caBundle() + " does not hold: add the CA certificate '"
