@@ -1,6 +1,7 @@
 package io.github.keylimeattestor.tpm;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.keylimeattestor.tpm.command.Auth;
 import io.github.keylimeattestor.tpm.command.CreatePrimary;
@@ -11,6 +12,7 @@ import io.github.keylimeattestor.tpm.structure.Templates;
 import io.github.keylimeattestor.tpm.testing.Swtpm;
 import io.github.keylimeattestor.tpm.testing.Tabrmd;
 import io.github.keylimeattestor.tpm.transport.Tcti;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.ArrayList;
@@ -105,6 +107,27 @@ class TabrmdTest {
       Thread.sleep(20);
     }
     assertThat(direct.transientHandles()).isEmpty();
+  }
+
+  @Test
+  void aStoppedDaemonIsAClearIoErrorAndARestartedOneServesNewConnections() throws Exception {
+    Tpm before = new Tpm(Tcti.open(abrmd.tcti(), 5_000));
+    try {
+      before.execute(io.github.keylimeattestor.tpm.command.GetCapability.handles(Handles.HR_TRANSIENT));
+      abrmd.stopDaemon();
+      assertThatThrownBy(() -> Tcti.open(abrmd.tcti(), 5_000)).isInstanceOf(IOException.class)
+          .hasMessageContaining("tpm2-abrmd com.intel.tss2.Tabrmd").hasMessageContaining("is not running");
+      // a connection from before the stop fails, it does not hang
+      assertThatThrownBy(() -> before.execute(
+          io.github.keylimeattestor.tpm.command.GetCapability.handles(Handles.HR_TRANSIENT)))
+          .isInstanceOf(IOException.class);
+    } finally {
+      before.close();
+      abrmd.startDaemonAgain();
+    }
+    try (Tpm after = new Tpm(Tcti.open(abrmd.tcti(), 5_000))) {
+      assertThat(new KeylimeTpm(after).transientHandles()).isEmpty();
+    }
   }
 
   @Test

@@ -157,6 +157,10 @@ public final class TabrmdTransport implements TpmTransport {
       throw new IOException(where + " did not answer CreateConnection in time");
     }
     if (reply instanceof Error err) {
+      if (err.getName().endsWith(".ServiceUnknown") || err.getName().endsWith(".NameHasNoOwner")) {
+        throw new IOException(where + " is not running (nobody owns that name on the bus): start tpm2-abrmd, "
+            + "or check tcti");
+      }
       throw new IOException(where + " refused CreateConnection: " + err.getName() + ": "
           + err.getException().getMessage());
     }
