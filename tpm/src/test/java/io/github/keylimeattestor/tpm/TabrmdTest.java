@@ -93,6 +93,7 @@ class TabrmdTest {
   @Test
   void closingTheTransportEndsItsAbrmdConnection() throws Exception {
     long before = openFds();
+    int threadsBefore = Thread.activeCount();
     // more connections than abrmd allows at once (27): each must really end when closed
     for (int i = 0; i < 40; i++) {
       try (Tpm tpm = new Tpm(Tcti.open(abrmd.tcti(), 30_000))) {
@@ -101,6 +102,11 @@ class TabrmdTest {
       }
     }
     assertThat(openFds()).isLessThan(before + 5);
+    long threadDeadline = System.nanoTime() + 5_000_000_000L;
+    while (Thread.activeCount() > threadsBefore + 4 && System.nanoTime() < threadDeadline) {
+      Thread.sleep(20);
+    }
+    assertThat(Thread.activeCount()).as("threads left by D-Bus connections").isLessThanOrEqualTo(threadsBefore + 4);
     KeylimeTpm direct = new KeylimeTpm(swtpm.tpm());
     long deadline = System.nanoTime() + 5_000_000_000L;
     while (!direct.transientHandles().isEmpty() && System.nanoTime() < deadline) {
