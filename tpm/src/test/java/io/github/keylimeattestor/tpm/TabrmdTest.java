@@ -7,6 +7,7 @@ import io.github.keylimeattestor.tpm.command.Auth;
 import io.github.keylimeattestor.tpm.command.CreatePrimary;
 import io.github.keylimeattestor.tpm.command.ReadPublic;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
+import io.github.keylimeattestor.tpm.structure.PcrBlob;
 import io.github.keylimeattestor.tpm.structure.PcrSelection;
 import io.github.keylimeattestor.tpm.structure.Templates;
 import io.github.keylimeattestor.tpm.testing.Swtpm;
@@ -67,6 +68,8 @@ class TabrmdTest {
       KeylimeTpm k = new KeylimeTpm(tpm);
       ak = k.createAk(Templates.akRsa(Alg.SHA256));
       KeyBlob app = k.createAppKey(Templates.appKeyEccP256());
+      // a non-zero PCR 16, so that the comparison with tpm2_pcrread below means something
+      k.resetAndExtend(16, Alg.SHA256, java.security.MessageDigest.getInstance("SHA-256").digest(nonce));
       e = quoteAndCertify(k, ak, app, nonce);
       // abrmd shows each connection only its own objects: ours are all flushed
       assertThat(k.transientHandles()).isEmpty();
@@ -77,7 +80,15 @@ class TabrmdTest {
     Files.write(abrmd.dir().resolve("q.pcrs"), e.quote().pcrBlob());
     abrmd.tpm2("tpm2_checkquote", "-u", "ak.pub", "-m", "q.msg", "-s", "q.sig", "-f", "q.pcrs", "-g", "sha256",
         "-q", HexFormat.of().formatHex(nonce));
-    // tpm2-tools reach the same TPM through the same daemon: the persistent EK we used is there
+    // tpm2-tools reach the same TPM through the same daemon: the PCRs we quoted, the persistent EK we used
+    abrmd.tpm2("tpm2_pcrread", "sha256:0,1,7,16", "-o", "pcrs.bin");
+    byte[] theirs = Files.readAllBytes(abrmd.dir().resolve("pcrs.bin"));
+    PcrBlob ours = PcrBlob.parse(e.quote().pcrBlob());
+    int[] pcrs = {0, 1, 7, 16};
+    for (int i = 0; i < pcrs.length; i++) {
+      assertThat(java.util.Arrays.copyOfRange(theirs, 32 * i, 32 * i + 32)).as("PCR %d", pcrs[i])
+          .isEqualTo(ours.value(Alg.SHA256, pcrs[i]));
+    }
     assertThat(abrmd.tpm2("tpm2_getcap", "handles-persistent")).contains("0x81010001");
     assertThat(abrmd.tpm2("tpm2_getcap", "handles-transient").strip()).isEmpty();
     // and nothing of ours is left in the TPM itself
