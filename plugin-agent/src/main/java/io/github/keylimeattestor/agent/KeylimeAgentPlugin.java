@@ -55,7 +55,7 @@ final class KeylimeAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase imp
       AgentConfig.parse(hcl);
       return Validation.ok(List.of());
     } catch (HclException e) {
-      return Validation.invalid("keylime plugin_data: " + e.getMessage());
+      return Validation.invalid(e.problems().stream().map(p -> "keylime plugin_data: " + p).toList());
     }
   }
 

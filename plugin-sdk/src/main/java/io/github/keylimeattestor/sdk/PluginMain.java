@@ -51,6 +51,16 @@ public final class PluginMain {
       + "Please execute the program that consumes these plugins, which will\n"
       + "load any plugins automatically\n";
 
+  /**
+   * Largest gRPC message a plugin accepts from its host: 64 KiB. What SPIRE relays to us is far
+   * smaller: an attestation payload (WireFormat caps it at 4 KiB; about 400 bytes in practice), a
+   * SovereignAttestation (capped at 32 KiB; about 2.5 KiB with an RSA-2048 AK, and under 5 KiB for
+   * an RSA-4096 AK quoting all 24 PCRs of one bank), a challenge (under 200 bytes) and
+   * {@code plugin_data} (HclParser takes at most 16 Ki characters). 64 KiB is twice the largest
+   * SovereignAttestation the server would even decode. See plugin-server/README.md.
+   */
+  public static final int MAX_INBOUND_MESSAGE_BYTES = 64 * 1024;
+
   private static final Log LOG = Log.named("pluginmain");
 
   private final Plugin plugin;
