@@ -54,8 +54,8 @@ public final class PluginMain {
   /**
    * Largest gRPC message a plugin accepts from its host: 64 KiB. What SPIRE relays to us is far
    * smaller: an attestation payload (WireFormat caps it at 4 KiB; about 400 bytes in practice), a
-   * SovereignAttestation (capped at 32 KiB; about 2.5 KiB with an RSA-2048 AK, and under 5 KiB for
-   * an RSA-4096 AK quoting all 24 PCRs of one bank), a challenge (under 200 bytes) and
+   * SovereignAttestation (capped at 32 KiB; 2126 bytes measured with an RSA-2048 AK quoting PCR 16,
+   * under 5 KiB for an RSA-4096 AK quoting all 24 PCRs of one bank), a challenge (under 200 bytes) and
    * {@code plugin_data} (HclParser takes at most 16 Ki characters). 64 KiB is twice the largest
    * SovereignAttestation the server would even decode. See plugin-server/README.md.
    */
