@@ -90,6 +90,14 @@ class StatusPolicyTest {
   }
 
   @Test
+  void aRetryStateSaysTheVerifierCannotReachTheNode() {
+    assertThatThrownBy(() -> StatusPolicy.check(config(true, Duration.ofMinutes(5)),
+        status(OperationalState.GET_QUOTE_RETRY, AttestationStatus.PASS, NOW.minusSeconds(5)), NOW))
+        .hasMessageContaining("'Get Quote (retry)'").hasMessageContaining("cannot reach the node")
+        .hasMessageContaining("accepted_states can list get_quote_retry");
+  }
+
+  @Test
   void aVerifierWithoutAttestationStatusNeedsTheOperatorsDecision() {
     assertThat(code(config(true, null), status(OperationalState.GET_QUOTE, null, NOW))).isEqualTo(Status.Code.FAILED_PRECONDITION);
     assertThat(code(config(false, null), status(OperationalState.GET_QUOTE, null, NOW))).isEqualTo(Status.Code.OK);
