@@ -289,8 +289,39 @@ class AdversarialIT {
     assertThat(again.getSpiffeId()).endsWith(uuid);
   }
 
+  /**
+   * The message bound alone does not bound memory: 1500 streams of one 64 KiB message each still
+   * exhausted the plugin's direct memory (GOAWAY) before the plugin capped concurrent streams.
+   */
   @Test
   @Order(2)
+  void fifteenHundredPayloadsAtTheBoundDoNotHurtAGenuineAttestationInFlight() throws Exception {
+    byte[] big = new byte[64 * 1024 - 64];
+    ThreadLocalRandom.current().nextBytes(big);
+    ByteString junk = ByteString.copyFrom(big);
+    Genuine g = new Genuine().begin();
+    long t0 = System.nanoTime();
+    List<ServerSide> flood = new ArrayList<>();
+    for (int i = 0; i < 1500; i++) {
+      ServerSide s = openServerStream();
+      s.requests.onNext(AttestRequest.newBuilder().setPayload(junk).build());
+      flood.add(s);
+    }
+    AgentAttributes a = g.answer().get(120, TimeUnit.SECONDS);
+    assertThat(a.getSpiffeId()).endsWith(uuid);
+    for (ServerSide s : flood) {
+      Status st = s.ended.get(120, TimeUnit.SECONDS);
+      assertThat(st.getCode()).as("payload at the bound: %s", st).isEqualTo(Status.Code.INVALID_ARGUMENT);
+      assertThat(st.getDescription()).contains("longer than 4096 bytes");
+    }
+    System.err.printf("AdversarialIT: 1500 refused %d-byte payloads and a genuine attestation in %d ms%n", big.length + 5,
+        (System.nanoTime() - t0) / 1_000_000);
+    assertThat(server.serving()).isTrue();
+    assertThat(server.logText()).doesNotContain("direct buffer memory");
+  }
+
+  @Test
+  @Order(3)
   void aStreamThatNeverAnswersIsEndedByThePluginAtChallengeTimeout() throws Exception {
     server.configure(TRUST_DOMAIN, serverData("3s"));
     try {
@@ -310,13 +341,28 @@ class AdversarialIT {
       assertThat(none.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
       assertThat(none.getDescription()).contains("sent no attestation payload");
       assertThat((System.nanoTime() - opened) / 1_000_000).isBetween(2_500L, 15_000L);
+
+      // More silent streams than the plugin's 256 stream slots: a genuine node waits for a slot
+      // (at most challenge_timeout), it is not refused.
+      List<ServerSide> crowd = new ArrayList<>();
+      for (int i = 0; i < 300; i++) {
+        crowd.add(openServerStream());
+      }
+      long t = System.nanoTime();
+      AgentAttributes a = new Genuine().begin().answer().get(60, TimeUnit.SECONDS);
+      System.err.printf("AdversarialIT: a genuine attestation behind 300 silent streams took %d ms%n",
+          (System.nanoTime() - t) / 1_000_000);
+      assertThat(a.getSpiffeId()).endsWith(uuid);
+      for (ServerSide c : crowd) {
+        assertThat(c.ended.get(30, TimeUnit.SECONDS).getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+      }
     } finally {
       server.configure(TRUST_DOMAIN, serverData("30s"));
     }
   }
 
   @Test
-  @Order(3)
+  @Order(4)
   void aHalfCloseBeforeTheAnswerGetsInvalidArgument() throws Exception {
     Genuine g = new Genuine().begin();
     g.serverSide.requests.onCompleted();
@@ -328,7 +374,7 @@ class AdversarialIT {
   }
 
   @Test
-  @Order(4)
+  @Order(5)
   void spireServerValidateListsEveryProblemOfABadConfigurationAsANote() throws Exception {
     String bad = serverData("30s").replace(stack.get("REGISTRAR_URL"), "https://bad host:8891")
         .replace("verifier_urls", "verifier_url").replace(stack.get("SPIRE_CLIENT_KEY"), "/nonexistent/client.key");

@@ -61,6 +61,16 @@ public final class PluginMain {
    */
   public static final int MAX_INBOUND_MESSAGE_BYTES = 64 * 1024;
 
+  /**
+   * Most streams the host may have open on its connection at once (HTTP/2
+   * SETTINGS_MAX_CONCURRENT_STREAMS; SPIRE uses one connection per plugin): 256. The message bound
+   * alone does not bound memory: 1500 concurrent 64 KiB payloads still exhausted the launcher's 64 MB
+   * of direct memory (1000 did not). 256 x 64 KiB is 16 MiB at most. Further streams wait in the
+   * host's gRPC client for a free slot instead of failing; a stream holds its slot for at most
+   * challenge_timeout per step.
+   */
+  public static final int MAX_CONCURRENT_STREAMS = 256;
+
   private static final Log LOG = Log.named("pluginmain");
 
   private final Plugin plugin;
