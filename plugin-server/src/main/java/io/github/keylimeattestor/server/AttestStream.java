@@ -77,6 +77,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     } finally {
       lock.unlock();
     }
+    endIfExpired(); // in case a tiny challenge_timeout passed while the lock was held
   }
 
   @Override
