@@ -81,7 +81,7 @@ public final class PluginMain {
   private Server server;
   private HostServices hostServices;
 
-  private PluginMain(Plugin plugin) {
+  PluginMain(Plugin plugin) {
     this.plugin = plugin;
   }
 

@@ -302,4 +302,13 @@ class AttestStreamTest {
     streams.forEach(s -> s.onError(Status.CANCELLED.asException()));
     assertThat(deadlines.getQueue().size()).as("cancelled streams drop their deadline").isEqualTo(queued);
   }
+
+  @Test
+  void theTransportBoundFitsTheLargestMessageTheServerDecodes() {
+    int largest = AttestRequest.newBuilder().setChallengeResponse(ByteString.copyFrom(new byte[WireFormat.MAX_ATTESTATION]))
+        .build().getSerializedSize();
+    assertThat(largest).isLessThanOrEqualTo(io.github.keylimeattestor.sdk.PluginMain.MAX_INBOUND_MESSAGE_BYTES / 2 + 8);
+    assertThat(AttestRequest.newBuilder().setPayload(ByteString.copyFrom(new byte[WireFormat.MAX_PAYLOAD])).build()
+        .getSerializedSize()).isLessThan(largest);
+  }
 }
