@@ -51,6 +51,14 @@ final class SpireTestbed implements AutoCloseable {
 
   /** As above, with {@code topLevel} (e.g. a telemetry block) after the plugins. */
   SpireProcess startServer(String extraServerSettings, String nodeAttestorBlock, String topLevel) throws IOException {
+    writeServerConf(extraServerSettings, nodeAttestorBlock, topLevel);
+    server = SpireProcess.start("spire-server", dir,
+        List.of(SpireBinaries.server().toString(), "run", "-config", "server.conf"), serverEnv);
+    return server;
+  }
+
+  /** Writes server.conf only (for {@code spire-server validate}). */
+  void writeServerConf(String extraServerSettings, String nodeAttestorBlock, String topLevel) throws IOException {
     String conf = """
         server {
           bind_address = "127.0.0.1"
@@ -78,9 +86,6 @@ final class SpireTestbed implements AutoCloseable {
         %s
         """.formatted(serverPort, serverSocket(), TRUST_DOMAIN, extraServerSettings, nodeAttestorBlock, topLevel);
     Files.writeString(dir.resolve("server.conf"), conf);
-    server = SpireProcess.start("spire-server", dir,
-        List.of(SpireBinaries.server().toString(), "run", "-config", "server.conf"), serverEnv);
-    return server;
   }
 
   void awaitServerHealthy(Duration timeout) throws IOException, InterruptedException {

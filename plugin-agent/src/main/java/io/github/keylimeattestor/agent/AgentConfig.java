@@ -83,14 +83,16 @@ record AgentConfig(
     return parse(HclConfig.parse(hcl));
   }
 
+  /** Reads every key and reports every problem at once (each one a note for Validate). */
   static AgentConfig parse(HclConfig c) throws HclException {
     List<String> warnings = new ArrayList<>();
-    Optional<Tcti.Spec> tcti = tcti(c, warnings);
-    KeylimeTpm.Primary ek = ek(c);
-    Path agentData = path(c, "agent_data_path", DEFAULT_AGENT_DATA);
+    Optional<Tcti.Spec> read = c.attempt(() -> tcti(c, warnings));
+    Optional<Tcti.Spec> tcti = read == null ? Optional.empty() : read;
+    KeylimeTpm.Primary ek = c.attempt(() -> ek(c));
+    Path agentData = c.attempt(() -> path(c, "agent_data_path", DEFAULT_AGENT_DATA));
     String explicitUuid = c.optString("keylime_agent_uuid", null);
     String agentConf = c.optString("keylime_agent_config", null);
-    QuoteSource source = quoteSource(c);
+    QuoteSource source = c.attempt(() -> quoteSource(c));
     String url = c.optString("keylime_agent_url", null);
     HclConfig tlsBlock = c.block("keylime_agent_tls");
     boolean tlsGiven = c.has("keylime_agent_tls");
@@ -99,40 +101,42 @@ record AgentConfig(
     c.rejectUnknownKeys();
 
     if (timeout.isZero() || timeout.isNegative() || timeout.compareTo(Duration.ofMinutes(5)) > 0) {
-      throw new HclException("timeout must be between 1ms and 5m");
+      c.problem("timeout must be between 1ms and 5m");
     }
-    UuidSource uuid;
+    UuidSource uuid = null;
     if (explicitUuid != null && agentConf != null) {
-      throw new HclException("set either keylime_agent_uuid or keylime_agent_config, not both");
+      c.problem("set either keylime_agent_uuid or keylime_agent_config, not both");
     } else if (explicitUuid != null) {
-      uuid = new UuidSource.Explicit(agentId(explicitUuid));
+      KeylimeAgentId id = c.attempt(() -> agentId(explicitUuid));
+      uuid = id == null ? null : new UuidSource.Explicit(id);
     } else if (agentConf != null) {
-      uuid = new UuidSource.AgentConf(filePath("keylime_agent_config", agentConf));
+      Path conf = c.attempt(() -> filePath("keylime_agent_config", agentConf));
+      uuid = conf == null ? null : new UuidSource.AgentConf(conf);
     } else if (url != null) {
       uuid = new UuidSource.AgentApi();
     } else {
-      throw new HclException("the Keylime agent UUID is unknown: set keylime_agent_uuid, or keylime_agent_config "
+      c.problem("the Keylime agent UUID is unknown: set keylime_agent_uuid, or keylime_agent_config "
           + "(the Keylime agent's agent.conf, e.g. /etc/keylime/agent.conf), or keylime_agent_url to ask the "
           + "agent's /agent/info");
     }
     if (source == QuoteSource.KEYLIME_AGENT && url == null) {
-      throw new HclException("quote_source = \"keylime_agent\" needs keylime_agent_url "
-          + "(e.g. \"https://127.0.0.1:9002\")");
+      c.problem("quote_source = \"keylime_agent\" needs keylime_agent_url (e.g. \"https://127.0.0.1:9002\")");
     }
     boolean urlUsed = source == QuoteSource.KEYLIME_AGENT || uuid instanceof UuidSource.AgentApi;
     if (url == null && tlsGiven) {
-      throw new HclException("keylime_agent_tls is set but keylime_agent_url is not");
+      c.problem("keylime_agent_tls is set but keylime_agent_url is not");
     }
-    if (url != null && !urlUsed) {
-      throw new HclException("keylime_agent_url is set but unused: it serves quote_source = \"keylime_agent\" "
+    if (url != null && !urlUsed && uuid != null) {
+      c.problem("keylime_agent_url is set but unused: it serves quote_source = \"keylime_agent\" "
           + "or reading the agent UUID when neither keylime_agent_uuid nor keylime_agent_config is set");
     }
     Optional<KeylimeAgentEndpoint> endpoint = Optional.empty();
     if (url != null) {
-      endpoint = Optional.of(endpoint(url, tlsGiven ? Optional.of(tlsBlock) : Optional.empty()));
+      endpoint = Optional.ofNullable(c.attempt(() -> endpoint(url, tlsGiven ? Optional.of(tlsBlock) : Optional.empty())));
     }
-    return new AgentConfig(tcti, ek, agentData, uuid, source, endpoint, filePath("app_key_path", appKey), timeout,
-        List.copyOf(warnings));
+    Path appKeyPath = appKey.isEmpty() ? null : c.attempt(() -> filePath("app_key_path", appKey));
+    c.throwIfProblems();
+    return new AgentConfig(tcti, ek, agentData, uuid, source, endpoint, appKeyPath, timeout, List.copyOf(warnings));
   }
 
   /**
@@ -248,12 +252,15 @@ record AgentConfig(
             + "client_key } (a client certificate the Keylime agent's trusted_client_ca accepts)");
       }
       HclConfig t = tlsBlock.get();
-      TlsFiles files = new TlsFiles(filePath("keylime_agent_tls.ca_bundle", t.string("ca_bundle")),
-          filePath("keylime_agent_tls.client_cert", t.string("client_cert")),
-          filePath("keylime_agent_tls.client_key", t.string("client_key")),
-          Optional.ofNullable(t.optString("server_name", null)).filter(s -> !s.isBlank()));
+      Path ca = t.file("ca_bundle");
+      Path cert = t.file("client_cert");
+      Path key = t.file("client_key");
+      Optional<String> serverName = Optional.ofNullable(t.optString("server_name", null)).filter(s -> !s.isBlank());
       t.rejectUnknownKeys();
-      tls = Optional.of(files);
+      if (ca == null || cert == null || key == null) {
+        return null; // the missing files are recorded with their keys
+      }
+      tls = Optional.of(new TlsFiles(ca, cert, key, serverName));
     }
     KeylimeAgentEndpoint endpoint = new KeylimeAgentEndpoint(uri, tls);
     try {

@@ -57,7 +57,7 @@ final class KeylimeAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase imp
     try {
       return Validation.ok(AgentConfig.parse(hcl).warnings());
     } catch (HclException e) {
-      return Validation.invalid("keylime plugin_data: " + e.getMessage());
+      return Validation.invalid(e.problems().stream().map(p -> "keylime plugin_data: " + p).toList());
     }
   }
 

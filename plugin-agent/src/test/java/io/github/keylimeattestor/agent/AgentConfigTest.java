@@ -147,12 +147,38 @@ class AgentConfigTest {
     KeylimeAgentPlugin plugin = new KeylimeAgentPlugin();
     Plugin.Validation v = plugin.validate(CoreConfiguration.getDefaultInstance(), hcl);
     assertThat(v.valid()).as("valid: %s", hcl).isFalse();
-    assertThat(v.notes()).singleElement().asString().contains(note);
+    assertThat(v.notes()).anySatisfy(n -> assertThat(n).contains(note));
     assertThatThrownBy(() -> plugin.configure(CoreConfiguration.getDefaultInstance(), hcl))
         .isInstanceOfSatisfying(StatusException.class, e -> {
           assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
           assertThat(e.getStatus().getDescription()).contains(note);
         });
+  }
+
+  @Test
+  void everyProblemIsANoteOfItsOwnAndTyposGetTheNearestKey() {
+    String hcl = "keylime_agent_uuid = \"0e2f6a4c-7c1b-4f1e-9d52-3b5f3a8e1c01\"\napp_kye_path = \"/a\"\n"
+        + "timeout = \"0s\"\nek_algorithm = \"dsa\"\n";
+    Plugin.Validation v = new KeylimeAgentPlugin().validate(CoreConfiguration.getDefaultInstance(), hcl);
+    assertThat(v.valid()).isFalse();
+    assertThat(v.notes()).containsExactly(
+        "keylime plugin_data: ek_algorithm must be \"rsa\" (TCG template L-1) or \"ecc\" (L-2), as the Keylime agent's "
+            + "tpm_encryption_alg",
+        "keylime plugin_data: app_key_path is required; app_kye_path is set: is it a misspelling?",
+        "keylime plugin_data: unknown setting app_kye_path: did you mean app_key_path?",
+        "keylime plugin_data: timeout must be between 1ms and 5m");
+  }
+
+  @Test
+  void aMissingTlsFileIsNamedByItsKey(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    Path present = java.nio.file.Files.writeString(dir.resolve("ca.pem"), "not used");
+    String hcl = BASE + "quote_source = \"keylime_agent\"\nkeylime_agent_url = \"https://127.0.0.1:9002\"\n"
+        + "keylime_agent_tls {\n ca_bundle = \"" + present + "\"\n client_cert = \"" + dir.resolve("c.pem") + "\"\n"
+        + " client_key = \"" + dir.resolve("k.pem") + "\"\n}\n";
+    Plugin.Validation v = new KeylimeAgentPlugin().validate(CoreConfiguration.getDefaultInstance(), hcl);
+    assertThat(v.notes()).containsExactly(
+        "keylime plugin_data: keylime_agent_tls.client_cert: no such file " + dir.resolve("c.pem"),
+        "keylime plugin_data: keylime_agent_tls.client_key: no such file " + dir.resolve("k.pem"));
   }
 
   @Test

@@ -19,7 +19,7 @@ import io.grpc.StatusException;
 import io.grpc.stub.StreamObserver;
 import java.security.SecureRandom;
 import java.time.Clock;
-import java.util.List;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.Optional;
 
 /** Server-side NodeAttestor "keylime": verifies SovereignAttestations against Keylime. */
@@ -31,6 +31,8 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
   private final Clock clock;
   private volatile AttestMetrics metrics = new AttestMetrics(Optional.empty());
   private volatile AttestStream.Context context;
+  /** Ends every stream at its deadline: one daemon thread for all streams. */
+  private final ScheduledThreadPoolExecutor deadlines = deadlineScheduler();
 
   KeylimeServerPlugin() {
     this(Clock.systemUTC());
@@ -68,23 +70,39 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
       throw Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asException();
     }
     context = new AttestStream.Context(config, Keylime.over(new RegistrarClient(config.registrar()),
-        new VerifierClient(config.verifier())), evidence, random, clock, metrics);
+        new VerifierClient(config.verifier())), evidence, random, clock, metrics, deadlines);
     LOG.info("configured", "trust_domain", config.trustDomain(), "registrar", config.registrar().urls().toString(),
         "verifier", config.verifier().urls().toString(), "pcr_policy", config.pcrPolicy().toString(),
         "verifier_identity_check", config.verifierIdentityCheck());
   }
 
   private AttestStream.Context withMetrics(AttestStream.Context c) {
-    return new AttestStream.Context(c.config(), c.keylime(), c.evidence(), c.random(), c.clock(), metrics);
+    return new AttestStream.Context(c.config(), c.keylime(), c.evidence(), c.random(), c.clock(), metrics,
+        c.deadlines());
+  }
+
+  static ScheduledThreadPoolExecutor deadlineScheduler() {
+    ScheduledThreadPoolExecutor s = new ScheduledThreadPoolExecutor(1, r -> {
+      Thread t = new Thread(r, "attest-deadlines");
+      t.setDaemon(true);
+      return t;
+    });
+    // A finished stream cancels its deadline; drop it at once rather than keep it queued for challenge_timeout.
+    s.setRemoveOnCancelPolicy(true);
+    return s;
+  }
+
+  @Override
+  public void close() {
+    deadlines.shutdownNow();
   }
 
   @Override
   public Validation validate(CoreConfiguration core, String hcl) {
     try {
-      ServerConfig.parse(core.getTrustDomain(), hcl);
-      return Validation.ok(List.of());
+      return Validation.ok(ServerConfig.parse(core.getTrustDomain(), hcl).warnings());
     } catch (HclException e) {
-      return Validation.invalid(e.getMessage());
+      return Validation.invalid(e.problems());
     }
   }
 

@@ -67,6 +67,37 @@ class StatusPolicyTest {
   }
 
   @Test
+  void theDefaultPolicyWantsAFreshPassAndNoRetryState() throws Exception {
+    ServerConfig defaults = ServerConfig.parse("example.org", TestPki.create().pluginData(""));
+    assertThat(code(defaults, status(OperationalState.GET_QUOTE, AttestationStatus.PASS, NOW.minusSeconds(240))))
+        .isEqualTo(Status.Code.OK);
+    assertThat(code(defaults, status(OperationalState.PROVIDE_V, AttestationStatus.PASS, NOW.minusSeconds(240))))
+        .isEqualTo(Status.Code.OK);
+    // A node that blocks its verifier: Keylime retries, and its last PASS grows old.
+    assertThat(code(defaults, status(OperationalState.GET_QUOTE, AttestationStatus.PASS, NOW.minusSeconds(301))))
+        .isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(code(defaults, status(OperationalState.GET_QUOTE_RETRY, AttestationStatus.PASS, NOW.minusSeconds(10))))
+        .isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(code(defaults, status(OperationalState.PROVIDE_V_RETRY, AttestationStatus.PASS, NOW.minusSeconds(10))))
+        .isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(code(defaults, status(OperationalState.GET_QUOTE, AttestationStatus.PASS, null)))
+        .isEqualTo(Status.Code.UNAVAILABLE);
+
+    ServerConfig optedOut = ServerConfig.parse("example.org", TestPki.create().pluginData(
+        "attestation_policy {\n max_attestation_age = \"0\"\n}\n"));
+    assertThat(code(optedOut, status(OperationalState.GET_QUOTE, AttestationStatus.PASS, NOW.minus(Duration.ofDays(30)))))
+        .isEqualTo(Status.Code.OK);
+  }
+
+  @Test
+  void aRetryStateSaysTheVerifierCannotReachTheNode() {
+    assertThatThrownBy(() -> StatusPolicy.check(config(true, Duration.ofMinutes(5)),
+        status(OperationalState.GET_QUOTE_RETRY, AttestationStatus.PASS, NOW.minusSeconds(5)), NOW))
+        .hasMessageContaining("'Get Quote (retry)'").hasMessageContaining("cannot reach the node")
+        .hasMessageContaining("accepted_states can list get_quote_retry");
+  }
+
+  @Test
   void aVerifierWithoutAttestationStatusNeedsTheOperatorsDecision() {
     assertThat(code(config(true, null), status(OperationalState.GET_QUOTE, null, NOW))).isEqualTo(Status.Code.FAILED_PRECONDITION);
     assertThat(code(config(false, null), status(OperationalState.GET_QUOTE, null, NOW))).isEqualTo(Status.Code.OK);
