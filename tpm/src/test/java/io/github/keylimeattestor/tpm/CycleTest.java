@@ -21,7 +21,7 @@ class CycleTest {
   static Swtpm swtpm;
   static KeyBlob ak;
   static KeyBlob app;
-  static PublicKey akKey;
+  static TpmVerifier akKey;
   static final PcrSelection SEL = PcrSelection.of(Alg.SHA256, 16);
 
   @BeforeAll
@@ -30,7 +30,7 @@ class CycleTest {
     KeylimeTpm k = new KeylimeTpm(swtpm.tpm());
     ak = k.createAk(Templates.akRsa(Alg.SHA256));
     app = k.createAppKey(Templates.appKeyEccP256());
-    akKey = ak.publicArea().toPublicKey();
+    akKey = TpmVerifier.forAk(ak.publicArea(), AlgorithmPolicy.STRICT);
   }
 
   @AfterAll
@@ -43,8 +43,8 @@ class CycleTest {
   private static void cycle(KeylimeTpm k, int i) throws Exception {
     byte[] nonce = String.format("n%019d", i).getBytes(StandardCharsets.US_ASCII);
     KeylimeTpm.Evidence e = k.quoteAndCertify(ak, nonce, SEL, app, nonce);
-    TpmVerifier.verifyQuote(akKey, e.quote(), nonce);
-    TpmVerifier.verifyCertify(akKey, e.certify().attest(), e.certify().signature(), app.publicArea(), nonce);
+    akKey.verifyQuote(e.quote(), nonce);
+    akKey.verifyCertify(e.certify().attest(), e.certify().signature(), app.publicArea(), nonce);
   }
 
   @Test
