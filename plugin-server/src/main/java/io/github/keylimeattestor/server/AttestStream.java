@@ -20,6 +20,7 @@ import io.github.keylimeattestor.sovereign.Nonce;
 import io.github.keylimeattestor.sovereign.Selectors;
 import io.github.keylimeattestor.sovereign.VerifiedEvidence;
 import io.github.keylimeattestor.sovereign.WireFormat;
+import io.github.keylimeattestor.tpm.AlgorithmPolicy;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.stub.StreamObserver;
@@ -122,7 +123,8 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     long t = System.nanoTime();
     VerifiedEvidence ev;
     try {
-      ev = ctx.evidence().verify(nonce, ctx.config().pcrPolicy(), payload, att, registered.ak().parsed());
+      ev = ctx.evidence().verify(nonce, ctx.config().pcrPolicy(), payload, att, registered.ak().parsed(),
+          new AlgorithmPolicy(ctx.config().allowSha1()));
     } finally {
       ctx.metrics().phase("evidence", System.nanoTime() - t);
     }

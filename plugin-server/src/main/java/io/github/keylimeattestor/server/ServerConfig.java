@@ -10,6 +10,7 @@ import io.github.keylimeattestor.sovereign.AgentPathTemplate;
 import io.github.keylimeattestor.sovereign.EvidenceException;
 import io.github.keylimeattestor.sovereign.PcrPolicy;
 import io.github.keylimeattestor.sovereign.WireFormat;
+import io.github.keylimeattestor.tpm.Alg;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Path;
@@ -44,7 +45,8 @@ record ServerConfig(
     Set<String> metaSelectors,
     AgentPathTemplate agentPath,
     Duration challengeTimeout,
-    boolean verifierIdentityCheck) {
+    boolean verifierIdentityCheck,
+    boolean allowSha1) {
 
   static final Set<OperationalState> DEFAULT_STATES = EnumSet.of(OperationalState.GET_QUOTE,
       OperationalState.GET_QUOTE_RETRY, OperationalState.PROVIDE_V, OperationalState.PROVIDE_V_RETRY);
@@ -106,10 +108,14 @@ record ServerConfig(
       throw new HclException("challenge_timeout must be positive");
     }
     boolean identityCheck = c.optBool("verifier_identity_check", true);
+    boolean allowSha1 = c.optBool("allow_sha1", false);
+    if (pcrPolicy.hashAlg() == Alg.SHA1 && !allowSha1) {
+      throw new HclException("pcr_policy.bank = \"sha1\" needs allow_sha1 = true (SHA-1 is refused by default)");
+    }
     c.rejectUnknownKeys();
     return new ServerConfig(trustDomain, registrar, verifier, ekCas, requireEkCert, states, requirePass,
         maxAge.isZero() ? Optional.empty() : Optional.of(maxAge), pcrPolicy, pcrSelectors, metaSelectors, path,
-        challengeTimeout, identityCheck);
+        challengeTimeout, identityCheck, allowSha1);
   }
 
   private static ClientSettings settings(String key, List<String> urls, TlsSettings tls, Duration timeout)
