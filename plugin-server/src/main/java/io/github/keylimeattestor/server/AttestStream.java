@@ -94,6 +94,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     } finally {
       ctx.metrics().phase("registrar", System.nanoTime() - t);
     }
+    payload.agentId().checkEkHash(registered.ek().publicKey());
     t = System.nanoTime();
     try {
       status = ctx.keylime().verifierStatus(id);
