@@ -176,7 +176,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
       return null;
     }
     try {
-      return EkCertificate.verify(registered.ekCertificate().get(), List.of(), registered.ek().publicKey(), c.ekCaBundle());
+      return EkCertificate.verify(registered.ekCertificate().get(), registered.ek().publicKey(), c.ekCaBundle());
     } catch (EvidenceException e) {
       if (c.requireEkCert()) {
         throw e;
