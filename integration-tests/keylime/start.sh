@@ -72,6 +72,8 @@ swtpm_setup --tpm2 --tpmstate "$WD/tpm" --config "$WD/etc/swtpm_setup.conf" \
 [ -s "$WD/localca/issuercert.pem" ] || die "swtpm_setup made no issuer certificate in $WD/localca"
 # The tenant accepts an EK certificate whose direct issuer is in tpm_cert_store.
 cp "$WD/localca/issuercert.pem" "$WD/tpm_cert_store/swtpm-localca-issuer.pem"
+# Our server plugin's ek_ca_bundle: the root CA (trust anchor) and the intermediate that issues EK certs.
+cat "$WD/localca/swtpm-localca-rootca-cert.pem" "$WD/localca/issuercert.pem" > "$WD/localca/ek-ca-bundle.pem"
 
 start_group swtpm "$WD/logs/swtpm.log" swtpm socket --tpm2 --tpmstate "dir=$WD/tpm" \
   --server "type=tcp,port=$SWTPM_PORT,bindaddr=127.0.0.1" \
@@ -352,6 +354,7 @@ SPIRE_CLIENT_CERT=$SP/client.crt
 SPIRE_CLIENT_KEY=$SP/client.key
 TPM_CERT_STORE=$WD/tpm_cert_store
 SWTPM_LOCALCA_ISSUER=$WD/localca/issuercert.pem
+EK_CA_BUNDLE=$WD/localca/ek-ca-bundle.pem
 QUOTE_INTERVAL=$QUOTE_INTERVAL
 RETRY_INTERVAL=$RETRY_INTERVAL
 MAX_RETRIES=$MAX_RETRIES

@@ -149,7 +149,7 @@ class AdversarialIT {
         require_ek_cert = true
         challenge_timeout = "%s"
         """.formatted(stack.get("REGISTRAR_URL"), stack.get("VERIFIER_URL"), stack.get("KEYLIME_CA_CERT"),
-        stack.get("SPIRE_CLIENT_CERT"), stack.get("SPIRE_CLIENT_KEY"), stack.get("SWTPM_LOCALCA_ISSUER"),
+        stack.get("SPIRE_CLIENT_CERT"), stack.get("SPIRE_CLIENT_KEY"), stack.get("EK_CA_BUNDLE"),
         challengeTimeout);
   }
 

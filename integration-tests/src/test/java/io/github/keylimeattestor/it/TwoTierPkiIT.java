@@ -153,7 +153,7 @@ class TwoTierPkiIT {
               challenge_timeout = "30s"
             }
           }
-        """.formatted(exe, sha, pluginData, stack.get("SWTPM_LOCALCA_ISSUER")));
+        """.formatted(exe, sha, pluginData, stack.get("EK_CA_BUNDLE")));
     bed.awaitServerHealthy(Duration.ofSeconds(60));
     Path agentExe = SpireBinaries.projectFile("plugin-agent/target/keylime-attestor-agent");
     String agentSha = Files.readString(Path.of(agentExe + ".sha256")).split("\\s+")[0];

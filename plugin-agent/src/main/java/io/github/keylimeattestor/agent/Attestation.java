@@ -10,6 +10,7 @@ import io.github.keylimeattestor.sovereign.AppKeyBinding;
 import io.github.keylimeattestor.sovereign.EvidenceException;
 import io.github.keylimeattestor.sovereign.KeylimeAgentId;
 import io.github.keylimeattestor.sovereign.WireFormat;
+import io.github.keylimeattestor.tpm.AlgorithmPolicy;
 import io.github.keylimeattestor.tpm.CommandCode;
 import io.github.keylimeattestor.tpm.KeylimeTpm;
 import io.github.keylimeattestor.tpm.TpmException;
@@ -183,7 +184,8 @@ final class Attestation {
     String url = config.keylimeAgent().orElseThrow().url().toString();
     TpmVerifier.VerifiedQuote verified;
     try {
-      verified = TpmVerifier.verifyQuote(ak.publicArea().toPublicKey(), KeylimeQuote.parse(quote),
+      // whether SHA-1 is acceptable is the server's policy (allow_sha1); here: is it this AK's quote
+      verified = TpmVerifier.forAk(ak.publicArea(), AlgorithmPolicy.ALLOW_SHA1).verifyQuote(KeylimeQuote.parse(quote),
           challenge.nonce().quoteQualifyingData());
     } catch (TpmFormatException e) {
       throw AttestationFailure.precondition("the Keylime agent at " + url + " returned a malformed quote: "

@@ -20,6 +20,7 @@ import io.github.keylimeattestor.sovereign.Nonce;
 import io.github.keylimeattestor.sovereign.Selectors;
 import io.github.keylimeattestor.sovereign.VerifiedEvidence;
 import io.github.keylimeattestor.sovereign.WireFormat;
+import io.github.keylimeattestor.tpm.AlgorithmPolicy;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.stub.StreamObserver;
@@ -150,6 +151,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     } finally {
       ctx.metrics().phase("registrar", System.nanoTime() - t);
     }
+    payload.agentId().checkEkHash(registered.ek().publicKey());
     t = System.nanoTime();
     try {
       status = ctx.keylime().verifierStatus(id);
@@ -180,7 +182,8 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     long t = System.nanoTime();
     VerifiedEvidence ev;
     try {
-      ev = ctx.evidence().verify(nonce, ctx.config().pcrPolicy(), payload, att, registered.ak().parsed());
+      ev = ctx.evidence().verify(nonce, ctx.config().pcrPolicy(), payload, att, registered.ak().parsed(),
+          new AlgorithmPolicy(ctx.config().allowSha1()));
     } finally {
       ctx.metrics().phase("evidence", System.nanoTime() - t);
     }
@@ -231,7 +234,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
       return null;
     }
     try {
-      return EkCertificate.verify(registered.ekCertificate().get(), List.of(), registered.ek().publicKey(), c.ekCaBundle());
+      return EkCertificate.verify(registered.ekCertificate().get(), registered.ek().publicKey(), c.ekCaBundle());
     } catch (EvidenceException e) {
       if (c.requireEkCert()) {
         throw e;

@@ -11,6 +11,7 @@ import io.github.keylimeattestor.sovereign.AgentPathTemplate;
 import io.github.keylimeattestor.sovereign.EvidenceException;
 import io.github.keylimeattestor.sovereign.PcrPolicy;
 import io.github.keylimeattestor.sovereign.WireFormat;
+import io.github.keylimeattestor.tpm.Alg;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -46,7 +47,8 @@ record ServerConfig(
     Set<String> metaSelectors,
     AgentPathTemplate agentPath,
     Duration challengeTimeout,
-    boolean verifierIdentityCheck) {
+    boolean verifierIdentityCheck,
+    boolean allowSha1) {
 
   /**
    * Keylime's states while it attests the node. Not its retry states (Get Quote (retry), Provide V
@@ -125,11 +127,15 @@ record ServerConfig(
       c.problem("challenge_timeout must be positive");
     }
     boolean identityCheck = c.optBool("verifier_identity_check", true);
+    boolean allowSha1 = c.optBool("allow_sha1", false);
+    if (pcrPolicy != null && pcrPolicy.hashAlg() == Alg.SHA1 && !allowSha1) {
+      c.problem("pcr_policy.bank = \"sha1\" needs allow_sha1 = true (SHA-1 is refused by default)");
+    }
     c.rejectUnknownKeys();
     c.throwIfProblems();
     return new ServerConfig(trustDomain, registrar, verifier, ekCas, requireEkCert, states, requirePass,
         maxAge.isZero() ? Optional.empty() : Optional.of(maxAge), pcrPolicy, pcrSelectors, metaSelectors, path,
-        challengeTimeout, identityCheck);
+        challengeTimeout, identityCheck, allowSha1);
   }
 
   /** What a valid configuration still deserves a word about (Validate's notes). */

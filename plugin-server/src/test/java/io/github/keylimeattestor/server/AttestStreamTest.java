@@ -311,4 +311,25 @@ class AttestStreamTest {
     assertThat(AttestRequest.newBuilder().setPayload(ByteString.copyFrom(new byte[WireFormat.MAX_PAYLOAD])).build()
         .getSerializedSize()).isLessThan(largest);
   }
+
+  /** The first message of a stream whose payload names {@code agentId}. */
+  Recorder payloadOnly(String agentId) throws Exception {
+    Recorder out = new Recorder();
+    new AttestStream(context(new Answers(), Clock.systemUTC()), out).onNext(AttestRequest.newBuilder()
+        .setPayload(ByteString.copyFrom(WireFormat.encodePayload(KeylimeAgentId.parse(agentId), appKey.publicArea(),
+            "sha256"))).build());
+    return out;
+  }
+
+  @Test
+  void anEkHashAgentIdMustBeTheRegistrarsEkHash() throws Exception {
+    String ekHash = io.github.keylimeattestor.tpm.structure.AgentData.ekHash(registered.ek().publicKey());
+    Recorder good = payloadOnly(ekHash);
+    assertThat(good.error).isNull();
+    assertThat(good.messages.get(0).hasChallenge()).isTrue();
+    Recorder other = payloadOnly(ekHash.substring(1) + (ekHash.charAt(0) == 'a' ? "b" : "a"));
+    assertThat(other.error.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+    assertThat(other.error.getDescription()).contains("EK-hash form");
+    assertThat(other.messages).isEmpty();
+  }
 }

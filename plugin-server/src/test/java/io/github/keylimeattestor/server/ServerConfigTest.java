@@ -182,4 +182,13 @@ class ServerConfigTest {
           assertThat(v.notes()).singleElement().asString().contains("freshness").doesNotContain("problem");
         });
   }
+
+  @Test
+  void sha1IsRefusedUnlessAllowSha1() throws Exception {
+    assertThat(ServerConfig.parse("example.org", minimal("")).allowSha1()).isFalse();
+    assertThatThrownBy(() -> ServerConfig.parse("example.org", minimal("pcr_policy {\n bank = \"sha1\"\n}\n")))
+        .isInstanceOf(HclException.class).hasMessageContaining("needs allow_sha1 = true");
+    ServerConfig c = ServerConfig.parse("example.org", minimal("allow_sha1 = true\npcr_policy {\n bank = \"sha1\"\n}\n"));
+    assertThat(c.allowSha1()).isTrue();
+  }
 }

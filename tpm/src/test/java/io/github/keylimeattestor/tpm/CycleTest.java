@@ -34,7 +34,7 @@ class CycleTest {
   static Swtpm swtpm;
   static KeyBlob ak;
   static KeyBlob app;
-  static PublicKey akKey;
+  static TpmVerifier akKey;
   static final PcrSelection SEL = PcrSelection.of(Alg.SHA256, 16);
   static final KeylimeTpm.Primary TEMPLATE_EK =
       new KeylimeTpm.Primary(0, Handles.RH_ENDORSEMENT, Templates.ekRsa2048());
@@ -54,10 +54,10 @@ class CycleTest {
 
   static {
     SEQUENCES.put("quoteAndCertify", CycleTest::cycle);
-    SEQUENCES.put("quote", (k, i) -> TpmVerifier.verifyQuote(akKey, k.quote(ak, nonce(i), SEL), nonce(i)));
+    SEQUENCES.put("quote", (k, i) -> akKey.verifyQuote(k.quote(ak, nonce(i), SEL), nonce(i)));
     SEQUENCES.put("certify", (k, i) -> {
       var c = k.certify(ak, app, nonce(i));
-      TpmVerifier.verifyCertify(akKey, c.attest(), c.signature(), app.publicArea(), nonce(i));
+      akKey.verifyCertify(c.attest(), c.signature(), app.publicArea(), nonce(i));
     });
     SEQUENCES.put("activateCredential", (k, i) -> {
       byte[] secret = nonce(i);
@@ -76,7 +76,7 @@ class CycleTest {
     KeylimeTpm k = new KeylimeTpm(swtpm.tpm());
     ak = k.createAk(Templates.akRsa(Alg.SHA256));
     app = k.createAppKey(Templates.appKeyEccP256());
-    akKey = ak.publicArea().toPublicKey();
+    akKey = TpmVerifier.forAk(ak.publicArea(), AlgorithmPolicy.STRICT);
   }
 
   @AfterAll
@@ -93,8 +93,8 @@ class CycleTest {
   private static void cycle(KeylimeTpm k, int i) throws Exception {
     byte[] nonce = nonce(i);
     KeylimeTpm.Evidence e = k.quoteAndCertify(ak, nonce, SEL, app, nonce);
-    TpmVerifier.verifyQuote(akKey, e.quote(), nonce);
-    TpmVerifier.verifyCertify(akKey, e.certify().attest(), e.certify().signature(), app.publicArea(), nonce);
+    akKey.verifyQuote(e.quote(), nonce);
+    akKey.verifyCertify(e.certify().attest(), e.certify().signature(), app.publicArea(), nonce);
   }
 
   /** Loads one object as another client would and keeps it loaded (as rust-keylime keeps its AK). */

@@ -53,9 +53,9 @@ class TabrmdTest {
   private static KeylimeTpm.Evidence quoteAndCertify(KeylimeTpm k, KeyBlob ak, KeyBlob app, byte[] nonce)
       throws Exception {
     KeylimeTpm.Evidence e = k.quoteAndCertify(ak, nonce, SEL, app, nonce);
-    TpmVerifier.verifyQuote(ak.publicArea().toPublicKey(), e.quote(), nonce);
-    TpmVerifier.verifyCertify(ak.publicArea().toPublicKey(), e.certify().attest(), e.certify().signature(),
-        app.publicArea(), nonce);
+    TpmVerifier verifier = TpmVerifier.forAk(ak.publicArea(), AlgorithmPolicy.STRICT);
+    verifier.verifyQuote(e.quote(), nonce);
+    verifier.verifyCertify(e.certify().attest(), e.certify().signature(), app.publicArea(), nonce);
     return e;
   }
 
