@@ -108,7 +108,7 @@ plugins {
         client_cert = "$SPIRE_CLIENT_CERT"
         client_key = "$SPIRE_CLIENT_KEY"
       }
-      ek_ca_bundle = "$SWTPM_LOCALCA_ISSUER"
+      ek_ca_bundle = "$EK_CA_BUNDLE"
       require_ek_cert = true
       attestation_policy {
         max_attestation_age = "60s"

@@ -11,6 +11,12 @@
 #   STACK_RETRY_INTERVAL   verifier retry_interval seconds (default 1)
 #   STACK_MAX_RETRIES      verifier max_retries (default 2; Keylime's default is 5)
 #   STACK_EXP_BACKOFF      verifier exponential_backoff (default False)
+#   STACK_TLS_EXTRA_CA     PEM CA certificate(s) of an external PKI (e.g. its root): trusted by the
+#                          verifier and registrar for client certificates, and by the verifier and
+#                          tenant for server certificates, beside Keylime's own CA
+#   STACK_VERIFIER_SERVER_CERT, STACK_VERIFIER_SERVER_KEY    the verifier's server certificate
+#   STACK_REGISTRAR_SERVER_CERT, STACK_REGISTRAR_SERVER_KEY  and the registrar's (PEM, leaf first,
+#                          then any intermediates), used instead of Keylime's generated one
 # On failure it stops whatever it started and exits non-zero.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -66,12 +72,33 @@ swtpm_setup --tpm2 --tpmstate "$WD/tpm" --config "$WD/etc/swtpm_setup.conf" \
 [ -s "$WD/localca/issuercert.pem" ] || die "swtpm_setup made no issuer certificate in $WD/localca"
 # The tenant accepts an EK certificate whose direct issuer is in tpm_cert_store.
 cp "$WD/localca/issuercert.pem" "$WD/tpm_cert_store/swtpm-localca-issuer.pem"
+# Our server plugin's ek_ca_bundle: the root CA (trust anchor) and the intermediate that issues EK certs.
+cat "$WD/localca/swtpm-localca-rootca-cert.pem" "$WD/localca/issuercert.pem" > "$WD/localca/ek-ca-bundle.pem"
 
 start_group swtpm "$WD/logs/swtpm.log" swtpm socket --tpm2 --tpmstate "dir=$WD/tpm" \
   --server "type=tcp,port=$SWTPM_PORT,bindaddr=127.0.0.1" \
   --ctrl "type=tcp,port=$SWTPM_CTRL_PORT,bindaddr=127.0.0.1" \
   --flags not-need-init,startup-clear
 wait_port "$SWTPM_PORT" 10 "$WD/pids/swtpm.pid" "$WD/logs/swtpm.log" || die "swtpm did not start"
+
+# ---------------------------------------------------------------- external TLS material (optional)
+EXTRA_CA_ITEM=""
+TENANT_SERVER_CA=default
+VERIFIER_SERVER_CERT=server-cert.crt VERIFIER_SERVER_KEY=server-private.pem
+REGISTRAR_SERVER_CERT=server-cert.crt REGISTRAR_SERVER_KEY=server-private.pem
+if [ -n "${STACK_TLS_EXTRA_CA:-}" ]; then
+  [ -s "$STACK_TLS_EXTRA_CA" ] || die "STACK_TLS_EXTRA_CA $STACK_TLS_EXTRA_CA is not a file"
+  EXTRA_CA_ITEM=', "extra-ca.crt"'
+  TENANT_SERVER_CA='["cacert.crt", "extra-ca.crt"]'
+fi
+for v in VERIFIER REGISTRAR; do
+  c="STACK_${v}_SERVER_CERT" k="STACK_${v}_SERVER_KEY"
+  if [ -n "${!c:-}" ]; then
+    [ -s "${!c}" ] && [ -s "${!k:-}" ] || die "$c needs $k, both files"
+    lower=$(echo "$v" | tr 'A-Z' 'a-z')
+    eval "${v}_SERVER_CERT=$lower-server-cert.crt ${v}_SERVER_KEY=$lower-server-key.pem"
+  fi
+done
 
 # ---------------------------------------------------------------- Keylime configuration
 cat >"$WD/etc/logging.conf" <<'CONF'
@@ -187,12 +214,12 @@ trusted_server_ca = default" >"$WD/etc/verifier-init.conf"
 # After generation the verifier reads the same files explicitly, so that trusted_client_ca can
 # list the SPIRE plugin's client CA beside Keylime's own (tls_dir = generate allows no list).
 verifier_conf "tls_dir = cv_ca
-server_key = server-private.pem
-server_cert = server-cert.crt
+server_key = $VERIFIER_SERVER_KEY
+server_cert = $VERIFIER_SERVER_CERT
 client_key = client-private.pem
 client_cert = client-cert.crt
-trusted_client_ca = [\"cacert.crt\", \"spire-client-ca.crt\"]
-trusted_server_ca = [\"cacert.crt\"]" >"$WD/etc/verifier.conf"
+trusted_client_ca = [\"cacert.crt\", \"spire-client-ca.crt\"$EXTRA_CA_ITEM]
+trusted_server_ca = [\"cacert.crt\"$EXTRA_CA_ITEM]" >"$WD/etc/verifier.conf"
 
 cat >"$WD/etc/registrar.conf" <<CONF
 [registrar]
@@ -201,10 +228,10 @@ ip = 127.0.0.1
 port = $REGISTRAR_PORT
 tls_port = $REGISTRAR_TLS_PORT
 tls_dir = cv_ca
-server_key = server-private.pem
+server_key = $REGISTRAR_SERVER_KEY
 server_key_password =
-server_cert = server-cert.crt
-trusted_client_ca = ["cacert.crt", "spire-client-ca.crt"]
+server_cert = $REGISTRAR_SERVER_CERT
+trusted_client_ca = ["cacert.crt", "spire-client-ca.crt"$EXTRA_CA_ITEM]
 database_url = sqlite
 database_pool_sz_ovfl = 5,10
 auto_migrate_db = True
@@ -233,7 +260,7 @@ enable_agent_mtls = True
 client_key = default
 client_key_password =
 client_cert = default
-trusted_server_ca = default
+trusted_server_ca = $TENANT_SERVER_CA
 tpm_cert_store = $WD/tpm_cert_store
 max_payload_size = 1048576
 accept_tpm_hash_algs = ["sha512", "sha384", "sha256"]
@@ -281,6 +308,15 @@ openssl x509 -req -in "$SP/client.csr" -CA "$SP/client-ca.crt" -CAkey "$SP/clien
   -CAcreateserial -days 30 -extfile "$SP/client.ext" -out "$SP/client.crt" 2>/dev/null
 cp "$SP/client-ca.crt" "$CV_CA/spire-client-ca.crt"
 chmod 600 "$SP"/*.key
+[ -z "${STACK_TLS_EXTRA_CA:-}" ] || cp "$STACK_TLS_EXTRA_CA" "$CV_CA/extra-ca.crt"
+for v in verifier registrar; do
+  c="STACK_$(echo $v | tr 'a-z' 'A-Z')_SERVER_CERT" k="STACK_$(echo $v | tr 'a-z' 'A-Z')_SERVER_KEY"
+  if [ -n "${!c:-}" ]; then
+    cp "${!c}" "$CV_CA/$v-server-cert.crt"
+    cp "${!k}" "$CV_CA/$v-server-key.pem"
+    chmod 600 "$CV_CA/$v-server-key.pem"
+  fi
+done
 
 # ---------------------------------------------------------------- verifier, then registrar
 cd "$WD/kl"
@@ -318,6 +354,7 @@ SPIRE_CLIENT_CERT=$SP/client.crt
 SPIRE_CLIENT_KEY=$SP/client.key
 TPM_CERT_STORE=$WD/tpm_cert_store
 SWTPM_LOCALCA_ISSUER=$WD/localca/issuercert.pem
+EK_CA_BUNDLE=$WD/localca/ek-ca-bundle.pem
 QUOTE_INTERVAL=$QUOTE_INTERVAL
 RETRY_INTERVAL=$RETRY_INTERVAL
 MAX_RETRIES=$MAX_RETRIES

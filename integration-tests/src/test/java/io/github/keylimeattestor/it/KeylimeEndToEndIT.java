@@ -166,7 +166,7 @@ class KeylimeEndToEndIT {
             }
           }
         """.formatted(exe, sha, stack.get("REGISTRAR_URL"), stack.get("VERIFIER_URL"), stack.get("KEYLIME_CA_CERT"),
-        stack.get("SPIRE_CLIENT_CERT"), stack.get("SPIRE_CLIENT_KEY"), stack.get("SWTPM_LOCALCA_ISSUER"));
+        stack.get("SPIRE_CLIENT_CERT"), stack.get("SPIRE_CLIENT_KEY"), stack.get("EK_CA_BUNDLE"));
   }
 
   String agentBlock(String quoteSource) throws Exception {
@@ -187,7 +187,7 @@ class KeylimeEndToEndIT {
             plugin_cmd = "%s"
             plugin_checksum = "%s"
             plugin_data {
-              swtpm_address = "127.0.0.1:%s"
+              tcti = "swtpm:host=127.0.0.1,port=%s"
               agent_data_path = "%s"
               keylime_agent_uuid = "%s"
               app_key_path = "%s"

@@ -25,6 +25,8 @@ final class SpireTestbed implements AutoCloseable {
   SpireProcess agent;
   /** The server's KeyManager block; "memory" loses the CA at a restart (agents then fail to sync). */
   String serverKeyManager = "KeyManager \"memory\" {\n    plugin_data {}\n  }";
+  /** Extra environment for spire-server and so for its plugins (e.g. KEYLIME_ATTESTOR_JAVA_OPTS). */
+  final java.util.Map<String, String> serverEnv = new java.util.LinkedHashMap<>();
 
   SpireTestbed() throws IOException {
     // Short path: Unix socket paths must stay under ~100 bytes.
@@ -51,6 +53,14 @@ final class SpireTestbed implements AutoCloseable {
 
   /** As above, with {@code topLevel} (e.g. a telemetry block) after the plugins. */
   SpireProcess startServer(String extraServerSettings, String nodeAttestorBlock, String topLevel) throws IOException {
+    writeServerConf(extraServerSettings, nodeAttestorBlock, topLevel);
+    server = SpireProcess.start("spire-server", dir,
+        List.of(SpireBinaries.server().toString(), "run", "-config", "server.conf"), serverEnv);
+    return server;
+  }
+
+  /** Writes server.conf only (for {@code spire-server validate}). */
+  void writeServerConf(String extraServerSettings, String nodeAttestorBlock, String topLevel) throws IOException {
     String conf = """
         server {
           bind_address = "127.0.0.1"
@@ -77,9 +87,6 @@ final class SpireTestbed implements AutoCloseable {
         """.formatted(serverPort, serverSocket(), TRUST_DOMAIN, extraServerSettings, serverKeyManager, nodeAttestorBlock,
         topLevel);
     Files.writeString(dir.resolve("server.conf"), conf);
-    server = SpireProcess.start("spire-server", dir,
-        List.of(SpireBinaries.server().toString(), "run", "-config", "server.conf"));
-    return server;
   }
 
   void awaitServerHealthy(Duration timeout) throws IOException, InterruptedException {

@@ -31,6 +31,19 @@ final class CertDescriptions {
     return sb.append(']').toString();
   }
 
+  /** "EXPIRED on T (valid A to B; now N)", "NOT YET VALID: valid from A to B; now N", or null. */
+  static String validity(X509Certificate c, java.time.Instant now) {
+    java.time.Instant from = c.getNotBefore().toInstant();
+    java.time.Instant to = c.getNotAfter().toInstant();
+    if (now.isAfter(to)) {
+      return "EXPIRED on " + to + " (valid " + from + " to " + to + "; now " + now + ")";
+    }
+    if (now.isBefore(from)) {
+      return "NOT YET VALID: valid from " + from + " to " + to + "; now " + now;
+    }
+    return null;
+  }
+
   static String chain(X509Certificate[] chain) {
     if (chain == null || chain.length == 0) {
       return "(no certificate)";
@@ -44,6 +57,12 @@ final class CertDescriptions {
 
   static String subjects(Collection<X509Certificate> certs) {
     return certs.stream().map(c -> "'" + c.getSubjectX500Principal().getName() + "'").toList().toString();
+  }
+
+  /** The names a server certificate carries: DNS and IP SANs, or its subject if it has none. */
+  static List<String> names(X509Certificate c) {
+    List<String> s = sans(c);
+    return s.isEmpty() ? List.of("subject " + c.getSubjectX500Principal().getName()) : s;
   }
 
   private static List<String> sans(X509Certificate c) {

@@ -353,7 +353,7 @@ final class KeylimeHttp {
     if (alert != null && CLIENT_CERT_ALERTS.contains(alert)) {
       return new KeylimeTlsException(
           "TLS to " + component + " at " + uri + " refused by the server (alert " + alert + "): "
-              + clientCertExplanation(asked),
+              + clientCertExplanation(alert, asked),
           uri, KeylimeTlsException.RefusedBy.SERVER, t);
     }
     if (alert == null
@@ -365,7 +365,7 @@ final class KeylimeHttp {
       // just close the connection; it asked for a certificate in this very exchange.
       return new KeylimeTlsException(
           "TLS to " + component + " at " + uri + " refused by the server (it closed the connection "
-              + "right after asking for a client certificate): " + clientCertExplanation(asked),
+              + "right after asking for a client certificate): " + clientCertExplanation(null, asked),
           uri, KeylimeTlsException.RefusedBy.SERVER, t);
     }
     if (alert != null) {
@@ -413,22 +413,12 @@ final class KeylimeHttp {
     return root;
   }
 
-  private String clientCertExplanation(SingleClientKeyManager.CertificateRequest asked) {
+  private String clientCertExplanation(String alert, SingleClientKeyManager.CertificateRequest asked) {
     TlsSettings tls = settings.tls();
-    if (tls == null || tls.clientCertificateChain().isEmpty()) {
+    if (tls == null) {
       return "it requires a client certificate and none is configured";
     }
-    X509Certificate leaf = tls.clientCertificateChain().get(0);
-    StringBuilder sb =
-        new StringBuilder("it did not accept the client certificate ")
-            .append(CertDescriptions.one(leaf))
-            .append("; add its issuer '")
-            .append(leaf.getIssuerX500Principal().getName())
-            .append("' to the server's trusted_client_ca, or configure a client certificate it trusts");
-    if (asked != null && !asked.issuers().isEmpty()) {
-      sb.append(" (the server asked for certificates issued by ").append(asked.issuers()).append(')');
-    }
-    return sb.toString();
+    return ClientCertificateRefusal.explain(alert, asked == null ? List.of() : asked.issuers(), tls);
   }
 
   private static <X extends Throwable> X firstOf(Throwable t, Class<X> type) {

@@ -2,7 +2,6 @@ package io.github.keylimeattestor.keylime;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.Reader;
 import java.io.StringReader;
 import java.nio.charset.StandardCharsets;
@@ -15,6 +14,8 @@ import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.List;
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
+import org.bouncycastle.cert.X509CertificateHolder;
+import org.bouncycastle.openssl.X509TrustedCertificateBlock;
 import org.bouncycastle.jce.provider.BouncyCastleProvider;
 import org.bouncycastle.openssl.PEMDecryptorProvider;
 import org.bouncycastle.openssl.PEMEncryptedKeyPair;
@@ -39,6 +40,68 @@ public final class Pem {
 
   private Pem() {}
 
+  /** What a PEM file holds: its certificates (in order) and its private keys (still encoded). */
+  public record Contents(String what, List<X509Certificate> certificates, List<Object> keys) {
+    public Contents {
+      certificates = List.copyOf(certificates);
+      keys = List.copyOf(keys);
+    }
+
+    /** e.g. "2 certificates ('CN=a', 'CN=b') and 1 private key". */
+    public String describe() {
+      if (certificates.isEmpty() && keys.isEmpty()) {
+        return "nothing in PEM form";
+      }
+      StringBuilder sb = new StringBuilder();
+      if (!certificates.isEmpty()) {
+        sb.append(certificates.size()).append(certificates.size() == 1 ? " certificate " : " certificates ")
+            .append(CertDescriptions.subjects(certificates));
+      }
+      if (!keys.isEmpty()) {
+        sb.append(sb.length() == 0 ? "" : " and ").append(keys.size())
+            .append(keys.size() == 1 ? " private key" : " private keys");
+      }
+      return sb.toString();
+    }
+  }
+
+  /** Reads a PEM file that may mix certificates and private keys (as combined PEM files do). */
+  public static Contents readContents(Path file) throws IOException {
+    return parseContents(Files.readString(file, StandardCharsets.US_ASCII), file.toString());
+  }
+
+  static Contents parseContents(String pem, String what) throws IOException {
+    List<X509Certificate> certs = new ArrayList<>();
+    List<Object> keys = new ArrayList<>();
+    try (PEMParser parser = new PEMParser(new StringReader(pem))) {
+      Object o;
+      while ((o = parser.readObject()) != null) {
+        if (o instanceof X509CertificateHolder h) {
+          try {
+            certs.add(parseDerCertificate(h.getEncoded()));
+          } catch (CertificateException e) {
+            throw new IOException("cannot read certificate " + (certs.size() + 1) + " in " + what + ": " + e.getMessage(), e);
+          }
+        } else if (o instanceof X509TrustedCertificateBlock t) {
+          try {
+            certs.add(parseDerCertificate(t.getCertificateHolder().getEncoded()));
+          } catch (CertificateException e) {
+            throw new IOException("cannot read certificate " + (certs.size() + 1) + " in " + what + ": " + e.getMessage(), e);
+          }
+        } else if (o instanceof PrivateKeyInfo || o instanceof PEMKeyPair || o instanceof PKCS8EncryptedPrivateKeyInfo
+            || o instanceof PEMEncryptedKeyPair) {
+          keys.add(o);
+        }
+        // parameters (EC PARAMETERS), CRLs, public keys: nothing we use
+      }
+    } catch (org.bouncycastle.openssl.PEMException e) {
+      throw new IOException("cannot read " + what + " as PEM: " + e.getMessage(), e);
+    } catch (IOException e) {
+      throw new IOException("cannot read " + what + " as PEM: " + e.getMessage(), e);
+    }
+    return new Contents(what, certs, keys);
+  }
+
   /** Reads every certificate in a PEM file (a bundle or a chain). Fails on an empty file. */
   public static List<X509Certificate> readCertificates(Path file) throws IOException {
     return parseCertificates(Files.readAllBytes(file), file.toString());
@@ -50,10 +113,20 @@ public final class Pem {
   }
 
   static List<X509Certificate> parseCertificates(byte[] pem, String what) throws IOException {
+    if (!new String(pem, StandardCharsets.US_ASCII).contains("-----BEGIN")) {
+      return parseDer(pem, what); // a DER certificate file (as TPM vendors publish EK CAs)
+    }
+    Contents c = parseContents(new String(pem, StandardCharsets.US_ASCII), what);
+    if (c.certificates().isEmpty()) {
+      throw new IOException("no certificate found in " + what + " (it holds " + c.describe() + ")");
+    }
+    return c.certificates();
+  }
+
+  private static List<X509Certificate> parseDer(byte[] der, String what) throws IOException {
     List<X509Certificate> out = new ArrayList<>();
-    try (InputStream in = new ByteArrayInputStream(pem)) {
-      CertificateFactory cf = CertificateFactory.getInstance("X.509");
-      for (var c : cf.generateCertificates(in)) {
+    try {
+      for (var c : CertificateFactory.getInstance("X.509").generateCertificates(new ByteArrayInputStream(der))) {
         out.add((X509Certificate) c);
       }
     } catch (CertificateException e) {
@@ -90,7 +163,24 @@ public final class Pem {
 
   private static PrivateKey readPrivateKey(Reader reader, String what, char[] password)
       throws IOException {
-    PrivateKey bcKey = readBcPrivateKey(reader, what, password);
+    return toJdkKey(readBcPrivateKey(reader, what, password), what);
+  }
+
+  /** Decodes one of {@link Contents#keys()}. */
+  public static PrivateKey decodeKey(Object encoded, String what, char[] password) throws IOException {
+    try {
+      PrivateKey k = bcKey(encoded, what, password);
+      if (k == null) {
+        throw new IOException("not a private key in " + what);
+      }
+      return toJdkKey(k, what);
+    } catch (OperatorCreationException | PKCSException | org.bouncycastle.openssl.EncryptionException e) {
+      throw new IOException(
+          "cannot decrypt the private key in " + what + " (wrong password?): " + e.getMessage(), e);
+    }
+  }
+
+  private static PrivateKey toJdkKey(PrivateKey bcKey, String what) throws IOException {
     // Re-import through the JDK's own providers so JSSE can use the key. BouncyCastle's encoding
     // carries the named curve, which SEC1 files may hold only inside the key structure.
     String alg =
@@ -111,27 +201,12 @@ public final class Pem {
 
   private static PrivateKey readBcPrivateKey(Reader reader, String what, char[] password)
       throws IOException {
-    JcaPEMKeyConverter conv = new JcaPEMKeyConverter().setProvider(BC);
     try (PEMParser parser = new PEMParser(reader)) {
       Object o;
       while ((o = parser.readObject()) != null) {
-        if (o instanceof PrivateKeyInfo pki) {
-          return conv.getPrivateKey(pki);
-        }
-        if (o instanceof PEMKeyPair kp) {
-          // getPrivateKey, not getKeyPair: SEC1 keys may omit the public key.
-          return conv.getPrivateKey(kp.getPrivateKeyInfo());
-        }
-        if (o instanceof PKCS8EncryptedPrivateKeyInfo enc) {
-          requirePassword(password, what);
-          InputDecryptorProvider dp =
-              new JceOpenSSLPKCS8DecryptorProviderBuilder().setProvider(BC).build(password);
-          return conv.getPrivateKey(enc.decryptPrivateKeyInfo(dp));
-        }
-        if (o instanceof PEMEncryptedKeyPair enc) {
-          requirePassword(password, what);
-          PEMDecryptorProvider dp = new JcePEMDecryptorProviderBuilder().setProvider(BC).build(password);
-          return conv.getPrivateKey(enc.decryptKeyPair(dp).getPrivateKeyInfo());
+        PrivateKey k = bcKey(o, what, password);
+        if (k != null) {
+          return k;
         }
         // certificates or parameters before the key: skip
       }
@@ -143,6 +218,31 @@ public final class Pem {
           "cannot decrypt the private key in " + what + " (wrong password?): " + e.getMessage(), e);
     }
     throw new IOException("no private key found in " + what);
+  }
+
+  /** The key in a parsed PEM object, or null if it is no key. */
+  private static PrivateKey bcKey(Object o, String what, char[] password)
+      throws IOException, OperatorCreationException, PKCSException {
+    JcaPEMKeyConverter conv = new JcaPEMKeyConverter().setProvider(BC);
+    if (o instanceof PrivateKeyInfo pki) {
+      return conv.getPrivateKey(pki);
+    }
+    if (o instanceof PEMKeyPair kp) {
+      // getPrivateKey, not getKeyPair: SEC1 keys may omit the public key.
+      return conv.getPrivateKey(kp.getPrivateKeyInfo());
+    }
+    if (o instanceof PKCS8EncryptedPrivateKeyInfo enc) {
+      requirePassword(password, what);
+      InputDecryptorProvider dp =
+          new JceOpenSSLPKCS8DecryptorProviderBuilder().setProvider(BC).build(password);
+      return conv.getPrivateKey(enc.decryptPrivateKeyInfo(dp));
+    }
+    if (o instanceof PEMEncryptedKeyPair enc) {
+      requirePassword(password, what);
+      PEMDecryptorProvider dp = new JcePEMDecryptorProviderBuilder().setProvider(BC).build(password);
+      return conv.getPrivateKey(enc.decryptKeyPair(dp).getPrivateKeyInfo());
+    }
+    return null;
   }
 
   private static void requirePassword(char[] password, String what) throws IOException {

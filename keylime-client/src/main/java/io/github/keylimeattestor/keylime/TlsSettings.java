@@ -2,14 +2,11 @@ package io.github.keylimeattestor.keylime;
 
 import java.io.IOException;
 import java.net.IDN;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.PrivateKey;
-import java.security.PublicKey;
 import java.security.SecureRandom;
-import java.security.Signature;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -27,7 +24,7 @@ import javax.net.ssl.X509ExtendedTrustManager;
 /**
  * How to authenticate to a Keylime component over TLS: the CA certificates that may issue the
  * server's certificate, an optional client certificate and key (PEM), and an optional
- * {@code tls_server_name} against which the server certificate is checked instead of the host
+ * server name (e.g. {@code tls.server_name}) against which the server certificate is checked instead of the host
  * dialled.
  *
  * <p>There is deliberately no way to turn certificate or host-name verification off. Instances are
@@ -43,20 +40,32 @@ public final class TlsSettings {
   private final List<X509Certificate> clientChain; // empty if no client certificate
   private final PrivateKey clientKey; // null if no client certificate
   private final String serverName; // null: check against the host dialled
+  private final TlsKeys keys;
   private final SSLContext sslContext;
   private final SingleClientKeyManager keyManager;
 
   private TlsSettings(Builder b) throws IOException {
-    if (b.trust.isEmpty()) {
-      throw new IOException("no CA certificate configured to verify the Keylime server with");
+    this.keys = b.keys;
+    List<X509Certificate> trust = new ArrayList<>(b.trust);
+    for (Path p : b.caBundles) {
+      trust.addAll(readCaBundle(p, keys));
     }
-    this.trustAnchors = List.copyOf(b.trust);
-    this.clientChain = List.copyOf(b.clientChain);
-    this.clientKey = b.clientKey;
+    if (trust.isEmpty()) {
+      throw new IOException("no CA certificate configured to verify the Keylime server with (" + keys.caBundle() + ")");
+    }
+    this.trustAnchors = List.copyOf(trust);
+    if (b.clientCertFile != null) {
+      ClientCredentials cc = ClientCredentials.load(b.clientCertFile, b.clientKeyFile, b.keyPassword, keys);
+      this.clientChain = cc.chain();
+      this.clientKey = cc.key();
+    } else {
+      this.clientChain = List.copyOf(b.clientChain);
+      this.clientKey = b.clientKey;
+      if (clientKey != null && !KeyCheck.matches(clientKey, clientChain.get(0).getPublicKey())) {
+        throw new IOException("the client private key does not match the client certificate in " + b.clientWhat);
+      }
+    }
     this.serverName = b.serverName;
-    if (clientKey != null) {
-      checkKeyMatchesCertificate(clientKey, clientChain.get(0).getPublicKey(), b.clientWhat);
-    }
     try {
       KeyStore ks = KeyStore.getInstance(KeyStore.getDefaultType());
       ks.load(null, null);
@@ -80,7 +89,7 @@ public final class TlsSettings {
       SSLContext ctx = SSLContext.getInstance("TLS");
       ctx.init(
           kms,
-          new TrustManager[] {new DiagnosingTrustManager(delegate, trustAnchors)},
+          new TrustManager[] {new DiagnosingTrustManager(delegate, trustAnchors, serverName, keys)},
           new SecureRandom());
       this.sslContext = ctx;
     } catch (GeneralSecurityException e) {
@@ -101,7 +110,7 @@ public final class TlsSettings {
     return sslContext;
   }
 
-  /** SSL parameters for {@link java.net.http.HttpClient}: TLS 1.3/1.2, SNI = tls_server_name. */
+  /** SSL parameters for {@link java.net.http.HttpClient}: TLS 1.3/1.2, SNI = the configured server name. */
   SSLParameters sslParameters() {
     SSLParameters p = new SSLParameters();
     p.setProtocols(new String[] {"TLSv1.3", "TLSv1.2"});
@@ -125,54 +134,50 @@ public final class TlsSettings {
     return Optional.ofNullable(serverName);
   }
 
-  private static void checkKeyMatchesCertificate(PrivateKey key, PublicKey pub, String what)
-      throws IOException {
-    String alg =
-        switch (key.getAlgorithm()) {
-          case "RSA" -> "SHA256withRSA";
-          case "EC", "ECDSA" -> "SHA256withECDSA";
-          case "Ed25519", "EdDSA" -> "Ed25519";
-          default -> null;
-        };
-    if (alg == null) {
-      throw new IOException(
-          "unsupported client key algorithm " + key.getAlgorithm() + " in " + what);
+  /** The configuration keys error messages name. */
+  public TlsKeys keys() {
+    return keys;
+  }
+
+  private static List<X509Certificate> readCaBundle(Path p, TlsKeys keys) throws IOException {
+    if (!java.nio.file.Files.exists(p)) {
+      throw new IOException(keys.caBundle() + ": no such file " + p);
     }
-    try {
-      byte[] probe = "keylime-client key check".getBytes(StandardCharsets.US_ASCII);
-      Signature s = Signature.getInstance(alg);
-      s.initSign(key);
-      s.update(probe);
-      byte[] sig = s.sign();
-      Signature v = Signature.getInstance(alg);
-      v.initVerify(pub);
-      v.update(probe);
-      if (!v.verify(sig)) {
-        throw new IOException("the client private key does not match the client certificate in " + what);
-      }
-    } catch (GeneralSecurityException e) {
-      throw new IOException(
-          "the client private key does not match the client certificate in "
-              + what
-              + ": "
-              + e.getMessage(),
-          e);
+    Pem.Contents c = Pem.readContents(p);
+    if (!c.keys().isEmpty()) {
+      throw new IOException(keys.caBundle() + " " + p + " holds " + c.describe() + ": it takes only the CA "
+          + "certificates that verify the server; a private key belongs in " + keys.clientKey());
     }
+    if (c.certificates().isEmpty()) {
+      throw new IOException("no certificate found in " + keys.caBundle() + " " + p);
+    }
+    return c.certificates();
   }
 
   /** Builds {@link TlsSettings}. */
   public static final class Builder {
     private final List<X509Certificate> trust = new ArrayList<>();
+    private final List<Path> caBundles = new ArrayList<>();
     private final List<X509Certificate> clientChain = new ArrayList<>();
     private PrivateKey clientKey;
     private String clientWhat;
+    private Path clientCertFile;
+    private Path clientKeyFile;
+    private char[] keyPassword;
     private String serverName;
+    private TlsKeys keys = TlsKeys.under("tls");
 
     private Builder() {}
 
     /** Adds every certificate in a PEM CA bundle as a trust anchor for the server certificate. */
     public Builder caBundle(Path pemFile) throws IOException {
-      trust.addAll(Pem.readCertificates(pemFile));
+      caBundles.add(pemFile); // read by build(), so that its messages name the configured keys
+      return this;
+    }
+
+    /** The configuration keys that messages name (default {@code tls.ca_bundle}, ...). */
+    public Builder keys(TlsKeys k) {
+      keys = java.util.Objects.requireNonNull(k);
       return this;
     }
 
@@ -183,14 +188,18 @@ public final class TlsSettings {
     }
 
     /**
-     * The client certificate (PEM; a chain is allowed, leaf first) and its private key (PEM:
-     * PKCS#8, SEC1 or PKCS#1; encrypted if {@code keyPassword} is given).
+     * The client certificate (PEM; a chain is allowed) and its private key (PEM: PKCS#8, SEC1 or
+     * PKCS#1; encrypted if {@code keyPassword} is given). Combined files are accepted: the chain
+     * may sit in the key file, and the key beside the certificates when both keys name one file.
      */
     public Builder clientCertificate(Path certPem, Path keyPem, char[] keyPassword)
         throws IOException {
-      List<X509Certificate> chain = Pem.readCertificates(certPem);
-      PrivateKey key = Pem.readPrivateKey(keyPem, keyPassword);
-      return clientCertificate(chain, key, certPem + " / " + keyPem);
+      clientChain.clear();
+      clientKey = null;
+      clientCertFile = certPem;
+      clientKeyFile = keyPem;
+      this.keyPassword = keyPassword;
+      return this;
     }
 
     public Builder clientCertificate(List<X509Certificate> chain, PrivateKey key, String what) {
@@ -201,6 +210,8 @@ public final class TlsSettings {
       clientChain.addAll(chain);
       clientKey = key;
       clientWhat = what;
+      clientCertFile = null;
+      clientKeyFile = null;
       return this;
     }
 
@@ -216,7 +227,7 @@ public final class TlsSettings {
       String ascii = IDN.toASCII(name.trim());
       if (!DNS_NAME.matcher(ascii).matches() || ascii.matches("[0-9.]+") || ascii.contains(":")) {
         throw new IllegalArgumentException(
-            "tls_server_name must be a DNS name (IP addresses cannot be sent as SNI): '" + name + "'");
+            "server_name must be a DNS name (IP addresses cannot be sent as SNI): '" + name + "'");
       }
       serverName = ascii.endsWith(".") ? ascii.substring(0, ascii.length() - 1) : ascii;
       return this;

@@ -57,6 +57,33 @@ class KeylimeAgentClientTest {
   }
 
   @Test
+  void aPinnedServerNameIsNotSatisfiedByTheDialledIp() throws Exception {
+    // like rust-keylime's certificate, which names the agent's IP, plus a DNS name
+    TestPki.Issued agentId = TestPki.selfSigned(Fixture.UUID, "IP:127.0.0.1", "DNS:node1.keylime.test");
+    try (FakeKeylimeServer s = new FakeKeylimeServer(agentId, fx.clientCa.cert())) {
+      s.route("/version", 200, AGENT_VERSION);
+      TlsSettings evil = TlsSettings.builder()
+          .trust(List.of(agentId.cert()))
+          .clientCertificate(fx.clientCertPem, fx.clientKeyPem, null)
+          .serverName("evil.example.org")
+          .build();
+      assertThatThrownBy(() -> new KeylimeAgentClient(ClientSettings.of(s.uri(), evil)).apiVersion())
+          .isInstanceOfSatisfying(KeylimeTlsException.class, e -> {
+            assertThat(e.refusedBy()).isEqualTo(KeylimeTlsException.RefusedBy.CLIENT);
+            assertThat(e.getMessage()).contains("evil.example.org");
+          });
+      assertThat(s.requests).isEmpty();
+      TlsSettings right = TlsSettings.builder()
+          .trust(List.of(agentId.cert()))
+          .clientCertificate(fx.clientCertPem, fx.clientKeyPem, null)
+          .serverName("node1.keylime.test")
+          .build();
+      assertThat(new KeylimeAgentClient(ClientSettings.of(s.uri(), right)).apiVersion())
+          .isEqualTo(new ApiVersion(2, 2));
+    }
+  }
+
+  @Test
   void infoNeedsApi22() throws Exception {
     try (FakeKeylimeServer s = new FakeKeylimeServer()) {
       s.route("/version", 200,

@@ -58,6 +58,9 @@ class PemTest {
     TestPki.Issued b = TestPki.ca("B");
     Path bundle = TestPki.write(tmp, "bundle.pem", TestPki.pem(a.cert(), b.cert()));
     assertThat(Pem.readCertificates(bundle)).containsExactly(a.cert(), b.cert());
+    Path der = tmp.resolve("ca.der");
+    java.nio.file.Files.write(der, a.cert().getEncoded());
+    assertThat(Pem.readCertificates(der)).containsExactly(a.cert());
     Path empty = TestPki.write(tmp, "empty.pem", "");
     assertThatThrownBy(() -> Pem.readCertificates(empty)).isInstanceOf(IOException.class);
     assertThatThrownBy(() -> TlsSettings.builder().build())
@@ -72,7 +75,7 @@ class PemTest {
     Path cert = TestPki.write(tmp, "c.pem", TestPki.pem(leaf.cert()));
     Path otherKey = TestPki.write(tmp, "k.pem", TestPki.pkcs8(TestPki.ec().getPrivate()));
     assertThatThrownBy(() -> TlsSettings.builder().caBundle(caPem).clientCertificate(cert, otherKey, null).build())
-        .isInstanceOf(IOException.class).hasMessageContaining("does not match");
+        .isInstanceOf(IOException.class).hasMessageContaining("matches no certificate");
   }
 
   @Test

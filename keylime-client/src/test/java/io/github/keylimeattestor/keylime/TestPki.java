@@ -93,6 +93,39 @@ final class TestPki {
     return new Issued(sign(b, issuer.key()), kp);
   }
 
+  /** An intermediate CA issued by {@code root}. */
+  static Issued intermediate(Issued root, String cn) throws Exception {
+    Instant now = Instant.now();
+    return issue(root, cn, ec(), now.minusSeconds(3600), now.plus(Duration.ofDays(1)), true, null);
+  }
+
+  /**
+   * Any certificate: a CA ({@code ca}) or a leaf with the given EKUs (null: no EKU extension) and
+   * SANs ("DNS:x" or "IP:1.2.3.4"), valid from {@code notBefore} to {@code notAfter}.
+   */
+  static Issued issue(Issued issuer, String cn, KeyPair kp, Instant notBefore, Instant notAfter, boolean ca,
+      org.bouncycastle.asn1.x509.KeyPurposeId[] eku, String... sans) throws Exception {
+    X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(
+        X500Name.getInstance(issuer.cert().getSubjectX500Principal().getEncoded()),
+        new BigInteger(64, RNG).add(BigInteger.ONE), Date.from(notBefore), Date.from(notAfter),
+        new X500Name("CN=" + cn), kp.getPublic());
+    b.addExtension(Extension.basicConstraints, true, new BasicConstraints(ca));
+    b.addExtension(Extension.keyUsage, true, new KeyUsage(ca ? KeyUsage.keyCertSign | KeyUsage.cRLSign
+        : KeyUsage.digitalSignature | KeyUsage.keyEncipherment));
+    if (eku != null) {
+      b.addExtension(Extension.extendedKeyUsage, false, new org.bouncycastle.asn1.x509.ExtendedKeyUsage(eku));
+    }
+    if (sans.length > 0) {
+      List<GeneralName> names = new ArrayList<>();
+      for (String s : sans) {
+        names.add(s.startsWith("IP:") ? new GeneralName(GeneralName.iPAddress, s.substring(3))
+            : new GeneralName(GeneralName.dNSName, s.substring(4)));
+      }
+      b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(names.toArray(new GeneralName[0])));
+    }
+    return new Issued(sign(b, issuer.key()), kp);
+  }
+
   /** A self-signed leaf (like a Keylime agent's mTLS certificate). */
   static Issued selfSigned(String cn, String... sans) throws Exception {
     KeyPair kp = ec();

@@ -35,7 +35,8 @@ class TlsErrorTest {
                 .contains("refused by this client")
                 .contains("subject 'CN=server'")
                 .contains("issuer 'CN=Keylime Certificate Authority'")
-                .contains("trusted CAs: ['CN=Rogue CA']");
+                .contains("tls.ca_bundle holds: ['CN=Rogue CA']")
+                .contains("the server sent only its own certificate, issued by 'CN=Keylime Certificate Authority'");
           });
     }
   }
@@ -49,8 +50,10 @@ class TlsErrorTest {
       assertThatThrownBy(() -> byIp.getAgent(Fixture.UUID))
           .isInstanceOfSatisfying(KeylimeTlsException.class, e -> {
             assertThat(e.refusedBy()).isEqualTo(KeylimeTlsException.RefusedBy.CLIENT);
-            assertThat(e.getMessage()).contains("127.0.0.1").contains("tls_server_name")
-                .contains("DNS:verifier.keylime.test");
+            assertThat(e.getMessage()).contains("the host dialled '127.0.0.1'")
+                .contains("set tls.server_name to one of its DNS names")
+                .contains("DNS:verifier.keylime.test")
+                .doesNotContain("tls_server_name");
           });
 
       // tls_server_name: verify against the name in the certificate while dialling the IP
@@ -71,8 +74,40 @@ class TlsErrorTest {
       assertThatThrownBy(() -> new VerifierClient(ClientSettings.of(s.uri(), wrongName)).getAgent(Fixture.UUID))
           .isInstanceOfSatisfying(KeylimeTlsException.class, e -> {
             assertThat(e.refusedBy()).isEqualTo(KeylimeTlsException.RefusedBy.CLIENT);
-            assertThat(e.getMessage()).contains("registrar.keylime.test");
+            assertThat(e.getMessage())
+                .contains("does not carry the configured tls.server_name 'registrar.keylime.test'")
+                .contains("it names [DNS:verifier.keylime.test]");
           });
+    }
+  }
+
+  @Test
+  void serverNamePinsEvenWhenTheCertificateAlsoNamesTheDialledAddress() throws Exception {
+    // the certificate names both the dialled 127.0.0.1 and verifier.keylime.test
+    TestPki.Issued both =
+        TestPki.leaf(fx.keylimeCa, "verifier", TestPki.ec(), "DNS:verifier.keylime.test", "IP:127.0.0.1");
+    try (FakeKeylimeServer s = new FakeKeylimeServer(both, fx.clientCa.cert())) {
+      s.keylimeVersion("2.6", "2.6");
+      s.route("/v2.6/agents/" + Fixture.UUID, 200, Fixture.verifierRecord("3", "PASS", 1, 1));
+      TlsSettings evil = TlsSettings.builder()
+          .caBundle(fx.keylimeCaPem)
+          .clientCertificate(fx.clientCertPem, fx.clientKeyPem, null)
+          .serverName("evil.example.org")
+          .build();
+      assertThatThrownBy(() -> new VerifierClient(ClientSettings.of(s.uri(), evil)).getAgent(Fixture.UUID))
+          .isInstanceOfSatisfying(KeylimeTlsException.class, e -> {
+            assertThat(e.refusedBy()).isEqualTo(KeylimeTlsException.RefusedBy.CLIENT);
+            assertThat(e.getMessage()).contains("evil.example.org").contains("DNS:verifier.keylime.test");
+          });
+      assertThat(s.requests).as("nothing was sent to a server that does not carry the pinned name").isEmpty();
+
+      TlsSettings right = TlsSettings.builder()
+          .caBundle(fx.keylimeCaPem)
+          .clientCertificate(fx.clientCertPem, fx.clientKeyPem, null)
+          .serverName("VERIFIER.keylime.test.")
+          .build();
+      assertThat(new VerifierClient(ClientSettings.of(s.uri(), right)).getAgent(Fixture.UUID)
+          .attestationStatus()).contains(AttestationStatus.PASS);
     }
   }
 

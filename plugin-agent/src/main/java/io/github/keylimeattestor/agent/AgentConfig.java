@@ -1,6 +1,7 @@
 package io.github.keylimeattestor.agent;
 
 import io.github.keylimeattestor.keylime.ClientSettings;
+import io.github.keylimeattestor.keylime.TlsKeys;
 import io.github.keylimeattestor.keylime.TlsSettings;
 import io.github.keylimeattestor.sdk.hcl.HclConfig;
 import io.github.keylimeattestor.sdk.hcl.HclException;
@@ -9,26 +10,29 @@ import io.github.keylimeattestor.sovereign.KeylimeAgentId;
 import io.github.keylimeattestor.tpm.Handles;
 import io.github.keylimeattestor.tpm.KeylimeTpm;
 import io.github.keylimeattestor.tpm.structure.Templates;
+import io.github.keylimeattestor.tpm.transport.Tcti;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 
 /** The agent plugin's {@code plugin_data}, checked. See plugin-agent/README.md for the keys. */
 record AgentConfig(
-    TpmAddress tpm,
+    Optional<Tcti.Spec> tcti,
     KeylimeTpm.Primary ek,
     Path agentDataPath,
     UuidSource uuid,
     QuoteSource quoteSource,
     Optional<KeylimeAgentEndpoint> keylimeAgent,
     Path appKeyPath,
-    Duration timeout) {
+    Duration timeout,
+    List<String> warnings) {
 
-  static final String DEFAULT_TPM_DEVICE = "/dev/tpmrm0";
   static final String DEFAULT_AGENT_DATA = "/var/lib/keylime/agent_data.json";
   static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
 
@@ -37,21 +41,14 @@ record AgentConfig(
     KEYLIME_AGENT
   }
 
-  /** Where the TPM is: a character device or a swtpm data port. */
-  sealed interface TpmAddress {
-    record Device(Path path) implements TpmAddress {
-      @Override
-      public String toString() {
-        return path.toString();
-      }
-    }
+  /** The TPM in words, for logs and messages. */
+  String tpmDescription() {
+    return tcti.map(Object::toString).orElse("default (device:/dev/tpmrm0 if present, else tabrmd)");
+  }
 
-    record Swtpm(String host, int port) implements TpmAddress {
-      @Override
-      public String toString() {
-        return "swtpm " + host + ":" + port;
-      }
-    }
+  /** The configured TPM, or {@link Tcti#defaultSpec()} looked up now. */
+  Tcti.Spec tpm() throws IOException {
+    return tcti.isPresent() ? tcti.get() : Tcti.parse(Tcti.defaultSpec());
   }
 
   /** Where the Keylime agent UUID comes from. */
@@ -69,13 +66,13 @@ record AgentConfig(
   record KeylimeAgentEndpoint(URI url, Optional<TlsFiles> tls) {
     ClientSettings settings(Duration timeout) throws IOException {
       TlsSettings t = tls.isEmpty() ? null : tls.get().load();
-      return new ClientSettings(java.util.List.of(url), t, timeout, Optional.empty());
+      return new ClientSettings(List.of(url), t, timeout, Optional.empty());
     }
   }
 
   record TlsFiles(Path caBundle, Path clientCert, Path clientKey, Optional<String> serverName) {
     TlsSettings load() throws IOException {
-      TlsSettings.Builder b = TlsSettings.builder().caBundle(caBundle)
+      TlsSettings.Builder b = TlsSettings.builder().keys(TlsKeys.under("keylime_agent_tls")).caBundle(caBundle)
           .clientCertificate(clientCert, clientKey, null);
       serverName.ifPresent(b::serverName);
       return b.build();
@@ -86,13 +83,16 @@ record AgentConfig(
     return parse(HclConfig.parse(hcl));
   }
 
+  /** Reads every key and reports every problem at once (each one a note for Validate). */
   static AgentConfig parse(HclConfig c) throws HclException {
-    TpmAddress tpm = tpmAddress(c);
-    KeylimeTpm.Primary ek = ek(c);
-    Path agentData = path(c, "agent_data_path", DEFAULT_AGENT_DATA);
+    List<String> warnings = new ArrayList<>();
+    Optional<Tcti.Spec> read = c.attempt(() -> tcti(c, warnings));
+    Optional<Tcti.Spec> tcti = read == null ? Optional.empty() : read;
+    KeylimeTpm.Primary ek = c.attempt(() -> ek(c));
+    Path agentData = c.attempt(() -> path(c, "agent_data_path", DEFAULT_AGENT_DATA));
     String explicitUuid = c.optString("keylime_agent_uuid", null);
     String agentConf = c.optString("keylime_agent_config", null);
-    QuoteSource source = quoteSource(c);
+    QuoteSource source = c.attempt(() -> quoteSource(c));
     String url = c.optString("keylime_agent_url", null);
     HclConfig tlsBlock = c.block("keylime_agent_tls");
     boolean tlsGiven = c.has("keylime_agent_tls");
@@ -101,50 +101,80 @@ record AgentConfig(
     c.rejectUnknownKeys();
 
     if (timeout.isZero() || timeout.isNegative() || timeout.compareTo(Duration.ofMinutes(5)) > 0) {
-      throw new HclException("timeout must be between 1ms and 5m");
+      c.problem("timeout must be between 1ms and 5m");
     }
-    UuidSource uuid;
+    UuidSource uuid = null;
     if (explicitUuid != null && agentConf != null) {
-      throw new HclException("set either keylime_agent_uuid or keylime_agent_config, not both");
+      c.problem("set either keylime_agent_uuid or keylime_agent_config, not both");
     } else if (explicitUuid != null) {
-      uuid = new UuidSource.Explicit(agentId(explicitUuid));
+      KeylimeAgentId id = c.attempt(() -> agentId(explicitUuid));
+      uuid = id == null ? null : new UuidSource.Explicit(id);
     } else if (agentConf != null) {
-      uuid = new UuidSource.AgentConf(filePath("keylime_agent_config", agentConf));
+      Path conf = c.attempt(() -> filePath("keylime_agent_config", agentConf));
+      uuid = conf == null ? null : new UuidSource.AgentConf(conf);
     } else if (url != null) {
       uuid = new UuidSource.AgentApi();
     } else {
-      throw new HclException("the Keylime agent UUID is unknown: set keylime_agent_uuid, or keylime_agent_config "
+      c.problem("the Keylime agent UUID is unknown: set keylime_agent_uuid, or keylime_agent_config "
           + "(the Keylime agent's agent.conf, e.g. /etc/keylime/agent.conf), or keylime_agent_url to ask the "
           + "agent's /agent/info");
     }
     if (source == QuoteSource.KEYLIME_AGENT && url == null) {
-      throw new HclException("quote_source = \"keylime_agent\" needs keylime_agent_url "
-          + "(e.g. \"https://127.0.0.1:9002\")");
+      c.problem("quote_source = \"keylime_agent\" needs keylime_agent_url (e.g. \"https://127.0.0.1:9002\")");
     }
     boolean urlUsed = source == QuoteSource.KEYLIME_AGENT || uuid instanceof UuidSource.AgentApi;
     if (url == null && tlsGiven) {
-      throw new HclException("keylime_agent_tls is set but keylime_agent_url is not");
+      c.problem("keylime_agent_tls is set but keylime_agent_url is not");
     }
-    if (url != null && !urlUsed) {
-      throw new HclException("keylime_agent_url is set but unused: it serves quote_source = \"keylime_agent\" "
+    if (url != null && !urlUsed && uuid != null) {
+      c.problem("keylime_agent_url is set but unused: it serves quote_source = \"keylime_agent\" "
           + "or reading the agent UUID when neither keylime_agent_uuid nor keylime_agent_config is set");
     }
     Optional<KeylimeAgentEndpoint> endpoint = Optional.empty();
     if (url != null) {
-      endpoint = Optional.of(endpoint(url, tlsGiven ? Optional.of(tlsBlock) : Optional.empty()));
+      endpoint = Optional.ofNullable(c.attempt(() -> endpoint(url, tlsGiven ? Optional.of(tlsBlock) : Optional.empty())));
     }
-    return new AgentConfig(tpm, ek, agentData, uuid, source, endpoint, filePath("app_key_path", appKey), timeout);
+    Path appKeyPath = appKey.isEmpty() ? null : c.attempt(() -> filePath("app_key_path", appKey));
+    c.throwIfProblems();
+    return new AgentConfig(tcti, ek, agentData, uuid, source, endpoint, appKeyPath, timeout, List.copyOf(warnings));
   }
 
-  private static TpmAddress tpmAddress(HclConfig c) throws HclException {
+  /**
+   * {@code tcti}, or the old keys mapped onto it: {@code tpm_device = P} is {@code device:P},
+   * {@code swtpm_address = H:P} is {@code swtpm:host=H,port=P}. Empty: {@link Tcti#defaultSpec()}.
+   */
+  private static Optional<Tcti.Spec> tcti(HclConfig c, List<String> warnings) throws HclException {
+    String tcti = c.optString("tcti", null);
     String device = c.optString("tpm_device", null);
     String swtpm = c.optString("swtpm_address", null);
+    if (tcti != null && (device != null || swtpm != null)) {
+      throw new HclException("tcti replaces tpm_device and swtpm_address: set only tcti (e.g. tcti = "
+          + "\"device:/dev/tpmrm0\", \"tabrmd\" or \"swtpm:host=127.0.0.1,port=2321\")");
+    }
     if (device != null && swtpm != null) {
-      throw new HclException("set either tpm_device or swtpm_address, not both");
+      throw new HclException("set either tpm_device or swtpm_address, not both (better: tcti, which replaces both)");
     }
-    if (swtpm == null) {
-      return new TpmAddress.Device(filePath("tpm_device", device == null ? DEFAULT_TPM_DEVICE : device));
+    Tcti.Spec spec;
+    if (tcti != null) {
+      try {
+        spec = Tcti.parse(tcti);
+      } catch (IllegalArgumentException e) {
+        throw new HclException("tcti: " + e.getMessage());
+      }
+    } else if (device != null) {
+      spec = new Tcti.Spec.Device(filePath("tpm_device", device));
+      warnings.add("tpm_device is an old name: write tcti = \"" + spec + "\"");
+    } else if (swtpm != null) {
+      spec = swtpmAddress(swtpm);
+      warnings.add("swtpm_address is an old name: write tcti = \"" + spec + "\"");
+    } else {
+      return Optional.empty();
     }
+    spec.warning().ifPresent(warnings::add);
+    return Optional.of(spec);
+  }
+
+  private static Tcti.Spec swtpmAddress(String swtpm) throws HclException {
     int colon = swtpm.lastIndexOf(':');
     String host = colon > 0 ? swtpm.substring(0, colon) : "";
     if (host.startsWith("[") && host.endsWith("]")) {
@@ -156,11 +186,11 @@ record AgentConfig(
     } catch (NumberFormatException e) {
       // reported below
     }
-    if (host.isEmpty() || port < 1 || port > 65535) {
+    if (host.isEmpty() || port < 1 || port > 65534) {
       throw new HclException("swtpm_address must be host:port of swtpm's data port, e.g. \"127.0.0.1:2321\" (got \""
-          + swtpm + "\")");
+          + swtpm + "\"); better: tcti = \"swtpm:host=127.0.0.1,port=2321\"");
     }
-    return new TpmAddress.Swtpm(host, port);
+    return new Tcti.Spec.Swtpm(host, port);
   }
 
   private static KeylimeTpm.Primary ek(HclConfig c) throws HclException {
@@ -222,12 +252,15 @@ record AgentConfig(
             + "client_key } (a client certificate the Keylime agent's trusted_client_ca accepts)");
       }
       HclConfig t = tlsBlock.get();
-      TlsFiles files = new TlsFiles(filePath("keylime_agent_tls.ca_bundle", t.string("ca_bundle")),
-          filePath("keylime_agent_tls.client_cert", t.string("client_cert")),
-          filePath("keylime_agent_tls.client_key", t.string("client_key")),
-          Optional.ofNullable(t.optString("server_name", null)).filter(s -> !s.isBlank()));
+      Path ca = t.file("ca_bundle");
+      Path cert = t.file("client_cert");
+      Path key = t.file("client_key");
+      Optional<String> serverName = Optional.ofNullable(t.optString("server_name", null)).filter(s -> !s.isBlank());
       t.rejectUnknownKeys();
-      tls = Optional.of(files);
+      if (ca == null || cert == null || key == null) {
+        return null; // the missing files are recorded with their keys
+      }
+      tls = Optional.of(new TlsFiles(ca, cert, key, serverName));
     }
     KeylimeAgentEndpoint endpoint = new KeylimeAgentEndpoint(uri, tls);
     try {

@@ -3,7 +3,6 @@ package io.github.keylimeattestor.agent;
 import com.google.protobuf.ByteString;
 import io.github.keylimeattestor.keylime.KeylimeAgentClient;
 import io.github.keylimeattestor.keylime.KeylimeException;
-import io.github.keylimeattestor.keylime.KeylimeTlsException;
 import io.github.keylimeattestor.keylime.KeylimeUnavailableException;
 import io.github.keylimeattestor.proto.sovereign.AppKeyCertificate;
 import io.github.keylimeattestor.proto.sovereign.SovereignAttestation;
@@ -11,6 +10,7 @@ import io.github.keylimeattestor.sovereign.AppKeyBinding;
 import io.github.keylimeattestor.sovereign.EvidenceException;
 import io.github.keylimeattestor.sovereign.KeylimeAgentId;
 import io.github.keylimeattestor.sovereign.WireFormat;
+import io.github.keylimeattestor.tpm.AlgorithmPolicy;
 import io.github.keylimeattestor.tpm.CommandCode;
 import io.github.keylimeattestor.tpm.KeylimeTpm;
 import io.github.keylimeattestor.tpm.TpmException;
@@ -184,7 +184,8 @@ final class Attestation {
     String url = config.keylimeAgent().orElseThrow().url().toString();
     TpmVerifier.VerifiedQuote verified;
     try {
-      verified = TpmVerifier.verifyQuote(ak.publicArea().toPublicKey(), KeylimeQuote.parse(quote),
+      // whether SHA-1 is acceptable is the server's policy (allow_sha1); here: is it this AK's quote
+      verified = TpmVerifier.forAk(ak.publicArea(), AlgorithmPolicy.ALLOW_SHA1).verifyQuote(KeylimeQuote.parse(quote),
           challenge.nonce().quoteQualifyingData());
     } catch (TpmFormatException e) {
       throw AttestationFailure.precondition("the Keylime agent at " + url + " returned a malformed quote: "
@@ -208,7 +209,8 @@ final class Attestation {
       return AttestationFailure.unavailable("the Keylime agent at " + url + " is unavailable while " + what + ": "
           + e.getMessage() + " (is it running? check keylime_agent_url)", e);
     }
-    String hint = e instanceof KeylimeTlsException ? " (check keylime_agent_tls and the agent's trusted_client_ca)" : "";
+    // TLS refusals name the keylime_agent_tls key (or the Keylime agent's trusted_client_ca) to fix
+    String hint = "";
     return AttestationFailure.precondition("the Keylime agent at " + url + " failed while " + what + ": "
         + e.getMessage() + hint, e);
   }

@@ -45,5 +45,10 @@ public interface Plugin {
     public static Validation invalid(String note) {
       return new Validation(false, List.of(note));
     }
+
+    /** Refused, with one note per problem. */
+    public static Validation invalid(List<String> notes) {
+      return new Validation(false, notes);
+    }
   }
 }

@@ -51,6 +51,26 @@ public final class PluginMain {
       + "Please execute the program that consumes these plugins, which will\n"
       + "load any plugins automatically\n";
 
+  /**
+   * Largest gRPC message a plugin accepts from its host: 64 KiB. What SPIRE relays to us is far
+   * smaller: an attestation payload (WireFormat caps it at 4 KiB; about 400 bytes in practice), a
+   * SovereignAttestation (capped at 32 KiB; 2126 bytes measured with an RSA-2048 AK quoting PCR 16,
+   * under 5 KiB for an RSA-4096 AK quoting all 24 PCRs of one bank), a challenge (under 200 bytes) and
+   * {@code plugin_data} (HclParser takes at most 16 Ki characters). 64 KiB is twice the largest
+   * SovereignAttestation the server would even decode. See plugin-server/README.md.
+   */
+  public static final int MAX_INBOUND_MESSAGE_BYTES = 64 * 1024;
+
+  /**
+   * Most streams the host may have open on its connection at once (HTTP/2
+   * SETTINGS_MAX_CONCURRENT_STREAMS; SPIRE uses one connection per plugin): 256. The message bound
+   * alone does not bound memory: 1500 concurrent 64 KiB payloads still exhausted the launcher's 64 MB
+   * of direct memory (1000 did not). 256 x 64 KiB is 16 MiB at most. Further streams wait in the
+   * host's gRPC client for a free slot instead of failing; a stream holds its slot for at most
+   * challenge_timeout per step.
+   */
+  public static final int MAX_CONCURRENT_STREAMS = 256;
+
   private static final Log LOG = Log.named("pluginmain");
 
   private final Plugin plugin;
@@ -61,7 +81,7 @@ public final class PluginMain {
   private Server server;
   private HostServices hostServices;
 
-  private PluginMain(Plugin plugin) {
+  PluginMain(Plugin plugin) {
     this.plugin = plugin;
   }
 

@@ -34,7 +34,11 @@ final class Transport implements AutoCloseable {
         .executor(executor)
         // Netty warns about SO_KEEPALIVE on every Unix-socket connection unless it is unset.
         .withChildOption(ChannelOption.SO_KEEPALIVE, null)
-        .maxInboundMessageSize(Integer.MAX_VALUE);
+        // grpc-java checks a message's declared length before buffering its body, so anything larger is
+        // refused (RESOURCE_EXHAUSTED) without taking memory from the attestations in flight.
+        .maxInboundMessageSize(PluginMain.MAX_INBOUND_MESSAGE_BYTES)
+        // ... and at most this many streams buffer a message at once; more wait in the host's client.
+        .maxConcurrentCallsPerConnection(PluginMain.MAX_CONCURRENT_STREAMS);
     services.forEach(b::addService);
     bindables.forEach(b::addService);
     return b.build().start();

@@ -21,6 +21,7 @@ import io.github.keylimeattestor.sovereign.Nonce;
 import io.github.keylimeattestor.sovereign.Selectors;
 import io.github.keylimeattestor.sovereign.VerifiedEvidence;
 import io.github.keylimeattestor.sovereign.WireFormat;
+import io.github.keylimeattestor.tpm.AlgorithmPolicy;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.stub.StreamObserver;
@@ -31,6 +32,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * One SPIRE Attest stream: payload -> Keylime registrar and verifier -> challenge -> evidence
@@ -40,36 +45,56 @@ final class AttestStream implements StreamObserver<AttestRequest> {
   private static final Log LOG = Log.named("keylime.server");
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  /** What a stream needs; one per configuration, shared by all streams. */
+  /**
+   * What a stream needs; one per configuration, shared by all streams. {@code deadlines} ends the
+   * streams that wait too long: one scheduler thread for all of them, never a thread per stream.
+   */
   record Context(ServerConfig config, Keylime keylime, EvidenceVerifier evidence, SecureRandom random, Clock clock,
-      AttestMetrics metrics, Consumer<AttestedNode> attested) {
+      AttestMetrics metrics, ScheduledExecutorService deadlines, Consumer<AttestedNode> attested) {
     Context(ServerConfig config, Keylime keylime, EvidenceVerifier evidence, SecureRandom random, Clock clock,
-        AttestMetrics metrics) {
-      this(config, keylime, evidence, random, clock, metrics, n -> {});
+        AttestMetrics metrics, ScheduledExecutorService deadlines) {
+      this(config, keylime, evidence, random, clock, metrics, deadlines, n -> {});
     }
   }
 
   private final Context ctx;
   private final StreamObserver<AttestResponse> out;
   private final long started = System.nanoTime();
+  /**
+   * Guards the stream's state and {@code out}. The deadline task only ever tries it: while a
+   * message is being handled (which may wait on Keylime for up to keylime_timeout) it leaves a
+   * mark that the handler acts on when it lets go, so the one scheduler thread never blocks.
+   */
+  private final ReentrantLock lock = new ReentrantLock();
+  private volatile boolean done;
+  private volatile boolean expired;
   private WireFormat.Payload payload;
   private RegistrarAgent registered;
   private VerifierAgentStatus status;
   private Nonce nonce;
   private Instant deadline;
-  private boolean done;
+  private ScheduledFuture<?> timer;
 
+  /** Opens the stream: its payload, like its answer later, must come within challenge_timeout. */
   AttestStream(Context ctx, StreamObserver<AttestResponse> out) {
     this.ctx = ctx;
     this.out = out;
+    lock.lock();
+    try {
+      armDeadline();
+    } finally {
+      lock.unlock();
+    }
+    endIfExpired(); // in case a tiny challenge_timeout passed while the lock was held
   }
 
   @Override
-  public synchronized void onNext(AttestRequest request) {
-    if (done) {
-      return;
-    }
+  public void onNext(AttestRequest request) {
+    lock.lock();
     try {
+      if (done) {
+        return;
+      }
       if (payload == null) {
         onPayload(request);
       } else {
@@ -83,6 +108,39 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     } catch (RuntimeException e) {
       LOG.error("attestation failed on a bug", "error", e);
       fail(Status.INTERNAL.withDescription("keylime attestor bug: " + e).asException(), "internal");
+    } finally {
+      lock.unlock();
+    }
+    endIfExpired();
+  }
+
+  /** Caller holds the lock. (Re)starts the stream's deadline, challenge_timeout from now. */
+  private void armDeadline() {
+    if (timer != null) {
+      timer.cancel(false);
+    }
+    expired = false;
+    timer = ctx.deadlines().schedule(this::onDeadline, ctx.config().challengeTimeout().toNanos(), TimeUnit.NANOSECONDS);
+  }
+
+  private void onDeadline() {
+    expired = true;
+    endIfExpired();
+  }
+
+  /** Ends the stream if its deadline passed, unless a handler holds the lock (it calls this when done). */
+  private void endIfExpired() {
+    while (expired && !done && lock.tryLock()) {
+      try {
+        if (expired && !done) {
+          String what = payload == null ? "sent no attestation payload" : "sent no answer to the challenge";
+          fail(Status.UNAVAILABLE.withDescription("the node " + what + " within challenge_timeout ("
+              + ctx.config().challengeTimeout() + "); the stream is ended: is its TPM slow or busy, or the agent "
+              + "stuck?").asException(), "challenge_timeout");
+        }
+      } finally {
+        lock.unlock();
+      }
     }
   }
 
@@ -100,6 +158,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     } finally {
       ctx.metrics().phase("registrar", System.nanoTime() - t);
     }
+    payload.agentId().checkEkHash(registered.ek().publicKey());
     t = System.nanoTime();
     try {
       status = ctx.keylime().verifierStatus(id);
@@ -111,6 +170,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     StatusPolicy.check(ctx.config(), status, ctx.clock().instant());
     nonce = Nonce.mint(ctx.random());
     deadline = ctx.clock().instant().plus(ctx.config().challengeTimeout());
+    armDeadline();
     LOG.debug("challenging node", "agent_uuid", id);
     out.onNext(AttestResponse.newBuilder().setChallenge(ByteString.copyFrom(
         WireFormat.encodeChallenge(nonce, ctx.config().pcrPolicy().selection()))).build());
@@ -129,7 +189,8 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     long t = System.nanoTime();
     VerifiedEvidence ev;
     try {
-      ev = ctx.evidence().verify(nonce, ctx.config().pcrPolicy(), payload, att, registered.ak().parsed());
+      ev = ctx.evidence().verify(nonce, ctx.config().pcrPolicy(), payload, att, registered.ak().parsed(),
+          new AlgorithmPolicy(ctx.config().allowSha1()));
     } finally {
       ctx.metrics().phase("evidence", System.nanoTime() - t);
     }
@@ -147,7 +208,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     String spiffeId = "spiffe://" + ctx.config().trustDomain() + "/spire/agent" + ctx.config().agentPath().render(values);
     List<String> selectors = Selectors.build(ev, ekHash, appKeyHash, tpm, ctx.config().pcrSelectors(),
         status.attestationStatus().map(Enum::name).orElse(null), metadata(), ctx.config().metaSelectors());
-    done = true;
+    finish();
     ctx.attested().accept(new AttestedNode(spiffeId, id, status.verifierId()));
     long total = System.nanoTime() - started;
     ctx.metrics().phase("total", total);
@@ -181,7 +242,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
       return null;
     }
     try {
-      return EkCertificate.verify(registered.ekCertificate().get(), List.of(), registered.ek().publicKey(), c.ekCaBundle());
+      return EkCertificate.verify(registered.ekCertificate().get(), registered.ek().publicKey(), c.ekCaBundle());
     } catch (EvidenceException e) {
       if (c.requireEkCert()) {
         throw e;
@@ -228,11 +289,20 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     return m;
   }
 
+  /** Caller holds the lock. */
+  private void finish() {
+    done = true;
+    if (timer != null) {
+      timer.cancel(false);
+    }
+  }
+
+  /** Caller holds the lock. */
   private void fail(StatusException e, String reason) {
     if (done) {
       return;
     }
-    done = true;
+    finish();
     String outcome = switch (e.getStatus().getCode()) {
       case PERMISSION_DENIED -> "denied";
       case INVALID_ARGUMENT -> "malformed";
@@ -245,11 +315,29 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     out.onError(e);
   }
 
+  /** SPIRE cancelled the stream (its agent went away): nothing more to send. */
   @Override
-  public synchronized void onError(Throwable t) {
-    done = true;
+  public void onError(Throwable t) {
+    lock.lock();
+    try {
+      finish();
+    } finally {
+      lock.unlock();
+    }
   }
 
+  /** A half-close before the attestation is done can never be answered: say so at once. */
   @Override
-  public void onCompleted() {}
+  public void onCompleted() {
+    lock.lock();
+    try {
+      if (!done) {
+        fail(Status.INVALID_ARGUMENT.withDescription("the node closed its side of the stream before "
+            + (payload == null ? "sending the attestation payload" : "answering the challenge")).asException(),
+            "half_closed");
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
 }

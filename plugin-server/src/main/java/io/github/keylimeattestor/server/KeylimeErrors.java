@@ -3,10 +3,16 @@ package io.github.keylimeattestor.server;
 import io.github.keylimeattestor.keylime.KeylimeApiException;
 import io.github.keylimeattestor.keylime.KeylimeException;
 import io.github.keylimeattestor.keylime.KeylimeIncompatibleException;
+import io.github.keylimeattestor.keylime.KeylimeTlsException;
 import io.grpc.Status;
 import io.grpc.StatusException;
 
-/** Keylime client failures as SPIRE status codes (DESIGN.md section 4): Keylime trouble is retryable. */
+/**
+ * Keylime client failures as SPIRE status codes (DESIGN.md section 4): Keylime unreachable or not
+ * ready is Unavailable; a TLS handshake refused either way (a configuration to fix, on this side or
+ * Keylime's) is FailedPrecondition, as on the agent plugin. spire-agent retries both (it gives up
+ * only on PermissionDenied), so the node recovers without a restart once the configuration is fixed.
+ */
 final class KeylimeErrors {
   private KeylimeErrors() {}
 
@@ -16,7 +22,7 @@ final class KeylimeErrors {
           + (what.equals("registrar") ? " (not registered or not activated yet)" : " (not enrolled yet: keylime_tenant -c add)"))
           .asException();
     }
-    if (e instanceof KeylimeIncompatibleException) {
+    if (e instanceof KeylimeIncompatibleException || e instanceof KeylimeTlsException) {
       return Status.FAILED_PRECONDITION.withDescription("Keylime " + what + ": " + e.getMessage()).asException();
     }
     return Status.UNAVAILABLE.withDescription("Keylime " + what + ": " + e.getMessage()).asException();

@@ -21,7 +21,7 @@ import io.grpc.StatusException;
 import io.grpc.stub.StreamObserver;
 import java.security.SecureRandom;
 import java.time.Clock;
-import java.util.List;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.Optional;
 
 /** Server-side NodeAttestor "keylime": verifies SovereignAttestations against Keylime. */
@@ -35,6 +35,8 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
   private volatile AttestStream.Context context;
   private final RevocationMetrics revocationMetrics = new RevocationMetrics();
   private RevocationWatch watch;
+  /** Ends every stream at its deadline: one daemon thread for all streams. */
+  private final ScheduledThreadPoolExecutor deadlines = deadlineScheduler();
 
   KeylimeServerPlugin() {
     this(Clock.systemUTC());
@@ -75,7 +77,7 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
     VerifierClient verifier = new VerifierClient(config.verifier());
     RevocationWatch w = startWatch(config, verifier);
     context = new AttestStream.Context(config, Keylime.over(new RegistrarClient(config.registrar()), verifier),
-        evidence, random, clock, metrics, w == null ? n -> {} : w::attested);
+        evidence, random, clock, metrics, deadlines, w == null ? n -> {} : w::attested);
     LOG.info("configured", "trust_domain", config.trustDomain(), "registrar", config.registrar().urls().toString(),
         "verifier", config.verifier().urls().toString(), "pcr_policy", config.pcrPolicy().toString(),
         "verifier_identity_check", config.verifierIdentityCheck(), "revocation", config.revocation().isPresent());
@@ -96,6 +98,7 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
 
   @Override
   public synchronized void close() {
+    deadlines.shutdownNow();
     if (watch != null) {
       watch.close();
       watch = null;
@@ -104,16 +107,26 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
 
   private AttestStream.Context withMetrics(AttestStream.Context c) {
     return new AttestStream.Context(c.config(), c.keylime(), c.evidence(), c.random(), c.clock(), metrics,
-        c.attested());
+        c.deadlines(), c.attested());
+  }
+
+  static ScheduledThreadPoolExecutor deadlineScheduler() {
+    ScheduledThreadPoolExecutor s = new ScheduledThreadPoolExecutor(1, r -> {
+      Thread t = new Thread(r, "attest-deadlines");
+      t.setDaemon(true);
+      return t;
+    });
+    // A finished stream cancels its deadline; drop it at once rather than keep it queued for challenge_timeout.
+    s.setRemoveOnCancelPolicy(true);
+    return s;
   }
 
   @Override
   public Validation validate(CoreConfiguration core, String hcl) {
     try {
-      ServerConfig.parse(core.getTrustDomain(), hcl);
-      return Validation.ok(List.of());
+      return Validation.ok(ServerConfig.parse(core.getTrustDomain(), hcl).warnings());
     } catch (HclException e) {
-      return Validation.invalid(e.getMessage());
+      return Validation.invalid(e.problems());
     }
   }
 

@@ -4,6 +4,7 @@ import io.github.keylimeattestor.keylime.ClientSettings;
 import io.github.keylimeattestor.keylime.OperationalState;
 import io.github.keylimeattestor.keylime.Pem;
 import io.github.keylimeattestor.keylime.TlsSettings;
+import io.github.keylimeattestor.sdk.TrustDomain;
 import io.github.keylimeattestor.sdk.hcl.HclConfig;
 import io.github.keylimeattestor.sdk.hcl.HclException;
 import io.github.keylimeattestor.server.revocation.RevocationConfig;
@@ -11,8 +12,10 @@ import io.github.keylimeattestor.sovereign.AgentPathTemplate;
 import io.github.keylimeattestor.sovereign.EvidenceException;
 import io.github.keylimeattestor.sovereign.PcrPolicy;
 import io.github.keylimeattestor.sovereign.WireFormat;
+import io.github.keylimeattestor.tpm.Alg;
 import java.io.IOException;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
@@ -46,48 +49,66 @@ record ServerConfig(
     AgentPathTemplate agentPath,
     Duration challengeTimeout,
     boolean verifierIdentityCheck,
+    boolean allowSha1,
     Optional<RevocationConfig> revocation) {
 
   ServerConfig(String trustDomain, ClientSettings registrar, ClientSettings verifier, List<X509Certificate> ekCaBundle,
       boolean requireEkCert, Set<OperationalState> acceptedStates, boolean requirePass,
       Optional<Duration> maxAttestationAge, PcrPolicy pcrPolicy, Set<Integer> pcrSelectors, Set<String> metaSelectors,
-      AgentPathTemplate agentPath, Duration challengeTimeout, boolean verifierIdentityCheck) {
+      AgentPathTemplate agentPath, Duration challengeTimeout, boolean verifierIdentityCheck, boolean allowSha1) {
     this(trustDomain, registrar, verifier, ekCaBundle, requireEkCert, acceptedStates, requirePass, maxAttestationAge,
-        pcrPolicy, pcrSelectors, metaSelectors, agentPath, challengeTimeout, verifierIdentityCheck, Optional.empty());
+        pcrPolicy, pcrSelectors, metaSelectors, agentPath, challengeTimeout, verifierIdentityCheck, allowSha1,
+        Optional.empty());
   }
 
-  static final Set<OperationalState> DEFAULT_STATES = EnumSet.of(OperationalState.GET_QUOTE,
-      OperationalState.GET_QUOTE_RETRY, OperationalState.PROVIDE_V, OperationalState.PROVIDE_V_RETRY);
+  /**
+   * Keylime's states while it attests the node. Not its retry states (Get Quote (retry), Provide V
+   * (retry)): those mean the verifier cannot reach the node, and the freshness bound below already
+   * covers a short outage.
+   */
+  static final Set<OperationalState> DEFAULT_STATES = EnumSet.of(OperationalState.GET_QUOTE, OperationalState.PROVIDE_V);
+  /** Longest time since the verifier's last successful attestation; "0" in plugin_data turns the check off. */
+  static final Duration DEFAULT_MAX_ATTESTATION_AGE = Duration.ofMinutes(5);
+  static final Duration DEFAULT_CHALLENGE_TIMEOUT = Duration.ofSeconds(60);
 
-  /** Parses and checks everything that can be checked without the network. */
+  /**
+   * Parses and checks everything that can be checked without the network, and reports every
+   * problem at once (each one a note for {@code spire-server validate}).
+   */
   static ServerConfig parse(String trustDomain, String hcl) throws HclException {
-    if (trustDomain == null || trustDomain.isEmpty()) {
-      throw new HclException("SPIRE sent no trust domain");
-    }
     HclConfig c = HclConfig.parse(hcl);
+    TrustDomain.problem(trustDomain).ifPresent(c::problem);
     Duration timeout = c.optDuration("keylime_timeout", ClientSettings.DEFAULT_TIMEOUT);
-    TlsSettings tls = tls(c.block("tls"));
-    ClientSettings registrar = settings("registrar_urls", c.stringList("registrar_urls"), tls, timeout);
-    ClientSettings verifier = settings("verifier_urls", c.stringList("verifier_urls"), tls, timeout);
+    if (timeout.isZero() || timeout.isNegative()) {
+      c.problem("keylime_timeout must be positive");
+    }
+    ClientSettings registrar = settings(c, "registrar_urls", "[\"https://keylime.example:8891\"]",
+        c.attempt(() -> TlsConfig.forService(c, "registrar")), timeout);
+    ClientSettings verifier = settings(c, "verifier_urls", "[\"https://keylime.example:8881\"]",
+        c.attempt(() -> TlsConfig.forService(c, "verifier")), timeout);
 
     List<X509Certificate> ekCas = List.of();
-    String ekCaPath = c.optString("ek_ca_bundle", "");
-    if (!ekCaPath.isEmpty()) {
+    Optional<Path> ekCaPath = c.optFile("ek_ca_bundle");
+    if (ekCaPath.isPresent()) {
       try {
-        ekCas = Pem.readCertificates(Path.of(ekCaPath));
+        ekCas = Pem.readCertificates(ekCaPath.get());
       } catch (IOException e) {
-        throw new HclException("ek_ca_bundle: " + e.getMessage());
+        c.problem(c.name("ek_ca_bundle") + ": " + e.getMessage());
       }
     }
     boolean requireEkCert = c.optBool("require_ek_cert", false);
-    if (requireEkCert && ekCas.isEmpty()) {
-      throw new HclException("require_ek_cert = true needs ek_ca_bundle (the CA(s) that issue your TPMs' EK certificates)");
+    if (requireEkCert && c.optString("ek_ca_bundle", "").isEmpty()) {
+      c.problem("require_ek_cert = true needs ek_ca_bundle (the CA(s) that issue your TPMs' EK certificates)");
     }
 
     HclConfig status = c.block("attestation_policy");
-    Set<OperationalState> states = states(status.stringList("accepted_states"));
+    Set<OperationalState> states = states(status, status.stringList("accepted_states"));
     boolean requirePass = status.optBool("require_status_pass", true);
-    Duration maxAge = status.optDuration("max_attestation_age", Duration.ZERO);
+    Duration maxAge = status.optDuration("max_attestation_age", DEFAULT_MAX_ATTESTATION_AGE);
+    if (maxAge.isNegative()) {
+      status.problem(status.name("max_attestation_age") + " must be a duration such as \"5m\", or \"0\" to turn "
+          + "the freshness check off");
+    }
     status.rejectUnknownKeys();
 
     PcrPolicy pcrPolicy = pcrPolicy(c.block("pcr_policy"));
@@ -95,68 +116,93 @@ record ServerConfig(
     HclConfig sel = c.block("selectors");
     Set<Integer> pcrSelectors = new LinkedHashSet<>();
     for (long p : sel.intList("pcrs")) {
-      int pcr = pcrIndex("selectors.pcrs", p);
-      if (java.util.Arrays.stream(pcrPolicy.pcrs()).noneMatch(x -> x == pcr)) {
-        throw new HclException("selectors.pcrs: PCR " + pcr + " is not in pcr_policy.pcrs, so it is never quoted");
+      Integer pcr = pcrIndex(sel, "pcrs", p);
+      if (pcr != null && pcrPolicy != null && java.util.Arrays.stream(pcrPolicy.pcrs()).noneMatch(x -> x == pcr)) {
+        sel.problem("selectors.pcrs: PCR " + pcr + " is not in pcr_policy.pcrs, so it is never quoted");
       }
-      pcrSelectors.add(pcr);
+      if (pcr != null) {
+        pcrSelectors.add(pcr);
+      }
     }
     Set<String> metaSelectors = new LinkedHashSet<>(sel.stringList("meta_keys"));
     sel.rejectUnknownKeys();
 
-    AgentPathTemplate path;
+    AgentPathTemplate path = null;
     try {
       path = AgentPathTemplate.parse(c.optString("agent_path_template", AgentPathTemplate.DEFAULT));
     } catch (IllegalArgumentException e) {
-      throw new HclException(e.getMessage());
+      c.problem(c.name("agent_path_template") + ": " + e.getMessage());
     }
-    Duration challengeTimeout = c.optDuration("challenge_timeout", Duration.ofSeconds(60));
+    Duration challengeTimeout = c.optDuration("challenge_timeout", DEFAULT_CHALLENGE_TIMEOUT);
     if (challengeTimeout.isZero() || challengeTimeout.isNegative()) {
-      throw new HclException("challenge_timeout must be positive");
+      c.problem("challenge_timeout must be positive");
     }
     boolean identityCheck = c.optBool("verifier_identity_check", true);
+    boolean allowSha1 = c.optBool("allow_sha1", false);
+    if (pcrPolicy != null && pcrPolicy.hashAlg() == Alg.SHA1 && !allowSha1) {
+      c.problem("pcr_policy.bank = \"sha1\" needs allow_sha1 = true (SHA-1 is refused by default)");
+    }
     Optional<RevocationConfig> revocation = RevocationConfig.parse(c);
     c.rejectUnknownKeys();
+    c.throwIfProblems();
     return new ServerConfig(trustDomain, registrar, verifier, ekCas, requireEkCert, states, requirePass,
         maxAge.isZero() ? Optional.empty() : Optional.of(maxAge), pcrPolicy, pcrSelectors, metaSelectors, path,
-        challengeTimeout, identityCheck, revocation);
+        challengeTimeout, identityCheck, allowSha1, revocation);
   }
 
-  private static TlsSettings tls(HclConfig t) throws HclException {
-    String ca = t.string("ca_bundle");
-    String cert = t.string("client_cert");
-    String key = t.string("client_key");
-    String serverName = t.optString("server_name", "");
-    t.rejectUnknownKeys();
-    try {
-      return TlsSettings.builder().caBundle(Path.of(ca)).clientCertificate(Path.of(cert), Path.of(key), null)
-          .serverName(serverName).build();
-    } catch (IOException | IllegalArgumentException e) {
-      throw new HclException("tls: " + e.getMessage());
+  /** What a valid configuration still deserves a word about (Validate's notes). */
+  List<String> warnings() {
+    List<String> notes = new ArrayList<>();
+    if (maxAttestationAge.isEmpty()) {
+      notes.add("attestation_policy.max_attestation_age = \"0\": freshness is not checked, so a node that blocks its "
+          + "Keylime verifier keeps its last PASS for ever");
     }
+    if (acceptedStates.contains(OperationalState.GET_QUOTE_RETRY) || acceptedStates.contains(OperationalState.PROVIDE_V_RETRY)) {
+      notes.add("attestation_policy.accepted_states accepts a retry state: the verifier cannot reach that node right "
+          + "now" + (maxAttestationAge.isEmpty() ? "" : "; max_attestation_age " + maxAttestationAge.get() + " bounds it"));
+    }
+    return notes;
   }
 
-  private static ClientSettings settings(String key, List<String> urls, TlsSettings tls, Duration timeout)
-      throws HclException {
+  private static ClientSettings settings(HclConfig c, String key, String example, TlsSettings tls, Duration timeout) {
+    List<String> urls = c.stringList(key);
     if (urls.isEmpty()) {
-      throw new HclException(key + " is required (e.g. [\"https://keylime.example:"
-          + (key.startsWith("registrar") ? "8891" : "8881") + "\"])");
+      if (!c.has(key)) {
+        c.missing(key, example);
+      } else {
+        c.problem(key + " is empty: give at least one URL, e.g. " + example);
+      }
+      return null;
     }
     List<URI> uris = new ArrayList<>();
     for (String u : urls) {
-      if (!u.toLowerCase(Locale.ROOT).startsWith("https://")) {
-        throw new HclException(key + ": " + u + " must be an https:// URL (Keylime's status APIs need mTLS)");
+      URI uri;
+      try {
+        uri = new URI(u);
+      } catch (URISyntaxException e) {
+        c.problem(key + ": \"" + u + "\" is not a URL (" + e.getReason() + "), e.g. " + example);
+        continue;
       }
-      uris.add(URI.create(u));
+      if (!"https".equalsIgnoreCase(uri.getScheme())) {
+        c.problem(key + ": " + u + " must be an https:// URL (Keylime's status APIs need mTLS)");
+      } else if (uri.getHost() == null) {
+        c.problem(key + ": \"" + u + "\" has no host name, e.g. " + example);
+      } else {
+        uris.add(uri);
+      }
+    }
+    if (uris.size() != urls.size() || tls == null) {
+      return null;
     }
     try {
       return new ClientSettings(uris, tls, timeout, Optional.empty());
     } catch (IllegalArgumentException e) {
-      throw new HclException(key + ": " + e.getMessage());
+      c.problem(key + ": " + e.getMessage());
+      return null;
     }
   }
 
-  private static Set<OperationalState> states(List<String> names) throws HclException {
+  private static Set<OperationalState> states(HclConfig status, List<String> names) {
     if (names.isEmpty()) {
       return DEFAULT_STATES;
     }
@@ -169,55 +215,69 @@ record ServerConfig(
         }
       }
       if (s == null) {
-        throw new HclException("attestation_policy.accepted_states: unknown state '" + n + "' (use names such as "
+        status.problem("attestation_policy.accepted_states: unknown state '" + n + "' (use names such as "
             + "get_quote, get_quote_retry, provide_v, provide_v_retry, or Keylime's codes 3-6)");
+      } else if (s.isFailure()) {
+        status.problem("attestation_policy.accepted_states: " + n + " is a failure state and is never accepted");
+      } else {
+        out.add(s);
       }
-      if (s.isFailure()) {
-        throw new HclException("attestation_policy.accepted_states: " + n + " is a failure state and is never accepted");
-      }
-      out.add(s);
     }
     return out;
   }
 
-  private static PcrPolicy pcrPolicy(HclConfig p) throws HclException {
-    int bank;
+  /** Null (with the problems recorded) if the policy is unusable. */
+  private static PcrPolicy pcrPolicy(HclConfig p) {
+    int problemsBefore = p.problems().size();
+    int bank = 0;
     try {
       bank = WireFormat.hashAlg(p.optString("bank", "sha256"));
     } catch (EvidenceException e) {
-      throw new HclException("pcr_policy.bank: " + e.getMessage());
+      p.problem("pcr_policy.bank: " + e.getMessage());
     }
     List<Long> list = p.intList("pcrs");
     List<Integer> pcrs = new ArrayList<>();
     for (long pcr : list.isEmpty() ? List.of(16L) : list) {
-      pcrs.add(pcrIndex("pcr_policy.pcrs", pcr));
+      Integer i = pcrIndex(p, "pcrs", pcr);
+      if (i != null) {
+        pcrs.add(i);
+      }
     }
     Map<Integer, byte[]> expected = new LinkedHashMap<>();
     HclConfig values = p.block("expected");
     for (String k : values.keys()) {
-      int pcr;
+      String hex = values.string(k);
+      Integer pcr;
       try {
-        pcr = pcrIndex("pcr_policy.expected", Long.parseLong(k));
+        pcr = pcrIndex(p, "expected", Long.parseLong(k));
       } catch (NumberFormatException e) {
-        throw new HclException("pcr_policy.expected: key '" + k + "' is not a PCR index (write \"7\" = \"<hex>\")");
+        p.problem("pcr_policy.expected: key '" + k + "' is not a PCR index (write \"7\" = \"<hex>\")");
+        continue;
+      }
+      if (pcr == null) {
+        continue;
       }
       if (!pcrs.contains(pcr)) {
-        throw new HclException("pcr_policy.expected: PCR " + pcr + " is not in pcr_policy.pcrs");
+        p.problem("pcr_policy.expected: PCR " + pcr + " is not in pcr_policy.pcrs");
       }
-      String hex = values.string(k);
       try {
         expected.put(pcr, HexFormat.of().parseHex(hex.toLowerCase(Locale.ROOT)));
       } catch (IllegalArgumentException e) {
-        throw new HclException("pcr_policy.expected." + k + " must be hex");
+        p.problem("pcr_policy.expected." + k + " must be hex");
       }
     }
     p.rejectUnknownKeys();
+    if (p.problems().size() > problemsBefore) {
+      return null;
+    }
     return new PcrPolicy(bank, pcrs.stream().mapToInt(Integer::intValue).toArray(), expected);
   }
 
-  private static int pcrIndex(String key, long pcr) throws HclException {
+  /** Null (with a problem recorded) if {@code pcr} is not 0-23. */
+  private static Integer pcrIndex(HclConfig c, String key, long pcr) {
     if (pcr < 0 || pcr > 23) {
-      throw new HclException(key + ": " + pcr + " is not a PCR index 0-23");
+      c.problem(c.name(key) + ": " + pcr + " is not a PCR index 0-23");
+      return null;
     }
     return (int) pcr;
   }

@@ -27,8 +27,12 @@ final class StatusPolicy {
             .asException();
       }
       if (!config.acceptedStates().contains(state)) {
+        boolean retry = state == OperationalState.GET_QUOTE_RETRY || state == OperationalState.PROVIDE_V_RETRY;
         throw Status.UNAVAILABLE.withDescription("the Keylime verifier reports agent " + id + " as '" + state.label()
-            + "', not (yet) in an accepted state " + config.acceptedStates()).asException();
+            + "', not (yet) in an accepted state " + config.acceptedStates()
+            + (retry ? ": the verifier cannot reach the node right now (check the node and its Keylime agent; "
+                + "attestation_policy.accepted_states can list " + state.name().toLowerCase(java.util.Locale.ROOT)
+                + ", within max_attestation_age)" : "")).asException();
       }
     }
     if (config.requirePass()) {

@@ -33,6 +33,9 @@ import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -51,6 +54,8 @@ class AttestStreamTest {
   static KeyBlob ak;
   static KeyBlob appKey;
   static RegistrarAgent registered;
+  /** The plugin's own deadline scheduler, real time: the deadline tests use a short challenge_timeout. */
+  static final ScheduledThreadPoolExecutor deadlines = KeylimeServerPlugin.deadlineScheduler();
 
   @BeforeAll
   static void setUp() throws Exception {
@@ -66,6 +71,7 @@ class AttestStreamTest {
 
   @AfterAll
   static void stop() {
+    deadlines.shutdownNow();
     swtpm.close();
   }
 
@@ -117,9 +123,11 @@ class AttestStreamTest {
   }
 
   static final class Recorder implements StreamObserver<AttestResponse> {
-    final List<AttestResponse> messages = new ArrayList<>();
-    Status error;
-    boolean completed;
+    final List<AttestResponse> messages = new java.util.concurrent.CopyOnWriteArrayList<>();
+    final CountDownLatch ended = new CountDownLatch(1);
+    volatile Status error;
+    volatile boolean completed;
+    AttestStream stream;
 
     @Override
     public void onNext(AttestResponse value) {
@@ -129,26 +137,43 @@ class AttestStreamTest {
     @Override
     public void onError(Throwable t) {
       error = Status.fromThrowable(t);
+      ended.countDown();
     }
 
     @Override
     public void onCompleted() {
       completed = true;
+      ended.countDown();
+    }
+
+    Status awaitError() throws InterruptedException {
+      assertThat(ended.await(20, TimeUnit.SECONDS)).as("stream ended").isTrue();
+      return error;
     }
   }
 
   AttestStream.Context context(Keylime keylime, Clock clock) throws Exception {
-    ServerConfig config = ServerConfig.parse("example.org", pki.pluginData("challenge_timeout = \"30s\"\n"));
+    return context(keylime, clock, "30s");
+  }
+
+  AttestStream.Context context(Keylime keylime, Clock clock, String challengeTimeout) throws Exception {
+    ServerConfig config = ServerConfig.parse("example.org",
+        pki.pluginData("challenge_timeout = \"" + challengeTimeout + "\"\n"));
     return new AttestStream.Context(config, keylime, new EvidenceVerifier(new ClockHistory(10)), new SecureRandom(), clock,
-        new AttestMetrics(Optional.empty()));
+        new AttestMetrics(Optional.empty()), deadlines);
+  }
+
+  static AttestRequest payload() {
+    return AttestRequest.newBuilder().setPayload(ByteString.copyFrom(
+        WireFormat.encodePayload(new KeylimeAgentId(UUID), appKey.publicArea(), "sha256"))).build();
   }
 
   /** Runs one stream as SPIRE would, the node answering with {@code appKey} through {@code ak}. */
   static Recorder attest(AttestStream.Context ctx, Runnable beforeAnswer) throws Exception {
     Recorder out = new Recorder();
     AttestStream s = new AttestStream(ctx, out);
-    s.onNext(AttestRequest.newBuilder().setPayload(ByteString.copyFrom(
-        WireFormat.encodePayload(new KeylimeAgentId(UUID), appKey.publicArea(), "sha256"))).build());
+    out.stream = s;
+    s.onNext(payload());
     if (out.error != null) {
       return out;
     }
@@ -212,11 +237,108 @@ class AttestStreamTest {
   }
 
   @Test
+  void aStreamThatNeverAnswersIsEndedAtItsDeadlineWithUnavailable() throws Exception {
+    Recorder out = new Recorder();
+    AttestStream s = new AttestStream(context(new Answers(), Clock.systemUTC(), "300ms"), out);
+    s.onNext(payload());
+    assertThat(out.messages).singleElement().satisfies(m -> assertThat(m.hasChallenge()).isTrue());
+    Status e = out.awaitError();
+    assertThat(e.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(e.getDescription()).contains("sent no answer to the challenge within challenge_timeout (PT0.3S)");
+    s.onCompleted(); // SPIRE's half-close after the end changes nothing
+    assertThat(out.error).isSameAs(e);
+  }
+
+  @Test
+  void aStreamThatSendsNoPayloadIsEndedAtItsDeadlineToo() throws Exception {
+    Recorder out = new Recorder();
+    new AttestStream(context(new Answers(), Clock.systemUTC(), "300ms"), out);
+    Status e = out.awaitError();
+    assertThat(e.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(e.getDescription()).contains("sent no attestation payload within challenge_timeout");
+    assertThat(out.messages).isEmpty();
+  }
+
+  @Test
+  void aHalfCloseBeforeTheAnswerIsInvalidArgumentAtOnce() throws Exception {
+    Recorder out = new Recorder();
+    AttestStream s = new AttestStream(context(new Answers(), Clock.systemUTC()), out);
+    s.onNext(payload());
+    s.onCompleted();
+    assertThat(out.error).isNotNull();
+    assertThat(out.error.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(out.error.getDescription()).contains("before answering the challenge");
+
+    Recorder early = new Recorder();
+    new AttestStream(context(new Answers(), Clock.systemUTC()), early).onCompleted();
+    assertThat(early.error.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(early.error.getDescription()).contains("before sending the attestation payload");
+  }
+
+  @Test
+  void aHalfCloseAfterTheAttributesChangesNothing() throws Exception {
+    Recorder done = attest(context(new Answers(), Clock.systemUTC()), () -> {});
+    assertThat(done.completed).isTrue();
+    done.stream.onCompleted();
+    assertThat(done.error).isNull();
+  }
+
+  @Test
+  void waitingStreamsShareOneSchedulerThreadAndLeaveNothingQueued() throws Exception {
+    AttestStream.Context ctx = context(new Answers(), Clock.systemUTC());
+    int queued = deadlines.getQueue().size();
+    int threads = java.lang.management.ManagementFactory.getThreadMXBean().getThreadCount();
+    List<AttestStream> streams = new ArrayList<>();
+    for (int i = 0; i < 200; i++) {
+      Recorder out = new Recorder();
+      AttestStream s = new AttestStream(ctx, out);
+      s.onNext(payload());
+      assertThat(out.messages).hasSize(1);
+      streams.add(s);
+    }
+    assertThat(java.lang.management.ManagementFactory.getThreadMXBean().getThreadCount())
+        .as("threads while 200 streams wait for their answer").isLessThanOrEqualTo(threads + 2);
+    assertThat(deadlines.getQueue().size()).isEqualTo(queued + 200);
+    streams.forEach(s -> s.onError(Status.CANCELLED.asException()));
+    assertThat(deadlines.getQueue().size()).as("cancelled streams drop their deadline").isEqualTo(queued);
+  }
+
+  @Test
+  void theTransportBoundFitsTheLargestMessageTheServerDecodes() {
+    int largest = AttestRequest.newBuilder().setChallengeResponse(ByteString.copyFrom(new byte[WireFormat.MAX_ATTESTATION]))
+        .build().getSerializedSize();
+    assertThat(largest).isLessThanOrEqualTo(io.github.keylimeattestor.sdk.PluginMain.MAX_INBOUND_MESSAGE_BYTES / 2 + 8);
+    assertThat(AttestRequest.newBuilder().setPayload(ByteString.copyFrom(new byte[WireFormat.MAX_PAYLOAD])).build()
+        .getSerializedSize()).isLessThan(largest);
+  }
+
+  /** The first message of a stream whose payload names {@code agentId}. */
+  Recorder payloadOnly(String agentId) throws Exception {
+    Recorder out = new Recorder();
+    new AttestStream(context(new Answers(), Clock.systemUTC()), out).onNext(AttestRequest.newBuilder()
+        .setPayload(ByteString.copyFrom(WireFormat.encodePayload(KeylimeAgentId.parse(agentId), appKey.publicArea(),
+            "sha256"))).build());
+    return out;
+  }
+
+  @Test
+  void anEkHashAgentIdMustBeTheRegistrarsEkHash() throws Exception {
+    String ekHash = io.github.keylimeattestor.tpm.structure.AgentData.ekHash(registered.ek().publicKey());
+    Recorder good = payloadOnly(ekHash);
+    assertThat(good.error).isNull();
+    assertThat(good.messages.get(0).hasChallenge()).isTrue();
+    Recorder other = payloadOnly(ekHash.substring(1) + (ekHash.charAt(0) == 'a' ? "b" : "a"));
+    assertThat(other.error.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+    assertThat(other.error.getDescription()).contains("EK-hash form");
+    assertThat(other.messages).isEmpty();
+  }
+
+  @Test
   void theRevocationWatchLearnsEachNodeThatPassesAndNoOther() throws Exception {
     List<io.github.keylimeattestor.server.revocation.AttestedNode> learnt = new ArrayList<>();
     AttestStream.Context base = context(new Answers(), Clock.systemUTC());
     AttestStream.Context ctx = new AttestStream.Context(base.config(), base.keylime(), base.evidence(), base.random(),
-        base.clock(), base.metrics(), learnt::add);
+        base.clock(), base.metrics(), base.deadlines(), learnt::add);
     assertThat(attest(ctx, () -> {}).error).isNull();
     assertThat(learnt).containsExactly(new io.github.keylimeattestor.server.revocation.AttestedNode(
         "spiffe://example.org/spire/agent/keylime/" + UUID, UUID, Optional.empty()));
@@ -224,7 +346,7 @@ class AttestStreamTest {
     Answers failed = new Answers();
     failed.status = status(OperationalState.INVALID_QUOTE, AttestationStatus.FAIL);
     AttestStream.Context refusing = new AttestStream.Context(base.config(), failed, base.evidence(), base.random(),
-        base.clock(), base.metrics(), learnt::add);
+        base.clock(), base.metrics(), base.deadlines(), learnt::add);
     assertThat(attest(refusing, () -> {}).error.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
     assertThat(learnt).hasSize(1);
   }

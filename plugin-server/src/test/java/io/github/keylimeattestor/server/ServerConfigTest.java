@@ -26,8 +26,8 @@ class ServerConfigTest {
   void minimalConfigGetsSafeDefaults() throws Exception {
     ServerConfig c = ServerConfig.parse("example.org", minimal(""));
     assertThat(c.verifier().urls()).hasSize(2);
-    assertThat(c.acceptedStates()).containsExactlyInAnyOrder(OperationalState.GET_QUOTE, OperationalState.GET_QUOTE_RETRY,
-        OperationalState.PROVIDE_V, OperationalState.PROVIDE_V_RETRY);
+    assertThat(c.acceptedStates()).containsExactlyInAnyOrder(OperationalState.GET_QUOTE, OperationalState.PROVIDE_V);
+    assertThat(c.maxAttestationAge()).contains(Duration.ofMinutes(5));
     assertThat(c.requirePass()).isTrue();
     assertThat(c.verifierIdentityCheck()).isTrue();
     assertThat(c.pcrPolicy().hashAlg()).isEqualTo(Alg.SHA256);
@@ -65,6 +65,60 @@ class ServerConfigTest {
   }
 
   @Test
+  void freshnessIsOnByDefaultAndZeroIsTheExplicitOptOut() throws Exception {
+    assertThat(ServerConfig.parse("example.org", minimal("")).maxAttestationAge()).contains(Duration.ofMinutes(5));
+    ServerConfig off = ServerConfig.parse("example.org", minimal("attestation_policy {\n max_attestation_age = \"0\"\n}\n"));
+    assertThat(off.maxAttestationAge()).isEmpty();
+    assertThat(off.warnings()).singleElement().asString().contains("max_attestation_age = \"0\"");
+    ServerConfig retry = ServerConfig.parse("example.org",
+        minimal("attestation_policy {\n accepted_states = [\"get_quote\", \"get_quote_retry\"]\n}\n"));
+    assertThat(retry.warnings()).singleElement().asString().contains("retry state").contains("PT5M bounds it");
+    assertThat(ServerConfig.parse("example.org", minimal("")).warnings()).isEmpty();
+  }
+
+  @Test
+  void everyProblemIsReportedAtOnceAsInvalidArgument() throws Exception {
+    String hcl = minimal("challenge_timeout = \"soon\"\nverifer_identity_check = true\n")
+        .replace("https://127.0.0.1:8891", "https://bad host:8891")
+        .replace(pki.key.toString(), pki.key + ".missing");
+    HclException e = org.assertj.core.api.Assertions.catchThrowableOfType(HclException.class,
+        () -> ServerConfig.parse("example.org", hcl));
+    assertThat(e.problems()).containsExactly(
+        "tls.client_key: no such file " + pki.key + ".missing",
+        "registrar_urls: \"https://bad host:8891\" is not a URL (Illegal character in authority), e.g. "
+            + "[\"https://keylime.example:8891\"]",
+        "challenge_timeout: 'soon' is not a duration such as \"30s\", \"5m\" or \"1h\"",
+        "unknown setting verifer_identity_check: did you mean verifier_identity_check?");
+
+    KeylimeServerPlugin plugin = new KeylimeServerPlugin();
+    var core = io.github.keylimeattestor.proto.spire.config.CoreConfiguration.newBuilder().setTrustDomain("example.org").build();
+    var v = plugin.validate(core, hcl);
+    assertThat(v.valid()).isFalse();
+    assertThat(v.notes()).isEqualTo(e.problems());
+    assertThatThrownBy(() -> plugin.configure(core, hcl)).isInstanceOfSatisfying(io.grpc.StatusException.class, x -> {
+      assertThat(x.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.INVALID_ARGUMENT);
+      assertThat(x.getStatus().getDescription()).startsWith("plugin_data has 4 problems: tls.client_key: no such file");
+    });
+  }
+
+  @Test
+  void aMisspelledRequiredKeyIsNamedWithItsNearMiss() {
+    String hcl = minimal("").replace("registrar_urls", "registar_urls");
+    assertThatThrownBy(() -> ServerConfig.parse("example.org", hcl)).isInstanceOfSatisfying(HclException.class,
+        e -> assertThat(e.problems()).containsExactly(
+            "registrar_urls is required (e.g. [\"https://keylime.example:8891\"]); registar_urls is set: is it a misspelling?",
+            "unknown setting registar_urls: did you mean registrar_urls?"));
+  }
+
+  @Test
+  void theTrustDomainIsChecked() {
+    for (String td : new String[] {"", "Example.org", "spiffe://example.org", "example.org:443"}) {
+      assertThatThrownBy(() -> ServerConfig.parse(td, minimal(""))).as(td).isInstanceOf(HclException.class)
+          .hasMessageContaining("trust domain");
+    }
+  }
+
+  @Test
   void mistakesAreRefusedWithWhatToFix() {
     String[][] cases = {
         {minimal("verifer_identity_check = true\n"), "unknown setting verifer_identity_check"},
@@ -76,12 +130,41 @@ class ServerConfigTest {
         {minimal("agent_path_template = \"/{{ .Hostname }}\"\n"), "unknown field .Hostname"},
         {minimal("pcr_policy {\n pcrs = [24]\n}\n"), "not a PCR index"},
         {minimal("tls_server_name = \"x\"\n"), "unknown setting tls_server_name"},
-        {minimal("").replace(pki.key.toString(), pki.key + ".missing"), "tls:"},
+        {minimal("").replace(pki.key.toString(), pki.key + ".missing"), "tls.client_key: no such file"},
+        {minimal("registrar_tls {\n server_nam = \"x\"\n}\n"), "unknown setting registrar_tls.server_nam"},
+        {minimal("verifier_tls {\n server_name = \"10.0.0.1\"\n}\n"), "verifier_tls.server_name: server_name must be a DNS name"},
+        {minimal("ek_ca_bundle = \"/nonexistent/ek-ca.pem\"\n"), "ek_ca_bundle: no such file /nonexistent/ek-ca.pem"},
+        {minimal("").replace(pki.key.toString(), pki.cert.toString()), "no private key in tls.client_key"},
+        {minimal("keylime_timeout = \"0s\"\n"), "keylime_timeout must be positive"},
+        {minimal("").replace("[\"https://127.0.0.1:8891\"]", "[]"), "registrar_urls is empty"},
     };
     for (String[] c : cases) {
       assertThatThrownBy(() -> ServerConfig.parse("example.org", c[0])).as(c[1]).isInstanceOf(HclException.class)
           .hasMessageContaining(c[1]);
     }
+  }
+
+  @Test
+  void perServiceTlsBlocksOverrideTheSharedOneForThatServiceOnly() throws Exception {
+    ServerConfig c = ServerConfig.parse("example.org", minimal("""
+        registrar_tls {
+          server_name = "registrar.keylime.test"
+        }
+        verifier_tls {
+          server_name = "verifier.keylime.test"
+        }
+        """));
+    assertThat(c.registrar().tls().serverName()).contains("registrar.keylime.test");
+    assertThat(c.verifier().tls().serverName()).contains("verifier.keylime.test");
+    assertThat(c.registrar().tls().keys().serverName()).isEqualTo("registrar_tls.server_name");
+    assertThat(c.registrar().tls().keys().caBundle()).isEqualTo("tls.ca_bundle");
+
+    ServerConfig shared = ServerConfig.parse("example.org", minimal("").replace("tls {\n", "tls {\n server_name = \"keylime.test\"\n")
+        + "registrar_tls {\n server_name = \"registrar.keylime.test\"\n}\n");
+    assertThat(shared.verifier().tls().serverName()).contains("keylime.test");
+    assertThat(shared.verifier().tls().keys().serverName()).isEqualTo("tls.server_name");
+    assertThat(shared.verifier().tls().keys().serverNameFix()).isEqualTo("verifier_tls.server_name");
+    assertThat(shared.registrar().tls().serverName()).contains("registrar.keylime.test");
   }
 
   @Test
@@ -93,5 +176,19 @@ class ServerConfigTest {
     var bad = plugin.validate(core, minimal("require_ek_cert = true\n"));
     assertThat(bad.valid()).isFalse();
     assertThat(bad.notes()).singleElement().asString().contains("ek_ca_bundle");
+    assertThat(plugin.validate(core, minimal("attestation_policy {\n max_attestation_age = \"0\"\n}\n")))
+        .satisfies(v -> {
+          assertThat(v.valid()).isTrue();
+          assertThat(v.notes()).singleElement().asString().contains("freshness").doesNotContain("problem");
+        });
+  }
+
+  @Test
+  void sha1IsRefusedUnlessAllowSha1() throws Exception {
+    assertThat(ServerConfig.parse("example.org", minimal("")).allowSha1()).isFalse();
+    assertThatThrownBy(() -> ServerConfig.parse("example.org", minimal("pcr_policy {\n bank = \"sha1\"\n}\n")))
+        .isInstanceOf(HclException.class).hasMessageContaining("needs allow_sha1 = true");
+    ServerConfig c = ServerConfig.parse("example.org", minimal("allow_sha1 = true\npcr_policy {\n bank = \"sha1\"\n}\n"));
+    assertThat(c.allowSha1()).isTrue();
   }
 }

@@ -20,7 +20,7 @@ class StatusPolicyTest {
   static ServerConfig config(boolean requirePass, Duration maxAge) {
     return new ServerConfig("example.org", null, null, java.util.List.of(), false, ServerConfig.DEFAULT_STATES,
         requirePass, Optional.ofNullable(maxAge), null, java.util.Set.of(), java.util.Set.of(), null,
-        Duration.ofSeconds(60), true);
+        Duration.ofSeconds(60), true, false);
   }
 
   static VerifierAgentStatus status(OperationalState state, AttestationStatus status, Instant lastSuccess) {
@@ -64,6 +64,37 @@ class StatusPolicyTest {
         NOW.minusSeconds(61)))).isEqualTo(Status.Code.UNAVAILABLE);
     assertThat(code(config(true, Duration.ofMinutes(1)), status(OperationalState.GET_QUOTE, AttestationStatus.PASS, null)))
         .isEqualTo(Status.Code.UNAVAILABLE);
+  }
+
+  @Test
+  void theDefaultPolicyWantsAFreshPassAndNoRetryState() throws Exception {
+    ServerConfig defaults = ServerConfig.parse("example.org", TestPki.create().pluginData(""));
+    assertThat(code(defaults, status(OperationalState.GET_QUOTE, AttestationStatus.PASS, NOW.minusSeconds(240))))
+        .isEqualTo(Status.Code.OK);
+    assertThat(code(defaults, status(OperationalState.PROVIDE_V, AttestationStatus.PASS, NOW.minusSeconds(240))))
+        .isEqualTo(Status.Code.OK);
+    // A node that blocks its verifier: Keylime retries, and its last PASS grows old.
+    assertThat(code(defaults, status(OperationalState.GET_QUOTE, AttestationStatus.PASS, NOW.minusSeconds(301))))
+        .isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(code(defaults, status(OperationalState.GET_QUOTE_RETRY, AttestationStatus.PASS, NOW.minusSeconds(10))))
+        .isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(code(defaults, status(OperationalState.PROVIDE_V_RETRY, AttestationStatus.PASS, NOW.minusSeconds(10))))
+        .isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(code(defaults, status(OperationalState.GET_QUOTE, AttestationStatus.PASS, null)))
+        .isEqualTo(Status.Code.UNAVAILABLE);
+
+    ServerConfig optedOut = ServerConfig.parse("example.org", TestPki.create().pluginData(
+        "attestation_policy {\n max_attestation_age = \"0\"\n}\n"));
+    assertThat(code(optedOut, status(OperationalState.GET_QUOTE, AttestationStatus.PASS, NOW.minus(Duration.ofDays(30)))))
+        .isEqualTo(Status.Code.OK);
+  }
+
+  @Test
+  void aRetryStateSaysTheVerifierCannotReachTheNode() {
+    assertThatThrownBy(() -> StatusPolicy.check(config(true, Duration.ofMinutes(5)),
+        status(OperationalState.GET_QUOTE_RETRY, AttestationStatus.PASS, NOW.minusSeconds(5)), NOW))
+        .hasMessageContaining("'Get Quote (retry)'").hasMessageContaining("cannot reach the node")
+        .hasMessageContaining("accepted_states can list get_quote_retry");
   }
 
   @Test

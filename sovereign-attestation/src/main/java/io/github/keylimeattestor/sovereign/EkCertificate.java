@@ -1,29 +1,58 @@
 package io.github.keylimeattestor.sovereign;
 
 import java.security.GeneralSecurityException;
+import java.security.MessageDigest;
 import java.security.PublicKey;
-import java.security.cert.CertPathValidator;
-import java.security.cert.CertificateFactory;
+import java.security.cert.CertPathBuilder;
+import java.security.cert.CertStore;
 import java.security.cert.CertificateParsingException;
-import java.security.cert.PKIXParameters;
+import java.security.cert.CollectionCertStoreParameters;
+import java.security.cert.PKIXBuilderParameters;
+import java.security.cert.PKIXCertPathChecker;
 import java.security.cert.TrustAnchor;
+import java.security.cert.X509CertSelector;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import org.bouncycastle.asn1.ASN1BMPString;
+import org.bouncycastle.asn1.ASN1Encodable;
+import org.bouncycastle.asn1.ASN1IA5String;
+import org.bouncycastle.asn1.ASN1ObjectIdentifier;
+import org.bouncycastle.asn1.ASN1OctetString;
+import org.bouncycastle.asn1.ASN1PrintableString;
+import org.bouncycastle.asn1.ASN1String;
+import org.bouncycastle.asn1.ASN1UTF8String;
+import org.bouncycastle.asn1.ASN1VisibleString;
+import org.bouncycastle.asn1.x500.AttributeTypeAndValue;
+import org.bouncycastle.asn1.x500.RDN;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.asn1.x509.GeneralName;
+import org.bouncycastle.asn1.x509.GeneralNames;
 
 /**
  * Checks an EK certificate against an operator's EK CA bundle and reads the TPM's manufacturer,
- * model and version from its subjectAltName (TCG EK Credential Profile: directoryName with OIDs
- * 2.23.133.2.1/2/3). Only a certificate that chained here may feed {@code tpm:*} selectors.
+ * model and version from its subjectAltName (TCG EK Credential Profile: a directoryName with the
+ * attributes 2.23.133.2.1/2/3), as DER, never from a rendered name. Only a certificate that
+ * chained here may feed {@code tpm:*} selectors.
+ *
+ * <p>The bundle holds the vendors' self-signed root CAs (the trust anchors) and their intermediate
+ * CAs: Keylime's registrar keeps only the EK certificate itself, so the intermediates on the path
+ * come from the bundle, and each is checked (signature, validity, CA constraints) on the way to a
+ * root. An intermediate without its root in the bundle anchors nothing.
  */
 public final class EkCertificate {
-  static final String OID_MANUFACTURER = "2.23.133.2.1";
-  static final String OID_MODEL = "2.23.133.2.2";
-  static final String OID_VERSION = "2.23.133.2.3";
+  static final ASN1ObjectIdentifier TPM_MANUFACTURER = new ASN1ObjectIdentifier("2.23.133.2.1");
+  static final ASN1ObjectIdentifier TPM_MODEL = new ASN1ObjectIdentifier("2.23.133.2.2");
+  static final ASN1ObjectIdentifier TPM_VERSION = new ASN1ObjectIdentifier("2.23.133.2.3");
+  /** tcg-kp-EKCertificate: the EKU an EK certificate carries when it has an EKU extension at all. */
+  static final String EKU_EK_CERTIFICATE = "2.23.133.8.1";
 
   /** TPM identity from a verified EK certificate. */
   public record TpmInfo(Optional<String> manufacturer, Optional<String> model, Optional<String> version) {}
@@ -31,80 +60,130 @@ public final class EkCertificate {
   private EkCertificate() {}
 
   /**
-   * Verifies that {@code cert} holds {@code ekPublic} and chains to one of {@code anchors} (the
-   * intermediates may come from {@code chain}). EK certificates carry an EKU for TPM use, not
-   * for TLS, and often critical SAN/ policy extensions the JDK does not know, so revocation and
-   * unknown critical extensions are not checked here.
+   * Verifies that {@code cert} holds {@code ekPublic} (same encoded SubjectPublicKeyInfo), that an
+   * extended key usage, if present, includes tcg-kp-EKCertificate, and that it chains through
+   * intermediates of {@code bundle} to a self-signed root of {@code bundle}. EK certificates often
+   * carry critical SAN / policy extensions that the JDK does not process, so those are accepted;
+   * revocation is not checked.
    */
-  public static TpmInfo verify(X509Certificate cert, List<X509Certificate> chain, PublicKey ekPublic,
-      Collection<X509Certificate> anchors) throws EvidenceException {
-    if (!cert.getPublicKey().equals(ekPublic)) {
+  public static TpmInfo verify(X509Certificate cert, PublicKey ekPublic, Collection<X509Certificate> bundle)
+      throws EvidenceException {
+    if (!MessageDigest.isEqual(cert.getPublicKey().getEncoded(), ekPublic.getEncoded())) {
       throw EvidenceException.rejected("ek_certificate", "the EK certificate does not hold the registrar's EK");
     }
-    try {
-      Set<TrustAnchor> trust = new HashSet<>();
-      for (X509Certificate a : anchors) {
-        trust.add(new TrustAnchor(a, null));
-      }
-      List<X509Certificate> path = new ArrayList<>();
-      path.add(cert);
-      path.addAll(chain);
-      PKIXParameters params = new PKIXParameters(trust);
-      params.setRevocationEnabled(false);
-      params.addCertPathChecker(new LenientExtensions());
-      CertPathValidator.getInstance("PKIX").validate(CertificateFactory.getInstance("X.509").generateCertPath(path), params);
-    } catch (GeneralSecurityException e) {
-      throw EvidenceException.rejected("ek_certificate", "the EK certificate (issuer " + cert.getIssuerX500Principal()
-          + ") does not chain to the configured ek_ca_bundle: " + e.getMessage());
-    }
+    checkExtendedKeyUsage(cert);
+    chain(cert, bundle);
     return tpmInfo(cert);
   }
 
-  static TpmInfo tpmInfo(X509Certificate cert) {
-    Optional<String> manufacturer = Optional.empty();
-    Optional<String> model = Optional.empty();
-    Optional<String> version = Optional.empty();
+  private static void checkExtendedKeyUsage(X509Certificate cert) throws EvidenceException {
+    List<String> eku;
     try {
-      Collection<List<?>> sans = cert.getSubjectAlternativeNames();
-      if (sans != null) {
-        for (List<?> san : sans) {
-          if (Integer.valueOf(4).equals(san.get(0)) && san.get(1) instanceof String dn) {
-            for (String rdn : dn.split("[,+]")) {
-              String[] kv = rdn.trim().split("=", 2);
-              if (kv.length != 2) {
-                continue;
-              }
-              String value = derString(kv[1]);
-              switch (kv[0].trim()) {
-                case OID_MANUFACTURER -> manufacturer = Optional.of(value);
-                case OID_MODEL -> model = Optional.of(value);
-                case OID_VERSION -> version = Optional.of(value);
-                default -> { }
-              }
+      eku = cert.getExtendedKeyUsage();
+    } catch (CertificateParsingException e) {
+      throw EvidenceException.rejected("ek_certificate", "the EK certificate's extended key usage is unreadable: "
+          + e.getMessage());
+    }
+    if (eku != null && !eku.contains(EKU_EK_CERTIFICATE)) {
+      throw EvidenceException.rejected("ek_certificate", "the EK certificate's extended key usage " + eku
+          + " lacks tcg-kp-EKCertificate (" + EKU_EK_CERTIFICATE + "): it is not an EK certificate");
+    }
+  }
+
+  private static void chain(X509Certificate cert, Collection<X509Certificate> bundle) throws EvidenceException {
+    Set<TrustAnchor> roots = new HashSet<>();
+    List<Object> intermediates = new ArrayList<>();
+    for (X509Certificate c : bundle) {
+      if (selfSigned(c)) {
+        roots.add(new TrustAnchor(c, null));
+      } else {
+        intermediates.add(c);
+      }
+    }
+    if (roots.isEmpty()) {
+      throw EvidenceException.rejected("ek_certificate", "ek_ca_bundle holds no self-signed root CA, only "
+          + intermediates.size() + " intermediate(s): add the root CA(s) that issued them");
+    }
+    intermediates.add(cert);
+    try {
+      X509CertSelector target = new X509CertSelector();
+      target.setCertificate(cert);
+      PKIXBuilderParameters params = new PKIXBuilderParameters(roots, target);
+      params.setRevocationEnabled(false);
+      params.addCertStore(CertStore.getInstance("Collection", new CollectionCertStoreParameters(intermediates)));
+      params.addCertPathChecker(new LenientExtensions());
+      CertPathBuilder.getInstance("PKIX").build(params);
+    } catch (GeneralSecurityException e) {
+      throw EvidenceException.rejected("ek_certificate", "the EK certificate (issuer " + cert.getIssuerX500Principal()
+          + ") does not chain to a root CA of ek_ca_bundle (which must also hold the intermediate CAs): "
+          + e.getMessage());
+    }
+  }
+
+  private static boolean selfSigned(X509Certificate c) {
+    if (!c.getSubjectX500Principal().equals(c.getIssuerX500Principal())) {
+      return false;
+    }
+    try {
+      c.verify(c.getPublicKey());
+      return true;
+    } catch (GeneralSecurityException e) {
+      return false;
+    }
+  }
+
+  /**
+   * The TPM attributes of the SAN's directoryName(s), read from their DER: every RDN, also
+   * multi-valued ones, and the value's own string type. Refused: a TPM attribute that is not a
+   * text string, or one given twice.
+   */
+  static TpmInfo tpmInfo(X509Certificate cert) throws EvidenceException {
+    Map<ASN1ObjectIdentifier, String> found = new LinkedHashMap<>();
+    byte[] ext = cert.getExtensionValue(Extension.subjectAlternativeName.getId());
+    if (ext != null) {
+      try {
+        readTpmAttributes(GeneralNames.getInstance(ASN1OctetString.getInstance(ext).getOctets()), found);
+      } catch (IllegalArgumentException e) {
+        throw EvidenceException.rejected("ek_certificate", "the EK certificate's subjectAltName is not DER: "
+            + e.getMessage());
+      }
+    }
+    return new TpmInfo(Optional.ofNullable(found.get(TPM_MANUFACTURER)), Optional.ofNullable(found.get(TPM_MODEL)),
+        Optional.ofNullable(found.get(TPM_VERSION)));
+  }
+
+  private static void readTpmAttributes(GeneralNames names, Map<ASN1ObjectIdentifier, String> found)
+      throws EvidenceException {
+    for (GeneralName name : names.getNames()) {
+      if (name.getTagNo() != GeneralName.directoryName) {
+        continue;
+      }
+      for (RDN rdn : X500Name.getInstance(name.getName()).getRDNs()) {
+        for (AttributeTypeAndValue atv : rdn.getTypesAndValues()) {
+          ASN1ObjectIdentifier type = atv.getType();
+          if (type.equals(TPM_MANUFACTURER) || type.equals(TPM_MODEL) || type.equals(TPM_VERSION)) {
+            if (found.put(type, text(type, atv.getValue())) != null) {
+              throw EvidenceException.rejected("ek_certificate", "the EK certificate names TPM attribute "
+                  + type + " twice");
             }
           }
         }
       }
-    } catch (CertificateParsingException e) {
-      // no readable SAN: no TPM selectors
     }
-    return new TpmInfo(manufacturer, model, version);
   }
 
-  /** RFC 2253 renders unknown attribute values as #hex DER; decode a DER string to its text. */
-  static String derString(String v) {
-    if (!v.startsWith("#")) {
-      return v;
+  /** The value of a text string type (UTF8String in the TCG profile; also Printable, IA5, Visible, BMP). */
+  private static String text(ASN1ObjectIdentifier type, ASN1Encodable value) throws EvidenceException {
+    if (value instanceof ASN1UTF8String || value instanceof ASN1PrintableString || value instanceof ASN1IA5String
+        || value instanceof ASN1VisibleString || value instanceof ASN1BMPString) {
+      return ((ASN1String) value).getString();
     }
-    byte[] der = java.util.HexFormat.of().parseHex(v.substring(1));
-    if (der.length < 2 || (der[1] & 0x80) != 0 || der[1] + 2 != der.length) {
-      return v.substring(1);
-    }
-    return new String(der, 2, der.length - 2, java.nio.charset.StandardCharsets.UTF_8);
+    throw EvidenceException.rejected("ek_certificate", "the EK certificate's TPM attribute " + type + " is a "
+        + value.getClass().getSimpleName() + ", not a text string");
   }
 
-  /** Accepts the critical extensions EK certificates use (SAN with TPM attributes, policies). */
-  private static final class LenientExtensions extends java.security.cert.PKIXCertPathChecker {
+  /** Accepts the critical extensions EK certificates use (SAN with TPM attributes, policies, EKU). */
+  private static final class LenientExtensions extends PKIXCertPathChecker {
     @Override
     public void init(boolean forward) {}
 

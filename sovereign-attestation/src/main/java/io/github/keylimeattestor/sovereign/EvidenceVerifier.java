@@ -1,6 +1,7 @@
 package io.github.keylimeattestor.sovereign;
 
 import io.github.keylimeattestor.proto.sovereign.SovereignAttestation;
+import io.github.keylimeattestor.tpm.AlgorithmPolicy;
 import io.github.keylimeattestor.tpm.ObjectAttributes;
 import io.github.keylimeattestor.tpm.TpmFormatException;
 import io.github.keylimeattestor.tpm.TpmVerificationException;
@@ -10,7 +11,6 @@ import io.github.keylimeattestor.tpm.structure.KeylimeQuote;
 import io.github.keylimeattestor.tpm.structure.TpmPublic;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.security.PublicKey;
 import java.util.HexFormat;
 import java.util.Map;
 
@@ -30,8 +30,19 @@ public final class EvidenceVerifier {
     this.clocks = clocks;
   }
 
+  /** {@link #verify(Nonce, PcrPolicy, WireFormat.Payload, SovereignAttestation, TpmPublic, AlgorithmPolicy)}, SHA-1 refused. */
   public VerifiedEvidence verify(Nonce minted, PcrPolicy policy, WireFormat.Payload payload,
       SovereignAttestation att, TpmPublic ak) throws EvidenceException {
+    return verify(minted, policy, payload, att, ak, AlgorithmPolicy.STRICT);
+  }
+
+  /**
+   * Verifies {@code att} against the nonce minted on this stream and the registrar's AK. The AK's
+   * public area decides the signature scheme and hash of both the quote and the App Key
+   * certification; {@code algorithms} decides whether SHA-1 is acceptable there and in PCR banks.
+   */
+  public VerifiedEvidence verify(Nonce minted, PcrPolicy policy, WireFormat.Payload payload,
+      SovereignAttestation att, TpmPublic ak, AlgorithmPolicy algorithms) throws EvidenceException {
     if (!MessageDigest.isEqual(minted.hex().getBytes(StandardCharsets.US_ASCII),
         att.getChallengeNonce().getBytes(StandardCharsets.US_ASCII))) {
       throw EvidenceException.rejected("nonce", "the attestation answers another challenge (replayed or stale evidence)");
@@ -46,13 +57,16 @@ public final class EvidenceVerifier {
       throw EvidenceException.rejected("ak_attributes", String.format("the registrar's AK for %s (attributes 0x%08x) "
           + "is not a restricted signing key", payload.agentId(), ak.objectAttributes()));
     }
-    PublicKey akKey;
+    TpmVerifier akKey;
     byte[] akName;
     try {
-      akKey = ak.toPublicKey();
+      akKey = TpmVerifier.forAk(ak, algorithms);
       akName = ak.name();
     } catch (TpmFormatException e) {
       throw EvidenceException.rejected("ak", "the registrar's AK for " + payload.agentId() + " is unusable: " + e.getMessage());
+    } catch (TpmVerificationException e) {
+      throw EvidenceException.rejected("ak_scheme", "the registrar's AK for " + payload.agentId() + " is refused: "
+          + e.getMessage());
     }
 
     Quoted quote = checkQuote(minted, policy, att, akKey, payload);
@@ -60,7 +74,7 @@ public final class EvidenceVerifier {
 
     Attest certification;
     try {
-      certification = TpmVerifier.verifyCertify(akKey, att.getAppKeyCertificate().getCertifyInfo().toByteArray(),
+      certification = akKey.verifyCertify(att.getAppKeyCertificate().getCertifyInfo().toByteArray(),
           att.getAppKeyCertificate().getSignature().toByteArray(), payload.appKey(),
           AppKeyBinding.certifyQualifyingData(minted));
     } catch (TpmFormatException e) {
@@ -76,12 +90,12 @@ public final class EvidenceVerifier {
 
   private record Quoted(Attest attest, io.github.keylimeattestor.tpm.structure.PcrBlob pcrs) {}
 
-  private Quoted checkQuote(Nonce minted, PcrPolicy policy, SovereignAttestation att, PublicKey akKey,
+  private Quoted checkQuote(Nonce minted, PcrPolicy policy, SovereignAttestation att, TpmVerifier akKey,
       WireFormat.Payload payload) throws EvidenceException {
     TpmVerifier.VerifiedQuote q;
     try {
       KeylimeQuote parsed = KeylimeQuote.parse(att.getTpmSignedAttestation(), MAX_QUOTE_STRING);
-      q = TpmVerifier.verifyQuote(akKey, parsed, minted.quoteQualifyingData());
+      q = akKey.verifyQuote(parsed, minted.quoteQualifyingData());
     } catch (TpmFormatException e) {
       throw EvidenceException.malformed("quote", "TPM quote is malformed: " + e.getMessage());
     } catch (TpmVerificationException e) {

@@ -1,5 +1,7 @@
 package io.github.keylimeattestor.sovereign;
 
+import io.github.keylimeattestor.tpm.structure.AgentData;
+import java.security.PublicKey;
 import java.util.Locale;
 import java.util.regex.Pattern;
 
@@ -27,6 +29,24 @@ public record KeylimeAgentId(String value) {
           + KEYLIME_DEFAULT_UUID + ": give each Keylime agent its own uuid (or uuid = \"hash_ek\") in its agent.conf");
     }
     return new KeylimeAgentId(v);
+  }
+
+  /** True for the 64-hex form, which Keylime agents use only as the EK hash ({@code uuid = "hash_ek"}). */
+  public boolean isEkHash() {
+    return EK_HASH.matcher(value).matches();
+  }
+
+  /**
+   * For the 64-hex form, requires it to be the EK hash of {@code registrarEk}, the EK Keylime's
+   * registrar holds for this ID: Keylime's {@code hash_ek}, the lowercase hex SHA-256 of the EK's
+   * public key PEM as OpenSSL writes it (rust-keylime {@code hash_ek_pubkey}; Keylime's agent.conf
+   * template: "SHA256(public EK in PEM format)"). A UUID is not checked.
+   */
+  public void checkEkHash(PublicKey registrarEk) throws EvidenceException {
+    if (isEkHash() && !value.equals(AgentData.ekHash(registrarEk))) {
+      throw EvidenceException.rejected("agent_uuid_ek_hash", "Keylime agent ID " + value + " has the EK-hash form "
+          + "but is not the hash of the EK the registrar holds for it: an EK-hash ID must name its own TPM's EK");
+    }
   }
 
   @Override

@@ -7,6 +7,7 @@ import com.google.protobuf.ByteString;
 import io.github.keylimeattestor.proto.sovereign.AppKeyCertificate;
 import io.github.keylimeattestor.proto.sovereign.SovereignAttestation;
 import io.github.keylimeattestor.tpm.Alg;
+import io.github.keylimeattestor.tpm.AlgorithmPolicy;
 import io.github.keylimeattestor.tpm.KeylimeTpm;
 import io.github.keylimeattestor.tpm.ObjectAttributes;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
@@ -32,6 +33,7 @@ class EvidenceVerifierTest {
   static KeylimeTpm tpm;
   static KeyBlob ak;
   static KeyBlob otherAk;
+  static KeyBlob sha1Ak;
   static KeyBlob appKey;
   static final KeylimeAgentId ID = new KeylimeAgentId("0b5f2b36-27a4-4d8e-9c61-3c4f2d7e9a10");
 
@@ -41,6 +43,7 @@ class EvidenceVerifierTest {
     tpm = new KeylimeTpm(swtpm.tpm());
     ak = tpm.createAk(Templates.akRsa(Alg.SHA256));
     otherAk = tpm.createAk(Templates.akRsa(Alg.SHA256));
+    sha1Ak = tpm.createAk(Templates.akRsa(Alg.SHA1));
     appKey = tpm.createAppKey(Templates.appKeyEccP256());
   }
 
@@ -196,5 +199,56 @@ class EvidenceVerifierTest {
     SovereignAttestation e = evidence(ak, appKey, n, n).toBuilder().setTpmSignedAttestation("rAAAA:BBBB").build();
     assertThatThrownBy(() -> new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(appKey), e, ak.publicArea()))
         .isInstanceOfSatisfying(EvidenceException.class, x -> assertThat(x.kind()).isEqualTo(EvidenceException.Kind.MALFORMED));
+  }
+
+  /** The same RSA key, but a public area (as the registrar would hold it) that declares another hash. */
+  static TpmPublic declaring(TpmPublic ak, int hashAlg) {
+    return TpmPublic.rsa(ak.nameAlg(), ak.objectAttributes(), ak.authPolicy(), ak.symmetric(),
+        TpmPublic.Scheme.of(Alg.RSASSA, hashAlg), ak.keyBits(), ak.exponent(), ak.rsaModulus());
+  }
+
+  @Test
+  void aSha1AkIsRefusedUnlessAllowSha1() throws Exception {
+    Nonce n = Nonce.mint(RANDOM);
+    SovereignAttestation e = evidence(sha1Ak, appKey, n, n);
+    assertThatThrownBy(() -> new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(appKey), e,
+        sha1Ak.publicArea())).isInstanceOfSatisfying(EvidenceException.class, x -> {
+          assertThat(x.check()).isEqualTo("ak_scheme");
+          assertThat(x.kind()).isEqualTo(EvidenceException.Kind.REJECTED);
+          assertThat(x.getMessage()).contains("SHA-1").contains("allow_sha1 = true");
+        });
+    VerifiedEvidence v = new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(appKey), e,
+        sha1Ak.publicArea(), AlgorithmPolicy.ALLOW_SHA1);
+    assertThat(v.appKeyCertification().certify().name()).isEqualTo(appKey.publicArea().name());
+  }
+
+  @Test
+  void sha256EvidenceIsRefusedWhenTheRegistrarsAkDeclaresSha384() throws Exception {
+    Nonce n = Nonce.mint(RANDOM);
+    SovereignAttestation e = evidence(ak, appKey, n, n);
+    rejected("quote", () -> new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(appKey), e,
+        declaring(ak.publicArea(), Alg.SHA384)));
+  }
+
+  @Test
+  void aSignatureDeclaringAWeakerHashThanTheAksIsRefused() throws Exception {
+    Nonce n = Nonce.mint(RANDOM);
+    SovereignAttestation e = evidence(sha1Ak, appKey, n, n);
+    assertThatThrownBy(() -> new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(appKey), e,
+        declaring(sha1Ak.publicArea(), Alg.SHA256), AlgorithmPolicy.ALLOW_SHA1))
+        .isInstanceOfSatisfying(EvidenceException.class, x -> {
+          assertThat(x.check()).isEqualTo("quote");
+          assertThat(x.getMessage()).contains("declares RSASSA-SHA1 but the attestation key signs with RSASSA-SHA256");
+        });
+  }
+
+  @Test
+  void appKeyCertificationMustBeSignedByTheQuotesAk() throws Exception {
+    Nonce n = Nonce.mint(RANDOM);
+    SovereignAttestation quoteByAk = evidence(ak, appKey, n, n);
+    SovereignAttestation certByOther = evidence(otherAk, appKey, n, n);
+    SovereignAttestation mixed = quoteByAk.toBuilder().setAppKeyCertificate(certByOther.getAppKeyCertificate()).build();
+    rejected("app_key_certify", () -> new EvidenceVerifier(new ClockHistory(10))
+        .verify(n, POLICY, payload(appKey), mixed, ak.publicArea()));
   }
 }

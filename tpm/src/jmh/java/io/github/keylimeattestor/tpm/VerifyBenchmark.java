@@ -6,7 +6,6 @@ import io.github.keylimeattestor.tpm.structure.TpmPublic;
 import io.github.keylimeattestor.tpm.testing.TraceScenarios;
 import io.github.keylimeattestor.tpm.transport.ReplayTransport;
 import java.nio.file.Path;
-import java.security.PublicKey;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -52,15 +51,15 @@ public class VerifyBenchmark {
 
   @Benchmark
   public Object verifyQuoteAndCertify() throws Exception {
-    PublicKey ak = TpmPublic.parseTpm2b(akTpm2b).toPublicKey();
-    TpmVerifier.VerifiedQuote q = TpmVerifier.verifyQuote(ak, KeylimeQuote.parse(quote), TraceScenarios.NONCE);
-    return TpmVerifier.verifyCertify(ak, certAttest, certSig, TpmPublic.parseTpm2b(appTpm2b),
+    TpmVerifier ak = TpmVerifier.forAk(TpmPublic.parseTpm2b(akTpm2b), AlgorithmPolicy.STRICT);
+    TpmVerifier.VerifiedQuote q = ak.verifyQuote(KeylimeQuote.parse(quote), TraceScenarios.NONCE);
+    return ak.verifyCertify(certAttest, certSig, TpmPublic.parseTpm2b(appTpm2b),
         TraceScenarios.QUALIFYING) != null ? q : null;
   }
 
   @Benchmark
   public Object verifyQuoteOnly() throws Exception {
-    PublicKey ak = TpmPublic.parseTpm2b(akTpm2b).toPublicKey();
-    return TpmVerifier.verifyQuote(ak, KeylimeQuote.parse(quote), TraceScenarios.NONCE);
+    return TpmVerifier.forAk(TpmPublic.parseTpm2b(akTpm2b), AlgorithmPolicy.STRICT)
+        .verifyQuote(KeylimeQuote.parse(quote), TraceScenarios.NONCE);
   }
 }

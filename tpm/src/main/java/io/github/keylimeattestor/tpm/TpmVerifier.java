@@ -3,57 +3,87 @@ package io.github.keylimeattestor.tpm;
 import io.github.keylimeattestor.tpm.structure.Attest;
 import io.github.keylimeattestor.tpm.structure.KeylimeQuote;
 import io.github.keylimeattestor.tpm.structure.PcrBlob;
+import io.github.keylimeattestor.tpm.structure.PcrSelection;
 import io.github.keylimeattestor.tpm.structure.TpmPublic;
 import io.github.keylimeattestor.tpm.structure.TpmSignature;
 import java.security.MessageDigest;
 import java.security.PublicKey;
 
 /**
- * Pure verification (no I/O) of quotes and certifications signed by an AK. Each check throws
- * {@link TpmVerificationException} naming what did not match; malformed input throws
- * {@link TpmFormatException}.
+ * Pure verification (no I/O) of quotes and certifications signed by one AK, with the signing
+ * scheme and hash its public area declares ({@link SigningScheme#of}), never those a signature
+ * claims. Each check throws {@link TpmVerificationException} naming what did not match; malformed
+ * input throws {@link TpmFormatException}. Nothing returns a boolean to ignore.
  */
 public final class TpmVerifier {
-  private TpmVerifier() {}
+  private final PublicKey key;
+  private final SigningScheme scheme;
+  private final AlgorithmPolicy algorithms;
+
+  private TpmVerifier(PublicKey key, SigningScheme scheme, AlgorithmPolicy algorithms) {
+    this.key = key;
+    this.scheme = scheme;
+    this.algorithms = algorithms;
+  }
+
+  /**
+   * A verifier for signatures by {@code ak}. Throws {@link TpmFormatException} if the public area
+   * holds no usable key or signing scheme, {@link TpmVerificationException} if its scheme's hash
+   * is refused by {@code algorithms}.
+   */
+  public static TpmVerifier forAk(TpmPublic ak, AlgorithmPolicy algorithms)
+      throws TpmFormatException, TpmVerificationException {
+    SigningScheme scheme = SigningScheme.of(ak);
+    algorithms.check(scheme.hashAlg(), "the AK's signing scheme " + scheme);
+    return new TpmVerifier(ak.toPublicKey(), scheme, algorithms);
+  }
+
+  /** The scheme every signature by this AK must declare. */
+  public SigningScheme scheme() {
+    return scheme;
+  }
 
   /** A quote whose signature, type, nonce and PCR digest verified. */
   public record VerifiedQuote(Attest attest, TpmSignature signature, PcrBlob pcrs) {}
 
   /**
-   * Checks a Keylime quote: TPMT_SIGNATURE by {@code ak} over the TPMS_ATTEST, magic
-   * TPM_GENERATED, type QUOTE, extraData equal to {@code expectedExtraData}, and the PCR blob's
-   * selection and values hashing to the quoted pcrDigest (with the signature's hash).
+   * Checks a Keylime quote: TPMT_SIGNATURE by the AK over the TPMS_ATTEST, magic TPM_GENERATED,
+   * type QUOTE, extraData equal to {@code expectedExtraData}, no refused PCR bank, and the PCR
+   * blob's selection and values hashing (with the AK's hash) to the quoted pcrDigest.
    */
-  public static VerifiedQuote verifyQuote(PublicKey ak, KeylimeQuote quote, byte[] expectedExtraData)
+  public VerifiedQuote verifyQuote(KeylimeQuote quote, byte[] expectedExtraData)
       throws TpmFormatException, TpmVerificationException {
     Attest attest = quote.parsedAttest();
     TpmSignature sig = quote.parsedSignature();
     PcrBlob blob = quote.parsedPcrBlob();
-    checkSignature(ak, attest, sig);
+    checkSignature(attest, sig);
     if (!attest.isQuote()) {
       throw new TpmVerificationException("attestation is not a quote");
     }
     checkExtraData(attest, expectedExtraData);
     Attest.QuoteInfo info = attest.quote();
+    for (PcrSelection.Bank bank : info.pcrSelect().banks()) {
+      algorithms.check(bank.hashAlg(), "the quoted PCR bank " + bank);
+    }
     if (!info.pcrSelect().equals(blob.selection())) {
       throw new TpmVerificationException("PCR blob selection " + blob.selection()
           + " differs from the quoted selection " + info.pcrSelect());
     }
-    if (!MessageDigest.isEqual(info.pcrDigest(), blob.digest(sig.hashAlg()))) {
+    if (!MessageDigest.isEqual(info.pcrDigest(), blob.digest(scheme.hashAlg()))) {
       throw new TpmVerificationException("PCR values do not hash to the quoted PCR digest");
     }
     return new VerifiedQuote(attest, sig, blob);
   }
 
   /**
-   * Checks a TPM2_Certify result: signature by {@code ak}, type CERTIFY, certified Name equal to
+   * Checks a TPM2_Certify result: signature by the AK, type CERTIFY, certified Name equal to
    * {@code certified}'s Name, extraData equal to {@code expectedExtraData}.
    */
-  public static Attest verifyCertify(PublicKey ak, byte[] attestBytes, byte[] signatureBytes,
-      TpmPublic certified, byte[] expectedExtraData) throws TpmFormatException, TpmVerificationException {
+  public Attest verifyCertify(byte[] attestBytes, byte[] signatureBytes, TpmPublic certified,
+      byte[] expectedExtraData) throws TpmFormatException, TpmVerificationException {
     Attest attest = Attest.parse(attestBytes);
     TpmSignature sig = TpmSignature.parse(signatureBytes);
-    checkSignature(ak, attest, sig);
+    checkSignature(attest, sig);
     if (!attest.isCertify()) {
       throw new TpmVerificationException("attestation is not a certification");
     }
@@ -64,12 +94,9 @@ public final class TpmVerifier {
     return attest;
   }
 
-  /** Signature check alone. */
-  public static void checkSignature(PublicKey key, Attest attest, TpmSignature sig)
-      throws TpmFormatException, TpmVerificationException {
-    if (!sig.verify(key, attest.raw())) {
-      throw new TpmVerificationException("signature does not verify with the attestation key");
-    }
+  /** Signature check alone: the AK's scheme and hash, and a signature that verifies. */
+  public void checkSignature(Attest attest, TpmSignature sig) throws TpmFormatException, TpmVerificationException {
+    sig.verify(key, scheme, attest.raw());
   }
 
   private static void checkExtraData(Attest attest, byte[] expected) throws TpmVerificationException {

@@ -35,13 +35,13 @@ class ReplayTest {
 
   @Test
   void replayedQuoteAndCertifyVerify() throws Exception {
-    var ak = qc.ak().publicArea().toPublicKey();
-    TpmVerifier.VerifiedQuote q = TpmVerifier.verifyQuote(ak, qc.evidence().quote(), TraceScenarios.NONCE);
+    TpmVerifier ak = TpmVerifier.forAk(qc.ak().publicArea(), AlgorithmPolicy.STRICT);
+    TpmVerifier.VerifiedQuote q = ak.verifyQuote(qc.evidence().quote(), TraceScenarios.NONCE);
     assertThat(q.attest().quote().pcrSelect()).isEqualTo(TraceScenarios.SELECTION);
     assertThat(q.attest().firmwareVersion()).isEqualTo(0x2019102300163636L);
     assertThat(q.signature().sigAlg()).isEqualTo(Alg.RSASSA);
     assertThat(q.pcrs().values()).hasSize(10);
-    Attest c = TpmVerifier.verifyCertify(ak, qc.evidence().certify().attest(),
+    Attest c = ak.verifyCertify(qc.evidence().certify().attest(),
         qc.evidence().certify().signature(), qc.app().publicArea(), TraceScenarios.QUALIFYING);
     assertThat(c.certify().name()).isEqualTo(qc.app().publicArea().name());
     assertThat(c.resetCount()).isEqualTo(q.attest().resetCount());
@@ -59,9 +59,9 @@ class ReplayTest {
     ReplayTransport t = trace("transient_ek.trace");
     KeylimeTpm.Evidence e = TraceScenarios.transientEk(TraceScenarios.tpm(t), qc.ak(), qc.app());
     assertThat(t.finished()).isTrue();
-    var ak = qc.ak().publicArea().toPublicKey();
-    TpmVerifier.verifyQuote(ak, e.quote(), TraceScenarios.NONCE);
-    TpmVerifier.verifyCertify(ak, e.certify().attest(), e.certify().signature(), qc.app().publicArea(),
+    TpmVerifier ak = TpmVerifier.forAk(qc.ak().publicArea(), AlgorithmPolicy.STRICT);
+    ak.verifyQuote(e.quote(), TraceScenarios.NONCE);
+    ak.verifyCertify(e.certify().attest(), e.certify().signature(), qc.app().publicArea(),
         TraceScenarios.QUALIFYING);
   }
 
@@ -74,32 +74,33 @@ class ReplayTest {
 
   @Test
   void tamperedQuotePartsAreRejected() throws Exception {
-    var ak = qc.ak().publicArea().toPublicKey();
+    TpmVerifier ak = TpmVerifier.forAk(qc.ak().publicArea(), AlgorithmPolicy.STRICT);
     KeylimeQuote q = qc.evidence().quote();
     byte[] attest = q.attest();
     attest[attest.length - 1] ^= 1;
-    assertThatThrownBy(() -> TpmVerifier.verifyQuote(ak, new KeylimeQuote(attest, q.signature(), q.pcrBlob()),
+    assertThatThrownBy(() -> ak.verifyQuote(new KeylimeQuote(attest, q.signature(), q.pcrBlob()),
         TraceScenarios.NONCE)).isInstanceOf(TpmVerificationException.class).hasMessageContaining("signature");
 
     PcrBlob blob = q.parsedPcrBlob();
     List<byte[]> values = blob.values();
     values.get(3)[0] ^= 1;
     byte[] changed = new PcrBlob(blob.selection(), values).encode();
-    assertThatThrownBy(() -> TpmVerifier.verifyQuote(ak, new KeylimeQuote(q.attest(), q.signature(), changed),
+    assertThatThrownBy(() -> ak.verifyQuote(new KeylimeQuote(q.attest(), q.signature(), changed),
         TraceScenarios.NONCE)).isInstanceOf(TpmVerificationException.class).hasMessageContaining("PCR digest");
 
     byte[] fewer = new PcrBlob(io.github.keylimeattestor.tpm.structure.PcrSelection.of(Alg.SHA256, 16),
         List.of(blob.value(Alg.SHA256, 16))).encode();
-    assertThatThrownBy(() -> TpmVerifier.verifyQuote(ak, new KeylimeQuote(q.attest(), q.signature(), fewer),
+    assertThatThrownBy(() -> ak.verifyQuote(new KeylimeQuote(q.attest(), q.signature(), fewer),
         TraceScenarios.NONCE)).isInstanceOf(TpmVerificationException.class).hasMessageContaining("selection");
 
     // a certify is not a quote, even though its signature verifies
     var cert = qc.evidence().certify();
-    assertThatThrownBy(() -> TpmVerifier.verifyQuote(ak, new KeylimeQuote(cert.attest(), cert.signature(),
+    assertThatThrownBy(() -> ak.verifyQuote(new KeylimeQuote(cert.attest(), cert.signature(),
         q.pcrBlob()), TraceScenarios.NONCE)).isInstanceOf(TpmVerificationException.class)
         .hasMessageContaining("not a quote");
     // and the quote's signature by the App Key's... wrong key type is just "does not verify"
-    assertThat(TpmSignature.parse(q.signature()).verify(qc.app().publicArea().toPublicKey(), q.attest()))
-        .isFalse();
+    TpmSignature sig = TpmSignature.parse(q.signature());
+    assertThatThrownBy(() -> sig.verify(qc.app().publicArea().toPublicKey(), ak.scheme(), q.attest()))
+        .isInstanceOf(TpmVerificationException.class).hasMessageContaining("does not verify");
   }
 }

@@ -47,8 +47,9 @@ record TestConfig(String trustDomain, String nodeName, byte[] secret, long chall
       c.block("timeouts");
       c.rejectUnknownKeys();
       if (size < 16 || size > 1024) {
-        throw new HclException("challenge_size must be between 16 and 1024");
+        c.problem("challenge_size must be between 16 and 1024");
       }
+      c.throwIfProblems();
       log.warn("test attestor in use: shared-secret attestation is for tests only");
       return new TestConfig(trustDomain, node, secret, size, allowed, labels);
     } catch (HclException e) {

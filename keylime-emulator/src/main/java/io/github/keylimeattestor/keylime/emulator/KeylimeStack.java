@@ -21,6 +21,7 @@ public final class KeylimeStack implements AutoCloseable {
   public final Path dir;
   public final Map<String, String> env = new LinkedHashMap<>();
   private final List<Process> agents = new ArrayList<>();
+  private final Map<String, String> scriptEnv = new LinkedHashMap<>();
   /** Stops the stack even if the test JVM is ended before close() (e.g. a killed build). */
   private final Thread shutdownHook = new Thread(this::stopQuietly, "keylime-stack-stop");
 
@@ -30,11 +31,19 @@ public final class KeylimeStack implements AutoCloseable {
   }
 
   public static KeylimeStack start() throws Exception {
+    return start(Path.of(System.getProperty("keylime.workdir", "target/keylime-stack")), Map.of());
+  }
+
+  /**
+   * Starts a stack in {@code workDir} with extra environment for start.sh (e.g. {@code
+   * STACK_TLS_EXTRA_CA}, {@code STACK_VERIFIER_SERVER_CERT}: see the script's header).
+   */
+  public static KeylimeStack start(Path workDir, Map<String, String> startEnv) throws Exception {
     Path scripts = Path.of(System.getProperty("keylime.scripts", "../integration-tests/keylime"))
         .toAbsolutePath().normalize();
-    Path dir = Path.of(System.getProperty("keylime.workdir", "target/keylime-stack"))
-        .toAbsolutePath().normalize();
+    Path dir = workDir.toAbsolutePath().normalize();
     KeylimeStack s = new KeylimeStack(scripts, dir);
+    s.scriptEnv.putAll(startEnv);
     Runtime.getRuntime().addShutdownHook(s.shutdownHook);
     // a previous run that died without cleaning up
     s.run(Duration.ofSeconds(60), "stop.sh", dir.toString());
@@ -75,7 +84,9 @@ public final class KeylimeStack implements AutoCloseable {
     cmd.addAll(List.of(args));
     Path out = Files.createTempFile("keylime-" + script, ".log");
     try {
-      Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+      ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile());
+      pb.environment().putAll(scriptEnv);
+      Process p = pb.start();
       if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
         p.descendants().forEach(ProcessHandle::destroyForcibly);
         p.destroyForcibly();

@@ -222,7 +222,7 @@ class RealKeylimeIT {
             assertThat(e.getMessage())
                 .contains("refused by this client")
                 .contains("CN=Keylime Certificate Authority")
-                .contains("trusted CAs: ['CN=SPIRE Keylime plugin client CA']");
+                .contains("tls.ca_bundle holds: ['CN=SPIRE Keylime plugin client CA']");
           });
     }
   }

@@ -1,10 +1,34 @@
 package io.github.keylimeattestor.sdk.hcl;
 
-/** The plugin configuration text is not valid HCL, or a value has the wrong type. */
+import java.util.List;
+
+/**
+ * The plugin configuration is not valid HCL, or has problems: a value of the wrong type, a missing
+ * or unknown key, a file that is not there. Carries every problem found, each a note on its own.
+ */
 public final class HclException extends Exception {
   private static final long serialVersionUID = 1L;
 
+  private final List<String> problems;
+
   public HclException(String message) {
-    super(message);
+    this(List.of(message));
+  }
+
+  public HclException(List<String> problems) {
+    super(summary(problems));
+    this.problems = List.copyOf(problems);
+  }
+
+  /** Each problem as a note for {@code spire-server validate}. */
+  public List<String> problems() {
+    return problems;
+  }
+
+  private static String summary(List<String> problems) {
+    if (problems.size() == 1) {
+      return problems.get(0);
+    }
+    return "plugin_data has " + problems.size() + " problems: " + String.join("; ", problems);
   }
 }

@@ -20,8 +20,11 @@ import java.util.Map;
  * (that is how HCL v1 decodes repeated blocks); {@link HclConfig} rejects that for scalars.
  */
 public final class HclParser {
-  /** Longest configuration text accepted; plugin_data is a few hundred bytes in practice. */
-  public static final int MAX_LENGTH = 1 << 20;
+  /**
+   * Longest configuration text accepted; plugin_data is a few hundred bytes in practice. Even in
+   * 3-byte UTF-8 it fits the plugin's 64 KiB gRPC message bound.
+   */
+  public static final int MAX_LENGTH = 16 * 1024;
 
   private static final int MAX_DEPTH = 32;
 

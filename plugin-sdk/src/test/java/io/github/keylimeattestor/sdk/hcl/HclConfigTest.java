@@ -34,12 +34,71 @@ class HclConfigTest {
   }
 
   @Test
-  void wrongTypesAndUnknownKeysAreRefusedWithTheKeyName() throws Exception {
-    HclConfig c = HclConfig.parse("n = \"seven\"\ntls { ca = 1 }\ntls_servername = \"x\"\n");
-    assertThatThrownBy(() -> c.optLong("n", 0)).hasMessage("n must be an integer");
-    assertThatThrownBy(() -> c.block("tls").string("ca")).hasMessage("tls.ca must be a string");
-    assertThatThrownBy(c::rejectUnknownKeys).hasMessageContaining("tls_servername");
-    assertThatThrownBy(() -> HclConfig.parse("").string("url")).hasMessage("url is required");
+  void everyProblemIsCollectedWithTheKeyName() throws Exception {
+    HclConfig c = HclConfig.parse("n = \"seven\"\ntls { ca = 1 }\ntls_servername = \"x\"\nt = \"soon\"\n");
+    assertThat(c.optLong("n", 3)).isEqualTo(3);
+    assertThat(c.block("tls").string("ca")).isEmpty();
+    assertThat(c.optDuration("t", Duration.ZERO)).isZero();
+    assertThat(c.string("url")).isEmpty();
+    c.rejectUnknownKeys();
+    assertThat(c.problems()).containsExactly("n must be an integer", "tls.ca must be a string",
+        "t: 'soon' is not a duration such as \"30s\", \"5m\" or \"1h\"", "url is required",
+        "unknown setting tls_servername (known here: n, tls, t, url)");
+    assertThatThrownBy(c::throwIfProblems).isInstanceOfSatisfying(HclException.class, e -> {
+      assertThat(e.problems()).hasSize(5);
+      assertThat(e.getMessage()).startsWith("plugin_data has 5 problems: n must be an integer; tls.ca must be a string");
+    });
+  }
+
+  @Test
+  void aMisspelledKeyGetsTheNearestKnownOne() throws Exception {
+    HclConfig c = HclConfig.parse("registar_urls = [\"https://r\"]\nverifier_url = [\"https://v\"]\n"
+        + "tls {\n ca_bunlde = \"/x\"\n}\n");
+    c.stringList("verifier_urls");
+    c.missing("registrar_urls", "[\"https://keylime.example:8891\"]");
+    HclConfig tls = c.block("tls");
+    tls.optString("ca_bundle", "");
+    tls.optString("server_name", "");
+    tls.rejectUnknownKeys();
+    c.rejectUnknownKeys();
+    assertThat(c.problems()).containsExactly(
+        "registrar_urls is required (e.g. [\"https://keylime.example:8891\"]); registar_urls is set: is it a misspelling?",
+        "unknown setting tls.ca_bunlde: did you mean tls.ca_bundle?",
+        "unknown setting registar_urls: did you mean registrar_urls?",
+        "unknown setting verifier_url: did you mean verifier_urls?");
+  }
+
+  @Test
+  void editDistanceSuggestsOnlyPlausibleTypos() {
+    assertThat(EditDistance.distance("ca_bunlde", "ca_bundle")).isEqualTo(1);
+    assertThat(EditDistance.distance("kitten", "sitting")).isEqualTo(3);
+    assertThat(EditDistance.nearest("tls_server_name", java.util.Set.of("tls", "registrar_urls"))).isEmpty();
+    assertThat(EditDistance.nearest("Timeout", java.util.Set.of("timeout", "tls"))).contains("timeout");
+  }
+
+  @Test
+  void filesAreCheckedAndNamedByTheirKey(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    java.nio.file.Path present = java.nio.file.Files.writeString(dir.resolve("ca.pem"), "x");
+    HclConfig c = HclConfig.parse("a = \"" + present + "\"\nb = \"" + dir.resolve("missing.pem") + "\"\nd = \""
+        + dir + "\"\n");
+    assertThat(c.file("a")).isEqualTo(present);
+    assertThat(c.file("b")).isNull();
+    assertThat(c.optFile("d")).isEmpty();
+    assertThat(c.optFile("e")).isEmpty();
+    assertThat(c.file("f")).isNull();
+    assertThat(c.problems()).containsExactly("b: no such file " + dir.resolve("missing.pem"),
+        "d: " + dir + " is not a regular file", "f is required");
+  }
+
+  @Test
+  void attemptRecordsAStepsProblemsAndGoesOn() throws Exception {
+    HclConfig c = HclConfig.parse("");
+    String v = c.attempt(() -> {
+      throw new HclException(List.of("first", "second"));
+    });
+    assertThat(v).isNull();
+    assertThat(c.attempt(() -> "ok")).isEqualTo("ok");
+    assertThat(c.problems()).containsExactly("first", "second");
   }
 
   @Test
@@ -47,7 +106,8 @@ class HclConfigTest {
     HclConfig c = HclConfig.parse("pcrs = [0, 7, 16]\nbad = [\"0\"]\n");
     assertThat(c.intList("pcrs")).containsExactly(0L, 7L, 16L);
     assertThat(c.intList("none")).isEmpty();
-    assertThatThrownBy(() -> c.intList("bad")).hasMessage("bad must be a list of integers");
+    assertThat(c.intList("bad")).isEmpty();
+    assertThat(c.problems()).containsExactly("bad must be a list of integers");
   }
 
   @Test

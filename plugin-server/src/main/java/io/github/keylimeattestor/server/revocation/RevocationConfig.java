@@ -1,10 +1,10 @@
 package io.github.keylimeattestor.server.revocation;
 
 import io.github.keylimeattestor.sdk.hcl.HclConfig;
-import io.github.keylimeattestor.sdk.hcl.HclException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.Optional;
 
 /**
  * The {@code revocation { ... }} block of the server plugin's {@code plugin_data}: while present,
@@ -34,43 +34,49 @@ public record RevocationConfig(Action action, Duration interval, Path spireServe
     BAN
   }
 
-  /** Reads the block; empty when {@code plugin_data} has no {@code revocation} block. */
-  public static java.util.Optional<RevocationConfig> parse(HclConfig pluginData) throws HclException {
+  /**
+   * Reads the block; empty when {@code plugin_data} has no {@code revocation} block. Problems are
+   * recorded on {@code pluginData} (reported with all others by its {@code throwIfProblems}).
+   */
+  public static Optional<RevocationConfig> parse(HclConfig pluginData) {
     if (!pluginData.has("revocation")) {
-      return java.util.Optional.empty();
+      return Optional.empty();
     }
     HclConfig r = pluginData.block("revocation");
     String actionName = r.optString("action", "evict").toLowerCase(Locale.ROOT);
     Action action = switch (actionName) {
       case "evict" -> Action.EVICT;
       case "ban" -> Action.BAN;
-      default -> throw new HclException("revocation.action must be \"evict\" (the agent may re-attest once Keylime "
-          + "passes the node again) or \"ban\" (an operator must lift it), not \"" + actionName + "\"");
+      default -> {
+        r.problem(r.name("action") + " must be \"evict\" (the agent may re-attest once Keylime passes the node "
+            + "again) or \"ban\" (an operator must lift it), not \"" + actionName + "\"");
+        yield Action.EVICT;
+      }
     };
     Duration interval = r.optDuration("interval", DEFAULT_INTERVAL);
     if (interval.compareTo(Duration.ofMillis(500)) < 0 || interval.compareTo(Duration.ofMinutes(10)) > 0) {
-      throw new HclException("revocation.interval must be between 500ms and 10m (default 2s), not " + interval);
+      r.problem(r.name("interval") + " must be between 500ms and 10m (default 2s), not " + interval);
+      interval = DEFAULT_INTERVAL;
     }
     String socket = r.optString("spire_server_socket", DEFAULT_SOCKET);
     if (!socket.startsWith("/")) {
-      throw new HclException("revocation.spire_server_socket must be an absolute path (spire-server's socket_path), not '"
+      r.problem(r.name("spire_server_socket") + " must be an absolute path (spire-server's socket_path), not '"
           + socket + "'");
+      socket = DEFAULT_SOCKET;
     }
     String deleted = r.optString("deleted_from_verifier", "act").toLowerCase(Locale.ROOT);
-    boolean actOnDeleted = switch (deleted) {
-      case "act" -> true;
-      case "ignore" -> false;
-      default -> throw new HclException("revocation.deleted_from_verifier must be \"act\" (a node Keylime no longer "
-          + "attests loses its SPIRE agent) or \"ignore\", not \"" + deleted + "\"");
-    };
+    boolean actOnDeleted = !deleted.equals("ignore");
+    if (!deleted.equals("act") && !deleted.equals("ignore")) {
+      r.problem(r.name("deleted_from_verifier") + " must be \"act\" (a node Keylime no longer attests loses its "
+          + "SPIRE agent) or \"ignore\", not \"" + deleted + "\"");
+    }
     boolean bulk = r.optBool("bulk", true);
     Duration discovery = r.optDuration("discovery_interval", DEFAULT_DISCOVERY_INTERVAL);
     if (discovery.isNegative() || (!discovery.isZero() && discovery.compareTo(interval) < 0)) {
-      throw new HclException("revocation.discovery_interval must be at least revocation.interval (" + interval
+      r.problem(r.name("discovery_interval") + " must be at least revocation.interval (" + interval
           + "), or \"0s\" to watch only the nodes this server attests; not " + discovery);
     }
     r.rejectUnknownKeys();
-    return java.util.Optional.of(new RevocationConfig(action, interval, Path.of(socket), actOnDeleted, bulk,
-        discovery));
+    return Optional.of(new RevocationConfig(action, interval, Path.of(socket), actOnDeleted, bulk, discovery));
   }
 }

@@ -15,6 +15,7 @@ class RevocationConfigTest {
     HclConfig c = HclConfig.parse(hcl);
     Optional<RevocationConfig> r = RevocationConfig.parse(c);
     c.rejectUnknownKeys();
+    c.throwIfProblems();
     return r;
   }
 
@@ -61,6 +62,10 @@ class RevocationConfigTest {
         .hasMessageContaining("deleted_from_verifier");
     assertThatThrownBy(() -> parse("revocation {\n discovery_interval = \"1s\"\n}"))
         .hasMessageContaining("at least revocation.interval");
-    assertThatThrownBy(() -> parse("revocation {\n intervall = \"2s\"\n}")).hasMessageContaining("intervall");
+    assertThatThrownBy(() -> parse("revocation {\n intervall = \"2s\"\n}")).hasMessageContaining("intervall")
+        .hasMessageContaining("did you mean revocation.interval");
+    // every problem at once
+    assertThatThrownBy(() -> parse("revocation {\n action = \"x\"\n interval = \"1ms\"\n}"))
+        .hasMessageContaining("revocation.action").hasMessageContaining("revocation.interval");
   }
 }

@@ -42,7 +42,10 @@ public record KeylimeQuote(byte[] attest, byte[] signature, byte[] pcrBlob) {
     return parse(quote, DEFAULT_LIMIT);
   }
 
-  /** Splits and base64-decodes; the parts themselves are parsed by the accessors below. */
+  /**
+   * Splits and base64-decodes, accepting only the canonical encoding Keylime agents write (so a
+   * quote string has one reading); the parts themselves are parsed by the accessors below.
+   */
   public static KeylimeQuote parse(String quote, int limit) throws TpmFormatException {
     if (quote == null) {
       throw new TpmFormatException("quote string is missing");
@@ -66,6 +69,11 @@ public record KeylimeQuote(byte[] attest, byte[] signature, byte[] pcrBlob) {
         out[i] = d.decode(parts[i]);
       } catch (IllegalArgumentException e) {
         throw new TpmFormatException("quote string part " + names[i] + " is not base64: " + e.getMessage());
+      }
+      // one encoding per value: padding present, no stray bits in the last character
+      if (!Base64.getEncoder().encodeToString(out[i]).equals(parts[i])) {
+        throw new TpmFormatException("quote string part " + names[i] + " is not canonical base64 "
+            + "(standard alphabet, '=' padding, unused bits zero)");
       }
     }
     return new KeylimeQuote(out[0], out[1], out[2]);

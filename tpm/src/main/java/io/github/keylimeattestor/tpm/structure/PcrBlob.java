@@ -114,8 +114,15 @@ public record PcrBlob(PcrSelection selection, List<byte[]> values) {
   }
 
   /**
-   * Parses a blob of exactly 136 + n * 532 bytes. Like Keylime, requires sizeofSelect 0 or 3
-   * and the value count to equal the number of selected PCRs.
+   * Parses a blob of exactly 136 + n * 532 bytes, strictly: every byte either has a meaning or is
+   * zero, so that one blob has one reading. Like Keylime, requires sizeofSelect 0 or 3. Refused:
+   * a non-zero byte in a selection entry past the count, in pcrSelect past sizeofSelect or in an
+   * entry's pad byte; a digest list count outside 1..8; a value whose size is not its bank's
+   * digest size; a non-zero byte after a value or in a slot past the list's count; more or fewer
+   * values than selected PCRs. What the rust-keylime agent (tss-esapi structures, zero-initialised,
+   * values in chunks of 8) and {@code tpm2_quote -o} write passes: both leave these bytes zero.
+   * (tpm2_quote asked for a bank the TPM lacks leaves that bank's select bits in an entry past
+   * the count; no Keylime agent asks for one.)
    */
   public static PcrBlob parse(byte[] input, int limit) throws TpmFormatException {
     if (input == null) {
@@ -134,17 +141,23 @@ public record PcrBlob(PcrSelection selection, List<byte[]> values) {
     }
     List<PcrSelection.Bank> list = new ArrayList<>();
     for (int i = 0; i < PcrSelection.MAX_BANKS; i++) {
+      int at = b.position();
+      if (i >= banks) {
+        requireZero(input, at, 8, "PCR blob selection entry " + i + " (past the count of " + banks + ")");
+        b.position(at + 8);
+        continue;
+      }
       int hash = b.getShort() & 0xFFFF;
       int size = b.get() & 0xFF;
+      if (size != 0 && size != 3) {
+        throw new TpmFormatException("PCR blob sizeofSelect " + size + " (Keylime accepts 0 or 3)");
+      }
       byte[] sel = new byte[4];
       b.get(sel);
+      requireZero(input, at + 3 + size, 4 - size + 1, "PCR blob selection entry " + i + " past sizeofSelect");
       b.get();
-      if (i < banks) {
-        if (size != 0 && size != 3) {
-          throw new TpmFormatException("PCR blob sizeofSelect " + size + " (Keylime accepts 0 or 3)");
-        }
-        list.add(new PcrSelection.Bank(hash, Arrays.copyOf(sel, size)));
-      }
+      Alg.digestSize(hash);
+      list.add(new PcrSelection.Bank(hash, Arrays.copyOf(sel, size)));
     }
     PcrSelection selection = new PcrSelection(list);
     int lists = b.getInt();
@@ -153,22 +166,41 @@ public record PcrBlob(PcrSelection selection, List<byte[]> values) {
       throw new TpmFormatException("PCR blob with " + Integer.toUnsignedString(lists)
           + " digest lists must be " + expected + " bytes, is " + input.length);
     }
+    List<Integer> sizes = new ArrayList<>();
+    for (PcrSelection.Bank bank : selection.banks()) {
+      int size = Alg.digestSize(bank.hashAlg());
+      for (int ignored : bank.pcrs()) {
+        sizes.add(size);
+      }
+    }
     List<byte[]> values = new ArrayList<>();
     for (int l = 0; l < lists; l++) {
       int start = SELECTION_IMAGE + 4 + l * DIGEST_IMAGE;
       b.position(start);
       int n = b.getInt();
-      if (n < 0 || n > DIGEST_SLOTS) {
-        throw new TpmFormatException("TPML_DIGEST count " + Integer.toUnsignedString(n) + " exceeds 8");
+      if (n < 1 || n > DIGEST_SLOTS) {
+        throw new TpmFormatException("TPML_DIGEST count " + Integer.toUnsignedString(n) + " is not 1 to 8");
       }
-      for (int k = 0; k < n; k++) {
-        b.position(start + 4 + k * 66);
+      for (int k = 0; k < DIGEST_SLOTS; k++) {
+        int slot = start + 4 + k * 66;
+        String where = "PCR blob digest list " + l + " slot " + k;
+        if (k >= n) {
+          requireZero(input, slot, 66, where + " (past the count of " + n + ")");
+          continue;
+        }
+        if (values.size() == sizes.size()) {
+          throw new TpmFormatException("PCR blob holds more values than the " + sizes.size() + " selected PCRs");
+        }
+        b.position(slot);
         int size = b.getShort() & 0xFFFF;
-        if (size > 64) {
-          throw new TpmFormatException("PCR value size " + size + " exceeds 64");
+        int want = sizes.get(values.size());
+        if (size != want) {
+          throw new TpmFormatException(where + " holds a " + size + "-byte value for a bank of " + want
+              + "-byte digests");
         }
         byte[] v = new byte[size];
         b.get(v);
+        requireZero(input, slot + 2 + size, 64 - size, where + " after its value");
         values.add(v);
       }
     }
@@ -177,5 +209,14 @@ public record PcrBlob(PcrSelection selection, List<byte[]> values) {
           + selection.count() + " selected PCRs");
     }
     return new PcrBlob(selection, values);
+  }
+
+  private static void requireZero(byte[] input, int from, int length, String where) throws TpmFormatException {
+    for (int i = from; i < from + length; i++) {
+      if (input[i] != 0) {
+        throw new TpmFormatException(where + ": byte " + i + " is 0x"
+            + String.format("%02x", input[i] & 0xFF) + " where only 0 has a meaning");
+      }
+    }
   }
 }

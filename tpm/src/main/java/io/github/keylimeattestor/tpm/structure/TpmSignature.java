@@ -1,7 +1,9 @@
 package io.github.keylimeattestor.tpm.structure;
 
 import io.github.keylimeattestor.tpm.Alg;
+import io.github.keylimeattestor.tpm.SigningScheme;
 import io.github.keylimeattestor.tpm.TpmFormatException;
+import io.github.keylimeattestor.tpm.TpmVerificationException;
 import java.math.BigInteger;
 import java.security.GeneralSecurityException;
 import java.security.PublicKey;
@@ -87,10 +89,23 @@ public record TpmSignature(int sigAlg, int hashAlg, byte[] rsaSignature, byte[] 
   }
 
   /**
-   * Verifies this signature over {@code message} (e.g. the raw TPMS_ATTEST bytes) with {@code key}.
-   * Returns false for a wrong signature or a key of the wrong type.
+   * Verifies this signature over {@code message} (e.g. the raw TPMS_ATTEST bytes) with {@code key},
+   * which signs with {@code scheme} (from its public area, see {@link SigningScheme#of}). Throws
+   * if the signature declares another scheme or hash, if the key is of the wrong type, or if the
+   * signature is wrong; returns only when it verified.
    */
-  public boolean verify(PublicKey key, byte[] message) throws TpmFormatException {
+  public void verify(PublicKey key, SigningScheme scheme, byte[] message)
+      throws TpmFormatException, TpmVerificationException {
+    if (sigAlg != scheme.sigAlg() || hashAlg != scheme.hashAlg()) {
+      throw new TpmVerificationException("the signature declares " + new SigningScheme(sigAlg, hashAlg)
+          + " but the attestation key signs with " + scheme);
+    }
+    if (!verifies(key, message)) {
+      throw new TpmVerificationException("signature does not verify with the attestation key");
+    }
+  }
+
+  private boolean verifies(PublicKey key, byte[] message) throws TpmFormatException {
     String hash = Alg.javaDigestName(hashAlg).replace("-", "");
     try {
       switch (sigAlg) {

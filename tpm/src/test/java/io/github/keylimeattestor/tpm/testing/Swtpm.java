@@ -33,6 +33,11 @@ public final class Swtpm implements AutoCloseable {
   }
 
   public static Swtpm start() throws IOException, InterruptedException {
+    return start("sha256");
+  }
+
+  /** A swtpm whose allocated PCR banks are {@code activePcrBanks} (swtpm_setup syntax, e.g. "sha1,sha256"). */
+  public static Swtpm start(String activePcrBanks) throws IOException, InterruptedException {
     Path dir = Files.createTempDirectory("swtpm-test");
     Path state = Files.createDirectory(dir.resolve("state"));
     // a private local CA, so that tests need neither root nor /var/lib/swtpm-localca
@@ -46,7 +51,7 @@ public final class Swtpm implements AutoCloseable {
     Files.writeString(dir.resolve("swtpm_setup.conf"), "create_certs_tool = swtpm_localca\n"
         + "create_certs_tool_config = " + dir.resolve("swtpm-localca.conf") + "\n"
         + "create_certs_tool_options = " + dir.resolve("swtpm-localca.options") + "\n"
-        + "active_pcr_banks = sha256\n");
+        + "active_pcr_banks = " + activePcrBanks + "\n");
     run(dir, List.of("swtpm_setup", "--tpm2", "--config", dir.resolve("swtpm_setup.conf").toString(),
         "--tpmstate", state.toString(), "--create-ek-cert", "--create-platform-cert", "--lock-nvram",
         "--overwrite"));
