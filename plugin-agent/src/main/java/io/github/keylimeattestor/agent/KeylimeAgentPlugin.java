@@ -44,7 +44,8 @@ final class KeylimeAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase imp
       throw Status.INVALID_ARGUMENT.withDescription("keylime plugin_data: " + e.getMessage()).asException();
     }
     config = c;
-    log.info("configured", "trust_domain", core.getTrustDomain(), "tpm", c.tpm().toString(),
+    log.info("configured", "version", io.github.keylimeattestor.sdk.BuildInfo.current().version(),
+        "commit", io.github.keylimeattestor.sdk.BuildInfo.current().commit(), "trust_domain", core.getTrustDomain(), "tpm", c.tpm().toString(),
         "quote_source", c.quoteSource().name().toLowerCase(java.util.Locale.ROOT),
         "agent_data_path", c.agentDataPath().toString(), "app_key_path", c.appKeyPath().toString());
   }

@@ -69,7 +69,8 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
     }
     context = new AttestStream.Context(config, Keylime.over(new RegistrarClient(config.registrar()),
         new VerifierClient(config.verifier())), evidence, random, clock, metrics);
-    LOG.info("configured", "trust_domain", config.trustDomain(), "registrar", config.registrar().urls().toString(),
+    LOG.info("configured", "version", io.github.keylimeattestor.sdk.BuildInfo.current().version(),
+        "commit", io.github.keylimeattestor.sdk.BuildInfo.current().commit(), "trust_domain", config.trustDomain(), "registrar", config.registrar().urls().toString(),
         "verifier", config.verifier().urls().toString(), "pcr_policy", config.pcrPolicy().toString(),
         "verifier_identity_check", config.verifierIdentityCheck());
   }
