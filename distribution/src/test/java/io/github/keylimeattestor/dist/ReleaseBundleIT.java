@@ -51,6 +51,8 @@ class ReleaseBundleIT {
         b + "sbom/keylime-attestor.cdx.json", b + "LICENSE", b + "NOTICE", b + "CHANGELOG.md", b + "INSTALL.md",
         b + "examples/spire-conf/agent.conf", b + "examples/spire-conf/server.conf",
         b + "examples/helm/values-keylime.yaml", b + "examples/systemd/spire-agent.service.d/keylime.conf",
+        b + "examples/prometheus/keylime-attestor-rules.yaml", b + "examples/grafana/keylime-attestor-dashboard.json",
+        b + "docs/plugin-agent.md", b + "docs/plugin-server.md",
         b + "docs/troubleshooting.md", b + "docs/reference.md");
     assertThat(names).allMatch(n -> n.startsWith(b), "everything under one top directory");
   }

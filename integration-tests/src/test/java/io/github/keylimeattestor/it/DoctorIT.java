@@ -222,6 +222,7 @@ class DoctorIT {
         """.formatted(stack.get("SWTPM_PORT"), emulatorDir.resolve("agent_data.json"), uuid, appKey));
     Result r = run("plugin-agent/target/keylime-attestor-agent", "doctor", "--config", conf.toString());
     assertThat(r.out()).contains("ok   TPM: reachable through swtpm at 127.0.0.1:" + stack.get("SWTPM_PORT"),
+        "ok   TPM object slots: ",
         "ok   agent_data.json: " + emulatorDir.resolve("agent_data.json") + " readable",
         "ok   Keylime AK: loads under this TPM's EK and quotes",
         "note App Key: " + appKey + " does not exist yet", "all checks passed");

@@ -9,6 +9,7 @@ import io.github.keylimeattestor.sdk.hcl.HclException;
 import io.github.keylimeattestor.sovereign.Nonce;
 import io.github.keylimeattestor.tpm.Alg;
 import io.github.keylimeattestor.tpm.TpmException;
+import io.github.keylimeattestor.tpm.command.GetCapability;
 import io.github.keylimeattestor.tpm.structure.AgentData;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
 import io.github.keylimeattestor.tpm.structure.PcrSelection;
@@ -67,10 +68,29 @@ final class AgentDoctor {
     return report.exitCode();
   }
 
+  /** TPM_PT_HR_TRANSIENT_AVAIL (PT_VAR + 7): transient object slots free right now. */
+  static final int PT_HR_TRANSIENT_AVAIL = 0x200 + 7;
+  /** The plugin holds at most this many transient objects at once (KeylimeTpm). */
+  static final int SLOTS_NEEDED = 2;
+
   private void checkTpm(AgentConfig config) {
     try {
-      tpmAccess.use(config, "reading the EK", (tpm, ktpm) -> ktpm.ekPublic());
+      int[] slots = tpmAccess.use(config, "reading the EK and the free object slots", (tpm, ktpm) -> {
+        ktpm.ekPublic();
+        var free = tpm.execute(GetCapability.properties(PT_HR_TRANSIENT_AVAIL, 1)).properties();
+        var min = tpm.execute(GetCapability.properties(GetCapability.PT_HR_TRANSIENT_MIN, 1)).properties();
+        return new int[] {free.getOrDefault(PT_HR_TRANSIENT_AVAIL, -1),
+            min.getOrDefault(GetCapability.PT_HR_TRANSIENT_MIN, -1)};
+      });
       report.ok("TPM", "reachable through " + describe(config.tpm()) + "; EK readable");
+      if (slots[0] >= SLOTS_NEEDED) {
+        report.ok("TPM object slots", slots[0] + " transient object slots free (the TPM guarantees " + slots[1]
+            + "; the plugin needs " + SLOTS_NEEDED + ")");
+      } else {
+        report.fix("TPM object slots", "only " + slots[0] + " transient object slot(s) free, the plugin needs "
+            + SLOTS_NEEDED + ": another program holds transient objects on this TPM without a resource manager; "
+            + "use /dev/tpmrm0 or tpm2-abrmd for every TPM user");
+      }
       if (config.tpm() instanceof AgentConfig.TpmAddress.Device d && d.path().getFileName().toString().equals("tpm0")) {
         report.note("TPM", "/dev/tpm0 is the raw device: with a Keylime agent or tpm2-abrmd on this node use "
             + "/dev/tpmrm0 (the kernel resource manager), or the TPM is not shared safely");
