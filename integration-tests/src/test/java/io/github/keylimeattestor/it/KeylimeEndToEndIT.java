@@ -320,6 +320,22 @@ class KeylimeEndToEndIT {
 
   @Test
   @Order(4)
+  void bothPluginsLogTheirVersionAndCommitAtConfigure() throws Exception {
+    java.util.Properties built = new java.util.Properties();
+    try (var in = Files.newInputStream(
+        SpireBinaries.projectFile("plugin-agent/target/classes/META-INF/keylime-attestor/build.properties"))) {
+      built.load(in);
+    }
+    for (SpireProcess p : List.of(bed.server, bed.agent)) {
+      assertThat(p.entries(ours("configured"))).isNotEmpty().allSatisfy(e -> {
+        assertThat(e.path("version").asText()).isEqualTo(built.getProperty("version"));
+        assertThat(e.path("commit").asText()).isEqualTo(built.getProperty("commit"));
+      });
+    }
+  }
+
+  @Test
+  @Order(4)
   void nothingOfOursListensSoTheVerifierCannotCallUs() throws Exception {
     List<JsonNode> serving = new ArrayList<>(bed.server.entries(ours("plugin serving")));
     serving.addAll(bed.agent.entries(ours("plugin serving")));
