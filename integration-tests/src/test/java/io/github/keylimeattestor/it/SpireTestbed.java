@@ -100,6 +100,11 @@ final class SpireTestbed implements AutoCloseable {
 
   /** As {@link #startAgent(String)} with its own data directory and log name (a fresh node identity). */
   SpireProcess startAgent(String nodeAttestorBlock, String name) throws IOException, InterruptedException {
+    return startAgent(nodeAttestorBlock, name, "");
+  }
+
+  /** As {@link #startAgent(String, String)}, with {@code topLevel} (e.g. a telemetry block) after the plugins. */
+  SpireProcess startAgent(String nodeAttestorBlock, String name, String topLevel) throws IOException, InterruptedException {
     String bundle = run(List.of(SpireBinaries.server().toString(), "bundle", "show", "-socketPath", serverSocket().toString()));
     Files.writeString(dir.resolve("bundle.pem"), bundle);
     String conf = """
@@ -125,7 +130,8 @@ final class SpireTestbed implements AutoCloseable {
           }
         %s
         }
-        """.formatted(name, serverPort, agentSocket(), TRUST_DOMAIN, name, nodeAttestorBlock);
+        %s
+        """.formatted(name, serverPort, agentSocket(), TRUST_DOMAIN, name, nodeAttestorBlock, topLevel);
     Files.createDirectories(dir.resolve("data").resolve(name));
     Files.writeString(dir.resolve(name + ".conf"), conf);
     agent = SpireProcess.start("spire-" + name, dir,
