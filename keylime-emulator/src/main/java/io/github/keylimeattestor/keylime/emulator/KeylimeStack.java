@@ -21,6 +21,7 @@ public final class KeylimeStack implements AutoCloseable {
   public final Path dir;
   public final Map<String, String> env = new LinkedHashMap<>();
   private final List<Process> agents = new ArrayList<>();
+  private final Map<String, String> scriptEnv = new LinkedHashMap<>();
   /** Stops the stack even if the test JVM is ended before close() (e.g. a killed build). */
   private final Thread shutdownHook = new Thread(this::stopQuietly, "keylime-stack-stop");
 
@@ -30,11 +31,19 @@ public final class KeylimeStack implements AutoCloseable {
   }
 
   public static KeylimeStack start() throws Exception {
+    return start(System.getProperty("keylime.workdir", "target/keylime-stack"), Map.of());
+  }
+
+  /**
+   * Starts a stack in {@code workdir} (wiped first) with extra environment for start.sh, e.g.
+   * {@code STACK_MAX_RETRIES}.
+   */
+  public static KeylimeStack start(String workdir, Map<String, String> startEnv) throws Exception {
     Path scripts = Path.of(System.getProperty("keylime.scripts", "../integration-tests/keylime"))
         .toAbsolutePath().normalize();
-    Path dir = Path.of(System.getProperty("keylime.workdir", "target/keylime-stack"))
-        .toAbsolutePath().normalize();
+    Path dir = Path.of(workdir).toAbsolutePath().normalize();
     KeylimeStack s = new KeylimeStack(scripts, dir);
+    s.scriptEnv.putAll(startEnv);
     Runtime.getRuntime().addShutdownHook(s.shutdownHook);
     // a previous run that died without cleaning up
     s.run(Duration.ofSeconds(60), "stop.sh", dir.toString());
@@ -75,7 +84,9 @@ public final class KeylimeStack implements AutoCloseable {
     cmd.addAll(List.of(args));
     Path out = Files.createTempFile("keylime-" + script, ".log");
     try {
-      Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+      ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile());
+      pb.environment().putAll(scriptEnv);
+      Process p = pb.start();
       if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
         p.descendants().forEach(ProcessHandle::destroyForcibly);
         p.destroyForcibly();
@@ -91,22 +102,34 @@ public final class KeylimeStack implements AutoCloseable {
     }
   }
 
-  /** Starts an emulated agent as a separate JVM. */
+  /** Starts an emulated agent as a separate JVM on the stack's swtpm. */
   public Process startAgent(String uuid, int port, Path keylimeDir) throws IOException {
+    return startAgent(uuid, port, keylimeDir, "swtpm:host=127.0.0.1,port=" + get("SWTPM_PORT"), Map.of());
+  }
+
+  /**
+   * Starts an emulated agent as a separate JVM on the TPM named by {@code tcti}, with extra
+   * options (e.g. {@code --resident-ak}) and environment (e.g. {@code DBUS_SESSION_BUS_ADDRESS}).
+   */
+  public Process startAgent(String uuid, int port, Path keylimeDir, String tcti, Map<String, String> environment,
+      String... extraArgs) throws IOException {
     String java = ProcessHandle.current().info().command().orElse("java");
     String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
     Files.createDirectories(keylimeDir);
     Path log = dir.resolve("logs").resolve("agent-" + uuid + ".log");
-    Process p = new ProcessBuilder(java, "-cp", cp, KeylimeAgentEmulator.class.getName(),
+    List<String> cmd = new ArrayList<>(List.of(java, "-cp", cp, KeylimeAgentEmulator.class.getName(),
         "--uuid", uuid,
-        "--tcti", "swtpm:host=127.0.0.1,port=" + get("SWTPM_PORT"),
+        "--tcti", tcti,
         "--registrar", get("REGISTRAR_HTTP_URL"),
         "--ip", "127.0.0.1", "--port", Integer.toString(port),
         "--keylime-dir", keylimeDir.toString(),
         "--trusted-client-ca", get("KEYLIME_CA_CERT"),
-        "--trusted-client-ca", get("SPIRE_CLIENT_CA_CERT"))
-        .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-        .start();
+        "--trusted-client-ca", get("SPIRE_CLIENT_CA_CERT")));
+    cmd.addAll(List.of(extraArgs));
+    ProcessBuilder pb = new ProcessBuilder(cmd)
+        .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+    pb.environment().putAll(environment);
+    Process p = pb.start();
     synchronized (agents) {
       agents.add(p);
     }
