@@ -29,9 +29,16 @@ final class SpireProcess implements AutoCloseable {
   }
 
   static SpireProcess start(String name, Path workDir, List<String> command) throws IOException {
+    return start(name, workDir, command, java.util.Map.of());
+  }
+
+  /** As above with extra environment (e.g. DBUS_SESSION_BUS_ADDRESS, inherited by the plugins). */
+  static SpireProcess start(String name, Path workDir, List<String> command, java.util.Map<String, String> env)
+      throws IOException {
     Path log = workDir.resolve(name + ".log");
     ProcessBuilder pb = new ProcessBuilder(command).directory(workDir.toFile())
         .redirectErrorStream(true).redirectOutput(log.toFile());
+    pb.environment().putAll(env);
     return new SpireProcess(name, pb.start(), log);
   }
 

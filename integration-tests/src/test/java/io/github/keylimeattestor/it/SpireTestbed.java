@@ -23,6 +23,8 @@ final class SpireTestbed implements AutoCloseable {
   final int serverPort;
   SpireProcess server;
   SpireProcess agent;
+  /** Extra environment for spire-agent and so for its plugins. */
+  final java.util.Map<String, String> agentEnv = new java.util.LinkedHashMap<>();
 
   SpireTestbed() throws IOException {
     // Short path: Unix socket paths must stay under ~100 bytes.
@@ -121,7 +123,7 @@ final class SpireTestbed implements AutoCloseable {
     Files.createDirectories(dir.resolve("data").resolve(name));
     Files.writeString(dir.resolve(name + ".conf"), conf);
     agent = SpireProcess.start("spire-" + name, dir,
-        List.of(SpireBinaries.agent().toString(), "run", "-config", name + ".conf"));
+        List.of(SpireBinaries.agent().toString(), "run", "-config", name + ".conf"), agentEnv);
     return agent;
   }
 
