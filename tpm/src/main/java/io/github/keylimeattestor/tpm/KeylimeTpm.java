@@ -41,8 +41,9 @@ import java.util.Map;
 /**
  * The multi-command sequences the plugins and the Keylime-agent emulator need, with transient-slot
  * discipline for a TPM without resource manager (swtpm: 3 slots shared with every client, one of
- * which the Keylime agent keeps for its AK). Each method holds at most 2 transient objects at any
- * time and flushes everything it loaded or started before it returns, also when it fails.
+ * which the Keylime agent keeps for its AK). Each method has at most 2 objects in the TPM at any
+ * time, counting a persistent EK / SRK while a command uses it (the TPM then loads it into a
+ * transient slot), and flushes everything it loaded or started before it returns, also when it fails.
  * Persistent EK / storage keys are used when present; otherwise they are created from their
  * templates and flushed. Whether a persistent handle is usable is checked once per instance.
  *
@@ -334,23 +335,15 @@ public final class KeylimeTpm {
   /**
    * Loads the Keylime AK under the EK (PolicySecret session) and, as asked, quotes and certifies
    * {@code appKey} (a key under the storage primary). A null {@code nonce} skips the quote, a null
-   * {@code appKey} the certify. Never more than 2 transient objects; everything is flushed.
+   * {@code appKey} the certify. Never more than 2 objects of ours in the TPM, counting a persistent
+   * parent while it is in use (the TPM loads it into a transient slot for that command), so that it
+   * fits in swtpm's 3 slots beside one object of another client (the Keylime agent's AK):
+   * load App Key, save its context, flush it; load AK; quote; load the App Key's context; certify.
    */
   public Evidence quoteAndCertify(KeyBlob ak, byte[] nonce, PcrSelection selection, KeyBlob appKey,
       byte[] certifyQualifyingData) throws IOException, TpmException {
     try (Scope s = new Scope()) {
-      int appHandle = 0;
-      byte[] appContext = null;
-      if (appKey != null) {
-        int parent = primary(s, srk);
-        appHandle = s.add(tpm.execute(new Load(parent, Auth.empty(), appKey)).handle());
-        s.flush(parent);
-        if (!persistentUsable(ek)) {
-          // the EK must be created next: park the App Key so that EK + AK fit in 2 slots
-          appContext = tpm.execute(new ContextSave(appHandle));
-          s.flush(appHandle);
-        }
-      }
+      byte[] appContext = appKey == null ? null : savedContext(s, appKey);
       int akHandle = loadAk(s, ak);
       KeylimeQuote quote = null;
       if (nonce != null) {
@@ -358,14 +351,22 @@ public final class KeylimeTpm {
       }
       AttestResponse cert = null;
       if (appKey != null) {
-        if (appContext != null) {
-          appHandle = s.add(tpm.execute(new ContextLoad(appContext)));
-        }
+        int appHandle = s.add(tpm.execute(new ContextLoad(appContext)));
         cert = tpm.execute(new Certify(appHandle, Auth.empty(), akHandle, Auth.empty(),
             certifyQualifyingData, signingScheme(ak.publicArea())));
       }
       return new Evidence(quote, cert);
     }
+  }
+
+  /** Loads {@code key} under the storage primary and returns its saved context; nothing stays loaded. */
+  private byte[] savedContext(Scope s, KeyBlob key) throws IOException, TpmException {
+    int parent = primary(s, srk);
+    int handle = s.add(tpm.execute(new Load(parent, Auth.empty(), key)).handle());
+    s.flush(parent);
+    byte[] context = tpm.execute(new ContextSave(handle));
+    s.flush(handle);
+    return context;
   }
 
   private KeylimeQuote quoteLoaded(int akHandle, TpmPublic akPublic, byte[] nonce,

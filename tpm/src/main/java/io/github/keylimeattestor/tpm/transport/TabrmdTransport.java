@@ -1,0 +1,188 @@
+package io.github.keylimeattestor.tpm.transport;
+
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.io.OutputStream;
+import java.util.List;
+import org.freedesktop.dbus.FileDescriptor;
+import org.freedesktop.dbus.connections.impl.DBusConnection;
+import org.freedesktop.dbus.connections.impl.DBusConnectionBuilder;
+import org.freedesktop.dbus.exceptions.DBusException;
+import org.freedesktop.dbus.exceptions.DBusExecutionException;
+import org.freedesktop.dbus.messages.Error;
+import org.freedesktop.dbus.messages.Message;
+import org.freedesktop.dbus.messages.MethodCall;
+import org.freedesktop.dbus.messages.MethodReturn;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.FileDescriptorCast;
+
+/**
+ * tpm2-abrmd, reached as libtss2's {@code tabrmd} TCTI reaches it: one D-Bus call
+ * {@code com.intel.tss2.TctiTabrmd.CreateConnection} on {@code /com/intel/tss2/Tabrmd/Tcti} returns a
+ * connection id (body {@code t}) and, out of band in the message's unix-fd list, one end of a
+ * socketpair. TPM commands go over that socket as raw bytes; each response arrives as a raw TPM
+ * response (10-byte header with its size, then the rest, possibly in several reads). The daemon
+ * virtualizes transient handles per connection and flushes them when the socket closes.
+ *
+ * <p>The D-Bus connection is closed once the socket is in hand (Cancel / SetLocality are not used).
+ */
+public final class TabrmdTransport implements TpmTransport {
+  public static final String DEFAULT_BUS_NAME = "com.intel.tss2.Tabrmd";
+  static final String OBJECT_PATH = "/com/intel/tss2/Tabrmd/Tcti";
+  static final String INTERFACE = "com.intel.tss2.TctiTabrmd";
+
+  /** Which message bus: tpm2-abrmd's default is the system bus. */
+  public enum BusType {
+    SYSTEM,
+    SESSION
+  }
+
+  private final String description;
+  private final AFUNIXSocket socket;
+  private final DataInputStream in;
+  private final OutputStream out;
+
+  private TabrmdTransport(String description, AFUNIXSocket socket) throws IOException {
+    this.description = description;
+    this.socket = socket;
+    this.in = new DataInputStream(socket.getInputStream());
+    this.out = socket.getOutputStream();
+  }
+
+  /**
+   * Asks tpm2-abrmd for a connection. The bus address is the D-Bus default: for the session bus the
+   * system property or environment variable {@code DBUS_SESSION_BUS_ADDRESS}; for the system bus
+   * {@code DBUS_SYSTEM_BUS_ADDRESS}, else {@code unix:path=/var/run/dbus/system_bus_socket}.
+   */
+  public static TabrmdTransport connect(String busName, BusType busType, int timeoutMillis) throws IOException {
+    return connect(null, busType, busName, timeoutMillis);
+  }
+
+  /** Like {@link #connect(String, BusType, int)} on the bus at {@code dbusAddress} (e.g. {@code unix:path=...}). */
+  public static TabrmdTransport connect(String dbusAddress, String busName, int timeoutMillis) throws IOException {
+    return connect(dbusAddress, BusType.SESSION, busName, timeoutMillis);
+  }
+
+  private static TabrmdTransport connect(String dbusAddress, BusType busType, String busName, int timeoutMillis)
+      throws IOException {
+    String where = "tpm2-abrmd " + busName + " on the " + (dbusAddress != null ? "bus " + dbusAddress
+        : busType.name().toLowerCase(java.util.Locale.ROOT) + " bus");
+    AFUNIXSocket s;
+    try (DBusConnection bus = bus(dbusAddress, busType)) {
+      MethodCall call = bus.getMessageFactory().createMethodCall(busName, OBJECT_PATH, INTERFACE,
+          "CreateConnection", (byte) 0, null);
+      bus.sendMessage(call);
+      int fd = receivedSocket(where, call.getReply(timeoutMillis));
+      try {
+        // dbus-java closes the received descriptor with the bus connection: keep a duplicate
+        s = FileDescriptorCast.duplicating(FileDescriptorCast.unsafeUsing(fd).getFileDescriptor())
+            .as(AFUNIXSocket.class);
+        s.setSoTimeout(timeoutMillis);
+      } catch (IOException e) {
+        throw new IOException(where + " passed a file descriptor that is not a usable Unix socket: "
+            + e.getMessage(), e);
+      }
+    } catch (DBusException | DBusExecutionException e) {
+      throw new IOException("cannot reach " + where + ": " + e.getMessage(), e);
+    }
+    return new TabrmdTransport(where, s);
+  }
+
+  private static DBusConnection bus(String dbusAddress, BusType busType) throws DBusException {
+    DBusConnectionBuilder b = dbusAddress != null ? DBusConnectionBuilder.forAddress(dbusAddress)
+        : busType == BusType.SYSTEM ? DBusConnectionBuilder.forSystemBus() : DBusConnectionBuilder.forSessionBus();
+    return b.withShared(false).build();
+  }
+
+  /** True if {@code busName} is owned on that bus; false also when the bus cannot be reached. */
+  public static boolean nameHasOwner(String busName, BusType busType, int timeoutMillis) {
+    return nameHasOwner(null, busType, busName, timeoutMillis);
+  }
+
+  /** True if {@code busName} is owned on the bus at {@code dbusAddress}; false also when it cannot be reached. */
+  public static boolean nameHasOwner(String dbusAddress, String busName, int timeoutMillis) {
+    return nameHasOwner(dbusAddress, BusType.SESSION, busName, timeoutMillis);
+  }
+
+  private static boolean nameHasOwner(String dbusAddress, BusType busType, String busName, int timeoutMillis) {
+    try (DBusConnection bus = bus(dbusAddress, busType)) {
+      MethodCall call = bus.getMessageFactory().createMethodCall("org.freedesktop.DBus", "/org/freedesktop/DBus",
+          "org.freedesktop.DBus", "NameHasOwner", (byte) 0, "s", busName);
+      bus.sendMessage(call);
+      Message reply = call.getReply(timeoutMillis);
+      return reply instanceof MethodReturn && Boolean.TRUE.equals(reply.getParameters()[0]);
+    } catch (DBusException | IOException | RuntimeException e) {
+      return false;
+    }
+  }
+
+  private static int receivedSocket(String where, Message reply) throws IOException, DBusException {
+    if (reply == null) {
+      throw new IOException(where + " did not answer CreateConnection in time");
+    }
+    if (reply instanceof Error err) {
+      throw new IOException(where + " refused CreateConnection: " + err.getName() + ": "
+          + err.getException().getMessage());
+    }
+    if (!(reply instanceof MethodReturn)) {
+      throw new IOException(where + " answered CreateConnection with an unexpected message " + reply);
+    }
+    List<FileDescriptor> fds = reply.getFiledescriptors();
+    if (fds == null || fds.size() != 1) {
+      throw new IOException(where + " returned " + (fds == null ? 0 : fds.size()) + " file descriptors from "
+          + "CreateConnection (expected 1): the D-Bus connection must pass unix fds (junixsocket transport)");
+    }
+    return fds.get(0).getIntFileDescriptor();
+  }
+
+  @Override
+  public synchronized byte[] transmit(byte[] command) throws IOException {
+    if (command.length < 10) {
+      throw new IllegalArgumentException("a TPM command is at least 10 bytes");
+    }
+    try {
+      out.write(command);
+      out.flush();
+      byte[] header = new byte[10];
+      in.readFully(header);
+      int size = TpmTransport.responseSize(header);
+      byte[] response = new byte[size];
+      System.arraycopy(header, 0, response, 0, 10);
+      in.readFully(response, 10, size - 10);
+      return response;
+    } catch (java.net.SocketTimeoutException e) {
+      // a late response would be taken for the next command's: this connection is spent
+      closeSocket();
+      throw new InterruptedIOException(description + " did not answer in time");
+    } catch (IOException e) {
+      closeSocket();
+      throw new IOException(description + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Closes the socket and its descriptor: a junixsocket socket made from a descriptor shuts it down
+   * on close() but leaves the descriptor open (seen with junixsocket 2.10), which would leak one per use.
+   */
+  private void closeSocket() throws IOException {
+    java.io.FileDescriptor fd = socket.getFileDescriptor();
+    try {
+      socket.close();
+    } finally {
+      if (fd.valid()) {
+        new java.io.FileOutputStream(fd).close();
+      }
+    }
+  }
+
+  @Override
+  public synchronized void close() throws IOException {
+    closeSocket();
+  }
+
+  @Override
+  public String toString() {
+    return description;
+  }
+}

@@ -1,0 +1,136 @@
+package io.github.keylimeattestor.tpm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.keylimeattestor.tpm.command.Auth;
+import io.github.keylimeattestor.tpm.command.CreatePrimary;
+import io.github.keylimeattestor.tpm.command.ReadPublic;
+import io.github.keylimeattestor.tpm.structure.KeyBlob;
+import io.github.keylimeattestor.tpm.structure.PcrSelection;
+import io.github.keylimeattestor.tpm.structure.Templates;
+import io.github.keylimeattestor.tpm.testing.Swtpm;
+import io.github.keylimeattestor.tpm.testing.Tabrmd;
+import io.github.keylimeattestor.tpm.transport.Tcti;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Our TPM code through a real tpm2-abrmd (private D-Bus bus) in front of swtpm, checked with tpm2-tools. */
+class TabrmdTest {
+  static Swtpm swtpm;
+  static Tabrmd abrmd;
+  static final PcrSelection SEL = PcrSelection.of(Alg.SHA256, 0, 1, 7, 16);
+
+  @BeforeAll
+  static void start() throws Exception {
+    swtpm = Swtpm.start();
+    try {
+      abrmd = Tabrmd.start(swtpm.tcti());
+    } catch (Exception | Error e) {
+      swtpm.close();
+      throw e;
+    }
+  }
+
+  @AfterAll
+  static void stop() {
+    if (abrmd != null) {
+      abrmd.close();
+    }
+    if (swtpm != null) {
+      swtpm.close();
+    }
+  }
+
+  private static KeylimeTpm.Evidence quoteAndCertify(KeylimeTpm k, KeyBlob ak, KeyBlob app, byte[] nonce)
+      throws Exception {
+    KeylimeTpm.Evidence e = k.quoteAndCertify(ak, nonce, SEL, app, nonce);
+    TpmVerifier.verifyQuote(ak.publicArea().toPublicKey(), e.quote(), nonce);
+    TpmVerifier.verifyCertify(ak.publicArea().toPublicKey(), e.certify().attest(), e.certify().signature(),
+        app.publicArea(), nonce);
+    return e;
+  }
+
+  @Test
+  void quoteAndCertifyThroughTabrmdTctiVerifyWithTpm2Tools() throws Exception {
+    byte[] nonce = "abrmd-nonce-0123456789".getBytes(StandardCharsets.US_ASCII);
+    KeylimeTpm.Evidence e;
+    KeyBlob ak;
+    try (Tpm tpm = new Tpm(Tcti.open(abrmd.tcti(), 30_000))) {
+      KeylimeTpm k = new KeylimeTpm(tpm);
+      ak = k.createAk(Templates.akRsa(Alg.SHA256));
+      KeyBlob app = k.createAppKey(Templates.appKeyEccP256());
+      e = quoteAndCertify(k, ak, app, nonce);
+      // abrmd shows each connection only its own objects: ours are all flushed
+      assertThat(k.transientHandles()).isEmpty();
+    }
+    Files.write(abrmd.dir().resolve("ak.pub"), ak.publicArea().marshalTpm2b());
+    Files.write(abrmd.dir().resolve("q.msg"), e.quote().attest());
+    Files.write(abrmd.dir().resolve("q.sig"), e.quote().signature());
+    Files.write(abrmd.dir().resolve("q.pcrs"), e.quote().pcrBlob());
+    abrmd.tpm2("tpm2_checkquote", "-u", "ak.pub", "-m", "q.msg", "-s", "q.sig", "-f", "q.pcrs", "-g", "sha256",
+        "-q", HexFormat.of().formatHex(nonce));
+    // tpm2-tools reach the same TPM through the same daemon: the persistent EK we used is there
+    assertThat(abrmd.tpm2("tpm2_getcap", "handles-persistent")).contains("0x81010001");
+    assertThat(abrmd.tpm2("tpm2_getcap", "handles-transient").strip()).isEmpty();
+    // and nothing of ours is left in the TPM itself
+    assertThat(new KeylimeTpm(swtpm.tpm()).transientHandles()).isEmpty();
+  }
+
+  private static long openFds() throws Exception {
+    try (var s = Files.list(java.nio.file.Path.of("/proc/self/fd"))) {
+      return s.count();
+    }
+  }
+
+  @Test
+  void closingTheTransportEndsItsAbrmdConnection() throws Exception {
+    long before = openFds();
+    // more connections than abrmd allows at once (27): each must really end when closed
+    for (int i = 0; i < 40; i++) {
+      try (Tpm tpm = new Tpm(Tcti.open(abrmd.tcti(), 30_000))) {
+        // left loaded on purpose: abrmd flushes a connection's objects when its socket closes
+        tpm.execute(CreatePrimary.of(Handles.RH_OWNER, Templates.srkEccP256()));
+      }
+    }
+    assertThat(openFds()).isLessThan(before + 5);
+    KeylimeTpm direct = new KeylimeTpm(swtpm.tpm());
+    long deadline = System.nanoTime() + 5_000_000_000L;
+    while (!direct.transientHandles().isEmpty() && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
+    assertThat(direct.transientHandles()).isEmpty();
+  }
+
+  @Test
+  void abrmdSwapsOtherClientsObjectsOutSoOurSequenceFitsBesideThem() throws Exception {
+    byte[] nonce = "beside-held-objects".getBytes(StandardCharsets.US_ASCII);
+    KeylimeTpm setup = new KeylimeTpm(abrmd.tpm());
+    KeyBlob ak = setup.createAk(Templates.akRsa(Alg.SHA256));
+    KeyBlob app = setup.createAppKey(Templates.appKeyEccP256());
+    setup.tpm().close();
+    // a foreign client keeps 3 objects loaded, as many as swtpm has slots, on its own abrmd connection
+    try (Tpm foreign = abrmd.tpm()) {
+      List<Integer> held = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        held.add(foreign.execute(new CreatePrimary(Handles.RH_OWNER, Auth.empty(),
+            new byte[0], Templates.srkEccP256())).handle());
+      }
+      for (int i = 0; i < 5; i++) {
+        try (Tpm tpm = abrmd.tpm()) {
+          quoteAndCertify(new KeylimeTpm(tpm), ak, app, nonce);
+        }
+      }
+      // the foreign objects are still there for their owner
+      for (int h : held) {
+        assertThat(foreign.execute(new ReadPublic(h)).outPublic().curveId()).isEqualTo(Alg.ECC_NIST_P256);
+      }
+      assertThat(new KeylimeTpm(foreign).transientHandles()).containsExactlyInAnyOrderElementsOf(held);
+    }
+  }
+}
