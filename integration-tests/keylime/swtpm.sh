@@ -7,7 +7,9 @@
 #                                             (start.sh's), else WORKDIR/tpm-NAME (made if absent).
 #                                             PORT defaults to the one NAME used before, else a
 #                                             free pair (PORT data, PORT+1 control).
-#        swtpm.sh WORKDIR NAME stop
+#        swtpm.sh WORKDIR NAME stop           an orderly TPM2_Shutdown first (tpm2-tools), as at a clean
+#                                             reboot: otherwise the TPM clock is not "safe" after the restart
+#                                             and the Keylime verifier fails the agent's next quote
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib.sh
@@ -23,6 +25,10 @@ state="$WD/tpm-$name"
 
 case "$cmd" in
 stop)
+  port=$(cat "$WD/$name.port" 2>/dev/null || true)
+  if [ -n "$port" ] && [ -f "$WD/pids/$name.pgid" ]; then
+    tpm2_shutdown -c -T "swtpm:host=127.0.0.1,port=$port" >/dev/null 2>&1 || log "TPM2_Shutdown on swtpm $name failed"
+  fi
   kill_group "$name"
   ;;
 start)

@@ -18,7 +18,7 @@ import io.github.keylimeattestor.tpm.structure.KeylimeQuote;
 import io.github.keylimeattestor.tpm.structure.PcrSelection;
 import io.github.keylimeattestor.tpm.structure.Templates;
 import io.github.keylimeattestor.tpm.structure.TpmPublic;
-import io.github.keylimeattestor.tpm.transport.SwtpmTransport;
+import io.github.keylimeattestor.tpm.transport.Tcti;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -96,7 +96,7 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
   private KeylimeAgentEmulator(EmulatorConfig config) throws Exception {
     this.config = config;
     Files.createDirectories(config.keylimeDir());
-    this.tpm = new Tpm(SwtpmTransport.fromTcti(config.tcti()));
+    this.tpm = new Tpm(Tcti.open(config.tcti(), 60_000));
     this.ktpm = new KeylimeTpm(tpm);
     try {
       this.keys = AgentKeys.loadOrCreate(config.keylimeDir(), config.uuid(), config.ip());
