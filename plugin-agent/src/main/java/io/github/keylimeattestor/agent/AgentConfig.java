@@ -9,26 +9,29 @@ import io.github.keylimeattestor.sovereign.KeylimeAgentId;
 import io.github.keylimeattestor.tpm.Handles;
 import io.github.keylimeattestor.tpm.KeylimeTpm;
 import io.github.keylimeattestor.tpm.structure.Templates;
+import io.github.keylimeattestor.tpm.transport.Tcti;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 
 /** The agent plugin's {@code plugin_data}, checked. See plugin-agent/README.md for the keys. */
 record AgentConfig(
-    TpmAddress tpm,
+    Optional<Tcti.Spec> tcti,
     KeylimeTpm.Primary ek,
     Path agentDataPath,
     UuidSource uuid,
     QuoteSource quoteSource,
     Optional<KeylimeAgentEndpoint> keylimeAgent,
     Path appKeyPath,
-    Duration timeout) {
+    Duration timeout,
+    List<String> warnings) {
 
-  static final String DEFAULT_TPM_DEVICE = "/dev/tpmrm0";
   static final String DEFAULT_AGENT_DATA = "/var/lib/keylime/agent_data.json";
   static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
 
@@ -37,21 +40,14 @@ record AgentConfig(
     KEYLIME_AGENT
   }
 
-  /** Where the TPM is: a character device or a swtpm data port. */
-  sealed interface TpmAddress {
-    record Device(Path path) implements TpmAddress {
-      @Override
-      public String toString() {
-        return path.toString();
-      }
-    }
+  /** The TPM in words, for logs and messages. */
+  String tpmDescription() {
+    return tcti.map(Object::toString).orElse("default (device:/dev/tpmrm0 if present, else tabrmd)");
+  }
 
-    record Swtpm(String host, int port) implements TpmAddress {
-      @Override
-      public String toString() {
-        return "swtpm " + host + ":" + port;
-      }
-    }
+  /** The configured TPM, or {@link Tcti#defaultSpec()} looked up now. */
+  Tcti.Spec tpm() throws IOException {
+    return tcti.isPresent() ? tcti.get() : Tcti.parse(Tcti.defaultSpec());
   }
 
   /** Where the Keylime agent UUID comes from. */
@@ -69,7 +65,7 @@ record AgentConfig(
   record KeylimeAgentEndpoint(URI url, Optional<TlsFiles> tls) {
     ClientSettings settings(Duration timeout) throws IOException {
       TlsSettings t = tls.isEmpty() ? null : tls.get().load();
-      return new ClientSettings(java.util.List.of(url), t, timeout, Optional.empty());
+      return new ClientSettings(List.of(url), t, timeout, Optional.empty());
     }
   }
 
@@ -87,7 +83,8 @@ record AgentConfig(
   }
 
   static AgentConfig parse(HclConfig c) throws HclException {
-    TpmAddress tpm = tpmAddress(c);
+    List<String> warnings = new ArrayList<>();
+    Optional<Tcti.Spec> tcti = tcti(c, warnings);
     KeylimeTpm.Primary ek = ek(c);
     Path agentData = path(c, "agent_data_path", DEFAULT_AGENT_DATA);
     String explicitUuid = c.optString("keylime_agent_uuid", null);
@@ -133,18 +130,46 @@ record AgentConfig(
     if (url != null) {
       endpoint = Optional.of(endpoint(url, tlsGiven ? Optional.of(tlsBlock) : Optional.empty()));
     }
-    return new AgentConfig(tpm, ek, agentData, uuid, source, endpoint, filePath("app_key_path", appKey), timeout);
+    return new AgentConfig(tcti, ek, agentData, uuid, source, endpoint, filePath("app_key_path", appKey), timeout,
+        List.copyOf(warnings));
   }
 
-  private static TpmAddress tpmAddress(HclConfig c) throws HclException {
+  /**
+   * {@code tcti}, or the old keys mapped onto it: {@code tpm_device = P} is {@code device:P},
+   * {@code swtpm_address = H:P} is {@code swtpm:host=H,port=P}. Empty: {@link Tcti#defaultSpec()}.
+   */
+  private static Optional<Tcti.Spec> tcti(HclConfig c, List<String> warnings) throws HclException {
+    String tcti = c.optString("tcti", null);
     String device = c.optString("tpm_device", null);
     String swtpm = c.optString("swtpm_address", null);
+    if (tcti != null && (device != null || swtpm != null)) {
+      throw new HclException("tcti replaces tpm_device and swtpm_address: set only tcti (e.g. tcti = "
+          + "\"device:/dev/tpmrm0\", \"tabrmd\" or \"swtpm:host=127.0.0.1,port=2321\")");
+    }
     if (device != null && swtpm != null) {
-      throw new HclException("set either tpm_device or swtpm_address, not both");
+      throw new HclException("set either tpm_device or swtpm_address, not both (better: tcti, which replaces both)");
     }
-    if (swtpm == null) {
-      return new TpmAddress.Device(filePath("tpm_device", device == null ? DEFAULT_TPM_DEVICE : device));
+    Tcti.Spec spec;
+    if (tcti != null) {
+      try {
+        spec = Tcti.parse(tcti);
+      } catch (IllegalArgumentException e) {
+        throw new HclException("tcti: " + e.getMessage());
+      }
+    } else if (device != null) {
+      spec = new Tcti.Spec.Device(filePath("tpm_device", device));
+      warnings.add("tpm_device is an old name: write tcti = \"" + spec + "\"");
+    } else if (swtpm != null) {
+      spec = swtpmAddress(swtpm);
+      warnings.add("swtpm_address is an old name: write tcti = \"" + spec + "\"");
+    } else {
+      return Optional.empty();
     }
+    spec.warning().ifPresent(warnings::add);
+    return Optional.of(spec);
+  }
+
+  private static Tcti.Spec swtpmAddress(String swtpm) throws HclException {
     int colon = swtpm.lastIndexOf(':');
     String host = colon > 0 ? swtpm.substring(0, colon) : "";
     if (host.startsWith("[") && host.endsWith("]")) {
@@ -156,11 +181,11 @@ record AgentConfig(
     } catch (NumberFormatException e) {
       // reported below
     }
-    if (host.isEmpty() || port < 1 || port > 65535) {
+    if (host.isEmpty() || port < 1 || port > 65534) {
       throw new HclException("swtpm_address must be host:port of swtpm's data port, e.g. \"127.0.0.1:2321\" (got \""
-          + swtpm + "\")");
+          + swtpm + "\"); better: tcti = \"swtpm:host=127.0.0.1,port=2321\"");
     }
-    return new TpmAddress.Swtpm(host, port);
+    return new Tcti.Spec.Swtpm(host, port);
   }
 
   private static KeylimeTpm.Primary ek(HclConfig c) throws HclException {

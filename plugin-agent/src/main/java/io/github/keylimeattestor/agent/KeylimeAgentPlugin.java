@@ -44,7 +44,10 @@ final class KeylimeAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase imp
       throw Status.INVALID_ARGUMENT.withDescription("keylime plugin_data: " + e.getMessage()).asException();
     }
     config = c;
-    log.info("configured", "trust_domain", core.getTrustDomain(), "tpm", c.tpm().toString(),
+    for (String w : c.warnings()) {
+      log.warn(w);
+    }
+    log.info("configured", "trust_domain", core.getTrustDomain(), "tpm", c.tpmDescription(),
         "quote_source", c.quoteSource().name().toLowerCase(java.util.Locale.ROOT),
         "agent_data_path", c.agentDataPath().toString(), "app_key_path", c.appKeyPath().toString());
   }
@@ -52,8 +55,7 @@ final class KeylimeAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase imp
   @Override
   public Validation validate(CoreConfiguration core, String hcl) {
     try {
-      AgentConfig.parse(hcl);
-      return Validation.ok(List.of());
+      return Validation.ok(AgentConfig.parse(hcl).warnings());
     } catch (HclException e) {
       return Validation.invalid("keylime plugin_data: " + e.getMessage());
     }

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.github.keylimeattestor.proto.spire.config.CoreConfiguration;
 import io.github.keylimeattestor.sdk.Plugin;
 import io.github.keylimeattestor.tpm.Handles;
+import io.github.keylimeattestor.tpm.transport.Tcti;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import java.nio.file.Path;
@@ -20,7 +21,8 @@ class AgentConfigTest {
   @Test
   void defaults() throws Exception {
     AgentConfig c = AgentConfig.parse(BASE);
-    assertThat(c.tpm()).isEqualTo(new AgentConfig.TpmAddress.Device(Path.of("/dev/tpmrm0")));
+    assertThat(c.tcti()).isEmpty(); // Tcti.defaultSpec() at each use: /dev/tpmrm0, else tpm2-abrmd
+    assertThat(c.warnings()).isEmpty();
     assertThat(c.ek().persistentHandle()).isEqualTo(0x81010001);
     assertThat(c.agentDataPath()).isEqualTo(Path.of("/var/lib/keylime/agent_data.json"));
     assertThat(c.quoteSource()).isEqualTo(AgentConfig.QuoteSource.TPM);
@@ -32,10 +34,53 @@ class AgentConfigTest {
   void swtpmTemplateEkAndAgentConfig() throws Exception {
     AgentConfig c = AgentConfig.parse("swtpm_address = \"[::1]:2321\"\nek_handle = \"template\"\n"
         + "keylime_agent_config = \"/etc/keylime/agent.conf\"\napp_key_path = \"data/app.blob\"\n");
-    assertThat(c.tpm()).isEqualTo(new AgentConfig.TpmAddress.Swtpm("::1", 2321));
+    assertThat(c.tcti()).contains(new Tcti.Spec.Swtpm("::1", 2321));
+    assertThat(c.warnings()).containsExactly("swtpm_address is an old name: write tcti = \"swtpm:host=::1,port=2321\"");
     assertThat(c.ek().persistentHandle()).isZero();
     assertThat(c.ek().hierarchy()).isEqualTo(Handles.RH_ENDORSEMENT);
     assertThat(c.uuid()).isEqualTo(new AgentConfig.UuidSource.AgentConf(Path.of("/etc/keylime/agent.conf")));
+  }
+
+  @Test
+  void tctiChoosesTheTpmWithTpm2ToolsStrings() throws Exception {
+    String[][] table = {
+        {"device:/dev/tpmrm0", "device:/dev/tpmrm0"},
+        {"tabrmd", "tabrmd:bus_name=com.intel.tss2.Tabrmd,bus_type=system"},
+        {"tabrmd:bus_type=session", "tabrmd:bus_name=com.intel.tss2.Tabrmd,bus_type=session"},
+        {"swtpm:host=127.0.0.1,port=2321", "swtpm:host=127.0.0.1,port=2321"},
+    };
+    for (String[] row : table) {
+      AgentConfig c = AgentConfig.parse(BASE + "tcti = \"" + row[0] + "\"\n");
+      assertThat(c.tcti()).as(row[0]).get().hasToString(row[1]);
+      assertThat(c.warnings()).as(row[0]).isEmpty();
+    }
+  }
+
+  @Test
+  void oldKeysMapOntoTctiWithANote() throws Exception {
+    AgentConfig d = AgentConfig.parse(BASE + "tpm_device = \"/dev/tpmrm0\"\n");
+    assertThat(d.tcti()).contains(new Tcti.Spec.Device(Path.of("/dev/tpmrm0")));
+    assertThat(d.warnings()).containsExactly("tpm_device is an old name: write tcti = \"device:/dev/tpmrm0\"");
+    AgentConfig s = AgentConfig.parse(BASE + "swtpm_address = \"127.0.0.1:2321\"\n");
+    assertThat(s.tcti()).contains(new Tcti.Spec.Swtpm("127.0.0.1", 2321));
+    // Validate passes, with the note; Configure works
+    Plugin.Validation v = new KeylimeAgentPlugin().validate(CoreConfiguration.getDefaultInstance(),
+        BASE + "swtpm_address = \"127.0.0.1:2321\"\n");
+    assertThat(v.valid()).isTrue();
+    assertThat(v.notes()).singleElement().asString().contains("write tcti = \"swtpm:host=127.0.0.1,port=2321\"");
+  }
+
+  @Test
+  void theRawDeviceWorksOnlyWhenAskedForAndWarns() throws Exception {
+    for (String hcl : new String[] {"tcti = \"device:/dev/tpm0\"\n", "tpm_device = \"/dev/tpm0\"\n"}) {
+      AgentConfig c = AgentConfig.parse(BASE + hcl);
+      assertThat(c.tcti()).contains(new Tcti.Spec.Device(Path.of("/dev/tpm0")));
+      assertThat(c.warnings()).last().asString().contains("/dev/tpm0 is the raw TPM device")
+          .contains("tpm2-abrmd");
+      Plugin.Validation v = new KeylimeAgentPlugin().validate(CoreConfiguration.getDefaultInstance(), BASE + hcl);
+      assertThat(v.valid()).isTrue();
+      assertThat(v.notes()).anySatisfy(n -> assertThat(n).contains("raw TPM device"));
+    }
   }
 
   @Test
@@ -49,6 +94,11 @@ class AgentConfigTest {
   @ParameterizedTest(name = "{1}")
   @CsvSource(delimiter = '|', textBlock = """
       tpm_device = "/dev/tpmrm0"\\nswtpm_address = "127.0.0.1:2321"     | set either tpm_device or swtpm_address
+      tcti = "tabrmd"\\ntpm_device = "/dev/tpmrm0"                      | tcti replaces tpm_device and swtpm_address
+      tcti = "tabrmd"\\nswtpm_address = "127.0.0.1:2321"                | set only tcti
+      tcti = "/dev/tpmrm0"                                              | tcti: bad TCTI "/dev/tpmrm0"
+      tcti = "tabrmd:bus_type=user"                                     | bus_type must be system or session
+      tcti = "swtpm:127.0.0.1:2321"                                     | use device:/dev/tpmrm0, tabrmd
       swtpm_address = "localhost"                                       | swtpm_address must be host:port
       swtpm_address = "127.0.0.1:99999"                                 | swtpm_address must be host:port
       ek_handle = "0x01c00002"                                          | ek_handle must be a persistent handle

@@ -12,13 +12,20 @@ import io.github.keylimeattestor.sovereign.PcrPolicy;
 import io.github.keylimeattestor.sovereign.VerifiedEvidence;
 import io.github.keylimeattestor.sovereign.WireFormat;
 import io.github.keylimeattestor.tpm.Alg;
+import io.github.keylimeattestor.tpm.Handles;
 import io.github.keylimeattestor.tpm.KeylimeTpm;
+import io.github.keylimeattestor.tpm.ResponseCode;
+import io.github.keylimeattestor.tpm.Tpm;
+import io.github.keylimeattestor.tpm.TpmResponseException;
+import io.github.keylimeattestor.tpm.command.CreatePrimary;
+import io.github.keylimeattestor.tpm.command.FlushContext;
 import io.github.keylimeattestor.tpm.structure.AgentData;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
 import io.github.keylimeattestor.tpm.structure.PcrSelection;
 import io.github.keylimeattestor.tpm.structure.Templates;
 import io.github.keylimeattestor.tpm.structure.TpmPublic;
 import io.github.keylimeattestor.tpm.testing.Swtpm;
+import io.github.keylimeattestor.tpm.testing.Tabrmd;
 import io.grpc.Status;
 import java.io.ByteArrayOutputStream;
 import java.net.ServerSocket;
@@ -242,10 +249,90 @@ class TpmQuoteSourceTest {
     configure(config().replace("127.0.0.1:" + swtpm.port, "127.0.0.1:" + closedPort));
     InProcessAttestor.Result r = attestExpectingError();
     assertThat(r.error().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
-    assertThat(r.error().getDescription()).contains("swtpm 127.0.0.1:" + closedPort).contains("swtpm_address");
+    assertThat(r.error().getDescription()).contains("swtpm 127.0.0.1:" + closedPort).contains("check tcti");
 
     configure(config());
     attestAndVerify(16);
+  }
+
+  /** Fills every transient slot of the swtpm with objects of another client, as leaked AKs would. */
+  List<Integer> fillTransientSlots() throws Exception {
+    List<Integer> held = new ArrayList<>();
+    try (var tpm = swtpm.tpm()) {
+      while (true) {
+        try {
+          held.add(tpm.execute(CreatePrimary.of(Handles.RH_OWNER, Templates.srkEccP256())).handle());
+        } catch (TpmResponseException e) {
+          assertThat(e.responseCode().base()).isEqualTo(ResponseCode.OBJECT_MEMORY);
+          return held;
+        }
+      }
+    }
+  }
+
+  void flush(List<Integer> handles) throws Exception {
+    try (var tpm = swtpm.tpm()) {
+      for (int h : handles) {
+        tpm.execute(new FlushContext(h));
+      }
+    }
+  }
+
+  @Test
+  void slotsTakenByAnotherClientAreWaitedForAndTheAttestationSucceedsOnceFreed() throws Exception {
+    configure(config("timeout = \"8s\""));
+    List<Integer> held = fillTransientSlots();
+    assertThat(held).hasSize(3);
+    Thread freer = new Thread(() -> {
+      try {
+        Thread.sleep(700);
+        flush(held);
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+    });
+    freer.start();
+    try {
+      attestAndVerify(16);
+    } finally {
+      freer.join();
+    }
+    assertThat(transientHandles()).isEmpty();
+  }
+
+  @Test
+  void slotsThatStayTakenEndInUnavailableSayingWhatRanOutAndWhatFixesIt() throws Exception {
+    configure(config("timeout = \"1s\""));
+    List<Integer> held = fillTransientSlots();
+    try {
+      InProcessAttestor.Result r = attestExpectingError();
+      assertThat(r.error().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+      assertThat(r.error().getDescription()).contains("TPM_RC_OBJECT_MEMORY").contains("tries")
+          .contains("transient object slots are all in use").contains("Keylime agent")
+          .contains("tpm2_getcap handles-transient").contains("/dev/tpmrm0").contains("tpm2-abrmd");
+      assertThat(transientHandles()).containsExactlyInAnyOrderElementsOf(held);
+    } finally {
+      flush(held);
+    }
+    attestAndVerify(16);
+  }
+
+  @Test
+  void attestsThroughTpm2AbrmdBesideAClientHoldingEverySlotsWorth() throws Exception {
+    try (Tabrmd abrmd = Tabrmd.start(swtpm.tcti())) {
+      configure(config().replace("swtpm_address = \"127.0.0.1:" + swtpm.port + "\"", "tcti = \"" + abrmd.tcti() + "\""));
+      attestAndVerify(16);
+      // another client of the daemon keeps 3 objects loaded: abrmd swaps them out between commands
+      try (Tpm foreign = abrmd.tpm()) {
+        for (int i = 0; i < 3; i++) {
+          foreign.execute(CreatePrimary.of(Handles.RH_OWNER, Templates.srkEccP256()));
+        }
+        attestAndVerify(16);
+        attestAndVerify(0, 1, 7, 16);
+        assertThat(new KeylimeTpm(foreign).transientHandles()).hasSize(3);
+      }
+    }
+    assertThat(transientHandles()).isEmpty();
   }
 
   @Test

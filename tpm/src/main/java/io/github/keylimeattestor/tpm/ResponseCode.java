@@ -31,6 +31,10 @@ public record ResponseCode(
   public static final int TESTING = 0x90A;
   public static final int REFERENCE_H0 = 0x910;
   public static final int COMMAND_CODE = 0x143;
+  /** TSS2 response-code layer of tpm2-abrmd's own answers (TSS2_RESMGR_RC_LAYER >> 16). */
+  public static final int LAYER_RESMGR = 11;
+  /** TSS2 layer of TPM codes that tpm2-abrmd passes on (TSS2_RESMGR_TPM_RC_LAYER >> 16). */
+  public static final int LAYER_RESMGR_TPM = 12;
 
   private static final Map<Integer, String[]> TABLE = new HashMap<>();
 
@@ -135,6 +139,12 @@ public record ResponseCode(
   public static ResponseCode decode(int rc) {
     if (rc == 0) {
       return new ResponseCode(0, "TPM_RC_SUCCESS", 0, 0, 0, "the command succeeded");
+    }
+    int layer = rc >>> 16;
+    if (layer == LAYER_RESMGR || layer == LAYER_RESMGR_TPM) {
+      ResponseCode low = decode(rc & 0xFFFF);
+      return new ResponseCode(rc, low.name(), low.handle(), low.parameter(), low.session(),
+          low.description() + (layer == LAYER_RESMGR ? " (from tpm2-abrmd, not from the TPM)" : " (via tpm2-abrmd)"));
     }
     int handle = 0;
     int parameter = 0;
