@@ -62,7 +62,7 @@ final class SharedTpmNode {
 
   /** The TPM lines of the agent plugin's plugin_data. */
   String pluginTpmSettings() {
-    return viaAbrmd ? "tcti = \"tabrmd:bus_type=session\"" : "swtpm_address = \"127.0.0.1:" + swtpmPort + "\"";
+    return "tcti = \"" + emulatorTcti() + "\"";
   }
 
   void startTpm() throws IOException, InterruptedException {
