@@ -54,6 +54,8 @@ class SharedTpmIT {
    * expired; each failed attempt may itself take the plugin's retry budget.
    */
   static final String FAULT_TTL = System.getProperty("shared.fault_ttl", "120s");
+  /** The first re-attestation comes at half the TTL; wait for it a little longer than that. */
+  static final Duration FIRST_REATTEST = Duration.ofSeconds(Long.parseLong(FAULT_TTL.replace("s", "")) / 2 + 30);
   static final Predicate<JsonNode> REATTESTED = msg("Successfully reattested node");
 
   final long started = System.nanoTime();
@@ -326,7 +328,7 @@ class SharedTpmIT {
     assertThat(resident).hasSize(2);
     assertThat(n.transientHandlesByTpm2Tools()).as("tpm2-tools: both AKs are loaded").containsAll(resident);
     int unavailable = bed.agent.entries(UNAVAILABLE).size();
-    JsonNode leak = awaitNew(bed, UNAVAILABLE, unavailable, Duration.ofSeconds(60));
+    JsonNode leak = awaitNew(bed, UNAVAILABLE, unavailable, FIRST_REATTEST);
     assertThat(leak.toString()).as("what spire-agent logged").contains("OBJECT_MEMORY");
     System.err.println(n + " with a leaked AK: " + leak.path("error").asText());
 
@@ -358,7 +360,7 @@ class SharedTpmIT {
 
     n.stopAbrmd();
     int unavailable = bed.agent.entries(UNAVAILABLE).size();
-    JsonNode down = awaitNew(bed, UNAVAILABLE, unavailable, Duration.ofSeconds(60));
+    JsonNode down = awaitNew(bed, UNAVAILABLE, unavailable, FIRST_REATTEST);
     System.err.println(n + " with tpm2-abrmd down: " + down.path("error").asText());
     int reattested = bed.agent.entries(REATTESTED).size();
     n.startAbrmd();
