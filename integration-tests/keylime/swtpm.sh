@@ -45,7 +45,11 @@ start)
       --logfile "$WD/logs/swtpm_setup-$name.log" >/dev/null 2>>"$WD/logs/swtpm_setup-$name.log" \
       || { tail -n 30 "$WD/logs/swtpm_setup-$name.log" >&2; die "swtpm_setup failed for $name"; }
   fi
-  [ ! -f "$WD/pids/$name.pgid" ] || kill_group "$name"
+  if [ -f "$WD/pids/$name.pid" ] && kill -0 "$(cat "$WD/pids/$name.pid")" 2>/dev/null; then
+    echo "$port" >"$WD/$name.port"
+    echo "$port" # already running
+    exit 0
+  fi
   start_group "$name" "$WD/logs/$name.log" swtpm socket --tpm2 --tpmstate "dir=$state" \
     --server "type=tcp,port=$port,bindaddr=127.0.0.1" \
     --ctrl "type=tcp,port=$((port + 1)),bindaddr=127.0.0.1" \
