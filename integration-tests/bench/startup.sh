@@ -16,7 +16,7 @@ cp plugin-agent/target/keylime-attestor-agent plugin-server/target/keylime-attes
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=bench \
   -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
 cat > "$work/agent.hcl" <<HCL
-swtpm_address = "127.0.0.1:2321"
+tcti = "swtpm:host=127.0.0.1,port=2321"
 keylime_agent_uuid = "0b5f2b36-27a4-4d8e-9c61-3c4f2d7e9a10"
 agent_data_path = "$work/agent_data.json"
 app_key_path = "$work/app-key.blob"

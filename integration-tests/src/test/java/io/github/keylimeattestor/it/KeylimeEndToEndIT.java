@@ -187,7 +187,7 @@ class KeylimeEndToEndIT {
             plugin_cmd = "%s"
             plugin_checksum = "%s"
             plugin_data {
-              swtpm_address = "127.0.0.1:%s"
+              tcti = "swtpm:host=127.0.0.1,port=%s"
               agent_data_path = "%s"
               keylime_agent_uuid = "%s"
               app_key_path = "%s"

@@ -1,16 +1,19 @@
 package io.github.keylimeattestor.tpm;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.keylimeattestor.tpm.command.Auth;
 import io.github.keylimeattestor.tpm.command.CreatePrimary;
 import io.github.keylimeattestor.tpm.command.ReadPublic;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
+import io.github.keylimeattestor.tpm.structure.PcrBlob;
 import io.github.keylimeattestor.tpm.structure.PcrSelection;
 import io.github.keylimeattestor.tpm.structure.Templates;
 import io.github.keylimeattestor.tpm.testing.Swtpm;
 import io.github.keylimeattestor.tpm.testing.Tabrmd;
 import io.github.keylimeattestor.tpm.transport.Tcti;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.ArrayList;
@@ -65,6 +68,8 @@ class TabrmdTest {
       KeylimeTpm k = new KeylimeTpm(tpm);
       ak = k.createAk(Templates.akRsa(Alg.SHA256));
       KeyBlob app = k.createAppKey(Templates.appKeyEccP256());
+      // a non-zero PCR 16, so that the comparison with tpm2_pcrread below means something
+      k.resetAndExtend(16, Alg.SHA256, java.security.MessageDigest.getInstance("SHA-256").digest(nonce));
       e = quoteAndCertify(k, ak, app, nonce);
       // abrmd shows each connection only its own objects: ours are all flushed
       assertThat(k.transientHandles()).isEmpty();
@@ -75,7 +80,15 @@ class TabrmdTest {
     Files.write(abrmd.dir().resolve("q.pcrs"), e.quote().pcrBlob());
     abrmd.tpm2("tpm2_checkquote", "-u", "ak.pub", "-m", "q.msg", "-s", "q.sig", "-f", "q.pcrs", "-g", "sha256",
         "-q", HexFormat.of().formatHex(nonce));
-    // tpm2-tools reach the same TPM through the same daemon: the persistent EK we used is there
+    // tpm2-tools reach the same TPM through the same daemon: the PCRs we quoted, the persistent EK we used
+    abrmd.tpm2("tpm2_pcrread", "sha256:0,1,7,16", "-o", "pcrs.bin");
+    byte[] theirs = Files.readAllBytes(abrmd.dir().resolve("pcrs.bin"));
+    PcrBlob ours = PcrBlob.parse(e.quote().pcrBlob());
+    int[] pcrs = {0, 1, 7, 16};
+    for (int i = 0; i < pcrs.length; i++) {
+      assertThat(java.util.Arrays.copyOfRange(theirs, 32 * i, 32 * i + 32)).as("PCR %d", pcrs[i])
+          .isEqualTo(ours.value(Alg.SHA256, pcrs[i]));
+    }
     assertThat(abrmd.tpm2("tpm2_getcap", "handles-persistent")).contains("0x81010001");
     assertThat(abrmd.tpm2("tpm2_getcap", "handles-transient").strip()).isEmpty();
     // and nothing of ours is left in the TPM itself
@@ -91,6 +104,7 @@ class TabrmdTest {
   @Test
   void closingTheTransportEndsItsAbrmdConnection() throws Exception {
     long before = openFds();
+    int threadsBefore = Thread.activeCount();
     // more connections than abrmd allows at once (27): each must really end when closed
     for (int i = 0; i < 40; i++) {
       try (Tpm tpm = new Tpm(Tcti.open(abrmd.tcti(), 30_000))) {
@@ -99,12 +113,38 @@ class TabrmdTest {
       }
     }
     assertThat(openFds()).isLessThan(before + 5);
+    long threadDeadline = System.nanoTime() + 5_000_000_000L;
+    while (Thread.activeCount() > threadsBefore + 4 && System.nanoTime() < threadDeadline) {
+      Thread.sleep(20);
+    }
+    assertThat(Thread.activeCount()).as("threads left by D-Bus connections").isLessThanOrEqualTo(threadsBefore + 4);
     KeylimeTpm direct = new KeylimeTpm(swtpm.tpm());
     long deadline = System.nanoTime() + 5_000_000_000L;
     while (!direct.transientHandles().isEmpty() && System.nanoTime() < deadline) {
       Thread.sleep(20);
     }
     assertThat(direct.transientHandles()).isEmpty();
+  }
+
+  @Test
+  void aStoppedDaemonIsAClearIoErrorAndARestartedOneServesNewConnections() throws Exception {
+    Tpm before = new Tpm(Tcti.open(abrmd.tcti(), 5_000));
+    try {
+      before.execute(io.github.keylimeattestor.tpm.command.GetCapability.handles(Handles.HR_TRANSIENT));
+      abrmd.stopDaemon();
+      assertThatThrownBy(() -> Tcti.open(abrmd.tcti(), 5_000)).isInstanceOf(IOException.class)
+          .hasMessageContaining("tpm2-abrmd com.intel.tss2.Tabrmd").hasMessageContaining("is not running");
+      // a connection from before the stop fails, it does not hang
+      assertThatThrownBy(() -> before.execute(
+          io.github.keylimeattestor.tpm.command.GetCapability.handles(Handles.HR_TRANSIENT)))
+          .isInstanceOf(IOException.class);
+    } finally {
+      before.close();
+      abrmd.startDaemonAgain();
+    }
+    try (Tpm after = new Tpm(Tcti.open(abrmd.tcti(), 5_000))) {
+      assertThat(new KeylimeTpm(after).transientHandles()).isEmpty();
+    }
   }
 
   @Test

@@ -31,6 +31,8 @@ public final class TabrmdTransport implements TpmTransport {
   public static final String DEFAULT_BUS_NAME = "com.intel.tss2.Tabrmd";
   static final String OBJECT_PATH = "/com/intel/tss2/Tabrmd/Tcti";
   static final String INTERFACE = "com.intel.tss2.TctiTabrmd";
+  static final String SESSION_ADDRESS_VARIABLE = "DBUS_SESSION_BUS_ADDRESS";
+  static final String SYSTEM_BUS_SOCKET = "/var/run/dbus/system_bus_socket";
 
   /** Which message bus: tpm2-abrmd's default is the system bus. */
   public enum BusType {
@@ -68,8 +70,14 @@ public final class TabrmdTransport implements TpmTransport {
       throws IOException {
     String where = "tpm2-abrmd " + busName + " on the " + (dbusAddress != null ? "bus " + dbusAddress
         : busType.name().toLowerCase(java.util.Locale.ROOT) + " bus");
+    String address;
+    try {
+      address = address(dbusAddress, busType);
+    } catch (IOException e) {
+      throw new IOException("cannot reach " + where + ": " + e.getMessage(), e);
+    }
     AFUNIXSocket s;
-    try (DBusConnection bus = bus(dbusAddress, busType)) {
+    try (DBusConnection bus = bus(address, busType, timeoutMillis)) {
       MethodCall call = bus.getMessageFactory().createMethodCall(busName, OBJECT_PATH, INTERFACE,
           "CreateConnection", (byte) 0, null);
       bus.sendMessage(call);
@@ -89,10 +97,37 @@ public final class TabrmdTransport implements TpmTransport {
     return new TabrmdTransport(where, s);
   }
 
-  private static DBusConnection bus(String dbusAddress, BusType busType) throws DBusException {
-    DBusConnectionBuilder b = dbusAddress != null ? DBusConnectionBuilder.forAddress(dbusAddress)
-        : busType == BusType.SYSTEM ? DBusConnectionBuilder.forSystemBus() : DBusConnectionBuilder.forSessionBus();
-    return b.withShared(false).build();
+  /**
+   * The bus address: explicit, else as D-Bus clients find it (session: system property, then
+   * environment variable DBUS_SESSION_BUS_ADDRESS; system: DBUS_SYSTEM_BUS_ADDRESS, else the
+   * well-known socket). A unix:path= socket that does not exist fails at once, not after a timeout.
+   */
+  static String address(String dbusAddress, BusType busType) throws IOException {
+    String a = dbusAddress;
+    if (a == null && busType == BusType.SESSION) {
+      a = System.getProperty(SESSION_ADDRESS_VARIABLE, System.getenv(SESSION_ADDRESS_VARIABLE));
+      if (a == null || a.isBlank()) {
+        throw new IOException("no D-Bus session bus: " + SESSION_ADDRESS_VARIABLE + " is not set");
+      }
+    } else if (a == null) {
+      a = System.getenv("DBUS_SYSTEM_BUS_ADDRESS");
+      if (a == null || a.isBlank()) {
+        a = "unix:path=" + SYSTEM_BUS_SOCKET;
+      }
+    }
+    if (a.startsWith("unix:path=")) {
+      String path = a.substring("unix:path=".length()).split(",", 2)[0];
+      if (!java.nio.file.Files.exists(java.nio.file.Path.of(path))) {
+        throw new IOException("no D-Bus daemon listens at " + path + " (is dbus running?)");
+      }
+    }
+    return a;
+  }
+
+  private static DBusConnection bus(String dbusAddress, BusType busType, int timeoutMillis)
+      throws IOException, DBusException {
+    return DBusConnectionBuilder.forAddress(address(dbusAddress, busType)).withShared(false)
+        .transportConfig().withTimeout(timeoutMillis).back().build();
   }
 
   /** True if {@code busName} is owned on that bus; false also when the bus cannot be reached. */
@@ -106,7 +141,7 @@ public final class TabrmdTransport implements TpmTransport {
   }
 
   private static boolean nameHasOwner(String dbusAddress, BusType busType, String busName, int timeoutMillis) {
-    try (DBusConnection bus = bus(dbusAddress, busType)) {
+    try (DBusConnection bus = bus(dbusAddress, busType, timeoutMillis)) {
       MethodCall call = bus.getMessageFactory().createMethodCall("org.freedesktop.DBus", "/org/freedesktop/DBus",
           "org.freedesktop.DBus", "NameHasOwner", (byte) 0, "s", busName);
       bus.sendMessage(call);
@@ -122,6 +157,10 @@ public final class TabrmdTransport implements TpmTransport {
       throw new IOException(where + " did not answer CreateConnection in time");
     }
     if (reply instanceof Error err) {
+      if (err.getName().endsWith(".ServiceUnknown") || err.getName().endsWith(".NameHasNoOwner")) {
+        throw new IOException(where + " is not running (nobody owns that name on the bus): start tpm2-abrmd, "
+            + "or check tcti");
+      }
       throw new IOException(where + " refused CreateConnection: " + err.getName() + ": "
           + err.getException().getMessage());
     }
