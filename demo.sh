@@ -169,7 +169,7 @@ plugins {
     plugin_cmd = "$root/plugin-agent/target/keylime-attestor-agent"
     plugin_checksum = "$(cut -d' ' -f1 "$root/plugin-agent/target/keylime-attestor-agent.sha256")"
     plugin_data {
-      swtpm_address = "127.0.0.1:$SWTPM_PORT"
+      tcti = "swtpm:host=127.0.0.1,port=$SWTPM_PORT"
       agent_data_path = "$kdir/agent_data.json"
       keylime_agent_uuid = "$uuid"
       app_key_path = "./data/agent/keylime-app-key.blob"
