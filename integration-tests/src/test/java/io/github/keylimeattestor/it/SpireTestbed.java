@@ -27,6 +27,8 @@ final class SpireTestbed implements AutoCloseable {
   String serverKeyManager = "KeyManager \"memory\" {\n    plugin_data {}\n  }";
   /** Extra environment for spire-server and so for its plugins (e.g. KEYLIME_ATTESTOR_JAVA_OPTS). */
   final java.util.Map<String, String> serverEnv = new java.util.LinkedHashMap<>();
+  /** Extra environment for spire-agent and so for its plugins. */
+  final java.util.Map<String, String> agentEnv = new java.util.LinkedHashMap<>();
 
   SpireTestbed() throws IOException {
     // Short path: Unix socket paths must stay under ~100 bytes.
@@ -135,7 +137,7 @@ final class SpireTestbed implements AutoCloseable {
     Files.createDirectories(dir.resolve("data").resolve(name));
     Files.writeString(dir.resolve(name + ".conf"), conf);
     agent = SpireProcess.start("spire-" + name, dir,
-        List.of(SpireBinaries.agent().toString(), "run", "-config", name + ".conf"));
+        List.of(SpireBinaries.agent().toString(), "run", "-config", name + ".conf"), agentEnv);
     return agent;
   }
 

@@ -7,6 +7,7 @@ import io.github.keylimeattestor.sdk.doctor.DoctorReport;
 import io.github.keylimeattestor.sdk.doctor.PluginDataFile;
 import io.github.keylimeattestor.sdk.hcl.HclException;
 import io.github.keylimeattestor.sovereign.Nonce;
+import io.github.keylimeattestor.tpm.transport.Tcti;
 import io.github.keylimeattestor.tpm.Alg;
 import io.github.keylimeattestor.tpm.TpmException;
 import io.github.keylimeattestor.tpm.command.GetCapability;
@@ -82,7 +83,8 @@ final class AgentDoctor {
         return new int[] {free.getOrDefault(PT_HR_TRANSIENT_AVAIL, -1),
             min.getOrDefault(GetCapability.PT_HR_TRANSIENT_MIN, -1)};
       });
-      report.ok("TPM", "reachable through " + describe(config.tpm()) + "; EK readable");
+      Tcti.Spec spec = config.tpm();
+      report.ok("TPM", "reachable through " + describe(spec) + "; EK readable");
       if (slots[0] >= SLOTS_NEEDED) {
         report.ok("TPM object slots", slots[0] + " transient object slots free (the TPM guarantees " + slots[1]
             + "; the plugin needs " + SLOTS_NEEDED + ")");
@@ -91,21 +93,25 @@ final class AgentDoctor {
             + SLOTS_NEEDED + ": another program holds transient objects on this TPM without a resource manager; "
             + "use /dev/tpmrm0 or tpm2-abrmd for every TPM user");
       }
-      if (config.tpm() instanceof AgentConfig.TpmAddress.Device d && d.path().getFileName().toString().equals("tpm0")) {
+      if (spec instanceof Tcti.Spec.Device d && d.path().getFileName().toString().equals("tpm0")) {
         report.note("TPM", "/dev/tpm0 is the raw device: with a Keylime agent or tpm2-abrmd on this node use "
             + "/dev/tpmrm0 (the kernel resource manager), or the TPM is not shared safely");
       }
     } catch (AttestationFailure e) {
       report.fix("TPM", e.getMessage());
+    } catch (IOException e) {
+      report.fix("TPM", "no TPM to use: " + e.getMessage());
     }
   }
 
-  private static String describe(AgentConfig.TpmAddress tpm) {
-    if (tpm instanceof AgentConfig.TpmAddress.Swtpm s) {
+  private static String describe(Tcti.Spec tpm) {
+    if (tpm instanceof Tcti.Spec.Swtpm s) {
       return "swtpm at " + s.host() + ":" + s.port();
     }
-    String path = tpm.toString();
-    return path + (path.endsWith("tpmrm0") ? " (kernel resource manager)" : "");
+    if (tpm instanceof Tcti.Spec.Tabrmd) {
+      return "tpm2-abrmd (" + tpm + ")";
+    }
+    return tpm + (tpm.toString().endsWith("tpmrm0") ? " (kernel resource manager)" : "");
   }
 
   private AgentData checkAgentData(AgentConfig config) {

@@ -344,6 +344,23 @@ class TpmQuoteSourceTest {
   }
 
   @Test
+  void halfWrittenAgentDataIsUnavailableAndThePluginCarriesOn() throws Exception {
+    Path half = dir.resolve("half_agent_data.json");
+    byte[] whole = Files.readAllBytes(agentData);
+    Files.write(half, java.util.Arrays.copyOf(whole, whole.length / 3));
+    configure(config().replace(agentData.toString(), half.toString()));
+    InProcessAttestor.Result r = attestExpectingError();
+    assertThat(r.error().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(r.error().getDescription()).contains(half.toString()).contains("cut short")
+        .contains("rewrites it at every start");
+    Files.write(half, new byte[0]);
+    assertThat(attestExpectingError().error().getDescription()).contains("is empty");
+    Files.write(half, whole); // the Keylime agent has finished writing it
+    attestAndVerify(16);
+    assertThat(transientHandles()).isEmpty();
+  }
+
+  @Test
   void agentDataOfAnotherTpmIsAFailedPrecondition() throws Exception {
     Path foreign = dir.resolve("foreign_agent_data.json");
     try (Swtpm other = Swtpm.start(); var tpm = other.tpm()) {
