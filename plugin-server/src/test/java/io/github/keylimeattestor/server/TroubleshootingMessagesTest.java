@@ -19,10 +19,23 @@ import org.junit.jupiter.api.Test;
  */
 class TroubleshootingMessagesTest {
 
+  /** The default policy refuses the retry state the verifier enters when it cannot reach the node. */
+  @Test
+  void aKeylimeAgentTheVerifierCannotReach() {
+    assertThatThrownBy(() -> StatusPolicy.check(config(true, ServerConfig.DEFAULT_MAX_ATTESTATION_AGE),
+        status(OperationalState.GET_QUOTE_RETRY, AttestationStatus.PASS, NOW.minusSeconds(30)), NOW))
+        .isInstanceOf(StatusException.class)
+        .hasMessage("UNAVAILABLE: the Keylime verifier reports agent u-1 as 'Get Quote (retry)', not (yet) in an "
+            + "accepted state [GET_QUOTE, PROVIDE_V]: the verifier cannot reach the node right now (check the node "
+            + "and its Keylime agent; attestation_policy.accepted_states can list get_quote_retry, within "
+            + "max_attestation_age)");
+  }
+
+  /** Still in Get Quote (the verifier has not yet noticed), but its last success is old. */
   @Test
   void aKeylimeAgentThatDiedAfterOneQuoteLeavesAStaleAttestation() {
     assertThatThrownBy(() -> StatusPolicy.check(config(true, Duration.ofMinutes(1)),
-        status(OperationalState.GET_QUOTE_RETRY, AttestationStatus.PASS, NOW.minusSeconds(300)), NOW))
+        status(OperationalState.GET_QUOTE, AttestationStatus.PASS, NOW.minusSeconds(300)), NOW))
         .isInstanceOf(StatusException.class)
         .hasMessage("UNAVAILABLE: the Keylime verifier's last successful attestation of agent u-1 is from "
             + "2026-11-23T11:55:00Z, older than max_attestation_age PT1M");
