@@ -25,10 +25,15 @@ import org.junit.jupiter.params.provider.ValueSource;
 /** The tar.gz that `./mvnw package` writes, read back with the system's tar. */
 class ReleaseBundleIT {
   static final String[] EXECUTABLES = {"keylime-attestor-agent", "keylime-attestor-server"};
-  /** Netty's epoll library for each Linux architecture, and the ELF e_machine it must carry. */
+  /**
+   * Netty's epoll library and junixsocket's (dbus-java's transport to tpm2-abrmd; junixsocket-native-common
+   * carries every platform in one jar) for each Linux architecture, and the ELF e_machine it must carry.
+   */
   static final Map<String, Integer> NATIVES = Map.of(
       "META-INF/native/libnetty_transport_native_epoll_x86_64.so", 62, // EM_X86_64
-      "META-INF/native/libnetty_transport_native_epoll_aarch_64.so", 183); // EM_AARCH64
+      "META-INF/native/libnetty_transport_native_epoll_aarch_64.so", 183, // EM_AARCH64
+      "lib/amd64-Linux-clang/jni/libjunixsocket-native-2.10.0.so", 62,
+      "lib/aarch64-Linux-clang/jni/libjunixsocket-native-2.10.0.so", 183);
 
   @TempDir static Path unpacked;
   static Path base;
