@@ -178,7 +178,7 @@ class SharedTpmIT {
             }
           }
         """.formatted(exe, sha, stack.get("REGISTRAR_URL"), stack.get("VERIFIER_URL"), stack.get("KEYLIME_CA_CERT"),
-        stack.get("SPIRE_CLIENT_CERT"), stack.get("SPIRE_CLIENT_KEY"), stack.get("SWTPM_LOCALCA_ISSUER"));
+        stack.get("SPIRE_CLIENT_CERT"), stack.get("SPIRE_CLIENT_KEY"), stack.get("EK_CA_BUNDLE"));
   }
 
   String agentBlock(SharedTpmNode n, String quoteSource, SpireTestbed bed) throws Exception {
