@@ -2,11 +2,14 @@ package io.github.keylimeattestor.agent;
 
 import io.github.keylimeattestor.sdk.PluginMain;
 
-/** Entry point of the keylime-attestor-agent executable. */
+/**
+ * Entry point of the keylime-attestor-agent executable: {@code NodeAttestor "keylime"} or, in a
+ * {@code KeyManager "keylime_tpm"} block, the TPM KeyManager; SPIRE's magic cookie says which.
+ */
 public final class KeylimeAgentMain {
   private KeylimeAgentMain() {}
 
   public static void main(String[] args) {
-    PluginMain.serve(new KeylimeAgentPlugin(), args);
+    PluginMain.serve(args, new KeylimeAgentPlugin(), new TpmKeyManagerPlugin());
   }
 }
