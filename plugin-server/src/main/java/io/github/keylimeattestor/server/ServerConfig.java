@@ -48,7 +48,17 @@ record ServerConfig(
     AgentPathTemplate agentPath,
     Duration challengeTimeout,
     boolean verifierIdentityCheck,
-    boolean allowSha1) {
+    boolean allowSha1,
+    TpmBoundSvid tpmBoundSvid) {
+
+  /**
+   * {@code require_tpm_bound_svid}: refuse an attestation that certifies no agent SVID key; {@code
+   * svid_binding_directory}: where certified keys are recorded for CredentialComposer
+   * "keylime_tpm_bound_svid" (which refuses agent SVIDs for any other key).
+   */
+  record TpmBoundSvid(boolean required, Optional<Path> bindingDirectory) {
+    static final TpmBoundSvid OFF = new TpmBoundSvid(false, Optional.empty());
+  }
 
   /**
    * Keylime's states while it attests the node. Not its retry states (Get Quote (retry), Provide V
@@ -131,11 +141,28 @@ record ServerConfig(
     if (pcrPolicy != null && pcrPolicy.hashAlg() == Alg.SHA1 && !allowSha1) {
       c.problem("pcr_policy.bank = \"sha1\" needs allow_sha1 = true (SHA-1 is refused by default)");
     }
+    TpmBoundSvid tpmBoundSvid = tpmBoundSvid(c);
     c.rejectUnknownKeys();
     c.throwIfProblems();
     return new ServerConfig(trustDomain, registrar, verifier, ekCas, requireEkCert, states, requirePass,
         maxAge.isZero() ? Optional.empty() : Optional.of(maxAge), pcrPolicy, pcrSelectors, metaSelectors, path,
-        challengeTimeout, identityCheck, allowSha1);
+        challengeTimeout, identityCheck, allowSha1, tpmBoundSvid);
+  }
+
+  private static TpmBoundSvid tpmBoundSvid(HclConfig c) {
+    boolean required = c.optBool("require_tpm_bound_svid", false);
+    String dir = c.optString("svid_binding_directory", "");
+    if (required && dir.isEmpty()) {
+      c.problem("require_tpm_bound_svid = true needs svid_binding_directory (a private directory, e.g. "
+          + "\"/var/lib/spire/server/keylime-svid-bindings\", which CredentialComposer \"keylime_tpm_bound_svid\" "
+          + "reads too)");
+    }
+    if (dir.isEmpty()) {
+      return new TpmBoundSvid(required, Optional.empty());
+    }
+    Path p = Path.of(dir);
+    io.github.keylimeattestor.server.svid.SvidBindings.checkPrivate("svid_binding_directory", p).ifPresent(c::problem);
+    return new TpmBoundSvid(required, Optional.of(p));
   }
 
   /** What a valid configuration still deserves a word about (Validate's notes). */
