@@ -99,6 +99,18 @@ final class SpireTestbed implements AutoCloseable {
 
   /** As {@link #startAgent(String)} with its own data directory and log name (a fresh node identity). */
   SpireProcess startAgent(String nodeAttestorBlock, String name) throws IOException, InterruptedException {
+    return startAgent(nodeAttestorBlock, name, """
+          KeyManager "disk" {
+            plugin_data {
+              directory = "./data/%s"
+            }
+          }
+        """.formatted(name));
+  }
+
+  /** As {@link #startAgent(String, String)} with {@code keyManagerBlock} instead of SPIRE's disk KeyManager. */
+  SpireProcess startAgent(String nodeAttestorBlock, String name, String keyManagerBlock)
+      throws IOException, InterruptedException {
     String bundle = run(List.of(SpireBinaries.server().toString(), "bundle", "show", "-socketPath", serverSocket().toString()));
     Files.writeString(dir.resolve("bundle.pem"), bundle);
     String conf = """
@@ -114,17 +126,13 @@ final class SpireTestbed implements AutoCloseable {
         }
 
         plugins {
-          KeyManager "disk" {
-            plugin_data {
-              directory = "./data/%s"
-            }
-          }
+        %s
           WorkloadAttestor "unix" {
             plugin_data {}
           }
         %s
         }
-        """.formatted(name, serverPort, agentSocket(), TRUST_DOMAIN, name, nodeAttestorBlock);
+        """.formatted(name, serverPort, agentSocket(), TRUST_DOMAIN, keyManagerBlock, nodeAttestorBlock);
     Files.createDirectories(dir.resolve("data").resolve(name));
     Files.writeString(dir.resolve(name + ".conf"), conf);
     agent = SpireProcess.start("spire-" + name, dir,

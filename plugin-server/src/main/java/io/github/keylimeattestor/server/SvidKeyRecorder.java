@@ -37,6 +37,8 @@ final class SvidKeyRecorder {
     try {
       for (VerifiedEvidence.CertifiedSvidKey k : ev.svidKeys()) {
         bindings.record(spiffeId, k.spki(), k.keyId(), now.plus(ttl), now);
+        LOG.info("SVID key certified by the AK", "spiffe_id", spiffeId, "key_id", k.keyId(), "spki_sha256",
+            SvidBindings.spkiHash(k.spki()));
       }
     } catch (IOException e) {
       LOG.error("cannot record certified SVID keys", "dir", bindings.dir().toString(), "error", String.valueOf(e));

@@ -140,6 +140,15 @@ public final class SvidBindings {
     }
   }
 
+  /** SHA-256 of a SubjectPublicKeyInfo, hex: how logs name a key. */
+  public static String spkiHash(byte[] spki) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(spki));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   static String name(String spiffeId, byte[] spki) {
     try {
       MessageDigest d = MessageDigest.getInstance("SHA-256");

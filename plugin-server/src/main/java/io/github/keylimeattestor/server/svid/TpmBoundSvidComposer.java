@@ -115,14 +115,15 @@ public final class TpmBoundSvidComposer extends CredentialComposerGrpc.Credentia
     }
     if (keyId.isEmpty()) {
       log.warn("refused an agent X.509-SVID for a key the TPM attestation did not certify", "spiffe_id",
-          req.getSpiffeId());
+          req.getSpiffeId(), "spki_sha256", SvidBindings.spkiHash(req.getPublicKey().toByteArray()));
       out.onError(Status.PERMISSION_DENIED.withDescription("agent " + req.getSpiffeId() + ": the SVID's public key "
           + "is not a TPM-resident key that the node's AK certified in this attestation (TPM-bound agent SVIDs are "
           + "required): configure the agent's KeyManager \"keylime_tpm\" and point the keylime NodeAttestor's "
           + "svid_key_directory at its directory").asException());
       return;
     }
-    log.info("agent X.509-SVID key is TPM-bound", "spiffe_id", req.getSpiffeId(), "key_id", keyId.get());
+    log.info("agent X.509-SVID key is TPM-bound", "spiffe_id", req.getSpiffeId(), "key_id", keyId.get(),
+        "spki_sha256", SvidBindings.spkiHash(req.getPublicKey().toByteArray()));
     out.onNext(ComposeAgentX509SVIDResponse.newBuilder().setAttributes(req.getAttributes()).build());
     out.onCompleted();
   }
