@@ -53,19 +53,25 @@ final class Tpm2Tools {
     int privLen = 2 + (((b[0] & 0xff) << 8) | (b[1] & 0xff));
     Files.write(work.resolve("key.priv"), Arrays.copyOfRange(b, 0, privLen));
     Files.write(work.resolve("key.pub"), Arrays.copyOfRange(b, privLen, b.length));
-    List<String> before = transientHandles(tcti, work);
+    List<String> create = new ArrayList<>(List.of("tpm2_createprimary"));
+    create.addAll(SRK);
+    create.addAll(List.of("-c", "srk.ctx"));
+    // each step leaves its object loaded; flushed at once, its saved context stays usable for the next step
+    runAndFlush(tcti, work, create.toArray(String[]::new));
+    runAndFlush(tcti, work, "tpm2_load", "-C", "srk.ctx", "-u", "key.pub", "-r", "key.priv", "-c", "key.ctx");
+    runAndFlush(tcti, work, "tpm2_readpublic", "-c", "key.ctx", "-f", "der", "-o", "key.der");
+    return Files.readAllBytes(work.resolve("key.der"));
+  }
+
+  /** Runs a tool and flushes the transient handles it left behind (also when it fails). */
+  static String runAndFlush(String tcti, Path dir, String... command) throws IOException, InterruptedException {
+    List<String> before = transientHandles(tcti, dir);
     try {
-      List<String> create = new ArrayList<>(List.of("tpm2_createprimary"));
-      create.addAll(SRK);
-      create.addAll(List.of("-c", "srk.ctx"));
-      run(tcti, work, create.toArray(String[]::new));
-      run(tcti, work, "tpm2_load", "-C", "srk.ctx", "-u", "key.pub", "-r", "key.priv", "-c", "key.ctx");
-      run(tcti, work, "tpm2_readpublic", "-c", "key.ctx", "-f", "der", "-o", "key.der");
-      return Files.readAllBytes(work.resolve("key.der"));
+      return run(tcti, dir, command);
     } finally {
-      for (String h : transientHandles(tcti, work)) {
+      for (String h : transientHandles(tcti, dir)) {
         if (!before.contains(h)) {
-          run(tcti, work, "tpm2_flushcontext", h);
+          run(tcti, dir, "tpm2_flushcontext", h);
         }
       }
     }
