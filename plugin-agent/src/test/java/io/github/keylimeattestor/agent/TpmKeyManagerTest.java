@@ -285,6 +285,12 @@ class TpmKeyManagerTest {
       assertThatThrownBy(() -> new EvidenceVerifier(new ClockHistory(16)).verify(nonce,
           new PcrPolicy(Alg.SHA256, new int[] {16}, Map.of()), payload, swapped, akPublic))
           .hasMessageContaining("SVID key agent-svid-C");
+      // a version 1 payload cannot be followed by SVID keys
+      WireFormat.Payload v1 = new WireFormat.Payload(payload.agentId(), payload.appKey(), payload.appKeyRaw(),
+          payload.hashAlg(), 1);
+      assertThatThrownBy(() -> new EvidenceVerifier(new ClockHistory(16)).verify(nonce,
+          new PcrPolicy(Alg.SHA256, new int[] {16}, Map.of()), v1, att, akPublic))
+          .hasMessageContaining("cannot carry SVID keys");
     }
   }
 

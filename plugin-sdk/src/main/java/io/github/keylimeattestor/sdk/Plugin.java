@@ -26,7 +26,8 @@ public interface Plugin {
 
   /** The bound NodeAttestor service (agent or server side), for plugins of type NodeAttestor. */
   default ServerServiceDefinition nodeAttestor() {
-    throw new UnsupportedOperationException(name() + " is a " + type() + " plugin, not a NodeAttestor");
+    throw new UnsupportedOperationException(name() + " (a " + type() + " plugin) implements neither nodeAttestor() nor "
+        + "pluginService()");
   }
 
   /** The bound plugin service of {@link #type}; its full name goes first into Init's answer. */
