@@ -407,12 +407,14 @@ public final class KeylimeTpm {
       return out;
     }
     int parent = primary(s, srk);
-    for (KeyBlob key : keys) {
-      int handle = s.add(tpm.execute(new Load(parent, Auth.empty(), key)).handle());
+    for (int i = 0; i < keys.size(); i++) {
+      int handle = s.add(tpm.execute(new Load(parent, Auth.empty(), keys.get(i))).handle());
+      if (i == keys.size() - 1) {
+        s.flush(parent); // as soon as the last key is loaded (the recorded traces expect this order)
+      }
       out.add(tpm.execute(new ContextSave(handle)));
       s.flush(handle);
     }
-    s.flush(parent);
     return out;
   }
 
