@@ -40,11 +40,14 @@ import java.util.Optional;
  * Not thread-safe: one per stream.
  */
 final class Attestation {
+  private static final io.github.keylimeattestor.sdk.log.Log LOG =
+      io.github.keylimeattestor.sdk.log.Log.named("keylime.agent");
   private final AgentConfig config;
   private final TpmAccess tpmAccess;
   private KeylimeAgentId agentId;
   private KeyBlob ak;
   private KeyBlob appKey;
+  private Map<String, KeyBlob> svidKeys = Map.of();
   private KeylimeAgentClient agentClient;
 
   Attestation(AgentConfig config, TpmAccess tpmAccess) {
@@ -78,7 +81,9 @@ final class Attestation {
       if ("hash_ek".equals(fromConf)) {
         agentId = agentId(AgentData.ekHash(ktpm.ekPublic().toPublicKey()), "the EK hash (uuid = \"hash_ek\")");
       }
-      return AppKeyStore.loadOrCreate(config.appKeyPath(), ktpm);
+      KeyBlob loaded = AppKeyStore.loadOrCreate(config.appKeyPath(), ktpm);
+      svidKeys = loadableSvidKeys(ktpm);
+      return loaded;
     });
     if (agentId == null) {
       agentId = agentId(confValue, "uuid in " + ((AgentConfig.UuidSource.AgentConf) config.uuid()).path());
@@ -98,7 +103,6 @@ final class Attestation {
           + " (are the agent and server plugins the same version?)", e);
     }
     byte[] certifyData = AppKeyBinding.certifyQualifyingData(challenge.nonce());
-    Map<String, KeyBlob> svidKeys = svidKeys();
     List<KeylimeTpm.ToCertify> toCertify = new ArrayList<>();
     toCertify.add(new KeylimeTpm.ToCertify(appKey, certifyData));
     svidKeys.forEach((id, blob) -> toCertify.add(
@@ -137,8 +141,30 @@ final class Attestation {
     return b.build().toByteArray();
   }
 
-  /** The TPM KeyManager's keys (svid_key_directory), by key ID; none when it is not set. */
-  private Map<String, KeyBlob> svidKeys() throws AttestationFailure {
+  /**
+   * The TPM KeyManager's keys this TPM can load, by key ID. A blob the TPM definitively refuses (a
+   * cleared TPM, another TPM's file) is skipped with a warning: the KeyManager replaces it when
+   * spire-agent next generates that key, and it is no key of this TPM anyway.
+   */
+  private Map<String, KeyBlob> loadableSvidKeys(KeylimeTpm ktpm) throws IOException, TpmException, AttestationFailure {
+    Map<String, KeyBlob> out = new java.util.TreeMap<>();
+    for (Map.Entry<String, KeyBlob> k : svidKeyFiles().entrySet()) {
+      try {
+        ktpm.checkLoadable(k.getValue());
+        out.put(k.getKey(), k.getValue());
+      } catch (TpmResponseException e) {
+        if (e.commandCode() != CommandCode.LOAD || e.responseCode().isWarning()) {
+          throw e;
+        }
+        LOG.warn("not certifying an SVID key blob this TPM does not load", "key_id", k.getKey(),
+            "svid_key_directory", String.valueOf(config.svidKeyDirectory().orElse(null)), "error", e.getMessage());
+      }
+    }
+    return out;
+  }
+
+  /** The TPM KeyManager's key files (svid_key_directory), by key ID; none when it is not set. */
+  private Map<String, KeyBlob> svidKeyFiles() throws AttestationFailure {
     if (config.svidKeyDirectory().isEmpty()) {
       return Map.of();
     }

@@ -294,6 +294,29 @@ class TpmKeyManagerTest {
     }
   }
 
+  @Test
+  void aBlobThisTpmDoesNotLoadIsNotCertifiedAndTheAttestationGoesOn() throws Exception {
+    PublicKey a = generate("agent-svid-A", KeyType.EC_P256);
+    byte[] blob = Files.readAllBytes(keys.resolve("agent-svid-A.tpmkey"));
+    blob[10] ^= 0x5a; // inside the TPM2B_PRIVATE: the TPM's integrity check fails
+    Files.write(keys.resolve("agent-svid-B.tpmkey"), blob);
+    KeylimeAgentPlugin attestor = new KeylimeAgentPlugin();
+    attestor.configure(CoreConfiguration.getDefaultInstance(), "tcti = \"" + swtpm.tcti() + "\"\n"
+        + "agent_data_path = \"" + agentData + "\"\nkeylime_agent_uuid = \"" + UUID + "\"\n"
+        + "app_key_path = \"" + dir.resolve("app_key.blob") + "\"\nsvid_key_directory = \"" + keys + "\"\n");
+    try (InProcessAttestor spire = new InProcessAttestor(attestor.nodeAttestor())) {
+      Nonce nonce = Nonce.mint(new SecureRandom());
+      InProcessAttestor.Result r = spire.attest(p -> WireFormat.encodeChallenge(nonce, PcrSelection.of(Alg.SHA256, 16)));
+      assertThat(r.error()).isNull();
+      VerifiedEvidence ev = new EvidenceVerifier(new ClockHistory(16)).verify(nonce,
+          new PcrPolicy(Alg.SHA256, new int[] {16}, Map.of()), WireFormat.decodePayload(r.payload()),
+          SovereignAttestation.parseFrom(r.response()), akPublic);
+      assertThat(ev.svidKeys()).extracting(VerifiedEvidence.CertifiedSvidKey::keyId).containsExactly("agent-svid-A");
+      assertThat(ev.svidKeys().get(0).spki()).isEqualTo(a.getPkixData().toByteArray());
+    }
+    assertThat(LOG.toString(StandardCharsets.UTF_8)).contains("not certifying an SVID key blob this TPM does not load");
+  }
+
   void signsWith(PublicKey k) throws Exception {
     byte[] data = "after".getBytes(StandardCharsets.US_ASCII);
     SignDataResponse r = km.signData(SignDataRequest.newBuilder().setKeyId(k.getId())
