@@ -23,6 +23,8 @@ final class SpireTestbed implements AutoCloseable {
   final int serverPort;
   SpireProcess server;
   SpireProcess agent;
+  /** The server's KeyManager block; "memory" loses the CA at a restart (agents then fail to sync). */
+  String serverKeyManager = "KeyManager \"memory\" {\n    plugin_data {}\n  }";
   /** Extra environment for spire-server and so for its plugins (e.g. KEYLIME_ATTESTOR_JAVA_OPTS). */
   final java.util.Map<String, String> serverEnv = new java.util.LinkedHashMap<>();
 
@@ -78,13 +80,12 @@ final class SpireTestbed implements AutoCloseable {
               connection_string = "./data/server/datastore.sqlite3"
             }
           }
-          KeyManager "memory" {
-            plugin_data {}
-          }
+          %s
         %s
         }
         %s
-        """.formatted(serverPort, serverSocket(), TRUST_DOMAIN, extraServerSettings, nodeAttestorBlock, topLevel);
+        """.formatted(serverPort, serverSocket(), TRUST_DOMAIN, extraServerSettings, serverKeyManager, nodeAttestorBlock,
+        topLevel);
     Files.writeString(dir.resolve("server.conf"), conf);
   }
 

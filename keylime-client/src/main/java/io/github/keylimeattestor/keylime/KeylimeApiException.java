@@ -12,7 +12,7 @@ public final class KeylimeApiException extends KeylimeException {
   private final int httpStatus;
   private final String keylimeMessage;
 
-  KeylimeApiException(String message, URI uri, int httpStatus, String keylimeMessage) {
+  public KeylimeApiException(String message, URI uri, int httpStatus, String keylimeMessage) {
     super(message, uri, null);
     this.httpStatus = httpStatus;
     this.keylimeMessage = keylimeMessage;

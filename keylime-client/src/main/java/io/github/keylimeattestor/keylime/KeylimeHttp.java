@@ -167,6 +167,39 @@ final class KeylimeHttp {
    */
   Answer get(URI base, String pathAndQuery) throws KeylimeException {
     URI uri = resolve(base, pathAndQuery);
+    LimitedBody body = exchange(uri, MAX_BODY_BYTES);
+    return interpret(uri, body.status, body.bytes());
+  }
+
+  /** Reads a 2xx JSON body as a stream (for large answers: no tree of the whole body). */
+  @FunctionalInterface
+  interface StreamReader<T> {
+    T read(URI uri, JsonParser parser) throws IOException, KeylimeException;
+  }
+
+  /**
+   * As {@link #get} for answers up to {@code maxBytes}, handed to {@code reader} as a JSON stream
+   * over the received chunks (the body is not copied into one array).
+   */
+  <T> T getStreaming(URI base, String pathAndQuery, int maxBytes, StreamReader<T> reader)
+      throws KeylimeException {
+    URI uri = resolve(base, pathAndQuery);
+    LimitedBody body = exchange(uri, maxBytes);
+    if (body.status < 200 || body.status >= 300) {
+      interpret(uri, body.status, body.bytes());
+    }
+    try (JsonParser p = JSON.createParser(body.stream())) {
+      return reader.read(uri, p);
+    } catch (JsonProcessingException e) {
+      throw new KeylimeMalformedResponseException(
+          component + " at " + uri + " answered invalid JSON: " + e.getOriginalMessage(), uri, e);
+    } catch (IOException e) {
+      throw new KeylimeMalformedResponseException(
+          component + " at " + uri + " answered an unreadable body: " + e.getMessage(), uri, e);
+    }
+  }
+
+  private LimitedBody exchange(URI uri, int maxBytes) throws KeylimeException {
     Duration timeout = settings.timeout();
     HttpRequest req =
         HttpRequest.newBuilder(uri)
@@ -175,11 +208,11 @@ final class KeylimeHttp {
             .header("Accept", "application/json")
             .build();
     long started = System.nanoTime();
-    CompletableFuture<HttpResponse<byte[]>> f = client.sendAsync(req, LimitedBody.HANDLER);
-    HttpResponse<byte[]> resp;
+    CompletableFuture<HttpResponse<LimitedBody>> f =
+        client.sendAsync(req, info -> new LimitedBody(info.statusCode(), maxBytes));
     try {
       // the request timeout covers the headers; this deadline also covers the body
-      resp = f.get(timeout.toMillis() + 250, java.util.concurrent.TimeUnit.MILLISECONDS);
+      return f.get(timeout.toMillis() + 250, java.util.concurrent.TimeUnit.MILLISECONDS).body();
     } catch (TimeoutException e) {
       f.cancel(true);
       throw new KeylimeUnavailableException(
@@ -192,7 +225,6 @@ final class KeylimeHttp {
     } catch (ExecutionException e) {
       throw classify(e.getCause() == null ? e : e.getCause(), uri, started);
     }
-    return interpret(uri, resp.statusCode(), resp.body());
   }
 
   private Answer interpret(URI uri, int status, byte[] body) throws KeylimeException {
@@ -274,9 +306,10 @@ final class KeylimeHttp {
 
   /** Maps an exception from the HTTP exchange to a Keylime exception. */
   KeylimeException classify(Throwable t, URI uri, long started) {
-    if (firstOf(t, BodyTooLargeException.class) != null) {
+    BodyTooLargeException tooLarge = firstOf(t, BodyTooLargeException.class);
+    if (tooLarge != null) {
       return new KeylimeMalformedResponseException(
-          component + " at " + uri + " sent a response body larger than " + MAX_BODY_BYTES + " bytes",
+          component + " at " + uri + " sent a response body larger than " + tooLarge.limit + " bytes",
           uri, t);
     }
     // The most specific signal first: our trust manager's explanation of a refused server cert.
@@ -399,22 +432,48 @@ final class KeylimeHttp {
 
   static final class BodyTooLargeException extends IOException {
     private static final long serialVersionUID = 1L;
+    final int limit;
 
-    BodyTooLargeException() {
-      super("response body larger than " + MAX_BODY_BYTES + " bytes");
+    BodyTooLargeException(int limit) {
+      super("response body larger than " + limit + " bytes");
+      this.limit = limit;
     }
   }
 
-  /** A body handler that refuses bodies larger than {@link #MAX_BODY_BYTES}. */
-  static final class LimitedBody implements HttpResponse.BodySubscriber<byte[]> {
-    static final HttpResponse.BodyHandler<byte[]> HANDLER = info -> new LimitedBody();
-
-    private final CompletableFuture<byte[]> result = new CompletableFuture<>();
-    private final java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
+  /**
+   * The response status and its body, refused beyond {@code maxBytes}; kept as the received
+   * chunks so that a large body is never copied whole.
+   */
+  static final class LimitedBody implements HttpResponse.BodySubscriber<LimitedBody> {
+    final int status;
+    private final int maxBytes;
+    private final CompletableFuture<LimitedBody> result = new CompletableFuture<>();
+    private final List<byte[]> chunks = new ArrayList<>();
+    private long size;
     private Flow.Subscription subscription;
 
+    LimitedBody(int status, int maxBytes) {
+      this.status = status;
+      this.maxBytes = maxBytes;
+    }
+
+    byte[] bytes() {
+      byte[] out = new byte[(int) size];
+      int at = 0;
+      for (byte[] c : chunks) {
+        System.arraycopy(c, 0, out, at, c.length);
+        at += c.length;
+      }
+      return out;
+    }
+
+    java.io.InputStream stream() {
+      return new java.io.SequenceInputStream(java.util.Collections.enumeration(
+          chunks.stream().map(java.io.ByteArrayInputStream::new).toList()));
+    }
+
     @Override
-    public CompletionStage<byte[]> getBody() {
+    public CompletionStage<LimitedBody> getBody() {
       return result;
     }
 
@@ -427,14 +486,15 @@ final class KeylimeHttp {
     @Override
     public void onNext(List<ByteBuffer> items) {
       for (ByteBuffer b : items) {
-        if (buf.size() + b.remaining() > MAX_BODY_BYTES) {
+        if (size + b.remaining() > maxBytes) {
           subscription.cancel();
-          result.completeExceptionally(new BodyTooLargeException());
+          result.completeExceptionally(new BodyTooLargeException(maxBytes));
           return;
         }
         byte[] chunk = new byte[b.remaining()];
         b.get(chunk);
-        buf.write(chunk, 0, chunk.length);
+        chunks.add(chunk);
+        size += chunk.length;
       }
     }
 
@@ -445,7 +505,7 @@ final class KeylimeHttp {
 
     @Override
     public void onComplete() {
-      result.complete(buf.toByteArray());
+      result.complete(this);
     }
   }
 

@@ -12,7 +12,7 @@ public final class KeylimeUnavailableException extends KeylimeException {
 
   private final boolean timedOut;
 
-  KeylimeUnavailableException(String message, URI uri, boolean timedOut, Throwable cause) {
+  public KeylimeUnavailableException(String message, URI uri, boolean timedOut, Throwable cause) {
     super(message, uri, cause);
     this.timedOut = timedOut;
   }

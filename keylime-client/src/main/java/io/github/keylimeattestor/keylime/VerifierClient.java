@@ -46,6 +46,25 @@ public final class VerifierClient {
         });
   }
 
+  /** Largest bulk answer read by default: about 40,000 agents at Keylime 7.14's ~1.5 KB each. */
+  public static final int DEFAULT_BULK_MAX_BYTES = 64 * 1024 * 1024;
+
+  /**
+   * {@code GET /v2.x/agents/?bulk=true}: every agent the verifier holds, in one answer, read as a
+   * stream. With {@code verifierId}, only the agents assigned to that verifier instance ({@code
+   * &verifier=<id>}, Keylime's own filter for verifiers sharing one database).
+   */
+  public VerifierBulkStatus getAgentsBulk(java.util.Optional<String> verifierId, int maxBytes)
+      throws KeylimeException {
+    Map<String, String> q = new LinkedHashMap<>();
+    q.put("bulk", "true");
+    verifierId.ifPresent(id -> q.put("verifier", id));
+    return core.call(
+        (base, v) ->
+            core.http.getStreaming(
+                base, v.pathPrefix() + "/agents/" + KeylimeHttp.query(q), maxBytes, VerifierBulkStatus::read));
+  }
+
   /**
    * {@code GET /v2.x/verify/identity}: asks the verifier to check an identity quote against the AK
    * it holds for the agent. Needs Keylime 7.11+ (API 2.2).

@@ -12,6 +12,7 @@ import io.github.keylimeattestor.proto.spire.server.nodeattestor.AgentAttributes
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestRequest;
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestResponse;
 import io.github.keylimeattestor.sdk.log.Log;
+import io.github.keylimeattestor.server.revocation.AttestedNode;
 import io.github.keylimeattestor.sovereign.AgentPathTemplate;
 import io.github.keylimeattestor.sovereign.EkCertificate;
 import io.github.keylimeattestor.sovereign.EvidenceException;
@@ -30,6 +31,7 @@ import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -48,7 +50,12 @@ final class AttestStream implements StreamObserver<AttestRequest> {
    * streams that wait too long: one scheduler thread for all of them, never a thread per stream.
    */
   record Context(ServerConfig config, Keylime keylime, EvidenceVerifier evidence, SecureRandom random, Clock clock,
-      AttestMetrics metrics, ScheduledExecutorService deadlines) {}
+      AttestMetrics metrics, ScheduledExecutorService deadlines, Consumer<AttestedNode> attested) {
+    Context(ServerConfig config, Keylime keylime, EvidenceVerifier evidence, SecureRandom random, Clock clock,
+        AttestMetrics metrics, ScheduledExecutorService deadlines) {
+      this(config, keylime, evidence, random, clock, metrics, deadlines, n -> {});
+    }
+  }
 
   private final Context ctx;
   private final StreamObserver<AttestResponse> out;
@@ -203,6 +210,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
         status.attestationStatus().map(Enum::name).orElse(null), metadata(), ctx.config().metaSelectors());
     SvidKeyRecorder.record(ctx.config().tpmBoundSvid(), ev, spiffeId, ctx.clock(), ctx.config().challengeTimeout());
     finish();
+    ctx.attested().accept(new AttestedNode(spiffeId, id, status.verifierId()));
     long total = System.nanoTime() - started;
     ctx.metrics().phase("total", total);
     ctx.metrics().outcome("ok", "attested");

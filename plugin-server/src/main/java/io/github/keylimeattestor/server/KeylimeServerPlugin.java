@@ -11,6 +11,8 @@ import io.github.keylimeattestor.sdk.Observers;
 import io.github.keylimeattestor.sdk.Plugin;
 import io.github.keylimeattestor.sdk.hcl.HclException;
 import io.github.keylimeattestor.sdk.log.Log;
+import io.github.keylimeattestor.server.revocation.RevocationMetrics;
+import io.github.keylimeattestor.server.revocation.RevocationWatch;
 import io.github.keylimeattestor.sovereign.ClockHistory;
 import io.github.keylimeattestor.sovereign.EvidenceVerifier;
 import io.grpc.ServerServiceDefinition;
@@ -31,6 +33,8 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
   private final Clock clock;
   private volatile AttestMetrics metrics = new AttestMetrics(Optional.empty());
   private volatile AttestStream.Context context;
+  private final RevocationMetrics revocationMetrics = new RevocationMetrics();
+  private RevocationWatch watch;
   /** Ends every stream at its deadline: one daemon thread for all streams. */
   private final ScheduledThreadPoolExecutor deadlines = deadlineScheduler();
 
@@ -55,6 +59,7 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
   @Override
   public void init(HostServices hostServices) {
     metrics = new AttestMetrics(hostServices.metrics());
+    revocationMetrics.use(hostServices.metrics());
     AttestStream.Context c = context;
     if (c != null) {
       context = withMetrics(c);
@@ -69,16 +74,40 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
     } catch (HclException e) {
       throw Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asException();
     }
-    context = new AttestStream.Context(config, Keylime.over(new RegistrarClient(config.registrar()),
-        new VerifierClient(config.verifier())), evidence, random, clock, metrics, deadlines);
+    VerifierClient verifier = new VerifierClient(config.verifier());
+    RevocationWatch w = startWatch(config, verifier);
+    context = new AttestStream.Context(config, Keylime.over(new RegistrarClient(config.registrar()), verifier),
+        evidence, random, clock, metrics, deadlines, w == null ? n -> {} : w::attested);
     LOG.info("configured", "trust_domain", config.trustDomain(), "registrar", config.registrar().urls().toString(),
         "verifier", config.verifier().urls().toString(), "pcr_policy", config.pcrPolicy().toString(),
-        "verifier_identity_check", config.verifierIdentityCheck());
+        "verifier_identity_check", config.verifierIdentityCheck(), "revocation", config.revocation().isPresent());
+  }
+
+  /** The revocation watch of this configuration (null without a revocation block); replaces the previous one. */
+  private synchronized RevocationWatch startWatch(ServerConfig config, VerifierClient verifier) {
+    RevocationWatch previous = watch;
+    watch = config.revocation().map(r -> RevocationWatch.start(r, verifier, revocationMetrics)).orElse(null);
+    if (previous != null) {
+      if (watch != null) {
+        watch.adopt(previous);
+      }
+      previous.close();
+    }
+    return watch;
+  }
+
+  @Override
+  public synchronized void close() {
+    deadlines.shutdownNow();
+    if (watch != null) {
+      watch.close();
+      watch = null;
+    }
   }
 
   private AttestStream.Context withMetrics(AttestStream.Context c) {
     return new AttestStream.Context(c.config(), c.keylime(), c.evidence(), c.random(), c.clock(), metrics,
-        c.deadlines());
+        c.deadlines(), c.attested());
   }
 
   static ScheduledThreadPoolExecutor deadlineScheduler() {
@@ -90,11 +119,6 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
     // A finished stream cancels its deadline; drop it at once rather than keep it queued for challenge_timeout.
     s.setRemoveOnCancelPolicy(true);
     return s;
-  }
-
-  @Override
-  public void close() {
-    deadlines.shutdownNow();
   }
 
   @Override

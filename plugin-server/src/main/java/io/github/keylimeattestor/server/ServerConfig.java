@@ -7,6 +7,7 @@ import io.github.keylimeattestor.keylime.TlsSettings;
 import io.github.keylimeattestor.sdk.TrustDomain;
 import io.github.keylimeattestor.sdk.hcl.HclConfig;
 import io.github.keylimeattestor.sdk.hcl.HclException;
+import io.github.keylimeattestor.server.revocation.RevocationConfig;
 import io.github.keylimeattestor.sovereign.AgentPathTemplate;
 import io.github.keylimeattestor.sovereign.EvidenceException;
 import io.github.keylimeattestor.sovereign.PcrPolicy;
@@ -49,7 +50,17 @@ record ServerConfig(
     Duration challengeTimeout,
     boolean verifierIdentityCheck,
     boolean allowSha1,
+    Optional<RevocationConfig> revocation,
     TpmBoundSvid tpmBoundSvid) {
+
+  ServerConfig(String trustDomain, ClientSettings registrar, ClientSettings verifier, List<X509Certificate> ekCaBundle,
+      boolean requireEkCert, Set<OperationalState> acceptedStates, boolean requirePass,
+      Optional<Duration> maxAttestationAge, PcrPolicy pcrPolicy, Set<Integer> pcrSelectors, Set<String> metaSelectors,
+      AgentPathTemplate agentPath, Duration challengeTimeout, boolean verifierIdentityCheck, boolean allowSha1) {
+    this(trustDomain, registrar, verifier, ekCaBundle, requireEkCert, acceptedStates, requirePass, maxAttestationAge,
+        pcrPolicy, pcrSelectors, metaSelectors, agentPath, challengeTimeout, verifierIdentityCheck, allowSha1,
+        Optional.empty(), TpmBoundSvid.OFF);
+  }
 
   /**
    * {@code require_tpm_bound_svid}: refuse an attestation that certifies no agent SVID key; {@code
@@ -141,12 +152,13 @@ record ServerConfig(
     if (pcrPolicy != null && pcrPolicy.hashAlg() == Alg.SHA1 && !allowSha1) {
       c.problem("pcr_policy.bank = \"sha1\" needs allow_sha1 = true (SHA-1 is refused by default)");
     }
+    Optional<RevocationConfig> revocation = RevocationConfig.parse(c);
     TpmBoundSvid tpmBoundSvid = tpmBoundSvid(c);
     c.rejectUnknownKeys();
     c.throwIfProblems();
     return new ServerConfig(trustDomain, registrar, verifier, ekCas, requireEkCert, states, requirePass,
         maxAge.isZero() ? Optional.empty() : Optional.of(maxAge), pcrPolicy, pcrSelectors, metaSelectors, path,
-        challengeTimeout, identityCheck, allowSha1, tpmBoundSvid);
+        challengeTimeout, identityCheck, allowSha1, revocation, tpmBoundSvid);
   }
 
   private static TpmBoundSvid tpmBoundSvid(HclConfig c) {

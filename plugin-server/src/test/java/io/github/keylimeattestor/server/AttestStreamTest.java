@@ -332,4 +332,22 @@ class AttestStreamTest {
     assertThat(other.error.getDescription()).contains("EK-hash form");
     assertThat(other.messages).isEmpty();
   }
+
+  @Test
+  void theRevocationWatchLearnsEachNodeThatPassesAndNoOther() throws Exception {
+    List<io.github.keylimeattestor.server.revocation.AttestedNode> learnt = new ArrayList<>();
+    AttestStream.Context base = context(new Answers(), Clock.systemUTC());
+    AttestStream.Context ctx = new AttestStream.Context(base.config(), base.keylime(), base.evidence(), base.random(),
+        base.clock(), base.metrics(), base.deadlines(), learnt::add);
+    assertThat(attest(ctx, () -> {}).error).isNull();
+    assertThat(learnt).containsExactly(new io.github.keylimeattestor.server.revocation.AttestedNode(
+        "spiffe://example.org/spire/agent/keylime/" + UUID, UUID, Optional.empty()));
+
+    Answers failed = new Answers();
+    failed.status = status(OperationalState.INVALID_QUOTE, AttestationStatus.FAIL);
+    AttestStream.Context refusing = new AttestStream.Context(base.config(), failed, base.evidence(), base.random(),
+        base.clock(), base.metrics(), base.deadlines(), learnt::add);
+    assertThat(attest(refusing, () -> {}).error.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+    assertThat(learnt).hasSize(1);
+  }
 }

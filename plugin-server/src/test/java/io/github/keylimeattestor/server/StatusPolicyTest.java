@@ -20,7 +20,7 @@ class StatusPolicyTest {
   static ServerConfig config(boolean requirePass, Duration maxAge) {
     return new ServerConfig("example.org", null, null, java.util.List.of(), false, ServerConfig.DEFAULT_STATES,
         requirePass, Optional.ofNullable(maxAge), null, java.util.Set.of(), java.util.Set.of(), null,
-        Duration.ofSeconds(60), true, false, ServerConfig.TpmBoundSvid.OFF);
+        Duration.ofSeconds(60), true, false);
   }
 
   static VerifierAgentStatus status(OperationalState state, AttestationStatus status, Instant lastSuccess) {

@@ -1,0 +1,111 @@
+package io.github.keylimeattestor.keylime;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.net.URI;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The verifier's bulk answer ({@code GET /v2.x/agents/?bulk=true[&verifier=<id>]}): every agent it
+ * holds, keyed by UUID. A record that does not parse is kept apart with the reason, so that one odd
+ * record never hides the others (and is never mistaken for an agent that is gone).
+ *
+ * @param agents the agents whose record parsed
+ * @param unreadable UUID to the reason its record did not parse
+ */
+public record VerifierBulkStatus(Map<String, VerifierAgentStatus> agents, Map<String, String> unreadable) {
+
+  public VerifierBulkStatus {
+    agents = java.util.Collections.unmodifiableMap(agents);
+    unreadable = java.util.Collections.unmodifiableMap(unreadable);
+  }
+
+  /** Streams {@code {"code":..,"status":..,"results":{"<uuid>":{...},...}}} one agent at a time. */
+  static VerifierBulkStatus read(URI uri, JsonParser p) throws IOException, KeylimeException {
+    // Jackson's duplicate check costs a HashSet per object (most of the parse for 10,000 agents);
+    // repeated keys are caught below instead.
+    p.disable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+    if (p.nextToken() != JsonToken.START_OBJECT) {
+      throw new KeylimeMalformedResponseException("bulk status from " + uri + " is not a JSON object", uri, null);
+    }
+    Optional<VerifierBulkStatus> found = Optional.empty();
+    while (p.nextToken() == JsonToken.FIELD_NAME) {
+      String field = p.currentName();
+      JsonToken value = p.nextToken();
+      if (field.equals("results") && value == JsonToken.START_OBJECT) {
+        if (found.isPresent()) {
+          throw new KeylimeMalformedResponseException("bulk status from " + uri + " has two 'results'", uri, null);
+        }
+        found = Optional.of(readResults(uri, p));
+      } else {
+        p.skipChildren();
+      }
+    }
+    return found.orElseThrow(() -> new KeylimeMalformedResponseException(
+        "bulk status from " + uri + " has no 'results' object", uri, null));
+  }
+
+  /** The current scalar token as a node, without the cost of a deserializer per value. */
+  private static JsonNode scalar(JsonParser p, JsonToken t) throws IOException {
+    JsonNodeFactory f = JsonNodeFactory.instance;
+    return switch (t) {
+      case VALUE_STRING -> f.textNode(p.getText());
+      case VALUE_NUMBER_INT -> switch (p.getNumberType()) {
+        case INT -> f.numberNode(p.getIntValue());
+        case LONG -> f.numberNode(p.getLongValue());
+        default -> f.numberNode(p.getBigIntegerValue());
+      };
+      case VALUE_NUMBER_FLOAT -> f.numberNode(p.getDoubleValue());
+      case VALUE_TRUE -> f.booleanNode(true);
+      case VALUE_FALSE -> f.booleanNode(false);
+      default -> f.nullNode();
+    };
+  }
+
+  private static VerifierBulkStatus readResults(URI uri, JsonParser p) throws IOException {
+    Map<String, VerifierAgentStatus> agents = new HashMap<>();
+    Map<String, String> unreadable = new HashMap<>();
+    ObjectNode record = JsonNodeFactory.instance.objectNode(); // reused: parse() copies what it keeps
+    while (p.nextToken() == JsonToken.FIELD_NAME) {
+      String uuid = p.currentName();
+      if (p.nextToken() != JsonToken.START_OBJECT) {
+        p.skipChildren();
+        unreadable.put(uuid, "not a JSON object");
+        continue;
+      }
+      record.removeAll();
+      String problem = null;
+      // only the scalar fields: the status has no list or object fields (tpm_policy is JSON text)
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String field = p.currentName();
+        JsonToken t = p.nextToken();
+        if (t == JsonToken.START_ARRAY || t == JsonToken.START_OBJECT) {
+          p.skipChildren();
+        } else if (record.replace(field, scalar(p, t)) != null) {
+          problem = "field '" + field + "' appears twice";
+        }
+      }
+      if (agents.containsKey(uuid) || unreadable.containsKey(uuid)) {
+        agents.remove(uuid);
+        unreadable.put(uuid, "the agent appears twice");
+        continue;
+      }
+      if (problem != null) {
+        unreadable.put(uuid, problem);
+        continue;
+      }
+      try {
+        agents.put(uuid, VerifierAgentStatus.parse(new Fields(record, uri, "bulk status of " + uuid), uuid));
+      } catch (KeylimeMalformedResponseException e) {
+        unreadable.put(uuid, e.getMessage());
+      }
+    }
+    return new VerifierBulkStatus(agents, unreadable);
+  }
+}

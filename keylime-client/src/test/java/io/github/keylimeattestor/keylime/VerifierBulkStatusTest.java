@@ -1,0 +1,113 @@
+package io.github.keylimeattestor.keylime;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Optional;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The verifier's bulk status, from answers recorded from a real Keylime 7.14.3 verifier. */
+class VerifierBulkStatusTest {
+  static final String RECORDED_UUID = "7d0a5d5e-4c3a-4b64-9a40-0c1f5e1d2a01";
+  @TempDir Path tmp;
+  Fixture fx;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    fx = new Fixture(tmp);
+  }
+
+  static String recorded(String name) throws IOException {
+    try (InputStream in = VerifierBulkStatusTest.class.getResourceAsStream("/keylime-7.14.3/" + name)) {
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    }
+  }
+
+  @Test
+  void readsEveryAgentOfARecordedAnswerAndSendsKeylimesFilter() throws Exception {
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.keylimeVersion("2.5", "2.5");
+      s.route("/v2.5/agents/", 200, recorded("verifier-bulk-pass.json"));
+      VerifierClient c = new VerifierClient(ClientSettings.of(s.uri(), fx.tls()));
+
+      VerifierBulkStatus all = c.getAgentsBulk(Optional.of("default"), 1 << 20);
+
+      assertThat(all.unreadable()).isEmpty();
+      VerifierAgentStatus a = all.agents().get(RECORDED_UUID);
+      assertThat(a.agentId()).isEqualTo(RECORDED_UUID);
+      assertThat(a.operationalState()).contains(OperationalState.GET_QUOTE);
+      assertThat(a.attestationStatus()).contains(AttestationStatus.PASS);
+      assertThat(a.verifierId()).contains("default");
+      assertThat(s.requests).anyMatch(u -> u.getPath().equals("/v2.5/agents/")
+          && u.getQuery().equals("bulk=true&verifier=default"));
+    }
+  }
+
+  @Test
+  void aFailedAgentAndAnEmptyAnswer() throws Exception {
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.keylimeVersion("2.5", "2.5");
+      VerifierClient c = new VerifierClient(ClientSettings.of(s.uri(), fx.tls()));
+      s.route("/v2.5/agents/", 200, recorded("verifier-bulk-failed.json"));
+      VerifierAgentStatus a = c.getAgentsBulk(Optional.empty(), 1 << 20).agents().get(RECORDED_UUID);
+      assertThat(a.operationalState()).contains(OperationalState.FAILED);
+      assertThat(a.attestationStatus()).contains(AttestationStatus.FAIL);
+      assertThat(a.lastEventId()).contains("internal.verifier.not_reachable");
+      assertThat(s.requests).anyMatch(u -> "bulk=true".equals(u.getQuery()));
+
+      s.route("/v2.5/agents/", 200, recorded("verifier-bulk-other-verifier.json"));
+      VerifierBulkStatus none = c.getAgentsBulk(Optional.of("other"), 1 << 20);
+      assertThat(none.agents()).isEmpty();
+      assertThat(none.unreadable()).isEmpty();
+    }
+  }
+
+  @Test
+  void anOddRecordIsKeptApartAndHidesNoOther() throws Exception {
+    String pass = recorded("verifier-bulk-pass.json");
+    String record = pass.substring(pass.indexOf("{\"operational_state\""), pass.lastIndexOf("}}"));
+    String odd = "5f1e6c2a-0000-4000-8000-00000000000a";
+    String twice = "5f1e6c2a-0000-4000-8000-00000000000b";
+    String repeatedField = "5f1e6c2a-0000-4000-8000-00000000000c";
+    String body = "{\"code\": 200, \"status\": \"Success\", \"results\": {\"" + odd + "\": "
+        + record.replace("\"operational_state\": 3", "\"operational_state\": 42") + ", \"" + RECORDED_UUID + "\": "
+        + record + ", \"x\": [1], \"" + twice + "\": " + record + ", \"" + twice + "\": "
+        + record.replace("\"operational_state\": 3", "\"operational_state\": 7") + ", \"" + repeatedField + "\": "
+        + record.replace("\"operational_state\": 3", "\"operational_state\": 3, \"operational_state\": 7") + "}}";
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.keylimeVersion("2.5", "2.5");
+      s.route("/v2.5/agents/", 200, body);
+      VerifierBulkStatus all = new VerifierClient(ClientSettings.of(s.uri(), fx.tls()))
+          .getAgentsBulk(Optional.empty(), 1 << 20);
+      assertThat(all.agents()).containsOnlyKeys(RECORDED_UUID);
+      assertThat(all.unreadable()).containsOnlyKeys(odd, "x", twice, repeatedField);
+      assertThat(all.unreadable().get(odd)).contains("operational_state");
+      // repeated keys are ambiguous: neither reading is trusted
+      assertThat(all.unreadable().get(twice)).contains("appears twice");
+      assertThat(all.unreadable().get(repeatedField)).contains("'operational_state' appears twice");
+    }
+  }
+
+  @Test
+  void aBodyOverTheLimitOrWithoutResultsIsRefused() throws Exception {
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.keylimeVersion("2.5", "2.5");
+      VerifierClient c = new VerifierClient(ClientSettings.of(s.uri(), fx.tls()));
+      s.route("/v2.5/agents/", 200, recorded("verifier-bulk-pass.json"));
+      assertThatThrownBy(() -> c.getAgentsBulk(Optional.empty(), 100))
+          .isInstanceOf(KeylimeMalformedResponseException.class).hasMessageContaining("larger than 100 bytes");
+      s.route("/v2.5/agents/", 200, "{\"code\": 200, \"status\": \"Success\"}");
+      assertThatThrownBy(() -> c.getAgentsBulk(Optional.empty(), 1 << 20))
+          .isInstanceOf(KeylimeMalformedResponseException.class).hasMessageContaining("no 'results'");
+      s.route("/v2.5/agents/", 405, "{\"code\": 405, \"status\": \"Method Not Allowed\"}");
+      assertThatThrownBy(() -> c.getAgentsBulk(Optional.empty(), 1 << 20))
+          .isInstanceOfSatisfying(KeylimeApiException.class, e -> assertThat(e.httpStatus()).isEqualTo(405));
+    }
+  }
+}

@@ -1,0 +1,303 @@
+package io.github.keylimeattestor.server.revocation;
+
+import io.github.keylimeattestor.keylime.KeylimeApiException;
+import io.github.keylimeattestor.keylime.KeylimeException;
+import io.github.keylimeattestor.keylime.KeylimeTlsException;
+import io.github.keylimeattestor.keylime.KeylimeUnavailableException;
+import io.github.keylimeattestor.keylime.VerifierAgentStatus;
+import io.github.keylimeattestor.keylime.VerifierBulkStatus;
+import io.github.keylimeattestor.keylime.VerifierClient;
+import io.github.keylimeattestor.sdk.log.Log;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Polls the Keylime verifier for the nodes this plugin attested and, when Keylime fails one (or no
+ * longer holds it, if so configured), evicts or bans its SPIRE agent through spire-server's Agent
+ * API. One bulk request per verifier instance per cycle where the verifier serves it, else one
+ * request per node. The watch only calls out; nothing listens.
+ *
+ * <p>Missing data is never a reason to act: with the verifier unreachable, or a record unreadable,
+ * the cycle changes nothing (a warning and a metric). SPIRE answering NotFound counts as done, so
+ * several SPIRE servers may each run the watch over the same nodes.
+ */
+public final class RevocationWatch implements AutoCloseable {
+  private static final Log LOG = Log.named("keylime.revocation");
+  private static final Duration STARTUP = Duration.ofSeconds(30);
+
+  private final RevocationConfig config;
+  private final VerifierSource verifier;
+  private final SpireAgents spire;
+  private final RevocationMetrics metrics;
+  /** By SPIRE agent ID: the latest attestation of each node. */
+  private final Map<String, AttestedNode> watched = new ConcurrentHashMap<>();
+  private volatile boolean bulkRefused;
+  private boolean verifierDown;
+  private final java.util.function.LongSupplier nanoTime;
+  private final long started;
+  private long nextDiscovery;
+  private boolean discoveryFailing;
+  /** Watched nodes SPIRE's last list did not hold: dropped if the next one does not either. */
+  private java.util.Set<String> notListed = java.util.Set.of();
+  private ScheduledExecutorService scheduler;
+
+  RevocationWatch(RevocationConfig config, VerifierSource verifier, SpireAgents spire, RevocationMetrics metrics) {
+    this(config, verifier, spire, metrics, System::nanoTime);
+  }
+
+  RevocationWatch(RevocationConfig config, VerifierSource verifier, SpireAgents spire, RevocationMetrics metrics,
+      java.util.function.LongSupplier nanoTime) {
+    this.nanoTime = nanoTime;
+    this.nextDiscovery = nanoTime.getAsLong();
+    this.started = nextDiscovery;
+    this.config = config;
+    this.verifier = verifier;
+    this.spire = spire;
+    this.metrics = metrics;
+  }
+
+  /** The real thing: the given verifier client, spire-server's admin socket, a poller thread. */
+  public static RevocationWatch start(RevocationConfig config, VerifierClient verifier, RevocationMetrics metrics) {
+    RevocationWatch w = new RevocationWatch(config, VerifierSource.over(verifier),
+        new SpireAgentApi(config.spireServerSocket(), Duration.ofSeconds(5)), metrics);
+    w.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "keylime-revocation");
+      t.setDaemon(true);
+      return t;
+    });
+    long ms = config.interval().toMillis();
+    w.scheduler.scheduleWithFixedDelay(w::safeCycle, ms, ms, TimeUnit.MILLISECONDS);
+    LOG.info("revocation watch started", "action", config.action().name().toLowerCase(java.util.Locale.ROOT),
+        "interval", config.interval().toString(), "spire_server_socket", config.spireServerSocket().toString(),
+        "deleted_from_verifier", config.actOnDeleted() ? "act" : "ignore");
+    return w;
+  }
+
+  /** AttestStream's hook: a node passed attestation; watch it from now on. */
+  public void attested(AttestedNode node) {
+    watched.put(node.spiffeId(), node);
+  }
+
+  /** Carries the nodes of a watch being replaced (re-configuration) over to this one. */
+  public void adopt(RevocationWatch previous) {
+    previous.watched.values().forEach(this::attested);
+  }
+
+  Collection<AttestedNode> watched() {
+    return List.copyOf(watched.values());
+  }
+
+  /** What one cycle did. */
+  record Cycle(int watched, int requests, int acted, int failedToAct, boolean verifierUnavailable) {}
+
+  private void safeCycle() {
+    try {
+      cycle();
+    } catch (RuntimeException e) {
+      // a bug must not end the schedule (an exception cancels a scheduled task)
+      LOG.error("revocation cycle failed on a bug", "error", e);
+    }
+  }
+
+  /** One poll of the verifier and the actions it calls for. */
+  synchronized Cycle cycle() {
+    long t0 = System.nanoTime();
+    if (!config.discoveryInterval().isZero() && nanoTime.getAsLong() - nextDiscovery >= 0) {
+      discover();
+    }
+    List<AttestedNode> nodes = List.copyOf(watched.values());
+    if (nodes.isEmpty()) {
+      metrics.cycle(System.nanoTime() - t0, 0);
+      return new Cycle(0, 0, 0, 0, false);
+    }
+    Map<Optional<String>, List<AttestedNode>> byVerifier = new LinkedHashMap<>();
+    for (AttestedNode n : nodes) {
+      byVerifier.computeIfAbsent(n.verifierId(), k -> new ArrayList<>()).add(n);
+    }
+    int requests = 0;
+    int acted = 0;
+    int failedToAct = 0;
+    boolean unavailable = false;
+    for (var group : byVerifier.entrySet()) {
+      Map<AttestedNode, String> failed = new LinkedHashMap<>();
+      try {
+        requests += judge(group.getKey(), group.getValue(), failed);
+      } catch (KeylimeUnavailableException | KeylimeTlsException e) {
+        unavailable = true;
+        requests++;
+        verifierUnavailable(e);
+        continue;
+      } catch (KeylimeException e) {
+        requests++;
+        LOG.warn("revocation watch: the verifier's answer is unusable; no action this cycle", "error", e.getMessage());
+        metrics.verifierUnavailable();
+        continue;
+      }
+      for (var f : failed.entrySet()) {
+        if (act(f.getKey(), f.getValue())) {
+          acted++;
+        } else {
+          failedToAct++;
+        }
+      }
+    }
+    if (!unavailable && verifierDown) {
+      verifierDown = false;
+      LOG.info("revocation watch: the Keylime verifier answers again");
+    }
+    metrics.cycle(System.nanoTime() - t0, watched.size());
+    return new Cycle(nodes.size(), requests, acted, failedToAct, unavailable);
+  }
+
+  private void verifierUnavailable(KeylimeException e) {
+    metrics.verifierUnavailable();
+    if (!verifierDown) {
+      verifierDown = true;
+      LOG.warn("revocation watch: the Keylime verifier is unreachable; no node is evicted on missing data, "
+          + "retrying every " + config.interval(), "error", e.getMessage());
+    } else {
+      LOG.debug("revocation watch: the Keylime verifier is still unreachable", "error", e.getMessage());
+    }
+  }
+
+  /**
+   * Reads SPIRE's keylime agents: nodes attested before a restart, or through another SPIRE server,
+   * are watched too; watched nodes SPIRE no longer lists twice in a row (evicted or banned by
+   * someone else) are dropped. Retried every cycle until it works (spire-server opens its socket
+   * only after loading its plugins).
+   */
+  private void discover() {
+    List<AttestedNode> listed;
+    try {
+      listed = spire.keylimeAgents();
+    } catch (SpireAgents.SpireActionException e) {
+      if (nanoTime.getAsLong() - started < STARTUP.toNanos()) {
+        // spire-server opens its API socket only after it has loaded its plugins
+        LOG.debug("revocation watch: spire-server's API not up yet", "error", e.getMessage());
+      } else if (!discoveryFailing) {
+        discoveryFailing = true;
+        LOG.warn("revocation watch: cannot list SPIRE's keylime agents yet; watching the nodes attested here, "
+            + "retrying every cycle", "error", e.getMessage());
+      }
+      return;
+    }
+    if (discoveryFailing) {
+      discoveryFailing = false;
+      LOG.info("revocation watch: listing SPIRE's keylime agents works again");
+    }
+    nextDiscovery = nanoTime.getAsLong() + config.discoveryInterval().toNanos();
+    java.util.Set<String> ids = new java.util.HashSet<>();
+    int added = 0;
+    for (AttestedNode n : listed) {
+      ids.add(n.spiffeId());
+      if (watched.putIfAbsent(n.spiffeId(), n) == null) {
+        added++;
+      }
+    }
+    java.util.Set<String> missing = new java.util.HashSet<>();
+    for (String id : watched.keySet()) {
+      if (!ids.contains(id)) {
+        missing.add(id);
+        if (notListed.contains(id)) {
+          watched.remove(id);
+        }
+      }
+    }
+    notListed = missing;
+    if (added > 0) {
+      LOG.info("revocation watch: watching keylime agents SPIRE attested earlier or elsewhere", "added", added,
+          "watched", watched.size());
+    }
+  }
+
+  /** Puts each failed node of one verifier instance in {@code failed}; returns the requests made. */
+  private int judge(Optional<String> verifierId, List<AttestedNode> nodes, Map<AttestedNode, String> failed)
+      throws KeylimeException {
+    if (config.bulk() && !bulkRefused) {
+      VerifierBulkStatus all;
+      try {
+        all = verifier.bulk(verifierId);
+      } catch (KeylimeApiException e) {
+        if (e.isNotFound() || e.httpStatus() == 400 || e.httpStatus() == 405) {
+          bulkRefused = true;
+          LOG.info("revocation watch: the verifier does not serve bulk status; asking per node", "error",
+              e.getMessage());
+          return 1 + judgeEach(nodes, failed);
+        }
+        throw e;
+      }
+      for (AttestedNode n : nodes) {
+        VerifierAgentStatus s = all.agents().get(n.uuid());
+        if (s != null) {
+          if (n.verifierId().isEmpty() && s.verifierId().isPresent()) {
+            // a node found in SPIRE's list: from now on asked for with its verifier's filter
+            watched.replace(n.spiffeId(), n, new AttestedNode(n.spiffeId(), n.uuid(), s.verifierId()));
+          }
+          Verdict.failure(s).ifPresent(why -> failed.put(n, "failed: " + why));
+        } else if (all.unreadable().containsKey(n.uuid())) {
+          LOG.warn("revocation watch: the verifier's record of a node is unreadable; no action", "agent_uuid",
+              n.uuid(), "error", all.unreadable().get(n.uuid()));
+        } else if (config.actOnDeleted()) {
+          failed.put(n, "deleted: the verifier no longer holds the node");
+        }
+      }
+      return 1;
+    }
+    return judgeEach(nodes, failed);
+  }
+
+  private int judgeEach(List<AttestedNode> nodes, Map<AttestedNode, String> failed) throws KeylimeException {
+    int requests = 0;
+    for (AttestedNode n : nodes) {
+      requests++;
+      try {
+        Verdict.failure(verifier.one(n.uuid())).ifPresent(why -> failed.put(n, "failed: " + why));
+      } catch (KeylimeApiException e) {
+        if (!e.isNotFound()) {
+          throw e;
+        }
+        if (config.actOnDeleted()) {
+          failed.put(n, "deleted: the verifier no longer holds the node");
+        }
+      }
+    }
+    return requests;
+  }
+
+  /** Evicts or bans the node's agent; true when SPIRE has it done (or already had). */
+  private boolean act(AttestedNode n, String why) {
+    String reason = why.substring(0, why.indexOf(':'));
+    try {
+      SpireAgents.Result r = spire.act(config.action(), n.spiffeId());
+      watched.computeIfPresent(n.spiffeId(), (k, v) -> v.uuid().equals(n.uuid()) ? null : v);
+      String result = r == SpireAgents.Result.DONE ? "ok" : "already_gone";
+      metrics.action(config.action(), result, reason);
+      LOG.warn(config.action() == RevocationConfig.Action.EVICT ? "revocation watch: agent evicted"
+              : "revocation watch: agent banned", "spiffe_id", n.spiffeId(), "agent_uuid", n.uuid(), "why", why,
+          "result", result);
+      return true;
+    } catch (SpireAgents.SpireActionException e) {
+      metrics.action(config.action(), "error", reason);
+      LOG.error("revocation watch: could not act on a node Keylime failed; retrying next cycle", "spiffe_id",
+          n.spiffeId(), "agent_uuid", n.uuid(), "why", why, "error", e.getMessage());
+      return false;
+    }
+  }
+
+  @Override
+  public void close() {
+    if (scheduler != null) {
+      scheduler.shutdownNow();
+    }
+    spire.close();
+  }
+}

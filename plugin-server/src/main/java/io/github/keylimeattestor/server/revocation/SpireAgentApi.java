@@ -1,0 +1,141 @@
+package io.github.keylimeattestor.server.revocation;
+
+import io.github.keylimeattestor.proto.spire.api.server.agent.AgentGrpc;
+import io.github.keylimeattestor.proto.spire.api.server.agent.BanAgentRequest;
+import com.google.protobuf.BoolValue;
+import io.github.keylimeattestor.proto.spire.api.server.agent.DeleteAgentRequest;
+import io.github.keylimeattestor.proto.spire.api.server.agent.ListAgentsRequest;
+import io.github.keylimeattestor.proto.spire.api.server.agent.ListAgentsResponse;
+import io.github.keylimeattestor.proto.spire.api.types.Agent;
+import io.github.keylimeattestor.proto.spire.api.types.AgentMask;
+import io.github.keylimeattestor.proto.spire.api.types.SPIFFEID;
+import io.github.keylimeattestor.proto.spire.api.types.Selector;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.NettyChannelBuilder;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.unix.DomainSocketAddress;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * SPIRE server's Agent API (ListAgents, DeleteAgent, BanAgent) on its admin Unix socket. spire-server treats a
+ * caller on that socket as a local administrator (no client certificate), so the plugin, a child of
+ * spire-server running as its user, may call it. The channel connects on first use.
+ */
+final class SpireAgentApi implements SpireAgents {
+  /** SPIRE's attestation type and selector type for this plugin: its name in server.conf. */
+  static final String ATTESTATION_TYPE = "keylime";
+  private static final int PAGE_SIZE = 1000;
+
+  private final Path socket;
+  private final Duration deadline;
+  private final EventLoopGroup loop;
+  private final ManagedChannel channel;
+  private final AgentGrpc.AgentBlockingStub stub;
+
+  SpireAgentApi(Path socket, Duration deadline) {
+    this.socket = socket;
+    this.deadline = deadline;
+    this.loop = new MultiThreadIoEventLoopGroup(1, r -> {
+      Thread t = new Thread(r, "spire-agent-api");
+      t.setDaemon(true);
+      return t;
+    }, EpollIoHandler.newFactory());
+    this.channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
+        .channelType(EpollDomainSocketChannel.class)
+        .eventLoopGroup(loop)
+        .withOption(ChannelOption.SO_KEEPALIVE, null)
+        .directExecutor()
+        .usePlaintext()
+        .build();
+    this.stub = AgentGrpc.newBlockingStub(channel);
+  }
+
+  @Override
+  public Result act(RevocationConfig.Action action, String spiffeId) throws SpireActionException {
+    SPIFFEID id = spiffeId(spiffeId);
+    AgentGrpc.AgentBlockingStub s = stub.withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS);
+    try {
+      switch (action) {
+        case EVICT -> s.deleteAgent(DeleteAgentRequest.newBuilder().setId(id).build());
+        case BAN -> s.banAgent(BanAgentRequest.newBuilder().setId(id).build());
+      }
+      return Result.DONE;
+    } catch (StatusRuntimeException e) {
+      Status.Code code = e.getStatus().getCode();
+      if (code == Status.Code.NOT_FOUND) {
+        return Result.ALREADY_GONE;
+      }
+      throw failure(action == RevocationConfig.Action.EVICT ? "DeleteAgent" : "BanAgent", spiffeId, e);
+    }
+  }
+
+  @Override
+  public List<AttestedNode> keylimeAgents() throws SpireActionException {
+    List<AttestedNode> out = new ArrayList<>();
+    ListAgentsRequest.Builder req = ListAgentsRequest.newBuilder()
+        .setFilter(ListAgentsRequest.Filter.newBuilder().setByAttestationType(ATTESTATION_TYPE)
+            .setByBanned(BoolValue.of(false)))
+        .setOutputMask(AgentMask.newBuilder().setSelectors(true))
+        .setPageSize(PAGE_SIZE);
+    String token = "";
+    do {
+      ListAgentsResponse page;
+      try {
+        page = stub.withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS).listAgents(req.setPageToken(token)
+            .build());
+      } catch (StatusRuntimeException e) {
+        throw failure("ListAgents", "the keylime agents", e);
+      }
+      for (Agent a : page.getAgentsList()) {
+        for (Selector sel : a.getSelectorsList()) {
+          if (sel.getType().equals(ATTESTATION_TYPE) && sel.getValue().startsWith("uuid:")) {
+            out.add(new AttestedNode("spiffe://" + a.getId().getTrustDomain() + a.getId().getPath(),
+                sel.getValue().substring("uuid:".length()), Optional.empty()));
+          }
+        }
+      }
+      token = page.getNextPageToken();
+    } while (!token.isEmpty());
+    return out;
+  }
+
+  private SpireActionException failure(String call, String what, StatusRuntimeException e) {
+    Status.Code code = e.getStatus().getCode();
+    String hint = switch (code) {
+      case UNAVAILABLE -> "; is revocation.spire_server_socket (" + socket
+          + ") spire-server's socket_path, and is spire-server running?";
+      case PERMISSION_DENIED, UNAUTHENTICATED -> "; spire-server must accept this plugin's user on its admin socket";
+      case DEADLINE_EXCEEDED -> "; spire-server did not answer within " + deadline;
+      default -> "";
+    };
+    return new SpireActionException("spire-server " + call + " for " + what + " failed: " + code
+        + (e.getStatus().getDescription() == null ? "" : " " + e.getStatus().getDescription()) + hint, e);
+  }
+
+  /** {@code spiffe://td/path} as SPIRE's SPIFFEID message. */
+  static SPIFFEID spiffeId(String id) {
+    URI u = URI.create(id);
+    if (!"spiffe".equals(u.getScheme()) || u.getHost() == null) {
+      throw new IllegalArgumentException("not a SPIFFE ID: " + id);
+    }
+    return SPIFFEID.newBuilder().setTrustDomain(u.getHost()).setPath(u.getRawPath()).build();
+  }
+
+  @Override
+  public void close() {
+    channel.shutdownNow();
+    loop.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+  }
+}

@@ -1,0 +1,31 @@
+package io.github.keylimeattestor.server.revocation;
+
+/** What the watch does to SPIRE: evict or ban one agent. */
+interface SpireAgents extends AutoCloseable {
+  /** The agent is evicted or banned now. */
+  enum Result {
+    DONE,
+    /** SPIRE did not know it (another server acted first, or an operator did): also success. */
+    ALREADY_GONE
+  }
+
+  Result act(RevocationConfig.Action action, String spiffeId) throws SpireActionException;
+
+  /**
+   * Every agent SPIRE holds that attested with this plugin and is not banned, with the Keylime UUID
+   * from its {@code keylime:uuid:} selector (verifier unknown).
+   */
+  java.util.List<AttestedNode> keylimeAgents() throws SpireActionException;
+
+  @Override
+  void close();
+
+  /** SPIRE refused the call or could not be reached; the watch tries again next cycle. */
+  final class SpireActionException extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    SpireActionException(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+}

@@ -1,0 +1,28 @@
+package io.github.keylimeattestor.server.revocation;
+
+import io.github.keylimeattestor.keylime.AttestationStatus;
+import io.github.keylimeattestor.keylime.OperationalState;
+import io.github.keylimeattestor.keylime.VerifierAgentStatus;
+import java.util.Optional;
+
+/** Whether the verifier's record of a node is a failure the watch acts on, and why. */
+final class Verdict {
+  private Verdict() {}
+
+  /**
+   * The failure in {@code s}, if any: operational state Failed, Invalid Quote, Tenant Quote Failed or
+   * Terminated (pull mode), or attestation_status FAIL (push mode, or any mode in Keylime 7.14+).
+   */
+  static Optional<String> failure(VerifierAgentStatus s) {
+    if (s.operationalState().isPresent()) {
+      OperationalState st = s.operationalState().get();
+      if (st.isFailure() || st == OperationalState.TERMINATED) {
+        return Optional.of(st.label() + s.lastEventId().map(e -> " (" + e + ")").orElse(""));
+      }
+    }
+    if (s.attestationStatus().orElse(null) == AttestationStatus.FAIL) {
+      return Optional.of("attestation_status FAIL" + s.lastEventId().map(e -> " (" + e + ")").orElse(""));
+    }
+    return Optional.empty();
+  }
+}

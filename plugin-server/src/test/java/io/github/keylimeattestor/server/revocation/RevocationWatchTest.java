@@ -1,0 +1,322 @@
+package io.github.keylimeattestor.server.revocation;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.keylimeattestor.keylime.AttestationStatus;
+import io.github.keylimeattestor.keylime.KeylimeApiException;
+import io.github.keylimeattestor.keylime.KeylimeException;
+import io.github.keylimeattestor.keylime.KeylimeUnavailableException;
+import io.github.keylimeattestor.keylime.OperationalState;
+import io.github.keylimeattestor.keylime.VerifierAgentStatus;
+import io.github.keylimeattestor.keylime.VerifierBulkStatus;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The watch's decisions, cycle by cycle. The verifier and SPIRE are in-memory stand-ins here
+ * (a unit test cannot run them); RevocationIT runs the same watch against a real Keylime verifier
+ * and a real spire-server.
+ */
+class RevocationWatchTest {
+  static final String A = "5f1e6c2a-0000-4000-8000-00000000000a";
+  static final String B = "5f1e6c2a-0000-4000-8000-00000000000b";
+
+  /** Keylime's answers, set per test; counts the requests. */
+  static final class Verifier implements VerifierSource {
+    final Map<String, VerifierAgentStatus> agents = new HashMap<>();
+    final Map<String, String> unreadable = new HashMap<>();
+    KeylimeException failure;
+    KeylimeException bulkFailure;
+    final List<String> requests = new ArrayList<>();
+
+    @Override
+    public VerifierBulkStatus bulk(Optional<String> verifierId) throws KeylimeException {
+      requests.add("bulk " + verifierId.orElse("*"));
+      if (failure != null) {
+        throw failure;
+      }
+      if (bulkFailure != null) {
+        throw bulkFailure;
+      }
+      Map<String, VerifierAgentStatus> m = new HashMap<>();
+      agents.forEach((k, v) -> {
+        if (verifierId.isEmpty() || v.verifierId().equals(verifierId)) {
+          m.put(k, v);
+        }
+      });
+      return new VerifierBulkStatus(m, Map.copyOf(unreadable));
+    }
+
+    @Override
+    public VerifierAgentStatus one(String uuid) throws KeylimeException {
+      requests.add("one " + uuid);
+      if (failure != null) {
+        throw failure;
+      }
+      VerifierAgentStatus s = agents.get(uuid);
+      if (s == null) {
+        throw new KeylimeApiException("404", URI.create("https://v"), 404, "agent id not found");
+      }
+      return s;
+    }
+  }
+
+  /** spire-server's Agent API: records calls; answers NotFound for unknown agents. */
+  static final class Spire implements SpireAgents {
+    final List<String> calls = new ArrayList<>();
+    final List<String> known = new ArrayList<>();
+    final List<AttestedNode> listed = new ArrayList<>();
+    boolean down;
+
+    @Override
+    public Result act(RevocationConfig.Action action, String spiffeId) throws SpireActionException {
+      calls.add(action + " " + spiffeId);
+      if (down) {
+        throw new SpireActionException("spire-server DeleteAgent failed: UNAVAILABLE", null);
+      }
+      return known.remove(spiffeId) ? Result.DONE : Result.ALREADY_GONE;
+    }
+
+    @Override
+    public List<AttestedNode> keylimeAgents() throws SpireActionException {
+      calls.add("list");
+      if (down) {
+        throw new SpireActionException("spire-server ListAgents failed: UNAVAILABLE", null);
+      }
+      return List.copyOf(listed);
+    }
+
+    @Override
+    public void close() {}
+  }
+
+  final Verifier verifier = new Verifier();
+  final Spire spire = new Spire();
+
+  RevocationWatch watch(RevocationConfig.Action action, boolean actOnDeleted, boolean bulk) {
+    return new RevocationWatch(new RevocationConfig(action, Duration.ofSeconds(2), Path.of("/tmp/none.sock"),
+        actOnDeleted, bulk, Duration.ZERO), verifier, spire, new RevocationMetrics());
+  }
+
+  RevocationWatch watch() {
+    return watch(RevocationConfig.Action.EVICT, true, true);
+  }
+
+  static VerifierAgentStatus status(String uuid, OperationalState state, AttestationStatus as, String verifierId) {
+    return new VerifierAgentStatus(uuid, Optional.ofNullable(state), Optional.of(as), Optional.of(Instant.now()),
+        Optional.of(Instant.now()), 10, Optional.of("sha256"), Optional.of("rsassa"), Optional.of("rsa"),
+        Optional.empty(), Optional.empty(), Optional.of(verifierId), Optional.empty(), Optional.empty());
+  }
+
+  static String id(String uuid) {
+    return "spiffe://example.org/spire/agent/keylime/" + uuid;
+  }
+
+  void attest(RevocationWatch w, String uuid, String verifierId) {
+    w.attested(new AttestedNode(id(uuid), uuid, Optional.of(verifierId)));
+    spire.known.add(id(uuid));
+  }
+
+  @Test
+  void nothingWatchedNothingAsked() {
+    assertThat(watch().cycle().requests()).isZero();
+    assertThat(verifier.requests).isEmpty();
+  }
+
+  @Test
+  void aFailedNodeIsEvictedOnceAndAPassingOneIsLeftAlone() {
+    RevocationWatch w = watch();
+    attest(w, A, "default");
+    attest(w, B, "default");
+    verifier.agents.put(A, status(A, OperationalState.GET_QUOTE, AttestationStatus.PASS, "default"));
+    verifier.agents.put(B, status(B, OperationalState.GET_QUOTE, AttestationStatus.PASS, "default"));
+    assertThat(w.cycle().acted()).isZero();
+
+    verifier.agents.put(A, status(A, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
+    RevocationWatch.Cycle c = w.cycle();
+    assertThat(c.acted()).isEqualTo(1);
+    assertThat(c.requests()).isEqualTo(1);
+    assertThat(spire.calls).containsExactly("EVICT " + id(A));
+    assertThat(w.watched()).extracting(AttestedNode::uuid).containsExactly(B);
+
+    w.cycle();
+    assertThat(spire.calls).hasSize(1);
+  }
+
+  @Test
+  void everyKeylimeFailureCounts() {
+    RevocationWatch w = watch();
+    for (OperationalState s : List.of(OperationalState.FAILED, OperationalState.INVALID_QUOTE,
+        OperationalState.TENANT_FAILED, OperationalState.TERMINATED)) {
+      attest(w, A, "default");
+      verifier.agents.put(A, status(A, s, AttestationStatus.PENDING, "default"));
+      assertThat(w.cycle().acted()).as(s.label()).isEqualTo(1);
+    }
+    // push mode: no operational state, attestation_status FAIL
+    attest(w, A, "default");
+    verifier.agents.put(A, status(A, null, AttestationStatus.FAIL, "default"));
+    assertThat(w.cycle().acted()).isEqualTo(1);
+    // retrying or still pending is not a failure
+    for (OperationalState s : List.of(OperationalState.GET_QUOTE_RETRY, OperationalState.START)) {
+      attest(w, A, "default");
+      verifier.agents.put(A, status(A, s, AttestationStatus.PENDING, "default"));
+      assertThat(w.cycle().acted()).as(s.label()).isZero();
+    }
+  }
+
+  @Test
+  void anUnreachableVerifierChangesNothing() {
+    RevocationWatch w = watch();
+    attest(w, A, "default");
+    verifier.failure = new KeylimeUnavailableException("connection refused", URI.create("https://v"), false, null);
+    RevocationWatch.Cycle c = w.cycle();
+    assertThat(c.verifierUnavailable()).isTrue();
+    assertThat(spire.calls).isEmpty();
+    assertThat(w.watched()).hasSize(1);
+
+    verifier.failure = null;
+    verifier.agents.put(A, status(A, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
+    assertThat(w.cycle().acted()).isEqualTo(1);
+  }
+
+  @Test
+  void anUnreadableRecordIsMissingDataNotADeletion() {
+    RevocationWatch w = watch();
+    attest(w, A, "default");
+    verifier.unreadable.put(A, "field 'operational_state' has an unknown code 42");
+    assertThat(w.cycle().acted()).isZero();
+    assertThat(spire.calls).isEmpty();
+  }
+
+  @Test
+  void aNodeDeletedFromTheVerifierIsEvictedUnlessIgnored() {
+    RevocationWatch w = watch();
+    attest(w, A, "default");
+    assertThat(w.cycle().acted()).isEqualTo(1);
+
+    RevocationWatch ignoring = watch(RevocationConfig.Action.EVICT, false, true);
+    attest(ignoring, B, "default");
+    assertThat(ignoring.cycle().acted()).isZero();
+    assertThat(spire.calls).containsExactly("EVICT " + id(A));
+  }
+
+  @Test
+  void banIsAskedForWhenConfigured() {
+    RevocationWatch w = watch(RevocationConfig.Action.BAN, true, true);
+    attest(w, A, "default");
+    verifier.agents.put(A, status(A, OperationalState.INVALID_QUOTE, AttestationStatus.FAIL, "default"));
+    w.cycle();
+    assertThat(spire.calls).containsExactly("BAN " + id(A));
+  }
+
+  @Test
+  void notFoundFromSpireIsSuccessSoSeveralServersMayWatch() {
+    RevocationWatch w = watch();
+    attest(w, A, "default");
+    spire.known.clear(); // another server evicted it first
+    verifier.agents.put(A, status(A, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
+    assertThat(w.cycle().acted()).isEqualTo(1);
+    assertThat(w.watched()).isEmpty();
+  }
+
+  @Test
+  void aSpireFailureIsRetriedNextCycle() {
+    RevocationWatch w = watch();
+    attest(w, A, "default");
+    verifier.agents.put(A, status(A, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
+    spire.down = true;
+    assertThat(w.cycle().failedToAct()).isEqualTo(1);
+    assertThat(w.watched()).hasSize(1);
+    spire.down = false;
+    assertThat(w.cycle().acted()).isEqualTo(1);
+    assertThat(spire.calls).hasSize(2);
+  }
+
+  @Test
+  void oneBulkRequestPerVerifierInstance() {
+    RevocationWatch w = watch();
+    for (int i = 0; i < 50; i++) {
+      String u = String.format("5f1e6c2a-0000-4000-8000-%012d", i);
+      String v = i % 2 == 0 ? "verifier-1" : "verifier-2";
+      attest(w, u, v);
+      verifier.agents.put(u, status(u, OperationalState.GET_QUOTE, AttestationStatus.PASS, v));
+    }
+    assertThat(w.cycle().requests()).isEqualTo(2);
+    assertThat(verifier.requests).containsExactlyInAnyOrder("bulk verifier-1", "bulk verifier-2");
+  }
+
+  @Test
+  void aVerifierWithoutBulkIsAskedPerNode() {
+    RevocationWatch w = watch();
+    attest(w, A, "default");
+    attest(w, B, "default");
+    verifier.agents.put(A, status(A, OperationalState.GET_QUOTE, AttestationStatus.PASS, "default"));
+    verifier.agents.put(B, status(B, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
+    verifier.bulkFailure = new KeylimeApiException("405", URI.create("https://v"), 405, "method not allowed");
+    assertThat(w.cycle().acted()).isEqualTo(1);
+    verifier.requests.clear();
+    w.cycle();
+    assertThat(verifier.requests).containsExactly("one " + A);
+
+    RevocationWatch perNode = watch(RevocationConfig.Action.EVICT, true, false);
+    attest(perNode, A, "default");
+    verifier.requests.clear();
+    perNode.cycle();
+    assertThat(verifier.requests).containsExactly("one " + A);
+  }
+
+  long now;
+
+  /** Discovery every 10 s on a manual clock ({@link #now}). */
+  RevocationWatch discovering() {
+    return new RevocationWatch(new RevocationConfig(RevocationConfig.Action.EVICT, Duration.ofSeconds(2),
+        Path.of("/tmp/none.sock"), true, true, Duration.ofSeconds(10)), verifier, spire, new RevocationMetrics(),
+        () -> now);
+  }
+
+  @Test
+  void nodesSpireAttestedEarlierOrElsewhereAreWatchedToo() {
+    RevocationWatch w = discovering();
+    spire.down = true; // spire-server's socket not up yet: nothing lost, tried again next cycle
+    assertThat(w.cycle().watched()).isZero();
+    spire.down = false;
+    spire.listed.add(new AttestedNode(id(A), A, Optional.empty()));
+    spire.known.add(id(A));
+    verifier.agents.put(A, status(A, OperationalState.GET_QUOTE, AttestationStatus.PASS, "verifier-1"));
+    assertThat(w.cycle().watched()).isEqualTo(1);
+    assertThat(verifier.requests).containsExactly("bulk *");
+    // learnt from the verifier's answer: asked for with its verifier_id from now on
+    assertThat(w.watched()).extracting(AttestedNode::verifierId).containsExactly(Optional.of("verifier-1"));
+    verifier.agents.put(A, status(A, OperationalState.FAILED, AttestationStatus.FAIL, "verifier-1"));
+    assertThat(w.cycle().acted()).isEqualTo(1);
+    assertThat(verifier.requests).containsExactly("bulk *", "bulk verifier-1");
+    assertThat(spire.calls).containsExactly("list", "list", "EVICT " + id(A));
+  }
+
+  @Test
+  void aNodeSpireNoLongerListsTwiceInARowIsDropped() {
+    RevocationWatch w = discovering();
+    attest(w, A, "default");
+    attest(w, B, "default");
+    spire.listed.add(new AttestedNode(id(B), B, Optional.empty()));
+    verifier.agents.put(A, status(A, OperationalState.GET_QUOTE, AttestationStatus.PASS, "default"));
+    verifier.agents.put(B, status(B, OperationalState.GET_QUOTE, AttestationStatus.PASS, "default"));
+    w.cycle();
+    assertThat(w.watched()).hasSize(2); // missing once: kept (SPIRE may not have stored it yet)
+    now += Duration.ofSeconds(5).toNanos();
+    w.cycle();
+    assertThat(spire.calls).containsExactly("list"); // not due yet
+    now += Duration.ofSeconds(5).toNanos();
+    w.cycle();
+    assertThat(w.watched()).extracting(AttestedNode::uuid).containsExactly(B);
+    assertThat(spire.calls).containsExactly("list", "list");
+  }
+}
