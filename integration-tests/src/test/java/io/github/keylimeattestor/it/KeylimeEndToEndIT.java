@@ -76,7 +76,7 @@ class KeylimeEndToEndIT {
     try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
       agentMetricsPort = s.getLocalPort();
     }
-    bed.startAgent(agentBlock("tpm"), "agent",
+    bed.startAgent(agentBlock("tpm"), "agent", SpireTestbed.diskKeyManager("agent"),
         "telemetry {\n  Prometheus {\n    host = \"127.0.0.1\"\n    port = " + agentMetricsPort + "\n  }\n}\n");
     agentId = "spiffe://example.org/spire/agent/keylime/" + uuid;
   }

@@ -52,10 +52,15 @@ final class PluginHost implements AutoCloseable {
 
   /** Starts {@code executable}; its stderr (hclog JSON) goes to {@code log}. No host services are offered. */
   static PluginHost start(Path executable, Path log) throws IOException {
+    return start(executable, log, "NodeAttestor");
+  }
+
+  /** As {@link #start(Path, Path)} for a plugin block of type {@code pluginType} (its magic cookie). */
+  static PluginHost start(Path executable, Path log, String pluginType) throws IOException {
     Files.createDirectories(log.getParent());
     ProcessBuilder pb = new ProcessBuilder(executable.toString())
         .redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()));
-    pb.environment().put("NodeAttestor", "NodeAttestor");
+    pb.environment().put(pluginType, pluginType);
     pb.environment().put("PLUGIN_PROTOCOL_VERSIONS", "1");
     Process p = pb.start();
     MultiThreadIoEventLoopGroup loop = new MultiThreadIoEventLoopGroup(2, EpollIoHandler.newFactory());

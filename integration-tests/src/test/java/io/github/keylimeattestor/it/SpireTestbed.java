@@ -102,11 +102,29 @@ final class SpireTestbed implements AutoCloseable {
 
   /** As {@link #startAgent(String)} with its own data directory and log name (a fresh node identity). */
   SpireProcess startAgent(String nodeAttestorBlock, String name) throws IOException, InterruptedException {
-    return startAgent(nodeAttestorBlock, name, "");
+    return startAgent(nodeAttestorBlock, name, diskKeyManager(name));
   }
 
-  /** As {@link #startAgent(String, String)}, with {@code topLevel} (e.g. a telemetry block) after the plugins. */
-  SpireProcess startAgent(String nodeAttestorBlock, String name, String topLevel) throws IOException, InterruptedException {
+  /** SPIRE's disk KeyManager in the agent's own data directory. */
+  static String diskKeyManager(String name) {
+    return """
+          KeyManager "disk" {
+            plugin_data {
+              directory = "./data/%s"
+            }
+          }
+        """.formatted(name);
+  }
+
+  /** As {@link #startAgent(String, String)} with {@code keyManagerBlock} instead of SPIRE's disk KeyManager. */
+  SpireProcess startAgent(String nodeAttestorBlock, String name, String keyManagerBlock)
+      throws IOException, InterruptedException {
+    return startAgent(nodeAttestorBlock, name, keyManagerBlock, "");
+  }
+
+  /** As above, with {@code topLevel} (e.g. a telemetry block) after the plugins. */
+  SpireProcess startAgent(String nodeAttestorBlock, String name, String keyManagerBlock, String topLevel)
+      throws IOException, InterruptedException {
     String bundle = run(List.of(SpireBinaries.server().toString(), "bundle", "show", "-socketPath", serverSocket().toString()));
     Files.writeString(dir.resolve("bundle.pem"), bundle);
     String conf = """
@@ -122,18 +140,14 @@ final class SpireTestbed implements AutoCloseable {
         }
 
         plugins {
-          KeyManager "disk" {
-            plugin_data {
-              directory = "./data/%s"
-            }
-          }
+        %s
           WorkloadAttestor "unix" {
             plugin_data {}
           }
         %s
         }
         %s
-        """.formatted(name, serverPort, agentSocket(), TRUST_DOMAIN, name, nodeAttestorBlock, topLevel);
+        """.formatted(name, serverPort, agentSocket(), TRUST_DOMAIN, keyManagerBlock, nodeAttestorBlock, topLevel);
     Files.createDirectories(dir.resolve("data").resolve(name));
     Files.writeString(dir.resolve(name + ".conf"), conf);
     agent = SpireProcess.start("spire-" + name, dir,

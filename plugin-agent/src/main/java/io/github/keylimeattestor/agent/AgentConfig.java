@@ -30,8 +30,9 @@ record AgentConfig(
     QuoteSource quoteSource,
     Optional<KeylimeAgentEndpoint> keylimeAgent,
     Path appKeyPath,
+    Optional<Path> svidKeyDirectory,
     Duration timeout,
-    List<String> warnings) {
+    List<String> warnings) implements TpmSettings {
 
   static final String DEFAULT_AGENT_DATA = "/var/lib/keylime/agent_data.json";
   static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
@@ -42,12 +43,14 @@ record AgentConfig(
   }
 
   /** The TPM in words, for logs and messages. */
-  String tpmDescription() {
+  @Override
+  public String tpmDescription() {
     return tcti.map(Object::toString).orElse("default (device:/dev/tpmrm0 if present, else tabrmd)");
   }
 
   /** The configured TPM, or {@link Tcti#defaultSpec()} looked up now. */
-  Tcti.Spec tpm() throws IOException {
+  @Override
+  public Tcti.Spec tpm() throws IOException {
     return tcti.isPresent() ? tcti.get() : Tcti.parse(Tcti.defaultSpec());
   }
 
@@ -97,6 +100,7 @@ record AgentConfig(
     HclConfig tlsBlock = c.block("keylime_agent_tls");
     boolean tlsGiven = c.has("keylime_agent_tls");
     String appKey = c.string("app_key_path");
+    String svidKeys = c.optString("svid_key_directory", null);
     Duration timeout = c.optDuration("timeout", DEFAULT_TIMEOUT);
     c.rejectUnknownKeys();
 
@@ -135,15 +139,18 @@ record AgentConfig(
       endpoint = Optional.ofNullable(c.attempt(() -> endpoint(url, tlsGiven ? Optional.of(tlsBlock) : Optional.empty())));
     }
     Path appKeyPath = appKey.isEmpty() ? null : c.attempt(() -> filePath("app_key_path", appKey));
+    Optional<Path> svidKeyDirectory = svidKeys == null ? Optional.empty()
+        : Optional.ofNullable(c.attempt(() -> filePath("svid_key_directory", svidKeys)));
     c.throwIfProblems();
-    return new AgentConfig(tcti, ek, agentData, uuid, source, endpoint, appKeyPath, timeout, List.copyOf(warnings));
+    return new AgentConfig(tcti, ek, agentData, uuid, source, endpoint, appKeyPath, svidKeyDirectory, timeout,
+        List.copyOf(warnings));
   }
 
   /**
    * {@code tcti}, or the old keys mapped onto it: {@code tpm_device = P} is {@code device:P},
    * {@code swtpm_address = H:P} is {@code swtpm:host=H,port=P}. Empty: {@link Tcti#defaultSpec()}.
    */
-  private static Optional<Tcti.Spec> tcti(HclConfig c, List<String> warnings) throws HclException {
+  static Optional<Tcti.Spec> tcti(HclConfig c, List<String> warnings) throws HclException {
     String tcti = c.optString("tcti", null);
     String device = c.optString("tpm_device", null);
     String swtpm = c.optString("swtpm_address", null);
@@ -285,7 +292,7 @@ record AgentConfig(
   }
 
   /** A file path; relative paths are relative to the SPIRE agent's working directory, as SPIRE's own. */
-  private static Path filePath(String key, String value) throws HclException {
+  static Path filePath(String key, String value) throws HclException {
     if (value.isBlank() || value.indexOf('\0') >= 0) {
       throw new HclException(key + " must be a file path");
     }

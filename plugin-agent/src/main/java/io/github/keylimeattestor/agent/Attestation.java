@@ -5,10 +5,12 @@ import io.github.keylimeattestor.keylime.KeylimeAgentClient;
 import io.github.keylimeattestor.keylime.KeylimeException;
 import io.github.keylimeattestor.keylime.KeylimeUnavailableException;
 import io.github.keylimeattestor.proto.sovereign.AppKeyCertificate;
+import io.github.keylimeattestor.proto.sovereign.CertifiedKey;
 import io.github.keylimeattestor.proto.sovereign.SovereignAttestation;
 import io.github.keylimeattestor.sovereign.AppKeyBinding;
 import io.github.keylimeattestor.sovereign.EvidenceException;
 import io.github.keylimeattestor.sovereign.KeylimeAgentId;
+import io.github.keylimeattestor.sovereign.SvidKeyBinding;
 import io.github.keylimeattestor.sovereign.WireFormat;
 import io.github.keylimeattestor.tpm.AlgorithmPolicy;
 import io.github.keylimeattestor.tpm.CommandCode;
@@ -23,19 +25,29 @@ import io.github.keylimeattestor.tpm.structure.AgentData;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
 import io.github.keylimeattestor.tpm.structure.KeylimeQuote;
 import java.io.IOException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
  * One AidAttestation on the agent side: {@link #payload()} (Keylime agent UUID + App Key public),
  * then {@link #answer} for the server's challenge (quote by the Keylime AK + TPM2_Certify of the
- * App Key by the same AK, both bound to the challenge nonce). Not thread-safe: one per stream.
+ * App Key by the same AK, both bound to the challenge nonce; and, with {@code svid_key_directory},
+ * TPM2_Certify of each agent SVID key of the TPM KeyManager, bound to the nonce and its key ID).
+ * Not thread-safe: one per stream.
  */
 final class Attestation {
+  private static final io.github.keylimeattestor.sdk.log.Log LOG =
+      io.github.keylimeattestor.sdk.log.Log.named("keylime.agent");
   private final AgentConfig config;
   private final TpmAccess tpmAccess;
   private KeylimeAgentId agentId;
   private KeyBlob ak;
   private KeyBlob appKey;
+  private Map<String, KeyBlob> svidKeys = Map.of();
   private KeylimeAgentClient agentClient;
 
   Attestation(AgentConfig config, TpmAccess tpmAccess) {
@@ -69,7 +81,9 @@ final class Attestation {
       if ("hash_ek".equals(fromConf)) {
         agentId = agentId(AgentData.ekHash(ktpm.ekPublic().toPublicKey()), "the EK hash (uuid = \"hash_ek\")");
       }
-      return AppKeyStore.loadOrCreate(config.appKeyPath(), ktpm);
+      KeyBlob loaded = AppKeyStore.loadOrCreate(config.appKeyPath(), ktpm);
+      svidKeys = loadableSvidKeys(ktpm);
+      return loaded;
     });
     if (agentId == null) {
       agentId = agentId(confValue, "uuid in " + ((AgentConfig.UuidSource.AgentConf) config.uuid()).path());
@@ -89,28 +103,85 @@ final class Attestation {
           + " (are the agent and server plugins the same version?)", e);
     }
     byte[] certifyData = AppKeyBinding.certifyQualifyingData(challenge.nonce());
+    List<KeylimeTpm.ToCertify> toCertify = new ArrayList<>();
+    toCertify.add(new KeylimeTpm.ToCertify(appKey, certifyData));
+    svidKeys.forEach((id, blob) -> toCertify.add(
+        new KeylimeTpm.ToCertify(blob, SvidKeyBinding.certifyQualifyingData(challenge.nonce(), id))));
+    String what = svidKeys.isEmpty() ? "the App Key" : "the App Key and SVID keys " + String.join(",", svidKeys.keySet());
     String quote;
-    AttestResponse certification;
+    List<AttestResponse> certifications;
     if (config.quoteSource() == AgentConfig.QuoteSource.TPM) {
-      KeylimeTpm.Evidence ev = tpmAccess.use(config, "quoting with the Keylime AK and certifying the App Key",
-          (tpm, ktpm) -> withAkHint(() -> ktpm.quoteAndCertify(ak, challenge.nonce().quoteQualifyingData(),
-              challenge.selection(), appKey, certifyData)));
+      KeylimeTpm.MultiEvidence ev = tpmAccess.use(config, "quoting with the Keylime AK and certifying " + what,
+          (tpm, ktpm) -> withAkHint(() -> ktpm.quoteAndCertifyAll(ak, challenge.nonce().quoteQualifyingData(),
+              challenge.selection(), toCertify)));
       quote = ev.quote().encode();
-      certification = ev.certify();
+      certifications = ev.certifications();
     } else {
       quote = identityQuote(challenge);
-      certification = tpmAccess.use(config, "certifying the App Key with the Keylime AK",
-          (tpm, ktpm) -> withAkHint(() -> ktpm.certify(ak, appKey, certifyData)));
+      certifications = tpmAccess.use(config, "certifying " + what + " with the Keylime AK",
+          (tpm, ktpm) -> withAkHint(() -> ktpm.quoteAndCertifyAll(ak, null, null, toCertify).certifications()));
     }
-    return SovereignAttestation.newBuilder()
+    AttestResponse certification = certifications.get(0);
+    SovereignAttestation.Builder b = SovereignAttestation.newBuilder()
         .setTpmSignedAttestation(quote)
         .setAppKeyPublic(ByteString.copyFrom(appKey.publicArea().marshalTpm2b()))
         .setChallengeNonce(challenge.nonce().hex())
         .setAppKeyCertificate(AppKeyCertificate.newBuilder()
             .setCertifyInfo(ByteString.copyFrom(certification.attest()))
             .setSignature(ByteString.copyFrom(certification.signature())))
-        .setKeylimeAgentUuid(agentId.value())
-        .build().toByteArray();
+        .setKeylimeAgentUuid(agentId.value());
+    int i = 1;
+    for (Map.Entry<String, KeyBlob> k : svidKeys.entrySet()) {
+      AttestResponse c = certifications.get(i++);
+      b.addSvidKeys(CertifiedKey.newBuilder().setKeyId(k.getKey())
+          .setPublicArea(ByteString.copyFrom(k.getValue().publicArea().marshalTpm2b()))
+          .setCertificate(AppKeyCertificate.newBuilder().setCertifyInfo(ByteString.copyFrom(c.attest()))
+              .setSignature(ByteString.copyFrom(c.signature()))));
+    }
+    return b.build().toByteArray();
+  }
+
+  /**
+   * The TPM KeyManager's keys this TPM can load, by key ID. A blob the TPM definitively refuses (a
+   * cleared TPM, another TPM's file) is skipped with a warning: the KeyManager replaces it when
+   * spire-agent next generates that key, and it is no key of this TPM anyway.
+   */
+  private Map<String, KeyBlob> loadableSvidKeys(KeylimeTpm ktpm) throws IOException, TpmException, AttestationFailure {
+    Map<String, KeyBlob> out = new java.util.TreeMap<>();
+    for (Map.Entry<String, KeyBlob> k : svidKeyFiles().entrySet()) {
+      try {
+        ktpm.checkLoadable(k.getValue());
+        out.put(k.getKey(), k.getValue());
+      } catch (TpmResponseException e) {
+        if (e.commandCode() != CommandCode.LOAD || e.responseCode().isWarning()) {
+          throw e;
+        }
+        LOG.warn("not certifying an SVID key blob this TPM does not load", "key_id", k.getKey(),
+            "svid_key_directory", String.valueOf(config.svidKeyDirectory().orElse(null)), "error", e.getMessage());
+      }
+    }
+    return out;
+  }
+
+  /** The TPM KeyManager's key files (svid_key_directory), by key ID; none when it is not set. */
+  private Map<String, KeyBlob> svidKeyFiles() throws AttestationFailure {
+    if (config.svidKeyDirectory().isEmpty()) {
+      return Map.of();
+    }
+    Path dir = config.svidKeyDirectory().get();
+    Map<String, KeyBlob> keys;
+    try {
+      keys = new SvidKeyDirectory(dir).readAll();
+    } catch (IOException e) {
+      throw AttestationFailure.unavailable("cannot read svid_key_directory " + dir + ": " + e.getMessage()
+          + " (it must be the directory of KeyManager \"keylime_tpm\")", e);
+    }
+    if (keys.size() > SvidKeyBinding.MAX_KEYS) {
+      throw AttestationFailure.precondition("svid_key_directory " + dir + " holds " + keys.size()
+          + " key blobs; KeyManager \"keylime_tpm\" keeps " + SvidKeyBinding.MAX_KEYS + " at most: remove stray "
+          + "*.tpmkey files", null);
+    }
+    return keys;
   }
 
   // ------------------------------------------------------------------ Keylime agent files and API

@@ -2,7 +2,10 @@ package io.github.keylimeattestor.agent;
 
 import io.github.keylimeattestor.sdk.PluginMain;
 
-/** Entry point of the keylime-attestor-agent executable. */
+/**
+ * Entry point of the keylime-attestor-agent executable: {@code NodeAttestor "keylime"} or, in a
+ * {@code KeyManager "keylime_tpm"} block, the TPM KeyManager; SPIRE's magic cookie says which.
+ */
 public final class KeylimeAgentMain {
   private KeylimeAgentMain() {}
 
@@ -10,6 +13,6 @@ public final class KeylimeAgentMain {
     if (args.length > 0 && args[0].equals("doctor")) {
       System.exit(AgentDoctor.main(args, System.out));
     }
-    PluginMain.serve(new KeylimeAgentPlugin(), args);
+    PluginMain.serve(args, new KeylimeAgentPlugin(), new TpmKeyManagerPlugin());
   }
 }

@@ -58,7 +58,8 @@ final class KeylimeAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase imp
     log.info("configured", "version", build.version(), "commit", build.commit(), "trust_domain", core.getTrustDomain(),
         "tpm", c.tpmDescription(),
         "quote_source", c.quoteSource().name().toLowerCase(java.util.Locale.ROOT),
-        "agent_data_path", c.agentDataPath().toString(), "app_key_path", c.appKeyPath().toString());
+        "agent_data_path", c.agentDataPath().toString(), "app_key_path", c.appKeyPath().toString(),
+        "svid_key_directory", c.svidKeyDirectory().map(Object::toString).orElse(""));
   }
 
   @Override

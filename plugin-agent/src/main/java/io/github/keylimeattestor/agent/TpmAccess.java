@@ -29,7 +29,7 @@ final class TpmAccess {
 
   private final ReentrantLock lock = new ReentrantLock(true);
 
-  <T> T use(AgentConfig config, String what, Work<T> work) throws AttestationFailure {
+  <T> T use(TpmSettings config, String what, Work<T> work) throws AttestationFailure {
     try {
       if (!lock.tryLock(LOCK_WAIT_SECONDS, TimeUnit.SECONDS)) {
         throw AttestationFailure.unavailable("the TPM is busy with another attestation of this plugin for more than "
@@ -51,7 +51,7 @@ final class TpmAccess {
    * other clients, TPM busy or testing, NV rate limit) is retried with backoff within the plugin's
    * {@code timeout}: the sequence flushes everything it loaded before it fails, so each try starts clean.
    */
-  private static <T> T retrying(AgentConfig config, String what, Work<T> work) throws AttestationFailure {
+  private static <T> T retrying(TpmSettings config, String what, Work<T> work) throws AttestationFailure {
     TpmRetry retry = new TpmRetry(config.timeout());
     String tpmName = config.tpmDescription();
     while (true) {
@@ -98,7 +98,7 @@ final class TpmAccess {
     return AttestationFailure.precondition("the TPM refused " + what + ": " + e.getMessage(), e);
   }
 
-  private static TpmTransport open(AgentConfig config) throws IOException {
+  private static TpmTransport open(TpmSettings config) throws IOException {
     int timeoutMillis = (int) Math.min(Integer.MAX_VALUE, config.timeout().toMillis());
     return config.tpm().open(timeoutMillis);
   }

@@ -6,16 +6,34 @@ import io.github.keylimeattestor.proto.spire.config.CoreConfiguration;
 import java.util.List;
 
 /**
- * What a plugin author writes: a NodeAttestor service plus its configuration. Everything else
- * (go-plugin handshake, broker, controller, health, Init/Deinit, logging) is {@link PluginMain}'s job.
+ * What a plugin author writes: one SPIRE plugin service (a NodeAttestor by default; a KeyManager or
+ * CredentialComposer by overriding {@link #type} and {@link #pluginService}) plus its configuration.
+ * Everything else (go-plugin handshake, broker, controller, health, Init/Deinit, logging) is
+ * {@link PluginMain}'s job.
  */
 public interface Plugin {
 
   /** Name used as the {@code @module} of log lines. */
   String name();
 
-  /** The bound NodeAttestor service (agent or server side); its full name goes into Init's answer. */
-  ServerServiceDefinition nodeAttestor();
+  /**
+   * SPIRE's plugin type, as written in the plugin block ({@code NodeAttestor "keylime" {...}}): the
+   * go-plugin magic cookie key and value that SPIRE sets in the plugin's environment.
+   */
+  default String type() {
+    return "NodeAttestor";
+  }
+
+  /** The bound NodeAttestor service (agent or server side), for plugins of type NodeAttestor. */
+  default ServerServiceDefinition nodeAttestor() {
+    throw new UnsupportedOperationException(name() + " (a " + type() + " plugin) implements neither nodeAttestor() nor "
+        + "pluginService()");
+  }
+
+  /** The bound plugin service of {@link #type}; its full name goes first into Init's answer. */
+  default ServerServiceDefinition pluginService() {
+    return nodeAttestor();
+  }
 
   /**
    * Applies {@code plugin_data}. Must replace the configuration atomically: SPIRE may call it again

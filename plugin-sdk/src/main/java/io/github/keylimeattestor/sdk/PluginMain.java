@@ -44,7 +44,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * loads; the socket listens before the handshake is printed; Shutdown replies before the exit.
  */
 public final class PluginMain {
-  /** SPIRE uses the plugin type as magic-cookie key and value; every NodeAttestor gets this one. */
+  /**
+   * SPIRE uses the plugin type as magic-cookie key and value; every NodeAttestor gets this one. An
+   * executable serving several plugin types ({@link #serve(String[], Plugin...)}) looks for each
+   * type's cookie and serves the plugin whose type the host asked for.
+   */
   public static final String COOKIE_KEY = "NodeAttestor";
   public static final String COOKIE_VALUE = "NodeAttestor";
   static final String NOT_A_PROGRAM = "This binary is a plugin. These are not meant to be executed directly.\n"
@@ -95,6 +99,15 @@ public final class PluginMain {
    * itself and exits, so the launcher can record a class-data archive (see packaging/launcher.sh).
    */
   public static void serve(Plugin plugin, String[] args) {
+    serve(args, plugin);
+  }
+
+  /**
+   * Serves the one of {@code plugins} whose {@link Plugin#type} the host's magic cookie names (SPIRE
+   * sets {@code <Type>=<Type>} from the plugin block), so one executable can be a NodeAttestor and,
+   * in another plugin block, a KeyManager. {@code --train-cds} trains every one of them.
+   */
+  public static void serve(String[] args, Plugin... plugins) {
     PrintStream handshakeOut = new PrintStream(new FileOutputStream(FileDescriptor.out), false, StandardCharsets.US_ASCII);
     System.setOut(System.err);
     JulBridge.install(java.util.logging.Level.WARNING);
@@ -104,10 +117,15 @@ public final class PluginMain {
       System.exit(0);
     }
     if (args.length > 0 && args[0].equals("--train-cds")) {
-      System.exit(new PluginMain(plugin).train() ? 0 : 1);
+      boolean ok = true;
+      for (Plugin p : plugins) {
+        ok &= new PluginMain(p).train();
+      }
+      System.exit(ok ? 0 : 1);
     }
 
-    String problem = checkEnvironment(System.getenv());
+    Plugin plugin = choose(System.getenv(), plugins);
+    String problem = plugin == null ? NOT_A_PROGRAM : checkEnvironment(System.getenv(), plugin.type());
     if (problem != null) {
       System.err.print(problem);
       System.err.flush();
@@ -127,9 +145,24 @@ public final class PluginMain {
     System.exit(0);
   }
 
-  /** Null if the environment is a go-plugin host's, else the message go-plugin prints. */
+  /** The plugin whose type's magic cookie is set in {@code env}, or null. */
+  static Plugin choose(Map<String, String> env, Plugin... plugins) {
+    for (Plugin p : plugins) {
+      if (p.type().equals(env.get(p.type()))) {
+        return p;
+      }
+    }
+    return null;
+  }
+
+  /** Null if the environment is a go-plugin host's for a NodeAttestor, else the message go-plugin prints. */
   static String checkEnvironment(Map<String, String> env) {
-    if (!COOKIE_VALUE.equals(env.get(COOKIE_KEY))) {
+    return checkEnvironment(env, COOKIE_KEY);
+  }
+
+  /** Null if the environment is a go-plugin host's for plugin type {@code type}, else the message go-plugin prints. */
+  static String checkEnvironment(Map<String, String> env, String type) {
+    if (!type.equals(env.get(type))) {
       return NOT_A_PROGRAM;
     }
     String versions = env.get("PLUGIN_PROTOCOL_VERSIONS");
@@ -151,8 +184,8 @@ public final class PluginMain {
     Runtime.getRuntime().addShutdownHook(new Thread(this::removeSocket, "plugin-cleanup"));
 
     BrokerService broker = new BrokerService(HostServices.HOST_SERVICE_PROVIDER_ID);
-    String nodeAttestorName = plugin.nodeAttestor().getServiceDescriptor().getName();
-    List<String> names = List.of(nodeAttestorName, ConfigGrpc.SERVICE_NAME);
+    String pluginServiceName = plugin.pluginService().getServiceDescriptor().getName();
+    List<String> names = List.of(pluginServiceName, ConfigGrpc.SERVICE_NAME);
     InitService init = new InitService(names,
         offered -> {
           hostServices = new HostServices(broker.connInfo(), offered, transport);
@@ -162,8 +195,8 @@ public final class PluginMain {
         this::deinit);
     List<BindableService> internal = List.of(new HealthService(), broker, new ControllerService(this::shutdownAndExit),
         new StdioService(), init, new ConfigService(plugin));
-    server = transport.serve(socket, List.of(plugin.nodeAttestor()), internal);
-    LOG.info("plugin serving", "plugin", plugin.name(), "pid", ProcessHandle.current().pid(), "socket", socket.toString());
+    server = transport.serve(socket, List.of(plugin.pluginService()), internal);
+    LOG.info("plugin serving", "plugin", plugin.name(), "type", plugin.type(), "pid", ProcessHandle.current().pid(), "socket", socket.toString());
     return "1|1|unix|" + socket.toAbsolutePath() + "|grpc|";
   }
 

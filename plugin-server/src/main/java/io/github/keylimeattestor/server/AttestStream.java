@@ -208,13 +208,14 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     String spiffeId = "spiffe://" + ctx.config().trustDomain() + "/spire/agent" + ctx.config().agentPath().render(values);
     List<String> selectors = Selectors.build(ev, ekHash, appKeyHash, tpm, ctx.config().pcrSelectors(),
         status.attestationStatus().map(Enum::name).orElse(null), metadata(), ctx.config().metaSelectors());
+    SvidKeyRecorder.record(ctx.config().tpmBoundSvid(), ev, spiffeId, ctx.clock(), ctx.config().challengeTimeout());
     finish();
     ctx.attested().accept(new AttestedNode(spiffeId, id, status.verifierId()));
     long total = System.nanoTime() - started;
     ctx.metrics().phase("total", total);
     ctx.metrics().outcome("ok", "attested");
     LOG.info("node attested", "agent_uuid", id, "spiffe_id", spiffeId, "selectors", selectors.size(),
-        "server_ms", total / 1_000_000);
+        "svid_keys", ev.svidKeys().size(), "server_ms", total / 1_000_000);
     out.onNext(AttestResponse.newBuilder().setAgentAttributes(AgentAttributes.newBuilder()
         .setSpiffeId(spiffeId).addAllSelectorValues(selectors).setCanReattest(true)).build());
     out.onCompleted();

@@ -50,7 +50,8 @@ record ServerConfig(
     Duration challengeTimeout,
     boolean verifierIdentityCheck,
     boolean allowSha1,
-    Optional<RevocationConfig> revocation) {
+    Optional<RevocationConfig> revocation,
+    TpmBoundSvid tpmBoundSvid) {
 
   ServerConfig(String trustDomain, ClientSettings registrar, ClientSettings verifier, List<X509Certificate> ekCaBundle,
       boolean requireEkCert, Set<OperationalState> acceptedStates, boolean requirePass,
@@ -58,7 +59,16 @@ record ServerConfig(
       AgentPathTemplate agentPath, Duration challengeTimeout, boolean verifierIdentityCheck, boolean allowSha1) {
     this(trustDomain, registrar, verifier, ekCaBundle, requireEkCert, acceptedStates, requirePass, maxAttestationAge,
         pcrPolicy, pcrSelectors, metaSelectors, agentPath, challengeTimeout, verifierIdentityCheck, allowSha1,
-        Optional.empty());
+        Optional.empty(), TpmBoundSvid.OFF);
+  }
+
+  /**
+   * {@code require_tpm_bound_svid}: refuse an attestation that certifies no agent SVID key; {@code
+   * svid_binding_directory}: where certified keys are recorded for CredentialComposer
+   * "keylime_tpm_bound_svid" (which refuses agent SVIDs for any other key).
+   */
+  record TpmBoundSvid(boolean required, Optional<Path> bindingDirectory) {
+    static final TpmBoundSvid OFF = new TpmBoundSvid(false, Optional.empty());
   }
 
   /**
@@ -143,11 +153,28 @@ record ServerConfig(
       c.problem("pcr_policy.bank = \"sha1\" needs allow_sha1 = true (SHA-1 is refused by default)");
     }
     Optional<RevocationConfig> revocation = RevocationConfig.parse(c);
+    TpmBoundSvid tpmBoundSvid = tpmBoundSvid(c);
     c.rejectUnknownKeys();
     c.throwIfProblems();
     return new ServerConfig(trustDomain, registrar, verifier, ekCas, requireEkCert, states, requirePass,
         maxAge.isZero() ? Optional.empty() : Optional.of(maxAge), pcrPolicy, pcrSelectors, metaSelectors, path,
-        challengeTimeout, identityCheck, allowSha1, revocation);
+        challengeTimeout, identityCheck, allowSha1, revocation, tpmBoundSvid);
+  }
+
+  private static TpmBoundSvid tpmBoundSvid(HclConfig c) {
+    boolean required = c.optBool("require_tpm_bound_svid", false);
+    String dir = c.optString("svid_binding_directory", "");
+    if (required && dir.isEmpty()) {
+      c.problem("require_tpm_bound_svid = true needs svid_binding_directory (a private directory, e.g. "
+          + "\"/var/lib/spire/server/keylime-svid-bindings\", which CredentialComposer \"keylime_tpm_bound_svid\" "
+          + "reads too)");
+    }
+    if (dir.isEmpty()) {
+      return new TpmBoundSvid(required, Optional.empty());
+    }
+    Path p = Path.of(dir);
+    io.github.keylimeattestor.server.svid.SvidBindings.checkPrivate("svid_binding_directory", p).ifPresent(c::problem);
+    return new TpmBoundSvid(required, Optional.of(p));
   }
 
   /** What a valid configuration still deserves a word about (Validate's notes). */

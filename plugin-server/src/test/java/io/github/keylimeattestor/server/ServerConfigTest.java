@@ -37,6 +37,22 @@ class ServerConfigTest {
   }
 
   @Test
+  void tpmBoundSvidIsOffByDefaultAndNeedsAPrivateBindingDirectory(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp)
+      throws Exception {
+    assertThat(ServerConfig.parse("example.org", minimal("")).tpmBoundSvid()).isEqualTo(ServerConfig.TpmBoundSvid.OFF);
+    java.nio.file.Path dir = tmp.resolve("bindings");
+    ServerConfig on = ServerConfig.parse("example.org", minimal("require_tpm_bound_svid = true\n"
+        + "svid_binding_directory = \"" + dir + "\"\n"));
+    assertThat(on.tpmBoundSvid()).isEqualTo(new ServerConfig.TpmBoundSvid(true, java.util.Optional.of(dir)));
+    assertThatThrownBy(() -> ServerConfig.parse("example.org", minimal("require_tpm_bound_svid = true\n")))
+        .hasMessageContaining("require_tpm_bound_svid = true needs svid_binding_directory");
+    java.nio.file.Files.createDirectory(dir);
+    java.nio.file.Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-x---"));
+    assertThatThrownBy(() -> ServerConfig.parse("example.org", minimal("svid_binding_directory = \"" + dir + "\"\n")))
+        .hasMessageContaining("svid_binding_directory: " + dir + " has mode rwxr-x---");
+  }
+
+  @Test
   void fullConfigIsRead() throws Exception {
     ServerConfig c = ServerConfig.parse("example.org", minimal("""
         attestation_policy {

@@ -1,5 +1,6 @@
 package io.github.keylimeattestor.sovereign;
 
+import io.github.keylimeattestor.proto.sovereign.CertifiedKey;
 import io.github.keylimeattestor.proto.sovereign.SovereignAttestation;
 import io.github.keylimeattestor.tpm.AlgorithmPolicy;
 import io.github.keylimeattestor.tpm.ObjectAttributes;
@@ -11,7 +12,11 @@ import io.github.keylimeattestor.tpm.structure.KeylimeQuote;
 import io.github.keylimeattestor.tpm.structure.TpmPublic;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.HexFormat;
+import java.util.List;
+import java.util.Set;
 import java.util.Map;
 
 /**
@@ -84,8 +89,61 @@ public final class EvidenceVerifier {
           + e.getMessage());
     }
     AppKeyBinding.checkAttributes(payload.appKey());
+    List<VerifiedEvidence.CertifiedSvidKey> svidKeys = checkSvidKeys(minted, payload, att, akKey);
     clocks.record(akName, quote.attest());
-    return new VerifiedEvidence(payload.agentId(), ak, payload.appKey(), quote.attest(), quote.pcrs(), certification);
+    return new VerifiedEvidence(payload.agentId(), ak, payload.appKey(), quote.attest(), quote.pcrs(), certification,
+        svidKeys);
+  }
+
+  /**
+   * Each SVID key: certified by the same AK, for this nonce and this key ID, a TPM-resident signing
+   * key (the App Key's attribute rules), a public key Java can encode, no key ID twice.
+   */
+  private List<VerifiedEvidence.CertifiedSvidKey> checkSvidKeys(Nonce minted, WireFormat.Payload payload,
+      SovereignAttestation att, TpmVerifier akKey) throws EvidenceException {
+    if (att.getSvidKeysCount() == 0) {
+      return List.of();
+    }
+    if (payload.version() < WireFormat.VERSION) {
+      throw EvidenceException.malformed("svid_keys", "a version " + payload.version()
+          + " attestation cannot carry SVID keys: the agent plugin is inconsistent");
+    }
+    if (att.getSvidKeysCount() > SvidKeyBinding.MAX_KEYS) {
+      throw EvidenceException.malformed("svid_keys", "the attestation carries " + att.getSvidKeysCount()
+          + " SVID keys (at most " + SvidKeyBinding.MAX_KEYS + ")");
+    }
+    List<VerifiedEvidence.CertifiedSvidKey> out = new ArrayList<>();
+    Set<String> seen = new HashSet<>();
+    for (CertifiedKey k : att.getSvidKeysList()) {
+      String id = k.getKeyId();
+      if (id.isEmpty() || id.length() > 64 || !seen.add(id)) {
+        throw EvidenceException.malformed("svid_keys", "SVID key ID \"" + id + "\" is empty, too long or repeated");
+      }
+      TpmPublic pub = WireFormat.svidKeyPublic(k.getPublicArea().toByteArray(), id);
+      try {
+        akKey.verifyCertify(k.getCertificate().getCertifyInfo().toByteArray(),
+            k.getCertificate().getSignature().toByteArray(), pub, SvidKeyBinding.certifyQualifyingData(minted, id));
+      } catch (TpmFormatException e) {
+        throw EvidenceException.malformed("svid_key_certify", "SVID key " + id + ": certification is malformed: "
+            + e.getMessage());
+      } catch (TpmVerificationException e) {
+        throw EvidenceException.rejected("svid_key_certify", "SVID key " + id + ": certification by the AK does "
+            + "not verify: " + e.getMessage());
+      }
+      try {
+        AppKeyBinding.checkAttributes(pub);
+      } catch (EvidenceException e) {
+        throw EvidenceException.rejected("svid_key_attributes", "SVID key " + id + ": " + e.getMessage());
+      }
+      byte[] spki;
+      try {
+        spki = pub.toPublicKey().getEncoded();
+      } catch (TpmFormatException e) {
+        throw EvidenceException.malformed("svid_key_public", "SVID key " + id + ": " + e.getMessage());
+      }
+      out.add(new VerifiedEvidence.CertifiedSvidKey(id, pub, spki));
+    }
+    return out;
   }
 
   private record Quoted(Attest attest, io.github.keylimeattestor.tpm.structure.PcrBlob pcrs) {}

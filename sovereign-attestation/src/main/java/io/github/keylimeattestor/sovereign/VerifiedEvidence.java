@@ -3,6 +3,7 @@ package io.github.keylimeattestor.sovereign;
 import io.github.keylimeattestor.tpm.structure.Attest;
 import io.github.keylimeattestor.tpm.structure.PcrBlob;
 import io.github.keylimeattestor.tpm.structure.TpmPublic;
+import java.util.List;
 
 /**
  * Evidence that passed every check of {@link EvidenceVerifier}: only these fields may feed the
@@ -14,4 +15,28 @@ public record VerifiedEvidence(
     TpmPublic appKey,
     Attest quote,
     PcrBlob pcrs,
-    Attest appKeyCertification) {}
+    Attest appKeyCertification,
+    List<CertifiedSvidKey> svidKeys) {
+
+  /** An agent SVID key the AK certified in this attestation: TPM-resident, signing only. */
+  public record CertifiedSvidKey(String keyId, TpmPublic publicArea, byte[] spki) {
+    public CertifiedSvidKey {
+      spki = spki.clone();
+    }
+
+    @Override
+    public byte[] spki() {
+      return spki.clone();
+    }
+  }
+
+  public VerifiedEvidence {
+    svidKeys = List.copyOf(svidKeys);
+  }
+
+  /** Evidence without SVID keys (wire version 1, or an agent without the TPM KeyManager). */
+  public VerifiedEvidence(KeylimeAgentId agentId, TpmPublic ak, TpmPublic appKey, Attest quote, PcrBlob pcrs,
+      Attest appKeyCertification) {
+    this(agentId, ak, appKey, quote, pcrs, appKeyCertification, List.of());
+  }
+}

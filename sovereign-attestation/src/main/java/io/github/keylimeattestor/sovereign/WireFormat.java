@@ -10,9 +10,15 @@ import io.github.keylimeattestor.tpm.structure.PcrSelection;
 import io.github.keylimeattestor.tpm.structure.TpmPublic;
 import java.util.Locale;
 
-/** Size-limited decoding of the three messages of sovereign_attestation.proto v1. */
+/**
+ * Size-limited decoding of the three messages of sovereign_attestation.proto. Version 2 (what the
+ * agent plugin sends) adds the certified agent SVID keys; version 1 (without them) is still read;
+ * any other version is refused.
+ */
 public final class WireFormat {
-  public static final int VERSION = 1;
+  public static final int VERSION = 2;
+  /** The version before SVID keys; a v1 attestation that carries them is refused. */
+  public static final int VERSION_WITHOUT_SVID_KEYS = 1;
   public static final int MAX_PAYLOAD = 4 * 1024;
   public static final int MAX_CHALLENGE = 1024;
   public static final int MAX_ATTESTATION = 32 * 1024;
@@ -21,7 +27,7 @@ public final class WireFormat {
   private WireFormat() {}
 
   /** The payload, decoded and checked for form (not yet for truth). */
-  public record Payload(KeylimeAgentId agentId, TpmPublic appKey, byte[] appKeyRaw, int hashAlg) {
+  public record Payload(KeylimeAgentId agentId, TpmPublic appKey, byte[] appKeyRaw, int hashAlg, int version) {
     public Payload {
       appKeyRaw = appKeyRaw.clone();
     }
@@ -52,13 +58,14 @@ public final class WireFormat {
     } catch (InvalidProtocolBufferException e) {
       throw EvidenceException.malformed("payload", "attestation payload is not a keylime-attestor payload");
     }
-    if (p.getVersion() != VERSION) {
+    if (p.getVersion() != VERSION && p.getVersion() != VERSION_WITHOUT_SVID_KEYS) {
       throw EvidenceException.malformed("payload", "attestation payload version " + p.getVersion()
-          + " is not supported (this server speaks " + VERSION + "): upgrade the older plugin");
+          + " is not supported (this server speaks " + VERSION_WITHOUT_SVID_KEYS + " and " + VERSION
+          + "): upgrade the older plugin");
     }
     KeylimeAgentId id = KeylimeAgentId.parse(p.getKeylimeAgentUuid());
     byte[] raw = p.getAppKeyPublic().toByteArray();
-    return new Payload(id, appKeyPublic(raw), raw, hashAlg(p.getHashAlg()));
+    return new Payload(id, appKeyPublic(raw), raw, hashAlg(p.getHashAlg()), p.getVersion());
   }
 
   public static byte[] encodeChallenge(Nonce nonce, PcrSelection selection) {
@@ -100,6 +107,16 @@ public final class WireFormat {
       return SovereignAttestation.parseFrom(bytes);
     } catch (InvalidProtocolBufferException e) {
       throw EvidenceException.malformed("attestation", "challenge response is not a SovereignAttestation");
+    }
+  }
+
+  /** A certified key's TPM2B_PUBLIC, checked for form. */
+  static TpmPublic svidKeyPublic(byte[] raw, String keyId) throws EvidenceException {
+    try {
+      return TpmPublic.parseTpm2b(raw, MAX_PUBLIC);
+    } catch (TpmFormatException e) {
+      throw EvidenceException.malformed("svid_key_public", "SVID key " + keyId + ": public area is malformed: "
+          + e.getMessage());
     }
   }
 

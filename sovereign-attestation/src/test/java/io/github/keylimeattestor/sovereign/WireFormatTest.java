@@ -45,6 +45,27 @@ class WireFormatTest {
     }
   }
 
+  static byte[] payload(int version) {
+    return AttestationPayload.newBuilder().setVersion(version).setKeylimeAgentUuid("0b5f2b36-27a4-4d8e-9c61-3c4f2d7e9a10")
+        .setAppKeyPublic(com.google.protobuf.ByteString.copyFrom(Templates.appKeyEccP256().marshalTpm2b()))
+        .setHashAlg("sha256").build().toByteArray();
+  }
+
+  @Test
+  void versionsOneAndTwoAreReadAndEveryOtherRefused() throws Exception {
+    assertThat(WireFormat.decodePayload(payload(1)).version()).isEqualTo(1);
+    assertThat(WireFormat.decodePayload(payload(2)).version()).isEqualTo(2);
+    assertThat(WireFormat.encodePayload(KeylimeAgentId.parse("0b5f2b36-27a4-4d8e-9c61-3c4f2d7e9a10"),
+        Templates.appKeyEccP256(), "sha256")).isEqualTo(payload(2));
+    for (int v : new int[] {0, 3, 100}) {
+      assertThatThrownBy(() -> WireFormat.decodePayload(payload(v))).isInstanceOfSatisfying(EvidenceException.class,
+          e -> {
+            assertThat(e.kind()).isEqualTo(EvidenceException.Kind.MALFORMED);
+            assertThat(e.getMessage()).contains("version " + v + " is not supported");
+          });
+    }
+  }
+
   @Test
   void agentIdAcceptsUuidsAndEkHashes() throws Exception {
     assertThat(KeylimeAgentId.parse("0B5F2B36-27A4-4D8E-9C61-3C4F2D7E9A10").value()).isEqualTo("0b5f2b36-27a4-4d8e-9c61-3c4f2d7e9a10");

@@ -9,6 +9,7 @@ public final class CommandCode {
   public static final int CREATE_PRIMARY = 0x00000131;
   public static final int STARTUP = 0x00000144;
   public static final int CERTIFY = 0x00000148;
+  public static final int SIGN = 0x0000015D;
   public static final int POLICY_SECRET = 0x00000151;
   public static final int CREATE = 0x00000153;
   public static final int LOAD = 0x00000157;
@@ -32,6 +33,7 @@ public final class CommandCode {
       Map.entry(CREATE_PRIMARY, "TPM2_CreatePrimary"),
       Map.entry(STARTUP, "TPM2_Startup"),
       Map.entry(CERTIFY, "TPM2_Certify"),
+      Map.entry(SIGN, "TPM2_Sign"),
       Map.entry(POLICY_SECRET, "TPM2_PolicySecret"),
       Map.entry(CREATE, "TPM2_Create"),
       Map.entry(LOAD, "TPM2_Load"),

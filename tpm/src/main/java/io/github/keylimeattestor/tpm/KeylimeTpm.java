@@ -19,6 +19,7 @@ import io.github.keylimeattestor.tpm.command.PcrReset;
 import io.github.keylimeattestor.tpm.command.PolicySecret;
 import io.github.keylimeattestor.tpm.command.Quote;
 import io.github.keylimeattestor.tpm.command.ReadPublic;
+import io.github.keylimeattestor.tpm.command.Sign;
 import io.github.keylimeattestor.tpm.command.StartAuthSession;
 import io.github.keylimeattestor.tpm.structure.Attest;
 import io.github.keylimeattestor.tpm.structure.CredentialBlob;
@@ -28,6 +29,7 @@ import io.github.keylimeattestor.tpm.structure.PcrBlob;
 import io.github.keylimeattestor.tpm.structure.PcrSelection;
 import io.github.keylimeattestor.tpm.structure.Templates;
 import io.github.keylimeattestor.tpm.structure.TpmPublic;
+import io.github.keylimeattestor.tpm.structure.TpmSignature;
 import io.github.keylimeattestor.tpm.structure.TpmPublic.Scheme;
 import java.io.IOException;
 import java.util.ArrayDeque;
@@ -63,6 +65,12 @@ public final class KeylimeTpm {
 
   /** A quote in Keylime's form and, if asked for, a certification of another key by the AK. */
   public record Evidence(KeylimeQuote quote, AttestResponse certify) {}
+
+  /** A key under the storage primary to certify by the AK, with its TPM2_Certify qualifying data. */
+  public record ToCertify(KeyBlob key, byte[] qualifyingData) {}
+
+  /** A quote (if asked for) and one TPM2_Certify per {@link ToCertify}, in order. */
+  public record MultiEvidence(KeylimeQuote quote, List<AttestResponse> certifications) {}
 
   private static final int QUOTE_TRIES = 5;
   private final Tpm tpm;
@@ -282,6 +290,11 @@ public final class KeylimeTpm {
 
   /** Creates an App Key (e.g. {@link Templates#appKeyEccP256}) under the storage primary. */
   public KeyBlob createAppKey(TpmPublic template) throws IOException, TpmException {
+    return createSigningKey(template);
+  }
+
+  /** Creates a signing key (e.g. {@link Templates#signingKey}) under the storage primary. */
+  public KeyBlob createSigningKey(TpmPublic template) throws IOException, TpmException {
     try (Scope s = new Scope()) {
       int parent = primary(s, srk);
       return tpm.execute(new Create(parent, Auth.empty(), new byte[0], template));
@@ -297,6 +310,20 @@ public final class KeylimeTpm {
     try (Scope s = new Scope()) {
       int parent = primary(s, srk);
       s.add(tpm.execute(new Load(parent, Auth.empty(), key)).handle());
+    }
+  }
+
+  /**
+   * TPM2_Sign of {@code digest} by {@code key} (an unrestricted signing key under the storage
+   * primary) with {@code scheme}: load under the primary, flush a transient primary, sign, flush.
+   * At most 2 objects of ours in the TPM.
+   */
+  public TpmSignature sign(KeyBlob key, byte[] digest, Scheme scheme) throws IOException, TpmException {
+    try (Scope s = new Scope()) {
+      int parent = primary(s, srk);
+      int handle = s.add(tpm.execute(new Load(parent, Auth.empty(), key)).handle());
+      s.flush(parent);
+      return tpm.execute(new Sign(handle, Auth.empty(), digest, scheme));
     }
   }
 
@@ -342,31 +369,53 @@ public final class KeylimeTpm {
    */
   public Evidence quoteAndCertify(KeyBlob ak, byte[] nonce, PcrSelection selection, KeyBlob appKey,
       byte[] certifyQualifyingData) throws IOException, TpmException {
+    List<ToCertify> keys = appKey == null ? List.of() : List.of(new ToCertify(appKey, certifyQualifyingData));
+    MultiEvidence m = quoteAndCertifyAll(ak, nonce, selection, keys);
+    return new Evidence(m.quote(), appKey == null ? null : m.certifications().get(0));
+  }
+
+  /**
+   * As {@link #quoteAndCertify} for any number of keys under the storage primary (the App Key and
+   * the agent's SVID keys). Still at most 2 objects of ours in the TPM: every key is loaded once
+   * under the primary and parked as a saved context; then the AK is loaded, quotes, and certifies
+   * each key in turn, which is context-loaded for its TPM2_Certify and flushed right after.
+   */
+  public MultiEvidence quoteAndCertifyAll(KeyBlob ak, byte[] nonce, PcrSelection selection, List<ToCertify> keys)
+      throws IOException, TpmException {
     try (Scope s = new Scope()) {
-      byte[] appContext = appKey == null ? null : savedContext(s, appKey);
+      List<byte[]> contexts = savedContexts(s, keys.stream().map(ToCertify::key).toList());
       int akHandle = loadAk(s, ak);
       KeylimeQuote quote = null;
       if (nonce != null) {
         quote = quoteLoaded(akHandle, ak.publicArea(), nonce, selection);
       }
-      AttestResponse cert = null;
-      if (appKey != null) {
-        int appHandle = s.add(tpm.execute(new ContextLoad(appContext)));
-        cert = tpm.execute(new Certify(appHandle, Auth.empty(), akHandle, Auth.empty(),
-            certifyQualifyingData, signingScheme(ak.publicArea())));
+      List<AttestResponse> certs = new ArrayList<>();
+      for (int i = 0; i < keys.size(); i++) {
+        int handle = s.add(tpm.execute(new ContextLoad(contexts.get(i))));
+        certs.add(tpm.execute(new Certify(handle, Auth.empty(), akHandle, Auth.empty(),
+            keys.get(i).qualifyingData(), signingScheme(ak.publicArea()))));
+        s.flush(handle);
       }
-      return new Evidence(quote, cert);
+      return new MultiEvidence(quote, certs);
     }
   }
 
-  /** Loads {@code key} under the storage primary and returns its saved context; nothing stays loaded. */
-  private byte[] savedContext(Scope s, KeyBlob key) throws IOException, TpmException {
+  /** Loads each key under the storage primary (loaded once) and returns their saved contexts; nothing stays loaded. */
+  private List<byte[]> savedContexts(Scope s, List<KeyBlob> keys) throws IOException, TpmException {
+    List<byte[]> out = new ArrayList<>();
+    if (keys.isEmpty()) {
+      return out;
+    }
     int parent = primary(s, srk);
-    int handle = s.add(tpm.execute(new Load(parent, Auth.empty(), key)).handle());
-    s.flush(parent);
-    byte[] context = tpm.execute(new ContextSave(handle));
-    s.flush(handle);
-    return context;
+    for (int i = 0; i < keys.size(); i++) {
+      int handle = s.add(tpm.execute(new Load(parent, Auth.empty(), keys.get(i))).handle());
+      if (i == keys.size() - 1) {
+        s.flush(parent); // as soon as the last key is loaded (the recorded traces expect this order)
+      }
+      out.add(tpm.execute(new ContextSave(handle)));
+      s.flush(handle);
+    }
+    return out;
   }
 
   private KeylimeQuote quoteLoaded(int akHandle, TpmPublic akPublic, byte[] nonce,

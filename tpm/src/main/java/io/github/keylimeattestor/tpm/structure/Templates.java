@@ -83,4 +83,18 @@ public final class Templates {
     return TpmPublic.rsa(Alg.SHA256, APP_KEY_ATTRIBUTES, new byte[0], SymDef.NULL,
         Scheme.of(Alg.RSASSA, Alg.SHA256), 2048, 0, new byte[0]);
   }
+
+  /**
+   * An agent SVID key (our SPIRE KeyManager): {@link #APP_KEY_ATTRIBUTES}, no scheme fixed in the key
+   * so that TPM2_Sign takes the hash SPIRE asks for. {@code type} is {@link Alg#ECC} (curve
+   * {@code sizeOrCurve}: P-256, P-384) or {@link Alg#RSA} ({@code sizeOrCurve} bits: 2048, 4096).
+   */
+  public static TpmPublic signingKey(int type, int sizeOrCurve) {
+    if (type == Alg.ECC) {
+      return TpmPublic.ecc(Alg.SHA256, APP_KEY_ATTRIBUTES, new byte[0], SymDef.NULL, Scheme.NULL, sizeOrCurve,
+          Scheme.NULL, new byte[0], new byte[0]);
+    }
+    return TpmPublic.rsa(Alg.SHA256, APP_KEY_ATTRIBUTES, new byte[0], SymDef.NULL, Scheme.NULL, sizeOrCurve, 0,
+        new byte[0]);
+  }
 }

@@ -27,7 +27,7 @@ public final class SlotWatchTransport implements TpmTransport {
       Map.entry(CommandCode.START_AUTH_SESSION, 2), Map.entry(CommandCode.POLICY_SECRET, 2),
       Map.entry(CommandCode.EVICT_CONTROL, 2), Map.entry(CommandCode.NV_READ, 2),
       Map.entry(CommandCode.NV_READ_PUBLIC, 1), Map.entry(CommandCode.PCR_RESET, 1),
-      Map.entry(CommandCode.PCR_EXTEND, 1));
+      Map.entry(CommandCode.PCR_EXTEND, 1), Map.entry(CommandCode.SIGN, 1));
   private final TpmTransport delegate;
   private final boolean watch;
   private int max;

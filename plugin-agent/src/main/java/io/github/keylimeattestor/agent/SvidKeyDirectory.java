@@ -1,0 +1,96 @@
+package io.github.keylimeattestor.agent;
+
+import io.github.keylimeattestor.sdk.log.Log;
+import io.github.keylimeattestor.tpm.TpmFormatException;
+import io.github.keylimeattestor.tpm.structure.KeyBlob;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.regex.Pattern;
+
+/**
+ * The directory the TPM KeyManager keeps its keys in and the NodeAttestor reads them from: one TPM
+ * key blob per key ID, {@code <key_id>.tpmkey} (mode 0600, written atomically), in a 0700 directory.
+ * A blob is only usable in the TPM that made it, under that TPM's storage primary.
+ */
+final class SvidKeyDirectory {
+  static final String SUFFIX = ".tpmkey";
+  /** SPIRE's IDs are "agent-svid-A" / "agent-svid-B"; anything that is a safe file name is accepted. */
+  static final Pattern KEY_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+  /** More blobs than this in the directory is not a KeyManager's doing: the NodeAttestor refuses. */
+  static final int MAX_KEYS = 8;
+  private static final Log LOG = Log.named("keylime.keymanager");
+
+  private final Path dir;
+
+  SvidKeyDirectory(Path dir) {
+    this.dir = dir;
+  }
+
+  Path dir() {
+    return dir;
+  }
+
+  static boolean validId(String keyId) {
+    return KEY_ID.matcher(keyId).matches();
+  }
+
+  /** Every readable key blob, by key ID (sorted); unreadable files are logged and skipped. */
+  Map<String, KeyBlob> readAll() throws IOException {
+    Map<String, KeyBlob> out = new TreeMap<>();
+    if (!Files.isDirectory(dir)) {
+      return out;
+    }
+    try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*" + SUFFIX)) {
+      for (Path f : files) {
+        String name = f.getFileName().toString();
+        String id = name.substring(0, name.length() - SUFFIX.length());
+        if (!validId(id) || !Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)) {
+          continue;
+        }
+        try (InputStream in = Files.newInputStream(f, LinkOption.NOFOLLOW_LINKS)) {
+          out.put(id, KeyBlob.parse(in.readNBytes(KeyBlob.DEFAULT_LIMIT + 1), KeyBlob.DEFAULT_LIMIT));
+        } catch (TpmFormatException e) {
+          LOG.warn("ignoring a file that is not a TPM key blob", "path", f.toString(), "error", e.getMessage());
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Writes the blob of {@code keyId} atomically: a 0600 temporary file in the directory, then a rename. */
+  void write(String keyId, KeyBlob blob) throws IOException {
+    if (!Files.isDirectory(dir)) {
+      Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+    }
+    Path target = dir.resolve(keyId + SUFFIX);
+    Path tmp = Files.createTempFile(dir, "." + keyId, ".tmp",
+        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    try {
+      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE);
+          OutputStream out = Channels.newOutputStream(ch)) {
+        out.write(blob.marshal());
+        out.flush();
+        ch.force(true);
+      }
+      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } finally {
+      Files.deleteIfExists(tmp);
+    }
+  }
+
+  void delete(String keyId) throws IOException {
+    Files.deleteIfExists(dir.resolve(keyId + SUFFIX));
+  }
+}

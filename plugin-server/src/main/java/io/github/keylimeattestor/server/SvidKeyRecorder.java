@@ -1,0 +1,49 @@
+package io.github.keylimeattestor.server;
+
+import io.github.keylimeattestor.sdk.log.Log;
+import io.github.keylimeattestor.server.svid.SvidBindings;
+import io.github.keylimeattestor.sovereign.VerifiedEvidence;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+
+/**
+ * After the evidence verified: enforces {@code require_tpm_bound_svid} and records the certified SVID
+ * keys for CredentialComposer "keylime_tpm_bound_svid". spire-server signs the agent SVID right after
+ * the NodeAttestor returns, so a record lives for challenge_timeout (at least 30 s).
+ */
+final class SvidKeyRecorder {
+  private static final Log LOG = Log.named("keylime.server");
+
+  private SvidKeyRecorder() {}
+
+  static void record(ServerConfig.TpmBoundSvid conf, VerifiedEvidence ev, String spiffeId, Clock clock,
+      Duration challengeTimeout) throws StatusException {
+    if (conf.required() && ev.svidKeys().isEmpty()) {
+      throw Status.PERMISSION_DENIED.withDescription("agent " + spiffeId + ": require_tpm_bound_svid is on but this "
+          + "attestation certifies no agent SVID key: configure the agent's KeyManager \"keylime_tpm\" (instead of "
+          + "\"disk\" or \"memory\") and set svid_key_directory of its keylime NodeAttestor to that KeyManager's "
+          + "directory").asException();
+    }
+    if (conf.bindingDirectory().isEmpty() || ev.svidKeys().isEmpty()) {
+      return;
+    }
+    SvidBindings bindings = new SvidBindings(conf.bindingDirectory().get());
+    Instant now = clock.instant();
+    Duration ttl = challengeTimeout.compareTo(Duration.ofSeconds(30)) < 0 ? Duration.ofSeconds(30) : challengeTimeout;
+    try {
+      for (VerifiedEvidence.CertifiedSvidKey k : ev.svidKeys()) {
+        bindings.record(spiffeId, k.spki(), k.keyId(), now.plus(ttl), now);
+        LOG.info("SVID key certified by the AK", "spiffe_id", spiffeId, "key_id", k.keyId(), "spki_sha256",
+            SvidBindings.spkiHash(k.spki()));
+      }
+    } catch (IOException e) {
+      LOG.error("cannot record certified SVID keys", "dir", bindings.dir().toString(), "error", String.valueOf(e));
+      throw Status.UNAVAILABLE.withDescription("cannot record the certified SVID keys in svid_binding_directory "
+          + bindings.dir() + ": " + e.getMessage() + " (spire-server must own that directory)").asException();
+    }
+  }
+}

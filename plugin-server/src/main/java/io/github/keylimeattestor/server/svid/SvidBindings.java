@@ -1,0 +1,163 @@
+package io.github.keylimeattestor.server.svid;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Instant;
+import java.util.Base64;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * What the NodeAttestor tells the CredentialComposer (two processes of one spire-server): "the AK
+ * certified this public key for this agent ID, valid until T". One file per (agent ID, SPKI) pair in
+ * a private directory (0700, files 0600), named by SHA-256 over both, written to a temporary file
+ * and renamed into place: concurrent attestations never see a half-written record, and two
+ * attestations that certify the same pair write the same record. Nothing is consumed on reading
+ * (spire-server signs one agent SVID per AttestAgent, and a record only says that key was certified),
+ * so readers never race; records expire and are swept when new ones are written.
+ *
+ * <p>Several spire-servers: AttestAgent runs the NodeAttestor and signs the SVID in the same server,
+ * so each server needs only its own local directory (servers on one host may share one: records are
+ * content-addressed). Format: {@code v1\n<expiry epoch ms>\n<spiffe id>\n<base64 SPKI>\n<key id>\n}.
+ */
+public final class SvidBindings {
+  static final Set<PosixFilePermission> DIR_MODE = PosixFilePermissions.fromString("rwx------");
+  static final Set<PosixFilePermission> FILE_MODE = PosixFilePermissions.fromString("rw-------");
+  static final String SUFFIX = ".binding";
+  private static final int MAX_RECORD = 4096;
+
+  private final Path dir;
+
+  public SvidBindings(Path dir) {
+    this.dir = dir;
+  }
+
+  public Path dir() {
+    return dir;
+  }
+
+  /** A problem with the directory's ownership or mode (Validate/Configure), if any. */
+  public static Optional<String> checkPrivate(String key, Path dir) {
+    if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+      return Optional.empty(); // created 0700 on first write
+    }
+    try {
+      if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+        return Optional.of(key + ": " + dir + " is not a directory");
+      }
+      Set<PosixFilePermission> mode = Files.getPosixFilePermissions(dir, LinkOption.NOFOLLOW_LINKS);
+      if (!DIR_MODE.equals(mode)) {
+        return Optional.of(key + ": " + dir + " has mode " + PosixFilePermissions.toString(mode)
+            + "; it must be private to spire-server (chmod 0700)");
+      }
+    } catch (IOException e) {
+      return Optional.of(key + ": cannot inspect " + dir + ": " + e.getMessage());
+    }
+    return Optional.empty();
+  }
+
+  /** Records that {@code spki} was certified for {@code spiffeId} until {@code expiry}. */
+  public void record(String spiffeId, byte[] spki, String keyId, Instant expiry, Instant now) throws IOException {
+    if (!Files.isDirectory(dir)) {
+      Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(DIR_MODE));
+    }
+    String body = "v1\n" + expiry.toEpochMilli() + "\n" + spiffeId + "\n" + Base64.getEncoder().encodeToString(spki)
+        + "\n" + keyId + "\n";
+    Path target = dir.resolve(name(spiffeId, spki));
+    Path tmp = Files.createTempFile(dir, ".rec", ".tmp", PosixFilePermissions.asFileAttribute(FILE_MODE));
+    try {
+      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE);
+          OutputStream out = Channels.newOutputStream(ch)) {
+        out.write(body.getBytes(StandardCharsets.UTF_8));
+      }
+      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } finally {
+      Files.deleteIfExists(tmp);
+    }
+    sweep(now);
+  }
+
+  /** The key ID of a record that says {@code spki} was certified for {@code spiffeId} and has not expired. */
+  public Optional<String> certified(String spiffeId, byte[] spki, Instant now) throws IOException {
+    Path f = dir.resolve(name(spiffeId, spki));
+    byte[] raw;
+    try (InputStream in = Files.newInputStream(f, LinkOption.NOFOLLOW_LINKS)) {
+      raw = in.readNBytes(MAX_RECORD);
+    } catch (NoSuchFileException e) {
+      return Optional.empty();
+    }
+    List<String> lines = List.of(new String(raw, StandardCharsets.UTF_8).split("\n", -1));
+    if (lines.size() != 6 || !lines.get(0).equals("v1")) {
+      return Optional.empty();
+    }
+    long expiry;
+    try {
+      expiry = Long.parseLong(lines.get(1));
+    } catch (NumberFormatException e) {
+      return Optional.empty();
+    }
+    boolean same = lines.get(2).equals(spiffeId)
+        && MessageDigest.isEqual(lines.get(3).getBytes(StandardCharsets.US_ASCII),
+            Base64.getEncoder().encodeToString(spki).getBytes(StandardCharsets.US_ASCII));
+    if (!same || now.toEpochMilli() > expiry) {
+      return Optional.empty();
+    }
+    return Optional.of(lines.get(4));
+  }
+
+  /** Removes expired records (best effort: another server may sweep at the same time). */
+  void sweep(Instant now) {
+    try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*" + SUFFIX)) {
+      for (Path f : files) {
+        try {
+          List<String> lines = Files.readAllLines(f, StandardCharsets.UTF_8);
+          if (lines.size() < 2 || Long.parseLong(lines.get(1)) < now.toEpochMilli()) {
+            Files.deleteIfExists(f);
+          }
+        } catch (IOException | NumberFormatException e) {
+          // gone already, or being replaced: the next sweep sees it again
+        }
+      }
+    } catch (IOException e) {
+      // the directory is read again at the next write
+    }
+  }
+
+  /** SHA-256 of a SubjectPublicKeyInfo, hex: how logs name a key. */
+  public static String spkiHash(byte[] spki) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(spki));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  static String name(String spiffeId, byte[] spki) {
+    try {
+      MessageDigest d = MessageDigest.getInstance("SHA-256");
+      d.update(spiffeId.getBytes(StandardCharsets.UTF_8));
+      d.update((byte) 0);
+      d.update(spki);
+      return HexFormat.of().formatHex(d.digest()) + SUFFIX;
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}
