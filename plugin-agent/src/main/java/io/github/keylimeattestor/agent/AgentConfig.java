@@ -1,6 +1,7 @@
 package io.github.keylimeattestor.agent;
 
 import io.github.keylimeattestor.keylime.ClientSettings;
+import io.github.keylimeattestor.keylime.KeyFilePermissions;
 import io.github.keylimeattestor.keylime.TlsKeys;
 import io.github.keylimeattestor.keylime.TlsSettings;
 import io.github.keylimeattestor.sdk.hcl.HclConfig;
@@ -72,6 +73,7 @@ record AgentConfig(
 
   record TlsFiles(Path caBundle, Path clientCert, Path clientKey, Optional<String> serverName) {
     TlsSettings load() throws IOException {
+      KeyFilePermissions.checkPrivate(clientKey, "keylime_agent_tls.client_key");
       TlsSettings.Builder b = TlsSettings.builder().keys(TlsKeys.under("keylime_agent_tls")).caBundle(caBundle)
           .clientCertificate(clientCert, clientKey, null);
       serverName.ifPresent(b::serverName);

@@ -1,5 +1,6 @@
 package io.github.keylimeattestor.server;
 
+import io.github.keylimeattestor.keylime.KeyFilePermissions;
 import io.github.keylimeattestor.keylime.TlsKeys;
 import io.github.keylimeattestor.keylime.TlsSettings;
 import io.github.keylimeattestor.sdk.hcl.HclConfig;
@@ -47,6 +48,7 @@ final class TlsConfig {
     }
     TlsKeys keys = new TlsKeys(from[0], from[1], from[2], from[3], own + ".server_name");
     try {
+      KeyFilePermissions.checkPrivate(Path.of(value[2]), from[2]);
       return TlsSettings.builder().keys(keys).caBundle(Path.of(value[0]))
           .clientCertificate(Path.of(value[1]), Path.of(value[2]), null).serverName(value[3]).build();
     } catch (IOException e) {
