@@ -243,15 +243,16 @@ record ServerConfig(
         pcrs.add(i);
       }
     }
-    Map<Integer, byte[]> expected = new LinkedHashMap<>();
+    Map<Integer, List<byte[]>> expected = new LinkedHashMap<>();
     HclConfig values = p.block("expected");
     for (String k : values.keys()) {
-      String hex = values.string(k);
+      List<String> hexes = values.stringList(k);
       Integer pcr;
       try {
         pcr = pcrIndex(p, "expected", Long.parseLong(k));
       } catch (NumberFormatException e) {
-        p.problem("pcr_policy.expected: key '" + k + "' is not a PCR index (write \"7\" = \"<hex>\")");
+        p.problem("pcr_policy.expected: key '" + k + "' is not a PCR index (write \"7\" = \"<hex>\", or a list of "
+            + "allowed values \"7\" = [\"<hex>\", \"<hex>\"])");
         continue;
       }
       if (pcr == null) {
@@ -260,11 +261,19 @@ record ServerConfig(
       if (!pcrs.contains(pcr)) {
         p.problem("pcr_policy.expected: PCR " + pcr + " is not in pcr_policy.pcrs");
       }
-      try {
-        expected.put(pcr, HexFormat.of().parseHex(hex.toLowerCase(Locale.ROOT)));
-      } catch (IllegalArgumentException e) {
-        p.problem("pcr_policy.expected." + k + " must be hex");
+      if (hexes.isEmpty()) {
+        p.problem("pcr_policy.expected." + k + " lists no value: give the golden value(s) PCR " + k + " may hold");
+        continue;
       }
+      List<byte[]> golden = new ArrayList<>();
+      for (String hex : hexes) {
+        try {
+          golden.add(HexFormat.of().parseHex(hex.toLowerCase(Locale.ROOT)));
+        } catch (IllegalArgumentException e) {
+          p.problem("pcr_policy.expected." + k + ": \"" + hex + "\" must be hex");
+        }
+      }
+      expected.put(pcr, golden);
     }
     p.rejectUnknownKeys();
     if (p.problems().size() > problemsBefore) {
