@@ -73,11 +73,12 @@ record AgentConfig(
 
   record TlsFiles(Path caBundle, Path clientCert, Path clientKey, Optional<String> serverName) {
     TlsSettings load() throws IOException {
-      KeyFilePermissions.checkPrivate(clientKey, "keylime_agent_tls.client_key");
       TlsSettings.Builder b = TlsSettings.builder().keys(TlsKeys.under("keylime_agent_tls")).caBundle(caBundle)
           .clientCertificate(clientCert, clientKey, null);
       serverName.ifPresent(b::serverName);
-      return b.build();
+      TlsSettings settings = b.build();
+      KeyFilePermissions.checkPrivate(clientKey, "keylime_agent_tls.client_key"); // after the read: "no key" first
+      return settings;
     }
   }
 

@@ -13,6 +13,7 @@ import io.github.keylimeattestor.sdk.hcl.HclException;
 import io.github.keylimeattestor.sdk.log.Log;
 import io.github.keylimeattestor.server.revocation.RevocationMetrics;
 import io.github.keylimeattestor.server.revocation.RevocationWatch;
+import io.github.keylimeattestor.server.trust.EkBinding;
 import io.github.keylimeattestor.sovereign.ClockHistory;
 import io.github.keylimeattestor.sovereign.EvidenceVerifier;
 import io.grpc.ServerServiceDefinition;
@@ -35,6 +36,7 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
   private volatile AttestStream.Context context;
   private final RevocationMetrics revocationMetrics = new RevocationMetrics();
   private RevocationWatch watch;
+  private EkBinding ekBinding;
   /** Ends every stream at its deadline: one daemon thread for all streams. */
   private final ScheduledThreadPoolExecutor deadlines = deadlineScheduler();
 
@@ -77,7 +79,11 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
     VerifierClient verifier = new VerifierClient(config.verifier());
     RevocationWatch w = startWatch(config, verifier);
     context = new AttestStream.Context(config, Keylime.over(new RegistrarClient(config.registrar()), verifier),
-        evidence, random, clock, metrics, deadlines, w == null ? n -> {} : w::attested);
+        evidence, random, clock, metrics, deadlines, w == null ? n -> {} : w::attested, openEkBinding(config));
+    if (!config.agentIdIsEkBound() && config.trust().ekBindingSocket().isEmpty()) {
+      LOG.warn("agent IDs are not bound to the TPM: use {{ .EKHash }} in agent_path_template or add an ek_binding "
+          + "block (plugin-server/README.md, Trust controls)");
+    }
     LOG.info("configured", "trust_domain", config.trustDomain(), "registrar", config.registrar().urls().toString(),
         "verifier", config.verifier().urls().toString(), "pcr_policy", config.pcrPolicy().toString(),
         "verifier_identity_check", config.verifierIdentityCheck(), "revocation", config.revocation().isPresent());
@@ -96,9 +102,25 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
     return watch;
   }
 
+  /** The EK binding of this configuration (empty without an ek_binding block); closes the previous one. */
+  private synchronized Optional<EkBinding> openEkBinding(ServerConfig config) {
+    if (ekBinding != null) {
+      ekBinding.close();
+      ekBinding = null;
+    }
+    if (config.trust().ekBindingSocket().isPresent()) {
+      ekBinding = EkBinding.open(config.trust().ekBindingSocket().get(), config.challengeTimeout());
+    }
+    return Optional.ofNullable(ekBinding);
+  }
+
   @Override
   public synchronized void close() {
     deadlines.shutdownNow();
+    if (ekBinding != null) {
+      ekBinding.close();
+      ekBinding = null;
+    }
     if (watch != null) {
       watch.close();
       watch = null;
@@ -107,7 +129,7 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
 
   private AttestStream.Context withMetrics(AttestStream.Context c) {
     return new AttestStream.Context(c.config(), c.keylime(), c.evidence(), c.random(), c.clock(), metrics,
-        c.deadlines(), c.attested());
+        c.deadlines(), c.attested(), c.ekBinding());
   }
 
   static ScheduledThreadPoolExecutor deadlineScheduler() {

@@ -8,6 +8,7 @@ import io.github.keylimeattestor.sdk.TrustDomain;
 import io.github.keylimeattestor.sdk.hcl.HclConfig;
 import io.github.keylimeattestor.sdk.hcl.HclException;
 import io.github.keylimeattestor.server.revocation.RevocationConfig;
+import io.github.keylimeattestor.server.trust.TrustConfig;
 import io.github.keylimeattestor.sovereign.AgentPathTemplate;
 import io.github.keylimeattestor.sovereign.EvidenceException;
 import io.github.keylimeattestor.sovereign.PcrPolicy;
@@ -50,7 +51,18 @@ record ServerConfig(
     Duration challengeTimeout,
     boolean verifierIdentityCheck,
     boolean allowSha1,
-    Optional<RevocationConfig> revocation) {
+    Optional<RevocationConfig> revocation,
+    TrustConfig trust) {
+
+  ServerConfig(String trustDomain, ClientSettings registrar, ClientSettings verifier, List<X509Certificate> ekCaBundle,
+      boolean requireEkCert, Set<OperationalState> acceptedStates, boolean requirePass,
+      Optional<Duration> maxAttestationAge, PcrPolicy pcrPolicy, Set<Integer> pcrSelectors, Set<String> metaSelectors,
+      AgentPathTemplate agentPath, Duration challengeTimeout, boolean verifierIdentityCheck, boolean allowSha1,
+      Optional<RevocationConfig> revocation) {
+    this(trustDomain, registrar, verifier, ekCaBundle, requireEkCert, acceptedStates, requirePass, maxAttestationAge,
+        pcrPolicy, pcrSelectors, metaSelectors, agentPath, challengeTimeout, verifierIdentityCheck, allowSha1,
+        revocation, TrustConfig.NONE);
+  }
 
   ServerConfig(String trustDomain, ClientSettings registrar, ClientSettings verifier, List<X509Certificate> ekCaBundle,
       boolean requireEkCert, Set<OperationalState> acceptedStates, boolean requirePass,
@@ -143,11 +155,18 @@ record ServerConfig(
       c.problem("pcr_policy.bank = \"sha1\" needs allow_sha1 = true (SHA-1 is refused by default)");
     }
     Optional<RevocationConfig> revocation = RevocationConfig.parse(c);
+    TrustConfig trust = TrustConfig.parse(c);
     c.rejectUnknownKeys();
     c.throwIfProblems();
     return new ServerConfig(trustDomain, registrar, verifier, ekCas, requireEkCert, states, requirePass,
         maxAge.isZero() ? Optional.empty() : Optional.of(maxAge), pcrPolicy, pcrSelectors, metaSelectors, path,
-        challengeTimeout, identityCheck, allowSha1, revocation);
+        challengeTimeout, identityCheck, allowSha1, revocation, trust);
+  }
+
+  /** The agent ID names the EK ({{ .EKHash }} in agent_path_template): it cannot pass to another TPM. */
+  boolean agentIdIsEkBound() {
+    return agentPath != null && java.util.regex.Pattern.compile("\\{\\{\\s*\\.EKHash\\s*}}")
+        .matcher(agentPath.toString()).find();
   }
 
   /** What a valid configuration still deserves a word about (Validate's notes). */
