@@ -287,7 +287,12 @@ record ServerConfig(
       List<byte[]> golden = new ArrayList<>();
       for (String hex : hexes) {
         try {
-          golden.add(HexFormat.of().parseHex(hex.toLowerCase(Locale.ROOT)));
+          byte[] v = HexFormat.of().parseHex(hex.toLowerCase(Locale.ROOT));
+          if (bank != 0 && v.length != digestSize(bank)) {
+            p.problem("pcr_policy.expected." + k + ": \"" + hex + "\" is " + v.length + " bytes, a "
+                + WireFormat.hashAlgName(bank) + " PCR holds " + digestSize(bank));
+          }
+          golden.add(v);
         } catch (IllegalArgumentException e) {
           p.problem("pcr_policy.expected." + k + ": \"" + hex + "\" must be hex");
         }
@@ -299,6 +304,14 @@ record ServerConfig(
       return null;
     }
     return new PcrPolicy(bank, pcrs.stream().mapToInt(Integer::intValue).toArray(), expected);
+  }
+
+  private static int digestSize(int bank) {
+    try {
+      return Alg.digestSize(bank);
+    } catch (io.github.keylimeattestor.tpm.TpmFormatException e) {
+      return -1;
+    }
   }
 
   /** Null (with a problem recorded) if {@code pcr} is not 0-23. */

@@ -137,6 +137,9 @@ class TrustControlsTest {
             .anyMatch(p -> p.contains("require_integrity_policy must be true or false"))
             .anyMatch(p -> p.contains("spire_server_socket must be an absolute path"))
             .anyMatch(p -> p.contains("site must be a string")));
+    assertThatThrownBy(() -> ServerConfig.parse("example.org", AttestStreamTest.pki.pluginData(
+        "pcr_policy {\n pcrs = [7]\n expected {\n \"7\" = [\"" + "00".repeat(32) + "\", \"abcd\"]\n }\n}\n")))
+        .hasMessageContaining("pcr_policy.expected.7: \"abcd\" is 2 bytes, a sha256 PCR holds 32");
   }
 
   @Test
