@@ -102,14 +102,19 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
     return watch;
   }
 
-  /** The EK binding of this configuration (empty without an ek_binding block); closes the previous one. */
+  /**
+   * The EK binding of this configuration (empty without an ek_binding block). The previous one is
+   * kept when the socket is unchanged (streams of the old configuration may still use it), else closed.
+   */
   private synchronized Optional<EkBinding> openEkBinding(ServerConfig config) {
-    if (ekBinding != null) {
+    Optional<java.nio.file.Path> socket = config.trust().ekBindingSocket();
+    if (ekBinding != null && !socket.equals(Optional.of(ekBinding.socket()))) {
       ekBinding.close();
       ekBinding = null;
     }
-    if (config.trust().ekBindingSocket().isPresent()) {
-      ekBinding = EkBinding.open(config.trust().ekBindingSocket().get(), config.challengeTimeout());
+    if (socket.isPresent() && ekBinding == null) {
+      // spire-server answers its admin socket at once; bounded like a Keylime call, not by the whole stream
+      ekBinding = EkBinding.open(socket.get(), java.time.Duration.ofSeconds(10));
     }
     return Optional.ofNullable(ekBinding);
   }

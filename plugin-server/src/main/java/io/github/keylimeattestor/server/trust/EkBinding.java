@@ -76,6 +76,10 @@ public final class EkBinding implements AutoCloseable {
     return new EkBinding(new SocketApi(socket, deadline), socket);
   }
 
+  public Path socket() {
+    return socket;
+  }
+
   /** Refuses {@code spiffeId} for the EK hash {@code ekHash} unless SPIRE's records agree. */
   public void check(String spiffeId, String ekHash) throws StatusException {
     try {
