@@ -3,18 +3,25 @@
 #   swtpm -> Keylime 7.14.3 verifier + registrar -> a Keylime pull agent (the project's emulator,
 #   since rust-keylime is in no registry) enrolled by the real tenant -> SPIRE v1.15.3 with our two
 #   plugin executables -> the node attests, re-attests, and a workload gets an X.509-SVID.
-# Everything it starts is stopped when it ends (also on Ctrl-C or failure). Set KEEP=1 to keep the
-# work directory (logs, configs) for a look afterwards.
+# Everything it starts is stopped when it ends (also on Ctrl-C, SIGTERM or failure); if stopping
+# fails, it says so and exits non-zero. scripts/check-demo-leaves-nothing.sh (run by CI) checks that.
+# Environment:
+#   KEEP=1                  keep the work directory (logs, configs) for a look afterwards
+#   DEMO_FAIL_AFTER_STEP=N  fail on purpose right after step N (1-9), to test the clean-up
 set -euo pipefail
 root=$(cd "$(dirname "$0")" && pwd)
 cd "$root"
 
 t0=$(date +%s.%N)
 step_start=$t0
+step_no=0
 step() {
   local now; now=$(date +%s.%N)
-  awk -v a="$now" -v b="$t0" -v c="$step_start" -v m="$*" 'BEGIN { printf "[%6.1fs] (+%5.1fs) %s\n", a - b, a - c, m }'
+  step_no=$((step_no + 1))
+  awk -v a="$now" -v b="$t0" -v c="$step_start" -v n="$step_no" -v m="$*" \
+    'BEGIN { printf "[%6.1fs] (+%5.1fs) %d. %s\n", a - b, a - c, n, m }'
   step_start=$now
+  if [ "${DEMO_FAIL_AFTER_STEP:-}" = "$step_no" ]; then fail "failing on purpose after step $step_no (DEMO_FAIL_AFTER_STEP)"; fi
 }
 fail() { echo "demo failed: $*" >&2; exit 1; }
 wait_for() { # timeout-seconds description command...
@@ -34,14 +41,32 @@ step "plugins built: keylime-attestor-agent $(cut -c1-12 plugin-agent/target/key
 
 bin="$(go env GOPATH)/bin"
 work=$(mktemp -d /tmp/keylime-attestor-demo.XXXXXX)
-pids=()
+pids=() # each the leader of its own process group (started with setsid), so plugins go with it
+cleaned=""
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  local rc=$? left="" p i
+  [ -z "$cleaned" ] || return 0
+  cleaned=1
+  for p in "${pids[@]}"; do kill -TERM -- "-$p" "$p" 2>/dev/null || true; done
+  for ((i = 0; i < 100; i++)); do # up to 10 s, then SIGKILL
+    left=""
+    for p in "${pids[@]}"; do kill -0 -- "-$p" 2>/dev/null && left="$left $p"; done
+    [ -n "$left" ] || break
+    sleep 0.1
+  done
+  for p in $left; do kill -KILL -- "-$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  integration-tests/keylime/stop.sh "$work/keylime" >/dev/null 2>&1 || true
+  if ! "$root/integration-tests/keylime/stop.sh" "$work/keylime" >"$work/keylime-stop.log" 2>&1; then
+    echo "demo: stopping the Keylime stack failed; see $work/keylime-stop.log" >&2
+    KEEP=1
+    [ "$rc" -ne 0 ] || rc=1
+  fi
   if [ -n "${KEEP:-}" ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
+  exit "$rc"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 integration-tests/keylime/start.sh "$work/keylime" > "$work/keylime-start.log" 2>&1 || { cat "$work/keylime-start.log"; fail "Keylime stack"; }
 # shellcheck disable=SC1091
@@ -52,7 +77,7 @@ uuid=$(python3 -c 'import uuid; print(uuid.uuid4())')
 kport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 kdir="$work/keylime-agent"
 mkdir -p "$kdir"
-java -cp "keylime-emulator/target/classes:$(cat keylime-emulator/target/demo.cp)" \
+setsid java -cp "keylime-emulator/target/classes:$(cat keylime-emulator/target/demo.cp)" \
   io.github.keylimeattestor.keylime.emulator.KeylimeAgentEmulator --uuid "$uuid" \
   --tcti "swtpm:host=127.0.0.1,port=$SWTPM_PORT" --registrar "$REGISTRAR_HTTP_URL" --ip 127.0.0.1 --port "$kport" \
   --keylime-dir "$kdir" --trusted-client-ca "$KEYLIME_CA_CERT" --trusted-client-ca "$SPIRE_CLIENT_CA_CERT" \
@@ -117,7 +142,7 @@ plugins {
   }
 }
 CONF
-"$bin/spire-server" run -config server.conf > server.log 2>&1 &
+setsid "$bin/spire-server" run -config server.conf > server.log 2>&1 &
 pids+=($!)
 wait_for 60 "spire-server" "$bin/spire-server" healthcheck -socketPath "$work/spire/server.sock"
 "$bin/spire-server" bundle show -socketPath "$work/spire/server.sock" > bundle.pem
@@ -144,7 +169,7 @@ plugins {
     plugin_cmd = "$root/plugin-agent/target/keylime-attestor-agent"
     plugin_checksum = "$(cut -d' ' -f1 "$root/plugin-agent/target/keylime-attestor-agent.sha256")"
     plugin_data {
-      swtpm_address = "127.0.0.1:$SWTPM_PORT"
+      tcti = "swtpm:host=127.0.0.1,port=$SWTPM_PORT"
       agent_data_path = "$kdir/agent_data.json"
       keylime_agent_uuid = "$uuid"
       app_key_path = "./data/agent/keylime-app-key.blob"
@@ -152,7 +177,7 @@ plugins {
   }
 }
 CONF
-"$bin/spire-agent" run -config agent.conf > agent.log 2>&1 &
+setsid "$bin/spire-agent" run -config agent.conf > agent.log 2>&1 &
 pids+=($!)
 step "SPIRE server and agent up with the keylime plugins (checksums verified by SPIRE)"
 

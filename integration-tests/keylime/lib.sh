@@ -46,14 +46,25 @@ wait_port() {
 
 # start_group NAME LOGFILE CMD...: runs CMD as the leader of a new session/process group and
 # records its process group id in $WD/pids/NAME.pgid (stop.sh kills whole groups).
+# The child calls setsid() itself (a background child of a script is no group leader, so setsid
+# does not fork): its pid becomes its process group id. Until it has, ps would still show the
+# caller's group (for a test that is the JVM's and Maven's), so wait for that before recording it:
+# killing a stale group id would take the caller down.
 start_group() {
   local name=$1 logfile=$2; shift 2
   setsid "$@" </dev/null >>"$logfile" 2>&1 &
-  local pid=$!
+  local pid=$! pgid="" i
   echo "$pid" >"$WD/pids/$name.pid"
-  local pgid
-  pgid=$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ')
-  echo "${pgid:-$pid}" >"$WD/pids/$name.pgid"
+  for ((i = 0; i < 250; i++)); do
+    pgid=$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ')
+    [ "$pgid" != "$pid" ] || break
+    [ -n "$pgid" ] || break # exited already
+    sleep 0.02
+  done
+  if [ "$pgid" != "$pid" ]; then
+    log "$name (pid $pid) is not the leader of its own process group; recording its pid only"
+  fi
+  echo "$pid" >"$WD/pids/$name.pgid"
 }
 
 # kill_group NAME: SIGTERM to the group, then SIGKILL after a grace period.
@@ -62,12 +73,13 @@ kill_group() {
   [ -f "$WD/pids/$name.pgid" ] || return 0
   pgid=$(cat "$WD/pids/$name.pgid")
   if [ -n "$pgid" ] && [ "$pgid" -gt 1 ] 2>/dev/null; then
-    kill -TERM -- "-$pgid" 2>/dev/null || true
+    # the group, and the process itself in case it never became a group leader
+    kill -TERM -- "-$pgid" "$pgid" 2>/dev/null || true
     for ((i = 0; i < ${STOP_GRACE_S:-2} * 10; i++)); do
-      kill -0 -- "-$pgid" 2>/dev/null || break
+      kill -0 -- "-$pgid" 2>/dev/null || kill -0 "$pgid" 2>/dev/null || break
       sleep 0.1
     done
-    kill -KILL -- "-$pgid" 2>/dev/null || true
+    kill -KILL -- "-$pgid" "$pgid" 2>/dev/null || true
   fi
   rm -f "$WD/pids/$name.pgid" "$WD/pids/$name.pid"
 }

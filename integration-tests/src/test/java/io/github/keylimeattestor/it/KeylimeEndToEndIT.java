@@ -19,6 +19,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
@@ -49,6 +51,7 @@ class KeylimeEndToEndIT {
   Path emulatorDir;
   String agentId;
   int metricsPort;
+  int agentMetricsPort;
 
   @BeforeAll
   void startEverything() throws Exception {
@@ -70,7 +73,11 @@ class KeylimeEndToEndIT {
     bed.startServer("  agent_ttl = \"" + AGENT_TTL + "\"", serverBlock(),
         "telemetry {\n  Prometheus {\n    host = \"127.0.0.1\"\n    port = " + metricsPort + "\n  }\n}\n");
     bed.awaitServerHealthy(Duration.ofSeconds(60));
-    bed.startAgent(agentBlock("tpm"));
+    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      agentMetricsPort = s.getLocalPort();
+    }
+    bed.startAgent(agentBlock("tpm"), "agent",
+        "telemetry {\n  Prometheus {\n    host = \"127.0.0.1\"\n    port = " + agentMetricsPort + "\n  }\n}\n");
     agentId = "spiffe://example.org/spire/agent/keylime/" + uuid;
   }
 
@@ -282,6 +289,49 @@ class KeylimeEndToEndIT {
     System.err.println("keylime_attestor metrics in SPIRE's Prometheus endpoint:\n" + String.join("\n", ours));
     assertThat(ours).anyMatch(l -> l.contains("keylime_attestor_attestation") && l.contains("outcome=\"ok\""))
         .anyMatch(l -> l.contains("keylime_attestor_phase_ms") && l.contains("phase=\"evidence\""));
+  }
+
+  /**
+   * Every metric and label that examples/prometheus and examples/grafana use is one that this real
+   * spire-server or spire-agent exports for our plugins (names as SPIRE's Prometheus sink makes them).
+   */
+  @Test
+  @Order(4)
+  void dashboardAndAlertRulesUseOnlyMetricsSpireExports() throws Exception {
+    Map<String, Set<String>> exported = MetricNames.scrape(metricsPort);
+    MetricNames.scrape(agentMetricsPort).forEach((k, v) -> exported.merge(k, v, (a, b) -> {
+      a.addAll(b);
+      return a;
+    }));
+    System.err.println("keylime_attestor metric families and labels: " + exported);
+    assertThat(exported).containsKeys("spire_server_keylime_attestor_attestation",
+        "spire_server_keylime_attestor_phase_ms", "spire_agent_keylime_attestor_attestation",
+        "spire_agent_keylime_attestor_tpm_ms");
+    List<String> exprs = MetricNames.ruleExpressions(SpireBinaries.projectFile("examples/prometheus/keylime-attestor-rules.yaml"));
+    exprs.addAll(MetricNames.dashboardExpressions(SpireBinaries.projectFile("examples/grafana/keylime-attestor-dashboard.json")));
+    assertThat(exprs).hasSizeGreaterThanOrEqualTo(12);
+    for (String expr : exprs) {
+      MetricNames.uses(expr).forEach((metric, labels) -> {
+        assertThat(exported).as("metric %s in %s", metric, expr).containsKey(metric);
+        assertThat(exported.get(metric)).as("labels of %s in %s", metric, expr).containsAll(labels);
+      });
+    }
+  }
+
+  @Test
+  @Order(4)
+  void bothPluginsLogTheirVersionAndCommitAtConfigure() throws Exception {
+    java.util.Properties built = new java.util.Properties();
+    try (var in = Files.newInputStream(
+        SpireBinaries.projectFile("plugin-agent/target/classes/META-INF/keylime-attestor/build.properties"))) {
+      built.load(in);
+    }
+    for (SpireProcess p : List.of(bed.server, bed.agent)) {
+      assertThat(p.entries(ours("configured"))).isNotEmpty().allSatisfy(e -> {
+        assertThat(e.path("version").asText()).isEqualTo(built.getProperty("version"));
+        assertThat(e.path("commit").asText()).isEqualTo(built.getProperty("commit"));
+      });
+    }
   }
 
   @Test

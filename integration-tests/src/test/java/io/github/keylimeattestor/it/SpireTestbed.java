@@ -27,6 +27,8 @@ final class SpireTestbed implements AutoCloseable {
   String serverKeyManager = "KeyManager \"memory\" {\n    plugin_data {}\n  }";
   /** Extra environment for spire-server and so for its plugins (e.g. KEYLIME_ATTESTOR_JAVA_OPTS). */
   final java.util.Map<String, String> serverEnv = new java.util.LinkedHashMap<>();
+  /** Extra environment for spire-agent and so for its plugins. */
+  final java.util.Map<String, String> agentEnv = new java.util.LinkedHashMap<>();
 
   SpireTestbed() throws IOException {
     // Short path: Unix socket paths must stay under ~100 bytes.
@@ -100,6 +102,11 @@ final class SpireTestbed implements AutoCloseable {
 
   /** As {@link #startAgent(String)} with its own data directory and log name (a fresh node identity). */
   SpireProcess startAgent(String nodeAttestorBlock, String name) throws IOException, InterruptedException {
+    return startAgent(nodeAttestorBlock, name, "");
+  }
+
+  /** As {@link #startAgent(String, String)}, with {@code topLevel} (e.g. a telemetry block) after the plugins. */
+  SpireProcess startAgent(String nodeAttestorBlock, String name, String topLevel) throws IOException, InterruptedException {
     String bundle = run(List.of(SpireBinaries.server().toString(), "bundle", "show", "-socketPath", serverSocket().toString()));
     Files.writeString(dir.resolve("bundle.pem"), bundle);
     String conf = """
@@ -125,11 +132,12 @@ final class SpireTestbed implements AutoCloseable {
           }
         %s
         }
-        """.formatted(name, serverPort, agentSocket(), TRUST_DOMAIN, name, nodeAttestorBlock);
+        %s
+        """.formatted(name, serverPort, agentSocket(), TRUST_DOMAIN, name, nodeAttestorBlock, topLevel);
     Files.createDirectories(dir.resolve("data").resolve(name));
     Files.writeString(dir.resolve(name + ".conf"), conf);
     agent = SpireProcess.start("spire-" + name, dir,
-        List.of(SpireBinaries.agent().toString(), "run", "-config", name + ".conf"));
+        List.of(SpireBinaries.agent().toString(), "run", "-config", name + ".conf"), agentEnv);
     return agent;
   }
 

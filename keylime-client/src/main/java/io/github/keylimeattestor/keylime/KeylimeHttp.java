@@ -304,6 +304,22 @@ final class KeylimeHttp {
     return t.length() > 500 ? t.substring(0, 500) + "..." : t;
   }
 
+  /**
+   * Why a connection timed out: a port that accepts TCP but never answers the TLS ClientHello is
+   * almost always a plain-HTTP port (Keylime's tornado waits for an HTTP request line forever).
+   */
+  private String connectTimeoutHint(URI uri) {
+    int port = uri.getPort() > 0 ? uri.getPort() : 443;
+    int probe = (int) Math.max(1, Math.min(1000, settings.timeout().toMillis()));
+    try (java.net.Socket s = new java.net.Socket()) {
+      s.connect(new java.net.InetSocketAddress(uri.getHost(), port), probe);
+    } catch (java.io.IOException | IllegalArgumentException e) {
+      return " (no TCP connection either: check the host, the port and firewalls)";
+    }
+    return ": the port accepts TCP connections but sent no TLS handshake, so it most likely serves plain HTTP "
+        + "(e.g. the registrar's port, 8890 by default, instead of its tls_port, 8891): use the HTTPS port";
+  }
+
   /** Maps an exception from the HTTP exchange to a Keylime exception. */
   KeylimeException classify(Throwable t, URI uri, long started) {
     BodyTooLargeException tooLarge = firstOf(t, BodyTooLargeException.class);
@@ -325,7 +341,8 @@ final class KeylimeHttp {
     for (Throwable c = t; c != null; c = c.getCause()) {
       if (c instanceof HttpConnectTimeoutException) {
         return new KeylimeUnavailableException(
-            "connecting to " + component + " at " + uri + " timed out after " + settings.timeout(),
+            "connecting to " + component + " at " + uri + " timed out after " + settings.timeout()
+                + connectTimeoutHint(uri),
             uri, true, t);
       }
       if (c instanceof HttpTimeoutException) {

@@ -70,6 +70,11 @@ public record VerifierAgentStatus(
         throw f.bad("attestation_status", "has an unknown value '" + statusText.get() + "'", null);
       }
     }
+    if (f.isNullOrAbsent("attestation_count") && !f.isNullOrAbsent("aik_tpm")) {
+      throw f.bad("attestation_count", "is missing and the answer carries a registrar's 'aik_tpm': this URL is a "
+          + "Keylime registrar, not the verifier; check verifier_urls (the verifier listens on port 8881 by default)",
+          null);
+    }
     long count = f.integer("attestation_count");
     if (count < 0) {
       throw f.bad("attestation_count", "is negative", null);

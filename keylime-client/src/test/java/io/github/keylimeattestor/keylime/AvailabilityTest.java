@@ -54,6 +54,9 @@ class AvailabilityTest {
           .isInstanceOfSatisfying(KeylimeUnavailableException.class, e -> {
             assertThat(e.timedOut()).isTrue();
             assertThat(e.isRetryable()).isTrue();
+            assertThat(e.getMessage()).endsWith("timed out after PT0.7S: the port accepts TCP connections but sent "
+                + "no TLS handshake, so it most likely serves plain HTTP (e.g. the registrar's port, 8890 by default, "
+                + "instead of its tls_port, 8891): use the HTTPS port");
           });
       assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(5));
     }

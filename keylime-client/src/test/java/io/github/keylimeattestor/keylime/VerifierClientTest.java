@@ -81,6 +81,20 @@ class VerifierClientTest {
   }
 
   @Test
+  void aRegistrarAnsweringAsTheVerifierIsNamed() throws Exception {
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.keylimeVersion("2.6", "2.6");
+      VerifierClient c = new VerifierClient(ClientSettings.of(s.uri(), fx.tls()));
+      s.route("/v2.6/agents/" + Fixture.UUID, 200, Fixture.registrarRecord(Fixture.UUID, null, null));
+      assertThatThrownBy(() -> c.getAgent(Fixture.UUID))
+          .isInstanceOf(KeylimeMalformedResponseException.class)
+          .hasMessageEndingWith("/v2.6/agents/" + Fixture.UUID + ": field 'attestation_count' is missing and the "
+              + "answer carries a registrar's 'aik_tpm': this URL is a Keylime registrar, not the verifier; check "
+              + "verifier_urls (the verifier listens on port 8881 by default)");
+    }
+  }
+
+  @Test
   void unknownCodesAreMalformed() throws Exception {
     try (FakeKeylimeServer s = fx.keylimeServer()) {
       s.keylimeVersion("2.6", "2.6");

@@ -24,7 +24,6 @@ import io.github.keylimeattestor.tpm.structure.AgentData;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
 import io.github.keylimeattestor.tpm.structure.KeylimeQuote;
 import java.io.IOException;
-import java.nio.file.NoSuchFileException;
 import java.util.Optional;
 
 /**
@@ -137,18 +136,7 @@ final class Attestation {
 
   private AgentData readAgentData() throws AttestationFailure {
     checkKeyFile(config.agentDataPath(), "agent_data_path", true);
-    try {
-      return AgentData.read(config.agentDataPath());
-    } catch (NoSuchFileException e) {
-      throw AttestationFailure.unavailable(config.agentDataPath() + " does not exist: is the Keylime agent "
-          + "installed and started (it writes agent_data.json when it creates its AK)? Check agent_data_path", e);
-    } catch (IOException e) {
-      throw AttestationFailure.unavailable("cannot read " + config.agentDataPath() + ": " + e.getMessage()
-          + " (spire-agent needs read access to the Keylime agent's agent_data.json)", e);
-    } catch (TpmFormatException e) {
-      throw AttestationFailure.precondition(config.agentDataPath() + " is not a rust-keylime agent_data.json: "
-          + e.getMessage(), e);
-    }
+    return new AgentDataFile(config.agentDataPath()).read();
   }
 
   private String uuidFromConf(java.nio.file.Path path) throws AttestationFailure {

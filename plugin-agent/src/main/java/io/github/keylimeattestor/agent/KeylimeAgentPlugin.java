@@ -5,6 +5,7 @@ import io.github.keylimeattestor.proto.spire.agent.nodeattestor.Challenge;
 import io.github.keylimeattestor.proto.spire.agent.nodeattestor.NodeAttestorGrpc;
 import io.github.keylimeattestor.proto.spire.agent.nodeattestor.PayloadOrChallengeResponse;
 import io.github.keylimeattestor.proto.spire.config.CoreConfiguration;
+import io.github.keylimeattestor.sdk.BuildInfo;
 import io.github.keylimeattestor.sdk.Observers;
 import io.github.keylimeattestor.sdk.Plugin;
 import io.github.keylimeattestor.sdk.hcl.HclException;
@@ -24,6 +25,7 @@ final class KeylimeAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase imp
   private final Log log = Log.named("keylime.agent");
   private final TpmAccess tpmAccess = new TpmAccess();
   private volatile AgentConfig config;
+  private volatile AgentMetrics metrics = new AgentMetrics(java.util.Optional.empty());
 
   @Override
   public String name() {
@@ -33,6 +35,11 @@ final class KeylimeAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase imp
   @Override
   public ServerServiceDefinition nodeAttestor() {
     return bindService();
+  }
+
+  @Override
+  public void init(io.github.keylimeattestor.sdk.HostServices hostServices) {
+    metrics = new AgentMetrics(hostServices.metrics());
   }
 
   @Override
@@ -47,7 +54,9 @@ final class KeylimeAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase imp
     for (String w : c.warnings()) {
       log.warn(w);
     }
-    log.info("configured", "trust_domain", core.getTrustDomain(), "tpm", c.tpmDescription(),
+    BuildInfo build = BuildInfo.current();
+    log.info("configured", "version", build.version(), "commit", build.commit(), "trust_domain", core.getTrustDomain(),
+        "tpm", c.tpmDescription(),
         "quote_source", c.quoteSource().name().toLowerCase(java.util.Locale.ROOT),
         "agent_data_path", c.agentDataPath().toString(), "app_key_path", c.appKeyPath().toString());
   }
@@ -70,8 +79,10 @@ final class KeylimeAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase imp
     }
     Attestation attestation = new Attestation(c, tpmAccess);
     try {
-      out.onNext(PayloadOrChallengeResponse.newBuilder()
-          .setPayload(ByteString.copyFrom(attestation.payload())).build());
+      long t0 = System.nanoTime();
+      byte[] payload = attestation.payload();
+      metrics.tpm("payload", System.nanoTime() - t0);
+      out.onNext(PayloadOrChallengeResponse.newBuilder().setPayload(ByteString.copyFrom(payload)).build());
     } catch (AttestationFailure e) {
       return fail(out, failed("payload", e));
     } catch (RuntimeException e) {
@@ -96,7 +107,10 @@ final class KeylimeAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase imp
         return;
       }
       try {
+        long t0 = System.nanoTime();
         byte[] answer = attestation.answer(challenge.getChallenge().toByteArray());
+        metrics.tpm("challenge", System.nanoTime() - t0);
+        metrics.outcome("challenge", "ok");
         out.onNext(PayloadOrChallengeResponse.newBuilder().setChallengeResponse(ByteString.copyFrom(answer)).build());
         log.info("answered the attestation challenge", "keylime_agent_uuid", attestation.agentId().value());
       } catch (AttestationFailure e) {
@@ -127,11 +141,13 @@ final class KeylimeAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase imp
   }
 
   private StatusException failed(String phase, AttestationFailure e) {
+    metrics.outcome(phase, e.code().name());
     log.warn("attestation failed", "phase", phase, "code", e.code().name(), "error", e.getMessage());
     return e.toStatus();
   }
 
   private StatusException bug(String phase, RuntimeException e) {
+    metrics.outcome(phase, "error");
     log.error("attestation failed (bug)", "phase", phase, "error", String.valueOf(e));
     return Status.INTERNAL.withDescription("keylime agent plugin bug during " + phase + ": " + e).asException();
   }

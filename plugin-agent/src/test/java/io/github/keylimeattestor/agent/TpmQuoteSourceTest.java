@@ -250,7 +250,9 @@ class TpmQuoteSourceTest {
     configure(config().replace("127.0.0.1:" + swtpm.port, "127.0.0.1:" + closedPort));
     InProcessAttestor.Result r = attestExpectingError();
     assertThat(r.error().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
-    assertThat(r.error().getDescription()).contains("swtpm 127.0.0.1:" + closedPort).contains("check tcti");
+    assertThat(r.error().getDescription()).contains("swtpm 127.0.0.1:" + closedPort).contains("check tcti")
+        .startsWith("cannot talk to the TPM (swtpm 127.0.0.1:" + closedPort + ") while ")
+        .endsWith("; check tcti and that the TPM (or tpm2-abrmd) is up");
 
     configure(config());
     attestAndVerify(16);
@@ -311,6 +313,16 @@ class TpmQuoteSourceTest {
       assertThat(r.error().getDescription()).contains("TPM_RC_OBJECT_MEMORY").contains("tries")
           .contains("transient object slots are all in use").contains("Keylime agent")
           .contains("tpm2_getcap handles-transient").contains("/dev/tpmrm0").contains("tpm2-abrmd");
+      // word for word as docs/troubleshooting.md quotes it
+      assertThat(r.error().getDescription())
+          .startsWith("the TPM (swtpm 127.0.0.1:" + swtpm.port + ") is busy or out of resources while ")
+          .contains(", still after ").contains(" tries: ")
+          .contains(". Cause: the TPM's transient object slots are all in use (swtpm has 3): another client keeps "
+              + "objects loaded, typically a Keylime agent on a TPM without resource manager, which keeps its AK "
+              + "loaded and leaks one more at every restart (")
+          .endsWith("). Fix: give every TPM client (also the Keylime agent) a resource manager: /dev/tpmrm0 "
+              + "(tcti = \"device:/dev/tpmrm0\") or tpm2-abrmd (tcti = \"tabrmd\"), which swap other clients' "
+              + "objects out");
       assertThat(transientHandles()).containsExactlyInAnyOrderElementsOf(held);
     } finally {
       flush(held);
@@ -342,6 +354,23 @@ class TpmQuoteSourceTest {
     InProcessAttestor.Result r = attestExpectingError();
     assertThat(r.error().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
     assertThat(r.error().getDescription()).contains("nope.json").contains("Keylime agent");
+  }
+
+  @Test
+  void halfWrittenAgentDataIsUnavailableAndThePluginCarriesOn() throws Exception {
+    Path half = dir.resolve("half_agent_data.json");
+    byte[] whole = Files.readAllBytes(agentData);
+    Files.write(half, java.util.Arrays.copyOf(whole, whole.length / 3));
+    configure(config().replace(agentData.toString(), half.toString()));
+    InProcessAttestor.Result r = attestExpectingError();
+    assertThat(r.error().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(r.error().getDescription()).contains(half.toString()).contains("cut short")
+        .contains("rewrites it at every start");
+    Files.write(half, new byte[0]);
+    assertThat(attestExpectingError().error().getDescription()).contains("is empty");
+    Files.write(half, whole); // the Keylime agent has finished writing it
+    attestAndVerify(16);
+    assertThat(transientHandles()).isEmpty();
   }
 
   @Test

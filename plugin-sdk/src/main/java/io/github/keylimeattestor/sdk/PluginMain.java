@@ -98,6 +98,11 @@ public final class PluginMain {
     PrintStream handshakeOut = new PrintStream(new FileOutputStream(FileDescriptor.out), false, StandardCharsets.US_ASCII);
     System.setOut(System.err);
     JulBridge.install(java.util.logging.Level.WARNING);
+    if (args.length > 0 && args[0].equals("--version")) {
+      handshakeOut.print(BuildInfo.current().line() + "\n");
+      handshakeOut.flush();
+      System.exit(0);
+    }
     if (args.length > 0 && args[0].equals("--train-cds")) {
       System.exit(new PluginMain(plugin).train() ? 0 : 1);
     }

@@ -7,6 +7,9 @@ public final class KeylimeServerMain {
   private KeylimeServerMain() {}
 
   public static void main(String[] args) {
+    if (args.length > 0 && args[0].equals("doctor")) {
+      System.exit(ServerDoctor.main(args, System.out));
+    }
     PluginMain.serve(new KeylimeServerPlugin(), args);
   }
 }

@@ -6,6 +6,7 @@ import io.github.keylimeattestor.proto.spire.config.CoreConfiguration;
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestRequest;
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestResponse;
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.NodeAttestorGrpc;
+import io.github.keylimeattestor.sdk.BuildInfo;
 import io.github.keylimeattestor.sdk.HostServices;
 import io.github.keylimeattestor.sdk.Observers;
 import io.github.keylimeattestor.sdk.Plugin;
@@ -84,7 +85,9 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
       LOG.warn("agent IDs are not bound to the TPM: use {{ .EKHash }} in agent_path_template or add an ek_binding "
           + "block (plugin-server/README.md, Trust controls)");
     }
-    LOG.info("configured", "trust_domain", config.trustDomain(), "registrar", config.registrar().urls().toString(),
+    BuildInfo build = BuildInfo.current();
+    LOG.info("configured", "version", build.version(), "commit", build.commit(), "trust_domain", config.trustDomain(),
+        "registrar", config.registrar().urls().toString(),
         "verifier", config.verifier().urls().toString(), "pcr_policy", config.pcrPolicy().toString(),
         "verifier_identity_check", config.verifierIdentityCheck(), "revocation", config.revocation().isPresent());
   }

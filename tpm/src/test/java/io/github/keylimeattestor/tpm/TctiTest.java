@@ -39,7 +39,10 @@ class TctiTest {
   @Test
   void onlyTheRawDeviceWarns() {
     assertThat(Tcti.parse("device:/dev/tpm0").warning()).get().asString()
-        .contains("/dev/tpm0 is the raw TPM device").contains("tpm2-abrmd").contains("device:/dev/tpmrm0");
+        .contains("/dev/tpm0 is the raw TPM device").contains("tpm2-abrmd").contains("device:/dev/tpmrm0")
+        .isEqualTo("/dev/tpm0 is the raw TPM device: only one process can hold it open (tpm2-abrmd, if it runs, "
+            + "already does) and no resource manager swaps other clients' objects out. Prefer "
+            + "\"device:/dev/tpmrm0\" or \"tabrmd\"");
     assertThat(Tcti.parse("device").warning()).isPresent();
     assertThat(Tcti.parse("device:/dev/tpmrm0").warning()).isEmpty();
     assertThat(Tcti.parse("tabrmd").warning()).isEmpty();

@@ -50,7 +50,9 @@ class TpmRetryTest {
     assertThat(rc.name()).isEqualTo("TPM_RC_OBJECT_MEMORY");
     assertThat(rc.description()).contains("from tpm2-abrmd, not from the TPM");
     assertThat(rc.base()).isEqualTo(ResponseCode.OBJECT_MEMORY);
-    assertThat(TpmRetry.explain(rc)).get().asString().contains("--max-transients");
+    assertThat(TpmRetry.explain(rc)).get().asString().contains("--max-transients")
+        .isEqualTo("tpm2-abrmd refused because this connection reached its per-connection limit "
+            + "(tpm2-abrmd --max-transients / --max-sessions)");
     ResponseCode passedOn = ResponseCode.decode(0x000C0902);
     assertThat(passedOn.description()).contains("via tpm2-abrmd");
     assertThat(TpmRetry.explain(passedOn)).get().asString().contains("transient object slots");

@@ -19,6 +19,8 @@ import java.util.List;
  * @param trustedClientCas {@code trusted_client_ca}: PEM files of the CAs whose client
  *     certificates may call the agent (Keylime's cv_ca/cacert.crt, plus e.g. a SPIRE plugin CA)
  * @param apiVersions the agent API versions served
+ * @param residentAk keep the AK loaded as a transient object for the emulator's whole life and
+ *     leave it loaded at exit, as rust-keylime 0.2.9 does (default: load, use and flush per request)
  */
 public record EmulatorConfig(
     String uuid,
@@ -28,10 +30,11 @@ public record EmulatorConfig(
     int port,
     Path keylimeDir,
     List<Path> trustedClientCas,
-    List<String> apiVersions) {
+    List<String> apiVersions,
+    boolean residentAk) {
 
-  /** rust-keylime's supported agent API versions (HEAD). */
-  public static final List<String> DEFAULT_API_VERSIONS = List.of("2.1", "2.2", "2.3", "2.4", "2.5", "2.6");
+  /** rust-keylime 0.2.9's agent API versions ({@code SUPPORTED_API_VERSIONS}); it answers 400 to /v2.6/. */
+  public static final List<String> DEFAULT_API_VERSIONS = List.of("2.1", "2.2", "2.3", "2.4", "2.5");
 
   public EmulatorConfig {
     trustedClientCas = List.copyOf(trustedClientCas);
@@ -44,7 +47,7 @@ public record EmulatorConfig(
   static final String USAGE =
       "usage: KeylimeAgentEmulator --uuid UUID --tcti swtpm:host=H,port=P --registrar http://H:P"
           + " --keylime-dir DIR --trusted-client-ca PEM [--trusted-client-ca PEM ...]"
-          + " [--ip 127.0.0.1] [--port 0] [--api-versions 2.1,2.2,...]";
+          + " [--ip 127.0.0.1] [--port 0] [--api-versions 2.1,2.2,...] [--resident-ak]";
 
   public static EmulatorConfig fromArgs(String[] args) {
     String uuid = null;
@@ -55,8 +58,13 @@ public record EmulatorConfig(
     Path dir = null;
     List<Path> cas = new ArrayList<>();
     List<String> versions = DEFAULT_API_VERSIONS;
+    boolean residentAk = false;
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
+      if (a.equals("--resident-ak")) {
+        residentAk = true;
+        continue;
+      }
       if (i + 1 >= args.length) {
         throw new IllegalArgumentException("missing value for " + a + "\n" + USAGE);
       }
@@ -76,6 +84,6 @@ public record EmulatorConfig(
     if (uuid == null || tcti == null || registrar == null || dir == null) {
       throw new IllegalArgumentException(USAGE);
     }
-    return new EmulatorConfig(uuid, tcti, registrar, ip, port, dir, cas, versions);
+    return new EmulatorConfig(uuid, tcti, registrar, ip, port, dir, cas, versions, residentAk);
   }
 }

@@ -18,7 +18,7 @@ import io.github.keylimeattestor.tpm.structure.KeylimeQuote;
 import io.github.keylimeattestor.tpm.structure.PcrSelection;
 import io.github.keylimeattestor.tpm.structure.Templates;
 import io.github.keylimeattestor.tpm.structure.TpmPublic;
-import io.github.keylimeattestor.tpm.transport.SwtpmTransport;
+import io.github.keylimeattestor.tpm.transport.Tcti;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -86,6 +86,8 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
   private final KeylimeTpm ktpm;
   private final AgentKeys keys;
   private final KeyBlob ak;
+  /** The AK held loaded for the emulator's life (--resident-ak), else null: loaded per request. */
+  private final ResidentAk residentAk;
   private final HttpsServer server;
   private final ExecutorService executor;
   private final Object tpmLock = new Object();
@@ -94,12 +96,19 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
   private KeylimeAgentEmulator(EmulatorConfig config) throws Exception {
     this.config = config;
     Files.createDirectories(config.keylimeDir());
-    this.tpm = new Tpm(SwtpmTransport.fromTcti(config.tcti()));
+    this.tpm = new Tpm(Tcti.open(config.tcti(), 60_000));
     this.ktpm = new KeylimeTpm(tpm);
     try {
       this.keys = AgentKeys.loadOrCreate(config.keylimeDir(), config.uuid(), config.ip());
       TpmPublic ekPublic = ktpm.ekPublic();
       this.ak = loadOrCreateAk(ekPublic);
+      if (config.residentAk()) {
+        this.residentAk = ResidentAk.load(tpm, ak);
+        log(String.format("AK loaded as transient object 0x%08x; it stays loaded, also after exit (as rust-keylime's)",
+            residentAk.handle()));
+      } else {
+        this.residentAk = null;
+      }
       // Listen before registering so the port is known; serve requests only after activation.
       this.server = HttpsServer.create(
           new InetSocketAddress(InetAddress.getByName(config.ip()), config.port()), 16);
@@ -137,6 +146,7 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
     return quotes;
   }
 
+  /** Stops serving and closes the TPM connection. A resident AK is not flushed (rust-keylime does not). */
   @Override
   public void close() throws IOException {
     server.stop(0);
@@ -146,21 +156,43 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
 
   // ------------------------------------------------------------------ AK and agent_data.json
 
+  /**
+   * Reuses the AK in agent_data.json when it matches, else creates one; either way rewrites the
+   * file, as rust-keylime does at every start, and as it does non-atomically (truncate, then
+   * several writes), so a reader may see it empty or half-written meanwhile.
+   */
   private KeyBlob loadOrCreateAk(TpmPublic ekPublic) throws IOException, TpmException {
     Path file = config.keylimeDir().resolve("agent_data.json");
     String ekHash = AgentData.ekHash(ekPublic.toPublicKey());
+    KeyBlob blob = null;
     if (Files.exists(file)) {
-      AgentData d = AgentData.read(file);
-      if (d.akHashAlg().equals("Sha256") && d.akSignAlg().equals("RsaSsa")
-          && new String(d.ekHash(), StandardCharsets.US_ASCII).equals(ekHash)) {
-        log("reusing the AK from " + file);
-        return d.akBlob();
+      try {
+        AgentData d = AgentData.read(file);
+        if (d.akHashAlg().equals("Sha256") && d.akSignAlg().equals("RsaSsa")
+            && new String(d.ekHash(), StandardCharsets.US_ASCII).equals(ekHash)) {
+          log("reusing the AK from " + file);
+          blob = d.akBlob();
+        } else {
+          log(file + " does not match this EK/algorithms; creating a new AK");
+        }
+      } catch (io.github.keylimeattestor.tpm.TpmFormatException e) {
+        log("cannot use " + file + " (" + e.getMessage() + "); creating a new AK");
       }
-      log(file + " does not match this EK/algorithms; creating a new AK");
     }
-    KeyBlob blob = ktpm.createAk(Templates.akRsa(HASH_ALG));
-    AgentData.of(blob, ekPublic.toPublicKey()).write(file);
+    if (blob == null) {
+      blob = ktpm.createAk(Templates.akRsa(HASH_ALG));
+    }
+    writeNonAtomically(file, AgentData.of(blob, ekPublic.toPublicKey()).toJson());
     return blob;
+  }
+
+  private static void writeNonAtomically(Path file, String json) throws IOException {
+    byte[] b = json.getBytes(StandardCharsets.UTF_8);
+    try (var out = Files.newOutputStream(file)) { // CREATE, TRUNCATE_EXISTING, WRITE; unbuffered
+      for (int off = 0; off < b.length; off += 64) {
+        out.write(b, off, Math.min(64, b.length - off));
+      }
+    }
   }
 
   // ------------------------------------------------------------------ registration
@@ -190,7 +222,8 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
     }
     byte[] credential;
     synchronized (tpmLock) {
-      credential = ktpm.activateCredential(ak, CredentialBlob.parse(Base64.getDecoder().decode(blob)));
+      CredentialBlob cb = CredentialBlob.parse(Base64.getDecoder().decode(blob));
+      credential = residentAk != null ? residentAk.activateCredential(cb) : ktpm.activateCredential(ak, cb);
     }
     Mac mac = Mac.getInstance("HmacSHA384");
     byte[] key = Base64.getEncoder().encode(credential);
@@ -355,7 +388,8 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
     r.put("tpm_hash_alg", "sha256");
     r.put("tpm_enc_alg", encAlg(version));
     r.put("tpm_sign_alg", "rsassa");
-    r.put("ak_handle", 0x80000000L); // an ESYS-style handle number; meaningless outside the agent
+    // an ESYS-style handle number in rust-keylime; meaningless outside the agent
+    r.put("ak_handle", residentAk != null ? residentAk.handle() & 0xFFFFFFFFL : 0x80000000L);
     return r;
   }
 
@@ -400,8 +434,10 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
       byte[] digest = MessageDigest.getInstance("SHA-256")
           .digest(keys.nkPublicPem.getBytes(StandardCharsets.US_ASCII));
       ktpm.resetAndExtend(16, HASH_ALG, digest);
-      quote = ktpm.quote(ak, nonce.getBytes(StandardCharsets.US_ASCII),
-          PcrSelection.of(HASH_ALG, pcrs.stream().mapToInt(Integer::intValue).toArray()));
+      byte[] qualifying = nonce.getBytes(StandardCharsets.US_ASCII);
+      PcrSelection selection = PcrSelection.of(HASH_ALG, pcrs.stream().mapToInt(Integer::intValue).toArray());
+      quote = residentAk != null ? residentAk.quote(ktpm, qualifying, selection)
+          : ktpm.quote(ak, qualifying, selection);
     }
     quotes++;
     ObjectNode r = JSON.createObjectNode();

@@ -34,6 +34,11 @@ public final class KeylimeStack implements AutoCloseable {
     return start(Path.of(System.getProperty("keylime.workdir", "target/keylime-stack")), Map.of());
   }
 
+  /** As {@link #start(Path, Map)}, e.g. with {@code STACK_MAX_RETRIES}. */
+  public static KeylimeStack start(String workdir, Map<String, String> startEnv) throws Exception {
+    return start(Path.of(workdir), startEnv);
+  }
+
   /**
    * Starts a stack in {@code workDir} with extra environment for start.sh (e.g. {@code
    * STACK_TLS_EXTRA_CA}, {@code STACK_VERIFIER_SERVER_CERT}: see the script's header).
@@ -102,22 +107,34 @@ public final class KeylimeStack implements AutoCloseable {
     }
   }
 
-  /** Starts an emulated agent as a separate JVM. */
+  /** Starts an emulated agent as a separate JVM on the stack's swtpm. */
   public Process startAgent(String uuid, int port, Path keylimeDir) throws IOException {
+    return startAgent(uuid, port, keylimeDir, "swtpm:host=127.0.0.1,port=" + get("SWTPM_PORT"), Map.of());
+  }
+
+  /**
+   * Starts an emulated agent as a separate JVM on the TPM named by {@code tcti}, with extra
+   * options (e.g. {@code --resident-ak}) and environment (e.g. {@code DBUS_SESSION_BUS_ADDRESS}).
+   */
+  public Process startAgent(String uuid, int port, Path keylimeDir, String tcti, Map<String, String> environment,
+      String... extraArgs) throws IOException {
     String java = ProcessHandle.current().info().command().orElse("java");
     String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
     Files.createDirectories(keylimeDir);
     Path log = dir.resolve("logs").resolve("agent-" + uuid + ".log");
-    Process p = new ProcessBuilder(java, "-cp", cp, KeylimeAgentEmulator.class.getName(),
+    List<String> cmd = new ArrayList<>(List.of(java, "-cp", cp, KeylimeAgentEmulator.class.getName(),
         "--uuid", uuid,
-        "--tcti", "swtpm:host=127.0.0.1,port=" + get("SWTPM_PORT"),
+        "--tcti", tcti,
         "--registrar", get("REGISTRAR_HTTP_URL"),
         "--ip", "127.0.0.1", "--port", Integer.toString(port),
         "--keylime-dir", keylimeDir.toString(),
         "--trusted-client-ca", get("KEYLIME_CA_CERT"),
-        "--trusted-client-ca", get("SPIRE_CLIENT_CA_CERT"))
-        .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-        .start();
+        "--trusted-client-ca", get("SPIRE_CLIENT_CA_CERT")));
+    cmd.addAll(List.of(extraArgs));
+    ProcessBuilder pb = new ProcessBuilder(cmd)
+        .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+    pb.environment().putAll(environment);
+    Process p = pb.start();
     synchronized (agents) {
       agents.add(p);
     }

@@ -181,7 +181,15 @@ class RealKeylimeIT {
         .build();
     KeylimeAgentClient agentClient = new KeylimeAgentClient(
         ClientSettings.of(URI.create("https://127.0.0.1:" + agentPort), agentTls));
-    assertThat(agentClient.apiVersion()).isEqualTo(new ApiVersion(2, 6));
+    // rust-keylime 0.2.9 speaks 2.1 to 2.5 and answers 400 to /v2.6/...
+    assertThat(agentClient.apiVersion()).isEqualTo(new ApiVersion(2, 5));
+    KeylimeAgentClient pinned26 = new KeylimeAgentClient(new ClientSettings(
+        java.util.List.of(URI.create("https://127.0.0.1:" + agentPort)), agentTls, Duration.ofSeconds(10),
+        java.util.Optional.of(new ApiVersion(2, 6))));
+    assertThatThrownBy(pinned26::getInfo).isInstanceOfSatisfying(KeylimeApiException.class, e -> {
+      assertThat(e.httpStatus()).isEqualTo(400);
+      assertThat(e.keylimeMessage()).isEqualTo("API version not supported: v2.6");
+    });
     AgentInfo info = agentClient.getInfo();
     assertThat(info.agentUuid()).isEqualTo(UUID);
     assertThat(info.tpmHashAlg()).isEqualTo("sha256");

@@ -93,22 +93,25 @@ public final class Swtpm implements AutoCloseable {
     throw new IOException("swtpm did not listen on " + port);
   }
 
+  /**
+   * Two adjacent free ports drawn from 20000-32767, below the kernel's ephemeral range (32768+), as
+   * integration-tests/keylime/lib.sh does: thousands of short swtpm connections in TIME_WAIT fill
+   * the ephemeral range, and outgoing connections cannot take these ports meanwhile.
+   */
   private static int freePortPair() throws IOException {
-    for (int i = 0; i < 50; i++) {
-      try (ServerSocket a = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-        int p = a.getLocalPort();
-        if (p >= 65535) {
-          continue;
-        }
-        try (ServerSocket b = new ServerSocket(p + 1, 1, java.net.InetAddress.getLoopbackAddress())) {
-          return p;
-        } catch (IOException taken) {
-          // try another pair
-        }
+    java.util.Random random = new java.util.Random();
+    for (int i = 0; i < 500; i++) {
+      int p = 20000 + random.nextInt(32767 - 20000 - 1);
+      try (ServerSocket a = new ServerSocket(p, 1, java.net.InetAddress.getLoopbackAddress());
+          ServerSocket b = new ServerSocket(p + 1, 1, java.net.InetAddress.getLoopbackAddress())) {
+        return p;
+      } catch (IOException taken) {
+        // try another pair
       }
     }
-    throw new IOException("no two adjacent free ports on 127.0.0.1");
+    throw new IOException("no two adjacent free ports on 127.0.0.1 in 20000-32767");
   }
+
 
   public String tcti() {
     return "swtpm:host=127.0.0.1,port=" + port;

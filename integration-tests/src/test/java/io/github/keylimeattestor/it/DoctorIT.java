@@ -1,0 +1,247 @@
+package io.github.keylimeattestor.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.keylimeattestor.keylime.AttestationStatus;
+import io.github.keylimeattestor.keylime.ClientSettings;
+import io.github.keylimeattestor.keylime.KeylimeException;
+import io.github.keylimeattestor.keylime.TlsSettings;
+import io.github.keylimeattestor.keylime.VerifierClient;
+import io.github.keylimeattestor.keylime.emulator.KeylimeStack;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * {@code keylime-attestor-server doctor} and {@code keylime-attestor-agent doctor}, the real
+ * executables, against a real Keylime 7.14.3 verifier and registrar, swtpm and an enrolled
+ * (emulated) Keylime agent; and the field failures of docs/troubleshooting.md as doctor shows them.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class DoctorIT {
+  KeylimeStack stack;
+  Process emulator;
+  String uuid;
+  int emulatorPort;
+  Path emulatorDir;
+  Path dir;
+
+  record Result(int exit, String out) {}
+
+  @BeforeAll
+  void start() throws Exception {
+    stack = KeylimeStack.start(Path.of(System.getProperty("keylime.workdir") + "-doctor"), Map.of());
+    dir = Files.createDirectories(stack.dir.resolve("doctor"));
+    uuid = UUID.randomUUID().toString();
+    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      emulatorPort = s.getLocalPort();
+    }
+    emulatorDir = stack.dir.resolve("agent-" + uuid);
+    emulator = stack.startAgent(uuid, emulatorPort, emulatorDir);
+    KeylimeEndToEndIT.awaitFile(emulatorDir.resolve("agent_data.json"), Duration.ofSeconds(60));
+    Instant end = Instant.now().plusSeconds(90);
+    while (true) {
+      try {
+        stack.run(Duration.ofMinutes(2), "enroll.sh", stack.dir.toString(), uuid, "127.0.0.1",
+            Integer.toString(emulatorPort));
+        break;
+      } catch (IOException e) {
+        if (Instant.now().isAfter(end)) {
+          throw new AssertionError("enrolment failed; emulator log:\n" + stack.agentLog(uuid), e);
+        }
+        Thread.sleep(1000);
+      }
+    }
+    TlsSettings tls = TlsSettings.builder().caBundle(stack.path("KEYLIME_CA_CERT"))
+        .clientCertificate(stack.path("SPIRE_CLIENT_CERT"), stack.path("SPIRE_CLIENT_KEY"), null).build();
+    VerifierClient v = new VerifierClient(ClientSettings.of(URI.create(stack.get("VERIFIER_URL")), tls));
+    end = Instant.now().plusSeconds(60);
+    while (true) {
+      try {
+        if (v.getAgent(uuid).attestationStatus().orElse(null) == AttestationStatus.PASS) {
+          break;
+        }
+      } catch (KeylimeException e) {
+        // not enrolled yet
+      }
+      if (Instant.now().isAfter(end)) {
+        throw new AssertionError("the verifier never said PASS");
+      }
+      Thread.sleep(500);
+    }
+  }
+
+  @AfterAll
+  void stop() throws Exception {
+    if (stack != null) {
+      stack.close();
+    }
+  }
+
+  String serverPluginData(String registrarUrl, String verifierUrl, String extra) {
+    return """
+        registrar_urls = ["%s"]
+        verifier_urls = ["%s"]
+        tls {
+          ca_bundle = "%s"
+          client_cert = "%s"
+          client_key = "%s"
+        }
+        %s
+        """.formatted(registrarUrl, verifierUrl, stack.get("KEYLIME_CA_CERT"), stack.get("SPIRE_CLIENT_CERT"),
+        stack.get("SPIRE_CLIENT_KEY"), extra);
+  }
+
+  /** A whole spire-server config, as an operator would pass it. */
+  Path serverConf(String name, String pluginData) throws IOException {
+    Path f = dir.resolve(name);
+    Files.writeString(f, """
+        server {
+          trust_domain = "example.org"
+          data_dir = "/var/lib/spire/server"
+        }
+        plugins {
+          DataStore "sql" {
+            plugin_data {
+              database_type = "sqlite3"
+            }
+          }
+          NodeAttestor "keylime" {
+            plugin_cmd = "/opt/spire/plugins/keylime-attestor-server"
+            plugin_data {
+        %s
+            }
+          }
+        }
+        """.formatted(pluginData.indent(6)));
+    return f;
+  }
+
+  static Result run(String executable, String... args) throws Exception {
+    String[] cmd = new String[args.length + 1];
+    cmd[0] = SpireBinaries.projectFile(executable).toString();
+    System.arraycopy(args, 0, cmd, 1, args.length);
+    Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(2, TimeUnit.MINUTES)).isTrue();
+    System.out.println("---- " + String.join(" ", args) + " -> exit " + p.exitValue() + "\n" + out);
+    return new Result(p.exitValue(), out);
+  }
+
+  static Result serverDoctor(Path conf, String... more) throws Exception {
+    String[] args = new String[3 + more.length];
+    args[0] = "doctor";
+    args[1] = "--config";
+    args[2] = conf.toString();
+    System.arraycopy(more, 0, args, 3, more.length);
+    return run("plugin-server/target/keylime-attestor-server", args);
+  }
+
+  @Test
+  void serverDoctorPassesForAnEnrolledNode() throws Exception {
+    Path conf = serverConf("server.conf", serverPluginData(stack.get("REGISTRAR_URL"), stack.get("VERIFIER_URL"), ""));
+    Result r = serverDoctor(conf, "--uuid", uuid);
+    assertThat(r.out()).contains("ok   plugin_data: read from " + conf + ", NodeAttestor \"keylime\" plugin_data",
+        "ok   registrar: [" + stack.get("REGISTRAR_URL") + "] reached over mTLS with our client certificate",
+        "ok   verifier: [" + stack.get("VERIFIER_URL") + "] reached over mTLS with our client certificate",
+        "ok   registration: agent " + uuid + " is registered and active",
+        "ok   clock: the verifier's last quote",
+        "ok   attestation status: the verifier's judgement of " + uuid + " passes this policy",
+        "all checks passed");
+    assertThat(r.exit()).isZero();
+  }
+
+  @Test
+  void serverDoctorNamesAnUnknownNode() throws Exception {
+    String other = UUID.randomUUID().toString();
+    Path conf = serverConf("server-unknown.conf",
+        serverPluginData(stack.get("REGISTRAR_URL"), stack.get("VERIFIER_URL"), ""));
+    Result r = serverDoctor(conf, "--uuid", other);
+    assertThat(r.out()).contains("FIX  registration: registrar at " + stack.get("REGISTRAR_URL") + "/v2.6/agents/"
+        + other + " answered HTTP 404: Agent with ID '" + other + "' not found",
+        "FIX  attestation status: verifier at " + stack.get("VERIFIER_URL") + "/v2.6/agents/" + other
+            + " answered HTTP 404: agent id not found", "2 thing(s) to fix");
+    assertThat(r.exit()).isEqualTo(1);
+  }
+
+  @Test
+  void aVerifierUrlThatPointsAtTheRegistrar() throws Exception {
+    Path conf = serverConf("server-swapped.conf",
+        serverPluginData(stack.get("REGISTRAR_URL"), stack.get("REGISTRAR_URL"), ""));
+    Result r = serverDoctor(conf, "--uuid", uuid);
+    assertThat(r.out()).contains("FIX  attestation status: verifier status of " + uuid + " from "
+        + stack.get("REGISTRAR_URL") + "/v2.6/agents/" + uuid + ": field 'attestation_count' is missing and the answer "
+        + "carries a registrar's 'aik_tpm': this URL is a Keylime registrar, not the verifier; check verifier_urls "
+        + "(the verifier listens on port 8881 by default)");
+    assertThat(r.exit()).isEqualTo(1);
+  }
+
+  @Test
+  void httpsToThePlainHttpPort() throws Exception {
+    Path conf = serverConf("server-plain.conf", serverPluginData(
+        "https://127.0.0.1:" + stack.get("REGISTRAR_PORT"), stack.get("VERIFIER_URL"), "keylime_timeout = \"3s\""));
+    Result r = serverDoctor(conf);
+    assertThat(r.out()).contains("FIX  registrar: connecting to registrar at https://127.0.0.1:"
+        + stack.get("REGISTRAR_PORT") + "/version timed out after PT3S: the port accepts TCP connections but sent no "
+        + "TLS handshake, so it most likely serves plain HTTP (e.g. the registrar's port, 8890 by default, instead of "
+        + "its tls_port, 8891): use the HTTPS port");
+    assertThat(r.exit()).isEqualTo(1);
+  }
+
+  @Test
+  void agentDoctorPassesOnTheNode() throws Exception {
+    Path conf = dir.resolve("agent.conf");
+    Path appKey = dir.resolve("app-key.blob");
+    Files.writeString(conf, """
+        agent {
+          trust_domain = "example.org"
+        }
+        plugins {
+          NodeAttestor "keylime" {
+            plugin_cmd = "/opt/spire/plugins/keylime-attestor-agent"
+            plugin_data {
+              swtpm_address = "127.0.0.1:%s"
+              agent_data_path = "%s"
+              keylime_agent_uuid = "%s"
+              app_key_path = "%s"
+            }
+          }
+        }
+        """.formatted(stack.get("SWTPM_PORT"), emulatorDir.resolve("agent_data.json"), uuid, appKey));
+    Result r = run("plugin-agent/target/keylime-attestor-agent", "doctor", "--config", conf.toString());
+    assertThat(r.out()).contains("ok   TPM: reachable through swtpm at 127.0.0.1:" + stack.get("SWTPM_PORT"),
+        "ok   TPM object slots: ",
+        "ok   agent_data.json: " + emulatorDir.resolve("agent_data.json") + " readable",
+        "ok   Keylime AK: loads under this TPM's EK and quotes",
+        "note App Key: " + appKey + " does not exist yet", "all checks passed");
+    assertThat(r.exit()).isZero();
+    assertThat(appKey).doesNotExist();
+  }
+
+  @Test
+  void agentDoctorOnAnotherNodesAgentData() throws Exception {
+    Path conf = dir.resolve("agent-missing.hcl");
+    Files.writeString(conf, """
+        swtpm_address = "127.0.0.1:%s"
+        agent_data_path = "%s"
+        keylime_agent_uuid = "%s"
+        app_key_path = "%s"
+        """.formatted(stack.get("SWTPM_PORT"), dir.resolve("no-such-agent_data.json"), uuid, dir.resolve("k.blob")));
+    Result r = run("plugin-agent/target/keylime-attestor-agent", "doctor", "--config", conf.toString());
+    assertThat(r.out()).contains("ok   plugin_data: read from " + conf + " (a plugin_data body)",
+        "FIX  agent_data.json: " + dir.resolve("no-such-agent_data.json") + " does not exist");
+    assertThat(r.exit()).isEqualTo(1);
+  }
+}

@@ -1,0 +1,190 @@
+package io.github.keylimeattestor.agent;
+
+import io.github.keylimeattestor.keylime.KeylimeAgentClient;
+import io.github.keylimeattestor.keylime.KeylimeException;
+import io.github.keylimeattestor.sdk.BuildInfo;
+import io.github.keylimeattestor.sdk.doctor.DoctorReport;
+import io.github.keylimeattestor.sdk.doctor.PluginDataFile;
+import io.github.keylimeattestor.sdk.hcl.HclException;
+import io.github.keylimeattestor.sovereign.Nonce;
+import io.github.keylimeattestor.tpm.transport.Tcti;
+import io.github.keylimeattestor.tpm.Alg;
+import io.github.keylimeattestor.tpm.TpmException;
+import io.github.keylimeattestor.tpm.command.GetCapability;
+import io.github.keylimeattestor.tpm.structure.AgentData;
+import io.github.keylimeattestor.tpm.structure.KeyBlob;
+import io.github.keylimeattestor.tpm.structure.PcrSelection;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+
+/**
+ * {@code keylime-attestor-agent doctor --config <spire agent.conf or plugin_data file>}: what the
+ * plugin needs on this node, each checked as the plugin would use it, and what to fix. Read-only:
+ * it never creates the App Key (spire-agent's user must own it).
+ */
+final class AgentDoctor {
+  private final DoctorReport report;
+  private final TpmAccess tpmAccess = new TpmAccess();
+
+  AgentDoctor(PrintStream out) {
+    this.report = new DoctorReport(out);
+  }
+
+  /** Entry point from {@link KeylimeAgentMain}; returns the exit code. */
+  static int main(String[] args, PrintStream out) {
+    if (args.length != 3 || !args[1].equals("--config")) {
+      out.println("usage: keylime-attestor-agent doctor --config <spire-agent config or plugin_data file>");
+      return 2;
+    }
+    return new AgentDoctor(out).run(Path.of(args[2]));
+  }
+
+  int run(Path configFile) {
+    report.note("version", BuildInfo.current().line());
+    AgentConfig config;
+    try {
+      PluginDataFile data = PluginDataFile.read(configFile, "keylime");
+      config = AgentConfig.parse(data.pluginData());
+      report.ok("plugin_data", "read from " + data.source());
+    } catch (IOException e) {
+      report.fix("plugin_data", "cannot read " + configFile + ": " + e);
+      return report.exitCode();
+    } catch (HclException e) {
+      report.fix("plugin_data", e.getMessage());
+      return report.exitCode();
+    }
+    checkTpm(config);
+    AgentData agentData = checkAgentData(config);
+    if (agentData != null) {
+      checkAk(config, agentData);
+    }
+    checkAppKey(config);
+    config.keylimeAgent().ifPresent(endpoint -> checkKeylimeAgent(config, endpoint));
+    return report.exitCode();
+  }
+
+  /** TPM_PT_HR_TRANSIENT_AVAIL (PT_VAR + 7): transient object slots free right now. */
+  static final int PT_HR_TRANSIENT_AVAIL = 0x200 + 7;
+  /** The plugin holds at most this many transient objects at once (KeylimeTpm). */
+  static final int SLOTS_NEEDED = 2;
+
+  private void checkTpm(AgentConfig config) {
+    try {
+      int[] slots = tpmAccess.use(config, "reading the EK and the free object slots", (tpm, ktpm) -> {
+        ktpm.ekPublic();
+        var free = tpm.execute(GetCapability.properties(PT_HR_TRANSIENT_AVAIL, 1)).properties();
+        var min = tpm.execute(GetCapability.properties(GetCapability.PT_HR_TRANSIENT_MIN, 1)).properties();
+        return new int[] {free.getOrDefault(PT_HR_TRANSIENT_AVAIL, -1),
+            min.getOrDefault(GetCapability.PT_HR_TRANSIENT_MIN, -1)};
+      });
+      Tcti.Spec spec = config.tpm();
+      report.ok("TPM", "reachable through " + describe(spec) + "; EK readable");
+      if (slots[0] >= SLOTS_NEEDED) {
+        report.ok("TPM object slots", slots[0] + " transient object slots free (the TPM guarantees " + slots[1]
+            + "; the plugin needs " + SLOTS_NEEDED + ")");
+      } else {
+        report.fix("TPM object slots", "only " + slots[0] + " transient object slot(s) free, the plugin needs "
+            + SLOTS_NEEDED + ": another program holds transient objects on this TPM without a resource manager; "
+            + "use /dev/tpmrm0 or tpm2-abrmd for every TPM user");
+      }
+      if (spec instanceof Tcti.Spec.Device d && d.path().getFileName().toString().equals("tpm0")) {
+        report.note("TPM", "/dev/tpm0 is the raw device: with a Keylime agent or tpm2-abrmd on this node use "
+            + "/dev/tpmrm0 (the kernel resource manager), or the TPM is not shared safely");
+      }
+    } catch (AttestationFailure e) {
+      report.fix("TPM", e.getMessage());
+    } catch (IOException e) {
+      report.fix("TPM", "no TPM to use: " + e.getMessage());
+    }
+  }
+
+  private static String describe(Tcti.Spec tpm) {
+    if (tpm instanceof Tcti.Spec.Swtpm s) {
+      return "swtpm at " + s.host() + ":" + s.port();
+    }
+    if (tpm instanceof Tcti.Spec.Tabrmd) {
+      return "tpm2-abrmd (" + tpm + ")";
+    }
+    return tpm + (tpm.toString().endsWith("tpmrm0") ? " (kernel resource manager)" : "");
+  }
+
+  private AgentData checkAgentData(AgentConfig config) {
+    try {
+      AgentData d = AgentData.read(config.agentDataPath());
+      report.ok("agent_data.json", config.agentDataPath() + " readable (AK " + d.akHashAlg() + "/" + d.akSignAlg() + ")");
+      return d;
+    } catch (NoSuchFileException e) {
+      report.fix("agent_data.json", config.agentDataPath() + " does not exist: start the Keylime agent (it writes the "
+          + "file when it creates its AK) or correct agent_data_path");
+    } catch (IOException e) {
+      report.fix("agent_data.json", "cannot read " + config.agentDataPath() + ": " + e.getMessage()
+          + " (spire-agent's user needs read access, e.g. through group tss)");
+    } catch (TpmException e) {
+      report.fix("agent_data.json", config.agentDataPath() + " is not a rust-keylime agent_data.json: " + e.getMessage());
+    }
+    return null;
+  }
+
+  private void checkAk(AgentConfig config, AgentData agentData) {
+    try {
+      KeyBlob ak = agentData.akBlob();
+      byte[] nonce = Nonce.mint(new SecureRandom()).quoteQualifyingData();
+      tpmAccess.use(config, "loading the Keylime AK and quoting PCR 16", (tpm, ktpm) ->
+          ktpm.quote(ak, nonce, PcrSelection.of(Alg.SHA256, 16)));
+      report.ok("Keylime AK", "loads under this TPM's EK and quotes");
+    } catch (TpmException e) {
+      report.fix("Keylime AK", "the AK in " + config.agentDataPath() + " is unusable: " + e.getMessage());
+    } catch (AttestationFailure e) {
+      report.fix("Keylime AK", e.getMessage() + " (is agent_data.json from this TPM, and ek_handle / ek_algorithm "
+          + "the Keylime agent's?)");
+    }
+  }
+
+  private void checkAppKey(AgentConfig config) {
+    Path path = config.appKeyPath();
+    if (!Files.exists(path)) {
+      Path dir = path.toAbsolutePath().getParent();
+      report.note("App Key", path + " does not exist yet: spire-agent creates it at the first attestation "
+          + "(its user needs write access to " + dir + ")");
+      return;
+    }
+    try {
+      PosixFileAttributes a = Files.readAttributes(path, PosixFileAttributes.class);
+      String mode = PosixFilePermissions.toString(a.permissions());
+      KeyBlob blob = KeyBlob.parse(Files.readAllBytes(path), KeyBlob.DEFAULT_LIMIT);
+      tpmAccess.use(config, "loading the App Key", (tpm, ktpm) -> {
+        ktpm.checkLoadable(blob);
+        return null;
+      });
+      report.ok("App Key", path + " loads (owner " + a.owner().getName() + ", mode " + mode + ")");
+      if (!mode.equals("rw-------")) {
+        report.note("App Key", path + " has mode " + mode + ": the plugin tightens it to rw------- at its next use");
+      }
+    } catch (IOException e) {
+      report.fix("App Key", "cannot read " + path + ": " + e.getMessage() + " (it must belong to spire-agent's user)");
+    } catch (TpmException e) {
+      report.note("App Key", path + " is not a key blob (" + e.getMessage() + "): the plugin replaces it at the next "
+          + "attestation and the node's app_key selector changes");
+    } catch (AttestationFailure e) {
+      report.note("App Key", path + " does not load (" + e.getMessage() + "): the plugin makes a new App Key at the "
+          + "next attestation and the node's app_key selector changes");
+    }
+  }
+
+  private void checkKeylimeAgent(AgentConfig config, AgentConfig.KeylimeAgentEndpoint endpoint) {
+    try {
+      var version = new KeylimeAgentClient(endpoint.settings(config.timeout())).apiVersion();
+      report.ok("Keylime agent", endpoint.url() + " answers (API " + version + ")");
+    } catch (IOException e) {
+      report.fix("Keylime agent", "keylime_agent_tls: " + e.getMessage());
+    } catch (KeylimeException e) {
+      report.fix("Keylime agent", e.getMessage());
+    }
+  }
+}

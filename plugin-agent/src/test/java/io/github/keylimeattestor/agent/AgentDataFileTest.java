@@ -1,0 +1,99 @@
+package io.github.keylimeattestor.agent;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import io.github.keylimeattestor.tpm.Alg;
+import io.github.keylimeattestor.tpm.KeylimeTpm;
+import io.github.keylimeattestor.tpm.structure.AgentData;
+import io.github.keylimeattestor.tpm.structure.Templates;
+import io.github.keylimeattestor.tpm.testing.Swtpm;
+import io.grpc.Status;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * agent_data.json as a reader finds it while rust-keylime rewrites it (truncate, then write in
+ * pieces): every prefix of a real file (AK made by swtpm) must give Unavailable, never a crash.
+ */
+class AgentDataFileTest {
+  static byte[] real;
+
+  @TempDir Path dir;
+
+  @BeforeAll
+  static void makeARealFile() throws Exception {
+    try (Swtpm swtpm = Swtpm.start(); var tpm = swtpm.tpm()) {
+      KeylimeTpm k = new KeylimeTpm(tpm);
+      Path f = Files.createTempFile("agent_data", ".json");
+      AgentData.of(k.createAk(Templates.akRsa(Alg.SHA256)), k.ekPublic().toPublicKey()).write(f);
+      real = Files.readAllBytes(f);
+      Files.delete(f);
+    }
+  }
+
+  static final AgentDataFile.Pause NO_WAIT = attempt -> { };
+
+  @Test
+  void everyPrefixOfARealFileIsUnavailableWithAHint() throws Exception {
+    Path f = dir.resolve("agent_data.json");
+    String whole = new String(real, java.nio.charset.StandardCharsets.UTF_8).strip();
+    for (int n = 0; n < real.length; n++) {
+      byte[] prefix = Arrays.copyOf(real, n);
+      Files.write(f, prefix);
+      if (new String(prefix, java.nio.charset.StandardCharsets.UTF_8).strip().equals(whole)) {
+        assertThat(new AgentDataFile(f, 3, NO_WAIT).read().akPublic()).as("only whitespace cut").isNotEmpty();
+        continue;
+      }
+      AttestationFailure e = catchThrowableOfType(() -> new AgentDataFile(f, 3, NO_WAIT).read(), AttestationFailure.class);
+      assertThat(e).as("prefix of %d bytes", n).isNotNull();
+      assertThat(e.code()).as("prefix of %d bytes: %s", n, e.getMessage()).isEqualTo(Status.Code.UNAVAILABLE);
+      assertThat(e.getMessage()).contains(f.toString()).contains(n == 0 ? "empty" : "cut short")
+          .contains("rewrites it at every start");
+    }
+  }
+
+  @Test
+  void aFileCompletedWhileWaitingIsRead() throws Exception {
+    Path f = dir.resolve("agent_data.json");
+    Files.write(f, Arrays.copyOf(real, real.length / 2));
+    AtomicInteger pauses = new AtomicInteger();
+    AgentData d = new AgentDataFile(f, 6, attempt -> {
+      pauses.incrementAndGet();
+      try {
+        Files.write(f, real); // the Keylime agent finishes its write
+      } catch (java.io.IOException x) {
+        throw new java.io.UncheckedIOException(x);
+      }
+    }).read();
+    assertThat(pauses).hasValue(1);
+    assertThat(d.akPublic()).isEqualTo(AgentData.parse(new String(real, java.nio.charset.StandardCharsets.UTF_8),
+        AgentData.DEFAULT_LIMIT).akPublic());
+  }
+
+  @Test
+  void anEmptyFileIsReadAgainBeforeGivingUp() throws Exception {
+    Path f = dir.resolve("agent_data.json");
+    Files.write(f, new byte[0]);
+    AtomicInteger pauses = new AtomicInteger();
+    AttestationFailure e = catchThrowableOfType(
+        () -> new AgentDataFile(f, 4, attempt -> pauses.incrementAndGet()).read(), AttestationFailure.class);
+    assertThat(pauses).hasValue(3);
+    assertThat(e.code()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(e.getMessage()).contains("is empty in 4 reads").contains("restart the Keylime agent");
+  }
+
+  @Test
+  void aCompleteFileThatIsNoAgentDataIsAFailedPrecondition() throws Exception {
+    Path f = dir.resolve("agent_data.json");
+    Files.writeString(f, "{\"ak_hash_alg\": \"Sha256\"}\n");
+    AttestationFailure e = catchThrowableOfType(() -> new AgentDataFile(f, 2, NO_WAIT).read(), AttestationFailure.class);
+    assertThat(e.code()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    assertThat(e.getMessage()).contains("is not a rust-keylime agent_data.json").contains("agent_data_path");
+  }
+}

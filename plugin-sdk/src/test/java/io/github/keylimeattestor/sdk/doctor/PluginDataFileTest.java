@@ -1,0 +1,64 @@
+package io.github.keylimeattestor.sdk.doctor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.github.keylimeattestor.sdk.hcl.HclException;
+import io.github.keylimeattestor.sdk.hcl.HclParser;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class PluginDataFileTest {
+  @TempDir Path dir;
+
+  static Path example(String name) {
+    return Path.of(System.getProperty("project.root", "..")).resolve("examples/spire-conf").resolve(name);
+  }
+
+  @Test
+  void takesNodeAttestorKeylimesPluginDataOutOfTheShippedSpireConfigs() throws Exception {
+    PluginDataFile server = PluginDataFile.read(example("server.conf"), "keylime");
+    assertThat(server.trustDomain()).isEqualTo("example.org");
+    Map<String, Object> data = HclParser.parse(server.pluginData());
+    assertThat(data).containsEntry("registrar_urls", List.of("https://keylime-registrar.example.org:8891"))
+        .containsEntry("require_ek_cert", true).doesNotContainKey("database_type");
+    assertThat(data.get("pcr_policy")).isEqualTo(Map.of("bank", "sha256", "pcrs", List.of(0L, 7L, 16L)));
+    assertThat(data.get("agent_path_template")).isEqualTo("/{{ .PluginName }}/{{ .UUID }}");
+
+    PluginDataFile agent = PluginDataFile.read(example("agent.conf"), "keylime");
+    assertThat(HclParser.parse(agent.pluginData())).containsEntry("tcti", "device:/dev/tpmrm0");
+    assertThat(agent.source()).endsWith("NodeAttestor \"keylime\" plugin_data");
+  }
+
+  @Test
+  void reprintingKeepsQuotesBackslashesNestedBlocksAndLists() throws Exception {
+    Map<String, Object> body = HclParser.parse("a = \"x \\\"q\\\" \\\\ y\"\nb { c = [1, 2]\n d { \"7\" = \"ab\" } }\n"
+        + "e = false\n");
+    assertThat(HclParser.parse(HclPrinter.print(body))).isEqualTo(body);
+  }
+
+  @Test
+  void followsPluginDataFileAndAcceptsABareBody() throws Exception {
+    Files.writeString(dir.resolve("keylime.hcl"), "tpm_device = \"/dev/tpmrm0\"\n");
+    Files.writeString(dir.resolve("agent.conf"), "agent { trust_domain = \"td\" }\nplugins {\n"
+        + "  KeyManager \"disk\" { plugin_data { directory = \"/x\" } }\n"
+        + "  NodeAttestor \"keylime\" {\n    plugin_data_file = \"keylime.hcl\"\n  }\n}\n");
+    PluginDataFile f = PluginDataFile.read(dir.resolve("agent.conf"), "keylime");
+    assertThat(f.pluginData()).isEqualTo("tpm_device = \"/dev/tpmrm0\"\n");
+    assertThat(f.trustDomain()).isEqualTo("td");
+    PluginDataFile bare = PluginDataFile.read(dir.resolve("keylime.hcl"), "keylime");
+    assertThat(bare.pluginData()).isEqualTo("tpm_device = \"/dev/tpmrm0\"\n");
+    assertThat(bare.trustDomain()).isNull();
+  }
+
+  @Test
+  void aSpireConfigWithoutOurPluginIsNamed() throws Exception {
+    Files.writeString(dir.resolve("x.conf"), "plugins {\n  NodeAttestor \"join_token\" {\n    plugin_data {}\n  }\n}\n");
+    assertThatThrownBy(() -> PluginDataFile.read(dir.resolve("x.conf"), "keylime"))
+        .isInstanceOf(HclException.class).hasMessageContaining("no NodeAttestor \"keylime\"");
+  }
+}

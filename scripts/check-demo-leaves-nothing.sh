@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Runs the demo three times and checks that none of the processes it started outlives it:
+#   1. ./demo.sh as is (must succeed);
+#   2. DEMO_FAIL_AFTER_STEP=6 ./demo.sh (fails on purpose once the node is attested, i.e. with
+#      swtpm, Keylime, the Keylime agent emulator, SPIRE and both plugins running);
+#   3. ./demo.sh interrupted with SIGINT (Ctrl-C) once SPIRE is up (step 5).
+# Each run gets a unique marker in its environment, which every process it starts inherits; after
+# the demo exits, any process carrying the marker is a leftover. Leftovers are listed (pid, name,
+# command line), then killed, and the check fails. CI (.ci/run) calls this after ./test.sh.
+#
+# Usage: scripts/check-demo-leaves-nothing.sh [DEMO]   (DEMO defaults to ./demo.sh)
+# Environment: CHECK_DEMO_FAIL_STEP (default 6) picks the step of run 2.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+demo="${1:-$root/demo.sh}"
+fail_step="${CHECK_DEMO_FAIL_STEP:-6}"
+# what the demo starts (tpm2-abrmd too, should it ever use it); the marker finds these and anything else
+names="swtpm, keylime_verifier, keylime_registrar, spire-server, spire-agent, the emulator's java, the plugins, tpm2-abrmd"
+
+# pids of processes whose environment holds MARKER=value
+marked() {
+  local marker=$1 d
+  for d in /proc/[0-9]*; do
+    [ "${d#/proc/}" = "$$" ] && continue
+    tr '\0' '\n' 2>/dev/null <"$d/environ" | grep -qx "KEYLIME_ATTESTOR_DEMO_RUN=$marker" && echo "${d#/proc/}"
+  done
+}
+
+show() { # pid...
+  local p
+  for p in "$@"; do
+    printf '  pid %s %-18s %s\n' "$p" "$(cat "/proc/$p/comm" 2>/dev/null)" \
+      "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-160)"
+  done
+}
+
+failures=0
+run() { # label expected(ok|fail|interrupt) [VAR=value...]
+  local label=$1 expect=$2; shift 2
+  local marker="check-$$-$RANDOM" log rc t0 t1 left i pid
+  log=$(mktemp /tmp/check-demo.XXXXXX.log)
+  t0=$(date +%s)
+  # job control on: the demo gets its own process group and SIGINT is not ignored, as in a terminal
+  set -m
+  env "$@" KEYLIME_ATTESTOR_DEMO_RUN="$marker" "$demo" >"$log" 2>&1 &
+  pid=$!
+  set +m
+  if [ "$expect" = interrupt ]; then
+    for ((i = 0; i < 3000; i++)); do
+      grep -q ") 5\. " "$log" && break
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -INT -- "-$pid" 2>/dev/null # what Ctrl-C does: the whole foreground process group
+  fi
+  wait "$pid"
+  rc=$?
+  t1=$(date +%s)
+  echo "== $label: $demo exited $rc after $((t1 - t0)) s (${*:-no extra environment})"
+  sed 's/^/   | /' "$log" | tail -n 25
+  if [ "$expect" = ok ] && [ "$rc" -ne 0 ]; then
+    echo "FAIL ($label): the demo should have succeeded"; failures=$((failures + 1))
+  elif [ "$expect" = fail ] && { [ "$rc" -eq 0 ] || ! grep -q "failing on purpose" "$log"; }; then
+    echo "FAIL ($label): the demo should have failed on purpose"; failures=$((failures + 1))
+  elif [ "$expect" = interrupt ] && { [ "$rc" -ne 130 ] || ! grep -q ") 5\. " "$log"; }; then
+    echo "FAIL ($label): the demo should have been interrupted after step 5 (exit 130)"; failures=$((failures + 1))
+  fi
+  # processes get a moment to be reaped after the demo's own exit
+  for ((i = 0; i < 30; i++)); do
+    left=$(marked "$marker")
+    [ -z "$left" ] && break
+    sleep 0.2
+  done
+  if [ -n "$left" ]; then
+    echo "FAIL ($label): processes outlived the demo:"
+    # shellcheck disable=SC2086
+    show $left
+    # shellcheck disable=SC2086
+    kill -KILL $left 2>/dev/null
+    failures=$((failures + 1))
+  else
+    echo "ok ($label): no process of the demo is left (checked: $names, and anything else it started)"
+  fi
+  rm -f "$log"
+}
+
+start=$(date +%s)
+run "full demo" ok
+run "demo failing after step $fail_step" fail DEMO_FAIL_AFTER_STEP="$fail_step"
+run "demo interrupted after step 5" interrupt
+echo "demo check took $(( $(date +%s) - start )) s; failures: $failures"
+[ "$failures" -eq 0 ]
