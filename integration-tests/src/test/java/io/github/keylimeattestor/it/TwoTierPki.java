@@ -166,6 +166,9 @@ final class TwoTierPki {
   private Path write(String name, String content) throws IOException {
     Path p = dir.resolve(name);
     Files.writeString(p, content);
+    if (content.contains("PRIVATE KEY")) { // the plugins refuse a private key others can read
+      Files.setPosixFilePermissions(p, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+    }
     return p;
   }
 }

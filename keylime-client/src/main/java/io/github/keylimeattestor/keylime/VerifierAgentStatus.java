@@ -18,6 +18,7 @@ import java.util.Optional;
  * @param verifierId the verifier instance that holds the agent
  * @param tpmPolicy the TPM policy as JSON text
  * @param metaData tenant-supplied metadata as JSON text (tenant-asserted, not TPM-attested)
+ * @param integrityPolicy what Keylime checks for the node (TPM policy, measured boot, runtime)
  */
 public record VerifierAgentStatus(
     String agentId,
@@ -33,7 +34,18 @@ public record VerifierAgentStatus(
     Optional<String> lastEventId,
     Optional<String> verifierId,
     Optional<String> tpmPolicy,
-    Optional<String> metaData) {
+    Optional<String> metaData,
+    IntegrityPolicy integrityPolicy) {
+
+  /** Without the integrity policy (unknown). */
+  public VerifierAgentStatus(String agentId, Optional<OperationalState> operationalState,
+      Optional<AttestationStatus> attestationStatus, Optional<Instant> lastSuccessfulAttestation,
+      Optional<Instant> lastReceivedQuote, long attestationCount, Optional<String> hashAlg, Optional<String> signAlg,
+      Optional<String> encAlg, Optional<Long> severityLevel, Optional<String> lastEventId, Optional<String> verifierId,
+      Optional<String> tpmPolicy, Optional<String> metaData) {
+    this(agentId, operationalState, attestationStatus, lastSuccessfulAttestation, lastReceivedQuote, attestationCount,
+        hashAlg, signAlg, encAlg, severityLevel, lastEventId, verifierId, tpmPolicy, metaData, IntegrityPolicy.UNKNOWN);
+  }
 
   /** Push mode: Keylime reports no operational_state for agents that push their evidence. */
   public boolean isPushMode() {
@@ -81,7 +93,8 @@ public record VerifierAgentStatus(
         f.optString("last_event_id"),
         f.optString("verifier_id"),
         f.optString("tpm_policy"),
-        f.optString("meta_data"));
+        f.optString("meta_data"),
+        IntegrityPolicy.parse(f));
   }
 
   private static Optional<String> nonEmpty(Optional<String> s) {

@@ -1,6 +1,7 @@
 package io.github.keylimeattestor.agent;
 
 import io.github.keylimeattestor.keylime.ClientSettings;
+import io.github.keylimeattestor.keylime.KeyFilePermissions;
 import io.github.keylimeattestor.keylime.TlsKeys;
 import io.github.keylimeattestor.keylime.TlsSettings;
 import io.github.keylimeattestor.sdk.hcl.HclConfig;
@@ -78,7 +79,9 @@ record AgentConfig(
       TlsSettings.Builder b = TlsSettings.builder().keys(TlsKeys.under("keylime_agent_tls")).caBundle(caBundle)
           .clientCertificate(clientCert, clientKey, null);
       serverName.ifPresent(b::serverName);
-      return b.build();
+      TlsSettings settings = b.build();
+      KeyFilePermissions.checkPrivate(clientKey, "keylime_agent_tls.client_key"); // after the read: "no key" first
+      return settings;
     }
   }
 

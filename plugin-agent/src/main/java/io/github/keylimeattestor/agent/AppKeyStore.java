@@ -25,7 +25,8 @@ import java.util.Set;
 
 /**
  * The App Key: a signing key under the storage primary, created on first use, kept as a key blob
- * (mode 0600) at {@code app_key_path} and reused. If the TPM can no longer load the blob (TPM
+ * (mode 0600) at {@code app_key_path} and reused (the caller refuses a blob others can read or
+ * replace, as ssh refuses such a private key). If the TPM can no longer load the blob (TPM
  * cleared, so a new storage primary; or the file is damaged) a new key is made, with a warning:
  * the node's {@code app_key} selector changes.
  */
@@ -60,7 +61,6 @@ final class AppKeyStore {
       return create(path, ktpm, "the TPM no longer loads it (" + e.getMessage()
           + "): was the TPM cleared or the file replaced?");
     }
-    tightenPermissions(path);
     return blob;
   }
 
@@ -105,12 +105,4 @@ final class AppKeyStore {
     }
   }
 
-  private static void tightenPermissions(Path path) throws IOException {
-    Set<PosixFilePermission> now = Files.getPosixFilePermissions(path);
-    if (!now.equals(OWNER_ONLY)) {
-      Files.setPosixFilePermissions(path, OWNER_ONLY);
-      LOG.warn("App Key blob was readable by others; set it to 0600", "app_key_path", path.toString(),
-          "was", PosixFilePermissions.toString(now));
-    }
-  }
 }

@@ -1,6 +1,7 @@
 package io.github.keylimeattestor.agent;
 
 import com.google.protobuf.ByteString;
+import io.github.keylimeattestor.keylime.KeyFilePermissions;
 import io.github.keylimeattestor.keylime.KeylimeAgentClient;
 import io.github.keylimeattestor.keylime.KeylimeException;
 import io.github.keylimeattestor.keylime.KeylimeUnavailableException;
@@ -77,6 +78,7 @@ final class Attestation {
       agentId = agentId(fetchUuid(), "the Keylime agent's /agent/info");
     }
     String fromConf = confValue;
+    checkKeyFile(config.appKeyPath(), "app_key_path", false);
     appKey = tpmAccess.use(config, "loading the App Key from " + config.appKeyPath(), (tpm, ktpm) -> {
       if ("hash_ek".equals(fromConf)) {
         agentId = agentId(AgentData.ekHash(ktpm.ekPublic().toPublicKey()), "the EK hash (uuid = \"hash_ek\")");
@@ -186,7 +188,25 @@ final class Attestation {
 
   // ------------------------------------------------------------------ Keylime agent files and API
 
+  /**
+   * ssh's rule for key files (KeyFilePermissions): the App Key blob is ours, so private to this user;
+   * agent_data.json is the Keylime agent's, so only "nobody else may write it".
+   */
+  private static void checkKeyFile(java.nio.file.Path path, String key, boolean writtenByKeylime)
+      throws AttestationFailure {
+    try {
+      if (writtenByKeylime) {
+        KeyFilePermissions.checkNotWritableByOthers(path, key);
+      } else {
+        KeyFilePermissions.checkPrivate(path, key);
+      }
+    } catch (IOException e) {
+      throw AttestationFailure.precondition(e.getMessage(), e);
+    }
+  }
+
   private AgentData readAgentData() throws AttestationFailure {
+    checkKeyFile(config.agentDataPath(), "agent_data_path", true);
     return new AgentDataFile(config.agentDataPath()).read();
   }
 

@@ -37,6 +37,7 @@ final class TestPki {
 
     void writeKey(Path file) throws Exception {
       Files.writeString(file, pem("PRIVATE KEY", keys.getPrivate().getEncoded()));
+      Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
     }
   }
 

@@ -202,6 +202,7 @@ class TpmQuoteSourceTest {
     try (Swtpm other = Swtpm.start(); var tpm = other.tpm()) {
       Files.write(file, new KeylimeTpm(tpm).createAppKey(Templates.appKeyEccP256()).marshal());
     }
+    Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
     byte[] foreign = Files.readAllBytes(file);
     attestAndVerify(16);
     assertThat(Files.readAllBytes(file)).isNotEqualTo(foreign);
@@ -433,5 +434,39 @@ class TpmQuoteSourceTest {
     r = attestExpectingError();
     assertThat(r.error().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
     assertThat(r.error().getDescription()).contains("default");
+  }
+
+  @Test
+  void anAppKeyBlobOthersCanReadOrAnotherUserOwnsIsRefusedNotRepaired() throws Exception {
+    attestAndVerify(16);
+    Path file = dir.resolve("keys/app_key.blob");
+    Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r--r--"));
+    InProcessAttestor.Result r = attestExpectingError();
+    assertThat(r.error().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    assertThat(r.error().getDescription()).contains("app_key_path " + file + " has mode rw-r--r--")
+        .contains("chmod 600 " + file);
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-r--r--");
+
+    Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+    Files.setOwner(file, file.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName("nobody"));
+    r = attestExpectingError();
+    assertThat(r.error().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    assertThat(r.error().getDescription()).contains("belongs to nobody").contains("chown");
+    Files.setOwner(file, file.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName("root"));
+    attestAndVerify(16);
+  }
+
+  @Test
+  void anAgentDataFileOthersCanWriteIsRefused() throws Exception {
+    Path copy = dir.resolve("agent_data.json");
+    Files.copy(agentData, copy);
+    Files.setPosixFilePermissions(copy, PosixFilePermissions.fromString("rw-rw-rw-"));
+    configure(config().replace(agentData.toString(), copy.toString()));
+    InProcessAttestor.Result r = attestExpectingError();
+    assertThat(r.error().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    assertThat(r.error().getDescription()).contains("agent_data_path " + copy + " has mode rw-rw-rw-")
+        .contains("chmod go-w " + copy);
+    Files.setPosixFilePermissions(copy, PosixFilePermissions.fromString("rw-r--r--"));
+    attestAndVerify(16);
   }
 }

@@ -13,6 +13,8 @@ import io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestRequest;
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestResponse;
 import io.github.keylimeattestor.sdk.log.Log;
 import io.github.keylimeattestor.server.revocation.AttestedNode;
+import io.github.keylimeattestor.server.trust.EkBinding;
+import io.github.keylimeattestor.server.trust.NodeAdmission;
 import io.github.keylimeattestor.sovereign.AgentPathTemplate;
 import io.github.keylimeattestor.sovereign.EkCertificate;
 import io.github.keylimeattestor.sovereign.EvidenceException;
@@ -31,6 +33,7 @@ import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.Consumer;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -50,7 +53,13 @@ final class AttestStream implements StreamObserver<AttestRequest> {
    * streams that wait too long: one scheduler thread for all of them, never a thread per stream.
    */
   record Context(ServerConfig config, Keylime keylime, EvidenceVerifier evidence, SecureRandom random, Clock clock,
-      AttestMetrics metrics, ScheduledExecutorService deadlines, Consumer<AttestedNode> attested) {
+      AttestMetrics metrics, ScheduledExecutorService deadlines, Consumer<AttestedNode> attested,
+      Optional<EkBinding> ekBinding) {
+    Context(ServerConfig config, Keylime keylime, EvidenceVerifier evidence, SecureRandom random, Clock clock,
+        AttestMetrics metrics, ScheduledExecutorService deadlines, Consumer<AttestedNode> attested) {
+      this(config, keylime, evidence, random, clock, metrics, deadlines, attested, Optional.empty());
+    }
+
     Context(ServerConfig config, Keylime keylime, EvidenceVerifier evidence, SecureRandom random, Clock clock,
         AttestMetrics metrics, ScheduledExecutorService deadlines) {
       this(config, keylime, evidence, random, clock, metrics, deadlines, n -> {});
@@ -159,6 +168,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
       ctx.metrics().phase("registrar", System.nanoTime() - t);
     }
     payload.agentId().checkEkHash(registered.ek().publicKey());
+    NodeAdmission.checkEk(ctx.config().trust(), id, Selectors.keyHash(registered.ek().publicKey()));
     t = System.nanoTime();
     try {
       status = ctx.keylime().verifierStatus(id);
@@ -168,6 +178,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
       ctx.metrics().phase("verifier", System.nanoTime() - t);
     }
     StatusPolicy.check(ctx.config(), status, ctx.clock().instant());
+    NodeAdmission.checkVerifierRecord(ctx.config().trust(), status);
     nonce = Nonce.mint(ctx.random());
     deadline = ctx.clock().instant().plus(ctx.config().challengeTimeout());
     armDeadline();
@@ -208,6 +219,16 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     String spiffeId = "spiffe://" + ctx.config().trustDomain() + "/spire/agent" + ctx.config().agentPath().render(values);
     List<String> selectors = Selectors.build(ev, ekHash, appKeyHash, tpm, ctx.config().pcrSelectors(),
         status.attestationStatus().map(Enum::name).orElse(null), metadata(), ctx.config().metaSelectors());
+    selectors = new java.util.ArrayList<>(selectors);
+    selectors.addAll(NodeAdmission.policySelectors(status));
+    if (ctx.ekBinding().isPresent() && !ctx.config().agentIdIsEkBound()) {
+      long b = System.nanoTime();
+      try {
+        ctx.ekBinding().get().check(spiffeId, ekHash);
+      } finally {
+        ctx.metrics().phase("ek_binding", System.nanoTime() - b);
+      }
+    }
     SvidKeyRecorder.record(ctx.config().tpmBoundSvid(), ev, spiffeId, ctx.clock(), ctx.config().challengeTimeout());
     finish();
     ctx.attested().accept(new AttestedNode(spiffeId, id, status.verifierId()));

@@ -14,6 +14,7 @@ import io.github.keylimeattestor.sdk.hcl.HclException;
 import io.github.keylimeattestor.sdk.log.Log;
 import io.github.keylimeattestor.server.revocation.RevocationMetrics;
 import io.github.keylimeattestor.server.revocation.RevocationWatch;
+import io.github.keylimeattestor.server.trust.EkBinding;
 import io.github.keylimeattestor.sovereign.ClockHistory;
 import io.github.keylimeattestor.sovereign.EvidenceVerifier;
 import io.grpc.ServerServiceDefinition;
@@ -36,6 +37,7 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
   private volatile AttestStream.Context context;
   private final RevocationMetrics revocationMetrics = new RevocationMetrics();
   private RevocationWatch watch;
+  private EkBinding ekBinding;
   /** Ends every stream at its deadline: one daemon thread for all streams. */
   private final ScheduledThreadPoolExecutor deadlines = deadlineScheduler();
 
@@ -78,7 +80,11 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
     VerifierClient verifier = new VerifierClient(config.verifier());
     RevocationWatch w = startWatch(config, verifier);
     context = new AttestStream.Context(config, Keylime.over(new RegistrarClient(config.registrar()), verifier),
-        evidence, random, clock, metrics, deadlines, w == null ? n -> {} : w::attested);
+        evidence, random, clock, metrics, deadlines, w == null ? n -> {} : w::attested, openEkBinding(config));
+    if (!config.agentIdIsEkBound() && config.trust().ekBindingSocket().isEmpty()) {
+      LOG.warn("agent IDs are not bound to the TPM: use {{ .EKHash }} in agent_path_template or add an ek_binding "
+          + "block (plugin-server/README.md, Trust controls)");
+    }
     BuildInfo build = BuildInfo.current();
     LOG.info("configured", "version", build.version(), "commit", build.commit(), "trust_domain", config.trustDomain(),
         "registrar", config.registrar().urls().toString(),
@@ -99,9 +105,30 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
     return watch;
   }
 
+  /**
+   * The EK binding of this configuration (empty without an ek_binding block). The previous one is
+   * kept when the socket is unchanged (streams of the old configuration may still use it), else closed.
+   */
+  private synchronized Optional<EkBinding> openEkBinding(ServerConfig config) {
+    Optional<java.nio.file.Path> socket = config.trust().ekBindingSocket();
+    if (ekBinding != null && !socket.equals(Optional.of(ekBinding.socket()))) {
+      ekBinding.close();
+      ekBinding = null;
+    }
+    if (socket.isPresent() && ekBinding == null) {
+      // spire-server answers its admin socket at once; bounded like a Keylime call, not by the whole stream
+      ekBinding = EkBinding.open(socket.get(), java.time.Duration.ofSeconds(10));
+    }
+    return Optional.ofNullable(ekBinding);
+  }
+
   @Override
   public synchronized void close() {
     deadlines.shutdownNow();
+    if (ekBinding != null) {
+      ekBinding.close();
+      ekBinding = null;
+    }
     if (watch != null) {
       watch.close();
       watch = null;
@@ -110,7 +137,7 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
 
   private AttestStream.Context withMetrics(AttestStream.Context c) {
     return new AttestStream.Context(c.config(), c.keylime(), c.evidence(), c.random(), c.clock(), metrics,
-        c.deadlines(), c.attested());
+        c.deadlines(), c.attested(), c.ekBinding());
   }
 
   static ScheduledThreadPoolExecutor deadlineScheduler() {

@@ -8,6 +8,7 @@ import io.github.keylimeattestor.sdk.TrustDomain;
 import io.github.keylimeattestor.sdk.hcl.HclConfig;
 import io.github.keylimeattestor.sdk.hcl.HclException;
 import io.github.keylimeattestor.server.revocation.RevocationConfig;
+import io.github.keylimeattestor.server.trust.TrustConfig;
 import io.github.keylimeattestor.sovereign.AgentPathTemplate;
 import io.github.keylimeattestor.sovereign.EvidenceException;
 import io.github.keylimeattestor.sovereign.PcrPolicy;
@@ -51,7 +52,18 @@ record ServerConfig(
     boolean verifierIdentityCheck,
     boolean allowSha1,
     Optional<RevocationConfig> revocation,
-    TpmBoundSvid tpmBoundSvid) {
+    TpmBoundSvid tpmBoundSvid,
+    TrustConfig trust) {
+
+  ServerConfig(String trustDomain, ClientSettings registrar, ClientSettings verifier, List<X509Certificate> ekCaBundle,
+      boolean requireEkCert, Set<OperationalState> acceptedStates, boolean requirePass,
+      Optional<Duration> maxAttestationAge, PcrPolicy pcrPolicy, Set<Integer> pcrSelectors, Set<String> metaSelectors,
+      AgentPathTemplate agentPath, Duration challengeTimeout, boolean verifierIdentityCheck, boolean allowSha1,
+      Optional<RevocationConfig> revocation) {
+    this(trustDomain, registrar, verifier, ekCaBundle, requireEkCert, acceptedStates, requirePass, maxAttestationAge,
+        pcrPolicy, pcrSelectors, metaSelectors, agentPath, challengeTimeout, verifierIdentityCheck, allowSha1,
+        revocation, TpmBoundSvid.OFF, TrustConfig.NONE);
+  }
 
   ServerConfig(String trustDomain, ClientSettings registrar, ClientSettings verifier, List<X509Certificate> ekCaBundle,
       boolean requireEkCert, Set<OperationalState> acceptedStates, boolean requirePass,
@@ -59,7 +71,7 @@ record ServerConfig(
       AgentPathTemplate agentPath, Duration challengeTimeout, boolean verifierIdentityCheck, boolean allowSha1) {
     this(trustDomain, registrar, verifier, ekCaBundle, requireEkCert, acceptedStates, requirePass, maxAttestationAge,
         pcrPolicy, pcrSelectors, metaSelectors, agentPath, challengeTimeout, verifierIdentityCheck, allowSha1,
-        Optional.empty(), TpmBoundSvid.OFF);
+        Optional.empty(), TpmBoundSvid.OFF, TrustConfig.NONE);
   }
 
   /**
@@ -154,11 +166,12 @@ record ServerConfig(
     }
     Optional<RevocationConfig> revocation = RevocationConfig.parse(c);
     TpmBoundSvid tpmBoundSvid = tpmBoundSvid(c);
+    TrustConfig trust = TrustConfig.parse(c);
     c.rejectUnknownKeys();
     c.throwIfProblems();
     return new ServerConfig(trustDomain, registrar, verifier, ekCas, requireEkCert, states, requirePass,
         maxAge.isZero() ? Optional.empty() : Optional.of(maxAge), pcrPolicy, pcrSelectors, metaSelectors, path,
-        challengeTimeout, identityCheck, allowSha1, revocation, tpmBoundSvid);
+        challengeTimeout, identityCheck, allowSha1, revocation, tpmBoundSvid, trust);
   }
 
   private static TpmBoundSvid tpmBoundSvid(HclConfig c) {
@@ -175,6 +188,12 @@ record ServerConfig(
     Path p = Path.of(dir);
     io.github.keylimeattestor.server.svid.SvidBindings.checkPrivate("svid_binding_directory", p).ifPresent(c::problem);
     return new TpmBoundSvid(required, Optional.of(p));
+  }
+
+  /** The agent ID names the EK ({{ .EKHash }} in agent_path_template): it cannot pass to another TPM. */
+  boolean agentIdIsEkBound() {
+    return agentPath != null && java.util.regex.Pattern.compile("\\{\\{\\s*\\.EKHash\\s*}}")
+        .matcher(agentPath.toString()).find();
   }
 
   /** What a valid configuration still deserves a word about (Validate's notes). */
@@ -270,15 +289,16 @@ record ServerConfig(
         pcrs.add(i);
       }
     }
-    Map<Integer, byte[]> expected = new LinkedHashMap<>();
+    Map<Integer, List<byte[]>> expected = new LinkedHashMap<>();
     HclConfig values = p.block("expected");
     for (String k : values.keys()) {
-      String hex = values.string(k);
+      List<String> hexes = values.stringList(k);
       Integer pcr;
       try {
         pcr = pcrIndex(p, "expected", Long.parseLong(k));
       } catch (NumberFormatException e) {
-        p.problem("pcr_policy.expected: key '" + k + "' is not a PCR index (write \"7\" = \"<hex>\")");
+        p.problem("pcr_policy.expected: key '" + k + "' is not a PCR index (write \"7\" = \"<hex>\", or a list of "
+            + "allowed values \"7\" = [\"<hex>\", \"<hex>\"])");
         continue;
       }
       if (pcr == null) {
@@ -287,17 +307,38 @@ record ServerConfig(
       if (!pcrs.contains(pcr)) {
         p.problem("pcr_policy.expected: PCR " + pcr + " is not in pcr_policy.pcrs");
       }
-      try {
-        expected.put(pcr, HexFormat.of().parseHex(hex.toLowerCase(Locale.ROOT)));
-      } catch (IllegalArgumentException e) {
-        p.problem("pcr_policy.expected." + k + " must be hex");
+      if (hexes.isEmpty()) {
+        p.problem("pcr_policy.expected." + k + " lists no value: give the golden value(s) PCR " + k + " may hold");
+        continue;
       }
+      List<byte[]> golden = new ArrayList<>();
+      for (String hex : hexes) {
+        try {
+          byte[] v = HexFormat.of().parseHex(hex.toLowerCase(Locale.ROOT));
+          if (bank != 0 && v.length != digestSize(bank)) {
+            p.problem("pcr_policy.expected." + k + ": \"" + hex + "\" is " + v.length + " bytes, a "
+                + WireFormat.hashAlgName(bank) + " PCR holds " + digestSize(bank));
+          }
+          golden.add(v);
+        } catch (IllegalArgumentException e) {
+          p.problem("pcr_policy.expected." + k + ": \"" + hex + "\" must be hex");
+        }
+      }
+      expected.put(pcr, golden);
     }
     p.rejectUnknownKeys();
     if (p.problems().size() > problemsBefore) {
       return null;
     }
     return new PcrPolicy(bank, pcrs.stream().mapToInt(Integer::intValue).toArray(), expected);
+  }
+
+  private static int digestSize(int bank) {
+    try {
+      return Alg.digestSize(bank);
+    } catch (io.github.keylimeattestor.tpm.TpmFormatException e) {
+      return -1;
+    }
   }
 
   /** Null (with a problem recorded) if {@code pcr} is not 0-23. */

@@ -1,5 +1,6 @@
 package io.github.keylimeattestor.server;
 
+import io.github.keylimeattestor.keylime.KeyFilePermissions;
 import io.github.keylimeattestor.keylime.TlsKeys;
 import io.github.keylimeattestor.keylime.TlsSettings;
 import io.github.keylimeattestor.sdk.hcl.HclConfig;
@@ -47,8 +48,10 @@ final class TlsConfig {
     }
     TlsKeys keys = new TlsKeys(from[0], from[1], from[2], from[3], own + ".server_name");
     try {
-      return TlsSettings.builder().keys(keys).caBundle(Path.of(value[0]))
+      TlsSettings settings = TlsSettings.builder().keys(keys).caBundle(Path.of(value[0]))
           .clientCertificate(Path.of(value[1]), Path.of(value[2]), null).serverName(value[3]).build();
+      KeyFilePermissions.checkPrivate(Path.of(value[2]), from[2]); // after the read: a file with no key says so first
+      return settings;
     } catch (IOException e) {
       throw new HclException(e.getMessage());
     } catch (IllegalArgumentException e) {

@@ -207,4 +207,17 @@ class ServerConfigTest {
     ServerConfig c = ServerConfig.parse("example.org", minimal("allow_sha1 = true\npcr_policy {\n bank = \"sha1\"\n}\n"));
     assertThat(c.allowSha1()).isTrue();
   }
+
+  @Test
+  void aClientKeyOthersCanReadIsRefusedAsSshRefusesIt() throws Exception {
+    java.nio.file.Path key = java.nio.file.Files.createTempDirectory("server-key").resolve("client.key");
+    java.nio.file.Files.copy(pki.key, key);
+    java.nio.file.Files.setPosixFilePermissions(key, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+    assertThatThrownBy(() -> ServerConfig.parse("example.org", minimal("").replace(pki.key.toString(), key.toString())))
+        .isInstanceOf(HclException.class)
+        .hasMessageContaining("tls.client_key " + key + " has mode rw-r--r--")
+        .hasMessageContaining("chmod 600 " + key);
+    java.nio.file.Files.setPosixFilePermissions(key, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+    assertThat(ServerConfig.parse("example.org", minimal("").replace(pki.key.toString(), key.toString()))).isNotNull();
+  }
 }

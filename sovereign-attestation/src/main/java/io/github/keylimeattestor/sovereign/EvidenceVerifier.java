@@ -164,12 +164,14 @@ public final class EvidenceVerifier {
       throw EvidenceException.rejected("pcr_selection", "the quote covers " + q.attest().quote().pcrSelect()
           + " but the policy asks for " + policy.selection());
     }
-    for (Map.Entry<Integer, byte[]> e : policy.expected().entrySet()) {
+    for (Map.Entry<Integer, java.util.List<byte[]>> e : policy.expected().entrySet()) {
       byte[] actual = q.pcrs().value(policy.hashAlg(), e.getKey());
-      if (actual == null || !MessageDigest.isEqual(actual, e.getValue())) {
+      boolean allowed = actual != null && e.getValue().stream().anyMatch(v -> MessageDigest.isEqual(actual, v));
+      if (!allowed) {
         throw EvidenceException.rejected("pcr_value", "PCR " + WireFormat.hashAlgName(policy.hashAlg()) + ":" + e.getKey()
-            + " is " + (actual == null ? "missing" : HexFormat.of().formatHex(actual)) + ", the policy expects "
-            + HexFormat.of().formatHex(e.getValue()));
+            + " is " + (actual == null ? "missing" : HexFormat.of().formatHex(actual)) + ", the policy allows "
+            + (e.getValue().size() == 1 ? "" : "one of ") + String.join(", ",
+                e.getValue().stream().map(HexFormat.of()::formatHex).toList()));
       }
     }
     return new Quoted(q.attest(), q.pcrs());

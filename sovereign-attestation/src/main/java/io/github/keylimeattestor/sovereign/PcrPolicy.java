@@ -2,17 +2,26 @@ package io.github.keylimeattestor.sovereign;
 
 import io.github.keylimeattestor.tpm.structure.PcrSelection;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
 /**
  * What the server wants quoted: one bank, a set of PCRs (Keylime agents always add 16), and
- * optionally the exact values some of them must hold.
+ * optionally the golden values some of them may hold: for each such PCR, a list of allowed values
+ * (several when a fleet runs several firmware or boot-chain versions); the quoted value must be one.
  */
-public record PcrPolicy(int hashAlg, int[] pcrs, Map<Integer, byte[]> expected) {
+public record PcrPolicy(int hashAlg, int[] pcrs, Map<Integer, List<byte[]>> expected) {
   public PcrPolicy {
     pcrs = pcrs.clone();
-    expected = Map.copyOf(new TreeMap<>(expected));
+    TreeMap<Integer, List<byte[]>> copy = new TreeMap<>();
+    expected.forEach((k, v) -> copy.put(k, v.stream().map(byte[]::clone).toList()));
+    expected = Map.copyOf(copy);
+    for (Map.Entry<Integer, List<byte[]>> e : expected.entrySet()) {
+      if (e.getValue().isEmpty()) {
+        throw new IllegalArgumentException("no allowed value for PCR " + e.getKey());
+      }
+    }
     for (Integer pcr : expected.keySet()) {
       if (java.util.Arrays.stream(pcrs).noneMatch(p -> p == pcr)) {
         throw new IllegalArgumentException("expected value for PCR " + pcr + " which is not in the quoted selection");
@@ -32,7 +41,8 @@ public record PcrPolicy(int hashAlg, int[] pcrs, Map<Integer, byte[]> expected) 
   @Override
   public String toString() {
     StringBuilder b = new StringBuilder(WireFormat.hashAlgName(hashAlg)).append(java.util.Arrays.toString(pcrs));
-    expected.forEach((k, v) -> b.append(' ').append(k).append('=').append(HexFormat.of().formatHex(v)));
+    new TreeMap<>(expected).forEach((k, v) -> b.append(' ').append(k).append('=').append(String.join("|",
+        v.stream().map(HexFormat.of()::formatHex).toList())));
     return b.toString();
   }
 }

@@ -133,14 +133,34 @@ class EvidenceVerifierTest {
   void expectedPcrValuesMustMatch() throws Exception {
     Nonce n = Nonce.mint(RANDOM);
     SovereignAttestation e = evidence(ak, appKey, n, n, 0, 16);
-    PcrPolicy zero = new PcrPolicy(Alg.SHA256, new int[] {0, 16}, Map.of(0, new byte[32]));
+    PcrPolicy zero = new PcrPolicy(Alg.SHA256, new int[] {0, 16}, Map.of(0, java.util.List.of(new byte[32])));
     new EvidenceVerifier(new ClockHistory(10)).verify(n, zero, payload(appKey), e, ak.publicArea());
     Nonce n2 = Nonce.mint(RANDOM);
     SovereignAttestation e2 = evidence(ak, appKey, n2, n2, 0, 16);
     byte[] ones = new byte[32];
     java.util.Arrays.fill(ones, (byte) 1);
-    PcrPolicy wrong = new PcrPolicy(Alg.SHA256, new int[] {0, 16}, Map.of(0, ones));
+    PcrPolicy wrong = new PcrPolicy(Alg.SHA256, new int[] {0, 16}, Map.of(0, java.util.List.of(ones)));
     rejected("pcr_value", () -> new EvidenceVerifier(new ClockHistory(10)).verify(n2, wrong, payload(appKey), e2, ak.publicArea()));
+  }
+
+  @Test
+  void aPcrMayHoldAnyOfSeveralGoldenValues() throws Exception {
+    byte[] ones = new byte[32];
+    java.util.Arrays.fill(ones, (byte) 1);
+    byte[] twos = new byte[32];
+    java.util.Arrays.fill(twos, (byte) 2);
+    EvidenceVerifier v = new EvidenceVerifier(new ClockHistory(10));
+    Nonce n = Nonce.mint(RANDOM);
+    SovereignAttestation e = evidence(ak, appKey, n, n, 0, 16);
+    PcrPolicy eitherFirmware = new PcrPolicy(Alg.SHA256, new int[] {0, 16},
+        Map.of(0, java.util.List.of(ones, new byte[32])));
+    v.verify(n, eitherFirmware, payload(appKey), e, ak.publicArea());
+    Nonce n2 = Nonce.mint(RANDOM);
+    SovereignAttestation e2 = evidence(ak, appKey, n2, n2, 0, 16);
+    PcrPolicy neither = new PcrPolicy(Alg.SHA256, new int[] {0, 16}, Map.of(0, java.util.List.of(ones, twos)));
+    assertThatThrownBy(() -> v.verify(n2, neither, payload(appKey), e2, ak.publicArea()))
+        .isInstanceOf(EvidenceException.class)
+        .hasMessageContaining("the policy allows one of " + "01".repeat(32) + ", " + "02".repeat(32));
   }
 
   @Test

@@ -1,0 +1,194 @@
+package io.github.keylimeattestor.server.trust;
+
+import io.github.keylimeattestor.proto.spire.api.server.agent.AgentGrpc;
+import io.github.keylimeattestor.proto.spire.api.server.agent.GetAgentRequest;
+import io.github.keylimeattestor.proto.spire.api.server.agent.ListAgentsRequest;
+import io.github.keylimeattestor.proto.spire.api.server.agent.ListAgentsResponse;
+import io.github.keylimeattestor.proto.spire.api.types.Agent;
+import io.github.keylimeattestor.proto.spire.api.types.AgentMask;
+import io.github.keylimeattestor.proto.spire.api.types.SPIFFEID;
+import io.github.keylimeattestor.proto.spire.api.types.Selector;
+import io.github.keylimeattestor.proto.spire.api.types.SelectorMatch;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.NettyChannelBuilder;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.unix.DomainSocketAddress;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One TPM, one agent ID (ek_binding): before an agent ID is issued, spire-server's Agent API (its
+ * admin socket) is asked what it already holds.
+ *
+ * <ul>
+ *   <li>GetAgent(id): if that ID attested before, its stored {@code keylime:ek_hash:} selector must
+ *       be this node's EK hash; else the ID would pass to another TPM (a registrar record replaced
+ *       under a tenant-chosen UUID).
+ *   <li>ListAgents(selector {@code keylime:ek_hash:<hash>}, banned or not): no other agent ID may hold
+ *       this EK; else one TPM would hold two identities (two Keylime UUIDs on one TPM), or a banned
+ *       node would come back under a new UUID.
+ * </ul>
+ *
+ * Either refusal is PermissionDenied and names the {@code spire-server agent evict} that lifts it:
+ * only the operator moves an ID to another TPM. SPIRE's AgentStore host service cannot do this: its
+ * GetAgentInfo answers only whether an ID exists (AgentInfo has agent_id alone), not its selectors.
+ * An agent ID template with {@code {{ .EKHash }}} binds the ID to the EK by construction and needs
+ * none of this.
+ */
+public final class EkBinding implements AutoCloseable {
+  static final String SELECTOR_TYPE = "keylime";
+  static final String EK_PREFIX = "ek_hash:";
+
+  /** The Agent API calls this needs; the real one is {@link #open}. */
+  interface AgentApi extends AutoCloseable {
+    /** Empty if spire-server holds no agent with this ID. */
+    Optional<Agent> get(SPIFFEID id) throws StatusRuntimeException;
+
+    /** Every agent (banned too) with this selector. */
+    List<Agent> withSelector(Selector s) throws StatusRuntimeException;
+
+    @Override
+    void close();
+  }
+
+  private final AgentApi api;
+  private final Path socket;
+
+  EkBinding(AgentApi api, Path socket) {
+    this.api = api;
+    this.socket = socket;
+  }
+
+  /** Over spire-server's admin socket; connects on first use. */
+  public static EkBinding open(Path socket, Duration deadline) {
+    return new EkBinding(new SocketApi(socket, deadline), socket);
+  }
+
+  public Path socket() {
+    return socket;
+  }
+
+  /** Refuses {@code spiffeId} for the EK hash {@code ekHash} unless SPIRE's records agree. */
+  public void check(String spiffeId, String ekHash) throws StatusException {
+    try {
+      Optional<Agent> existing = api.get(spiffeId(spiffeId));
+      if (existing.isPresent()) {
+        List<String> stored = ekHashes(existing.get());
+        if (!stored.contains(ekHash)) {
+          throw Status.PERMISSION_DENIED.withDescription("agent ID " + spiffeId + " was attested with "
+              + (stored.isEmpty() ? "no keylime:ek_hash selector" : "EK hash " + String.join(", ", stored))
+              + ", this node's EK hash is " + ekHash + " (another TPM under the same Keylime UUID: a replaced "
+              + "registrar record?); ek_binding keeps an agent ID on its TPM. If this node's TPM was really replaced, "
+              + "evict the old agent first: spire-server agent evict -spiffeID " + spiffeId).asException();
+        }
+      }
+      for (Agent other : api.withSelector(Selector.newBuilder().setType(SELECTOR_TYPE).setValue(EK_PREFIX + ekHash)
+          .build())) {
+        String otherId = "spiffe://" + other.getId().getTrustDomain() + other.getId().getPath();
+        if (!otherId.equals(spiffeId)) {
+          throw Status.PERMISSION_DENIED.withDescription("this node's TPM (EK hash " + ekHash + ") already holds agent "
+              + "ID " + otherId + (other.getBanned() ? " (banned)" : "") + "; ek_binding gives one TPM one agent ID, so "
+              + spiffeId + " is not issued (two Keylime UUIDs on one TPM?). To move the TPM to the new ID, evict the "
+              + "old one: spire-server agent evict -spiffeID " + otherId).asException();
+        }
+      }
+    } catch (StatusRuntimeException e) {
+      throw Status.UNAVAILABLE.withDescription("ek_binding: cannot read spire-server's agents on " + socket + ": "
+          + e.getStatus().getCode() + (e.getStatus().getDescription() == null ? "" : " "
+          + e.getStatus().getDescription()) + "; is ek_binding.spire_server_socket spire-server's socket_path?")
+          .asException();
+    }
+  }
+
+  static List<String> ekHashes(Agent a) {
+    List<String> out = new ArrayList<>();
+    for (Selector s : a.getSelectorsList()) {
+      if (s.getType().equals(SELECTOR_TYPE) && s.getValue().startsWith(EK_PREFIX)) {
+        out.add(s.getValue().substring(EK_PREFIX.length()));
+      }
+    }
+    return out;
+  }
+
+  static SPIFFEID spiffeId(String id) {
+    URI u = URI.create(id);
+    return SPIFFEID.newBuilder().setTrustDomain(u.getHost()).setPath(u.getRawPath()).build();
+  }
+
+  @Override
+  public void close() {
+    api.close();
+  }
+
+  /** The Agent API on spire-server's admin Unix socket (a local administrator there, as the revocation watch). */
+  private static final class SocketApi implements AgentApi {
+    private final Duration deadline;
+    private final EventLoopGroup loop;
+    private final ManagedChannel channel;
+    private final AgentGrpc.AgentBlockingStub stub;
+
+    SocketApi(Path socket, Duration deadline) {
+      this.deadline = deadline;
+      this.loop = new MultiThreadIoEventLoopGroup(1, r -> {
+        Thread t = new Thread(r, "spire-agent-api-ek-binding");
+        t.setDaemon(true);
+        return t;
+      }, EpollIoHandler.newFactory());
+      this.channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
+          .channelType(EpollDomainSocketChannel.class).eventLoopGroup(loop)
+          .withOption(ChannelOption.SO_KEEPALIVE, null).directExecutor().usePlaintext().build();
+      this.stub = AgentGrpc.newBlockingStub(channel);
+    }
+
+    private AgentGrpc.AgentBlockingStub stub() {
+      return stub.withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public Optional<Agent> get(SPIFFEID id) {
+      try {
+        return Optional.of(stub().getAgent(GetAgentRequest.newBuilder().setId(id)
+            .setOutputMask(AgentMask.newBuilder().setSelectors(true).setBanned(true)).build()));
+      } catch (StatusRuntimeException e) {
+        if (e.getStatus().getCode() == Status.Code.NOT_FOUND) {
+          return Optional.empty();
+        }
+        throw e;
+      }
+    }
+
+    @Override
+    public List<Agent> withSelector(Selector s) {
+      List<Agent> out = new ArrayList<>();
+      ListAgentsRequest.Builder req = ListAgentsRequest.newBuilder()
+          .setFilter(ListAgentsRequest.Filter.newBuilder().setBySelectorMatch(SelectorMatch.newBuilder()
+              .addSelectors(s).setMatch(SelectorMatch.MatchBehavior.MATCH_SUPERSET)))
+          .setOutputMask(AgentMask.newBuilder().setBanned(true)).setPageSize(100);
+      String token = "";
+      do {
+        ListAgentsResponse page = stub().listAgents(req.setPageToken(token).build());
+        out.addAll(page.getAgentsList());
+        token = page.getNextPageToken();
+      } while (!token.isEmpty());
+      return out;
+    }
+
+    @Override
+    public void close() {
+      channel.shutdownNow();
+      loop.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+    }
+  }
+}

@@ -1,0 +1,95 @@
+package io.github.keylimeattestor.server.trust;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.github.keylimeattestor.proto.spire.api.types.Agent;
+import io.github.keylimeattestor.proto.spire.api.types.SPIFFEID;
+import io.github.keylimeattestor.proto.spire.api.types.Selector;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import io.grpc.StatusRuntimeException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The EK binding's decisions over SPIRE's agent records. The records here are a test double of
+ * spire-server's Agent API, to reach the cases a single swtpm cannot make (an agent ID stored with
+ * another TPM's EK); TrustControlsIT runs the binding against a real spire-server.
+ */
+class EkBindingTest {
+  static final String EK_A = "aa".repeat(32);
+  static final String EK_B = "bb".repeat(32);
+  static final String ID_1 = "spiffe://example.org/spire/agent/keylime/uuid-1";
+  static final String ID_2 = "spiffe://example.org/spire/agent/keylime/uuid-2";
+
+  static final class Records implements EkBinding.AgentApi {
+    final List<Agent> agents = new ArrayList<>();
+    StatusRuntimeException failure;
+
+    void add(String id, String ekHash, boolean banned) {
+      agents.add(Agent.newBuilder().setId(EkBinding.spiffeId(id)).setBanned(banned)
+          .addSelectors(Selector.newBuilder().setType("keylime").setValue("uuid:x"))
+          .addSelectors(Selector.newBuilder().setType("keylime").setValue("ek_hash:" + ekHash)).build());
+    }
+
+    @Override
+    public Optional<Agent> get(SPIFFEID id) {
+      if (failure != null) {
+        throw failure;
+      }
+      return agents.stream().filter(a -> a.getId().equals(id)).findFirst();
+    }
+
+    @Override
+    public List<Agent> withSelector(Selector s) {
+      return agents.stream().filter(a -> a.getSelectorsList().contains(s)).toList();
+    }
+
+    @Override
+    public void close() {}
+  }
+
+  final Records records = new Records();
+  final EkBinding binding = new EkBinding(records, Path.of("/run/spire/api.sock"));
+
+  @Test
+  void aNewIdOnANewTpmAndTheSameIdOnItsOwnTpmPass() {
+    assertThatCode(() -> binding.check(ID_1, EK_A)).doesNotThrowAnyException();
+    records.add(ID_1, EK_A, false);
+    assertThatCode(() -> binding.check(ID_1, EK_A)).doesNotThrowAnyException();
+  }
+
+  @Test
+  void anIdAttestedWithOneEkIsNotIssuedToAnother() {
+    records.add(ID_1, EK_A, false);
+    assertThatThrownBy(() -> binding.check(ID_1, EK_B)).isInstanceOfSatisfying(StatusException.class, e -> {
+      assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+      assertThat(e.getStatus().getDescription()).contains("was attested with EK hash " + EK_A)
+          .contains("this node's EK hash is " + EK_B).contains("spire-server agent evict -spiffeID " + ID_1);
+    });
+  }
+
+  @Test
+  void oneTpmGetsOneIdEvenWhenItsOtherIdIsBanned() {
+    records.add(ID_1, EK_A, true);
+    assertThatThrownBy(() -> binding.check(ID_2, EK_A)).isInstanceOfSatisfying(StatusException.class, e -> {
+      assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+      assertThat(e.getStatus().getDescription()).contains("already holds agent ID " + ID_1 + " (banned)")
+          .contains("spire-server agent evict -spiffeID " + ID_1);
+    });
+  }
+
+  @Test
+  void anUnreachableSpireServerIsUnavailable() {
+    records.failure = Status.UNAVAILABLE.withDescription("connection refused").asRuntimeException();
+    assertThatThrownBy(() -> binding.check(ID_1, EK_A)).isInstanceOfSatisfying(StatusException.class, e -> {
+      assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+      assertThat(e.getStatus().getDescription()).contains("/run/spire/api.sock").contains("socket_path");
+    });
+  }
+}
