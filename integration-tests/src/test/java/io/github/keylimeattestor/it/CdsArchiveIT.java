@@ -1,0 +1,143 @@
+package io.github.keylimeattestor.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The launcher's class-data archive ({@code <plugin> --train-cds}, packaging/launcher.sh): trained from
+ * any path it is used from any working directory, and it is used only when the plugin's owner (or root)
+ * owns it and neither group nor others can write it, since plugin_checksum does not cover it. Whether
+ * the JVM mapped it is read from the JVM's own class-load log, classes "source: shared objects file
+ * (top)" being those of the archive. Works on a copy of the agent executable, so target/ stays as built.
+ */
+class CdsArchiveIT {
+  static final String FROM_ARCHIVE = "io.github.keylimeattestor.sdk.PluginMain source: shared objects file (top)";
+
+  @TempDir Path work;
+
+  Path install() throws Exception {
+    Path dir = Files.createDirectories(work.resolve("plugins"));
+    Path exe = dir.resolve("keylime-attestor-agent");
+    Files.copy(PluginExecutableIT.executable("keylime-attestor-agent"), exe, StandardCopyOption.COPY_ATTRIBUTES);
+    return exe;
+  }
+
+  /** Runs {@code command} in {@code dir} to its end and returns its exit code; its output goes to stderr. */
+  static int run(Path dir, List<String> command) throws Exception {
+    Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectOutput(ProcessBuilder.Redirect.INHERIT)
+        .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    try {
+      assertThat(p.waitFor(120, TimeUnit.SECONDS)).as("%s ends", command).isTrue();
+      return p.exitValue();
+    } finally {
+      p.destroyForcibly();
+    }
+  }
+
+  /** What SPIRE does: starts {@code exe} from another directory, up to the handshake, then stops it. */
+  record Started(String stdout, String stderr) {}
+
+  Started startFromElsewhere(Path exe) throws Exception {
+    Path elsewhere = Files.createDirectories(work.resolve("elsewhere/deeper"));
+    Path err = work.resolve("stderr.log");
+    ProcessBuilder pb = new ProcessBuilder(exe.toString()).directory(elsewhere.toFile())
+        .redirectError(err.toFile());
+    pb.environment().put("NodeAttestor", "NodeAttestor");
+    pb.environment().put("PLUGIN_PROTOCOL_VERSIONS", "1");
+    // -Xshare:on: a JVM that cannot map an archive it is given fails instead of going on without it.
+    pb.environment().put("KEYLIME_ATTESTOR_JAVA_OPTS", "-Xshare:on -Xlog:class+load=info:stderr");
+    pb.environment().remove("KEYLIME_ATTESTOR_CDS");
+    Process p = pb.start();
+    try {
+      BufferedReader stdout = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.US_ASCII));
+      String line = stdout.readLine();
+      assertThat(line).as("handshake line; stderr:%n%s", Files.exists(err)
+          ? String.join("\n", Files.readAllLines(err).stream().filter(l -> !l.startsWith("[")).toList()) : "")
+          .matches(PluginExecutableIT.HANDSHAKE); // (the JVM's errors, without its class-load lines)
+      p.toHandle().destroy(); // SIGTERM; Process.destroy() would also close the stdout still to be read
+      assertThat(p.waitFor(10, TimeUnit.SECONDS)).isTrue();
+      StringBuilder rest = new StringBuilder();
+      for (String l = stdout.readLine(); l != null; l = stdout.readLine()) {
+        rest.append(l).append('\n');
+      }
+      assertThat(rest.toString()).as("nothing but the handshake on stdout").isEmpty();
+      return new Started(line, Files.readString(err));
+    } finally {
+      p.destroyForcibly();
+    }
+  }
+
+  static void trainAbsolute(Path exe) throws Exception {
+    assertThat(run(exe.getParent(), List.of(exe.toString(), "--train-cds"))).isZero();
+  }
+
+  static String mode(Path file) throws Exception {
+    return PosixFilePermissions.toString(Files.getPosixFilePermissions(file));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"sh keylime-attestor-agent", "./keylime-attestor-agent", "sh ../plugins/keylime-attestor-agent"})
+  void trainedFromARelativePathIsUsedFromAnotherDirectory(String command) throws Exception {
+    Path exe = install();
+    Path sub = Files.createDirectories(work.resolve("sub"));
+    Path trainDir = command.contains("../") ? sub : exe.getParent();
+    List<String> argv = new ArrayList<>(List.of(command.split(" ")));
+    argv.add("--train-cds");
+    assertThat(run(trainDir, argv)).isZero();
+    Path archive = Path.of(exe + ".jsa");
+    assertThat(archive).isRegularFile();
+    Started s = startFromElsewhere(exe);
+    assertThat(s.stderr()).contains(FROM_ARCHIVE).doesNotContain("ignoring class-data archive");
+    assertThat(mode(archive)).isEqualTo("rw-r--r--");
+  }
+
+  @Test
+  void groupOrOtherWritableArchiveIsIgnoredWithOneLineOnStderr() throws Exception {
+    Path exe = install();
+    trainAbsolute(exe);
+    Path archive = Path.of(exe + ".jsa");
+    for (String m : List.of("rw-rw-r--", "rw-r--rw-")) {
+      Files.setPosixFilePermissions(archive, PosixFilePermissions.fromString(m));
+      Started s = startFromElsewhere(exe);
+      assertThat(s.stderr()).doesNotContain("shared objects file (top)");
+      assertThat(s.stderr().lines().filter(l -> l.contains("ignoring class-data archive")).toList())
+          .singleElement().asString()
+          .contains(archive.toString()).contains("writable by group or others").contains("--train-cds");
+    }
+    Files.setPosixFilePermissions(archive, PosixFilePermissions.fromString("rw-r--r--"));
+    assertThat(startFromElsewhere(exe).stderr()).contains(FROM_ARCHIVE);
+  }
+
+  @Test
+  void archiveOwnedByAnotherUserIsIgnoredWithOneLineOnStderr() throws Exception {
+    Path exe = install();
+    trainAbsolute(exe);
+    Path archive = Path.of(exe + ".jsa");
+    // 65534 is "nobody": neither root nor the owner of the copy this test made. chown needs root.
+    List<String> chown = List.of("chown", "65534", archive.toString());
+    boolean root = "0".equals(new String(new ProcessBuilder("id", "-u").start().getInputStream().readAllBytes(),
+        StandardCharsets.US_ASCII).trim());
+    List<String> cmd = root ? chown : Stream.concat(Stream.of("sudo", "-n"), chown.stream()).toList();
+    assertThat(run(work, cmd)).as("%s (this test needs root or password-less sudo)", cmd).isZero();
+
+    Started s = startFromElsewhere(exe);
+    assertThat(s.stderr()).doesNotContain("shared objects file (top)");
+    assertThat(s.stderr().lines().filter(l -> l.contains("ignoring class-data archive")).toList())
+        .singleElement().asString().contains(archive.toString()).contains("owned by uid 65534");
+  }
+}
