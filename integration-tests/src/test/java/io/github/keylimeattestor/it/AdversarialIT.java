@@ -3,12 +3,6 @@ package io.github.keylimeattestor.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.ByteString;
-import io.github.keylimeattestor.keylime.AttestationStatus;
-import io.github.keylimeattestor.keylime.ClientSettings;
-import io.github.keylimeattestor.keylime.KeylimeException;
-import io.github.keylimeattestor.keylime.TlsSettings;
-import io.github.keylimeattestor.keylime.VerifierAgentStatus;
-import io.github.keylimeattestor.keylime.VerifierClient;
 import io.github.keylimeattestor.keylime.emulator.KeylimeStack;
 import io.github.keylimeattestor.proto.spire.agent.nodeattestor.Challenge;
 import io.github.keylimeattestor.proto.spire.agent.nodeattestor.PayloadOrChallengeResponse;
@@ -18,12 +12,7 @@ import io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestResponse;
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.NodeAttestorGrpc;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
-import java.net.ServerSocket;
-import java.net.URI;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -62,15 +51,8 @@ class AdversarialIT {
   void startEverything() throws Exception {
     stack = KeylimeStack.start();
     uuid = UUID.randomUUID().toString();
-    int port;
-    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-      port = s.getLocalPort();
-    }
-    emulatorDir = stack.dir.resolve("agent-" + uuid);
-    stack.startAgent(uuid, port, emulatorDir);
-    KeylimeEndToEndIT.awaitFile(emulatorDir.resolve("agent_data.json"), Duration.ofSeconds(60));
-    enrol(port);
-    awaitPass();
+    emulatorDir = KeylimeFixtures.startEnrolledEmulator(stack, uuid).dir();
+    KeylimeFixtures.awaitPass(stack, uuid, "the verifier never said PASS; last: ");
     Path logs = stack.dir.resolve("logs");
     server = PluginHost.start(SpireBinaries.projectFile("plugin-server/target/keylime-attestor-server"),
         logs.resolve("adversarial-server-plugin.log"));
@@ -101,56 +83,12 @@ class AdversarialIT {
     return (System.nanoTime() - started) / 1_000_000_000L;
   }
 
-  private void enrol(int port) throws Exception {
-    Instant end = Instant.now().plusSeconds(90);
-    while (true) {
-      try {
-        stack.run(Duration.ofMinutes(2), "enroll.sh", stack.dir.toString(), uuid, "127.0.0.1", Integer.toString(port));
-        return;
-      } catch (java.io.IOException e) {
-        if (Instant.now().isAfter(end)) {
-          throw new AssertionError("enrolment failed; emulator log:\n" + stack.agentLog(uuid), e);
-        }
-        Thread.sleep(1000);
-      }
-    }
-  }
-
-  private void awaitPass() throws Exception {
-    TlsSettings tls = TlsSettings.builder().caBundle(stack.path("KEYLIME_CA_CERT"))
-        .clientCertificate(stack.path("SPIRE_CLIENT_CERT"), stack.path("SPIRE_CLIENT_KEY"), null).build();
-    VerifierClient v = new VerifierClient(ClientSettings.of(URI.create(stack.get("VERIFIER_URL")), tls));
-    Instant end = Instant.now().plusSeconds(60);
-    VerifierAgentStatus last = null;
-    while (Instant.now().isBefore(end)) {
-      try {
-        last = v.getAgent(uuid);
-        if (last.attestationStatus().orElse(null) == AttestationStatus.PASS) {
-          return;
-        }
-      } catch (KeylimeException e) {
-        // not enrolled yet
-      }
-      Thread.sleep(500);
-    }
-    throw new AssertionError("the verifier never said PASS; last: " + last);
-  }
-
   String serverData(String challengeTimeout) {
-    return """
-        registrar_urls = ["%s"]
-        verifier_urls = ["%s"]
-        tls {
-          ca_bundle = "%s"
-          client_cert = "%s"
-          client_key = "%s"
-        }
+    return KeylimeFixtures.stackConnection(stack) + """
         ek_ca_bundle = "%s"
         require_ek_cert = true
         challenge_timeout = "%s"
-        """.formatted(stack.get("REGISTRAR_URL"), stack.get("VERIFIER_URL"), stack.get("KEYLIME_CA_CERT"),
-        stack.get("SPIRE_CLIENT_CERT"), stack.get("SPIRE_CLIENT_KEY"), stack.get("EK_CA_BUNDLE"),
-        challengeTimeout);
+        """.formatted(stack.get("EK_CA_BUNDLE"), challengeTimeout);
   }
 
   String agentData() {

@@ -57,13 +57,10 @@ class KeylimeEndToEndIT {
   void startEverything() throws Exception {
     stack = KeylimeStack.start();
     uuid = UUID.randomUUID().toString();
-    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-      emulatorPort = s.getLocalPort();
-    }
-    emulatorDir = stack.dir.resolve("agent-" + uuid);
-    emulator = stack.startAgent(uuid, emulatorPort, emulatorDir);
-    awaitFile(emulatorDir.resolve("agent_data.json"), Duration.ofSeconds(60));
-    awaitEnrolment();
+    KeylimeFixtures.Emulator node = KeylimeFixtures.startEnrolledEmulator(stack, uuid);
+    emulatorPort = node.port();
+    emulatorDir = node.dir();
+    emulator = node.process();
     awaitVerifier(s -> s.attestationStatus().orElse(null) == AttestationStatus.PASS, Duration.ofSeconds(60));
 
     bed = new SpireTestbed();
@@ -90,21 +87,6 @@ class KeylimeEndToEndIT {
     } finally {
       if (stack != null) {
         stack.close();
-      }
-    }
-  }
-
-  private void awaitEnrolment() throws Exception {
-    Instant end = Instant.now().plusSeconds(90);
-    while (true) {
-      try {
-        stack.run(Duration.ofMinutes(2), "enroll.sh", stack.dir.toString(), uuid, "127.0.0.1", Integer.toString(emulatorPort));
-        return;
-      } catch (java.io.IOException e) {
-        if (Instant.now().isAfter(end)) {
-          throw new AssertionError("enrolment failed; emulator log:\n" + stack.agentLog(uuid), e);
-        }
-        Thread.sleep(1000);
       }
     }
   }
@@ -144,20 +126,7 @@ class KeylimeEndToEndIT {
   }
 
   String serverBlock() throws Exception {
-    Path exe = SpireBinaries.projectFile("plugin-server/target/keylime-attestor-server");
-    String sha = Files.readString(Path.of(exe + ".sha256")).split("\\s+")[0];
-    return """
-          NodeAttestor "keylime" {
-            plugin_cmd = "%s"
-            plugin_checksum = "%s"
-            plugin_data {
-              registrar_urls = ["%s"]
-              verifier_urls = ["%s"]
-              tls {
-                ca_bundle = "%s"
-                client_cert = "%s"
-                client_key = "%s"
-              }
+    return KeylimeFixtures.serverNodeAttestor(KeylimeFixtures.stackConnection(stack) + """
               ek_ca_bundle = "%s"
               require_ek_cert = true
               attestation_policy {
@@ -170,15 +139,10 @@ class KeylimeEndToEndIT {
                 pcrs = [16]
               }
               challenge_timeout = "30s"
-            }
-          }
-        """.formatted(exe, sha, stack.get("REGISTRAR_URL"), stack.get("VERIFIER_URL"), stack.get("KEYLIME_CA_CERT"),
-        stack.get("SPIRE_CLIENT_CERT"), stack.get("SPIRE_CLIENT_KEY"), stack.get("EK_CA_BUNDLE"));
+        """.formatted(stack.get("EK_CA_BUNDLE")));
   }
 
   String agentBlock(String quoteSource) throws Exception {
-    Path exe = SpireBinaries.projectFile("plugin-agent/target/keylime-attestor-agent");
-    String sha = Files.readString(Path.of(exe + ".sha256")).split("\\s+")[0];
     String source = quoteSource.equals("tpm") ? "" : """
               quote_source = "keylime_agent"
               keylime_agent_url = "https://127.0.0.1:%d"
@@ -189,20 +153,14 @@ class KeylimeEndToEndIT {
               }
         """.formatted(emulatorPort, emulatorDir.resolve("server-cert.crt"), stack.get("SPIRE_CLIENT_CERT"),
         stack.get("SPIRE_CLIENT_KEY"));
-    return """
-          NodeAttestor "keylime" {
-            plugin_cmd = "%s"
-            plugin_checksum = "%s"
-            plugin_data {
+    return KeylimeFixtures.agentNodeAttestor("""
               tcti = "swtpm:host=127.0.0.1,port=%s"
               agent_data_path = "%s"
               keylime_agent_uuid = "%s"
               app_key_path = "%s"
         %s
-            }
-          }
-        """.formatted(exe, sha, stack.get("SWTPM_PORT"), emulatorDir.resolve("agent_data.json"), uuid,
-        bed.dir.resolve("app-key-" + quoteSource + ".json"), source);
+        """.formatted(stack.get("SWTPM_PORT"), emulatorDir.resolve("agent_data.json"), uuid,
+        bed.dir.resolve("app-key-" + quoteSource + ".json"), source));
   }
 
   static Predicate<JsonNode> ours(String message) {

@@ -256,19 +256,7 @@ class RevocationIT {
     }
     emulator = stack.startAgent(uuid, emulatorPort, emulatorDir);
     KeylimeEndToEndIT.awaitFile(emulatorDir.resolve("agent_data.json"), Duration.ofSeconds(60));
-    Instant end = Instant.now().plusSeconds(90);
-    while (true) {
-      try {
-        stack.run(Duration.ofMinutes(2), "enroll.sh", stack.dir.toString(), uuid, "127.0.0.1",
-            Integer.toString(emulatorPort));
-        break;
-      } catch (java.io.IOException e) {
-        if (Instant.now().isAfter(end)) {
-          throw new AssertionError("enrolment failed; emulator log:\n" + stack.agentLog(uuid), e);
-        }
-        Thread.sleep(1000);
-      }
-    }
+    KeylimeFixtures.enrol(stack, uuid, emulatorPort);
     awaitVerifier(s -> s.attestationStatus().orElse(null) == AttestationStatus.PASS, Duration.ofSeconds(60), 500);
   }
 
@@ -342,20 +330,7 @@ class RevocationIT {
   }
 
   String serverBlock(String action) throws Exception {
-    Path exe = SpireBinaries.projectFile("plugin-server/target/keylime-attestor-server");
-    String sha = Files.readString(Path.of(exe + ".sha256")).split("\\s+")[0];
-    return """
-          NodeAttestor "keylime" {
-            plugin_cmd = "%s"
-            plugin_checksum = "%s"
-            plugin_data {
-              registrar_urls = ["%s"]
-              verifier_urls = ["%s"]
-              tls {
-                ca_bundle = "%s"
-                client_cert = "%s"
-                client_key = "%s"
-              }
+    return KeylimeFixtures.serverNodeAttestor(KeylimeFixtures.stackConnection(stack) + """
               pcr_policy {
                 pcrs = [16]
               }
@@ -363,27 +338,16 @@ class RevocationIT {
                 action = "%s"
                 spire_server_socket = "%s"
               }
-            }
-          }
-        """.formatted(exe, sha, stack.get("REGISTRAR_URL"), stack.get("VERIFIER_URL"), stack.get("KEYLIME_CA_CERT"),
-        stack.get("SPIRE_CLIENT_CERT"), stack.get("SPIRE_CLIENT_KEY"), action, bed.serverSocket());
+        """.formatted(action, bed.serverSocket()));
   }
 
   String agentBlock() throws Exception {
-    Path exe = SpireBinaries.projectFile("plugin-agent/target/keylime-attestor-agent");
-    String sha = Files.readString(Path.of(exe + ".sha256")).split("\\s+")[0];
-    return """
-          NodeAttestor "keylime" {
-            plugin_cmd = "%s"
-            plugin_checksum = "%s"
-            plugin_data {
+    return KeylimeFixtures.agentNodeAttestor("""
               tcti = "swtpm:host=127.0.0.1,port=%s"
               agent_data_path = "%s"
               keylime_agent_uuid = "%s"
               app_key_path = "%s"
-            }
-          }
-        """.formatted(exe, sha, stack.get("SWTPM_PORT"), emulatorDir.resolve("agent_data.json"), uuid,
-        bed.dir.resolve("app-key.json"));
+        """.formatted(stack.get("SWTPM_PORT"), emulatorDir.resolve("agent_data.json"), uuid,
+        bed.dir.resolve("app-key.json")));
   }
 }

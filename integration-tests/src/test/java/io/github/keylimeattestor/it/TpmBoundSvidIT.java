@@ -4,11 +4,6 @@ import static io.github.keylimeattestor.it.SpireProcess.msg;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.github.keylimeattestor.keylime.AttestationStatus;
-import io.github.keylimeattestor.keylime.ClientSettings;
-import io.github.keylimeattestor.keylime.TlsSettings;
-import io.github.keylimeattestor.keylime.VerifierAgentStatus;
-import io.github.keylimeattestor.keylime.VerifierClient;
 import io.github.keylimeattestor.keylime.emulator.KeylimeStack;
 import java.io.ByteArrayInputStream;
 import java.io.DataInputStream;
@@ -20,9 +15,7 @@ import io.github.keylimeattestor.proto.spire.agent.keymanager.KeyManagerGrpc;
 import io.github.keylimeattestor.proto.spire.agent.keymanager.PublicKey;
 import io.github.keylimeattestor.proto.spire.agent.keymanager.SignDataRequest;
 import io.github.keylimeattestor.proto.spire.agent.keymanager.SignDataResponse;
-import java.net.ServerSocket;
 import java.net.Socket;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -64,7 +57,6 @@ class TpmBoundSvidIT {
   KeylimeStack stack;
   SpireTestbed bed;
   String uuid;
-  int emulatorPort;
   Path emulatorDir;
   Path keyDir;
   Path bindings;
@@ -75,14 +67,9 @@ class TpmBoundSvidIT {
   void startEverything() throws Exception {
     stack = KeylimeStack.start();
     uuid = UUID.randomUUID().toString();
-    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-      emulatorPort = s.getLocalPort();
-    }
-    emulatorDir = stack.dir.resolve("agent-" + uuid);
-    stack.startAgent(uuid, emulatorPort, emulatorDir);
-    KeylimeEndToEndIT.awaitFile(emulatorDir.resolve("agent_data.json"), Duration.ofSeconds(60));
-    awaitEnrolment();
-    awaitPass();
+    KeylimeFixtures.Emulator node = KeylimeFixtures.startEnrolledEmulator(stack, uuid);
+    emulatorDir = node.dir();
+    KeylimeFixtures.awaitPass(stack, uuid, "verifier never said PASS; last: ");
     bed = new SpireTestbed();
     keyDir = bed.dir.resolve("data/agent/tpm-keys");
     bindings = bed.dir.resolve("svid-bindings");
@@ -112,41 +99,6 @@ class TpmBoundSvidIT {
     bed.awaitServerHealthy(Duration.ofSeconds(60));
   }
 
-  private void awaitEnrolment() throws Exception {
-    Instant end = Instant.now().plusSeconds(90);
-    while (true) {
-      try {
-        stack.run(Duration.ofMinutes(2), "enroll.sh", stack.dir.toString(), uuid, "127.0.0.1", Integer.toString(emulatorPort));
-        return;
-      } catch (java.io.IOException e) {
-        if (Instant.now().isAfter(end)) {
-          throw new AssertionError("enrolment failed; emulator log:\n" + stack.agentLog(uuid), e);
-        }
-        Thread.sleep(1000);
-      }
-    }
-  }
-
-  private void awaitPass() throws Exception {
-    TlsSettings tls = TlsSettings.builder().caBundle(stack.path("KEYLIME_CA_CERT"))
-        .clientCertificate(stack.path("SPIRE_CLIENT_CERT"), stack.path("SPIRE_CLIENT_KEY"), null).build();
-    VerifierClient v = new VerifierClient(ClientSettings.of(URI.create(stack.get("VERIFIER_URL")), tls));
-    Instant end = Instant.now().plusSeconds(60);
-    VerifierAgentStatus last = null;
-    while (Instant.now().isBefore(end)) {
-      try {
-        last = v.getAgent(uuid);
-        if (last.attestationStatus().orElse(null) == AttestationStatus.PASS) {
-          return;
-        }
-      } catch (io.github.keylimeattestor.keylime.KeylimeException e) {
-        // not enrolled yet
-      }
-      Thread.sleep(500);
-    }
-    throw new AssertionError("verifier never said PASS; last: " + last);
-  }
-
   static String sha(Path exe) throws Exception {
     return Files.readString(Path.of(exe + ".sha256")).split("\\s+")[0];
   }
@@ -162,18 +114,7 @@ class TpmBoundSvidIT {
             }
           }
         """.formatted(exe, sha(exe), bindings);
-    return """
-          NodeAttestor "keylime" {
-            plugin_cmd = "%s"
-            plugin_checksum = "%s"
-            plugin_data {
-              registrar_urls = ["%s"]
-              verifier_urls = ["%s"]
-              tls {
-                ca_bundle = "%s"
-                client_cert = "%s"
-                client_key = "%s"
-              }
+    return KeylimeFixtures.serverNodeAttestor(KeylimeFixtures.stackConnection(stack) + """
               attestation_policy {
                 max_attestation_age = "60s"
               }
@@ -183,11 +124,7 @@ class TpmBoundSvidIT {
               challenge_timeout = "30s"
               require_tpm_bound_svid = %s
               svid_binding_directory = "%s"
-            }
-          }
-        %s
-        """.formatted(exe, sha(exe), stack.get("REGISTRAR_URL"), stack.get("VERIFIER_URL"), stack.get("KEYLIME_CA_CERT"),
-        stack.get("SPIRE_CLIENT_CERT"), stack.get("SPIRE_CLIENT_KEY"), requireBinding, bindings, composer);
+        """.formatted(requireBinding, bindings)) + composer;
   }
 
   String tcti() {
@@ -196,21 +133,14 @@ class TpmBoundSvidIT {
 
   /** The agent NodeAttestor; {@code certifyTpmKeys}: with svid_key_directory = the TPM KeyManager's directory. */
   String nodeAttestor(boolean certifyTpmKeys) throws Exception {
-    Path exe = SpireBinaries.projectFile("plugin-agent/target/keylime-attestor-agent");
-    return """
-          NodeAttestor "keylime" {
-            plugin_cmd = "%s"
-            plugin_checksum = "%s"
-            plugin_data {
+    return KeylimeFixtures.agentNodeAttestor("""
               tcti = "%s"
               agent_data_path = "%s"
               keylime_agent_uuid = "%s"
               app_key_path = "%s"
               %s
-            }
-          }
-        """.formatted(exe, sha(exe), tcti(), emulatorDir.resolve("agent_data.json"), uuid,
-        bed.dir.resolve("app-key.blob"), certifyTpmKeys ? "svid_key_directory = \"" + keyDir + "\"" : "");
+        """.formatted(tcti(), emulatorDir.resolve("agent_data.json"), uuid,
+        bed.dir.resolve("app-key.blob"), certifyTpmKeys ? "svid_key_directory = \"" + keyDir + "\"" : ""));
   }
 
   String tpmKeyManager() throws Exception {

@@ -14,7 +14,6 @@ import io.github.keylimeattestor.keylime.VerifierClient;
 import io.github.keylimeattestor.keylime.emulator.KeylimeStack;
 import java.net.ServerSocket;
 import java.net.URI;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -156,20 +155,9 @@ class TrustControlsIT {
     if (tpmPolicy != null) {
       args.addAll(List.of("--tpm_policy", tpmPolicy));
     }
-    Instant end = Instant.now().plusSeconds(90);
-    while (true) {
-      try {
-        stack.run(Duration.ofMinutes(2), "tenant.sh", args.toArray(String[]::new));
-        break;
-      } catch (java.io.IOException e) {
-        if (Instant.now().isAfter(end)) {
-          throw new AssertionError("enrolment failed; emulator log:\n" + stack.agentLog(uuid), e);
-        }
-        Thread.sleep(1000);
-      }
-    }
+    KeylimeFixtures.untilEnrolled(stack, uuid, "tenant.sh", args.toArray(String[]::new));
     VerifierClient v = verifier();
-    end = Instant.now().plusSeconds(60);
+    Instant end = Instant.now().plusSeconds(60);
     while (true) {
       try {
         if (v.getAgent(uuid).attestationStatus().orElse(null) == AttestationStatus.PASS) {
@@ -227,20 +215,7 @@ class TrustControlsIT {
   }
 
   String serverBlock() throws Exception {
-    Path exe = SpireBinaries.projectFile("plugin-server/target/keylime-attestor-server");
-    String sha = Files.readString(Path.of(exe + ".sha256")).split("\\s+")[0];
-    return """
-          NodeAttestor "keylime" {
-            plugin_cmd = "%s"
-            plugin_checksum = "%s"
-            plugin_data {
-              registrar_urls = ["%s"]
-              verifier_urls = ["%s"]
-              tls {
-                ca_bundle = "%s"
-                client_cert = "%s"
-                client_key = "%s"
-              }
+    return KeylimeFixtures.serverNodeAttestor(KeylimeFixtures.stackConnection(stack) + """
               pcr_policy {
                 pcrs = [16]
               }
@@ -248,27 +223,16 @@ class TrustControlsIT {
               ek_binding {
                 spire_server_socket = "%s"
               }
-            }
-          }
-        """.formatted(exe, sha, stack.get("REGISTRAR_URL"), stack.get("VERIFIER_URL"), stack.get("KEYLIME_CA_CERT"),
-        stack.get("SPIRE_CLIENT_CERT"), stack.get("SPIRE_CLIENT_KEY"), bed.serverSocket());
+        """.formatted(bed.serverSocket()));
   }
 
   String agentBlock(String uuid) throws Exception {
-    Path exe = SpireBinaries.projectFile("plugin-agent/target/keylime-attestor-agent");
-    String sha = Files.readString(Path.of(exe + ".sha256")).split("\\s+")[0];
-    return """
-          NodeAttestor "keylime" {
-            plugin_cmd = "%s"
-            plugin_checksum = "%s"
-            plugin_data {
+    return KeylimeFixtures.agentNodeAttestor("""
               tcti = "swtpm:host=127.0.0.1,port=%s"
               agent_data_path = "%s"
               keylime_agent_uuid = "%s"
               app_key_path = "%s"
-            }
-          }
-        """.formatted(exe, sha, stack.get("SWTPM_PORT"), stack.dir.resolve("agent-" + uuid).resolve("agent_data.json"),
-        uuid, bed.dir.resolve("app-key-" + uuid + ".blob"));
+        """.formatted(stack.get("SWTPM_PORT"), stack.dir.resolve("agent-" + uuid).resolve("agent_data.json"),
+        uuid, bed.dir.resolve("app-key-" + uuid + ".blob")));
   }
 }

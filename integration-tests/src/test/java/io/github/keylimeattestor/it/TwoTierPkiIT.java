@@ -10,7 +10,6 @@ import io.github.keylimeattestor.keylime.KeylimeException;
 import io.github.keylimeattestor.keylime.TlsSettings;
 import io.github.keylimeattestor.keylime.VerifierClient;
 import io.github.keylimeattestor.keylime.emulator.KeylimeStack;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -43,7 +42,6 @@ class TwoTierPkiIT {
   KeylimeStack stack;
   SpireTestbed bed;
   String uuid;
-  int emulatorPort;
   Path emulatorDir;
   Instant started;
 
@@ -59,13 +57,8 @@ class TwoTierPkiIT {
         "STACK_REGISTRAR_SERVER_CERT", pki.registrarCert.toString(),
         "STACK_REGISTRAR_SERVER_KEY", pki.registrarKey.toString()));
     uuid = UUID.randomUUID().toString();
-    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-      emulatorPort = s.getLocalPort();
-    }
-    emulatorDir = stack.dir.resolve("agent-" + uuid);
-    stack.startAgent(uuid, emulatorPort, emulatorDir);
-    KeylimeEndToEndIT.awaitFile(emulatorDir.resolve("agent_data.json"), Duration.ofSeconds(60));
-    enrol();
+    KeylimeFixtures.Emulator node = KeylimeFixtures.startEnrolledEmulator(stack, uuid);
+    emulatorDir = node.dir();
     awaitPass();
     bed = new SpireTestbed();
     System.err.printf("two-tier Keylime stack ready in %d s%n", Duration.between(started, Instant.now()).toSeconds());
@@ -82,22 +75,6 @@ class TwoTierPkiIT {
         stack.close();
       }
       System.err.printf("TwoTierPkiIT took %d s%n", Duration.between(started, Instant.now()).toSeconds());
-    }
-  }
-
-  private void enrol() throws Exception {
-    Instant end = Instant.now().plusSeconds(90);
-    while (true) {
-      try {
-        stack.run(Duration.ofMinutes(2), "enroll.sh", stack.dir.toString(), uuid, "127.0.0.1",
-            Integer.toString(emulatorPort));
-        return;
-      } catch (java.io.IOException e) {
-        if (Instant.now().isAfter(end)) {
-          throw new AssertionError("enrolment failed; emulator log:\n" + stack.agentLog(uuid), e);
-        }
-        Thread.sleep(1000);
-      }
     }
   }
 
@@ -137,39 +114,22 @@ class TwoTierPkiIT {
     }
     bed.serverEnv.clear();
     bed.serverEnv.putAll(env);
-    Path exe = SpireBinaries.projectFile("plugin-server/target/keylime-attestor-server");
-    String sha = Files.readString(Path.of(exe + ".sha256")).split("\\s+")[0];
-    bed.startServer("", """
-          NodeAttestor "keylime" {
-            plugin_cmd = "%s"
-            plugin_checksum = "%s"
-            plugin_data {
-        %s
+    bed.startServer("", KeylimeFixtures.serverNodeAttestor(pluginData + """
               ek_ca_bundle = "%s"
               require_ek_cert = true
               attestation_policy {
                 max_attestation_age = "60s"
               }
               challenge_timeout = "30s"
-            }
-          }
-        """.formatted(exe, sha, pluginData, stack.get("EK_CA_BUNDLE")));
+        """.formatted(stack.get("EK_CA_BUNDLE"))));
     bed.awaitServerHealthy(Duration.ofSeconds(60));
-    Path agentExe = SpireBinaries.projectFile("plugin-agent/target/keylime-attestor-agent");
-    String agentSha = Files.readString(Path.of(agentExe + ".sha256")).split("\\s+")[0];
-    bed.startAgent("""
-          NodeAttestor "keylime" {
-            plugin_cmd = "%s"
-            plugin_checksum = "%s"
-            plugin_data {
+    bed.startAgent(KeylimeFixtures.agentNodeAttestor("""
               swtpm_address = "127.0.0.1:%s"
               agent_data_path = "%s"
               keylime_agent_uuid = "%s"
               app_key_path = "%s"
-            }
-          }
-        """.formatted(agentExe, agentSha, stack.get("SWTPM_PORT"), emulatorDir.resolve("agent_data.json"), uuid,
-        bed.dir.resolve("app-key.json")), "agent-" + caseName);
+        """.formatted(stack.get("SWTPM_PORT"), emulatorDir.resolve("agent_data.json"), uuid,
+        bed.dir.resolve("app-key.json"))), "agent-" + caseName);
   }
 
   static Predicate<JsonNode> ours(String message) {

@@ -1,0 +1,138 @@
+package io.github.keylimeattestor.it;
+
+import io.github.keylimeattestor.keylime.AttestationStatus;
+import io.github.keylimeattestor.keylime.ClientSettings;
+import io.github.keylimeattestor.keylime.KeylimeException;
+import io.github.keylimeattestor.keylime.TlsSettings;
+import io.github.keylimeattestor.keylime.VerifierAgentStatus;
+import io.github.keylimeattestor.keylime.VerifierClient;
+import io.github.keylimeattestor.keylime.emulator.KeylimeStack;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+
+/**
+ * The setup pieces the Keylime integration tests share: our plugins' {@code NodeAttestor "keylime"} blocks for
+ * spire-server and spire-agent, the server plugin's connection to a {@link KeylimeStack}, and starting, enrolling
+ * and waiting for an emulated Keylime agent. Each test passes only what is its own.
+ */
+final class KeylimeFixtures {
+  private KeylimeFixtures() {}
+
+  static Path serverExe() {
+    return SpireBinaries.projectFile("plugin-server/target/keylime-attestor-server");
+  }
+
+  static Path agentExe() {
+    return SpireBinaries.projectFile("plugin-agent/target/keylime-attestor-agent");
+  }
+
+  /** The SHA-256 the build wrote next to {@code exe}, for plugin_checksum. */
+  static String sha(Path exe) throws IOException {
+    return Files.readString(Path.of(exe + ".sha256")).split("\\s+")[0];
+  }
+
+  /** spire-server's {@code NodeAttestor "keylime"} block running our server plugin with {@code pluginData}. */
+  static String serverNodeAttestor(String pluginData) throws IOException {
+    return nodeAttestor(serverExe(), pluginData);
+  }
+
+  /** spire-agent's {@code NodeAttestor "keylime"} block running our agent plugin with {@code pluginData}. */
+  static String agentNodeAttestor(String pluginData) throws IOException {
+    return nodeAttestor(agentExe(), pluginData);
+  }
+
+  private static String nodeAttestor(Path exe, String pluginData) throws IOException {
+    return """
+          NodeAttestor "keylime" {
+            plugin_cmd = "%s"
+            plugin_checksum = "%s"
+            plugin_data {
+        %s
+            }
+          }
+        """.formatted(exe, sha(exe), pluginData);
+  }
+
+  /** The server plugin_data lines that reach the stack's registrar and verifier with its SPIRE client cert. */
+  static String stackConnection(KeylimeStack stack) {
+    return """
+              registrar_urls = ["%s"]
+              verifier_urls = ["%s"]
+              tls {
+                ca_bundle = "%s"
+                client_cert = "%s"
+                client_key = "%s"
+              }
+        """.formatted(stack.get("REGISTRAR_URL"), stack.get("VERIFIER_URL"), stack.get("KEYLIME_CA_CERT"),
+        stack.get("SPIRE_CLIENT_CERT"), stack.get("SPIRE_CLIENT_KEY"));
+  }
+
+  /** An emulated Keylime agent: its port on 127.0.0.1, its Keylime directory and its process. */
+  record Emulator(int port, Path dir, Process process) {}
+
+  /**
+   * Starts an emulated Keylime agent {@code uuid} on a free port in {@code <stack>/agent-<uuid>}, waits for its
+   * agent_data.json and enrols it with the verifier.
+   */
+  static Emulator startEnrolledEmulator(KeylimeStack stack, String uuid) throws Exception {
+    int port;
+    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      port = s.getLocalPort();
+    }
+    Path dir = stack.dir.resolve("agent-" + uuid);
+    Process process = stack.startAgent(uuid, port, dir);
+    KeylimeEndToEndIT.awaitFile(dir.resolve("agent_data.json"), Duration.ofSeconds(60));
+    enrol(stack, uuid, port);
+    return new Emulator(port, dir, process);
+  }
+
+  /** Waits up to 60 s for the verifier to report PASS for {@code uuid}; else fails with {@code failure} + status. */
+  static void awaitPass(KeylimeStack stack, String uuid, String failure) throws Exception {
+    TlsSettings tls = TlsSettings.builder().caBundle(stack.path("KEYLIME_CA_CERT"))
+        .clientCertificate(stack.path("SPIRE_CLIENT_CERT"), stack.path("SPIRE_CLIENT_KEY"), null).build();
+    VerifierClient v = new VerifierClient(ClientSettings.of(URI.create(stack.get("VERIFIER_URL")), tls));
+    Instant end = Instant.now().plusSeconds(60);
+    VerifierAgentStatus last = null;
+    while (Instant.now().isBefore(end)) {
+      try {
+        last = v.getAgent(uuid);
+        if (last.attestationStatus().orElse(null) == AttestationStatus.PASS) {
+          return;
+        }
+      } catch (KeylimeException e) {
+        // not enrolled yet
+      }
+      Thread.sleep(500);
+    }
+    throw new AssertionError(failure + last);
+  }
+
+  /** Enrols the emulated agent {@code uuid} listening on {@code port} with enroll.sh (see {@link #untilEnrolled}). */
+  static void enrol(KeylimeStack stack, String uuid, int port) throws Exception {
+    untilEnrolled(stack, uuid, "enroll.sh", stack.dir.toString(), uuid, "127.0.0.1", Integer.toString(port));
+  }
+
+  /**
+   * Runs the stack's {@code script} until it succeeds, for up to 90 s: the emulator may not answer the tenant at
+   * once. On giving up, fails with the emulator's log for {@code uuid}.
+   */
+  static void untilEnrolled(KeylimeStack stack, String uuid, String script, String... args) throws Exception {
+    Instant end = Instant.now().plusSeconds(90);
+    while (true) {
+      try {
+        stack.run(Duration.ofMinutes(2), script, args);
+        return;
+      } catch (IOException e) {
+        if (Instant.now().isAfter(end)) {
+          throw new AssertionError("enrolment failed; emulator log:\n" + stack.agentLog(uuid), e);
+        }
+        Thread.sleep(1000);
+      }
+    }
+  }
+}
