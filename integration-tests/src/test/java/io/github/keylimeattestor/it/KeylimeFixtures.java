@@ -21,6 +21,24 @@ import java.time.Instant;
  * and waiting for an emulated Keylime agent. Each test passes only what is its own.
  */
 final class KeylimeFixtures {
+  /** Stops what a test class started (agents, then SPIRE, then Keylime) and prints its duration. */
+  static void stopAll(String testClass, long startedNanos, java.util.List<SpireProcess> agents, SpireTestbed bed,
+      KeylimeStack stack) throws Exception {
+    try {
+      for (SpireProcess a : agents) {
+        a.close();
+      }
+      if (bed != null) {
+        bed.close();
+      }
+    } finally {
+      if (stack != null) {
+        stack.close();
+      }
+      System.err.printf("%s took %.1f s%n", testClass, (System.nanoTime() - startedNanos) / 1e9);
+    }
+  }
+
   private KeylimeFixtures() {}
 
   static Path serverExe() {

@@ -85,19 +85,7 @@ class RevocationIT {
 
   @AfterAll
   void stopEverything() throws Exception {
-    try {
-      for (SpireProcess a : spireAgents) {
-        a.close();
-      }
-      if (bed != null) {
-        bed.close();
-      }
-    } finally {
-      if (stack != null) {
-        stack.close();
-      }
-      System.err.printf("RevocationIT took %.1f s%n", (System.nanoTime() - started) / 1e9);
-    }
+    KeylimeFixtures.stopAll("RevocationIT", started, spireAgents, bed, stack);
   }
 
   @Test

@@ -66,19 +66,7 @@ class TrustControlsIT {
 
   @AfterAll
   void stopEverything() throws Exception {
-    try {
-      for (SpireProcess a : spireAgents) {
-        a.close();
-      }
-      if (bed != null) {
-        bed.close();
-      }
-    } finally {
-      if (stack != null) {
-        stack.close();
-      }
-      System.err.printf("TrustControlsIT took %.1f s%n", (System.nanoTime() - started) / 1e9);
-    }
+    KeylimeFixtures.stopAll("TrustControlsIT", started, spireAgents, bed, stack);
   }
 
   @Test
