@@ -31,7 +31,10 @@ public final class WireFormat {
 
   private WireFormat() {}
 
-  /** The payload, decoded and checked for form (not yet for truth). */
+  /**
+   * The payload, decoded and checked for form (not yet for truth). {@code hashAlg} is the agent's
+   * claim of the hash its AK signs with; {@link EvidenceVerifier} holds it to the registrar's AK.
+   */
   public record Payload(KeylimeAgentId agentId, TpmPublic appKey, Bytes appKeyRaw, int hashAlg, int version) {}
 
   /** A key's TPM2_Certify by the AK, as the agent plugin sends it. */
