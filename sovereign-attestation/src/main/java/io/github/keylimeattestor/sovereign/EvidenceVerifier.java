@@ -118,8 +118,7 @@ public final class EvidenceVerifier {
     checkPayloadHash(payload, akKey);
 
     Quoted quote = checkQuote(minted, policy, att, akKey, payload);
-    byte[] akName = registrarAk.name().toByteArray();
-    clocks.check(akName, quote.attest());
+    clocks.check(registrarAk.name(), quote.attest());
 
     Attest certification;
     try {
@@ -140,7 +139,7 @@ public final class EvidenceVerifier {
       throw EvidenceException.malformed("app_key_public", "App Key public area holds no usable key: " + e.getMessage());
     }
     List<VerifiedEvidence.CertifiedSvidKey> svidKeys = checkSvidKeys(minted, payload, att, akKey);
-    clocks.record(akName, quote.attest());
+    clocks.record(registrarAk.name(), quote.attest());
     return new Checked(new VerifiedEvidence(payload.agentId(), ak, payload.appKey(), quote.attest(), quote.pcrs(),
         certification, svidKeys), appKey);
   }
