@@ -72,6 +72,10 @@ import javax.net.ssl.TrustManagerFactory;
  * Every quote resets PCR 16 and extends it with the hash of the NK public key PEM, then quotes PCR
  * 16 (plus the PCRs in {@code mask}) with the nonce as qualifying data. Not emulated: IMA and
  * measured-boot logs, payload decryption and execution, revocation actions.
+ *
+ * <p>With {@link EmulatorConfig#push()} it is a push-mode agent instead (rust-keylime's {@code
+ * keylime_push_model_agent}): it registers as above, serves nothing, and {@link PushAttestor} pushes
+ * evidence to the verifier with the AK held loaded.
  */
 public final class KeylimeAgentEmulator implements AutoCloseable {
 
