@@ -177,7 +177,11 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     } finally {
       ctx.metrics().phase("verifier", System.nanoTime() - t);
     }
-    StatusPolicy.check(ctx.config(), status, ctx.clock().instant());
+    if (status.isPushMode()) {
+      PushStatusPolicy.check(ctx.config(), status, latestPushAttestation(id), ctx.clock().instant());
+    } else {
+      StatusPolicy.check(ctx.config(), status, ctx.clock().instant());
+    }
     NodeAdmission.checkVerifierRecord(ctx.config().trust(), status);
     nonce = Nonce.mint(ctx.random());
     deadline = ctx.clock().instant().plus(ctx.config().challengeTimeout());
@@ -237,6 +241,18 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     out.onNext(AttestResponse.newBuilder().setAgentAttributes(AgentAttributes.newBuilder()
         .setSpiffeId(spiffeId).addAllSelectorValues(identity.selectors()).setCanReattest(true)).build());
     out.onCompleted();
+  }
+
+  private java.util.Optional<io.github.keylimeattestor.keylime.PushAttestation> latestPushAttestation(String id)
+      throws StatusException {
+    long t = System.nanoTime();
+    try {
+      return ctx.keylime().latestPushAttestation(id);
+    } catch (KeylimeException e) {
+      throw KeylimeErrors.toStatus("verifier", id, e);
+    } finally {
+      ctx.metrics().phase("verifier_push", System.nanoTime() - t);
+    }
   }
 
   private void secondOpinion(String id, SovereignAttestation att) throws StatusException {
