@@ -314,6 +314,7 @@ class FleetIT {
       }
     } finally {
       try {
+        stopNodeTpms();
         if (stack != null) {
           stack.close();
         }
@@ -327,6 +328,33 @@ class FleetIT {
           }
         }
         System.err.printf("FleetIT took %.1f s%n", (System.nanoTime() - started) / 1e9);
+      }
+    }
+  }
+
+  /**
+   * SIGTERM to every node's swtpm at once, so that stop.sh (one group after the other, each with a grace period)
+   * finds them gone: with 50 nodes on a loaded machine it would otherwise outlast its timeout.
+   */
+  private void stopNodeTpms() throws InterruptedException {
+    if (stack == null) {
+      return;
+    }
+    List<ProcessHandle> tpms = new ArrayList<>();
+    for (Node n : nodes) {
+      try {
+        long pid = Long.parseLong(Files.readString(stack.dir.resolve("pids/node-" + n.index + ".pid")).strip());
+        ProcessHandle.of(pid).ifPresent(tpms::add);
+      } catch (IOException | RuntimeException e) {
+        // never started
+      }
+    }
+    tpms.forEach(ProcessHandle::destroy);
+    for (ProcessHandle h : tpms) {
+      try {
+        h.onExit().get(10, TimeUnit.SECONDS);
+      } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+        h.destroyForcibly();
       }
     }
   }
