@@ -173,7 +173,7 @@ class FleetIT {
       }
     }
 
-    /** Our plugin processes (spire-server's children) and the server itself. */
+    /** Our plugin processes: spire-server's children (NodeAttestor and CredentialComposer). */
     List<Long> pluginPids() {
       return process.process().children().map(ProcessHandle::pid).toList();
     }
