@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need on a fresh Debian 12 machine (idempotent):
 # Debian packages (swtpm, swtpm-tools, tpm2-tools, python3-gpg, python3-venv, openssl, procps,
-# tpm2-abrmd, libtss2-tcti-tabrmd0, dbus), real SPIRE v1.15.3 and a Keylime 7.14.3 venv.
+# tpm2-abrmd, libtss2-tcti-tabrmd0, dbus, postgresql: FleetIT starts its own private cluster, never the
+# system service), real SPIRE v1.15.3 and a Keylime 7.14.3 venv.
 # Java 17+, Maven (through ./mvnw), Go >= 1.26.6 and gcc are expected on the machine.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
 
-packages=(swtpm swtpm-tools tpm2-tools python3-gpg python3-venv openssl procps tpm2-abrmd libtss2-tcti-tabrmd0 dbus)
+packages=(swtpm swtpm-tools tpm2-tools python3-gpg python3-venv openssl procps tpm2-abrmd libtss2-tcti-tabrmd0 dbus postgresql)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -35,9 +35,15 @@ final class SpireProcess implements AutoCloseable {
   /** As above with extra environment (SPIRE passes its environment on to the plugins it starts). */
   static SpireProcess start(String name, Path workDir, List<String> command, java.util.Map<String, String> env)
       throws IOException {
+    return start(name, workDir, command, env, false);
+  }
+
+  /** As above; {@code append}: a restarted process adds to the log of its earlier run. */
+  static SpireProcess start(String name, Path workDir, List<String> command, java.util.Map<String, String> env,
+      boolean append) throws IOException {
     Path log = workDir.resolve(name + ".log");
-    ProcessBuilder pb = new ProcessBuilder(command).directory(workDir.toFile())
-        .redirectErrorStream(true).redirectOutput(log.toFile());
+    ProcessBuilder pb = new ProcessBuilder(command).directory(workDir.toFile()).redirectErrorStream(true)
+        .redirectOutput(append ? ProcessBuilder.Redirect.appendTo(log.toFile()) : ProcessBuilder.Redirect.to(log.toFile()));
     pb.environment().putAll(env);
     return new SpireProcess(name, pb.start(), log);
   }
