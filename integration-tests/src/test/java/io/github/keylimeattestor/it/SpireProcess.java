@@ -118,7 +118,12 @@ final class SpireProcess implements AutoCloseable {
   }
 
   @Override
-  public void close() throws InterruptedException {
-    stop(Duration.ofSeconds(10));
+  public void close() {
+    try {
+      stop(Duration.ofSeconds(10));
+    } catch (InterruptedException e) {
+      process.destroyForcibly();
+      Thread.currentThread().interrupt();
+    }
   }
 }

@@ -193,7 +193,7 @@ final class SpireTestbed implements AutoCloseable {
   }
 
   @Override
-  public void close() throws InterruptedException {
+  public void close() {
     if (agent != null) {
       agent.close();
     }

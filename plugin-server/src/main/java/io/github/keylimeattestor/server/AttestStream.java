@@ -300,7 +300,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     }
     try {
       JsonNode n = JSON.readTree(status.metaData().get());
-      n.fields().forEachRemaining(e -> {
+      n.properties().forEach(e -> {
         if (e.getValue().isValueNode()) {
           m.put(e.getKey(), e.getValue().asText());
         }

@@ -98,6 +98,7 @@ public final class Swtpm implements AutoCloseable {
    * integration-tests/keylime/lib.sh does: thousands of short swtpm connections in TIME_WAIT fill
    * the ephemeral range, and outgoing connections cannot take these ports meanwhile.
    */
+  @SuppressWarnings("try") // the two sockets are opened only to find the ports free, and closed unused
   private static int freePortPair() throws IOException {
     java.util.Random random = new java.util.Random();
     for (int i = 0; i < 500; i++) {
