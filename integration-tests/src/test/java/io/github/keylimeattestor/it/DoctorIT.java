@@ -1,6 +1,7 @@
 package io.github.keylimeattestor.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.github.keylimeattestor.keylime.AttestationStatus;
 import io.github.keylimeattestor.keylime.ClientSettings;
@@ -15,7 +16,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -51,36 +51,14 @@ class DoctorIT {
     emulatorDir = stack.dir.resolve("agent-" + uuid);
     emulator = stack.startAgent(uuid, emulatorPort, emulatorDir);
     KeylimeEndToEndIT.awaitFile(emulatorDir.resolve("agent_data.json"), Duration.ofSeconds(60));
-    Instant end = Instant.now().plusSeconds(90);
-    while (true) {
-      try {
-        stack.run(Duration.ofMinutes(2), "enroll.sh", stack.dir.toString(), uuid, "127.0.0.1",
-            Integer.toString(emulatorPort));
-        break;
-      } catch (IOException e) {
-        if (Instant.now().isAfter(end)) {
-          throw new AssertionError("enrolment failed; emulator log:\n" + stack.agentLog(uuid), e);
-        }
-        Thread.sleep(1000);
-      }
-    }
+    KeylimeFixtures.enrol(stack, uuid, emulatorPort);
     TlsSettings tls = TlsSettings.builder().caBundle(stack.path("KEYLIME_CA_CERT"))
         .clientCertificate(stack.path("SPIRE_CLIENT_CERT"), stack.path("SPIRE_CLIENT_KEY"), null).build();
     VerifierClient v = new VerifierClient(ClientSettings.of(URI.create(stack.get("VERIFIER_URL")), tls));
-    end = Instant.now().plusSeconds(60);
-    while (true) {
-      try {
-        if (v.getAgent(uuid).attestationStatus().orElse(null) == AttestationStatus.PASS) {
-          break;
-        }
-      } catch (KeylimeException e) {
-        // not enrolled yet
-      }
-      if (Instant.now().isAfter(end)) {
-        throw new AssertionError("the verifier never said PASS");
-      }
-      Thread.sleep(500);
-    }
+    // a KeylimeException: not enrolled yet
+    await("the verifier's PASS for " + uuid).atMost(Duration.ofSeconds(60)).pollDelay(Duration.ZERO)
+        .pollInterval(Duration.ofMillis(500)).pollInSameThread().ignoreExceptionsInstanceOf(KeylimeException.class)
+        .until(() -> v.getAgent(uuid), s -> s.attestationStatus().orElse(null) == AttestationStatus.PASS);
   }
 
   @AfterAll

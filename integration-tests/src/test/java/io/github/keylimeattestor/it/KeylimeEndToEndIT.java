@@ -2,6 +2,7 @@ package io.github.keylimeattestor.it;
 
 import static io.github.keylimeattestor.it.SpireProcess.msg;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.github.keylimeattestor.keylime.AttestationStatus;
@@ -16,7 +17,6 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -92,13 +92,8 @@ class KeylimeEndToEndIT {
   }
 
   static void awaitFile(Path p, Duration timeout) throws InterruptedException {
-    Instant end = Instant.now().plus(timeout);
-    while (!Files.exists(p)) {
-      if (Instant.now().isAfter(end)) {
-        throw new AssertionError(p + " did not appear");
-      }
-      Thread.sleep(200);
-    }
+    await(p + " appearing").atMost(timeout).pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(200))
+        .pollInSameThread().until(() -> Files.exists(p));
   }
 
   VerifierClient verifierClient() throws Exception {
@@ -109,20 +104,11 @@ class KeylimeEndToEndIT {
 
   VerifierAgentStatus awaitVerifier(Predicate<VerifierAgentStatus> condition, Duration timeout) throws Exception {
     VerifierClient v = verifierClient();
-    Instant end = Instant.now().plus(timeout);
-    VerifierAgentStatus last = null;
-    while (Instant.now().isBefore(end)) {
-      try {
-        last = v.getAgent(uuid);
-        if (condition.test(last)) {
-          return last;
-        }
-      } catch (io.github.keylimeattestor.keylime.KeylimeException e) {
-        // not enrolled yet
-      }
-      Thread.sleep(500);
-    }
-    throw new AssertionError("verifier status never matched; last: " + last);
+    // a KeylimeException: not enrolled yet
+    return await("the verifier's status of " + uuid + " matching").atMost(timeout).pollDelay(Duration.ZERO)
+        .pollInterval(Duration.ofMillis(500)).pollInSameThread()
+        .ignoreExceptionsInstanceOf(io.github.keylimeattestor.keylime.KeylimeException.class)
+        .until(() -> v.getAgent(uuid), condition);
   }
 
   String serverBlock() throws Exception {
@@ -196,18 +182,14 @@ class KeylimeEndToEndIT {
     long uid = ((Number) Files.getAttribute(Path.of("/proc/self"), "unix:uid")).longValue();
     bed.run(List.of(server, "entry", "create", "-socketPath", sock, "-parentID", "spiffe://example.org/keylime-nodes",
         "-spiffeID", "spiffe://example.org/workload", "-selector", "unix:uid:" + uid));
-    Instant end = Instant.now().plusSeconds(60);
-    String out = "";
-    while (Instant.now().isBefore(end)) {
-      Process p = new ProcessBuilder(SpireBinaries.agent().toString(), "api", "fetch", "x509", "-socketPath",
-          bed.agentSocket().toString()).redirectErrorStream(true).start();
-      out = new String(p.getInputStream().readAllBytes());
-      if (p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0 && out.contains("spiffe://example.org/workload")) {
-        break;
-      }
-      Thread.sleep(1000);
-    }
-    assertThat(out).contains("SPIFFE ID:").contains("spiffe://example.org/workload");
+    await("the workload's X509-SVID").atMost(Duration.ofSeconds(60)).pollDelay(Duration.ZERO)
+        .pollInterval(Duration.ofSeconds(1)).pollInSameThread().untilAsserted(() -> {
+          Process p = new ProcessBuilder(SpireBinaries.agent().toString(), "api", "fetch", "x509", "-socketPath",
+              bed.agentSocket().toString()).redirectErrorStream(true).start();
+          String out = new String(p.getInputStream().readAllBytes());
+          p.waitFor(30, TimeUnit.SECONDS);
+          assertThat(out).contains("SPIFFE ID:").contains("spiffe://example.org/workload");
+        });
   }
 
   @Test

@@ -1,10 +1,11 @@
 package io.github.keylimeattestor.it;
 
+import static org.awaitility.Awaitility.await;
+
 import io.github.keylimeattestor.keylime.AttestationStatus;
 import io.github.keylimeattestor.keylime.ClientSettings;
 import io.github.keylimeattestor.keylime.KeylimeException;
 import io.github.keylimeattestor.keylime.TlsSettings;
-import io.github.keylimeattestor.keylime.VerifierAgentStatus;
 import io.github.keylimeattestor.keylime.VerifierClient;
 import io.github.keylimeattestor.keylime.emulator.KeylimeStack;
 import java.io.IOException;
@@ -13,7 +14,7 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
+import org.awaitility.core.ConditionTimeoutException;
 
 /**
  * The setup pieces the Keylime integration tests share: our plugins' {@code NodeAttestor "keylime"} blocks for
@@ -142,20 +143,14 @@ final class KeylimeFixtures {
     TlsSettings tls = TlsSettings.builder().caBundle(stack.path("KEYLIME_CA_CERT"))
         .clientCertificate(stack.path("SPIRE_CLIENT_CERT"), stack.path("SPIRE_CLIENT_KEY"), null).build();
     VerifierClient v = new VerifierClient(ClientSettings.of(URI.create(stack.get("VERIFIER_URL")), tls));
-    Instant end = Instant.now().plusSeconds(60);
-    VerifierAgentStatus last = null;
-    while (Instant.now().isBefore(end)) {
-      try {
-        last = v.getAgent(uuid);
-        if (last.attestationStatus().orElse(null) == AttestationStatus.PASS) {
-          return;
-        }
-      } catch (KeylimeException e) {
-        // not enrolled yet
-      }
-      Thread.sleep(500);
+    try {
+      // a KeylimeException: not enrolled yet
+      await("the verifier's PASS for " + uuid).atMost(Duration.ofSeconds(60)).pollDelay(Duration.ZERO)
+          .pollInterval(Duration.ofMillis(500)).pollInSameThread().ignoreExceptionsInstanceOf(KeylimeException.class)
+          .until(() -> v.getAgent(uuid), s -> s.attestationStatus().orElse(null) == AttestationStatus.PASS);
+    } catch (ConditionTimeoutException e) {
+      throw new AssertionError(failure + e.getMessage(), e); // the message holds the last status
     }
-    throw new AssertionError(failure + last);
   }
 
   /** Enrols the emulated agent {@code uuid} listening on {@code port} with enroll.sh (see {@link #untilEnrolled}). */
@@ -168,17 +163,16 @@ final class KeylimeFixtures {
    * once. On giving up, fails with the emulator's log for {@code uuid}.
    */
   static void untilEnrolled(KeylimeStack stack, String uuid, String script, String... args) throws Exception {
-    Instant end = Instant.now().plusSeconds(90);
-    while (true) {
-      try {
-        stack.run(Duration.ofMinutes(2), script, args);
-        return;
-      } catch (IOException e) {
-        if (Instant.now().isAfter(end)) {
-          throw new AssertionError("enrolment failed; emulator log:\n" + stack.agentLog(uuid), e);
-        }
-        Thread.sleep(1000);
-      }
+    try {
+      // an IOException: the script failed, e.g. the tenant could not reach the emulator yet
+      await("enrolment of " + uuid + " by " + script).atMost(Duration.ofSeconds(90)).pollDelay(Duration.ZERO)
+          .pollInterval(Duration.ofSeconds(1)).pollInSameThread().ignoreExceptionsInstanceOf(IOException.class)
+          .until(() -> {
+            stack.run(Duration.ofMinutes(2), script, args);
+            return true;
+          });
+    } catch (ConditionTimeoutException e) {
+      throw new AssertionError("enrolment failed; emulator log:\n" + stack.agentLog(uuid), e);
     }
   }
 }

@@ -110,7 +110,7 @@ final class PluginHost implements AutoCloseable {
   }
 
   @Override
-  public void close() throws InterruptedException {
+  public void close() {
     try {
       if (process.isAlive()) {
         GRPCControllerGrpc.newBlockingStub(channel).withDeadlineAfter(5, TimeUnit.SECONDS).shutdown(Empty.getDefaultInstance());
@@ -119,9 +119,14 @@ final class PluginHost implements AutoCloseable {
       // already gone or wedged: killed below
     } finally {
       channel.shutdownNow();
-      if (!process.waitFor(5, TimeUnit.SECONDS)) {
+      try {
+        if (!process.waitFor(5, TimeUnit.SECONDS)) {
+          process.destroyForcibly();
+          process.waitFor(10, TimeUnit.SECONDS);
+        }
+      } catch (InterruptedException e) {
         process.destroyForcibly();
-        process.waitFor(10, TimeUnit.SECONDS);
+        Thread.currentThread().interrupt();
       }
       loop.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
     }

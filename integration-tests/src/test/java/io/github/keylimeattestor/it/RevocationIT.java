@@ -3,6 +3,7 @@ package io.github.keylimeattestor.it;
 import static io.github.keylimeattestor.it.KeylimeEndToEndIT.ours;
 import static io.github.keylimeattestor.it.SpireProcess.msg;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.github.keylimeattestor.keylime.AttestationStatus;
@@ -23,7 +24,10 @@ import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
+import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -165,7 +169,7 @@ class RevocationIT {
         ? a -> a.path("banned").asBoolean()
         : a -> false;
     KeylimeStack.kill(emulator);
-    CompletableFuture<Instant> gone = CompletableFuture.supplyAsync(() -> until(() -> {
+    CompletableFuture<Instant> gone = CompletableFuture.supplyAsync(() -> until("the agent cut off", () -> {
       for (JsonNode a : bed.agentList()) {
         if (id(a).equals(agentId)) {
           return cutOff.test(a);
@@ -187,28 +191,21 @@ class RevocationIT {
 
   /** The first failing workload fetch after which three more in a row fail too (not a hiccup). */
   private Instant fetchFailsForGood() {
-    Instant firstFailure = null;
-    int failures = 0;
-    Instant end = Instant.now().plusSeconds(90);
-    try {
-      while (failures < 4) {
-        if (Instant.now().isAfter(end)) {
-          throw new AssertionError("the workload fetch kept working for 90 s");
-        }
-        Instant t = Instant.now();
-        if (fetchX509()) {
-          firstFailure = null;
-          failures = 0;
-        } else {
-          firstFailure = firstFailure == null ? t : firstFailure;
-          failures++;
-        }
-        Thread.sleep(100);
-      }
-    } catch (Exception e) {
-      throw new IllegalStateException(e);
-    }
-    return firstFailure;
+    AtomicReference<Instant> firstFailure = new AtomicReference<>();
+    AtomicInteger failures = new AtomicInteger();
+    await("four workload fetches in a row failing").atMost(Duration.ofSeconds(90)).pollDelay(Duration.ZERO)
+        .pollInterval(Duration.ofMillis(100)).pollInSameThread().until(() -> {
+          Instant t = Instant.now();
+          if (fetchX509()) {
+            firstFailure.set(null);
+            failures.set(0);
+          } else {
+            firstFailure.compareAndSet(null, t);
+            failures.incrementAndGet();
+          }
+          return failures.get() >= 4;
+        });
+    return firstFailure.get();
   }
 
   interface Check {
@@ -216,19 +213,10 @@ class RevocationIT {
   }
 
   /** The first instant {@code check} holds, polled every 100 ms for up to 90 s. */
-  private static Instant until(Check check) {
-    Instant end = Instant.now().plusSeconds(90);
-    try {
-      while (Instant.now().isBefore(end)) {
-        if (check.test()) {
-          return Instant.now();
-        }
-        Thread.sleep(100);
-      }
-    } catch (Exception e) {
-      throw new IllegalStateException(e);
-    }
-    throw new AssertionError("not within 90 s");
+  private static Instant until(String what, Check check) {
+    await(what).atMost(Duration.ofSeconds(90)).pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(100))
+        .pollInSameThread().until(check::test);
+    return Instant.now();
   }
 
   private void startServer(String action) throws Exception {
@@ -253,20 +241,11 @@ class RevocationIT {
     TlsSettings tls = TlsSettings.builder().caBundle(stack.path("KEYLIME_CA_CERT"))
         .clientCertificate(stack.path("SPIRE_CLIENT_CERT"), stack.path("SPIRE_CLIENT_KEY"), null).build();
     VerifierClient v = new VerifierClient(ClientSettings.of(URI.create(stack.get("VERIFIER_URL")), tls));
-    Instant end = Instant.now().plus(timeout);
-    VerifierAgentStatus last = null;
-    while (Instant.now().isBefore(end)) {
-      try {
-        last = v.getAgent(uuid);
-        if (condition.test(last)) {
-          return Instant.now();
-        }
-      } catch (KeylimeException e) {
-        // not enrolled yet, or being deleted
-      }
-      Thread.sleep(pollMs);
-    }
-    throw new AssertionError("verifier status never matched; last: " + last);
+    // a KeylimeException: not enrolled yet, or being deleted
+    await("the verifier's status of " + uuid + " matching").atMost(timeout).pollDelay(Duration.ZERO)
+        .pollInterval(Duration.ofMillis(pollMs)).pollInSameThread().ignoreExceptionsInstanceOf(KeylimeException.class)
+        .until(() -> v.getAgent(uuid), condition);
+    return Instant.now();
   }
 
   private boolean fetchX509() throws Exception {
@@ -277,12 +256,11 @@ class RevocationIT {
   }
 
   private void awaitWorkloadFetch(boolean works, Duration timeout) throws Exception {
-    Instant end = Instant.now().plus(timeout);
-    while (fetchX509() != works) {
-      if (Instant.now().isAfter(end)) {
-        throw new AssertionError("workload fetch never " + (works ? "worked" : "failed") + "\n" + bed.agent.tail());
-      }
-      Thread.sleep(500);
+    try {
+      await("the workload fetch " + (works ? "working" : "failing")).atMost(timeout).pollDelay(Duration.ZERO)
+          .pollInterval(Duration.ofMillis(500)).pollInSameThread().until(() -> fetchX509() == works);
+    } catch (ConditionTimeoutException e) {
+      throw new AssertionError("workload fetch never " + (works ? "worked" : "failed") + "\n" + bed.agent.tail(), e);
     }
   }
 

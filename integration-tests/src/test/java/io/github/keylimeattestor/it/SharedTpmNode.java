@@ -1,10 +1,11 @@
 package io.github.keylimeattestor.it;
 
+import static org.awaitility.Awaitility.await;
+
 import io.github.keylimeattestor.keylime.AttestationStatus;
 import io.github.keylimeattestor.keylime.ClientSettings;
 import io.github.keylimeattestor.keylime.KeylimeException;
 import io.github.keylimeattestor.keylime.TlsSettings;
-import io.github.keylimeattestor.keylime.VerifierAgentStatus;
 import io.github.keylimeattestor.keylime.VerifierClient;
 import io.github.keylimeattestor.keylime.emulator.KeylimeStack;
 import java.io.IOException;
@@ -12,7 +13,6 @@ import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -21,6 +21,7 @@ import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.awaitility.core.ConditionTimeoutException;
 
 /**
  * One node of {@link SharedTpmIT}: a swtpm of the shared Keylime stack, optionally behind its own
@@ -101,12 +102,20 @@ final class SharedTpmNode {
     }
     int before = count("serving " + uuid);
     emulator = stack.startAgent(uuid, emulatorPort, keylimeDir, emulatorTcti(), env, "--resident-ak");
-    Instant end = Instant.now().plusSeconds(90);
-    while (count("serving " + uuid) <= before) {
-      if (!emulator.isAlive() || Instant.now().isAfter(end)) {
-        throw new AssertionError("emulator of node " + name + " did not start:\n" + stack.agentLog(uuid));
-      }
-      Thread.sleep(100);
+    String failure = "emulator of node " + name + " did not start:\n";
+    try {
+      await("the emulator of node " + name + " serving").atMost(Duration.ofSeconds(90)).pollDelay(Duration.ZERO)
+          .pollInterval(Duration.ofMillis(100)).pollInSameThread().until(() -> {
+            if (count("serving " + uuid) > before) {
+              return true;
+            }
+            if (!emulator.isAlive()) {
+              throw new AssertionError(failure + stack.agentLog(uuid));
+            }
+            return false;
+          });
+    } catch (ConditionTimeoutException e) {
+      throw new AssertionError(failure + stack.agentLog(uuid), e);
     }
   }
 
@@ -130,18 +139,17 @@ final class SharedTpmNode {
   }
 
   void enroll() throws Exception {
-    Instant end = Instant.now().plusSeconds(90);
-    while (true) {
-      try {
-        stack.run(Duration.ofMinutes(2), "enroll.sh", stack.dir.toString(), uuid, "127.0.0.1",
-            Integer.toString(emulatorPort));
-        return;
-      } catch (IOException e) {
-        if (Instant.now().isAfter(end)) {
-          throw new AssertionError("enrolment of node " + name + " failed; emulator log:\n" + stack.agentLog(uuid), e);
-        }
-        Thread.sleep(1000);
-      }
+    try {
+      // an IOException: enroll.sh failed, e.g. the tenant could not reach the emulator yet
+      await("enrolment of node " + name).atMost(Duration.ofSeconds(90)).pollDelay(Duration.ZERO)
+          .pollInterval(Duration.ofSeconds(1)).pollInSameThread().ignoreExceptionsInstanceOf(IOException.class)
+          .until(() -> {
+            stack.run(Duration.ofMinutes(2), "enroll.sh", stack.dir.toString(), uuid, "127.0.0.1",
+                Integer.toString(emulatorPort));
+            return true;
+          });
+    } catch (ConditionTimeoutException e) {
+      throw new AssertionError("enrolment of node " + name + " failed; emulator log:\n" + stack.agentLog(uuid), e);
     }
   }
 
@@ -149,21 +157,15 @@ final class SharedTpmNode {
     TlsSettings tls = TlsSettings.builder().caBundle(stack.path("KEYLIME_CA_CERT"))
         .clientCertificate(stack.path("SPIRE_CLIENT_CERT"), stack.path("SPIRE_CLIENT_KEY"), null).build();
     VerifierClient v = new VerifierClient(ClientSettings.of(URI.create(stack.get("VERIFIER_URL")), tls));
-    Instant end = Instant.now().plus(timeout);
-    VerifierAgentStatus last = null;
-    while (Instant.now().isBefore(end)) {
-      try {
-        last = v.getAgent(uuid);
-        if (last.attestationStatus().orElse(null) == AttestationStatus.PASS) {
-          return;
-        }
-      } catch (KeylimeException e) {
-        // not enrolled yet
-      }
-      Thread.sleep(500);
+    try {
+      // a KeylimeException: not enrolled yet
+      await("the verifier's PASS for node " + name).atMost(timeout).pollDelay(Duration.ZERO)
+          .pollInterval(Duration.ofMillis(500)).pollInSameThread().ignoreExceptionsInstanceOf(KeylimeException.class)
+          .until(() -> v.getAgent(uuid), s -> s.attestationStatus().orElse(null) == AttestationStatus.PASS);
+    } catch (ConditionTimeoutException e) {
+      // the message holds the last status
+      throw new AssertionError("node " + name + ": " + e.getMessage() + "\n" + stack.agentLog(uuid), e);
     }
-    throw new AssertionError("node " + name + ": the verifier never said PASS; last: " + last + "\n"
-        + stack.agentLog(uuid));
   }
 
   /**

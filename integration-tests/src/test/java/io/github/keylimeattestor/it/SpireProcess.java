@@ -1,5 +1,7 @@
 package io.github.keylimeattestor.it;
 
+import static org.awaitility.Awaitility.await;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -8,11 +10,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import org.awaitility.core.ConditionTimeoutException;
 
 /** One running spire-server or spire-agent, with its JSON log captured to a file. */
 final class SpireProcess implements AutoCloseable {
@@ -85,20 +87,19 @@ final class SpireProcess implements AutoCloseable {
 
   /** Waits until {@code filter} matches {@code count} log entries; fails with the log tail if not. */
   List<JsonNode> awaitEntries(Predicate<JsonNode> filter, int count, Duration timeout) throws InterruptedException {
-    Instant end = Instant.now().plus(timeout);
-    while (true) {
-      List<JsonNode> hits = entries(filter);
-      if (hits.size() >= count) {
-        return hits;
-      }
-      if (Instant.now().isAfter(end)) {
-        throw new AssertionError(name + ": expected " + count + " matching log entries within " + timeout
-            + ", saw " + hits.size() + "\n" + tail());
-      }
-      if (!process.isAlive() && hits.size() < count) {
-        throw new AssertionError(name + " exited with " + process.exitValue() + " before the log showed it\n" + tail());
-      }
-      Thread.sleep(200);
+    try {
+      return await(name + " logging " + count + " matching entries").atMost(timeout).pollDelay(Duration.ZERO)
+          .pollInterval(Duration.ofMillis(200)).pollInSameThread().until(() -> {
+            List<JsonNode> hits = entries(filter);
+            if (!process.isAlive() && hits.size() < count) {
+              throw new AssertionError(name + " exited with " + process.exitValue() + " before the log showed it\n"
+                  + tail());
+            }
+            return hits;
+          }, hits -> hits.size() >= count);
+    } catch (ConditionTimeoutException e) {
+      throw new AssertionError(name + ": expected " + count + " matching log entries within " + timeout
+          + ", saw " + entries(filter).size() + "\n" + tail(), e);
     }
   }
 
@@ -124,7 +125,12 @@ final class SpireProcess implements AutoCloseable {
   }
 
   @Override
-  public void close() throws InterruptedException {
-    stop(Duration.ofSeconds(10));
+  public void close() {
+    try {
+      stop(Duration.ofSeconds(10));
+    } catch (InterruptedException e) {
+      process.destroyForcibly();
+      Thread.currentThread().interrupt();
+    }
   }
 }

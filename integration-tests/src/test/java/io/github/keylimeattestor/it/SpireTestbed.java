@@ -1,5 +1,7 @@
 package io.github.keylimeattestor.it;
 
+import static org.awaitility.Awaitility.await;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -7,10 +9,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.awaitility.core.ConditionTimeoutException;
 
 /**
  * A real spire-server and spire-agent on 127.0.0.1 in a fresh directory, each configured with one
@@ -174,26 +176,28 @@ final class SpireTestbed implements AutoCloseable {
 
   private void awaitHealthy(String binary, Path socket, SpireProcess proc, Duration timeout)
       throws IOException, InterruptedException {
-    Instant end = Instant.now().plus(timeout);
     List<String> cmd = new ArrayList<>(List.of(binary, "healthcheck", "-socketPath", socket.toString()));
-    while (true) {
-      Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-      p.getInputStream().readAllBytes();
-      if (p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0) {
-        return;
-      }
-      if (!proc.process().isAlive()) {
-        throw new AssertionError("SPIRE exited with " + proc.process().exitValue() + " before it was healthy\n" + proc.tail());
-      }
-      if (Instant.now().isAfter(end)) {
-        throw new AssertionError("SPIRE not healthy within " + timeout + "\n" + proc.tail());
-      }
-      Thread.sleep(250);
+    try {
+      await("SPIRE healthy on " + socket).atMost(timeout).pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(250))
+          .pollInSameThread().until(() -> {
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            p.getInputStream().readAllBytes();
+            if (p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0) {
+              return true;
+            }
+            if (!proc.process().isAlive()) {
+              throw new AssertionError("SPIRE exited with " + proc.process().exitValue() + " before it was healthy\n"
+                  + proc.tail());
+            }
+            return false;
+          });
+    } catch (ConditionTimeoutException e) {
+      throw new AssertionError("SPIRE not healthy within " + timeout + "\n" + proc.tail(), e);
     }
   }
 
   @Override
-  public void close() throws InterruptedException {
+  public void close() {
     if (agent != null) {
       agent.close();
     }

@@ -2,6 +2,7 @@ package io.github.keylimeattestor.it;
 
 import static io.github.keylimeattestor.it.SpireProcess.msg;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.github.keylimeattestor.keylime.emulator.KeylimeStack;
@@ -23,7 +24,6 @@ import java.security.MessageDigest;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
-import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -214,18 +214,14 @@ class TpmBoundSvidIT {
     long uid = ((Number) Files.getAttribute(Path.of("/proc/self"), "unix:uid")).longValue();
     bed.run(List.of(server, "entry", "create", "-socketPath", sock, "-parentID", "spiffe://example.org/keylime-nodes",
         "-spiffeID", "spiffe://example.org/workload", "-selector", "unix:uid:" + uid));
-    Instant end = Instant.now().plusSeconds(60);
-    String out = "";
-    while (Instant.now().isBefore(end)) {
-      Process p = new ProcessBuilder(SpireBinaries.agent().toString(), "api", "fetch", "x509", "-socketPath",
-          bed.agentSocket().toString()).redirectErrorStream(true).start();
-      out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      if (p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0 && out.contains("spiffe://example.org/workload")) {
-        break;
-      }
-      Thread.sleep(1000);
-    }
-    assertThat(out).contains("SPIFFE ID:").contains("spiffe://example.org/workload");
+    await("the workload's X509-SVID").atMost(Duration.ofSeconds(60)).pollDelay(Duration.ZERO)
+        .pollInterval(Duration.ofSeconds(1)).pollInSameThread().untilAsserted(() -> {
+          Process p = new ProcessBuilder(SpireBinaries.agent().toString(), "api", "fetch", "x509", "-socketPath",
+              bed.agentSocket().toString()).redirectErrorStream(true).start();
+          String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+          p.waitFor(30, TimeUnit.SECONDS);
+          assertThat(out).contains("SPIFFE ID:").contains("spiffe://example.org/workload");
+        });
     // the composer is asked about agent SVIDs only
     assertThat(bed.server.entries(mentions("spiffe://example.org/workload")))
         .noneMatch(e -> e.path("msg").asText().contains("TPM-bound"));

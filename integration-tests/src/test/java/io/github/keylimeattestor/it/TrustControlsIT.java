@@ -3,6 +3,7 @@ package io.github.keylimeattestor.it;
 import static io.github.keylimeattestor.it.KeylimeEndToEndIT.ours;
 import static io.github.keylimeattestor.it.SpireProcess.msg;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.github.keylimeattestor.keylime.AttestationStatus;
@@ -16,11 +17,11 @@ import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -145,20 +146,15 @@ class TrustControlsIT {
     }
     KeylimeFixtures.untilEnrolled(stack, uuid, "tenant.sh", args.toArray(String[]::new));
     VerifierClient v = verifier();
-    Instant end = Instant.now().plusSeconds(60);
-    while (true) {
-      try {
-        if (v.getAgent(uuid).attestationStatus().orElse(null) == AttestationStatus.PASS) {
-          return uuid;
-        }
-      } catch (KeylimeException e) {
-        // not enrolled yet
-      }
-      if (Instant.now().isAfter(end)) {
-        throw new AssertionError("the verifier never passed " + uuid + "; emulator log:\n" + stack.agentLog(uuid));
-      }
-      Thread.sleep(500);
+    try {
+      // a KeylimeException: not enrolled yet
+      await("the verifier's PASS for " + uuid).atMost(Duration.ofSeconds(60)).pollDelay(Duration.ZERO)
+          .pollInterval(Duration.ofMillis(500)).pollInSameThread().ignoreExceptionsInstanceOf(KeylimeException.class)
+          .until(() -> v.getAgent(uuid), s -> s.attestationStatus().orElse(null) == AttestationStatus.PASS);
+    } catch (ConditionTimeoutException e) {
+      throw new AssertionError("the verifier never passed " + uuid + "; emulator log:\n" + stack.agentLog(uuid), e);
     }
+    return uuid;
   }
 
   VerifierClient verifier() throws Exception {

@@ -2,6 +2,7 @@ package io.github.keylimeattestor.it;
 
 import static io.github.keylimeattestor.it.SpireProcess.msg;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.github.keylimeattestor.keylime.AttestationStatus;
@@ -83,21 +84,10 @@ class TwoTierPkiIT {
     TlsSettings tls = TlsSettings.builder().caBundle(pki.rootPem)
         .clientCertificate(pki.clientChain, pki.clientKey, null).serverName(TwoTierPki.VERIFIER_NAME).build();
     VerifierClient v = new VerifierClient(ClientSettings.of(URI.create(stack.get("VERIFIER_URL")), tls));
-    Instant end = Instant.now().plusSeconds(60);
-    Object last = null;
-    while (Instant.now().isBefore(end)) {
-      try {
-        var st = v.getAgent(uuid);
-        last = st;
-        if (st.attestationStatus().orElse(null) == AttestationStatus.PASS) {
-          return;
-        }
-      } catch (KeylimeException e) {
-        last = e;
-      }
-      Thread.sleep(500);
-    }
-    throw new AssertionError("the verifier never said PASS; last: " + last);
+    // the last status or KeylimeException is in the timeout's message or cause
+    await("the verifier's PASS for " + uuid).atMost(Duration.ofSeconds(60)).pollDelay(Duration.ZERO)
+        .pollInterval(Duration.ofMillis(500)).pollInSameThread().ignoreExceptionsInstanceOf(KeylimeException.class)
+        .until(() -> v.getAgent(uuid), st -> st.attestationStatus().orElse(null) == AttestationStatus.PASS);
   }
 
   String port(String urlKey) {

@@ -80,7 +80,7 @@ public record IntegrityPolicy(boolean known, boolean tpm, boolean measuredBoot, 
     if (n == null || !n.isObject()) {
       throw f.bad("tpm_policy", "is not a JSON object", null);
     }
-    var it = n.fields();
+    var it = n.properties().iterator();
     while (it.hasNext()) {
       var e = it.next();
       if (!e.getKey().chars().allMatch(Character::isDigit) || e.getKey().isEmpty()) {

@@ -50,7 +50,7 @@ class AgentDataFileTest {
         assertThat(new AgentDataFile(f, 3, NO_WAIT).read().akPublic()).as("only whitespace cut").isNotEmpty();
         continue;
       }
-      AttestationFailure e = catchThrowableOfType(() -> new AgentDataFile(f, 3, NO_WAIT).read(), AttestationFailure.class);
+      AttestationFailure e = catchThrowableOfType(AttestationFailure.class, () -> new AgentDataFile(f, 3, NO_WAIT).read());
       assertThat(e).as("prefix of %d bytes", n).isNotNull();
       assertThat(e.code()).as("prefix of %d bytes: %s", n, e.getMessage()).isEqualTo(Status.Code.UNAVAILABLE);
       assertThat(e.getMessage()).contains(f.toString()).contains(n == 0 ? "empty" : "cut short")
@@ -82,7 +82,7 @@ class AgentDataFileTest {
     Files.write(f, new byte[0]);
     AtomicInteger pauses = new AtomicInteger();
     AttestationFailure e = catchThrowableOfType(
-        () -> new AgentDataFile(f, 4, attempt -> pauses.incrementAndGet()).read(), AttestationFailure.class);
+        AttestationFailure.class, () -> new AgentDataFile(f, 4, attempt -> pauses.incrementAndGet()).read());
     assertThat(pauses).hasValue(3);
     assertThat(e.code()).isEqualTo(Status.Code.UNAVAILABLE);
     assertThat(e.getMessage()).contains("is empty in 4 reads").contains("restart the Keylime agent");
@@ -92,7 +92,7 @@ class AgentDataFileTest {
   void aCompleteFileThatIsNoAgentDataIsAFailedPrecondition() throws Exception {
     Path f = dir.resolve("agent_data.json");
     Files.writeString(f, "{\"ak_hash_alg\": \"Sha256\"}\n");
-    AttestationFailure e = catchThrowableOfType(() -> new AgentDataFile(f, 2, NO_WAIT).read(), AttestationFailure.class);
+    AttestationFailure e = catchThrowableOfType(AttestationFailure.class, () -> new AgentDataFile(f, 2, NO_WAIT).read());
     assertThat(e.code()).isEqualTo(Status.Code.FAILED_PRECONDITION);
     assertThat(e.getMessage()).contains("is not a rust-keylime agent_data.json").contains("agent_data_path");
   }

@@ -2,6 +2,7 @@ package io.github.keylimeattestor.tpm;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import io.github.keylimeattestor.tpm.command.Auth;
 import io.github.keylimeattestor.tpm.command.CreatePrimary;
@@ -16,6 +17,7 @@ import io.github.keylimeattestor.tpm.transport.Tcti;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
@@ -113,17 +115,14 @@ class TabrmdTest {
       }
     }
     assertThat(openFds()).isLessThan(before + 5);
-    long threadDeadline = System.nanoTime() + 5_000_000_000L;
-    while (Thread.activeCount() > threadsBefore + 4 && System.nanoTime() < threadDeadline) {
-      Thread.sleep(20);
-    }
-    assertThat(Thread.activeCount()).as("threads left by D-Bus connections").isLessThanOrEqualTo(threadsBefore + 4);
+    // in this thread: a polling thread of Awaitility's own would count too
+    await("the D-Bus connections' threads ending").atMost(Duration.ofSeconds(5)).pollDelay(Duration.ZERO)
+        .pollInterval(Duration.ofMillis(20)).pollInSameThread().untilAsserted(() -> assertThat(Thread.activeCount())
+            .as("threads left by D-Bus connections").isLessThanOrEqualTo(threadsBefore + 4));
     KeylimeTpm direct = new KeylimeTpm(swtpm.tpm());
-    long deadline = System.nanoTime() + 5_000_000_000L;
-    while (!direct.transientHandles().isEmpty() && System.nanoTime() < deadline) {
-      Thread.sleep(20);
-    }
-    assertThat(direct.transientHandles()).isEmpty();
+    await("abrmd flushing the closed connections' objects").atMost(Duration.ofSeconds(5)).pollDelay(Duration.ZERO)
+        .pollInterval(Duration.ofMillis(20)).pollInSameThread()
+        .untilAsserted(() -> assertThat(direct.transientHandles()).isEmpty());
   }
 
   @Test

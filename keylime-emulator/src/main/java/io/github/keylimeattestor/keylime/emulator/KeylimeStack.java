@@ -182,18 +182,23 @@ public final class KeylimeStack implements AutoCloseable {
   }
 
   @Override
-  public void close() throws IOException, InterruptedException {
+  public void close() throws IOException {
     try {
       Runtime.getRuntime().removeShutdownHook(shutdownHook);
     } catch (IllegalStateException e) {
       // already shutting down: the hook does the work
     }
-    synchronized (agents) {
-      for (Process p : agents) {
-        kill(p);
+    try {
+      synchronized (agents) {
+        for (Process p : agents) {
+          kill(p);
+        }
       }
+      run(Duration.ofSeconds(90), "stop.sh", dir.toString());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while stopping the Keylime stack in " + dir, e);
     }
-    run(Duration.ofSeconds(90), "stop.sh", dir.toString());
   }
 
   private void stopQuietly() {

@@ -42,6 +42,7 @@ import java.util.Date;
 import java.util.HexFormat;
 import java.util.Random;
 import java.util.concurrent.Callable;
+import org.awaitility.Awaitility;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
@@ -320,21 +321,10 @@ class RealKeylimeIT {
     T get() throws Exception;
   }
 
-  static <T> T await(Duration timeout, String what, Probe<T> probe) throws Exception {
-    long end = System.nanoTime() + timeout.toNanos();
-    Exception last = null;
-    while (System.nanoTime() < end) {
-      try {
-        T v = probe.get();
-        if (v != null) {
-          return v;
-        }
-      } catch (KeylimeUnavailableException e) {
-        last = e;
-      }
-      Thread.sleep(500);
-    }
-    throw new AssertionError("timed out after " + timeout + " waiting for " + what, last);
+  static <T> T await(Duration timeout, String what, Probe<T> probe) {
+    return Awaitility.await(what).atMost(timeout).pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(500))
+        .pollInSameThread().ignoreExceptionsInstanceOf(KeylimeUnavailableException.class)
+        .until(probe::get, v -> v != null);
   }
 
   static int freePort() throws Exception {
@@ -342,7 +332,7 @@ class RealKeylimeIT {
     for (int i = 0; i < 200; i++) {
       int p = 20000 + rnd.nextInt(12000);
       try (ServerSocket s = new ServerSocket(p, 1, InetAddress.getLoopbackAddress())) {
-        return p;
+        return s.getLocalPort();
       } catch (java.io.IOException e) {
         // taken
       }

@@ -95,7 +95,7 @@ public final class NodeAdmission {
     try {
       JsonNode n = JSON.readTree(s.metaData().get());
       if (n != null && n.isObject()) {
-        n.fields().forEachRemaining(e -> {
+        n.properties().forEach(e -> {
           if (e.getValue().isValueNode()) {
             m.put(e.getKey(), e.getValue().asText());
           }

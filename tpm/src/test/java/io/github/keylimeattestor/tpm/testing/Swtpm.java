@@ -1,5 +1,7 @@
 package io.github.keylimeattestor.tpm.testing;
 
+import static org.awaitility.Awaitility.await;
+
 import io.github.keylimeattestor.tpm.Tpm;
 import io.github.keylimeattestor.tpm.transport.SwtpmTransport;
 import java.io.IOException;
@@ -9,11 +11,13 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.awaitility.core.ConditionTimeoutException;
 
 /**
  * A real swtpm for tests: fresh state from {@code swtpm_setup --create-ek-cert}, listening on free
@@ -77,20 +81,23 @@ public final class Swtpm implements AutoCloseable {
     throw new IOException("swtpm did not start", last);
   }
 
-  private void awaitPort() throws IOException, InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (System.nanoTime() < deadline) {
-      if (!process.isAlive()) {
-        throw new IOException("swtpm exited: " + Files.readString(dir.resolve("swtpm.log")));
-      }
-      try (Socket s = new Socket()) {
-        s.connect(new InetSocketAddress("127.0.0.1", port), 200);
-        return;
-      } catch (IOException e) {
-        Thread.sleep(20);
-      }
+  private void awaitPort() throws IOException {
+    try {
+      await("swtpm listening on 127.0.0.1:" + port).atMost(Duration.ofSeconds(10)).pollDelay(Duration.ZERO)
+          .pollInterval(Duration.ofMillis(20)).pollInSameThread().until(() -> {
+            if (!process.isAlive()) {
+              throw new IOException("swtpm exited: " + Files.readString(dir.resolve("swtpm.log")));
+            }
+            try (Socket s = new Socket()) {
+              s.connect(new InetSocketAddress("127.0.0.1", port), 200);
+              return true;
+            } catch (IOException e) {
+              return false;
+            }
+          });
+    } catch (ConditionTimeoutException e) {
+      throw new IOException("swtpm did not listen on " + port, e);
     }
-    throw new IOException("swtpm did not listen on " + port);
   }
 
   /**
@@ -98,6 +105,7 @@ public final class Swtpm implements AutoCloseable {
    * integration-tests/keylime/lib.sh does: thousands of short swtpm connections in TIME_WAIT fill
    * the ephemeral range, and outgoing connections cannot take these ports meanwhile.
    */
+  @SuppressWarnings("try") // the two sockets are opened only to find the ports free, and closed unused
   private static int freePortPair() throws IOException {
     java.util.Random random = new java.util.Random();
     for (int i = 0; i < 500; i++) {

@@ -1,17 +1,21 @@
 package io.github.keylimeattestor.tpm.testing;
 
+import static org.awaitility.Awaitility.await;
+
 import io.github.keylimeattestor.tpm.Tpm;
 import io.github.keylimeattestor.tpm.transport.TabrmdTransport;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.awaitility.core.ConditionTimeoutException;
 
 /**
  * A real tpm2-abrmd for tests, on a private D-Bus bus (its own dbus-daemon with a session-type
@@ -77,13 +81,21 @@ public final class Tabrmd implements AutoCloseable {
     String log = "tpm2-abrmd-" + (++starts) + ".log";
     abrmd = start(List.of(ABRMD, "--session", "--allow-root", "--logger=stdout", "--tcti=" + tpmTcti),
         log, "tpm2-abrmd");
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
-    while (!TabrmdTransport.nameHasOwner(address, TabrmdTransport.DEFAULT_BUS_NAME, 1000)) {
-      if (!abrmd.isAlive() || System.nanoTime() > deadline) {
-        throw new IOException("tpm2-abrmd did not take " + TabrmdTransport.DEFAULT_BUS_NAME + " on " + address
-            + ": " + Files.readString(dir.resolve(log)));
-      }
-      Thread.sleep(50);
+    String what = "tpm2-abrmd taking " + TabrmdTransport.DEFAULT_BUS_NAME + " on " + address;
+    try {
+      await(what).atMost(Duration.ofSeconds(15)).pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(50))
+          .pollInSameThread().until(() -> {
+            if (TabrmdTransport.nameHasOwner(address, TabrmdTransport.DEFAULT_BUS_NAME, 1000)) {
+              return true;
+            }
+            if (!abrmd.isAlive()) {
+              throw new IOException("tpm2-abrmd exited before " + what + ": " + Files.readString(dir.resolve(log)));
+            }
+            return false;
+          });
+    } catch (ConditionTimeoutException e) {
+      throw new IOException("tpm2-abrmd did not take " + TabrmdTransport.DEFAULT_BUS_NAME + " on " + address
+          + ": " + Files.readString(dir.resolve(log)), e);
     }
   }
 
@@ -100,13 +112,20 @@ public final class Tabrmd implements AutoCloseable {
     }
   }
 
-  private void awaitFile(Path file, Process p, String log) throws IOException, InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (!Files.exists(file)) {
-      if (!p.isAlive() || System.nanoTime() > deadline) {
-        throw new IOException("dbus-daemon did not listen on " + file + ": " + Files.readString(dir.resolve(log)));
-      }
-      Thread.sleep(20);
+  private void awaitFile(Path file, Process p, String log) throws IOException {
+    try {
+      await("dbus-daemon listening on " + file).atMost(Duration.ofSeconds(10)).pollDelay(Duration.ZERO)
+          .pollInterval(Duration.ofMillis(20)).pollInSameThread().until(() -> {
+            if (Files.exists(file)) {
+              return true;
+            }
+            if (!p.isAlive()) {
+              throw new IOException("dbus-daemon exited: " + Files.readString(dir.resolve(log)));
+            }
+            return false;
+          });
+    } catch (ConditionTimeoutException e) {
+      throw new IOException("dbus-daemon did not listen on " + file + ": " + Files.readString(dir.resolve(log)), e);
     }
   }
 
