@@ -128,15 +128,15 @@ final class KeylimeFixtures {
   }
 
   /** Waits for {@code text} in the emulator log of {@code uuid}. */
-  static void awaitLog(KeylimeStack stack, String uuid, String text, Duration timeout) throws InterruptedException {
-    Instant end = Instant.now().plus(timeout);
-    while (!stack.agentLog(uuid).contains(text)) {
-      if (Instant.now().isAfter(end)) {
-        throw new AssertionError("'" + text + "' not in the emulator log:\n" + stack.agentLog(uuid));
-      }
-      Thread.sleep(200);
+  static void awaitLog(KeylimeStack stack, String uuid, String text, Duration timeout) {
+    try {
+      await("'" + text + "' in the emulator log of " + uuid).atMost(timeout).pollDelay(Duration.ZERO)
+          .pollInterval(Duration.ofMillis(200)).pollInSameThread().until(() -> stack.agentLog(uuid).contains(text));
+    } catch (ConditionTimeoutException e) {
+      throw new AssertionError("'" + text + "' not in the emulator log:\n" + stack.agentLog(uuid), e);
     }
   }
+
 
   /** Waits up to 60 s for the verifier to report PASS for {@code uuid}; else fails with {@code failure} + status. */
   static void awaitPass(KeylimeStack stack, String uuid, String failure) throws Exception {
