@@ -8,6 +8,7 @@ import io.github.keylimeattestor.proto.sovereign.AppKeyCertificate;
 import io.github.keylimeattestor.proto.sovereign.SovereignAttestation;
 import io.github.keylimeattestor.tpm.Alg;
 import io.github.keylimeattestor.tpm.AlgorithmPolicy;
+import io.github.keylimeattestor.tpm.KeylimeAgentTpm;
 import io.github.keylimeattestor.tpm.KeylimeTpm;
 import io.github.keylimeattestor.tpm.ObjectAttributes;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
@@ -41,9 +42,9 @@ class EvidenceVerifierTest {
   static void tpm() throws Exception {
     swtpm = Swtpm.start();
     tpm = new KeylimeTpm(swtpm.tpm());
-    ak = tpm.createAk(Templates.akRsa(Alg.SHA256));
-    otherAk = tpm.createAk(Templates.akRsa(Alg.SHA256));
-    sha1Ak = tpm.createAk(Templates.akRsa(Alg.SHA1));
+    ak = new KeylimeAgentTpm(tpm).createAk(Templates.akRsa(Alg.SHA256));
+    otherAk = new KeylimeAgentTpm(tpm).createAk(Templates.akRsa(Alg.SHA256));
+    sha1Ak = new KeylimeAgentTpm(tpm).createAk(Templates.akRsa(Alg.SHA1));
     appKey = tpm.createAppKey(Templates.appKeyEccP256());
   }
 

@@ -103,7 +103,7 @@ class AkSchemeTest {
   void anAkWithoutASchemeIsRefusedAsNoTpmMakesOne() throws Exception {
     TpmPublic template = TpmPublic.rsa(Alg.SHA256, Templates.AK_ATTRIBUTES, new byte[0], TpmPublic.SymDef.NULL,
         TpmPublic.Scheme.NULL, 2048, 0, new byte[0]);
-    assertThatThrownBy(() -> new KeylimeTpm(swtpm.tpm()).createAk(template))
+    assertThatThrownBy(() -> new KeylimeAgentTpm(swtpm.tpm()).createAk(template))
         .isInstanceOf(TpmResponseException.class).hasMessageContaining("TPM_RC_SCHEME");
     Quoted q = toolsQuote("nullak", "sha256", "sha256:16");
     TpmPublic nullScheme = TpmPublic.rsa(Alg.SHA256, Templates.AK_ATTRIBUTES, new byte[0], TpmPublic.SymDef.NULL,

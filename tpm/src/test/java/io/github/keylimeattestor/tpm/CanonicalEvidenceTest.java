@@ -36,7 +36,7 @@ class CanonicalEvidenceTest {
   static void start() throws Exception {
     swtpm = Swtpm.start("sha1,sha256");
     tpm = new KeylimeTpm(swtpm.tpm());
-    ak = tpm.createAk(Templates.akRsa(Alg.SHA256));
+    ak = new KeylimeAgentTpm(tpm).createAk(Templates.akRsa(Alg.SHA256));
     verifier = TpmVerifier.forAk(ak.publicArea(), AlgorithmPolicy.ALLOW_SHA1);
   }
 

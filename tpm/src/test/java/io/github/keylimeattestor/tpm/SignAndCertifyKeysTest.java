@@ -37,7 +37,7 @@ class SignAndCertifyKeysTest {
     swtpm = Swtpm.start();
     tpm = swtpm.tpm();
     k = new KeylimeTpm(tpm);
-    ak = k.createAk(Templates.akRsa(Alg.SHA256));
+    ak = new KeylimeAgentTpm(k).createAk(Templates.akRsa(Alg.SHA256));
   }
 
   @AfterAll

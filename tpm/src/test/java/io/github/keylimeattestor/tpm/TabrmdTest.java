@@ -66,10 +66,10 @@ class TabrmdTest {
     KeyBlob ak;
     try (Tpm tpm = new Tpm(Tcti.open(abrmd.tcti(), 30_000))) {
       KeylimeTpm k = new KeylimeTpm(tpm);
-      ak = k.createAk(Templates.akRsa(Alg.SHA256));
+      ak = new KeylimeAgentTpm(k).createAk(Templates.akRsa(Alg.SHA256));
       KeyBlob app = k.createAppKey(Templates.appKeyEccP256());
       // a non-zero PCR 16, so that the comparison with tpm2_pcrread below means something
-      k.resetAndExtend(16, Alg.SHA256, java.security.MessageDigest.getInstance("SHA-256").digest(nonce));
+      new KeylimeAgentTpm(k).resetAndExtend(16, Alg.SHA256, java.security.MessageDigest.getInstance("SHA-256").digest(nonce));
       e = quoteAndCertify(k, ak, app, nonce);
       // abrmd shows each connection only its own objects: ours are all flushed
       assertThat(k.transientHandles()).isEmpty();
@@ -151,7 +151,7 @@ class TabrmdTest {
   void abrmdSwapsOtherClientsObjectsOutSoOurSequenceFitsBesideThem() throws Exception {
     byte[] nonce = "beside-held-objects".getBytes(StandardCharsets.US_ASCII);
     KeylimeTpm setup = new KeylimeTpm(abrmd.tpm());
-    KeyBlob ak = setup.createAk(Templates.akRsa(Alg.SHA256));
+    KeyBlob ak = new KeylimeAgentTpm(setup).createAk(Templates.akRsa(Alg.SHA256));
     KeyBlob app = setup.createAppKey(Templates.appKeyEccP256());
     setup.tpm().close();
     // a foreign client keeps 3 objects loaded, as many as swtpm has slots, on its own abrmd connection

@@ -8,11 +8,13 @@ import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsParameters;
 import com.sun.net.httpserver.HttpsServer;
 import io.github.keylimeattestor.tpm.Alg;
+import io.github.keylimeattestor.tpm.KeylimeAgentTpm;
 import io.github.keylimeattestor.tpm.KeylimeTpm;
 import io.github.keylimeattestor.tpm.Tpm;
 import io.github.keylimeattestor.tpm.TpmException;
 import io.github.keylimeattestor.tpm.structure.AgentData;
-import io.github.keylimeattestor.tpm.structure.CredentialBlob;
+import io.github.keylimeattestor.tpm.testing.AgentDataWriter;
+import io.github.keylimeattestor.tpm.testing.CredentialBlob;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
 import io.github.keylimeattestor.tpm.structure.KeylimeQuote;
 import io.github.keylimeattestor.tpm.structure.PcrSelection;
@@ -84,6 +86,7 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
   private final EmulatorConfig config;
   private final Tpm tpm;
   private final KeylimeTpm ktpm;
+  private final KeylimeAgentTpm agentTpm;
   private final AgentKeys keys;
   private final KeyBlob ak;
   /** The AK held loaded for the emulator's life (--resident-ak), else null: loaded per request. */
@@ -98,6 +101,7 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
     Files.createDirectories(config.keylimeDir());
     this.tpm = new Tpm(Tcti.open(config.tcti(), 60_000));
     this.ktpm = new KeylimeTpm(tpm);
+    this.agentTpm = new KeylimeAgentTpm(ktpm);
     try {
       this.keys = AgentKeys.loadOrCreate(config.keylimeDir(), config.uuid(), config.ip());
       TpmPublic ekPublic = ktpm.ekPublic();
@@ -169,7 +173,7 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
       try {
         AgentData d = AgentData.read(file);
         if (d.akHashAlg().equals("Sha256") && d.akSignAlg().equals("RsaSsa")
-            && new String(d.ekHash(), StandardCharsets.US_ASCII).equals(ekHash)) {
+            && d.ekHashText().equals(ekHash)) {
           log("reusing the AK from " + file);
           blob = d.akBlob();
         } else {
@@ -180,9 +184,9 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
       }
     }
     if (blob == null) {
-      blob = ktpm.createAk(Templates.akRsa(HASH_ALG));
+      blob = agentTpm.createAk(Templates.akRsa(HASH_ALG));
     }
-    writeNonAtomically(file, AgentData.of(blob, ekPublic.toPublicKey()).toJson());
+    writeNonAtomically(file, AgentDataWriter.toJson(AgentDataWriter.of(blob, ekPublic.toPublicKey())));
     return blob;
   }
 
@@ -204,7 +208,7 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
     String version = negotiateRegistrarVersion(http, base);
     String ekCertPem;
     try {
-      ekCertPem = AgentKeys.derToPem(ktpm.readEkCertificate());
+      ekCertPem = AgentKeys.derToPem(agentTpm.readEkCertificate());
     } catch (TpmException e) {
       throw new IOException("cannot read the EK certificate from NV: " + e.getMessage(), e);
     }
@@ -223,7 +227,7 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
     byte[] credential;
     synchronized (tpmLock) {
       CredentialBlob cb = CredentialBlob.parse(Base64.getDecoder().decode(blob));
-      credential = residentAk != null ? residentAk.activateCredential(cb) : ktpm.activateCredential(ak, cb);
+      credential = residentAk != null ? residentAk.activateCredential(cb) : agentTpm.activateCredential(ak, cb);
     }
     Mac mac = Mac.getInstance("HmacSHA384");
     byte[] key = Base64.getEncoder().encode(credential);
@@ -433,7 +437,7 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
     synchronized (tpmLock) {
       byte[] digest = MessageDigest.getInstance("SHA-256")
           .digest(keys.nkPublicPem.getBytes(StandardCharsets.US_ASCII));
-      ktpm.resetAndExtend(16, HASH_ALG, digest);
+      agentTpm.resetAndExtend(16, HASH_ALG, digest);
       byte[] qualifying = nonce.getBytes(StandardCharsets.US_ASCII);
       PcrSelection selection = PcrSelection.of(HASH_ALG, pcrs.stream().mapToInt(Integer::intValue).toArray());
       quote = residentAk != null ? residentAk.quote(ktpm, qualifying, selection)

@@ -17,7 +17,7 @@ import io.github.keylimeattestor.tpm.command.Quote;
 import io.github.keylimeattestor.tpm.command.ReadPublic;
 import io.github.keylimeattestor.tpm.command.StartAuthSession;
 import io.github.keylimeattestor.tpm.structure.Attest;
-import io.github.keylimeattestor.tpm.structure.CredentialBlob;
+import io.github.keylimeattestor.tpm.testing.CredentialBlob;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
 import io.github.keylimeattestor.tpm.structure.KeylimeQuote;
 import io.github.keylimeattestor.tpm.structure.PcrBlob;
@@ -76,7 +76,7 @@ final class ResidentAk {
     int session = endorsementPolicy(tpm);
     try {
       return tpm.execute(new ActivateCredential(handle, Auth.empty(), Handles.PERSISTENT_EK_RSA,
-          Auth.policy(session), blob.idObject(), blob.encryptedSecret()));
+          Auth.policy(session), blob.idObject().toByteArray(), blob.encryptedSecret().toByteArray()));
     } catch (IOException | TpmException e) {
       flushQuietly(tpm, session);
       throw e;

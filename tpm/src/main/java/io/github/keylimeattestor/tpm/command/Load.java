@@ -28,7 +28,7 @@ public record Load(int parentHandle, Auth parentAuth, KeyBlob key) implements Tp
 
   @Override
   public void parameters(TpmWriter w) {
-    w.tpm2b(key.privateBlob());
+    w.tpm2b(key.privateBlob().toByteArray());
     w.bytes(key.publicArea().marshalTpm2b());
   }
 

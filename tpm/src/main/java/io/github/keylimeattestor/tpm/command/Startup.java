@@ -29,11 +29,14 @@ public record Startup(int startupType) implements TpmCommand<Boolean> {
     return Boolean.TRUE;
   }
 
-  /** TPM_RC_INITIALIZE means "already started" and is not an error. */
-  @Override
-  public Boolean execute(Tpm tpm) throws IOException, TpmException {
+  /**
+   * Sends TPM2_Startup; TPM_RC_INITIALIZE means "already started" and is not an error.
+   *
+   * @return true if this call started the TPM, false if it was already started
+   */
+  public static boolean startUp(Tpm tpm, int startupType) throws IOException, TpmException {
     try {
-      return tpm.execute(this);
+      return tpm.execute(new Startup(startupType));
     } catch (TpmResponseException e) {
       if (e.rc() == ResponseCode.INITIALIZE) {
         return Boolean.FALSE;
