@@ -129,16 +129,16 @@ final class Attestation {
         .setAppKeyPublic(ByteString.copyFrom(appKey.publicArea().marshalTpm2b()))
         .setChallengeNonce(challenge.nonce().hex())
         .setAppKeyCertificate(AppKeyCertificate.newBuilder()
-            .setCertifyInfo(ByteString.copyFrom(certification.attest()))
-            .setSignature(ByteString.copyFrom(certification.signature())))
+            .setCertifyInfo(ByteString.copyFrom(certification.attest().toByteArray()))
+            .setSignature(ByteString.copyFrom(certification.signature().toByteArray())))
         .setKeylimeAgentUuid(agentId.value());
     int i = 1;
     for (Map.Entry<String, KeyBlob> k : svidKeys.entrySet()) {
       AttestResponse c = certifications.get(i++);
       b.addSvidKeys(CertifiedKey.newBuilder().setKeyId(k.getKey())
           .setPublicArea(ByteString.copyFrom(k.getValue().publicArea().marshalTpm2b()))
-          .setCertificate(AppKeyCertificate.newBuilder().setCertifyInfo(ByteString.copyFrom(c.attest()))
-              .setSignature(ByteString.copyFrom(c.signature()))));
+          .setCertificate(AppKeyCertificate.newBuilder().setCertifyInfo(ByteString.copyFrom(c.attest().toByteArray()))
+              .setSignature(ByteString.copyFrom(c.signature().toByteArray()))));
     }
     return b.build().toByteArray();
   }

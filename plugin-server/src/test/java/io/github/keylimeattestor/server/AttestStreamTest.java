@@ -184,8 +184,8 @@ class AttestStreamTest {
     SovereignAttestation att = SovereignAttestation.newBuilder().setTpmSignedAttestation(e.quote().encode())
         .setAppKeyPublic(ByteString.copyFrom(appKey.publicArea().marshalTpm2b())).setChallengeNonce(c.nonce().hex())
         .setKeylimeAgentUuid(UUID).setAppKeyCertificate(AppKeyCertificate.newBuilder()
-            .setCertifyInfo(ByteString.copyFrom(e.certify().attest()))
-            .setSignature(ByteString.copyFrom(e.certify().signature()))).build();
+            .setCertifyInfo(ByteString.copyFrom(e.certify().attest().toByteArray()))
+            .setSignature(ByteString.copyFrom(e.certify().signature().toByteArray()))).build();
     beforeAnswer.run();
     s.onNext(AttestRequest.newBuilder().setChallengeResponse(att.toByteString()).build());
     return out;

@@ -2,6 +2,7 @@ package io.github.keylimeattestor.sovereign;
 
 import io.github.keylimeattestor.proto.sovereign.CertifiedKey;
 import io.github.keylimeattestor.proto.sovereign.SovereignAttestation;
+import io.github.keylimeattestor.tpm.Bytes;
 import io.github.keylimeattestor.tpm.AlgorithmPolicy;
 import io.github.keylimeattestor.tpm.ObjectAttributes;
 import io.github.keylimeattestor.tpm.TpmFormatException;
@@ -165,11 +166,11 @@ public final class EvidenceVerifier {
           + " but the policy asks for " + policy.selection());
     }
     for (Map.Entry<Integer, java.util.List<byte[]>> e : policy.expected().entrySet()) {
-      byte[] actual = q.pcrs().value(policy.hashAlg(), e.getKey());
-      boolean allowed = actual != null && e.getValue().stream().anyMatch(v -> MessageDigest.isEqual(actual, v));
+      Bytes actual = q.pcrs().value(policy.hashAlg(), e.getKey());
+      boolean allowed = actual != null && e.getValue().stream().anyMatch(actual::constantTimeEquals);
       if (!allowed) {
         throw EvidenceException.rejected("pcr_value", "PCR " + WireFormat.hashAlgName(policy.hashAlg()) + ":" + e.getKey()
-            + " is " + (actual == null ? "missing" : HexFormat.of().formatHex(actual)) + ", the policy allows "
+            + " is " + (actual == null ? "missing" : actual.toHex()) + ", the policy allows "
             + (e.getValue().size() == 1 ? "" : "one of ") + String.join(", ",
                 e.getValue().stream().map(HexFormat.of()::formatHex).toList()));
       }

@@ -1,11 +1,9 @@
 package io.github.keylimeattestor.sovereign;
 
+import io.github.keylimeattestor.tpm.Sha256;
 import io.github.keylimeattestor.tpm.structure.PcrBlob;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.security.PublicKey;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -22,11 +20,7 @@ public final class Selectors {
 
   /** Lower-case hex SHA-256 of the key's SubjectPublicKeyInfo DER ({@code openssl pkey -pubin -outform DER | sha256sum}). */
   public static String keyHash(PublicKey key) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(key.getEncoded()));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    return Sha256.hex(key.getEncoded());
   }
 
   public static List<String> build(VerifiedEvidence evidence, String ekHash, String appKeyHash,
@@ -46,7 +40,7 @@ public final class Selectors {
       String bankName = WireFormat.hashAlgName(bank.hashAlg());
       for (int pcr : new TreeSet<>(bank.pcrs())) {
         if (pcrAllowList.contains(pcr)) {
-          out.add("pcr:" + bankName + ":" + pcr + ":" + HexFormat.of().formatHex(pcrs.value(bank.hashAlg(), pcr)));
+          out.add("pcr:" + bankName + ":" + pcr + ":" + pcrs.value(bank.hashAlg(), pcr).toHex());
         }
       }
     }

@@ -65,8 +65,8 @@ class EvidenceVerifierTest {
         .setChallengeNonce(quoteNonce.hex())
         .setKeylimeAgentUuid(ID.value())
         .setAppKeyCertificate(AppKeyCertificate.newBuilder()
-            .setCertifyInfo(ByteString.copyFrom(e.certify().attest()))
-            .setSignature(ByteString.copyFrom(e.certify().signature())))
+            .setCertifyInfo(ByteString.copyFrom(e.certify().attest().toByteArray()))
+            .setSignature(ByteString.copyFrom(e.certify().signature().toByteArray())))
         .build();
   }
 
@@ -87,9 +87,9 @@ class EvidenceVerifierTest {
     VerifiedEvidence v = new EvidenceVerifier(new ClockHistory(10))
         .verify(n, POLICY, payload(appKey), evidence(ak, appKey, n, n), ak.publicArea());
     assertThat(v.agentId()).isEqualTo(ID);
-    assertThat(v.quote().extraData()).isEqualTo(n.quoteQualifyingData());
-    assertThat(v.appKeyCertification().certify().name()).isEqualTo(appKey.publicArea().name());
-    assertThat(v.pcrs().value(Alg.SHA256, 16)).hasSize(32);
+    assertThat(v.quote().extraData().toByteArray()).isEqualTo(n.quoteQualifyingData());
+    assertThat(v.appKeyCertification().certify().name().toByteArray()).isEqualTo(appKey.publicArea().name());
+    assertThat(v.pcrs().value(Alg.SHA256, 16).size()).isEqualTo(32);
   }
 
   @Test
@@ -240,7 +240,7 @@ class EvidenceVerifierTest {
         });
     VerifiedEvidence v = new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(appKey), e,
         sha1Ak.publicArea(), AlgorithmPolicy.ALLOW_SHA1);
-    assertThat(v.appKeyCertification().certify().name()).isEqualTo(appKey.publicArea().name());
+    assertThat(v.appKeyCertification().certify().name().toByteArray()).isEqualTo(appKey.publicArea().name());
   }
 
   @Test

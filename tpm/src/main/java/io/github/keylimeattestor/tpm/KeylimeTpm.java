@@ -357,8 +357,8 @@ public final class KeylimeTpm {
           signingScheme(akPublic), selection));
       PcrBlob blob = readPcrs(selection);
       Attest attest = Attest.parse(q.attest());
-      if (Arrays.equals(attest.quote().pcrDigest(), blob.digest(hash))) {
-        return new KeylimeQuote(q.attest(), q.signature(), blob.encode());
+      if (attest.quote().pcrDigest().equals(Bytes.copyFrom(blob.digest(hash)))) {
+        return new KeylimeQuote(q.attest(), q.signature(), Bytes.copyFrom(blob.encode()));
       }
       if (i + 1 >= QUOTE_TRIES) {
         throw new TpmVerificationException("PCRs kept changing while quoting (" + QUOTE_TRIES + " tries)");
@@ -368,7 +368,7 @@ public final class KeylimeTpm {
 
   /** Reads the selected PCRs (8 per TPM2_PCR_Read) into a Keylime/tpm2-tools PCR blob. */
   public PcrBlob readPcrs(PcrSelection selection) throws IOException, TpmException {
-    Map<Long, byte[]> got = new LinkedHashMap<>();
+    Map<Long, Bytes> got = new LinkedHashMap<>();
     List<long[]> wanted = new ArrayList<>();
     for (PcrSelection.Bank b : selection.banks()) {
       for (int p : b.pcrs()) {
@@ -378,7 +378,7 @@ public final class KeylimeTpm {
     while (got.size() < wanted.size()) {
       List<PcrSelection.Bank> rest = new ArrayList<>();
       for (PcrSelection.Bank b : selection.banks()) {
-        byte[] sel = new byte[b.select().length];
+        byte[] sel = new byte[b.select().size()];
         for (int p : b.pcrs()) {
           if (!got.containsKey(key(b.hashAlg(), p))) {
             sel[p / 8] |= (byte) (1 << (p % 8));
@@ -398,9 +398,9 @@ public final class KeylimeTpm {
         }
       }
     }
-    List<byte[]> values = new ArrayList<>();
+    List<Bytes> values = new ArrayList<>();
     for (long[] w : wanted) {
-      byte[] v = got.get(key((int) w[0], (int) w[1]));
+      Bytes v = got.get(key((int) w[0], (int) w[1]));
       if (v == null) {
         throw new TpmFormatException("PCR_Read did not return a requested PCR");
       }

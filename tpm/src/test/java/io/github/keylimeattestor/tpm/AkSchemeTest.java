@@ -45,7 +45,8 @@ class AkSchemeTest {
       swtpm.tpm2("tpm2_flushcontext", "-t");
     }
     return new Quoted(TpmPublic.parseTpm2b(read(name + ".pub")),
-        new KeylimeQuote(read(name + ".msg"), read(name + ".sig"), read(name + ".pcrs")));
+        new KeylimeQuote(Bytes.copyFrom(read(name + ".msg")), Bytes.copyFrom(read(name + ".sig")),
+            Bytes.copyFrom(read(name + ".pcrs"))));
   }
 
   private record Quoted(TpmPublic ak, KeylimeQuote quote) {}
@@ -76,7 +77,7 @@ class AkSchemeTest {
     assertThatThrownBy(() -> TpmVerifier.forAk(q.ak(), AlgorithmPolicy.STRICT).verifyQuote(q.quote(), NONCE))
         .isInstanceOf(TpmVerificationException.class).hasMessageContaining("PCR bank").hasMessageContaining("SHA-1");
     TpmVerifier.VerifiedQuote v = TpmVerifier.forAk(q.ak(), AlgorithmPolicy.ALLOW_SHA1).verifyQuote(q.quote(), NONCE);
-    assertThat(v.pcrs().value(Alg.SHA1, 16)).hasSize(20);
+    assertThat(v.pcrs().value(Alg.SHA1, 16).size()).isEqualTo(20);
   }
 
   @Test

@@ -52,13 +52,13 @@ class FormatTest {
     PARSERS.put("key blob", KeyBlob::parse);
     SAMPLES.put("key blob", qc.app().marshal());
     PARSERS.put("TPMS_ATTEST quote", Attest::parse);
-    SAMPLES.put("TPMS_ATTEST quote", qc.evidence().quote().attest());
+    SAMPLES.put("TPMS_ATTEST quote", qc.evidence().quote().attest().toByteArray());
     PARSERS.put("TPMS_ATTEST certify", Attest::parse);
-    SAMPLES.put("TPMS_ATTEST certify", qc.evidence().certify().attest());
+    SAMPLES.put("TPMS_ATTEST certify", qc.evidence().certify().attest().toByteArray());
     PARSERS.put("TPMT_SIGNATURE rsassa", TpmSignature::parse);
-    SAMPLES.put("TPMT_SIGNATURE rsassa", qc.evidence().quote().signature());
+    SAMPLES.put("TPMT_SIGNATURE rsassa", qc.evidence().quote().signature().toByteArray());
     PARSERS.put("PCR blob", PcrBlob::parse);
-    SAMPLES.put("PCR blob", qc.evidence().quote().pcrBlob());
+    SAMPLES.put("PCR blob", qc.evidence().quote().pcrBlob().toByteArray());
     PARSERS.put("TPML_PCR_SELECTION", PcrSelection::parse);
     SAMPLES.put("TPML_PCR_SELECTION", TraceScenarios.SELECTION.marshal());
     PARSERS.put("credential blob", CredentialBlob::parse);

@@ -75,19 +75,19 @@ class TabrmdTest {
       assertThat(k.transientHandles()).isEmpty();
     }
     Files.write(abrmd.dir().resolve("ak.pub"), ak.publicArea().marshalTpm2b());
-    Files.write(abrmd.dir().resolve("q.msg"), e.quote().attest());
-    Files.write(abrmd.dir().resolve("q.sig"), e.quote().signature());
-    Files.write(abrmd.dir().resolve("q.pcrs"), e.quote().pcrBlob());
+    Files.write(abrmd.dir().resolve("q.msg"), e.quote().attest().toByteArray());
+    Files.write(abrmd.dir().resolve("q.sig"), e.quote().signature().toByteArray());
+    Files.write(abrmd.dir().resolve("q.pcrs"), e.quote().pcrBlob().toByteArray());
     abrmd.tpm2("tpm2_checkquote", "-u", "ak.pub", "-m", "q.msg", "-s", "q.sig", "-f", "q.pcrs", "-g", "sha256",
         "-q", HexFormat.of().formatHex(nonce));
     // tpm2-tools reach the same TPM through the same daemon: the PCRs we quoted, the persistent EK we used
     abrmd.tpm2("tpm2_pcrread", "sha256:0,1,7,16", "-o", "pcrs.bin");
     byte[] theirs = Files.readAllBytes(abrmd.dir().resolve("pcrs.bin"));
-    PcrBlob ours = PcrBlob.parse(e.quote().pcrBlob());
+    PcrBlob ours = PcrBlob.parse(e.quote().pcrBlob().toByteArray());
     int[] pcrs = {0, 1, 7, 16};
     for (int i = 0; i < pcrs.length; i++) {
       assertThat(java.util.Arrays.copyOfRange(theirs, 32 * i, 32 * i + 32)).as("PCR %d", pcrs[i])
-          .isEqualTo(ours.value(Alg.SHA256, pcrs[i]));
+          .isEqualTo(ours.value(Alg.SHA256, pcrs[i]).toByteArray());
     }
     assertThat(abrmd.tpm2("tpm2_getcap", "handles-persistent")).contains("0x81010001");
     assertThat(abrmd.tpm2("tpm2_getcap", "handles-transient").strip()).isEmpty();

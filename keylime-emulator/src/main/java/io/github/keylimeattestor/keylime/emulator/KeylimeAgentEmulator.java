@@ -10,6 +10,7 @@ import com.sun.net.httpserver.HttpsServer;
 import io.github.keylimeattestor.tpm.Alg;
 import io.github.keylimeattestor.tpm.KeylimeAgentTpm;
 import io.github.keylimeattestor.tpm.KeylimeTpm;
+import io.github.keylimeattestor.tpm.Sha256;
 import io.github.keylimeattestor.tpm.Tpm;
 import io.github.keylimeattestor.tpm.TpmException;
 import io.github.keylimeattestor.tpm.structure.AgentData;
@@ -35,7 +36,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
-import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
@@ -435,8 +435,7 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
     pcrs.sort(Integer::compare);
     KeylimeQuote quote;
     synchronized (tpmLock) {
-      byte[] digest = MessageDigest.getInstance("SHA-256")
-          .digest(keys.nkPublicPem.getBytes(StandardCharsets.US_ASCII));
+      byte[] digest = Sha256.digest(keys.nkPublicPem.getBytes(StandardCharsets.US_ASCII));
       agentTpm.resetAndExtend(16, HASH_ALG, digest);
       byte[] qualifying = nonce.getBytes(StandardCharsets.US_ASCII);
       PcrSelection selection = PcrSelection.of(HASH_ALG, pcrs.stream().mapToInt(Integer::intValue).toArray());

@@ -149,7 +149,7 @@ class RealKeylimeIT {
     assertThat(rec.ek().parsed().objectAttributes()).isEqualTo(0x000300b2);
     // AK: the one persisted in agent_data.json (rust-keylime's format)
     AgentData data = AgentData.read(agentDir.resolve("agent_data.json"));
-    assertThat(rec.ak().tpmtPublic()).isEqualTo(data.akPublic());
+    assertThat(rec.ak().tpmtPublic()).isEqualTo(data.akPublic().toByteArray());
     assertThat(data.akHashAlg()).isEqualTo("Sha256");
     assertThat(data.akSignAlg()).isEqualTo("RsaSsa");
     assertThat(data.ekHashText())
