@@ -224,8 +224,8 @@ class EvidenceVerifierTest {
 
   /** The same RSA key, but a public area (as the registrar would hold it) that declares another hash. */
   static TpmPublic declaring(TpmPublic ak, int hashAlg) {
-    return TpmPublic.rsa(ak.nameAlg(), ak.objectAttributes(), ak.authPolicy(), ak.symmetric(),
-        TpmPublic.Scheme.of(Alg.RSASSA, hashAlg), ak.keyBits(), ak.exponent(), ak.rsaModulus());
+    return TpmPublic.rsa(ak.nameAlg(), ak.objectAttributes(), ak.authPolicy().toByteArray(), ak.symmetric(),
+        TpmPublic.Scheme.of(Alg.RSASSA, hashAlg), ak.keyBits(), ak.exponent(), ak.rsaModulus().toByteArray());
   }
 
   @Test

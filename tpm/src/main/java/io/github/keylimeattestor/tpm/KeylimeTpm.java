@@ -28,7 +28,6 @@ import io.github.keylimeattestor.tpm.structure.TpmPublic.Scheme;
 import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -159,7 +158,7 @@ public final class KeylimeTpm {
       TpmPublic t = p.template();
       usable = pub.type() == t.type() && pub.nameAlg() == t.nameAlg()
           && pub.objectAttributes() == t.objectAttributes()
-          && Arrays.equals(pub.authPolicy(), t.authPolicy())
+          && pub.authPolicy().equals(t.authPolicy())
           && pub.symmetric().equals(t.symmetric()) && pub.keyBits() == t.keyBits()
           && pub.curveId() == t.curveId();
     } catch (TpmResponseException e) {

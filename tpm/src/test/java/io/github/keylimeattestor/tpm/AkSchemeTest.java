@@ -57,8 +57,8 @@ class AkSchemeTest {
 
   /** The same RSA key, but a public area that declares another RSASSA hash. */
   private static TpmPublic declaring(TpmPublic ak, int hashAlg) {
-    return TpmPublic.rsa(ak.nameAlg(), ak.objectAttributes(), ak.authPolicy(), ak.symmetric(),
-        TpmPublic.Scheme.of(Alg.RSASSA, hashAlg), ak.keyBits(), ak.exponent(), ak.rsaModulus());
+    return TpmPublic.rsa(ak.nameAlg(), ak.objectAttributes(), ak.authPolicy().toByteArray(), ak.symmetric(),
+        TpmPublic.Scheme.of(Alg.RSASSA, hashAlg), ak.keyBits(), ak.exponent(), ak.rsaModulus().toByteArray());
   }
 
   @Test
@@ -108,7 +108,7 @@ class AkSchemeTest {
         .isInstanceOf(TpmResponseException.class).hasMessageContaining("TPM_RC_SCHEME");
     Quoted q = toolsQuote("nullak", "sha256", "sha256:16");
     TpmPublic nullScheme = TpmPublic.rsa(Alg.SHA256, Templates.AK_ATTRIBUTES, new byte[0], TpmPublic.SymDef.NULL,
-        TpmPublic.Scheme.NULL, 2048, 0, q.ak().rsaModulus());
+        TpmPublic.Scheme.NULL, 2048, 0, q.ak().rsaModulus().toByteArray());
     assertThatThrownBy(() -> TpmVerifier.forAk(nullScheme, AlgorithmPolicy.STRICT))
         .isInstanceOf(TpmFormatException.class).hasMessageContaining("declares no signing scheme");
   }

@@ -114,7 +114,7 @@ class EkAndNvTest {
     CreatePrimary.Response created = tpm.execute(
         CreatePrimary.of(Handles.RH_ENDORSEMENT, Templates.ekEccP256()));
     try {
-      assertThat(created.outPublic().eccX()).hasSize(32);
+      assertThat(created.outPublic().eccX().size()).isEqualTo(32);
       assertThat(created.outPublic().name()).isEqualTo(created.name());
       assertThat(tpm.execute(new ReadPublic(created.handle())).name()).isEqualTo(created.name());
     } finally {
