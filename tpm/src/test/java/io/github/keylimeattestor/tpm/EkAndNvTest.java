@@ -74,7 +74,7 @@ class EkAndNvTest {
       assertThat(created.outPublic().marshal()).isEqualTo(persistent.outPublic().marshal());
       assertThat(created.name()).isEqualTo(persistent.name());
       // our Name computation equals the TPM's
-      assertThat(persistent.outPublic().name()).isEqualTo(persistent.name());
+      assertThat(Bytes.copyFrom(persistent.outPublic().name())).isEqualTo(persistent.name());
 
       KeylimeTpm k = new KeylimeTpm(tpm);
       byte[] der = new KeylimeAgentTpm(k).readEkCertificate();
@@ -101,7 +101,7 @@ class EkAndNvTest {
   void eccEkCertificateMatchesPersistentEccEk() throws Exception {
     ReadPublic.Response ecc = tpm.execute(new ReadPublic(Handles.PERSISTENT_EK_ECC_P384));
     assertThat(ecc.outPublic().curveId()).isEqualTo(Alg.ECC_NIST_P384);
-    assertThat(ecc.outPublic().name()).isEqualTo(ecc.name());
+    assertThat(Bytes.copyFrom(ecc.outPublic().name())).isEqualTo(ecc.name());
     byte[] der = new KeylimeAgentTpm(tpm).readNv(Handles.NV_EK_CERT_ECC_P384);
     X509Certificate cert = (X509Certificate) CertificateFactory.getInstance("X.509")
         .generateCertificate(new ByteArrayInputStream(der));
@@ -115,7 +115,7 @@ class EkAndNvTest {
         CreatePrimary.of(Handles.RH_ENDORSEMENT, Templates.ekEccP256()));
     try {
       assertThat(created.outPublic().eccX().size()).isEqualTo(32);
-      assertThat(created.outPublic().name()).isEqualTo(created.name());
+      assertThat(Bytes.copyFrom(created.outPublic().name())).isEqualTo(created.name());
       assertThat(tpm.execute(new ReadPublic(created.handle())).name()).isEqualTo(created.name());
     } finally {
       tpm.execute(new FlushContext(created.handle()));

@@ -204,12 +204,12 @@ class QuoteCertifyTest {
       Load.Response loaded = tpm.execute(new Load(srk.handle(), Auth.empty(), app));
       try {
         ReadPublic.Response rp = tpm.execute(new ReadPublic(loaded.handle()));
-        assertThat(app.publicArea().name()).isEqualTo(rp.name()).isEqualTo(loaded.name());
+        assertThat(Bytes.copyFrom(app.publicArea().name())).isEqualTo(rp.name()).isEqualTo(loaded.name());
         assertThat(rp.outPublic()).isEqualTo(app.publicArea());
       } finally {
         tpm.execute(new FlushContext(loaded.handle()));
       }
-      assertThat(srk.outPublic().name()).isEqualTo(srk.name());
+      assertThat(Bytes.copyFrom(srk.outPublic().name())).isEqualTo(srk.name());
     } finally {
       tpm.execute(new FlushContext(srk.handle()));
     }

@@ -7,6 +7,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsParameters;
 import com.sun.net.httpserver.HttpsServer;
+import io.github.keylimeattestor.keylime.ApiVersion;
 import io.github.keylimeattestor.tpm.Alg;
 import io.github.keylimeattestor.tpm.KeylimeAgentTpm;
 import io.github.keylimeattestor.tpm.KeylimeTpm;
@@ -242,28 +243,26 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
   private String negotiateRegistrarVersion(HttpClient http, URI base) throws Exception {
     JsonNode v = call(http, "GET", base, "/version", null);
     JsonNode r = v.path("results").isObject() ? v.get("results") : v;
-    List<String> theirs = new ArrayList<>();
-    r.path("supported_versions").forEach(x -> theirs.add(x.asText()));
-    if (theirs.isEmpty()) {
-      theirs.add(r.path("current_version").asText());
+    List<String> offered = new ArrayList<>();
+    r.path("supported_versions").forEach(x -> offered.add(x.asText()));
+    if (offered.isEmpty()) {
+      offered.add(r.path("current_version").asText());
     }
-    String best = null;
-    for (String ours : config.apiVersions()) {
-      if (theirs.contains(ours) && (best == null || cmp(ours, best) > 0)) {
-        best = ours;
+    List<ApiVersion> theirs = new ArrayList<>();
+    for (String o : offered) {
+      try {
+        theirs.add(ApiVersion.parse(o));
+      } catch (IllegalArgumentException e) {
+        // not a version: offers nothing
       }
     }
-    if (best == null) {
-      throw new IOException("no common API version with the registrar: " + theirs);
-    }
-    return best;
+    List<ApiVersion> ours = config.apiVersions().stream().map(ApiVersion::parse).toList();
+    return ApiVersion.negotiate(ours, theirs).map(ApiVersion::toString)
+        .orElseThrow(() -> new IOException("no common API version with the registrar: " + offered));
   }
 
   private static int cmp(String a, String b) {
-    String[] x = a.split("\\.");
-    String[] y = b.split("\\.");
-    int c = Integer.compare(Integer.parseInt(x[0]), Integer.parseInt(y[0]));
-    return c != 0 ? c : Integer.compare(Integer.parseInt(x[1]), Integer.parseInt(y[1]));
+    return ApiVersion.parse(a).compareTo(ApiVersion.parse(b));
   }
 
   private static JsonNode call(HttpClient http, String method, URI base, String path, JsonNode body)

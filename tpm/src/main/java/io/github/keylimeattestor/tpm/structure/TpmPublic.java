@@ -15,7 +15,6 @@ import java.security.spec.ECParameterSpec;
 import java.security.spec.ECPoint;
 import java.security.spec.ECPublicKeySpec;
 import java.security.spec.RSAPublicKeySpec;
-import java.util.Arrays;
 
 /**
  * TPMT_PUBLIC for RSA and ECC keys (TPM 2.0 Part 2, "Public Area Structures"). Fields that do not
@@ -289,15 +288,6 @@ public record TpmPublic(
     return out;
   }
 
-  @Override
-  public boolean equals(Object o) {
-    return o instanceof TpmPublic && Arrays.equals(marshal(), ((TpmPublic) o).marshal());
-  }
-
-  @Override
-  public int hashCode() {
-    return Arrays.hashCode(marshal());
-  }
 
   @Override
   public String toString() {
