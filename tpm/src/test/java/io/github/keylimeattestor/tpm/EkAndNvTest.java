@@ -39,7 +39,7 @@ class EkAndNvTest {
 
   @Test
   void startupReportsAlreadyStarted() throws Exception {
-    assertThat(Startup.startUp(tpm, Startup.CLEAR)).isFalse();
+    assertThat(tpm.startup(Startup.CLEAR)).isFalse();
   }
 
   @Test
