@@ -11,6 +11,8 @@
 #   STACK_RETRY_INTERVAL   verifier retry_interval seconds (default 1)
 #   STACK_MAX_RETRIES      verifier max_retries (default 2; Keylime's default is 5)
 #   STACK_EXP_BACKOFF      verifier exponential_backoff (default False)
+#   STACK_VERIFIER_MODE    verifier [verifier] mode: pull (default) or push (API v3 push attestation;
+#                          agents then enrol with tenant.sh ... -c add --push-model)
 #   STACK_TLS_EXTRA_CA     PEM CA certificate(s) of an external PKI (e.g. its root): trusted by the
 #                          verifier and registrar for client certificates, and by the verifier and
 #                          tenant for server certificates, beside Keylime's own CA
@@ -46,6 +48,8 @@ QUOTE_INTERVAL="${STACK_QUOTE_INTERVAL:-2}"
 RETRY_INTERVAL="${STACK_RETRY_INTERVAL:-1}"
 MAX_RETRIES="${STACK_MAX_RETRIES:-2}"
 EXP_BACKOFF="${STACK_EXP_BACKOFF:-False}"
+VERIFIER_MODE="${STACK_VERIFIER_MODE:-pull}"
+case "$VERIFIER_MODE" in pull|push) ;; *) die "STACK_VERIFIER_MODE must be pull or push, not $VERIFIER_MODE" ;; esac
 
 # ---------------------------------------------------------------- swtpm with its own local CA
 cat >"$WD/etc/swtpm-localca.conf" <<CONF
@@ -168,7 +172,7 @@ database_url = sqlite
 database_pool_sz_ovfl = 5,10
 auto_migrate_db = True
 num_workers = 1
-mode = pull
+mode = $VERIFIER_MODE
 quote_interval = $QUOTE_INTERVAL
 retry_interval = $RETRY_INTERVAL
 max_retries = $MAX_RETRIES
@@ -358,5 +362,6 @@ EK_CA_BUNDLE=$WD/localca/ek-ca-bundle.pem
 QUOTE_INTERVAL=$QUOTE_INTERVAL
 RETRY_INTERVAL=$RETRY_INTERVAL
 MAX_RETRIES=$MAX_RETRIES
+VERIFIER_MODE=$VERIFIER_MODE
 ENV
 log "Keylime stack up in $WD: verifier $VERIFIER_PORT, registrar $REGISTRAR_PORT/$REGISTRAR_TLS_PORT, swtpm $SWTPM_PORT"

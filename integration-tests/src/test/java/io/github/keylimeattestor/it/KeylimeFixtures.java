@@ -109,6 +109,34 @@ final class KeylimeFixtures {
     return new Emulator(port, dir, process);
   }
 
+  /** The tenant's tpm_policy for push-mode nodes: PCR 23 at its reset value (push verifiers ask for a quote only for listed PCRs). */
+  static final String PUSH_TPM_POLICY = "{\"23\": [\"0x" + "0".repeat(64) + "\"]}";
+
+  /**
+   * Starts an emulated push-mode Keylime agent {@code uuid} in {@code <stack>/agent-<uuid>} against a stack started
+   * with {@code STACK_VERIFIER_MODE=push}, waits until it has registered, and enrols it with {@code tenant -c add
+   * --push-model} and {@link #PUSH_TPM_POLICY}. Its port is 0: it serves nothing.
+   */
+  static Emulator startEnrolledPushEmulator(KeylimeStack stack, String uuid) throws Exception {
+    Path dir = stack.dir.resolve("agent-" + uuid);
+    Process process = stack.startPushAgent(uuid, dir);
+    awaitLog(stack, uuid, "pushing evidence for " + uuid, Duration.ofSeconds(60));
+    untilEnrolled(stack, uuid, "tenant.sh", stack.dir.toString(), "-c", "add", "-u", uuid, "--push-model",
+        "--tpm_policy", PUSH_TPM_POLICY);
+    return new Emulator(0, dir, process);
+  }
+
+  /** Waits for {@code text} in the emulator log of {@code uuid}. */
+  static void awaitLog(KeylimeStack stack, String uuid, String text, Duration timeout) throws InterruptedException {
+    Instant end = Instant.now().plus(timeout);
+    while (!stack.agentLog(uuid).contains(text)) {
+      if (Instant.now().isAfter(end)) {
+        throw new AssertionError("'" + text + "' not in the emulator log:\n" + stack.agentLog(uuid));
+      }
+      Thread.sleep(200);
+    }
+  }
+
   /** Waits up to 60 s for the verifier to report PASS for {@code uuid}; else fails with {@code failure} + status. */
   static void awaitPass(KeylimeStack stack, String uuid, String failure) throws Exception {
     TlsSettings tls = TlsSettings.builder().caBundle(stack.path("KEYLIME_CA_CERT"))

@@ -19,6 +19,10 @@ import java.util.Optional;
  * @param tpmPolicy the TPM policy as JSON text
  * @param metaData tenant-supplied metadata as JSON text (tenant-asserted, not TPM-attested)
  * @param integrityPolicy what Keylime checks for the node (TPM policy, measured boot, runtime)
+ * @param pushMode the agent pushes its evidence (API v3), by Keylime's own rule ({@code
+ *     agent_util.is_push_mode_agent}): {@code operational_state} null, or {@code ip} and {@code port}
+ *     both null. A 7.14.3 push-mode verifier reports {@code operational_state} 3 (Get Quote) for its
+ *     agents, with {@code ip} and {@code port} null: the state says nothing about them.
  */
 public record VerifierAgentStatus(
     String agentId,
@@ -35,7 +39,19 @@ public record VerifierAgentStatus(
     Optional<String> verifierId,
     Optional<String> tpmPolicy,
     Optional<String> metaData,
-    IntegrityPolicy integrityPolicy) {
+    IntegrityPolicy integrityPolicy,
+    boolean pushMode) {
+
+  /** Push mode judged by {@code operational_state} alone (null: push). */
+  public VerifierAgentStatus(String agentId, Optional<OperationalState> operationalState,
+      Optional<AttestationStatus> attestationStatus, Optional<Instant> lastSuccessfulAttestation,
+      Optional<Instant> lastReceivedQuote, long attestationCount, Optional<String> hashAlg, Optional<String> signAlg,
+      Optional<String> encAlg, Optional<Long> severityLevel, Optional<String> lastEventId, Optional<String> verifierId,
+      Optional<String> tpmPolicy, Optional<String> metaData, IntegrityPolicy integrityPolicy) {
+    this(agentId, operationalState, attestationStatus, lastSuccessfulAttestation, lastReceivedQuote, attestationCount,
+        hashAlg, signAlg, encAlg, severityLevel, lastEventId, verifierId, tpmPolicy, metaData, integrityPolicy,
+        operationalState.isEmpty());
+  }
 
   /** Without the integrity policy (unknown). */
   public VerifierAgentStatus(String agentId, Optional<OperationalState> operationalState,
@@ -47,9 +63,9 @@ public record VerifierAgentStatus(
         hashAlg, signAlg, encAlg, severityLevel, lastEventId, verifierId, tpmPolicy, metaData, IntegrityPolicy.UNKNOWN);
   }
 
-  /** Push mode: Keylime reports no operational_state for agents that push their evidence. */
+  /** Push mode: see {@code pushMode}; {@code operational_state} is then not the agent's state. */
   public boolean isPushMode() {
-    return operationalState.isEmpty();
+    return pushMode;
   }
 
   static VerifierAgentStatus parse(Fields f, String agentId)
@@ -94,7 +110,8 @@ public record VerifierAgentStatus(
         f.optString("verifier_id"),
         f.optString("tpm_policy"),
         f.optString("meta_data"),
-        IntegrityPolicy.parse(f));
+        IntegrityPolicy.parse(f),
+        state.isEmpty() || (f.isNullOrAbsent("ip") && f.isNullOrAbsent("port")));
   }
 
   private static Optional<String> nonEmpty(Optional<String> s) {

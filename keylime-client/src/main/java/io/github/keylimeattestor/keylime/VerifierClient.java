@@ -95,6 +95,32 @@ public final class VerifierClient {
         });
   }
 
+  /**
+   * {@code GET /v3.0/agents/{uuid}/attestations/latest} on a push-mode verifier (Keylime 7.14+,
+   * {@code [verifier] mode = push}; admin mTLS, as the status read). Empty when the verifier holds
+   * no attestation for the agent yet (404). Pull-mode verifiers do not serve this path (404 too).
+   * The list {@code GET /v3.0/agents/{uuid}/attestations} is not used: 7.14.3 answers it HTTP 500
+   * whenever it holds none or more than one attestation.
+   */
+  public java.util.Optional<PushAttestation> latestPushAttestation(String agentId) throws KeylimeException {
+    String id = VersionedClient.checkAgentId(agentId);
+    return core.http.withFailover(
+        base -> {
+          try {
+            KeylimeHttp.Answer a = core.http.get(base, PUSH_API + "/agents/" + id + "/attestations/latest");
+            return java.util.Optional.of(PushAttestation.parse(a, "latest push attestation of " + id));
+          } catch (KeylimeApiException e) {
+            if (e.isNotFound()) {
+              return java.util.Optional.empty();
+            }
+            throw e;
+          }
+        });
+  }
+
+  /** The push-attestation API prefix: Keylime 7.14 serves it as v3.0 only. */
+  static final String PUSH_API = "/v3.0";
+
   /** The API version used with the first reachable URL (negotiating it if needed). */
   public ApiVersion apiVersion() throws KeylimeException {
     return core.http.withFailover(core::version);

@@ -181,4 +181,54 @@ class VerifierClientTest {
       assertThat(c.getAgent(Fixture.UUID).isPushMode()).isTrue();
     }
   }
+
+  /**
+   * What a Keylime 7.14.3 verifier with {@code mode = push} answered for an agent enrolled with
+   * {@code tenant -c add --push-model} (recorded 2026-12-01; evidence items cut): {@code /version} 410,
+   * the v2 record with operational_state 3 but ip and port null, and the v3 latest attestation with
+   * HTTP 201. The fake server stands in for it (a unit test); PushModeIT runs the real one.
+   */
+  @Test
+  void pushModeAgentAndItsLatestAttestationAsKeylime7143AnswersThem() throws Exception {
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.route("/version", 410, "{\"code\": 410, \"status\": \"Gone\", \"results\": {}}");
+      s.route("/v2.6/agents/" + Fixture.UUID, 200, FakeKeylimeServer.envelope("{\"operational_state\": 3, "
+          + "\"v\": null, \"ip\": null, \"port\": null, \"tpm_policy\": \"{\\\"23\\\": [\\\"0x00\\\"], "
+          + "\\\"mask\\\": \\\"0x800000\\\"}\", \"meta_data\": \"{}\", \"has_mb_refstate\": 0, "
+          + "\"has_runtime_policy\": 0, \"hash_alg\": \"\", \"enc_alg\": \"\", \"sign_alg\": \"\", "
+          + "\"verifier_id\": \"default\", \"severity_level\": null, \"last_event_id\": null, "
+          + "\"attestation_count\": 51, \"last_received_quote\": 1796123220, "
+          + "\"last_successful_attestation\": 1796123220, \"attestation_status\": \"TIMEOUT\", "
+          + "\"attestation_period\": \"2s\", \"maximum_attestation_interval\": \"10s\"}"));
+      String latest = "{\"data\": {\"type\": \"attestation\", \"attributes\": {\"stage\": "
+          + "\"verification_complete\", \"evaluation\": \"fail\", \"evidence\": [], \"system_info\": "
+          + "{\"boot_time\": \"2026-12-01T07:31:51.000000+00:00\"}, \"capabilities_received_at\": "
+          + "\"2026-12-01T11:07:38.975405+00:00\", \"challenges_expire_at\": \"2026-12-01T11:37:38.975405+00:00\", "
+          + "\"evidence_received_at\": \"2026-12-01T11:07:39.012865+00:00\"}}, \"links\": {\"self\": "
+          + "\"/v3.0/agents/" + Fixture.UUID + "/attestations/latest\"}}";
+      s.route("/v3.0/agents/" + Fixture.UUID + "/attestations/latest", 201, latest);
+      VerifierClient c = new VerifierClient(ClientSettings.of(s.uri(), fx.tls()));
+
+      VerifierAgentStatus st = c.getAgent(Fixture.UUID);
+      assertThat(st.operationalState()).contains(OperationalState.GET_QUOTE);
+      assertThat(st.isPushMode()).as("ip and port null: Keylime's own push-mode rule").isTrue();
+      assertThat(st.attestationStatus()).contains(AttestationStatus.TIMEOUT);
+
+      PushAttestation a = c.latestPushAttestation(Fixture.UUID).orElseThrow();
+      assertThat(a.complete()).isTrue();
+      assertThat(a.failed()).isTrue();
+      assertThat(a.passed()).isFalse();
+      assertThat(a.evidenceReceivedAt()).contains(Instant.parse("2026-12-01T11:07:39.012865Z"));
+      assertThat(a.capabilitiesReceivedAt()).contains(Instant.parse("2026-12-01T11:07:38.975405Z"));
+
+      s.route("/v3.0/agents/" + Fixture.UUID + "/attestations/latest", 404, "{\"errors\": [{\"status\": \"404\", "
+          + "\"code\": \"not_found\", \"detail\": \"No attestation exists for agent '" + Fixture.UUID + "'.\"}]}");
+      assertThat(c.latestPushAttestation(Fixture.UUID)).isEmpty();
+
+      s.route("/v3.0/agents/" + Fixture.UUID + "/attestations/latest", 201,
+          latest.replace("verification_complete", "judged"));
+      assertThatThrownBy(() -> c.latestPushAttestation(Fixture.UUID))
+          .isInstanceOf(KeylimeMalformedResponseException.class).hasMessageContaining("stage");
+    }
+  }
 }

@@ -1,19 +1,16 @@
 package io.github.keylimeattestor.agent;
 
-import com.google.protobuf.ByteString;
 import io.github.keylimeattestor.keylime.KeyFilePermissions;
 import io.github.keylimeattestor.keylime.KeylimeAgentClient;
 import io.github.keylimeattestor.keylime.KeylimeException;
 import io.github.keylimeattestor.keylime.KeylimeUnavailableException;
-import io.github.keylimeattestor.proto.sovereign.AppKeyCertificate;
-import io.github.keylimeattestor.proto.sovereign.CertifiedKey;
-import io.github.keylimeattestor.proto.sovereign.SovereignAttestation;
 import io.github.keylimeattestor.sovereign.AppKeyBinding;
 import io.github.keylimeattestor.sovereign.EvidenceException;
 import io.github.keylimeattestor.sovereign.KeylimeAgentId;
 import io.github.keylimeattestor.sovereign.SvidKeyBinding;
 import io.github.keylimeattestor.sovereign.WireFormat;
 import io.github.keylimeattestor.tpm.AlgorithmPolicy;
+import io.github.keylimeattestor.tpm.Bytes;
 import io.github.keylimeattestor.tpm.CommandCode;
 import io.github.keylimeattestor.tpm.KeylimeTpm;
 import io.github.keylimeattestor.tpm.TpmException;
@@ -25,10 +22,12 @@ import io.github.keylimeattestor.tpm.command.AttestResponse;
 import io.github.keylimeattestor.tpm.structure.AgentData;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
 import io.github.keylimeattestor.tpm.structure.KeylimeQuote;
+import io.github.keylimeattestor.tpm.structure.TpmPublic;
 import java.io.IOException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -69,27 +68,13 @@ final class Attestation {
     } catch (TpmFormatException | IllegalArgumentException e) {
       throw AttestationFailure.precondition("the AK in " + config.agentDataPath() + " is unusable: " + e.getMessage(), e);
     }
-    String confValue = null;
-    if (config.uuid() instanceof AgentConfig.UuidSource.Explicit x) {
-      agentId = x.id();
-    } else if (config.uuid() instanceof AgentConfig.UuidSource.AgentConf x) {
-      confValue = uuidFromConf(x.path());
-    } else {
-      agentId = agentId(fetchUuid(), "the Keylime agent's /agent/info");
-    }
-    String fromConf = confValue;
+    agentId = resolveAgentId();
     checkKeyFile(config.appKeyPath(), "app_key_path", false);
     appKey = tpmAccess.use(config, "loading the App Key from " + config.appKeyPath(), (tpm, ktpm) -> {
-      if ("hash_ek".equals(fromConf)) {
-        agentId = agentId(AgentData.ekHash(ktpm.ekPublic().toPublicKey()), "the EK hash (uuid = \"hash_ek\")");
-      }
       KeyBlob loaded = AppKeyStore.loadOrCreate(config.appKeyPath(), ktpm);
       svidKeys = loadableSvidKeys(ktpm);
       return loaded;
     });
-    if (agentId == null) {
-      agentId = agentId(confValue, "uuid in " + ((AgentConfig.UuidSource.AgentConf) config.uuid()).path());
-    }
     return WireFormat.encodePayload(agentId, appKey.publicArea(), hashAlg);
   }
 
@@ -123,24 +108,17 @@ final class Attestation {
       certifications = tpmAccess.use(config, "certifying " + what + " with the Keylime AK",
           (tpm, ktpm) -> withAkHint(() -> ktpm.quoteAndCertifyAll(ak, null, null, toCertify).certifications()));
     }
-    AttestResponse certification = certifications.get(0);
-    SovereignAttestation.Builder b = SovereignAttestation.newBuilder()
-        .setTpmSignedAttestation(quote)
-        .setAppKeyPublic(ByteString.copyFrom(appKey.publicArea().marshalTpm2b()))
-        .setChallengeNonce(challenge.nonce().hex())
-        .setAppKeyCertificate(AppKeyCertificate.newBuilder()
-            .setCertifyInfo(ByteString.copyFrom(certification.attest().toByteArray()))
-            .setSignature(ByteString.copyFrom(certification.signature().toByteArray())))
-        .setKeylimeAgentUuid(agentId.value());
+    Map<String, WireFormat.Certification> certifiedSvidKeys = new LinkedHashMap<>();
     int i = 1;
     for (Map.Entry<String, KeyBlob> k : svidKeys.entrySet()) {
-      AttestResponse c = certifications.get(i++);
-      b.addSvidKeys(CertifiedKey.newBuilder().setKeyId(k.getKey())
-          .setPublicArea(ByteString.copyFrom(k.getValue().publicArea().marshalTpm2b()))
-          .setCertificate(AppKeyCertificate.newBuilder().setCertifyInfo(ByteString.copyFrom(c.attest().toByteArray()))
-              .setSignature(ByteString.copyFrom(c.signature().toByteArray()))));
+      certifiedSvidKeys.put(k.getKey(), certification(k.getValue(), certifications.get(i++)));
     }
-    return b.build().toByteArray();
+    return WireFormat.encodeAttestation(agentId, challenge.nonce(), quote, certification(appKey, certifications.get(0)),
+        certifiedSvidKeys);
+  }
+
+  private static WireFormat.Certification certification(KeyBlob key, AttestResponse c) {
+    return new WireFormat.Certification(key.publicArea(), c.attest(), c.signature());
   }
 
   /**
@@ -208,6 +186,32 @@ final class Attestation {
   private AgentData readAgentData() throws AttestationFailure {
     checkKeyFile(config.agentDataPath(), "agent_data_path", true);
     return new AgentDataFile(config.agentDataPath()).read();
+  }
+
+  /**
+   * The Keylime agent UUID, from the one source the configuration names: keylime_agent_uuid, the
+   * uuid of the Keylime agent's config (a UUID, or "hash_ek": Keylime's hash of this TPM's EK), or
+   * the Keylime agent's /agent/info.
+   */
+  private KeylimeAgentId resolveAgentId() throws AttestationFailure {
+    AgentConfig.UuidSource source = config.uuid();
+    if (source instanceof AgentConfig.UuidSource.Explicit x) {
+      return x.id();
+    }
+    if (!(source instanceof AgentConfig.UuidSource.AgentConf conf)) {
+      return agentId(fetchUuid(), "the Keylime agent's /agent/info");
+    }
+    String value = uuidFromConf(conf.path());
+    if (!"hash_ek".equals(value)) {
+      return agentId(value, "uuid in " + conf.path());
+    }
+    TpmPublic ek = tpmAccess.use(config, "reading the EK for uuid = \"hash_ek\"", (tpm, ktpm) -> ktpm.ekPublic());
+    try {
+      return agentId(AgentData.ekHash(ek.toPublicKey()), "the EK hash (uuid = \"hash_ek\")");
+    } catch (TpmFormatException e) {
+      throw AttestationFailure.precondition("the TPM's EK holds no usable key for uuid = \"hash_ek\": "
+          + e.getMessage(), e);
+    }
   }
 
   private String uuidFromConf(java.nio.file.Path path) throws AttestationFailure {

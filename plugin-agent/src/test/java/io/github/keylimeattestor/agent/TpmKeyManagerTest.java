@@ -273,8 +273,8 @@ class TpmKeyManagerTest {
           new PcrPolicy(Alg.SHA256, new int[] {16}, Map.of()), payload, att, akPublic);
       assertThat(ev.svidKeys()).extracting(VerifiedEvidence.CertifiedSvidKey::keyId)
           .containsExactly("agent-svid-A", "agent-svid-B");
-      assertThat(ev.svidKeys().get(0).spki()).isEqualTo(a.getPkixData().toByteArray());
-      assertThat(ev.svidKeys().get(1).spki()).isEqualTo(b.getPkixData().toByteArray());
+      assertThat(ev.svidKeys().get(0).spki().toByteArray()).isEqualTo(a.getPkixData().toByteArray());
+      assertThat(ev.svidKeys().get(1).spki().toByteArray()).isEqualTo(b.getPkixData().toByteArray());
 
       // the same certification under another nonce, or for another key ID, does not verify
       Nonce other = Nonce.mint(new SecureRandom());
@@ -314,7 +314,7 @@ class TpmKeyManagerTest {
           new PcrPolicy(Alg.SHA256, new int[] {16}, Map.of()), WireFormat.decodePayload(r.payload()),
           SovereignAttestation.parseFrom(r.response()), akPublic);
       assertThat(ev.svidKeys()).extracting(VerifiedEvidence.CertifiedSvidKey::keyId).containsExactly("agent-svid-A");
-      assertThat(ev.svidKeys().get(0).spki()).isEqualTo(a.getPkixData().toByteArray());
+      assertThat(ev.svidKeys().get(0).spki().toByteArray()).isEqualTo(a.getPkixData().toByteArray());
     }
     assertThat(LOG.toString(StandardCharsets.UTF_8)).contains("not certifying an SVID key blob this TPM does not load");
   }

@@ -1,11 +1,10 @@
 package io.github.keylimeattestor.server;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.ByteString;
 import io.github.keylimeattestor.keylime.IdentityVerification;
 import io.github.keylimeattestor.keylime.KeylimeException;
 import io.github.keylimeattestor.keylime.RegistrarAgent;
+import io.github.keylimeattestor.keylime.TpmPublicArea;
 import io.github.keylimeattestor.keylime.VerifierAgentStatus;
 import io.github.keylimeattestor.proto.sovereign.SovereignAttestation;
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.AgentAttributes;
@@ -15,24 +14,21 @@ import io.github.keylimeattestor.sdk.log.Log;
 import io.github.keylimeattestor.server.revocation.AttestedNode;
 import io.github.keylimeattestor.server.trust.EkBinding;
 import io.github.keylimeattestor.server.trust.NodeAdmission;
-import io.github.keylimeattestor.sovereign.AgentPathTemplate;
-import io.github.keylimeattestor.sovereign.EkCertificate;
+import io.github.keylimeattestor.sovereign.AgentIdentity;
 import io.github.keylimeattestor.sovereign.EvidenceException;
 import io.github.keylimeattestor.sovereign.EvidenceVerifier;
 import io.github.keylimeattestor.sovereign.Nonce;
-import io.github.keylimeattestor.sovereign.Selectors;
-import io.github.keylimeattestor.sovereign.VerifiedEvidence;
+import io.github.keylimeattestor.sovereign.RegisteredKeys;
+import io.github.keylimeattestor.sovereign.TpmKey;
+import io.github.keylimeattestor.sovereign.VerifiedNode;
 import io.github.keylimeattestor.sovereign.WireFormat;
-import io.github.keylimeattestor.tpm.AlgorithmPolicy;
+import io.github.keylimeattestor.tpm.Bytes;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.stub.StreamObserver;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Instant;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.function.Consumer;
 import java.util.concurrent.ScheduledExecutorService;
@@ -42,11 +38,13 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * One SPIRE Attest stream: payload -> Keylime registrar and verifier -> challenge -> evidence
- * checks -> agent attributes. Every step fails closed with the status of DESIGN.md section 4.
+ * checks -> agent attributes. Every step fails closed with the status of DESIGN.md section 4. This
+ * handler makes the network calls and sends the answers; what the evidence proves and which ID and
+ * selectors follow from it are the evidence module's ({@link EvidenceVerifier#verifyNode},
+ * {@link AgentIdentity#of}).
  */
 final class AttestStream implements StreamObserver<AttestRequest> {
   private static final Log LOG = Log.named("keylime.server");
-  private static final ObjectMapper JSON = new ObjectMapper();
 
   /**
    * What a stream needs; one per configuration, shared by all streams. {@code deadlines} ends the
@@ -78,7 +76,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
   private volatile boolean done;
   private volatile boolean expired;
   private WireFormat.Payload payload;
-  private RegistrarAgent registered;
+  private RegisteredKeys registered;
   private VerifierAgentStatus status;
   private Nonce nonce;
   private Instant deadline;
@@ -160,15 +158,17 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     payload = WireFormat.decodePayload(request.getPayload().toByteArray());
     String id = payload.agentId().value();
     long t = System.nanoTime();
+    RegistrarAgent record;
     try {
-      registered = ctx.keylime().registrarAgent(id);
+      record = ctx.keylime().registrarAgent(id);
     } catch (KeylimeException e) {
       throw KeylimeErrors.toStatus("registrar", id, e);
     } finally {
       ctx.metrics().phase("registrar", System.nanoTime() - t);
     }
-    payload.agentId().checkEkHash(registered.ek().publicKey());
-    NodeAdmission.checkEk(ctx.config().trust(), id, Selectors.keyHash(registered.ek().publicKey()));
+    registered = new RegisteredKeys(key(record.ak()), key(record.ek()), record.ekCertificate());
+    payload.agentId().checkKeylimeHashEk(registered.ek().key());
+    NodeAdmission.checkEk(ctx.config().trust(), id, registered.ek().spkiSha256());
     t = System.nanoTime();
     try {
       status = ctx.keylime().verifierStatus(id);
@@ -177,7 +177,11 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     } finally {
       ctx.metrics().phase("verifier", System.nanoTime() - t);
     }
-    StatusPolicy.check(ctx.config(), status, ctx.clock().instant());
+    if (status.isPushMode()) {
+      PushStatusPolicy.check(ctx.config(), status, latestPushAttestation(id), ctx.clock().instant());
+    } else {
+      StatusPolicy.check(ctx.config(), status, ctx.clock().instant());
+    }
     NodeAdmission.checkVerifierRecord(ctx.config().trust(), status);
     nonce = Nonce.mint(ctx.random());
     deadline = ctx.clock().instant().plus(ctx.config().challengeTimeout());
@@ -185,6 +189,11 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     LOG.debug("challenging node", "agent_uuid", id);
     out.onNext(AttestResponse.newBuilder().setChallenge(ByteString.copyFrom(
         WireFormat.encodeChallenge(nonce, ctx.config().pcrPolicy().selection()))).build());
+  }
+
+  /** A registrar key as keylime-client parsed it: nothing is derived twice. */
+  private static TpmKey key(TpmPublicArea area) {
+    return new TpmKey(area.parsed(), area.publicKey(), Bytes.copyFrom(area.name()));
   }
 
   private void onChallengeResponse(AttestRequest request) throws StatusException, EvidenceException {
@@ -198,80 +207,51 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     String id = payload.agentId().value();
     SovereignAttestation att = WireFormat.decodeAttestation(request.getChallengeResponse().toByteArray());
     long t = System.nanoTime();
-    VerifiedEvidence ev;
+    VerifiedNode node;
     try {
-      ev = ctx.evidence().verify(nonce, ctx.config().pcrPolicy(), payload, att, registered.ak().parsed(),
-          new AlgorithmPolicy(ctx.config().allowSha1()));
+      node = ctx.evidence().verifyNode(nonce, ctx.config().evidencePolicy(), payload, att, registered,
+          NodeAdmission.verifierRecord(status));
     } finally {
       ctx.metrics().phase("evidence", System.nanoTime() - t);
     }
-    EkCertificate.TpmInfo tpm = ekCheck();
+    node.ekCertificate().refusal().ifPresent(reason -> LOG.warn("EK certificate not verified; no tpm selectors for "
+        + "this node", "agent_uuid", id, "reason", reason));
     if (ctx.config().verifierIdentityCheck()) {
       secondOpinion(id, att);
     }
-    String ekHash = Selectors.keyHash(registered.ek().publicKey());
-    String appKeyHash = Selectors.keyHash(toKey(ev));
-    Map<String, String> values = AgentPathTemplate.values("keylime", ctx.config().trustDomain(), id, ekHash, appKeyHash);
-    if (tpm != null) {
-      tpm.manufacturer().ifPresent(v -> values.put("TPMManufacturer", v));
-      tpm.model().ifPresent(v -> values.put("TPMModel", v));
-    }
-    String spiffeId = "spiffe://" + ctx.config().trustDomain() + "/spire/agent" + ctx.config().agentPath().render(values);
-    List<String> selectors = Selectors.build(ev, ekHash, appKeyHash, tpm, ctx.config().pcrSelectors(),
-        status.attestationStatus().map(Enum::name).orElse(null), metadata(), ctx.config().metaSelectors());
-    selectors = new java.util.ArrayList<>(selectors);
-    selectors.addAll(NodeAdmission.policySelectors(status));
+    AgentIdentity identity = AgentIdentity.of(node, ctx.config().identityPolicy());
+    String spiffeId = identity.spiffeId();
     if (ctx.ekBinding().isPresent() && !ctx.config().agentIdIsEkBound()) {
       long b = System.nanoTime();
       try {
-        ctx.ekBinding().get().check(spiffeId, ekHash);
+        ctx.ekBinding().get().check(spiffeId, node.ek().spkiSha256());
       } finally {
         ctx.metrics().phase("ek_binding", System.nanoTime() - b);
       }
     }
-    SvidKeyRecorder.record(ctx.config().tpmBoundSvid(), ev, spiffeId, ctx.clock(), ctx.config().challengeTimeout());
+    SvidKeyRecorder.record(ctx.config().tpmBoundSvid(), node.svidKeys(), spiffeId, ctx.clock(),
+        ctx.config().challengeTimeout());
     finish();
     ctx.attested().accept(new AttestedNode(spiffeId, id, status.verifierId()));
     long total = System.nanoTime() - started;
     ctx.metrics().phase("total", total);
     ctx.metrics().outcome("ok", "attested");
-    LOG.info("node attested", "agent_uuid", id, "spiffe_id", spiffeId, "selectors", selectors.size(),
-        "svid_keys", ev.svidKeys().size(), "server_ms", total / 1_000_000);
+    LOG.info("node attested", "agent_uuid", id, "spiffe_id", spiffeId, "selectors", identity.selectors().size(),
+        "svid_keys", node.svidKeys().size(), "server_ms", total / 1_000_000);
     out.onNext(AttestResponse.newBuilder().setAgentAttributes(AgentAttributes.newBuilder()
-        .setSpiffeId(spiffeId).addAllSelectorValues(selectors).setCanReattest(true)).build());
+        .setSpiffeId(spiffeId).addAllSelectorValues(identity.selectors()).setCanReattest(true)).build());
     out.onCompleted();
   }
 
-  private java.security.PublicKey toKey(VerifiedEvidence ev) throws EvidenceException {
+  private java.util.Optional<io.github.keylimeattestor.keylime.PushAttestation> latestPushAttestation(String id)
+      throws StatusException {
+    long t = System.nanoTime();
     try {
-      return ev.appKey().toPublicKey();
-    } catch (io.github.keylimeattestor.tpm.TpmFormatException e) {
-      throw new EvidenceException(EvidenceException.Kind.MALFORMED, "app_key_public", "App Key is not a usable key");
-    }
-  }
-
-  /** TPM identity from the EK certificate, only when it chains to the operator's EK CA bundle. */
-  private EkCertificate.TpmInfo ekCheck() throws EvidenceException, StatusException {
-    ServerConfig c = ctx.config();
-    if (c.ekCaBundle().isEmpty()) {
-      return null;
-    }
-    if (registered.ekCertificate().isEmpty()) {
-      if (c.requireEkCert()) {
-        throw Status.PERMISSION_DENIED.withDescription("agent " + payload.agentId()
-            + " registered no EK certificate and require_ek_cert = true").asException();
-      }
-      return null;
-    }
-    try {
-      return EkCertificate.verify(registered.ekCertificate().get(), registered.ek().publicKey(), c.ekCaBundle());
-    } catch (EvidenceException e) {
-      if (c.requireEkCert()) {
-        throw e;
-      }
-      LOG.warn("EK certificate not verified; no tpm selectors for this node", "agent_uuid", payload.agentId().value(),
-          "reason", e.getMessage());
-      return null;
+      return ctx.keylime().latestPushAttestation(id);
+    } catch (KeylimeException e) {
+      throw KeylimeErrors.toStatus("verifier", id, e);
+    } finally {
+      ctx.metrics().phase("verifier_push", System.nanoTime() - t);
     }
   }
 
@@ -290,25 +270,6 @@ final class AttestStream implements StreamObserver<AttestRequest> {
       throw Status.PERMISSION_DENIED.withDescription("the Keylime verifier does not accept the quote for agent " + id
           + ": " + v.reason().orElse("no reason given")).asException();
     }
-  }
-
-  /** The verifier's meta_data JSON object (tenant-asserted), flattened to strings. */
-  private Map<String, String> metadata() {
-    Map<String, String> m = new LinkedHashMap<>();
-    if (ctx.config().metaSelectors().isEmpty() || status.metaData().isEmpty()) {
-      return m;
-    }
-    try {
-      JsonNode n = JSON.readTree(status.metaData().get());
-      n.fields().forEachRemaining(e -> {
-        if (e.getValue().isValueNode()) {
-          m.put(e.getKey(), e.getValue().asText());
-        }
-      });
-    } catch (java.io.IOException e) {
-      LOG.warn("verifier meta_data is not a JSON object; no meta selectors", "agent_uuid", payload.agentId().value());
-    }
-    return m;
   }
 
   /** Caller holds the lock. */

@@ -9,11 +9,15 @@ import io.github.keylimeattestor.sdk.hcl.HclConfig;
 import io.github.keylimeattestor.sdk.hcl.HclException;
 import io.github.keylimeattestor.server.revocation.RevocationConfig;
 import io.github.keylimeattestor.server.trust.TrustConfig;
+import io.github.keylimeattestor.sovereign.AgentIdentity;
 import io.github.keylimeattestor.sovereign.AgentPathTemplate;
 import io.github.keylimeattestor.sovereign.EvidenceException;
+import io.github.keylimeattestor.sovereign.EvidenceVerifier;
 import io.github.keylimeattestor.sovereign.PcrPolicy;
 import io.github.keylimeattestor.sovereign.WireFormat;
 import io.github.keylimeattestor.tpm.Alg;
+import io.github.keylimeattestor.tpm.AlgorithmPolicy;
+import io.github.keylimeattestor.tpm.Bytes;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -139,7 +143,7 @@ record ServerConfig(
     Set<Integer> pcrSelectors = new LinkedHashSet<>();
     for (long p : sel.intList("pcrs")) {
       Integer pcr = pcrIndex(sel, "pcrs", p);
-      if (pcr != null && pcrPolicy != null && java.util.Arrays.stream(pcrPolicy.pcrs()).noneMatch(x -> x == pcr)) {
+      if (pcr != null && pcrPolicy != null && !pcrPolicy.pcrs().contains(pcr)) {
         sel.problem("selectors.pcrs: PCR " + pcr + " is not in pcr_policy.pcrs, so it is never quoted");
       }
       if (pcr != null) {
@@ -188,6 +192,16 @@ record ServerConfig(
     Path p = Path.of(dir);
     io.github.keylimeattestor.server.svid.SvidBindings.checkPrivate("svid_binding_directory", p).ifPresent(c::problem);
     return new TpmBoundSvid(required, Optional.of(p));
+  }
+
+  /** What the evidence checks take from this configuration. */
+  EvidenceVerifier.Policy evidencePolicy() {
+    return new EvidenceVerifier.Policy(pcrPolicy, new AlgorithmPolicy(allowSha1), ekCaBundle, requireEkCert);
+  }
+
+  /** What the agent ID and selectors take from this configuration (the plugin name is "keylime"). */
+  AgentIdentity.Policy identityPolicy() {
+    return new AgentIdentity.Policy("keylime", trustDomain, agentPath, pcrSelectors, metaSelectors);
   }
 
   /** The agent ID names the EK ({{ .EKHash }} in agent_path_template): it cannot pass to another TPM. */
@@ -289,7 +303,7 @@ record ServerConfig(
         pcrs.add(i);
       }
     }
-    Map<Integer, List<byte[]>> expected = new LinkedHashMap<>();
+    Map<Integer, List<Bytes>> expected = new LinkedHashMap<>();
     HclConfig values = p.block("expected");
     for (String k : values.keys()) {
       List<String> hexes = values.stringList(k);
@@ -311,7 +325,7 @@ record ServerConfig(
         p.problem("pcr_policy.expected." + k + " lists no value: give the golden value(s) PCR " + k + " may hold");
         continue;
       }
-      List<byte[]> golden = new ArrayList<>();
+      List<Bytes> golden = new ArrayList<>();
       for (String hex : hexes) {
         try {
           byte[] v = HexFormat.of().parseHex(hex.toLowerCase(Locale.ROOT));
@@ -319,7 +333,7 @@ record ServerConfig(
             p.problem("pcr_policy.expected." + k + ": \"" + hex + "\" is " + v.length + " bytes, a "
                 + WireFormat.hashAlgName(bank) + " PCR holds " + digestSize(bank));
           }
-          golden.add(v);
+          golden.add(Bytes.copyFrom(v));
         } catch (IllegalArgumentException e) {
           p.problem("pcr_policy.expected." + k + ": \"" + hex + "\" must be hex");
         }
@@ -330,7 +344,7 @@ record ServerConfig(
     if (p.problems().size() > problemsBefore) {
       return null;
     }
-    return new PcrPolicy(bank, pcrs.stream().mapToInt(Integer::intValue).toArray(), expected);
+    return new PcrPolicy(bank, pcrs, expected);
   }
 
   private static int digestSize(int bank) {

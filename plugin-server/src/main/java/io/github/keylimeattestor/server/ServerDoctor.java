@@ -118,9 +118,13 @@ final class ServerDoctor {
       } else if (latest.isPresent()) {
         report.ok("clock", "the verifier's last quote (" + latest.get() + ") is not ahead of this host's clock");
       }
-      StatusPolicy.check(config, s, now);
+      if (s.isPushMode()) {
+        PushStatusPolicy.check(config, s, verifier.latestPushAttestation(uuid), now);
+      } else {
+        StatusPolicy.check(config, s, now);
+      }
       report.ok("attestation status", "the verifier's judgement of " + uuid + " passes this policy ("
-          + s.operationalState().map(o -> o.label()).orElse("push mode") + ", "
+          + (s.isPushMode() ? "push mode" : s.operationalState().map(o -> o.label()).orElse("no state")) + ", "
           + s.attestationStatus().map(Object::toString).orElse("no status") + ")");
     } catch (KeylimeException e) {
       report.fix("attestation status", e.getMessage());

@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 
 /**
  * After the evidence verified: enforces {@code require_tpm_bound_svid} and records the certified SVID
@@ -20,25 +21,26 @@ final class SvidKeyRecorder {
 
   private SvidKeyRecorder() {}
 
-  static void record(ServerConfig.TpmBoundSvid conf, VerifiedEvidence ev, String spiffeId, Clock clock,
-      Duration challengeTimeout) throws StatusException {
-    if (conf.required() && ev.svidKeys().isEmpty()) {
+  static void record(ServerConfig.TpmBoundSvid conf, List<VerifiedEvidence.CertifiedSvidKey> svidKeys,
+      String spiffeId, Clock clock, Duration challengeTimeout) throws StatusException {
+    if (conf.required() && svidKeys.isEmpty()) {
       throw Status.PERMISSION_DENIED.withDescription("agent " + spiffeId + ": require_tpm_bound_svid is on but this "
           + "attestation certifies no agent SVID key: configure the agent's KeyManager \"keylime_tpm\" (instead of "
           + "\"disk\" or \"memory\") and set svid_key_directory of its keylime NodeAttestor to that KeyManager's "
           + "directory").asException();
     }
-    if (conf.bindingDirectory().isEmpty() || ev.svidKeys().isEmpty()) {
+    if (conf.bindingDirectory().isEmpty() || svidKeys.isEmpty()) {
       return;
     }
     SvidBindings bindings = new SvidBindings(conf.bindingDirectory().get());
     Instant now = clock.instant();
     Duration ttl = challengeTimeout.compareTo(Duration.ofSeconds(30)) < 0 ? Duration.ofSeconds(30) : challengeTimeout;
     try {
-      for (VerifiedEvidence.CertifiedSvidKey k : ev.svidKeys()) {
-        bindings.record(spiffeId, k.spki(), k.keyId(), now.plus(ttl), now);
+      for (VerifiedEvidence.CertifiedSvidKey k : svidKeys) {
+        byte[] spki = k.spki().toByteArray();
+        bindings.record(spiffeId, spki, k.keyId(), now.plus(ttl), now);
         LOG.info("SVID key certified by the AK", "spiffe_id", spiffeId, "key_id", k.keyId(), "spki_sha256",
-            SvidBindings.spkiHash(k.spki()));
+            SvidBindings.spkiHash(spki));
       }
     } catch (IOException e) {
       LOG.error("cannot record certified SVID keys", "dir", bindings.dir().toString(), "error", String.valueOf(e));

@@ -171,10 +171,14 @@ class AttestStreamTest {
 
   /** Runs one stream as SPIRE would, the node answering with {@code appKey} through {@code ak}. */
   static Recorder attest(AttestStream.Context ctx, Runnable beforeAnswer) throws Exception {
+    return attest(ctx, payload(), beforeAnswer);
+  }
+
+  static Recorder attest(AttestStream.Context ctx, AttestRequest payload, Runnable beforeAnswer) throws Exception {
     Recorder out = new Recorder();
     AttestStream s = new AttestStream(ctx, out);
     out.stream = s;
-    s.onNext(payload());
+    s.onNext(payload);
     if (out.error != null) {
       return out;
     }
@@ -350,5 +354,16 @@ class AttestStreamTest {
         base.clock(), base.metrics(), base.deadlines(), learnt::add);
     assertThat(attest(refusing, () -> {}).error.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
     assertThat(learnt).hasSize(1);
+  }
+
+  @Test
+  void aPayloadNamingAnotherHashThanTheRegistrarsAkIsInvalidArgument() throws Exception {
+    AttestRequest sha384 = AttestRequest.newBuilder().setPayload(ByteString.copyFrom(
+        WireFormat.encodePayload(new KeylimeAgentId(UUID), appKey.publicArea(), "sha384"))).build();
+    Recorder out = attest(context(new Answers(), Clock.systemUTC()), sha384, () -> {});
+    assertThat(out.error.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(out.error.getDescription()).contains("signs with sha384 (ak_hash_alg in its agent_data.json)")
+        .contains("RSASSA-SHA256").contains("agent_data_path");
+    assertThat(out.messages).hasSize(1); // the challenge only: no agent attributes
   }
 }

@@ -58,4 +58,16 @@ class TroubleshootingMessagesTest {
         .hasMessageContaining("the node uses Keylime's default agent UUID d432fbb3-d2f1-4a97-9ef7-75bd81c00000: give "
             + "each Keylime agent its own uuid (or uuid = \"hash_ek\") in its agent.conf");
   }
+
+  /** Push mode: the node's push agent stopped; the verifier's own timer has fired. */
+  @Test
+  void aPushAgentThatStoppedPushing() {
+    assertThatThrownBy(() -> PushStatusPolicy.check(config(true, ServerConfig.DEFAULT_MAX_ATTESTATION_AGE),
+        PushStatusPolicyTest.push(AttestationStatus.TIMEOUT, NOW.minusSeconds(30)),
+        PushStatusPolicyTest.latest("verification_complete", "pass", NOW.minusSeconds(30)), NOW))
+        .isInstanceOf(StatusException.class)
+        .hasMessage("UNAVAILABLE: the Keylime verifier (push mode) reports agent u-1 as TIMEOUT: no evidence arrived "
+            + "within its maximum attestation interval (5 x quote_interval); last successful attestation "
+            + NOW.minusSeconds(30) + ". Check keylime_push_model_agent on the node and its route to the verifier");
+  }
 }

@@ -10,7 +10,7 @@ import io.github.keylimeattestor.keylime.VerifierAgentStatus;
 import io.github.keylimeattestor.sdk.hcl.HclException;
 import io.github.keylimeattestor.sovereign.ClockHistory;
 import io.github.keylimeattestor.sovereign.EvidenceVerifier;
-import io.github.keylimeattestor.sovereign.Selectors;
+import io.github.keylimeattestor.sovereign.TpmKey;
 import io.grpc.Status;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,7 +39,7 @@ class TrustControlsTest {
   @BeforeAll
   static void setUp() throws Exception {
     AttestStreamTest.setUp();
-    ekHash = Selectors.keyHash(AttestStreamTest.registered.ek().publicKey());
+    ekHash = TpmKey.spkiSha256(AttestStreamTest.registered.ek().publicKey());
   }
 
   @AfterAll

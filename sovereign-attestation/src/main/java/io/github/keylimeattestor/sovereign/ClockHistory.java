@@ -1,7 +1,7 @@
 package io.github.keylimeattestor.sovereign;
 
+import io.github.keylimeattestor.tpm.Bytes;
 import io.github.keylimeattestor.tpm.structure.Attest;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -39,8 +39,8 @@ public final class ClockHistory {
   }
 
   /** Fails if {@code attest} is older than the newest attestation accepted for this AK. */
-  public synchronized void check(byte[] akName, Attest attest) throws EvidenceException {
-    Tick seen = last.get(HexFormat.of().formatHex(akName));
+  public synchronized void check(Bytes akName, Attest attest) throws EvidenceException {
+    Tick seen = last.get(akName.toHex());
     Tick now = tick(attest);
     if (seen != null && now.isBefore(seen)) {
       throw EvidenceException.rejected("tpm_clock", String.format("the quote's TPM clock went backwards "
@@ -51,8 +51,8 @@ public final class ClockHistory {
   }
 
   /** Records an accepted attestation (call only after every other check passed). */
-  public synchronized void record(byte[] akName, Attest attest) {
-    String key = HexFormat.of().formatHex(akName);
+  public synchronized void record(Bytes akName, Attest attest) {
+    String key = akName.toHex();
     Tick now = tick(attest);
     Tick seen = last.get(key);
     if (seen == null || seen.isBefore(now)) {

@@ -57,7 +57,61 @@ public final class EkCertificate {
   /** TPM identity from a verified EK certificate. */
   public record TpmInfo(Optional<String> manufacturer, Optional<String> model, Optional<String> version) {}
 
+  /**
+   * What the registrar's EK certificate proved for one attestation. Only {@link Outcome#VERIFIED}
+   * carries the TPM's identity (the {@code tpm:*} selectors, {@code .TPMManufacturer} / {@code
+   * .TPMModel}); {@link Outcome#REFUSED} says why, for the log.
+   */
+  public record Result(Outcome outcome, Optional<TpmInfo> tpm, Optional<String> refusal) {
+    public enum Outcome {
+      /** No ek_ca_bundle is configured. */
+      NOT_CHECKED,
+      /** The node registered no EK certificate. */
+      ABSENT,
+      /** The certificate did not verify (and require_ek_cert is off). */
+      REFUSED,
+      VERIFIED
+    }
+
+    public static final Result NOT_CHECKED = new Result(Outcome.NOT_CHECKED, Optional.empty(), Optional.empty());
+    public static final Result ABSENT = new Result(Outcome.ABSENT, Optional.empty(), Optional.empty());
+
+    static Result verified(TpmInfo tpm) {
+      return new Result(Outcome.VERIFIED, Optional.of(tpm), Optional.empty());
+    }
+
+    static Result refused(String reason) {
+      return new Result(Outcome.REFUSED, Optional.empty(), Optional.of(reason));
+    }
+  }
+
   private EkCertificate() {}
+
+  /**
+   * The EK certificate check of one attestation: none without a {@code bundle}; with one, a missing
+   * or unverifiable certificate is refused if {@code required} (require_ek_cert), else reported.
+   */
+  public static Result check(KeylimeAgentId agentId, Optional<X509Certificate> cert, PublicKey ekPublic,
+      Collection<X509Certificate> bundle, boolean required) throws EvidenceException {
+    if (bundle.isEmpty()) {
+      return Result.NOT_CHECKED;
+    }
+    if (cert.isEmpty()) {
+      if (required) {
+        throw EvidenceException.rejected("ek_certificate", "agent " + agentId
+            + " registered no EK certificate and require_ek_cert = true");
+      }
+      return Result.ABSENT;
+    }
+    try {
+      return Result.verified(verify(cert.get(), ekPublic, bundle));
+    } catch (EvidenceException e) {
+      if (required) {
+        throw e;
+      }
+      return Result.refused(e.getMessage());
+    }
+  }
 
   /**
    * Verifies that {@code cert} holds {@code ekPublic} (same encoded SubjectPublicKeyInfo), that an

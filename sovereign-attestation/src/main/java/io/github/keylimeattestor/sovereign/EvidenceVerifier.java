@@ -2,8 +2,8 @@ package io.github.keylimeattestor.sovereign;
 
 import io.github.keylimeattestor.proto.sovereign.CertifiedKey;
 import io.github.keylimeattestor.proto.sovereign.SovereignAttestation;
-import io.github.keylimeattestor.tpm.Bytes;
 import io.github.keylimeattestor.tpm.AlgorithmPolicy;
+import io.github.keylimeattestor.tpm.Bytes;
 import io.github.keylimeattestor.tpm.ObjectAttributes;
 import io.github.keylimeattestor.tpm.TpmFormatException;
 import io.github.keylimeattestor.tpm.TpmVerificationException;
@@ -13,6 +13,7 @@ import io.github.keylimeattestor.tpm.structure.KeylimeQuote;
 import io.github.keylimeattestor.tpm.structure.TpmPublic;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.HexFormat;
@@ -23,7 +24,7 @@ import java.util.Map;
 /**
  * Checks one SovereignAttestation against the challenge this server minted and the AK Keylime's
  * registrar holds for the node, failing at the first miss (DESIGN.md section 2, step 4). Pure: no
- * I/O; the caller fetched the AK and applies Keylime's status policy.
+ * I/O; the caller fetched the registrar's keys and applies Keylime's status policy.
  */
 public final class EvidenceVerifier {
   /** The AK must be a restricted signing key: only then can a TPMS_ATTEST it signed be TPM-made. */
@@ -36,6 +37,33 @@ public final class EvidenceVerifier {
     this.clocks = clocks;
   }
 
+  /**
+   * What the server's configuration decides for the evidence: the PCR policy, whether SHA-1 is
+   * acceptable ({@code allow_sha1}), the EK CA bundle ({@code ek_ca_bundle}, empty for none) and
+   * {@code require_ek_cert}.
+   */
+  public record Policy(PcrPolicy pcrs, AlgorithmPolicy algorithms, List<X509Certificate> ekCaBundle,
+      boolean requireEkCert) {
+    public Policy {
+      ekCaBundle = List.copyOf(ekCaBundle);
+    }
+  }
+
+  /**
+   * Every check of DESIGN.md section 2 step 4 that needs no network: the evidence against the
+   * nonce minted on this stream and the registrar's AK ({@link #verify}), then the registrar's EK
+   * certificate against the EK CA bundle. Returns the one value the agent ID and selectors come
+   * from ({@link AgentIdentity#of}); {@code verifier} is carried into it unchanged.
+   */
+  public VerifiedNode verifyNode(Nonce minted, Policy policy, WireFormat.Payload payload, SovereignAttestation att,
+      RegisteredKeys registered, VerifierRecord verifier) throws EvidenceException {
+    Checked c = check(minted, policy.pcrs(), payload, att, registered.ak(), policy.algorithms());
+    EkCertificate.Result ek = EkCertificate.check(payload.agentId(), registered.ekCertificate(), registered.ek().key(),
+        policy.ekCaBundle(), policy.requireEkCert());
+    return new VerifiedNode(payload.agentId(), registered.ak(), c.appKey(), registered.ek(), ek,
+        c.evidence().quote(), c.evidence().pcrs(), c.evidence().svidKeys(), verifier);
+  }
+
   /** {@link #verify(Nonce, PcrPolicy, WireFormat.Payload, SovereignAttestation, TpmPublic, AlgorithmPolicy)}, SHA-1 refused. */
   public VerifiedEvidence verify(Nonce minted, PcrPolicy policy, WireFormat.Payload payload,
       SovereignAttestation att, TpmPublic ak) throws EvidenceException {
@@ -45,10 +73,24 @@ public final class EvidenceVerifier {
   /**
    * Verifies {@code att} against the nonce minted on this stream and the registrar's AK. The AK's
    * public area decides the signature scheme and hash of both the quote and the App Key
-   * certification; {@code algorithms} decides whether SHA-1 is acceptable there and in PCR banks.
+   * certification (and the payload must name that hash); {@code algorithms} decides whether SHA-1
+   * is acceptable there and in PCR banks.
    */
   public VerifiedEvidence verify(Nonce minted, PcrPolicy policy, WireFormat.Payload payload,
       SovereignAttestation att, TpmPublic ak, AlgorithmPolicy algorithms) throws EvidenceException {
+    TpmKey akKey;
+    try {
+      akKey = TpmKey.of(ak);
+    } catch (TpmFormatException e) {
+      throw EvidenceException.rejected("ak", "the registrar's AK for " + payload.agentId() + " is unusable: " + e.getMessage());
+    }
+    return check(minted, policy, payload, att, akKey, algorithms).evidence();
+  }
+
+  private record Checked(VerifiedEvidence evidence, TpmKey appKey) {}
+
+  private Checked check(Nonce minted, PcrPolicy policy, WireFormat.Payload payload, SovereignAttestation att,
+      TpmKey registrarAk, AlgorithmPolicy algorithms) throws EvidenceException {
     if (!MessageDigest.isEqual(minted.hex().getBytes(StandardCharsets.US_ASCII),
         att.getChallengeNonce().getBytes(StandardCharsets.US_ASCII))) {
       throw EvidenceException.rejected("nonce", "the attestation answers another challenge (replayed or stale evidence)");
@@ -56,27 +98,27 @@ public final class EvidenceVerifier {
     if (!payload.agentId().value().equals(att.getKeylimeAgentUuid().toLowerCase(java.util.Locale.ROOT))) {
       throw EvidenceException.rejected("agent_uuid", "the attestation names another Keylime agent than the payload");
     }
-    if (!MessageDigest.isEqual(payload.appKeyRaw(), att.getAppKeyPublic().toByteArray())) {
+    if (!payload.appKeyRaw().constantTimeEquals(att.getAppKeyPublic().toByteArray())) {
       throw EvidenceException.rejected("app_key_public", "the attestation carries another App Key than the payload");
     }
+    TpmPublic ak = registrarAk.publicArea();
     if (!ak.hasAttributes(AK_REQUIRED)) {
       throw EvidenceException.rejected("ak_attributes", String.format("the registrar's AK for %s (attributes 0x%08x) "
           + "is not a restricted signing key", payload.agentId(), ak.objectAttributes()));
     }
     TpmVerifier akKey;
-    byte[] akName;
     try {
       akKey = TpmVerifier.forAk(ak, algorithms);
-      akName = ak.name();
     } catch (TpmFormatException e) {
       throw EvidenceException.rejected("ak", "the registrar's AK for " + payload.agentId() + " is unusable: " + e.getMessage());
     } catch (TpmVerificationException e) {
       throw EvidenceException.rejected("ak_scheme", "the registrar's AK for " + payload.agentId() + " is refused: "
           + e.getMessage());
     }
+    checkPayloadHash(payload, akKey);
 
     Quoted quote = checkQuote(minted, policy, att, akKey, payload);
-    clocks.check(akName, quote.attest());
+    clocks.check(registrarAk.name(), quote.attest());
 
     Attest certification;
     try {
@@ -90,10 +132,31 @@ public final class EvidenceVerifier {
           + e.getMessage());
     }
     AppKeyBinding.checkAttributes(payload.appKey());
+    TpmKey appKey;
+    try {
+      appKey = TpmKey.of(payload.appKey());
+    } catch (TpmFormatException e) {
+      throw EvidenceException.malformed("app_key_public", "App Key public area holds no usable key: " + e.getMessage());
+    }
     List<VerifiedEvidence.CertifiedSvidKey> svidKeys = checkSvidKeys(minted, payload, att, akKey);
-    clocks.record(akName, quote.attest());
-    return new VerifiedEvidence(payload.agentId(), ak, payload.appKey(), quote.attest(), quote.pcrs(), certification,
-        svidKeys);
+    clocks.record(registrarAk.name(), quote.attest());
+    return new Checked(new VerifiedEvidence(payload.agentId(), ak, payload.appKey(), quote.attest(), quote.pcrs(),
+        certification, svidKeys), appKey);
+  }
+
+  /**
+   * The payload's hash algorithm is the agent's claim (agent_data.json's {@code ak_hash_alg}) of the
+   * hash its AK signs with; the registrar's AK decides, and a different claim means agent_data_path
+   * names another AK than the one Keylime registered for this agent.
+   */
+  private static void checkPayloadHash(WireFormat.Payload payload, TpmVerifier akKey) throws EvidenceException {
+    int signs = akKey.scheme().hashAlg();
+    if (payload.hashAlg() != signs) {
+      throw EvidenceException.malformed("hash_alg", "the payload says agent " + payload.agentId() + "'s AK signs with "
+          + WireFormat.hashAlgName(payload.hashAlg()) + " (ak_hash_alg in its agent_data.json) but the registrar's AK "
+          + "for it signs with " + akKey.scheme() + ": agent_data_path must be the file of the Keylime agent "
+          + "registered under this UUID");
+    }
   }
 
   /**
@@ -136,9 +199,9 @@ public final class EvidenceVerifier {
       } catch (EvidenceException e) {
         throw EvidenceException.rejected("svid_key_attributes", "SVID key " + id + ": " + e.getMessage());
       }
-      byte[] spki;
+      Bytes spki;
       try {
-        spki = pub.toPublicKey().getEncoded();
+        spki = Bytes.copyFrom(pub.toPublicKey().getEncoded());
       } catch (TpmFormatException e) {
         throw EvidenceException.malformed("svid_key_public", "SVID key " + id + ": " + e.getMessage());
       }
@@ -165,14 +228,14 @@ public final class EvidenceVerifier {
       throw EvidenceException.rejected("pcr_selection", "the quote covers " + q.attest().quote().pcrSelect()
           + " but the policy asks for " + policy.selection());
     }
-    for (Map.Entry<Integer, java.util.List<byte[]>> e : policy.expected().entrySet()) {
+    for (Map.Entry<Integer, List<Bytes>> e : policy.expected().entrySet()) {
       Bytes actual = q.pcrs().value(policy.hashAlg(), e.getKey());
-      boolean allowed = actual != null && e.getValue().stream().anyMatch(actual::constantTimeEquals);
+      boolean allowed = actual != null && e.getValue().stream().anyMatch(v -> v.constantTimeEquals(actual));
       if (!allowed) {
         throw EvidenceException.rejected("pcr_value", "PCR " + WireFormat.hashAlgName(policy.hashAlg()) + ":" + e.getKey()
             + " is " + (actual == null ? "missing" : actual.toHex()) + ", the policy allows "
             + (e.getValue().size() == 1 ? "" : "one of ") + String.join(", ",
-                e.getValue().stream().map(HexFormat.of()::formatHex).toList()));
+                e.getValue().stream().map(Bytes::toHex).toList()));
       }
     }
     return new Quoted(q.attest(), q.pcrs());

@@ -31,8 +31,8 @@ public record KeylimeAgentId(String value) {
     return new KeylimeAgentId(v);
   }
 
-  /** True for the 64-hex form, which Keylime agents use only as the EK hash ({@code uuid = "hash_ek"}). */
-  public boolean isEkHash() {
+  /** True for the 64-hex form, which Keylime agents use only as Keylime's EK hash ({@code uuid = "hash_ek"}). */
+  public boolean isKeylimeHashEk() {
     return EK_HASH.matcher(value).matches();
   }
 
@@ -40,10 +40,11 @@ public record KeylimeAgentId(String value) {
    * For the 64-hex form, requires it to be the EK hash of {@code registrarEk}, the EK Keylime's
    * registrar holds for this ID: Keylime's {@code hash_ek}, the lowercase hex SHA-256 of the EK's
    * public key PEM as OpenSSL writes it (rust-keylime {@code hash_ek_pubkey}; Keylime's agent.conf
-   * template: "SHA256(public EK in PEM format)"). A UUID is not checked.
+   * template: "SHA256(public EK in PEM format)"). A UUID is not checked. This is not the {@code
+   * ek_hash:} selector value, which hashes the DER key ({@link TpmKey#spkiSha256()}).
    */
-  public void checkEkHash(PublicKey registrarEk) throws EvidenceException {
-    if (isEkHash() && !value.equals(AgentData.ekHash(registrarEk))) {
+  public void checkKeylimeHashEk(PublicKey registrarEk) throws EvidenceException {
+    if (isKeylimeHashEk() && !value.equals(AgentData.ekHash(registrarEk))) {
       throw EvidenceException.rejected("agent_uuid_ek_hash", "Keylime agent ID " + value + " has the EK-hash form "
           + "but is not the hash of the EK the registrar holds for it: an EK-hash ID must name its own TPM's EK");
     }

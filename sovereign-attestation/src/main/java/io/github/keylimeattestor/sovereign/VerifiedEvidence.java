@@ -1,5 +1,6 @@
 package io.github.keylimeattestor.sovereign;
 
+import io.github.keylimeattestor.tpm.Bytes;
 import io.github.keylimeattestor.tpm.structure.Attest;
 import io.github.keylimeattestor.tpm.structure.PcrBlob;
 import io.github.keylimeattestor.tpm.structure.TpmPublic;
@@ -19,16 +20,7 @@ public record VerifiedEvidence(
     List<CertifiedSvidKey> svidKeys) {
 
   /** An agent SVID key the AK certified in this attestation: TPM-resident, signing only. */
-  public record CertifiedSvidKey(String keyId, TpmPublic publicArea, byte[] spki) {
-    public CertifiedSvidKey {
-      spki = spki.clone();
-    }
-
-    @Override
-    public byte[] spki() {
-      return spki.clone();
-    }
-  }
+  public record CertifiedSvidKey(String keyId, TpmPublic publicArea, Bytes spki) {}
 
   public VerifiedEvidence {
     svidKeys = List.copyOf(svidKeys);

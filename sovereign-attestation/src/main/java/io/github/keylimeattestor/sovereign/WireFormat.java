@@ -1,17 +1,22 @@
 package io.github.keylimeattestor.sovereign;
 
+import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
+import io.github.keylimeattestor.proto.sovereign.AppKeyCertificate;
 import io.github.keylimeattestor.proto.sovereign.AttestationChallenge;
 import io.github.keylimeattestor.proto.sovereign.AttestationPayload;
+import io.github.keylimeattestor.proto.sovereign.CertifiedKey;
 import io.github.keylimeattestor.proto.sovereign.SovereignAttestation;
 import io.github.keylimeattestor.tpm.Alg;
+import io.github.keylimeattestor.tpm.Bytes;
 import io.github.keylimeattestor.tpm.TpmFormatException;
 import io.github.keylimeattestor.tpm.structure.PcrSelection;
 import io.github.keylimeattestor.tpm.structure.TpmPublic;
 import java.util.Locale;
+import java.util.Map;
 
 /**
- * Size-limited decoding of the three messages of sovereign_attestation.proto. Version 2 (what the
+ * Encoding, and size-limited decoding, of the three messages of sovereign_attestation.proto. Version 2 (what the
  * agent plugin sends) adds the certified agent SVID keys; version 1 (without them) is still read;
  * any other version is refused.
  */
@@ -26,24 +31,21 @@ public final class WireFormat {
 
   private WireFormat() {}
 
-  /** The payload, decoded and checked for form (not yet for truth). */
-  public record Payload(KeylimeAgentId agentId, TpmPublic appKey, byte[] appKeyRaw, int hashAlg, int version) {
-    public Payload {
-      appKeyRaw = appKeyRaw.clone();
-    }
+  /**
+   * The payload, decoded and checked for form (not yet for truth). {@code hashAlg} is the agent's
+   * claim of the hash its AK signs with; {@link EvidenceVerifier} holds it to the registrar's AK.
+   */
+  public record Payload(KeylimeAgentId agentId, TpmPublic appKey, Bytes appKeyRaw, int hashAlg, int version) {}
 
-    @Override
-    public byte[] appKeyRaw() {
-      return appKeyRaw.clone();
-    }
-  }
+  /** A key's TPM2_Certify by the AK, as the agent plugin sends it. */
+  public record Certification(TpmPublic publicArea, Bytes certifyInfo, Bytes signature) {}
 
   /** The challenge as the agent plugin reads it. */
   public record Challenge(Nonce nonce, PcrSelection selection) {}
 
   public static byte[] encodePayload(KeylimeAgentId id, TpmPublic appKey, String hashAlg) {
     return AttestationPayload.newBuilder().setVersion(VERSION).setKeylimeAgentUuid(id.value())
-        .setAppKeyPublic(com.google.protobuf.ByteString.copyFrom(appKey.marshalTpm2b()))
+        .setAppKeyPublic(ByteString.copyFrom(appKey.marshalTpm2b()))
         .setHashAlg(hashAlg).build().toByteArray();
   }
 
@@ -65,7 +67,7 @@ public final class WireFormat {
     }
     KeylimeAgentId id = KeylimeAgentId.parse(p.getKeylimeAgentUuid());
     byte[] raw = p.getAppKeyPublic().toByteArray();
-    return new Payload(id, appKeyPublic(raw), raw, hashAlg(p.getHashAlg()), p.getVersion());
+    return new Payload(id, appKeyPublic(raw), Bytes.copyFrom(raw), hashAlg(p.getHashAlg()), p.getVersion());
   }
 
   public static byte[] encodeChallenge(Nonce nonce, PcrSelection selection) {
@@ -96,6 +98,28 @@ public final class WireFormat {
       }
     }
     return new Challenge(Nonce.parse(c.getNonce()), PcrSelection.of(hashAlg(c.getPcrBank()), pcrs));
+  }
+
+  /**
+   * The agent plugin's answer: the Keylime quote string, the App Key and its certification, and
+   * the certified agent SVID keys by key ID (in the map's order).
+   */
+  public static byte[] encodeAttestation(KeylimeAgentId agentId, Nonce nonce, String quote, Certification appKey,
+      Map<String, Certification> svidKeys) {
+    SovereignAttestation.Builder b = SovereignAttestation.newBuilder()
+        .setTpmSignedAttestation(quote)
+        .setAppKeyPublic(ByteString.copyFrom(appKey.publicArea().marshalTpm2b()))
+        .setChallengeNonce(nonce.hex())
+        .setAppKeyCertificate(certificate(appKey))
+        .setKeylimeAgentUuid(agentId.value());
+    svidKeys.forEach((id, k) -> b.addSvidKeys(CertifiedKey.newBuilder().setKeyId(id)
+        .setPublicArea(ByteString.copyFrom(k.publicArea().marshalTpm2b())).setCertificate(certificate(k))));
+    return b.build().toByteArray();
+  }
+
+  private static AppKeyCertificate certificate(Certification c) {
+    return AppKeyCertificate.newBuilder().setCertifyInfo(ByteString.copyFrom(c.certifyInfo().toByteArray()))
+        .setSignature(ByteString.copyFrom(c.signature().toByteArray())).build();
   }
 
   public static SovereignAttestation decodeAttestation(byte[] bytes) throws EvidenceException {

@@ -71,7 +71,12 @@ class EvidenceVerifierTest {
   }
 
   static WireFormat.Payload payload(KeyBlob key) throws Exception {
-    return WireFormat.decodePayload(WireFormat.encodePayload(ID, key.publicArea(), "sha256"));
+    return payload(key, "sha256");
+  }
+
+  /** The payload of an agent whose AK signs with {@code akHash} (agent_data.json's ak_hash_alg). */
+  static WireFormat.Payload payload(KeyBlob key, String akHash) throws Exception {
+    return WireFormat.decodePayload(WireFormat.encodePayload(ID, key.publicArea(), akHash));
   }
 
   static void rejected(String check, ThrowingCallable call) {
@@ -232,13 +237,13 @@ class EvidenceVerifierTest {
   void aSha1AkIsRefusedUnlessAllowSha1() throws Exception {
     Nonce n = Nonce.mint(RANDOM);
     SovereignAttestation e = evidence(sha1Ak, appKey, n, n);
-    assertThatThrownBy(() -> new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(appKey), e,
+    assertThatThrownBy(() -> new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(appKey, "sha1"), e,
         sha1Ak.publicArea())).isInstanceOfSatisfying(EvidenceException.class, x -> {
           assertThat(x.check()).isEqualTo("ak_scheme");
           assertThat(x.kind()).isEqualTo(EvidenceException.Kind.REJECTED);
           assertThat(x.getMessage()).contains("SHA-1").contains("allow_sha1 = true");
         });
-    VerifiedEvidence v = new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(appKey), e,
+    VerifiedEvidence v = new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(appKey, "sha1"), e,
         sha1Ak.publicArea(), AlgorithmPolicy.ALLOW_SHA1);
     assertThat(v.appKeyCertification().certify().name().toByteArray()).isEqualTo(appKey.publicArea().name());
   }
@@ -247,7 +252,7 @@ class EvidenceVerifierTest {
   void sha256EvidenceIsRefusedWhenTheRegistrarsAkDeclaresSha384() throws Exception {
     Nonce n = Nonce.mint(RANDOM);
     SovereignAttestation e = evidence(ak, appKey, n, n);
-    rejected("quote", () -> new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(appKey), e,
+    rejected("quote", () -> new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(appKey, "sha384"), e,
         declaring(ak.publicArea(), Alg.SHA384)));
   }
 
@@ -271,5 +276,19 @@ class EvidenceVerifierTest {
     SovereignAttestation mixed = quoteByAk.toBuilder().setAppKeyCertificate(certByOther.getAppKeyCertificate()).build();
     rejected("app_key_certify", () -> new EvidenceVerifier(new ClockHistory(10))
         .verify(n, POLICY, payload(appKey), mixed, ak.publicArea()));
+  }
+
+  @Test
+  void aPayloadNamingAnotherHashThanTheRegistrarsAkIsInvalidArgument() throws Exception {
+    Nonce n = Nonce.mint(RANDOM);
+    SovereignAttestation e = evidence(ak, appKey, n, n);
+    assertThatThrownBy(() -> new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(appKey, "sha384"), e,
+        ak.publicArea())).isInstanceOfSatisfying(EvidenceException.class, x -> {
+          assertThat(x.check()).isEqualTo("hash_alg");
+          assertThat(x.kind()).isEqualTo(EvidenceException.Kind.MALFORMED);
+          assertThat(x.getMessage()).contains("signs with sha384 (ak_hash_alg in its agent_data.json)")
+              .contains("registrar's AK for it signs with RSASSA-SHA256").contains("agent_data_path");
+        });
+    new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(appKey, "sha256"), e, ak.publicArea());
   }
 }

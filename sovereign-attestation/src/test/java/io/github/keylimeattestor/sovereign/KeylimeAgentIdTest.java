@@ -41,15 +41,15 @@ class KeylimeAgentIdTest {
   @Test
   void theEkHashOfTheRegistrarsEkPasses() throws Exception {
     KeylimeAgentId id = KeylimeAgentId.parse(opensslEkHash.toUpperCase(Locale.ROOT));
-    assertThat(id.isEkHash()).isTrue();
-    id.checkEkHash(ek);
+    assertThat(id.isKeylimeHashEk()).isTrue();
+    id.checkKeylimeHashEk(ek);
   }
 
   @Test
   void anotherSixtyFourHexIdIsPermissionDenied() throws Exception {
     char first = opensslEkHash.charAt(0) == '0' ? '1' : '0';
     KeylimeAgentId id = KeylimeAgentId.parse(first + opensslEkHash.substring(1));
-    assertThatThrownBy(() -> id.checkEkHash(ek)).isInstanceOfSatisfying(EvidenceException.class, e -> {
+    assertThatThrownBy(() -> id.checkKeylimeHashEk(ek)).isInstanceOfSatisfying(EvidenceException.class, e -> {
       assertThat(e.kind()).isEqualTo(EvidenceException.Kind.REJECTED);
       assertThat(e.check()).isEqualTo("agent_uuid_ek_hash");
     });
@@ -58,7 +58,7 @@ class KeylimeAgentIdTest {
   @Test
   void aUuidIsNotAnEkHash() throws Exception {
     KeylimeAgentId id = KeylimeAgentId.parse("0b5f2b36-27a4-4d8e-9c61-3c4f2d7e9a10");
-    assertThat(id.isEkHash()).isFalse();
-    id.checkEkHash(ek);
+    assertThat(id.isKeylimeHashEk()).isFalse();
+    id.checkKeylimeHashEk(ek);
   }
 }

@@ -5,9 +5,15 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.keylimeattestor.proto.sovereign.AttestationPayload;
 import io.github.keylimeattestor.tpm.Alg;
+import io.github.keylimeattestor.tpm.Bytes;
 import io.github.keylimeattestor.tpm.structure.PcrSelection;
 import io.github.keylimeattestor.tpm.structure.Templates;
+import io.github.keylimeattestor.tpm.testing.TraceScenarios;
+import io.github.keylimeattestor.tpm.transport.ReplayTransport;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -80,5 +86,38 @@ class WireFormatTest {
     assertThatThrownBy(() -> AgentPathTemplate.parse("keylime")).hasMessageContaining("start with");
     assertThatThrownBy(() -> t.render(Map.of("PluginName", "keylime", "UUID", "../x")))
         .isInstanceOf(EvidenceException.class);
+  }
+
+  @Test
+  void anAttestationRoundTripsWithItsSvidKeysInOrder() throws Exception {
+    TraceScenarios.QuoteCertify qc;
+    try (InputStream in = WireFormatTest.class.getResourceAsStream("/traces/quote_certify.trace")) {
+      qc = TraceScenarios.quoteCertify(TraceScenarios.tpm(ReplayTransport.parse(
+          new String(in.readAllBytes(), StandardCharsets.US_ASCII))));
+    }
+    WireFormat.Certification app = new WireFormat.Certification(qc.app().publicArea(),
+        qc.evidence().certify().attest(), qc.evidence().certify().signature());
+    WireFormat.Certification other = new WireFormat.Certification(qc.ak().publicArea(), app.signature(),
+        app.certifyInfo());
+    Map<String, WireFormat.Certification> svid = new LinkedHashMap<>();
+    svid.put("agent-svid-B", other);
+    svid.put("agent-svid-A", app);
+    KeylimeAgentId id = KeylimeAgentId.parse("0b5f2b36-27a4-4d8e-9c61-3c4f2d7e9a10");
+    Nonce n = Nonce.mint(new SecureRandom());
+    String quote = qc.evidence().quote().encode();
+
+    var att = WireFormat.decodeAttestation(WireFormat.encodeAttestation(id, n, quote, app, svid));
+    assertThat(att.getKeylimeAgentUuid()).isEqualTo(id.value());
+    assertThat(att.getChallengeNonce()).isEqualTo(n.hex());
+    assertThat(att.getTpmSignedAttestation()).isEqualTo(quote);
+    assertThat(att.getAppKeyPublic().toByteArray()).isEqualTo(qc.app().publicArea().marshalTpm2b());
+    assertThat(att.getAppKeyCertificate().getCertifyInfo().toByteArray()).isEqualTo(qc.evidence().certify().attest().toByteArray());
+    assertThat(att.getAppKeyCertificate().getSignature().toByteArray()).isEqualTo(qc.evidence().certify().signature().toByteArray());
+    assertThat(att.getSvidKeysList()).extracting(k -> k.getKeyId()).containsExactly("agent-svid-B", "agent-svid-A");
+    assertThat(att.getSvidKeys(0).getPublicArea().toByteArray()).isEqualTo(qc.ak().publicArea().marshalTpm2b());
+    assertThat(att.getSvidKeys(0).getCertificate().getCertifyInfo().toByteArray())
+        .isEqualTo(qc.evidence().certify().signature().toByteArray());
+    assertThat(WireFormat.decodePayload(WireFormat.encodePayload(id, qc.app().publicArea(), "sha256")).appKeyRaw()
+        .constantTimeEquals(att.getAppKeyPublic().toByteArray())).isTrue();
   }
 }

@@ -75,6 +75,10 @@ import javax.net.ssl.TrustManagerFactory;
  * Every quote resets PCR 16 and extends it with the hash of the NK public key PEM, then quotes PCR
  * 16 (plus the PCRs in {@code mask}) with the nonce as qualifying data. Not emulated: IMA and
  * measured-boot logs, payload decryption and execution, revocation actions.
+ *
+ * <p>With {@link EmulatorConfig#push()} it is a push-mode agent instead (rust-keylime's {@code
+ * keylime_push_model_agent}): it registers as above, serves nothing, and {@link PushAttestor} pushes
+ * evidence to the verifier with the AK held loaded.
  */
 public final class KeylimeAgentEmulator implements AutoCloseable {
 
@@ -92,7 +96,10 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
   private final KeyBlob ak;
   /** The AK held loaded for the emulator's life (--resident-ak), else null: loaded per request. */
   private final ResidentAk residentAk;
+  /** Pull mode: the agent API; null in push mode. */
   private final HttpsServer server;
+  /** Push mode: the loop that pushes evidence to the verifier; null in pull mode. */
+  private final PushAttestor pusher;
   private final ExecutorService executor;
   private final Object tpmLock = new Object();
   private volatile int quotes;
@@ -114,6 +121,16 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
       } else {
         this.residentAk = null;
       }
+      if (config.push() != null) {
+        // Push mode serves nothing (as keylime_push_model_agent): register, then push to the verifier.
+        this.server = null;
+        this.executor = null;
+        register(ekPublic);
+        this.pusher = new PushAttestor(config.push(), config.uuid(), ktpm, residentAk, tpmLock, Duration.ofSeconds(1));
+        pusher.start();
+        return;
+      }
+      this.pusher = null;
       // Listen before registering so the port is known; serve requests only after activation.
       this.server = HttpsServer.create(
           new InetSocketAddress(InetAddress.getByName(config.ip()), config.port()), 16);
@@ -138,8 +155,9 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
     return new KeylimeAgentEmulator(config);
   }
 
+  /** The pull API's port; in push mode the configured contact port sent to the registrar. */
   public int port() {
-    return server.getAddress().getPort();
+    return server != null ? server.getAddress().getPort() : config.port();
   }
 
   public String uuid() {
@@ -154,8 +172,12 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
   /** Stops serving and closes the TPM connection. A resident AK is not flushed (rust-keylime does not). */
   @Override
   public void close() throws IOException {
-    server.stop(0);
-    executor.shutdownNow();
+    if (pusher != null) {
+      pusher.close();
+    } else {
+      server.stop(0);
+      executor.shutdownNow();
+    }
     tpm.close();
   }
 
@@ -499,7 +521,8 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
       return;
     }
     KeylimeAgentEmulator emu = start(c);
-    log("serving " + c.uuid() + " on https://" + c.ip() + ":" + emu.port());
+    log(c.push() != null ? "pushing evidence for " + c.uuid() + " to " + c.push().verifierUrl()
+        : "serving " + c.uuid() + " on https://" + c.ip() + ":" + emu.port());
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
         emu.close();

@@ -141,6 +141,32 @@ public final class KeylimeStack implements AutoCloseable {
     return p;
   }
 
+  /**
+   * Starts an emulated push-mode agent (as rust-keylime's {@code keylime_push_model_agent}) as a
+   * separate JVM on the stack's swtpm: it registers, then pushes evidence to the stack's verifier,
+   * which must run with {@code STACK_VERIFIER_MODE=push}. Nothing listens on its side.
+   */
+  public Process startPushAgent(String uuid, Path keylimeDir) throws IOException {
+    String java = ProcessHandle.current().info().command().orElse("java");
+    String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+    Files.createDirectories(keylimeDir);
+    Path log = dir.resolve("logs").resolve("agent-" + uuid + ".log");
+    List<String> cmd = List.of(java, "-cp", cp, KeylimeAgentEmulator.class.getName(),
+        "--uuid", uuid,
+        "--tcti", "swtpm:host=127.0.0.1,port=" + get("SWTPM_PORT"),
+        "--registrar", get("REGISTRAR_HTTP_URL"),
+        "--ip", "127.0.0.1", "--port", "9002",
+        "--keylime-dir", keylimeDir.toString(),
+        "--push-verifier", get("VERIFIER_URL"),
+        "--verifier-ca", get("KEYLIME_CA_CERT"));
+    Process p = new ProcessBuilder(cmd)
+        .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+    synchronized (agents) {
+      agents.add(p);
+    }
+    return p;
+  }
+
   public String agentLog(String uuid) {
     try {
       return Files.readString(dir.resolve("logs").resolve("agent-" + uuid + ".log"));

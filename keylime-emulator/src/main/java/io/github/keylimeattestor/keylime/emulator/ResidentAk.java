@@ -11,6 +11,7 @@ import io.github.keylimeattestor.tpm.TpmVerificationException;
 import io.github.keylimeattestor.tpm.command.ActivateCredential;
 import io.github.keylimeattestor.tpm.command.AttestResponse;
 import io.github.keylimeattestor.tpm.command.Auth;
+import io.github.keylimeattestor.tpm.command.Certify;
 import io.github.keylimeattestor.tpm.command.FlushContext;
 import io.github.keylimeattestor.tpm.command.Load;
 import io.github.keylimeattestor.tpm.command.PolicySecret;
@@ -98,6 +99,20 @@ final class ResidentAk {
         throw new TpmVerificationException("PCRs kept changing while quoting (" + QUOTE_TRIES + " tries)");
       }
     }
+  }
+
+  /**
+   * TPM2_Certify of the resident AK by itself with {@code qualifying} as extraData: the proof of
+   * possession a push-mode verifier asks for before it issues a session token.
+   */
+  AttestResponse certifySelf(byte[] qualifying) throws IOException, TpmException {
+    Scheme scheme = publicArea.scheme().scheme() != Alg.NULL ? Scheme.NULL
+        : Scheme.of(Alg.RSASSA, publicArea.nameAlg());
+    return tpm.execute(new Certify(handle, Auth.empty(), handle, Auth.empty(), qualifying, scheme));
+  }
+
+  TpmPublic publicArea() {
+    return publicArea;
   }
 
   /** A policy session satisfied by PolicySecret(endorsement); the TPM flushes it after its one use. */

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.keylimeattestor.keylime.IntegrityPolicy;
 import io.github.keylimeattestor.keylime.VerifierAgentStatus;
+import io.github.keylimeattestor.sdk.log.Log;
+import io.github.keylimeattestor.sovereign.VerifierRecord;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import java.io.IOException;
@@ -19,6 +21,7 @@ import java.util.Map;
  */
 public final class NodeAdmission {
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final Log LOG = Log.named("keylime.server");
 
   private NodeAdmission() {}
 
@@ -75,9 +78,12 @@ public final class NodeAdmission {
     }
   }
 
-  /** {@code policy:<name>} selector values, one per policy Keylime enforces ({@code policy:none} if none). */
-  public static List<String> policySelectors(VerifierAgentStatus s) {
-    return s.integrityPolicy().names().stream().map(n -> "policy:" + n).toList();
+  /**
+   * What the agent ID and selectors take from the verifier's record: the attestation status, the
+   * meta_data fields, and one policy name per policy Keylime enforces ({@code none} if none).
+   */
+  public static VerifierRecord verifierRecord(VerifierAgentStatus s) {
+    return new VerifierRecord(s.attestationStatus().map(Enum::name), metaData(s), s.integrityPolicy().names());
   }
 
   /** The verifier's meta_data object, value fields as text (tenant-asserted, not TPM-attested). */
@@ -96,7 +102,8 @@ public final class NodeAdmission {
         });
       }
     } catch (IOException e) {
-      // not JSON: nothing is there, so every required key is missing
+      // not JSON: nothing is there, so every required key is missing and no meta selector is made
+      LOG.warn("verifier meta_data is not a JSON object; no meta selectors", "agent_uuid", s.agentId());
     }
     return m;
   }
