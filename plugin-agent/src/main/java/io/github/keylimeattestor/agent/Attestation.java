@@ -118,7 +118,7 @@ final class Attestation {
   }
 
   private static WireFormat.Certification certification(KeyBlob key, AttestResponse c) {
-    return new WireFormat.Certification(key.publicArea(), Bytes.copyFrom(c.attest()), Bytes.copyFrom(c.signature()));
+    return new WireFormat.Certification(key.publicArea(), c.attest(), c.signature());
   }
 
   /**

@@ -1,17 +1,17 @@
 package io.github.keylimeattestor.agent;
 
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
 
-/**
- * Reads {@code uuid} from the {@code [agent]} table of rust-keylime's agent.conf (TOML). Only what
- * that key needs: table headers, {@code key = "string"} / {@code 'string'} lines and comments.
- */
+/** Reads {@code uuid} from the {@code [agent]} table of rust-keylime's agent.conf (TOML, read with Jackson). */
 final class KeylimeAgentConf {
   private static final int MAX_BYTES = 1 << 20;
+  private static final TomlMapper TOML = new TomlMapper();
 
   private KeylimeAgentConf() {}
 
@@ -24,31 +24,19 @@ final class KeylimeAgentConf {
     if (bytes.length > MAX_BYTES) {
       throw new IOException(file + " is larger than 1 MiB: is it the Keylime agent's agent.conf?");
     }
-    String table = "";
-    int lineNo = 0;
-    for (String raw : new String(bytes, StandardCharsets.UTF_8).split("\r?\n", -1)) {
-      lineNo++;
-      String line = raw.strip();
-      if (line.isEmpty() || line.startsWith("#")) {
-        continue;
-      }
-      if (line.startsWith("[")) {
-        int end = line.indexOf(']');
-        table = end < 0 ? "" : line.substring(1, end).strip();
-        continue;
-      }
-      int eq = line.indexOf('=');
-      if (!table.equals("agent") || eq < 0 || !line.substring(0, eq).strip().replace("\"", "").equals("uuid")) {
-        continue;
-      }
-      String value = line.substring(eq + 1).strip();
-      char q = value.isEmpty() ? 0 : value.charAt(0);
-      int close = q == '"' || q == '\'' ? value.indexOf(q, 1) : -1;
-      if (close < 0) {
-        throw new IOException(file + " line " + lineNo + ": [agent] uuid is not a quoted string");
-      }
-      return Optional.of(value.substring(1, close));
+    JsonNode root;
+    try {
+      root = TOML.readTree(bytes);
+    } catch (JacksonException e) {
+      throw new IOException(file + " is not valid TOML: " + e.getOriginalMessage(), e);
     }
-    return Optional.empty();
+    JsonNode uuid = root == null ? null : root.path("agent").get("uuid");
+    if (uuid == null) {
+      return Optional.empty();
+    }
+    if (!uuid.isTextual()) {
+      throw new IOException(file + ": [agent] uuid is not a quoted string");
+    }
+    return Optional.of(uuid.textValue());
   }
 }

@@ -77,10 +77,10 @@ final class SignScheme {
 
   static byte[] encode(TpmSignature sig) {
     if (sig.sigAlg() != Alg.ECDSA) {
-      return sig.rsaSignature();
+      return sig.rsaSignature().toByteArray();
     }
-    byte[] r = derInteger(sig.r());
-    byte[] s = derInteger(sig.s());
+    byte[] r = derInteger(sig.r().toByteArray());
+    byte[] s = derInteger(sig.s().toByteArray());
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     out.write(0x30);
     length(out, r.length + s.length);

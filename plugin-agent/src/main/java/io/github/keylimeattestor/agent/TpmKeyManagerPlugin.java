@@ -18,6 +18,7 @@ import io.github.keylimeattestor.sdk.hcl.HclException;
 import io.github.keylimeattestor.sdk.log.Log;
 import io.github.keylimeattestor.tpm.Alg;
 import io.github.keylimeattestor.tpm.CommandCode;
+import io.github.keylimeattestor.tpm.Sha256;
 import io.github.keylimeattestor.tpm.TpmFormatException;
 import io.github.keylimeattestor.tpm.TpmResponseException;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
@@ -30,9 +31,6 @@ import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -288,11 +286,7 @@ final class TpmKeyManagerPlugin extends KeyManagerGrpc.KeyManagerImplBase implem
   }
 
   static String fingerprint(byte[] pkix) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(pkix));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    return Sha256.hex(pkix);
   }
 
   private interface Call<T> {

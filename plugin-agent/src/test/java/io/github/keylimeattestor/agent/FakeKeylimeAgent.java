@@ -6,6 +6,7 @@ import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsParameters;
 import com.sun.net.httpserver.HttpsServer;
 import io.github.keylimeattestor.tpm.Alg;
+import io.github.keylimeattestor.tpm.KeylimeAgentTpm;
 import io.github.keylimeattestor.tpm.KeylimeTpm;
 import io.github.keylimeattestor.tpm.Tpm;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
@@ -93,7 +94,7 @@ final class FakeKeylimeAgent implements AutoCloseable {
   private synchronized String quote(String nonce) throws Exception {
     try (Tpm t = tpm.get()) {
       KeylimeTpm k = new KeylimeTpm(t);
-      k.resetAndExtend(16, Alg.SHA256, MessageDigest.getInstance("SHA-256").digest(uuid.getBytes(StandardCharsets.UTF_8)));
+      new KeylimeAgentTpm(k).resetAndExtend(16, Alg.SHA256, MessageDigest.getInstance("SHA-256").digest(uuid.getBytes(StandardCharsets.UTF_8)));
       return k.quote(ak, nonce.getBytes(StandardCharsets.US_ASCII), PcrSelection.of(Alg.SHA256, 16)).encode();
     }
   }

@@ -11,11 +11,13 @@ import io.github.keylimeattestor.sovereign.PcrPolicy;
 import io.github.keylimeattestor.sovereign.VerifiedEvidence;
 import io.github.keylimeattestor.sovereign.WireFormat;
 import io.github.keylimeattestor.tpm.Alg;
+import io.github.keylimeattestor.tpm.KeylimeAgentTpm;
 import io.github.keylimeattestor.tpm.KeylimeTpm;
 import io.github.keylimeattestor.tpm.structure.AgentData;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
 import io.github.keylimeattestor.tpm.structure.PcrSelection;
 import io.github.keylimeattestor.tpm.structure.Templates;
+import io.github.keylimeattestor.tpm.testing.AgentDataWriter;
 import io.github.keylimeattestor.tpm.testing.Swtpm;
 import io.grpc.Status;
 import java.nio.file.Files;
@@ -53,8 +55,8 @@ class KeylimeAgentQuoteSourceTest {
     dir = Files.createTempDirectory("plugin-agent-keylime");
     try (var tpm = swtpm.tpm()) {
       KeylimeTpm k = new KeylimeTpm(tpm);
-      ak = k.createAk(Templates.akRsa(Alg.SHA256));
-      AgentData.of(ak, k.ekPublic().toPublicKey()).write(dir.resolve("agent_data.json"));
+      ak = new KeylimeAgentTpm(k).createAk(Templates.akRsa(Alg.SHA256));
+      AgentDataWriter.write(ak, k.ekPublic().toPublicKey(), dir.resolve("agent_data.json"));
     }
     clientCa = TestPki.issue("spire plugin client CA", null, true);
     TestPki.Issued client = TestPki.issue("spire-agent keylime plugin", clientCa, false);
@@ -180,7 +182,7 @@ class KeylimeAgentQuoteSourceTest {
   void aQuoteByAnotherAkIsReportedOnTheNode() throws Exception {
     KeyBlob otherAk;
     try (var tpm = swtpm.tpm()) {
-      otherAk = new KeylimeTpm(tpm).createAk(Templates.akRsa(Alg.SHA256));
+      otherAk = new KeylimeAgentTpm(tpm).createAk(Templates.akRsa(Alg.SHA256));
     }
     try (FakeKeylimeAgent other = new FakeKeylimeAgent(UUID, swtpm::tpm, otherAk,
         TestPki.serverContext(agentServer, clientCa.cert()))) {

@@ -23,6 +23,7 @@ import io.github.keylimeattestor.sovereign.PcrPolicy;
 import io.github.keylimeattestor.sovereign.VerifiedEvidence;
 import io.github.keylimeattestor.sovereign.WireFormat;
 import io.github.keylimeattestor.tpm.Alg;
+import io.github.keylimeattestor.tpm.KeylimeAgentTpm;
 import io.github.keylimeattestor.tpm.KeylimeTpm;
 import io.github.keylimeattestor.tpm.command.Startup;
 import io.github.keylimeattestor.tpm.structure.AgentData;
@@ -30,6 +31,7 @@ import io.github.keylimeattestor.tpm.structure.KeyBlob;
 import io.github.keylimeattestor.tpm.structure.PcrSelection;
 import io.github.keylimeattestor.tpm.structure.Templates;
 import io.github.keylimeattestor.tpm.structure.TpmPublic;
+import io.github.keylimeattestor.tpm.testing.AgentDataWriter;
 import io.github.keylimeattestor.tpm.testing.Swtpm;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
@@ -87,8 +89,8 @@ class TpmKeyManagerTest {
     agentData = Files.createTempDirectory("km-test").resolve("agent_data.json");
     try (var tpm = swtpm.tpm()) {
       KeylimeTpm k = new KeylimeTpm(tpm);
-      KeyBlob ak = k.createAk(Templates.akRsa(Alg.SHA256));
-      AgentData.of(ak, k.ekPublic().toPublicKey()).write(agentData);
+      KeyBlob ak = new KeylimeAgentTpm(k).createAk(Templates.akRsa(Alg.SHA256));
+      AgentDataWriter.write(ak, k.ekPublic().toPublicKey(), agentData);
       akPublic = ak.publicArea();
     }
   }

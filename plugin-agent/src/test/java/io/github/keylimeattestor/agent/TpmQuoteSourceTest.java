@@ -13,6 +13,7 @@ import io.github.keylimeattestor.sovereign.VerifiedEvidence;
 import io.github.keylimeattestor.sovereign.WireFormat;
 import io.github.keylimeattestor.tpm.Alg;
 import io.github.keylimeattestor.tpm.Handles;
+import io.github.keylimeattestor.tpm.KeylimeAgentTpm;
 import io.github.keylimeattestor.tpm.KeylimeTpm;
 import io.github.keylimeattestor.tpm.ResponseCode;
 import io.github.keylimeattestor.tpm.Tpm;
@@ -24,6 +25,7 @@ import io.github.keylimeattestor.tpm.structure.KeyBlob;
 import io.github.keylimeattestor.tpm.structure.PcrSelection;
 import io.github.keylimeattestor.tpm.structure.Templates;
 import io.github.keylimeattestor.tpm.structure.TpmPublic;
+import io.github.keylimeattestor.tpm.testing.AgentDataWriter;
 import io.github.keylimeattestor.tpm.testing.Swtpm;
 import io.github.keylimeattestor.tpm.testing.Tabrmd;
 import io.grpc.Status;
@@ -75,8 +77,8 @@ class TpmQuoteSourceTest {
     agentData = shared.resolve("agent_data.json");
     try (var tpm = swtpm.tpm()) {
       KeylimeTpm k = new KeylimeTpm(tpm);
-      KeyBlob ak = k.createAk(Templates.akRsa(Alg.SHA256));
-      AgentData.of(ak, k.ekPublic().toPublicKey()).write(agentData);
+      KeyBlob ak = new KeylimeAgentTpm(k).createAk(Templates.akRsa(Alg.SHA256));
+      AgentDataWriter.write(ak, k.ekPublic().toPublicKey(), agentData);
       akPublic = ak.publicArea();
     }
   }
@@ -378,7 +380,7 @@ class TpmQuoteSourceTest {
     Path foreign = dir.resolve("foreign_agent_data.json");
     try (Swtpm other = Swtpm.start(); var tpm = other.tpm()) {
       KeylimeTpm k = new KeylimeTpm(tpm);
-      AgentData.of(k.createAk(Templates.akRsa(Alg.SHA256)), k.ekPublic().toPublicKey()).write(foreign);
+      AgentDataWriter.write(new KeylimeAgentTpm(k).createAk(Templates.akRsa(Alg.SHA256)), k.ekPublic().toPublicKey(), foreign);
     }
     configure(config().replace(agentData.toString(), foreign.toString()));
     InProcessAttestor.Result r = attestExpectingError();

@@ -19,6 +19,7 @@ import io.github.keylimeattestor.sovereign.EvidenceVerifier;
 import io.github.keylimeattestor.sovereign.KeylimeAgentId;
 import io.github.keylimeattestor.sovereign.WireFormat;
 import io.github.keylimeattestor.tpm.Alg;
+import io.github.keylimeattestor.tpm.KeylimeAgentTpm;
 import io.github.keylimeattestor.tpm.KeylimeTpm;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
 import io.github.keylimeattestor.tpm.structure.Templates;
@@ -62,7 +63,7 @@ class AttestStreamTest {
     pki = TestPki.create();
     swtpm = Swtpm.start();
     tpm = new KeylimeTpm(swtpm.tpm());
-    ak = tpm.createAk(Templates.akRsa(Alg.SHA256));
+    ak = new KeylimeAgentTpm(tpm).createAk(Templates.akRsa(Alg.SHA256));
     appKey = tpm.createAppKey(Templates.appKeyEccP256());
     registered = new RegistrarAgent(UUID, TpmPublicArea.fromTpm2b(tpm.ekPublic().marshalTpm2b()), Optional.empty(),
         TpmPublicArea.fromTpm2b(ak.publicArea().marshalTpm2b()), Optional.empty(), false, Optional.empty(),
@@ -187,8 +188,8 @@ class AttestStreamTest {
     SovereignAttestation att = SovereignAttestation.newBuilder().setTpmSignedAttestation(e.quote().encode())
         .setAppKeyPublic(ByteString.copyFrom(appKey.publicArea().marshalTpm2b())).setChallengeNonce(c.nonce().hex())
         .setKeylimeAgentUuid(UUID).setAppKeyCertificate(AppKeyCertificate.newBuilder()
-            .setCertifyInfo(ByteString.copyFrom(e.certify().attest()))
-            .setSignature(ByteString.copyFrom(e.certify().signature()))).build();
+            .setCertifyInfo(ByteString.copyFrom(e.certify().attest().toByteArray()))
+            .setSignature(ByteString.copyFrom(e.certify().signature().toByteArray()))).build();
     beforeAnswer.run();
     s.onNext(AttestRequest.newBuilder().setChallengeResponse(att.toByteString()).build());
     return out;

@@ -2,7 +2,6 @@ package io.github.keylimeattestor.sovereign;
 
 import io.github.keylimeattestor.tpm.structure.PcrBlob;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -67,7 +66,7 @@ public record AgentIdentity(String spiffeId, List<String> selectors) {
       String bankName = WireFormat.hashAlgName(bank.hashAlg());
       for (int pcr : new TreeSet<>(bank.pcrs())) {
         if (policy.pcrSelectors().contains(pcr)) {
-          out.add("pcr:" + bankName + ":" + pcr + ":" + HexFormat.of().formatHex(pcrs.value(bank.hashAlg(), pcr)));
+          out.add("pcr:" + bankName + ":" + pcr + ":" + pcrs.value(bank.hashAlg(), pcr).toHex());
         }
       }
     }

@@ -1,10 +1,9 @@
 package io.github.keylimeattestor.sovereign;
 
 import io.github.keylimeattestor.tpm.ObjectAttributes;
+import io.github.keylimeattestor.tpm.Sha256;
 import io.github.keylimeattestor.tpm.structure.TpmPublic;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 
 /**
  * Ties the App Key certification to one challenge, and says what an App Key must look like: a
@@ -21,14 +20,7 @@ public final class AppKeyBinding {
 
   /** TPM2_Certify qualifying data: SHA-256("app-key" || nonce ASCII). */
   public static byte[] certifyQualifyingData(Nonce nonce) {
-    try {
-      MessageDigest d = MessageDigest.getInstance("SHA-256");
-      d.update(LABEL);
-      d.update(nonce.quoteQualifyingData());
-      return d.digest();
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 missing from the JDK", e);
-    }
+    return Sha256.digest(LABEL, nonce.quoteQualifyingData());
   }
 
   /** Refuses an App Key whose attributes do not prove it is TPM-bound and signing-only. */

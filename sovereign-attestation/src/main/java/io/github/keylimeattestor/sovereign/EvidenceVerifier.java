@@ -229,11 +229,11 @@ public final class EvidenceVerifier {
           + " but the policy asks for " + policy.selection());
     }
     for (Map.Entry<Integer, List<Bytes>> e : policy.expected().entrySet()) {
-      byte[] actual = q.pcrs().value(policy.hashAlg(), e.getKey());
+      Bytes actual = q.pcrs().value(policy.hashAlg(), e.getKey());
       boolean allowed = actual != null && e.getValue().stream().anyMatch(v -> v.constantTimeEquals(actual));
       if (!allowed) {
         throw EvidenceException.rejected("pcr_value", "PCR " + WireFormat.hashAlgName(policy.hashAlg()) + ":" + e.getKey()
-            + " is " + (actual == null ? "missing" : HexFormat.of().formatHex(actual)) + ", the policy allows "
+            + " is " + (actual == null ? "missing" : actual.toHex()) + ", the policy allows "
             + (e.getValue().size() == 1 ? "" : "one of ") + String.join(", ",
                 e.getValue().stream().map(Bytes::toHex).toList()));
       }

@@ -1,8 +1,7 @@
 package io.github.keylimeattestor.sovereign;
 
+import io.github.keylimeattestor.tpm.Sha256;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 
 /**
  * Ties the certification of an agent SVID key to one challenge and one KeyManager key ID. The key
@@ -17,16 +16,7 @@ public final class SvidKeyBinding {
 
   /** TPM2_Certify qualifying data: SHA-256("svid-key" || 0 || key ID (UTF-8) || 0 || nonce ASCII). */
   public static byte[] certifyQualifyingData(Nonce nonce, String keyId) {
-    try {
-      MessageDigest d = MessageDigest.getInstance("SHA-256");
-      d.update(LABEL);
-      d.update((byte) 0);
-      d.update(keyId.getBytes(StandardCharsets.UTF_8));
-      d.update((byte) 0);
-      d.update(nonce.quoteQualifyingData());
-      return d.digest();
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 missing from the JDK", e);
-    }
+    byte[] zero = {0};
+    return Sha256.digest(LABEL, zero, keyId.getBytes(StandardCharsets.UTF_8), zero, nonce.quoteQualifyingData());
   }
 }

@@ -1,12 +1,10 @@
 package io.github.keylimeattestor.sovereign;
 
 import io.github.keylimeattestor.tpm.Bytes;
+import io.github.keylimeattestor.tpm.Sha256;
 import io.github.keylimeattestor.tpm.TpmFormatException;
 import io.github.keylimeattestor.tpm.structure.TpmPublic;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.security.PublicKey;
-import java.util.HexFormat;
 
 /**
  * A TPM key as the evidence uses it: its public area, the Java key it holds, and its TPM Name
@@ -31,10 +29,6 @@ public record TpmKey(TpmPublic publicArea, PublicKey key, Bytes name) {
 
   /** {@code openssl pkey -pubin -outform DER | sha256sum} of {@code key}. */
   public static String spkiSha256(PublicKey key) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(key.getEncoded()));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 missing from the JDK", e);
-    }
+    return Sha256.hex(key.getEncoded());
   }
 }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.keylimeattestor.tpm.Alg;
+import io.github.keylimeattestor.tpm.KeylimeAgentTpm;
 import io.github.keylimeattestor.tpm.KeylimeTpm;
 import io.github.keylimeattestor.tpm.structure.Templates;
 import io.github.keylimeattestor.tpm.testing.Swtpm;
@@ -67,7 +68,7 @@ class EkCertificateTest {
     swtpm = Swtpm.start();
     KeylimeTpm tpm = new KeylimeTpm(swtpm.tpm());
     ekCert = (X509Certificate) CertificateFactory.getInstance("X.509")
-        .generateCertificate(new ByteArrayInputStream(tpm.readEkCertificate()));
+        .generateCertificate(new ByteArrayInputStream(new KeylimeAgentTpm(tpm).readEkCertificate()));
     ek = tpm.ekPublic().toPublicKey();
     issuer = pem(swtpm.dir().resolve("localca/issuercert.pem"));
     root = pem(swtpm.dir().resolve("localca/swtpm-localca-rootca-cert.pem"));

@@ -8,6 +8,7 @@ import io.github.keylimeattestor.proto.sovereign.AppKeyCertificate;
 import io.github.keylimeattestor.proto.sovereign.SovereignAttestation;
 import io.github.keylimeattestor.tpm.Alg;
 import io.github.keylimeattestor.tpm.AlgorithmPolicy;
+import io.github.keylimeattestor.tpm.KeylimeAgentTpm;
 import io.github.keylimeattestor.tpm.KeylimeTpm;
 import io.github.keylimeattestor.tpm.ObjectAttributes;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
@@ -41,9 +42,9 @@ class EvidenceVerifierTest {
   static void tpm() throws Exception {
     swtpm = Swtpm.start();
     tpm = new KeylimeTpm(swtpm.tpm());
-    ak = tpm.createAk(Templates.akRsa(Alg.SHA256));
-    otherAk = tpm.createAk(Templates.akRsa(Alg.SHA256));
-    sha1Ak = tpm.createAk(Templates.akRsa(Alg.SHA1));
+    ak = new KeylimeAgentTpm(tpm).createAk(Templates.akRsa(Alg.SHA256));
+    otherAk = new KeylimeAgentTpm(tpm).createAk(Templates.akRsa(Alg.SHA256));
+    sha1Ak = new KeylimeAgentTpm(tpm).createAk(Templates.akRsa(Alg.SHA1));
     appKey = tpm.createAppKey(Templates.appKeyEccP256());
   }
 
@@ -64,8 +65,8 @@ class EvidenceVerifierTest {
         .setChallengeNonce(quoteNonce.hex())
         .setKeylimeAgentUuid(ID.value())
         .setAppKeyCertificate(AppKeyCertificate.newBuilder()
-            .setCertifyInfo(ByteString.copyFrom(e.certify().attest()))
-            .setSignature(ByteString.copyFrom(e.certify().signature())))
+            .setCertifyInfo(ByteString.copyFrom(e.certify().attest().toByteArray()))
+            .setSignature(ByteString.copyFrom(e.certify().signature().toByteArray())))
         .build();
   }
 
@@ -91,9 +92,9 @@ class EvidenceVerifierTest {
     VerifiedEvidence v = new EvidenceVerifier(new ClockHistory(10))
         .verify(n, POLICY, payload(appKey), evidence(ak, appKey, n, n), ak.publicArea());
     assertThat(v.agentId()).isEqualTo(ID);
-    assertThat(v.quote().extraData()).isEqualTo(n.quoteQualifyingData());
-    assertThat(v.appKeyCertification().certify().name()).isEqualTo(appKey.publicArea().name());
-    assertThat(v.pcrs().value(Alg.SHA256, 16)).hasSize(32);
+    assertThat(v.quote().extraData().toByteArray()).isEqualTo(n.quoteQualifyingData());
+    assertThat(v.appKeyCertification().certify().name().toByteArray()).isEqualTo(appKey.publicArea().name());
+    assertThat(v.pcrs().value(Alg.SHA256, 16).size()).isEqualTo(32);
   }
 
   @Test
@@ -228,8 +229,8 @@ class EvidenceVerifierTest {
 
   /** The same RSA key, but a public area (as the registrar would hold it) that declares another hash. */
   static TpmPublic declaring(TpmPublic ak, int hashAlg) {
-    return TpmPublic.rsa(ak.nameAlg(), ak.objectAttributes(), ak.authPolicy(), ak.symmetric(),
-        TpmPublic.Scheme.of(Alg.RSASSA, hashAlg), ak.keyBits(), ak.exponent(), ak.rsaModulus());
+    return TpmPublic.rsa(ak.nameAlg(), ak.objectAttributes(), ak.authPolicy().toByteArray(), ak.symmetric(),
+        TpmPublic.Scheme.of(Alg.RSASSA, hashAlg), ak.keyBits(), ak.exponent(), ak.rsaModulus().toByteArray());
   }
 
   @Test
@@ -244,7 +245,7 @@ class EvidenceVerifierTest {
         });
     VerifiedEvidence v = new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(appKey, "sha1"), e,
         sha1Ak.publicArea(), AlgorithmPolicy.ALLOW_SHA1);
-    assertThat(v.appKeyCertification().certify().name()).isEqualTo(appKey.publicArea().name());
+    assertThat(v.appKeyCertification().certify().name().toByteArray()).isEqualTo(appKey.publicArea().name());
   }
 
   @Test

@@ -96,7 +96,7 @@ class WireFormatTest {
           new String(in.readAllBytes(), StandardCharsets.US_ASCII))));
     }
     WireFormat.Certification app = new WireFormat.Certification(qc.app().publicArea(),
-        Bytes.copyFrom(qc.evidence().certify().attest()), Bytes.copyFrom(qc.evidence().certify().signature()));
+        qc.evidence().certify().attest(), qc.evidence().certify().signature());
     WireFormat.Certification other = new WireFormat.Certification(qc.ak().publicArea(), app.signature(),
         app.certifyInfo());
     Map<String, WireFormat.Certification> svid = new LinkedHashMap<>();
@@ -111,12 +111,12 @@ class WireFormatTest {
     assertThat(att.getChallengeNonce()).isEqualTo(n.hex());
     assertThat(att.getTpmSignedAttestation()).isEqualTo(quote);
     assertThat(att.getAppKeyPublic().toByteArray()).isEqualTo(qc.app().publicArea().marshalTpm2b());
-    assertThat(att.getAppKeyCertificate().getCertifyInfo().toByteArray()).isEqualTo(qc.evidence().certify().attest());
-    assertThat(att.getAppKeyCertificate().getSignature().toByteArray()).isEqualTo(qc.evidence().certify().signature());
+    assertThat(att.getAppKeyCertificate().getCertifyInfo().toByteArray()).isEqualTo(qc.evidence().certify().attest().toByteArray());
+    assertThat(att.getAppKeyCertificate().getSignature().toByteArray()).isEqualTo(qc.evidence().certify().signature().toByteArray());
     assertThat(att.getSvidKeysList()).extracting(k -> k.getKeyId()).containsExactly("agent-svid-B", "agent-svid-A");
     assertThat(att.getSvidKeys(0).getPublicArea().toByteArray()).isEqualTo(qc.ak().publicArea().marshalTpm2b());
     assertThat(att.getSvidKeys(0).getCertificate().getCertifyInfo().toByteArray())
-        .isEqualTo(qc.evidence().certify().signature());
+        .isEqualTo(qc.evidence().certify().signature().toByteArray());
     assertThat(WireFormat.decodePayload(WireFormat.encodePayload(id, qc.app().publicArea(), "sha256")).appKeyRaw()
         .constantTimeEquals(att.getAppKeyPublic().toByteArray())).isTrue();
   }

@@ -27,7 +27,7 @@ public final class CycleTiming {
     PcrSelection sel = PcrSelection.of(Alg.SHA256, pcrs);
     try (Swtpm swtpm = Swtpm.start()) {
       KeylimeTpm k = new KeylimeTpm(swtpm.tpm());
-      KeyBlob ak = k.createAk(Templates.akRsa(Alg.SHA256));
+      KeyBlob ak = new KeylimeAgentTpm(k).createAk(Templates.akRsa(Alg.SHA256));
       KeyBlob app = k.createAppKey(Templates.appKeyEccP256());
       time("alone", k, ak, app, sel, n);
       int held = swtpm.tpm().execute(CreatePrimary.of(Handles.RH_OWNER, Templates.srkEccP256())).handle();

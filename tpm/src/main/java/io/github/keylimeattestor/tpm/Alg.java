@@ -3,7 +3,7 @@ package io.github.keylimeattestor.tpm;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 
-/** TPM_ALG_ID values and the hash algorithms' Java names and sizes. */
+/** TPM_ALG_ID values; the hash algorithms' names and sizes come from {@link HashAlg}. */
 public final class Alg {
   public static final int RSA = 0x0001;
   public static final int SHA1 = 0x0004;
@@ -36,26 +36,23 @@ public final class Alg {
 
   private Alg() {}
 
+  private static HashAlg known(int hashAlg) throws TpmFormatException {
+    return HashAlg.byId(hashAlg).orElseThrow(() ->
+        new TpmFormatException(String.format("unsupported hash algorithm 0x%04x", hashAlg)));
+  }
+
   /** Digest size in bytes of a TPM hash algorithm. */
   public static int digestSize(int hashAlg) throws TpmFormatException {
-    switch (hashAlg) {
-      case SHA1: return 20;
-      case SHA256: case SM3_256: return 32;
-      case SHA384: return 48;
-      case SHA512: return 64;
-      default: throw new TpmFormatException(String.format("unsupported hash algorithm 0x%04x", hashAlg));
-    }
+    return known(hashAlg).digestSize();
   }
 
   /** Java MessageDigest name of a TPM hash algorithm (SM3 is not in the JDK). */
   public static String javaDigestName(int hashAlg) throws TpmFormatException {
-    switch (hashAlg) {
-      case SHA1: return "SHA-1";
-      case SHA256: return "SHA-256";
-      case SHA384: return "SHA-384";
-      case SHA512: return "SHA-512";
-      default: throw new TpmFormatException(String.format("unsupported hash algorithm 0x%04x", hashAlg));
+    String name = known(hashAlg).javaName();
+    if (name == null) {
+      throw new TpmFormatException(String.format("unsupported hash algorithm 0x%04x", hashAlg));
     }
+    return name;
   }
 
   public static MessageDigest messageDigest(int hashAlg) throws TpmFormatException {
@@ -76,25 +73,12 @@ public final class Alg {
 
   /** Keylime / rust-keylime name of a hash algorithm ("sha256"), or null. */
   public static String keylimeHashName(int hashAlg) {
-    switch (hashAlg) {
-      case SHA1: return "sha1";
-      case SHA256: return "sha256";
-      case SHA384: return "sha384";
-      case SHA512: return "sha512";
-      case SM3_256: return "sm3_256";
-      default: return null;
-    }
+    return HashAlg.byId(hashAlg).map(HashAlg::keylimeName).orElse(null);
   }
 
   /** Inverse of {@link #keylimeHashName}. */
   public static int fromKeylimeHashName(String name) throws TpmFormatException {
-    switch (name) {
-      case "sha1": return SHA1;
-      case "sha256": return SHA256;
-      case "sha384": return SHA384;
-      case "sha512": return SHA512;
-      case "sm3_256": return SM3_256;
-      default: throw new TpmFormatException("unknown hash algorithm name: " + name);
-    }
+    return HashAlg.byKeylimeName(name).map(HashAlg::id)
+        .orElseThrow(() -> new TpmFormatException("unknown hash algorithm name: " + name));
   }
 }

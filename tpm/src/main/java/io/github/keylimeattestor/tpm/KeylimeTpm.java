@@ -1,6 +1,5 @@
 package io.github.keylimeattestor.tpm;
 
-import io.github.keylimeattestor.tpm.command.ActivateCredential;
 import io.github.keylimeattestor.tpm.command.AttestResponse;
 import io.github.keylimeattestor.tpm.command.Auth;
 import io.github.keylimeattestor.tpm.command.Certify;
@@ -11,18 +10,13 @@ import io.github.keylimeattestor.tpm.command.CreatePrimary;
 import io.github.keylimeattestor.tpm.command.FlushContext;
 import io.github.keylimeattestor.tpm.command.GetCapability;
 import io.github.keylimeattestor.tpm.command.Load;
-import io.github.keylimeattestor.tpm.command.NvRead;
-import io.github.keylimeattestor.tpm.command.NvReadPublic;
-import io.github.keylimeattestor.tpm.command.PcrExtend;
 import io.github.keylimeattestor.tpm.command.PcrRead;
-import io.github.keylimeattestor.tpm.command.PcrReset;
 import io.github.keylimeattestor.tpm.command.PolicySecret;
 import io.github.keylimeattestor.tpm.command.Quote;
 import io.github.keylimeattestor.tpm.command.ReadPublic;
 import io.github.keylimeattestor.tpm.command.Sign;
 import io.github.keylimeattestor.tpm.command.StartAuthSession;
 import io.github.keylimeattestor.tpm.structure.Attest;
-import io.github.keylimeattestor.tpm.structure.CredentialBlob;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
 import io.github.keylimeattestor.tpm.structure.KeylimeQuote;
 import io.github.keylimeattestor.tpm.structure.PcrBlob;
@@ -34,20 +28,23 @@ import io.github.keylimeattestor.tpm.structure.TpmPublic.Scheme;
 import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * The multi-command sequences the plugins and the Keylime-agent emulator need, with transient-slot
+ * The multi-command sequences the plugins need, with transient-slot
  * discipline for a TPM without resource manager (swtpm: 3 slots shared with every client, one of
  * which the Keylime agent keeps for its AK). Each method has at most 2 objects in the TPM at any
  * time, counting a persistent EK / SRK while a command uses it (the TPM then loads it into a
  * transient slot), and flushes everything it loaded or started before it returns, also when it fails.
  * Persistent EK / storage keys are used when present; otherwise they are created from their
  * templates and flushed. Whether a persistent handle is usable is checked once per instance.
+ *
+ * <p>What only a Keylime agent does (create the AK, ActivateCredential, the PCR16 binding, read the
+ * EK certificate) is in the test fixtures ({@code KeylimeAgentTpm}, tpm's test-jar), which use the
+ * package-private scope and EK helpers.
  *
  * <p>Not thread-safe; multi-command sequences are not atomic with respect to other TPM clients.
  */
@@ -74,10 +71,9 @@ public final class KeylimeTpm {
 
   private static final int QUOTE_TRIES = 5;
   private final Tpm tpm;
-  private final Primary ek;
+  final Primary ek;
   private final Primary srk;
   private final Map<Integer, Boolean> persistentUsable = new LinkedHashMap<>();
-  private int nvBufferMax;
 
   public KeylimeTpm(Tpm tpm) {
     this(tpm, EK_RSA, SRK);
@@ -94,7 +90,7 @@ public final class KeylimeTpm {
   }
 
   /** Transient handles flushed in reverse order on close; a flush failure never hides the first error. */
-  private final class Scope implements AutoCloseable {
+  final class Scope implements AutoCloseable {
     private final Deque<Integer> handles = new ArrayDeque<>();
 
     int add(int handle) {
@@ -162,7 +158,7 @@ public final class KeylimeTpm {
       TpmPublic t = p.template();
       usable = pub.type() == t.type() && pub.nameAlg() == t.nameAlg()
           && pub.objectAttributes() == t.objectAttributes()
-          && Arrays.equals(pub.authPolicy(), t.authPolicy())
+          && pub.authPolicy().equals(t.authPolicy())
           && pub.symmetric().equals(t.symmetric()) && pub.keyBits() == t.keyBits()
           && pub.curveId() == t.curveId();
     } catch (TpmResponseException e) {
@@ -175,7 +171,7 @@ public final class KeylimeTpm {
     return usable;
   }
 
-  private int primary(Scope scope, Primary p) throws IOException, TpmException {
+  int primary(Scope scope, Primary p) throws IOException, TpmException {
     if (persistentUsable(p)) {
       return p.persistentHandle();
     }
@@ -187,7 +183,7 @@ public final class KeylimeTpm {
   }
 
   /** Authorization for using the EK as parent / decryption key: PolicySecret(endorsement). */
-  private Auth ekAuth(Scope scope) throws IOException, TpmException {
+  Auth ekAuth(Scope scope) throws IOException, TpmException {
     if (!needsPolicy(ek)) {
       return Auth.empty();
     }
@@ -197,7 +193,7 @@ public final class KeylimeTpm {
   }
 
   /** Runs a command authorized by {@code auth}; a policy session the TPM flushed is forgotten. */
-  private <R> R withSession(Scope scope, Auth auth,
+  <R> R withSession(Scope scope, Auth auth,
       io.github.keylimeattestor.tpm.command.TpmCommand<R> cmd) throws IOException, TpmException {
     R r = tpm.execute(cmd);
     if (auth.sessionHandle() != Handles.RS_PW) {
@@ -220,73 +216,7 @@ public final class KeylimeTpm {
     }
   }
 
-  /** Reads a whole NV index in NV_BUFFER_MAX chunks. */
-  public byte[] readNv(int nvIndex) throws IOException, TpmException {
-    return readNv(nvIndex, 0);
-  }
-
-  /** Reads a whole NV index in chunks of at most {@code maxChunk} bytes (0: NV_BUFFER_MAX). */
-  public byte[] readNv(int nvIndex, int maxChunk) throws IOException, TpmException {
-    NvReadPublic.Response pub = tpm.execute(new NvReadPublic(nvIndex));
-    int authHandle;
-    if ((pub.attributes() & NvReadPublic.NV_AUTHREAD) != 0) {
-      authHandle = nvIndex;
-    } else if ((pub.attributes() & NvReadPublic.NV_OWNERREAD) != 0) {
-      authHandle = Handles.RH_OWNER;
-    } else {
-      authHandle = Handles.RH_PLATFORM;
-    }
-    int chunk = maxChunk > 0 ? maxChunk : nvBufferMax();
-    byte[] out = new byte[pub.dataSize()];
-    for (int off = 0; off < out.length; off += chunk) {
-      int n = Math.min(chunk, out.length - off);
-      byte[] part = tpm.execute(new NvRead(authHandle, nvIndex, Auth.empty(), n, off));
-      System.arraycopy(part, 0, out, off, n);
-    }
-    return out;
-  }
-
-  private int nvBufferMax() throws IOException, TpmException {
-    if (nvBufferMax == 0) {
-      Integer v = tpm.execute(GetCapability.properties(GetCapability.PT_NV_BUFFER_MAX, 1))
-          .properties().get(GetCapability.PT_NV_BUFFER_MAX);
-      nvBufferMax = v != null && v > 0 ? Math.min(v, 4096) : 512;
-    }
-    return nvBufferMax;
-  }
-
-  /** The EK certificate (DER, as stored) for the configured EK type. */
-  public byte[] readEkCertificate() throws IOException, TpmException {
-    int index = ek.template().type() == Alg.RSA ? Handles.NV_EK_CERT_RSA2048 : Handles.NV_EK_CERT_ECC_P256;
-    return readNv(index);
-  }
-
-  /** EK chain (intermediate) certificates from NV 0x01C00100..0x01C001FF, in index order. */
-  public List<byte[]> readEkCertificateChain() throws IOException, TpmException {
-    List<byte[]> out = new ArrayList<>();
-    for (int h : nvIndices(Handles.NV_EK_CHAIN_FIRST)) {
-      if (h > Handles.NV_EK_CHAIN_LAST) {
-        break;
-      }
-      out.add(readNv(h));
-    }
-    return out;
-  }
-
-  private List<Integer> nvIndices(int first) throws IOException, TpmException {
-    return tpm.execute(GetCapability.handles(first)).handles();
-  }
-
   // ---------------------------------------------------------------- keys
-
-  /** Creates an AK (e.g. {@link Templates#akRsa}) under the EK; returns its loadable blob. */
-  public KeyBlob createAk(TpmPublic template) throws IOException, TpmException {
-    try (Scope s = new Scope()) {
-      int ekHandle = primary(s, ek);
-      Auth auth = ekAuth(s);
-      return withSession(s, auth, new Create(ekHandle, auth, new byte[0], template));
-    }
-  }
 
   /** Creates an App Key (e.g. {@link Templates#appKeyEccP256}) under the storage primary. */
   public KeyBlob createAppKey(TpmPublic template) throws IOException, TpmException {
@@ -426,8 +356,8 @@ public final class KeylimeTpm {
           signingScheme(akPublic), selection));
       PcrBlob blob = readPcrs(selection);
       Attest attest = Attest.parse(q.attest());
-      if (Arrays.equals(attest.quote().pcrDigest(), blob.digest(hash))) {
-        return new KeylimeQuote(q.attest(), q.signature(), blob.encode());
+      if (attest.quote().pcrDigest().equals(Bytes.copyFrom(blob.digest(hash)))) {
+        return new KeylimeQuote(q.attest(), q.signature(), Bytes.copyFrom(blob.encode()));
       }
       if (i + 1 >= QUOTE_TRIES) {
         throw new TpmVerificationException("PCRs kept changing while quoting (" + QUOTE_TRIES + " tries)");
@@ -437,7 +367,7 @@ public final class KeylimeTpm {
 
   /** Reads the selected PCRs (8 per TPM2_PCR_Read) into a Keylime/tpm2-tools PCR blob. */
   public PcrBlob readPcrs(PcrSelection selection) throws IOException, TpmException {
-    Map<Long, byte[]> got = new LinkedHashMap<>();
+    Map<Long, Bytes> got = new LinkedHashMap<>();
     List<long[]> wanted = new ArrayList<>();
     for (PcrSelection.Bank b : selection.banks()) {
       for (int p : b.pcrs()) {
@@ -447,7 +377,7 @@ public final class KeylimeTpm {
     while (got.size() < wanted.size()) {
       List<PcrSelection.Bank> rest = new ArrayList<>();
       for (PcrSelection.Bank b : selection.banks()) {
-        byte[] sel = new byte[b.select().length];
+        byte[] sel = new byte[b.select().size()];
         for (int p : b.pcrs()) {
           if (!got.containsKey(key(b.hashAlg(), p))) {
             sel[p / 8] |= (byte) (1 << (p % 8));
@@ -467,9 +397,9 @@ public final class KeylimeTpm {
         }
       }
     }
-    List<byte[]> values = new ArrayList<>();
+    List<Bytes> values = new ArrayList<>();
     for (long[] w : wanted) {
-      byte[] v = got.get(key((int) w[0], (int) w[1]));
+      Bytes v = got.get(key((int) w[0], (int) w[1]));
       if (v == null) {
         throw new TpmFormatException("PCR_Read did not return a requested PCR");
       }
@@ -480,27 +410,6 @@ public final class KeylimeTpm {
 
   private static long key(int hashAlg, int pcr) {
     return ((long) hashAlg << 32) | pcr;
-  }
-
-  /** PCR_Reset then PCR_Extend with one digest (Keylime's PCR16 binding of its NK). */
-  public void resetAndExtend(int pcr, int hashAlg, byte[] digest) throws IOException, TpmException {
-    tpm.execute(new PcrReset(pcr));
-    tpm.execute(new PcrExtend(pcr, hashAlg, digest));
-  }
-
-  /**
-   * ActivateCredential: loads the AK under the EK and recovers the credential the registrar
-   * bound to the AK's Name. At most 2 transient objects.
-   */
-  public byte[] activateCredential(KeyBlob ak, CredentialBlob blob) throws IOException, TpmException {
-    try (Scope s = new Scope()) {
-      int ekHandle = primary(s, ek);
-      Auth loadAuth = ekAuth(s);
-      int akHandle = s.add(withSession(s, loadAuth, new Load(ekHandle, loadAuth, ak)).handle());
-      Auth ekUse = ekAuth(s);
-      return withSession(s, ekUse, new ActivateCredential(akHandle, Auth.empty(), ekHandle, ekUse,
-          blob.idObject(), blob.encryptedSecret()));
-    }
   }
 
   /** Transient object handles currently loaded in the TPM (by anyone). */

@@ -1,6 +1,7 @@
 package io.github.keylimeattestor.tpm;
 
 import io.github.keylimeattestor.tpm.command.Auth;
+import io.github.keylimeattestor.tpm.command.Startup;
 import io.github.keylimeattestor.tpm.command.TpmCommand;
 import io.github.keylimeattestor.tpm.structure.TpmReader;
 import io.github.keylimeattestor.tpm.structure.TpmWriter;
@@ -62,6 +63,22 @@ public final class Tpm implements AutoCloseable {
         }
         pause(attempt);
       }
+    }
+  }
+
+  /**
+   * TPM2_Startup; TPM_RC_INITIALIZE means "already started" and is not an error.
+   *
+   * @return true if this call started the TPM, false if it was already started
+   */
+  public boolean startup(int startupType) throws IOException, TpmException {
+    try {
+      return execute(new Startup(startupType));
+    } catch (TpmResponseException e) {
+      if (e.rc() == ResponseCode.INITIALIZE) {
+        return false;
+      }
+      throw e;
     }
   }
 

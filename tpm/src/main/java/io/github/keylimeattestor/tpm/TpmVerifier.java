@@ -6,7 +6,6 @@ import io.github.keylimeattestor.tpm.structure.PcrBlob;
 import io.github.keylimeattestor.tpm.structure.PcrSelection;
 import io.github.keylimeattestor.tpm.structure.TpmPublic;
 import io.github.keylimeattestor.tpm.structure.TpmSignature;
-import java.security.MessageDigest;
 import java.security.PublicKey;
 
 /**
@@ -69,7 +68,7 @@ public final class TpmVerifier {
       throw new TpmVerificationException("PCR blob selection " + blob.selection()
           + " differs from the quoted selection " + info.pcrSelect());
     }
-    if (!MessageDigest.isEqual(info.pcrDigest(), blob.digest(scheme.hashAlg()))) {
+    if (!info.pcrDigest().constantTimeEquals(blob.digest(scheme.hashAlg()))) {
       throw new TpmVerificationException("PCR values do not hash to the quoted PCR digest");
     }
     return new VerifiedQuote(attest, sig, blob);
@@ -88,19 +87,25 @@ public final class TpmVerifier {
       throw new TpmVerificationException("attestation is not a certification");
     }
     checkExtraData(attest, expectedExtraData);
-    if (!MessageDigest.isEqual(attest.certify().name(), certified.name())) {
+    if (!attest.certify().name().constantTimeEquals(certified.name())) {
       throw new TpmVerificationException("certified Name does not match the given public key's Name");
     }
     return attest;
   }
 
+  /** {@link #verifyCertify(byte[], byte[], TpmPublic, byte[])} of what TPM2_Certify returned. */
+  public Attest verifyCertify(Bytes attest, Bytes signature, TpmPublic certified, byte[] expectedExtraData)
+      throws TpmFormatException, TpmVerificationException {
+    return verifyCertify(attest.toByteArray(), signature.toByteArray(), certified, expectedExtraData);
+  }
+
   /** Signature check alone: the AK's scheme and hash, and a signature that verifies. */
   public void checkSignature(Attest attest, TpmSignature sig) throws TpmFormatException, TpmVerificationException {
-    sig.verify(key, scheme, attest.raw());
+    sig.verify(key, scheme, attest.raw().toByteArray());
   }
 
   private static void checkExtraData(Attest attest, byte[] expected) throws TpmVerificationException {
-    if (!MessageDigest.isEqual(attest.extraData(), expected)) {
+    if (!attest.extraData().constantTimeEquals(expected)) {
       throw new TpmVerificationException("extraData (nonce / qualifying data) differs from the expected value");
     }
   }

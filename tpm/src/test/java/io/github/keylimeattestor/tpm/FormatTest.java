@@ -5,7 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.keylimeattestor.tpm.structure.AgentData;
 import io.github.keylimeattestor.tpm.structure.Attest;
-import io.github.keylimeattestor.tpm.structure.CredentialBlob;
+import io.github.keylimeattestor.tpm.testing.AgentDataWriter;
+import io.github.keylimeattestor.tpm.testing.CredentialBlob;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
 import io.github.keylimeattestor.tpm.structure.KeylimeQuote;
 import io.github.keylimeattestor.tpm.structure.PcrBlob;
@@ -51,13 +52,13 @@ class FormatTest {
     PARSERS.put("key blob", KeyBlob::parse);
     SAMPLES.put("key blob", qc.app().marshal());
     PARSERS.put("TPMS_ATTEST quote", Attest::parse);
-    SAMPLES.put("TPMS_ATTEST quote", qc.evidence().quote().attest());
+    SAMPLES.put("TPMS_ATTEST quote", qc.evidence().quote().attest().toByteArray());
     PARSERS.put("TPMS_ATTEST certify", Attest::parse);
-    SAMPLES.put("TPMS_ATTEST certify", qc.evidence().certify().attest());
+    SAMPLES.put("TPMS_ATTEST certify", qc.evidence().certify().attest().toByteArray());
     PARSERS.put("TPMT_SIGNATURE rsassa", TpmSignature::parse);
-    SAMPLES.put("TPMT_SIGNATURE rsassa", qc.evidence().quote().signature());
+    SAMPLES.put("TPMT_SIGNATURE rsassa", qc.evidence().quote().signature().toByteArray());
     PARSERS.put("PCR blob", PcrBlob::parse);
-    SAMPLES.put("PCR blob", qc.evidence().quote().pcrBlob());
+    SAMPLES.put("PCR blob", qc.evidence().quote().pcrBlob().toByteArray());
     PARSERS.put("TPML_PCR_SELECTION", PcrSelection::parse);
     SAMPLES.put("TPML_PCR_SELECTION", TraceScenarios.SELECTION.marshal());
     PARSERS.put("credential blob", CredentialBlob::parse);
@@ -69,7 +70,7 @@ class FormatTest {
     });
     SAMPLES.put("quote string", qc.evidence().quote().encode().getBytes(StandardCharsets.ISO_8859_1));
     PARSERS.put("agent_data.json", (b, l) -> AgentData.parse(new String(b, StandardCharsets.ISO_8859_1), l).akBlob());
-    SAMPLES.put("agent_data.json", AgentData.of(qc.ak(), ek).toJson().getBytes(StandardCharsets.ISO_8859_1));
+    SAMPLES.put("agent_data.json", AgentDataWriter.toJson(AgentDataWriter.of(qc.ak(), ek)).getBytes(StandardCharsets.ISO_8859_1));
   }
 
   @Test
@@ -86,7 +87,7 @@ class FormatTest {
     byte[] blob = SAMPLES.get("PCR blob");
     assertThat(PcrBlob.parse(blob).encode()).isEqualTo(blob);
     String json = new String(SAMPLES.get("agent_data.json"), StandardCharsets.ISO_8859_1);
-    assertThat(AgentData.parse(json, 1 << 20).toJson()).isEqualTo(json);
+    assertThat(AgentDataWriter.toJson(AgentData.parse(json, 1 << 20))).isEqualTo(json);
   }
 
   @Test

@@ -11,7 +11,8 @@ import io.github.keylimeattestor.tpm.command.Load;
 import io.github.keylimeattestor.tpm.command.ReadPublic;
 import io.github.keylimeattestor.tpm.structure.AgentData;
 import io.github.keylimeattestor.tpm.structure.Attest;
-import io.github.keylimeattestor.tpm.structure.CredentialBlob;
+import io.github.keylimeattestor.tpm.testing.AgentDataWriter;
+import io.github.keylimeattestor.tpm.testing.CredentialBlob;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
 import io.github.keylimeattestor.tpm.structure.KeylimeQuote;
 import io.github.keylimeattestor.tpm.structure.PcrSelection;
@@ -45,7 +46,7 @@ class QuoteCertifyTest {
     swtpm = Swtpm.start();
     tpm = swtpm.tpm();
     k = new KeylimeTpm(tpm);
-    ak = k.createAk(Templates.akRsa(Alg.SHA256));
+    ak = new KeylimeAgentTpm(k).createAk(Templates.akRsa(Alg.SHA256));
   }
 
   @AfterAll
@@ -80,14 +81,14 @@ class QuoteCertifyTest {
 
     TpmVerifier.VerifiedQuote v = TpmVerifier.forAk(ak.publicArea(), AlgorithmPolicy.STRICT).verifyQuote(q, nonce);
     assertThat(v.attest().quote().pcrSelect()).isEqualTo(sel);
-    assertThat(v.attest().qualifiedSigner()).isNotEmpty();
-    assertThat(q.pcrBlob()).hasSize(132 + 4 + 2 * 532);
+    assertThat(v.attest().qualifiedSigner().isEmpty()).isFalse();
+    assertThat(q.pcrBlob().size()).isEqualTo(132 + 4 + 2 * 532);
     assertThat(KeylimeQuote.parse(q.encode()).encode()).isEqualTo(q.encode());
 
     write("ak.pub", ak.publicArea().marshalTpm2b());
-    write("q.msg", q.attest());
-    write("q.sig", q.signature());
-    write("q.pcrs", q.pcrBlob());
+    write("q.msg", q.attest().toByteArray());
+    write("q.sig", q.signature().toByteArray());
+    write("q.pcrs", q.pcrBlob().toByteArray());
     swtpm.tpm2("tpm2_checkquote", "-u", "ak.pub", "-m", "q.msg", "-s", "q.sig", "-f", "q.pcrs",
         "-g", "sha256", "-q", HexFormat.of().formatHex(nonce));
     // and tpm2_checkquote does reject a wrong nonce, so the check above means something
@@ -131,10 +132,10 @@ class QuoteCertifyTest {
     // the tpm2-tools AK blobs, put into agent_data.json, load and quote through our code
     byte[] pub = read("ak2.pub");
     byte[] priv = read("ak2.priv");
-    AgentData data = AgentData.of(new KeyBlob(TpmPublic.parseTpm2b(pub),
-        Arrays.copyOfRange(priv, 2, priv.length)), k.ekPublic().toPublicKey());
+    AgentData data = AgentDataWriter.of(new KeyBlob(TpmPublic.parseTpm2b(pub),
+        Bytes.copyFrom(priv, 2, priv.length - 2)), k.ekPublic().toPublicKey());
     Path file = swtpm.dir().resolve("agent_data_tools.json");
-    data.write(file);
+    AgentDataWriter.write(data, file);
     AgentData back = AgentData.read(file);
     KeylimeQuote ours = k.quote(back.akBlob(), nonce, PcrSelection.of(Alg.SHA256, 16));
     TpmVerifier.forAk(ak2, AlgorithmPolicy.STRICT).verifyQuote(ours, nonce);
@@ -142,12 +143,12 @@ class QuoteCertifyTest {
 
   @Test
   void agentDataWrittenByUsLoadsAndQuotes() throws Exception {
-    AgentData data = AgentData.of(ak, k.ekPublic().toPublicKey());
+    AgentData data = AgentDataWriter.of(ak, k.ekPublic().toPublicKey());
     assertThat(data.akHashAlg()).isEqualTo("Sha256");
     assertThat(data.akSignAlg()).isEqualTo("RsaSsa");
-    assertThat(new String(data.ekHash(), StandardCharsets.US_ASCII)).matches("[0-9a-f]{64}");
+    assertThat(data.ekHashText()).matches("[0-9a-f]{64}");
     Path file = swtpm.dir().resolve("agent_data.json");
-    data.write(file);
+    AgentDataWriter.write(data, file);
     AgentData back = AgentData.read(file);
     assertThat(back.akBlob()).usingRecursiveComparison().isEqualTo(ak);
     byte[] nonce = nonce();
@@ -155,7 +156,7 @@ class QuoteCertifyTest {
     TpmVerifier.forAk(back.akBlob().publicArea(), AlgorithmPolicy.STRICT).verifyQuote(q, nonce);
     // tpm2-tools can use the same blobs (proves we wrote TPMT_PUBLIC / TPM2B_PRIVATE contents)
     write("ours.pub", back.akBlob().publicArea().marshalTpm2b());
-    byte[] privTpm2b = new io.github.keylimeattestor.tpm.structure.TpmWriter().tpm2b(back.akPrivate()).toByteArray();
+    byte[] privTpm2b = new io.github.keylimeattestor.tpm.structure.TpmWriter().tpm2b(back.akPrivate().toByteArray()).toByteArray();
     write("ours.priv", privTpm2b);
     swtpm.tpm2("tpm2_startauthsession", "--policy-session", "-S", "s.ctx");
     swtpm.tpm2("tpm2_policysecret", "-S", "s.ctx", "-c", "e");
@@ -168,7 +169,7 @@ class QuoteCertifyTest {
       swtpm.tpm2("tpm2_flushcontext", "-t");
       swtpm.tpm2("tpm2_flushcontext", "-l");
     }
-    TpmVerifier.forAk(ak.publicArea(), AlgorithmPolicy.STRICT).verifyQuote(new KeylimeQuote(read("o.msg"), read("o.sig"), read("o.pcrs")), new byte[] {(byte) 0xab, (byte) 0xcd});
+    TpmVerifier.forAk(ak.publicArea(), AlgorithmPolicy.STRICT).verifyQuote(new KeylimeQuote(Bytes.copyFrom(read("o.msg")), Bytes.copyFrom(read("o.sig")), Bytes.copyFrom(read("o.pcrs"))), new byte[] {(byte) 0xab, (byte) 0xcd});
   }
 
   @Test
@@ -180,7 +181,7 @@ class QuoteCertifyTest {
     AttestResponse cert = k.certify(ak, app, qd);
     Attest a = TpmVerifier.forAk(ak.publicArea(), AlgorithmPolicy.STRICT).verifyCertify(cert.attest(), cert.signature(),
         app.publicArea(), qd);
-    assertThat(a.certify().name()).isEqualTo(app.publicArea().name());
+    assertThat(a.certify().name().toByteArray()).isEqualTo(app.publicArea().name());
     assertThatThrownBy(() -> TpmVerifier.forAk(ak.publicArea(), AlgorithmPolicy.STRICT).verifyCertify(cert.attest(),
         cert.signature(), other.publicArea(), qd))
         .isInstanceOf(TpmVerificationException.class).hasMessageContaining("Name");
@@ -203,12 +204,12 @@ class QuoteCertifyTest {
       Load.Response loaded = tpm.execute(new Load(srk.handle(), Auth.empty(), app));
       try {
         ReadPublic.Response rp = tpm.execute(new ReadPublic(loaded.handle()));
-        assertThat(app.publicArea().name()).isEqualTo(rp.name()).isEqualTo(loaded.name());
+        assertThat(Bytes.copyFrom(app.publicArea().name())).isEqualTo(rp.name()).isEqualTo(loaded.name());
         assertThat(rp.outPublic()).isEqualTo(app.publicArea());
       } finally {
         tpm.execute(new FlushContext(loaded.handle()));
       }
-      assertThat(srk.outPublic().name()).isEqualTo(srk.name());
+      assertThat(Bytes.copyFrom(srk.outPublic().name())).isEqualTo(srk.name());
     } finally {
       tpm.execute(new FlushContext(srk.handle()));
     }
@@ -220,32 +221,32 @@ class QuoteCertifyTest {
     byte[] secret = "0123456789abcdef0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
     CredentialBlob ours = CredentialBlob.make(ek, ak.publicArea().name(), secret, new SecureRandom());
     assertThat(CredentialBlob.parse(ours.encode()).encode()).isEqualTo(ours.encode());
-    assertThat(k.activateCredential(ak, ours)).isEqualTo(secret);
+    assertThat(new KeylimeAgentTpm(k).activateCredential(ak, ours)).isEqualTo(secret);
 
     write("ek.pub", ek.marshalTpm2b());
     write("secret.bin", secret);
     swtpm.tpm2("tpm2_makecredential", "-T", "none", "-u", "ek.pub", "-s", "secret.bin", "-n",
         HexFormat.of().formatHex(ak.publicArea().name()), "-o", "cred.blob");
     CredentialBlob tools = CredentialBlob.parse(read("cred.blob"));
-    assertThat(k.activateCredential(ak, tools)).isEqualTo(secret);
+    assertThat(new KeylimeAgentTpm(k).activateCredential(ak, tools)).isEqualTo(secret);
 
     // bound to another Name: the TPM refuses
     CredentialBlob wrongName = CredentialBlob.make(ek, Templates.akRsa(Alg.SHA256).name(), secret,
         new SecureRandom());
-    assertThatThrownBy(() -> k.activateCredential(ak, wrongName)).isInstanceOf(TpmResponseException.class);
+    assertThatThrownBy(() -> new KeylimeAgentTpm(k).activateCredential(ak, wrongName)).isInstanceOf(TpmResponseException.class);
   }
 
   @Test
   void pcr16ResetAndExtend() throws Exception {
     byte[] d = MessageDigest.getInstance("SHA-256").digest("nk".getBytes(StandardCharsets.US_ASCII));
-    k.resetAndExtend(16, Alg.SHA256, d);
+    new KeylimeAgentTpm(k).resetAndExtend(16, Alg.SHA256, d);
     byte[] expected = MessageDigest.getInstance("SHA-256").digest(concat(new byte[32], d));
-    assertThat(k.readPcrs(PcrSelection.of(Alg.SHA256, 16)).value(Alg.SHA256, 16)).isEqualTo(expected);
+    assertThat(k.readPcrs(PcrSelection.of(Alg.SHA256, 16)).value(Alg.SHA256, 16).toByteArray()).isEqualTo(expected);
   }
 
   @Test
   void eccAkQuotesAndCertifies() throws Exception {
-    KeyBlob eccAk = k.createAk(Templates.akEccP256(Alg.SHA256));
+    KeyBlob eccAk = new KeylimeAgentTpm(k).createAk(Templates.akEccP256(Alg.SHA256));
     byte[] nonce = nonce();
     KeyBlob app = k.createAppKey(Templates.appKeyEccP256());
     KeylimeTpm.Evidence e = k.quoteAndCertify(eccAk, nonce, PcrSelection.of(Alg.SHA256, 16), app, nonce);
@@ -272,8 +273,8 @@ class QuoteCertifyTest {
         assertThat(sig.sigAlg()).isEqualTo(scheme.scheme());
         assertThat(sig.hashAlg()).isEqualTo(scheme.hashAlg());
         SigningScheme used = new SigningScheme(scheme.scheme(), scheme.hashAlg());
-        sig.verify(pk, used, q.attest());
-        byte[] other = q.attest();
+        sig.verify(pk, used, q.attest().toByteArray());
+        byte[] other = q.attest().toByteArray();
         other[10] ^= 1;
         assertThatThrownBy(() -> sig.verify(pk, used, other)).isInstanceOf(TpmVerificationException.class);
       }
@@ -290,10 +291,10 @@ class QuoteCertifyTest {
     KeylimeTpm ecc = new KeylimeTpm(tpm, KeylimeTpm.EK_ECC, KeylimeTpm.SRK);
     TpmPublic ek = ecc.ekPublic();
     assertThat(ek.type()).isEqualTo(Alg.ECC);
-    KeyBlob eccEkAk = ecc.createAk(Templates.akRsa(Alg.SHA256));
+    KeyBlob eccEkAk = new KeylimeAgentTpm(ecc).createAk(Templates.akRsa(Alg.SHA256));
     byte[] secret = "ecc-credential-0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
     CredentialBlob blob = CredentialBlob.make(ek, eccEkAk.publicArea().name(), secret, new SecureRandom());
-    assertThat(ecc.activateCredential(eccEkAk, blob)).isEqualTo(secret);
+    assertThat(new KeylimeAgentTpm(ecc).activateCredential(eccEkAk, blob)).isEqualTo(secret);
     byte[] nonce = nonce();
     TpmVerifier.forAk(eccEkAk.publicArea(), AlgorithmPolicy.STRICT).verifyQuote(ecc.quote(eccEkAk, nonce, PcrSelection.of(Alg.SHA256, 16)), nonce);
   }

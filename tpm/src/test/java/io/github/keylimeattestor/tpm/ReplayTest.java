@@ -43,7 +43,7 @@ class ReplayTest {
     assertThat(q.pcrs().values()).hasSize(10);
     Attest c = ak.verifyCertify(qc.evidence().certify().attest(),
         qc.evidence().certify().signature(), qc.app().publicArea(), TraceScenarios.QUALIFYING);
-    assertThat(c.certify().name()).isEqualTo(qc.app().publicArea().name());
+    assertThat(c.certify().name().toByteArray()).isEqualTo(qc.app().publicArea().name());
     assertThat(c.resetCount()).isEqualTo(q.attest().resetCount());
   }
 
@@ -76,20 +76,22 @@ class ReplayTest {
   void tamperedQuotePartsAreRejected() throws Exception {
     TpmVerifier ak = TpmVerifier.forAk(qc.ak().publicArea(), AlgorithmPolicy.STRICT);
     KeylimeQuote q = qc.evidence().quote();
-    byte[] attest = q.attest();
+    byte[] attest = q.attest().toByteArray();
     attest[attest.length - 1] ^= 1;
-    assertThatThrownBy(() -> ak.verifyQuote(new KeylimeQuote(attest, q.signature(), q.pcrBlob()),
+    assertThatThrownBy(() -> ak.verifyQuote(new KeylimeQuote(Bytes.copyFrom(attest), q.signature(), q.pcrBlob()),
         TraceScenarios.NONCE)).isInstanceOf(TpmVerificationException.class).hasMessageContaining("signature");
 
     PcrBlob blob = q.parsedPcrBlob();
-    List<byte[]> values = blob.values();
-    values.get(3)[0] ^= 1;
-    byte[] changed = new PcrBlob(blob.selection(), values).encode();
+    List<Bytes> values = new java.util.ArrayList<>(blob.values());
+    byte[] third = values.get(3).toByteArray();
+    third[0] ^= 1;
+    values.set(3, Bytes.copyFrom(third));
+    Bytes changed = Bytes.copyFrom(new PcrBlob(blob.selection(), values).encode());
     assertThatThrownBy(() -> ak.verifyQuote(new KeylimeQuote(q.attest(), q.signature(), changed),
         TraceScenarios.NONCE)).isInstanceOf(TpmVerificationException.class).hasMessageContaining("PCR digest");
 
-    byte[] fewer = new PcrBlob(io.github.keylimeattestor.tpm.structure.PcrSelection.of(Alg.SHA256, 16),
-        List.of(blob.value(Alg.SHA256, 16))).encode();
+    Bytes fewer = Bytes.copyFrom(new PcrBlob(io.github.keylimeattestor.tpm.structure.PcrSelection.of(Alg.SHA256, 16),
+        List.of(blob.value(Alg.SHA256, 16))).encode());
     assertThatThrownBy(() -> ak.verifyQuote(new KeylimeQuote(q.attest(), q.signature(), fewer),
         TraceScenarios.NONCE)).isInstanceOf(TpmVerificationException.class).hasMessageContaining("selection");
 
@@ -100,7 +102,7 @@ class ReplayTest {
         .hasMessageContaining("not a quote");
     // and the quote's signature by the App Key's... wrong key type is just "does not verify"
     TpmSignature sig = TpmSignature.parse(q.signature());
-    assertThatThrownBy(() -> sig.verify(qc.app().publicArea().toPublicKey(), ak.scheme(), q.attest()))
+    assertThatThrownBy(() -> sig.verify(qc.app().publicArea().toPublicKey(), ak.scheme(), q.attest().toByteArray()))
         .isInstanceOf(TpmVerificationException.class).hasMessageContaining("does not verify");
   }
 }

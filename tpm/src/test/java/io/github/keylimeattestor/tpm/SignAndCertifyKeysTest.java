@@ -37,7 +37,7 @@ class SignAndCertifyKeysTest {
     swtpm = Swtpm.start();
     tpm = swtpm.tpm();
     k = new KeylimeTpm(tpm);
-    ak = k.createAk(Templates.akRsa(Alg.SHA256));
+    ak = new KeylimeAgentTpm(k).createAk(Templates.akRsa(Alg.SHA256));
   }
 
   @AfterAll
@@ -78,7 +78,7 @@ class SignAndCertifyKeysTest {
     Signature v = Signature.getInstance("SHA256withRSA");
     v.initVerify(pub);
     v.update(data);
-    assertThat(v.verify(pkcs1.rsaSignature())).isTrue();
+    assertThat(v.verify(pkcs1.rsaSignature().toByteArray())).isTrue();
     TpmSignature pss = k.sign(key, sha("SHA-256", data), Scheme.of(Alg.RSAPSS, Alg.SHA256));
     pss.verify(pub, new SigningScheme(Alg.RSAPSS, Alg.SHA256), data);
   }

@@ -68,28 +68,28 @@ class TabrmdTest {
     KeyBlob ak;
     try (Tpm tpm = new Tpm(Tcti.open(abrmd.tcti(), 30_000))) {
       KeylimeTpm k = new KeylimeTpm(tpm);
-      ak = k.createAk(Templates.akRsa(Alg.SHA256));
+      ak = new KeylimeAgentTpm(k).createAk(Templates.akRsa(Alg.SHA256));
       KeyBlob app = k.createAppKey(Templates.appKeyEccP256());
       // a non-zero PCR 16, so that the comparison with tpm2_pcrread below means something
-      k.resetAndExtend(16, Alg.SHA256, java.security.MessageDigest.getInstance("SHA-256").digest(nonce));
+      new KeylimeAgentTpm(k).resetAndExtend(16, Alg.SHA256, java.security.MessageDigest.getInstance("SHA-256").digest(nonce));
       e = quoteAndCertify(k, ak, app, nonce);
       // abrmd shows each connection only its own objects: ours are all flushed
       assertThat(k.transientHandles()).isEmpty();
     }
     Files.write(abrmd.dir().resolve("ak.pub"), ak.publicArea().marshalTpm2b());
-    Files.write(abrmd.dir().resolve("q.msg"), e.quote().attest());
-    Files.write(abrmd.dir().resolve("q.sig"), e.quote().signature());
-    Files.write(abrmd.dir().resolve("q.pcrs"), e.quote().pcrBlob());
+    Files.write(abrmd.dir().resolve("q.msg"), e.quote().attest().toByteArray());
+    Files.write(abrmd.dir().resolve("q.sig"), e.quote().signature().toByteArray());
+    Files.write(abrmd.dir().resolve("q.pcrs"), e.quote().pcrBlob().toByteArray());
     abrmd.tpm2("tpm2_checkquote", "-u", "ak.pub", "-m", "q.msg", "-s", "q.sig", "-f", "q.pcrs", "-g", "sha256",
         "-q", HexFormat.of().formatHex(nonce));
     // tpm2-tools reach the same TPM through the same daemon: the PCRs we quoted, the persistent EK we used
     abrmd.tpm2("tpm2_pcrread", "sha256:0,1,7,16", "-o", "pcrs.bin");
     byte[] theirs = Files.readAllBytes(abrmd.dir().resolve("pcrs.bin"));
-    PcrBlob ours = PcrBlob.parse(e.quote().pcrBlob());
+    PcrBlob ours = PcrBlob.parse(e.quote().pcrBlob().toByteArray());
     int[] pcrs = {0, 1, 7, 16};
     for (int i = 0; i < pcrs.length; i++) {
       assertThat(java.util.Arrays.copyOfRange(theirs, 32 * i, 32 * i + 32)).as("PCR %d", pcrs[i])
-          .isEqualTo(ours.value(Alg.SHA256, pcrs[i]));
+          .isEqualTo(ours.value(Alg.SHA256, pcrs[i]).toByteArray());
     }
     assertThat(abrmd.tpm2("tpm2_getcap", "handles-persistent")).contains("0x81010001");
     assertThat(abrmd.tpm2("tpm2_getcap", "handles-transient").strip()).isEmpty();
@@ -150,7 +150,7 @@ class TabrmdTest {
   void abrmdSwapsOtherClientsObjectsOutSoOurSequenceFitsBesideThem() throws Exception {
     byte[] nonce = "beside-held-objects".getBytes(StandardCharsets.US_ASCII);
     KeylimeTpm setup = new KeylimeTpm(abrmd.tpm());
-    KeyBlob ak = setup.createAk(Templates.akRsa(Alg.SHA256));
+    KeyBlob ak = new KeylimeAgentTpm(setup).createAk(Templates.akRsa(Alg.SHA256));
     KeyBlob app = setup.createAppKey(Templates.appKeyEccP256());
     setup.tpm().close();
     // a foreign client keeps 3 objects loaded, as many as swtpm has slots, on its own abrmd connection

@@ -97,7 +97,7 @@ class TpmErrorsTest {
 
   @Test
   void ekUsedWithoutPolicySession() throws Exception {
-    KeyBlob ak = new KeylimeTpm(tpm).createAk(Templates.akRsa(Alg.SHA256));
+    KeyBlob ak = new KeylimeAgentTpm(tpm).createAk(Templates.akRsa(Alg.SHA256));
     ResponseCode rc = fail(new Load(Handles.PERSISTENT_EK_RSA, Auth.empty(), ak));
     assertThat(rc.name()).isEqualTo("TPM_RC_AUTH_UNAVAILABLE");
   }
@@ -106,11 +106,11 @@ class TpmErrorsTest {
   void corruptedKeyBlob() throws Exception {
     KeylimeTpm k = new KeylimeTpm(tpm);
     KeyBlob app = k.createAppKey(Templates.appKeyEccP256());
-    byte[] priv = app.privateBlob();
+    byte[] priv = app.privateBlob().toByteArray();
     priv[priv.length - 1] ^= 1;
     CreatePrimary.Response srk = tpm.execute(CreatePrimary.of(Handles.RH_OWNER, Templates.srkEccP256()));
     try {
-      ResponseCode rc = fail(new Load(srk.handle(), Auth.empty(), new KeyBlob(app.publicArea(), priv)));
+      ResponseCode rc = fail(new Load(srk.handle(), Auth.empty(), new KeyBlob(app.publicArea(), Bytes.copyFrom(priv))));
       assertThat(rc.name()).isEqualTo("TPM_RC_INTEGRITY");
       assertThat(rc.parameter()).isEqualTo(1);
     } finally {

@@ -7,12 +7,16 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsParameters;
 import com.sun.net.httpserver.HttpsServer;
+import io.github.keylimeattestor.keylime.ApiVersion;
 import io.github.keylimeattestor.tpm.Alg;
+import io.github.keylimeattestor.tpm.KeylimeAgentTpm;
 import io.github.keylimeattestor.tpm.KeylimeTpm;
+import io.github.keylimeattestor.tpm.Sha256;
 import io.github.keylimeattestor.tpm.Tpm;
 import io.github.keylimeattestor.tpm.TpmException;
 import io.github.keylimeattestor.tpm.structure.AgentData;
-import io.github.keylimeattestor.tpm.structure.CredentialBlob;
+import io.github.keylimeattestor.tpm.testing.AgentDataWriter;
+import io.github.keylimeattestor.tpm.testing.CredentialBlob;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
 import io.github.keylimeattestor.tpm.structure.KeylimeQuote;
 import io.github.keylimeattestor.tpm.structure.PcrSelection;
@@ -33,7 +37,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
-import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
@@ -88,6 +91,7 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
   private final EmulatorConfig config;
   private final Tpm tpm;
   private final KeylimeTpm ktpm;
+  private final KeylimeAgentTpm agentTpm;
   private final AgentKeys keys;
   private final KeyBlob ak;
   /** The AK held loaded for the emulator's life (--resident-ak), else null: loaded per request. */
@@ -105,6 +109,7 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
     Files.createDirectories(config.keylimeDir());
     this.tpm = new Tpm(Tcti.open(config.tcti(), 60_000));
     this.ktpm = new KeylimeTpm(tpm);
+    this.agentTpm = new KeylimeAgentTpm(ktpm);
     try {
       this.keys = AgentKeys.loadOrCreate(config.keylimeDir(), config.uuid(), config.ip());
       TpmPublic ekPublic = ktpm.ekPublic();
@@ -191,7 +196,7 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
       try {
         AgentData d = AgentData.read(file);
         if (d.akHashAlg().equals("Sha256") && d.akSignAlg().equals("RsaSsa")
-            && new String(d.ekHash(), StandardCharsets.US_ASCII).equals(ekHash)) {
+            && d.ekHashText().equals(ekHash)) {
           log("reusing the AK from " + file);
           blob = d.akBlob();
         } else {
@@ -202,9 +207,9 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
       }
     }
     if (blob == null) {
-      blob = ktpm.createAk(Templates.akRsa(HASH_ALG));
+      blob = agentTpm.createAk(Templates.akRsa(HASH_ALG));
     }
-    writeNonAtomically(file, AgentData.of(blob, ekPublic.toPublicKey()).toJson());
+    writeNonAtomically(file, AgentDataWriter.toJson(AgentDataWriter.of(blob, ekPublic.toPublicKey())));
     return blob;
   }
 
@@ -226,7 +231,7 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
     String version = negotiateRegistrarVersion(http, base);
     String ekCertPem;
     try {
-      ekCertPem = AgentKeys.derToPem(ktpm.readEkCertificate());
+      ekCertPem = AgentKeys.derToPem(agentTpm.readEkCertificate());
     } catch (TpmException e) {
       throw new IOException("cannot read the EK certificate from NV: " + e.getMessage(), e);
     }
@@ -245,7 +250,7 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
     byte[] credential;
     synchronized (tpmLock) {
       CredentialBlob cb = CredentialBlob.parse(Base64.getDecoder().decode(blob));
-      credential = residentAk != null ? residentAk.activateCredential(cb) : ktpm.activateCredential(ak, cb);
+      credential = residentAk != null ? residentAk.activateCredential(cb) : agentTpm.activateCredential(ak, cb);
     }
     Mac mac = Mac.getInstance("HmacSHA384");
     byte[] key = Base64.getEncoder().encode(credential);
@@ -260,28 +265,26 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
   private String negotiateRegistrarVersion(HttpClient http, URI base) throws Exception {
     JsonNode v = call(http, "GET", base, "/version", null);
     JsonNode r = v.path("results").isObject() ? v.get("results") : v;
-    List<String> theirs = new ArrayList<>();
-    r.path("supported_versions").forEach(x -> theirs.add(x.asText()));
-    if (theirs.isEmpty()) {
-      theirs.add(r.path("current_version").asText());
+    List<String> offered = new ArrayList<>();
+    r.path("supported_versions").forEach(x -> offered.add(x.asText()));
+    if (offered.isEmpty()) {
+      offered.add(r.path("current_version").asText());
     }
-    String best = null;
-    for (String ours : config.apiVersions()) {
-      if (theirs.contains(ours) && (best == null || cmp(ours, best) > 0)) {
-        best = ours;
+    List<ApiVersion> theirs = new ArrayList<>();
+    for (String o : offered) {
+      try {
+        theirs.add(ApiVersion.parse(o));
+      } catch (IllegalArgumentException e) {
+        // not a version: offers nothing
       }
     }
-    if (best == null) {
-      throw new IOException("no common API version with the registrar: " + theirs);
-    }
-    return best;
+    List<ApiVersion> ours = config.apiVersions().stream().map(ApiVersion::parse).toList();
+    return ApiVersion.negotiate(ours, theirs).map(ApiVersion::toString)
+        .orElseThrow(() -> new IOException("no common API version with the registrar: " + offered));
   }
 
   private static int cmp(String a, String b) {
-    String[] x = a.split("\\.");
-    String[] y = b.split("\\.");
-    int c = Integer.compare(Integer.parseInt(x[0]), Integer.parseInt(y[0]));
-    return c != 0 ? c : Integer.compare(Integer.parseInt(x[1]), Integer.parseInt(y[1]));
+    return ApiVersion.parse(a).compareTo(ApiVersion.parse(b));
   }
 
   private static JsonNode call(HttpClient http, String method, URI base, String path, JsonNode body)
@@ -453,9 +456,8 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
     pcrs.sort(Integer::compare);
     KeylimeQuote quote;
     synchronized (tpmLock) {
-      byte[] digest = MessageDigest.getInstance("SHA-256")
-          .digest(keys.nkPublicPem.getBytes(StandardCharsets.US_ASCII));
-      ktpm.resetAndExtend(16, HASH_ALG, digest);
+      byte[] digest = Sha256.digest(keys.nkPublicPem.getBytes(StandardCharsets.US_ASCII));
+      agentTpm.resetAndExtend(16, HASH_ALG, digest);
       byte[] qualifying = nonce.getBytes(StandardCharsets.US_ASCII);
       PcrSelection selection = PcrSelection.of(HASH_ALG, pcrs.stream().mapToInt(Integer::intValue).toArray());
       quote = residentAk != null ? residentAk.quote(ktpm, qualifying, selection)

@@ -200,8 +200,8 @@ final class PushAttestor implements AutoCloseable {
     }
     ObjectNode provided = auth.deepCopy();
     ObjectNode pd = provided.putObject("data");
-    pd.put("message", Base64.getEncoder().encodeToString(proof.attest()));
-    pd.put("signature", Base64.getEncoder().encodeToString(proof.signature()));
+    pd.put("message", Base64.getEncoder().encodeToString(proof.attest().toByteArray()));
+    pd.put("signature", Base64.getEncoder().encodeToString(proof.signature().toByteArray()));
     ObjectNode pattrs = JSON.createObjectNode();
     pattrs.put("agent_id", uuid);
     pattrs.putArray("authentication_provided").add(provided);
@@ -250,9 +250,9 @@ final class PushAttestor implements AutoCloseable {
 
   private static ObjectNode evidence(KeylimeQuote q) {
     ObjectNode data = JSON.createObjectNode();
-    data.put("subject_data", Base64.getEncoder().encodeToString(q.pcrBlob()));
-    data.put("message", Base64.getEncoder().encodeToString(q.attest()));
-    data.put("signature", Base64.getEncoder().encodeToString(q.signature()));
+    data.put("subject_data", Base64.getEncoder().encodeToString(q.pcrBlob().toByteArray()));
+    data.put("message", Base64.getEncoder().encodeToString(q.attest().toByteArray()));
+    data.put("signature", Base64.getEncoder().encodeToString(q.signature().toByteArray()));
     ObjectNode item = JSON.createObjectNode();
     item.put("evidence_class", "certification");
     item.put("evidence_type", "tpm_quote");

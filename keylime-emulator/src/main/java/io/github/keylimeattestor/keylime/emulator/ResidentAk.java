@@ -1,6 +1,7 @@
 package io.github.keylimeattestor.keylime.emulator;
 
 import io.github.keylimeattestor.tpm.Alg;
+import io.github.keylimeattestor.tpm.Bytes;
 import io.github.keylimeattestor.tpm.Handles;
 import io.github.keylimeattestor.tpm.KeylimeTpm;
 import io.github.keylimeattestor.tpm.Tpm;
@@ -18,7 +19,7 @@ import io.github.keylimeattestor.tpm.command.Quote;
 import io.github.keylimeattestor.tpm.command.ReadPublic;
 import io.github.keylimeattestor.tpm.command.StartAuthSession;
 import io.github.keylimeattestor.tpm.structure.Attest;
-import io.github.keylimeattestor.tpm.structure.CredentialBlob;
+import io.github.keylimeattestor.tpm.testing.CredentialBlob;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
 import io.github.keylimeattestor.tpm.structure.KeylimeQuote;
 import io.github.keylimeattestor.tpm.structure.PcrBlob;
@@ -26,7 +27,6 @@ import io.github.keylimeattestor.tpm.structure.PcrSelection;
 import io.github.keylimeattestor.tpm.structure.TpmPublic;
 import io.github.keylimeattestor.tpm.structure.TpmPublic.Scheme;
 import java.io.IOException;
-import java.util.Arrays;
 
 /**
  * The AK as rust-keylime 0.2.9 holds it: loaded once under the persistent EK at start, used by
@@ -77,7 +77,7 @@ final class ResidentAk {
     int session = endorsementPolicy(tpm);
     try {
       return tpm.execute(new ActivateCredential(handle, Auth.empty(), Handles.PERSISTENT_EK_RSA,
-          Auth.policy(session), blob.idObject(), blob.encryptedSecret()));
+          Auth.policy(session), blob.idObject().toByteArray(), blob.encryptedSecret().toByteArray()));
     } catch (IOException | TpmException e) {
       flushQuietly(tpm, session);
       throw e;
@@ -92,8 +92,8 @@ final class ResidentAk {
     for (int i = 0; ; i++) {
       AttestResponse q = tpm.execute(new Quote(handle, Auth.empty(), nonce, scheme, selection));
       PcrBlob blob = ktpm.readPcrs(selection);
-      if (Arrays.equals(Attest.parse(q.attest()).quote().pcrDigest(), blob.digest(hash))) {
-        return new KeylimeQuote(q.attest(), q.signature(), blob.encode());
+      if (Attest.parse(q.attest()).quote().pcrDigest().equals(Bytes.copyFrom(blob.digest(hash)))) {
+        return new KeylimeQuote(q.attest(), q.signature(), Bytes.copyFrom(blob.encode()));
       }
       if (i + 1 >= QUOTE_TRIES) {
         throw new TpmVerificationException("PCRs kept changing while quoting (" + QUOTE_TRIES + " tries)");

@@ -1,5 +1,6 @@
 package io.github.keylimeattestor.server.svid;
 
+import io.github.keylimeattestor.tpm.Sha256;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -16,10 +17,8 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.util.Base64;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -142,22 +141,10 @@ public final class SvidBindings {
 
   /** SHA-256 of a SubjectPublicKeyInfo, hex: how logs name a key. */
   public static String spkiHash(byte[] spki) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(spki));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    return Sha256.hex(spki);
   }
 
   static String name(String spiffeId, byte[] spki) {
-    try {
-      MessageDigest d = MessageDigest.getInstance("SHA-256");
-      d.update(spiffeId.getBytes(StandardCharsets.UTF_8));
-      d.update((byte) 0);
-      d.update(spki);
-      return HexFormat.of().formatHex(d.digest()) + SUFFIX;
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    return Sha256.hex(spiffeId.getBytes(StandardCharsets.UTF_8), new byte[] {0}, spki) + SUFFIX;
   }
 }

@@ -1,5 +1,6 @@
 package io.github.keylimeattestor.tpm.command;
 
+import io.github.keylimeattestor.tpm.Bytes;
 import io.github.keylimeattestor.tpm.TpmFormatException;
 import io.github.keylimeattestor.tpm.structure.TpmReader;
 import io.github.keylimeattestor.tpm.structure.TpmSignature;
@@ -10,26 +11,11 @@ import io.github.keylimeattestor.tpm.structure.TpmSignature;
  * @param attest the TPMS_ATTEST bytes (without the TPM2B size)
  * @param signature the TPMT_SIGNATURE bytes
  */
-public record AttestResponse(byte[] attest, byte[] signature) {
-  public AttestResponse {
-    attest = attest.clone();
-    signature = signature.clone();
-  }
-
-  @Override
-  public byte[] attest() {
-    return attest.clone();
-  }
-
-  @Override
-  public byte[] signature() {
-    return signature.clone();
-  }
-
+public record AttestResponse(Bytes attest, Bytes signature) {
   static AttestResponse read(TpmReader p) throws TpmFormatException {
-    byte[] attest = p.tpm2b(2048, "TPM2B_ATTEST");
+    Bytes attest = p.tpm2bValue(2048, "TPM2B_ATTEST");
     int start = p.position();
     TpmSignature.parse(p);
-    return new AttestResponse(attest, p.slice(start));
+    return new AttestResponse(attest, Bytes.copyFrom(p.slice(start)));
   }
 }

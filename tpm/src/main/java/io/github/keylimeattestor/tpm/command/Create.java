@@ -1,6 +1,7 @@
 package io.github.keylimeattestor.tpm.command;
 
 import io.github.keylimeattestor.tpm.CommandCode;
+import io.github.keylimeattestor.tpm.Bytes;
 import io.github.keylimeattestor.tpm.TpmFormatException;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
 import io.github.keylimeattestor.tpm.structure.TpmPublic;
@@ -39,6 +40,6 @@ public record Create(int parentHandle, Auth parentAuth, byte[] userAuth, TpmPubl
     byte[] priv = p.tpm2b(MAX_PRIVATE, "outPrivate");
     TpmPublic pub = TpmPublic.parseTpm2b(p);
     Creation.skipCreationOutputs(p);
-    return new KeyBlob(pub, priv);
+    return new KeyBlob(pub, Bytes.copyFrom(priv));
   }
 }

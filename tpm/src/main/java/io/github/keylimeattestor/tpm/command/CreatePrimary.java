@@ -1,5 +1,6 @@
 package io.github.keylimeattestor.tpm.command;
 
+import io.github.keylimeattestor.tpm.Bytes;
 import io.github.keylimeattestor.tpm.CommandCode;
 import io.github.keylimeattestor.tpm.TpmFormatException;
 import io.github.keylimeattestor.tpm.structure.TpmPublic;
@@ -11,7 +12,7 @@ import java.util.List;
 public record CreatePrimary(int primaryHandle, Auth auth, byte[] userAuth, TpmPublic template)
     implements TpmCommand<CreatePrimary.Response> {
 
-  public record Response(int handle, TpmPublic outPublic, byte[] name) {}
+  public record Response(int handle, TpmPublic outPublic, Bytes name) {}
 
   /** With empty hierarchy and key passwords. */
   public static CreatePrimary of(int hierarchy, TpmPublic template) {
@@ -47,6 +48,6 @@ public record CreatePrimary(int primaryHandle, Auth auth, byte[] userAuth, TpmPu
   public Response response(int[] h, TpmReader p) throws TpmFormatException {
     TpmPublic pub = TpmPublic.parseTpm2b(p);
     Creation.skipCreationOutputs(p);
-    return new Response(h[0], pub, p.tpm2b(66, "name"));
+    return new Response(h[0], pub, p.tpm2bValue(66, "name"));
   }
 }

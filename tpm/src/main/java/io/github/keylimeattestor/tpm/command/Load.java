@@ -1,5 +1,6 @@
 package io.github.keylimeattestor.tpm.command;
 
+import io.github.keylimeattestor.tpm.Bytes;
 import io.github.keylimeattestor.tpm.CommandCode;
 import io.github.keylimeattestor.tpm.TpmFormatException;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
@@ -9,7 +10,7 @@ import java.util.List;
 
 /** TPM2_Load: returns the transient handle and the object's Name. */
 public record Load(int parentHandle, Auth parentAuth, KeyBlob key) implements TpmCommand<Load.Response> {
-  public record Response(int handle, byte[] name) {}
+  public record Response(int handle, Bytes name) {}
 
   @Override
   public int commandCode() {
@@ -28,7 +29,7 @@ public record Load(int parentHandle, Auth parentAuth, KeyBlob key) implements Tp
 
   @Override
   public void parameters(TpmWriter w) {
-    w.tpm2b(key.privateBlob());
+    w.tpm2b(key.privateBlob().toByteArray());
     w.bytes(key.publicArea().marshalTpm2b());
   }
 
@@ -39,6 +40,6 @@ public record Load(int parentHandle, Auth parentAuth, KeyBlob key) implements Tp
 
   @Override
   public Response response(int[] h, TpmReader p) throws TpmFormatException {
-    return new Response(h[0], p.tpm2b(66, "name"));
+    return new Response(h[0], p.tpm2bValue(66, "name"));
   }
 }

@@ -1,5 +1,6 @@
 package io.github.keylimeattestor.tpm.command;
 
+import io.github.keylimeattestor.tpm.Bytes;
 import io.github.keylimeattestor.tpm.CommandCode;
 import io.github.keylimeattestor.tpm.TpmFormatException;
 import io.github.keylimeattestor.tpm.structure.PcrSelection;
@@ -10,7 +11,7 @@ import java.util.List;
 
 /** TPM2_PCR_Read: the TPM returns at most 8 values and says which in {@code selectionOut}. */
 public record PcrRead(PcrSelection selection) implements TpmCommand<PcrRead.Response> {
-  public record Response(int updateCounter, PcrSelection selectionOut, List<byte[]> values) {}
+  public record Response(int updateCounter, PcrSelection selectionOut, List<Bytes> values) {}
 
   @Override
   public int commandCode() {
@@ -30,13 +31,13 @@ public record PcrRead(PcrSelection selection) implements TpmCommand<PcrRead.Resp
     if (n < 0 || n > 8) {
       throw new TpmFormatException("TPML_DIGEST count " + Integer.toUnsignedString(n) + " exceeds 8");
     }
-    List<byte[]> values = new ArrayList<>(n);
+    List<Bytes> values = new ArrayList<>(n);
     for (int i = 0; i < n; i++) {
-      values.add(p.tpm2b(64, "PCR value"));
+      values.add(p.tpm2bValue(64, "PCR value"));
     }
     if (out.count() != n) {
       throw new TpmFormatException("PCR_Read returned " + n + " values for " + out.count() + " PCRs");
     }
-    return new Response(counter, out, values);
+    return new Response(counter, out, List.copyOf(values));
   }
 }

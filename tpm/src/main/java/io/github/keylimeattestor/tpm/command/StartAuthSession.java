@@ -1,5 +1,6 @@
 package io.github.keylimeattestor.tpm.command;
 
+import io.github.keylimeattestor.tpm.Bytes;
 import io.github.keylimeattestor.tpm.Alg;
 import io.github.keylimeattestor.tpm.CommandCode;
 import io.github.keylimeattestor.tpm.Handles;
@@ -17,7 +18,7 @@ public record StartAuthSession(byte[] nonceCaller, int sessionType, int authHash
   public static final int SE_POLICY = 0x01;
   public static final int SE_TRIAL = 0x03;
 
-  public record Response(int handle, byte[] nonceTpm) {}
+  public record Response(int handle, Bytes nonceTpm) {}
 
   public static StartAuthSession policy(byte[] nonceCaller) {
     return new StartAuthSession(nonceCaller, SE_POLICY, Alg.SHA256);
@@ -45,6 +46,6 @@ public record StartAuthSession(byte[] nonceCaller, int sessionType, int authHash
 
   @Override
   public Response response(int[] h, TpmReader p) throws TpmFormatException {
-    return new Response(h[0], p.tpm2b(64, "nonceTPM"));
+    return new Response(h[0], p.tpm2bValue(64, "nonceTPM"));
   }
 }

@@ -1,15 +1,10 @@
 package io.github.keylimeattestor.tpm.command;
 
 import io.github.keylimeattestor.tpm.CommandCode;
-import io.github.keylimeattestor.tpm.ResponseCode;
-import io.github.keylimeattestor.tpm.Tpm;
-import io.github.keylimeattestor.tpm.TpmException;
-import io.github.keylimeattestor.tpm.TpmResponseException;
 import io.github.keylimeattestor.tpm.structure.TpmReader;
 import io.github.keylimeattestor.tpm.structure.TpmWriter;
-import java.io.IOException;
 
-/** TPM2_Startup. Returns true if this call started the TPM, false if it was already started. */
+/** TPM2_Startup; {@code Tpm.startup} treats "already started" as no error. */
 public record Startup(int startupType) implements TpmCommand<Boolean> {
   public static final int CLEAR = 0x0000;
   public static final int STATE = 0x0001;
@@ -27,18 +22,5 @@ public record Startup(int startupType) implements TpmCommand<Boolean> {
   @Override
   public Boolean response(int[] handles, TpmReader params) {
     return Boolean.TRUE;
-  }
-
-  /** TPM_RC_INITIALIZE means "already started" and is not an error. */
-  @Override
-  public Boolean execute(Tpm tpm) throws IOException, TpmException {
-    try {
-      return tpm.execute(this);
-    } catch (TpmResponseException e) {
-      if (e.rc() == ResponseCode.INITIALIZE) {
-        return Boolean.FALSE;
-      }
-      throw e;
-    }
   }
 }

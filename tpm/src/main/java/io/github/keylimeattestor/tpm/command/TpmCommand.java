@@ -1,16 +1,13 @@
 package io.github.keylimeattestor.tpm.command;
 
-import io.github.keylimeattestor.tpm.Tpm;
-import io.github.keylimeattestor.tpm.TpmException;
 import io.github.keylimeattestor.tpm.TpmFormatException;
 import io.github.keylimeattestor.tpm.structure.TpmReader;
 import io.github.keylimeattestor.tpm.structure.TpmWriter;
-import java.io.IOException;
 import java.util.List;
 
 /**
  * A typed TPM 2.0 command: its handles, authorizations and parameters, and how to read its
- * response. {@link Tpm#execute} does the framing.
+ * response. {@code Tpm.execute} does the framing; a command knows nothing of the transport.
  *
  * @param <R> the response type
  */
@@ -36,8 +33,4 @@ public interface TpmCommand<R> {
 
   /** Reads the response; {@code params} must be fully consumed. */
   R response(int[] handles, TpmReader params) throws TpmFormatException;
-
-  default R execute(Tpm tpm) throws IOException, TpmException {
-    return tpm.execute(this);
-  }
 }

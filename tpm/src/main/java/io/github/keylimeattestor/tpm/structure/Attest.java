@@ -1,5 +1,6 @@
 package io.github.keylimeattestor.tpm.structure;
 
+import io.github.keylimeattestor.tpm.Bytes;
 import io.github.keylimeattestor.tpm.TpmFormatException;
 
 /**
@@ -10,10 +11,10 @@ import io.github.keylimeattestor.tpm.TpmFormatException;
  * @param certify set when type is {@link #ST_ATTEST_CERTIFY}
  */
 public record Attest(
-    byte[] raw,
+    Bytes raw,
     int type,
-    byte[] qualifiedSigner,
-    byte[] extraData,
+    Bytes qualifiedSigner,
+    Bytes extraData,
     long clock,
     int resetCount,
     int restartCount,
@@ -31,55 +32,10 @@ public record Attest(
   private static final int MAX_DIGEST = 64;
 
   /** TPMS_QUOTE_INFO. */
-  public record QuoteInfo(PcrSelection pcrSelect, byte[] pcrDigest) {
-    public QuoteInfo {
-      pcrDigest = pcrDigest.clone();
-    }
-
-    @Override
-    public byte[] pcrDigest() {
-      return pcrDigest.clone();
-    }
-  }
+  public record QuoteInfo(PcrSelection pcrSelect, Bytes pcrDigest) {}
 
   /** TPMS_CERTIFY_INFO. */
-  public record CertifyInfo(byte[] name, byte[] qualifiedName) {
-    public CertifyInfo {
-      name = name.clone();
-      qualifiedName = qualifiedName.clone();
-    }
-
-    @Override
-    public byte[] name() {
-      return name.clone();
-    }
-
-    @Override
-    public byte[] qualifiedName() {
-      return qualifiedName.clone();
-    }
-  }
-
-  public Attest {
-    raw = raw.clone();
-    qualifiedSigner = qualifiedSigner.clone();
-    extraData = extraData.clone();
-  }
-
-  @Override
-  public byte[] raw() {
-    return raw.clone();
-  }
-
-  @Override
-  public byte[] qualifiedSigner() {
-    return qualifiedSigner.clone();
-  }
-
-  @Override
-  public byte[] extraData() {
-    return extraData.clone();
-  }
+  public record CertifyInfo(Bytes name, Bytes qualifiedName) {}
 
   public boolean isQuote() {
     return type == ST_ATTEST_QUOTE;
@@ -93,6 +49,10 @@ public record Attest(
     return parse(input, DEFAULT_LIMIT);
   }
 
+  public static Attest parse(Bytes input) throws TpmFormatException {
+    return parse(input.toByteArray(), DEFAULT_LIMIT);
+  }
+
   /** Parses a TPMS_ATTEST (no TPM2B size prefix) occupying all of {@code input}. */
   public static Attest parse(byte[] input, int limit) throws TpmFormatException {
     TpmReader r = TpmReader.bounded(input, limit, "TPMS_ATTEST");
@@ -102,8 +62,8 @@ public record Attest(
           "TPMS_ATTEST magic is 0x%08x, not TPM_GENERATED (0xff544347)", magic));
     }
     int type = r.u16("type");
-    byte[] signer = r.tpm2b(MAX_NAME, "qualifiedSigner");
-    byte[] extra = r.tpm2b(MAX_DATA, "extraData");
+    Bytes signer = r.tpm2bValue(MAX_NAME, "qualifiedSigner");
+    Bytes extra = r.tpm2bValue(MAX_DATA, "extraData");
     long clock = r.u64("clock");
     int reset = r.u32("resetCount");
     int restart = r.u32("restartCount");
@@ -116,14 +76,14 @@ public record Attest(
     CertifyInfo c = null;
     if (type == ST_ATTEST_QUOTE) {
       PcrSelection sel = PcrSelection.parse(r);
-      q = new QuoteInfo(sel, r.tpm2b(MAX_DIGEST, "pcrDigest"));
+      q = new QuoteInfo(sel, r.tpm2bValue(MAX_DIGEST, "pcrDigest"));
     } else if (type == ST_ATTEST_CERTIFY) {
-      c = new CertifyInfo(r.tpm2b(MAX_NAME, "name"), r.tpm2b(MAX_NAME, "qualifiedName"));
+      c = new CertifyInfo(r.tpm2bValue(MAX_NAME, "name"), r.tpm2bValue(MAX_NAME, "qualifiedName"));
     } else {
       throw new TpmFormatException(String.format(
           "unsupported TPMS_ATTEST type 0x%04x (only QUOTE 0x8018 and CERTIFY 0x8017)", type));
     }
     r.expectEnd("TPMS_ATTEST");
-    return new Attest(input, type, signer, extra, clock, reset, restart, safe == 1, fw, q, c);
+    return new Attest(Bytes.copyFrom(input), type, signer, extra, clock, reset, restart, safe == 1, fw, q, c);
   }
 }

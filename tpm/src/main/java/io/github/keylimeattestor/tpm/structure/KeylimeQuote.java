@@ -1,5 +1,6 @@
 package io.github.keylimeattestor.tpm.structure;
 
+import io.github.keylimeattestor.tpm.Bytes;
 import io.github.keylimeattestor.tpm.TpmFormatException;
 import java.util.Base64;
 
@@ -7,35 +8,14 @@ import java.util.Base64;
  * Keylime's quote string: {@code "r" + b64(TPMS_ATTEST) + ":" + b64(TPMT_SIGNATURE) + ":" +
  * b64(PCR blob)}, standard base64 with padding.
  */
-public record KeylimeQuote(byte[] attest, byte[] signature, byte[] pcrBlob) {
+public record KeylimeQuote(Bytes attest, Bytes signature, Bytes pcrBlob) {
   /** Default limit on the quote string's length in characters. */
   public static final int DEFAULT_LIMIT = 16 * 1024;
 
-  public KeylimeQuote {
-    attest = attest.clone();
-    signature = signature.clone();
-    pcrBlob = pcrBlob.clone();
-  }
-
-  @Override
-  public byte[] attest() {
-    return attest.clone();
-  }
-
-  @Override
-  public byte[] signature() {
-    return signature.clone();
-  }
-
-  @Override
-  public byte[] pcrBlob() {
-    return pcrBlob.clone();
-  }
-
   public String encode() {
     Base64.Encoder e = Base64.getEncoder();
-    return "r" + e.encodeToString(attest) + ":" + e.encodeToString(signature) + ":"
-        + e.encodeToString(pcrBlob);
+    return "r" + e.encodeToString(attest.toByteArray()) + ":" + e.encodeToString(signature.toByteArray()) + ":"
+        + e.encodeToString(pcrBlob.toByteArray());
   }
 
   public static KeylimeQuote parse(String quote) throws TpmFormatException {
@@ -76,7 +56,7 @@ public record KeylimeQuote(byte[] attest, byte[] signature, byte[] pcrBlob) {
             + "(standard alphabet, '=' padding, unused bits zero)");
       }
     }
-    return new KeylimeQuote(out[0], out[1], out[2]);
+    return new KeylimeQuote(Bytes.copyFrom(out[0]), Bytes.copyFrom(out[1]), Bytes.copyFrom(out[2]));
   }
 
   public Attest parsedAttest() throws TpmFormatException {

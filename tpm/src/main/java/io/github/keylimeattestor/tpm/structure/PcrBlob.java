@@ -1,6 +1,7 @@
 package io.github.keylimeattestor.tpm.structure;
 
 import io.github.keylimeattestor.tpm.Alg;
+import io.github.keylimeattestor.tpm.Bytes;
 import io.github.keylimeattestor.tpm.TpmFormatException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -18,7 +19,7 @@ import java.util.List;
  *
  * @param values PCR values in selection order
  */
-public record PcrBlob(PcrSelection selection, List<byte[]> values) {
+public record PcrBlob(PcrSelection selection, List<Bytes> values) {
   private static final int SELECTION_IMAGE = 4 + PcrSelection.MAX_BANKS * 8;
   private static final int DIGEST_SLOTS = 8;
   private static final int DIGEST_IMAGE = 4 + DIGEST_SLOTS * (2 + 64);
@@ -26,11 +27,7 @@ public record PcrBlob(PcrSelection selection, List<byte[]> values) {
   public static final int DEFAULT_LIMIT = SELECTION_IMAGE + 4 + 8 * DIGEST_IMAGE;
 
   public PcrBlob {
-    List<byte[]> copy = new ArrayList<>(values.size());
-    for (byte[] v : values) {
-      copy.add(v.clone());
-    }
-    values = List.copyOf(copy);
+    values = List.copyOf(values);
     if (selection.count() != values.size()) {
       throw new IllegalArgumentException("selection has " + selection.count() + " PCRs but "
           + values.size() + " values");
@@ -40,22 +37,13 @@ public record PcrBlob(PcrSelection selection, List<byte[]> values) {
     }
   }
 
-  @Override
-  public List<byte[]> values() {
-    List<byte[]> out = new ArrayList<>(values.size());
-    for (byte[] v : values) {
-      out.add(v.clone());
-    }
-    return out;
-  }
-
   /** The value of PCR {@code pcr} in bank {@code hashAlg}, or null if not in the blob. */
-  public byte[] value(int hashAlg, int pcr) {
+  public Bytes value(int hashAlg, int pcr) {
     int i = 0;
     for (PcrSelection.Bank b : selection.banks()) {
       for (int p : b.pcrs()) {
         if (b.hashAlg() == hashAlg && p == pcr) {
-          return values.get(i).clone();
+          return values.get(i);
         }
         i++;
       }
@@ -73,12 +61,12 @@ public record PcrBlob(PcrSelection selection, List<byte[]> values) {
     for (PcrSelection.Bank b : selection.banks()) {
       int size = Alg.digestSize(b.hashAlg());
       for (int ignored : b.pcrs()) {
-        byte[] v = values.get(i++);
-        if (v.length != size) {
-          throw new TpmFormatException("PCR value of " + v.length + " bytes in a bank of "
+        Bytes v = values.get(i++);
+        if (v.size() != size) {
+          throw new TpmFormatException("PCR value of " + v.size() + " bytes in a bank of "
               + size + "-byte digests");
         }
-        md.update(v);
+        md.update(v.toByteArray());
       }
     }
     return md.digest();
@@ -90,7 +78,7 @@ public record PcrBlob(PcrSelection selection, List<byte[]> values) {
         .order(ByteOrder.LITTLE_ENDIAN);
     b.putInt(selection.banks().size());
     for (PcrSelection.Bank bank : selection.banks()) {
-      byte[] sel = bank.select();
+      byte[] sel = bank.select().toByteArray();
       b.putShort((short) bank.hashAlg()).put((byte) sel.length).put(Arrays.copyOf(sel, 4)).put((byte) 0);
     }
     b.position(SELECTION_IMAGE);
@@ -101,9 +89,9 @@ public record PcrBlob(PcrSelection selection, List<byte[]> values) {
       int n = Math.min(DIGEST_SLOTS, values.size() - l * DIGEST_SLOTS);
       b.putInt(n);
       for (int k = 0; k < n; k++) {
-        byte[] v = values.get(l * DIGEST_SLOTS + k);
+        Bytes v = values.get(l * DIGEST_SLOTS + k);
         b.position(start + 4 + k * 66);
-        b.putShort((short) v.length).put(v);
+        b.putShort((short) v.size()).put(v.toByteArray());
       }
     }
     return b.array();
@@ -111,6 +99,10 @@ public record PcrBlob(PcrSelection selection, List<byte[]> values) {
 
   public static PcrBlob parse(byte[] input) throws TpmFormatException {
     return parse(input, DEFAULT_LIMIT);
+  }
+
+  public static PcrBlob parse(Bytes input) throws TpmFormatException {
+    return parse(input.toByteArray(), DEFAULT_LIMIT);
   }
 
   /**
@@ -173,7 +165,7 @@ public record PcrBlob(PcrSelection selection, List<byte[]> values) {
         sizes.add(size);
       }
     }
-    List<byte[]> values = new ArrayList<>();
+    List<Bytes> values = new ArrayList<>();
     for (int l = 0; l < lists; l++) {
       int start = SELECTION_IMAGE + 4 + l * DIGEST_IMAGE;
       b.position(start);
@@ -201,7 +193,7 @@ public record PcrBlob(PcrSelection selection, List<byte[]> values) {
         byte[] v = new byte[size];
         b.get(v);
         requireZero(input, slot + 2 + size, 64 - size, where + " after its value");
-        values.add(v);
+        values.add(Bytes.copyFrom(v));
       }
     }
     if (values.size() != selection.count()) {

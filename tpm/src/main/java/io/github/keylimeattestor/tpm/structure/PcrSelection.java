@@ -1,8 +1,8 @@
 package io.github.keylimeattestor.tpm.structure;
 
+import io.github.keylimeattestor.tpm.Bytes;
 import io.github.keylimeattestor.tpm.TpmFormatException;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /** TPML_PCR_SELECTION: a list of banks, each a hash algorithm and a PCR bitmap. */
@@ -17,21 +17,16 @@ public record PcrSelection(List<Bank> banks) {
    *
    * @param select the bitmap; its length is sizeofSelect
    */
-  public record Bank(int hashAlg, byte[] select) {
-    public Bank {
-      select = select.clone();
-    }
-
-    @Override
-    public byte[] select() {
-      return select.clone();
+  public record Bank(int hashAlg, Bytes select) {
+    public Bank(int hashAlg, byte[] select) {
+      this(hashAlg, Bytes.copyFrom(select));
     }
 
     /** Selected PCR indices, ascending. */
     public List<Integer> pcrs() {
       List<Integer> out = new ArrayList<>();
-      for (int i = 0; i < select.length * 8; i++) {
-        if ((select[i / 8] & (1 << (i % 8))) != 0) {
+      for (int i = 0; i < select.size() * 8; i++) {
+        if ((select.byteAt(i / 8) & (1 << (i % 8))) != 0) {
           out.add(i);
         }
       }
@@ -39,17 +34,7 @@ public record PcrSelection(List<Bank> banks) {
     }
 
     public boolean contains(int pcr) {
-      return pcr >= 0 && pcr / 8 < select.length && (select[pcr / 8] & (1 << (pcr % 8))) != 0;
-    }
-
-    @Override
-    public boolean equals(Object o) {
-      return o instanceof Bank && ((Bank) o).hashAlg == hashAlg && Arrays.equals(((Bank) o).select, select);
-    }
-
-    @Override
-    public int hashCode() {
-      return 31 * hashAlg + Arrays.hashCode(select);
+      return pcr >= 0 && pcr / 8 < select.size() && (select.byteAt(pcr / 8) & (1 << (pcr % 8))) != 0;
     }
 
     @Override
@@ -98,7 +83,7 @@ public record PcrSelection(List<Bank> banks) {
   public void marshal(TpmWriter w) {
     w.u32(banks.size());
     for (Bank b : banks) {
-      w.u16(b.hashAlg).u8(b.select.length).bytes(b.select);
+      w.u16(b.hashAlg).u8(b.select.size()).bytes(b.select.toByteArray());
     }
   }
 

@@ -1,5 +1,6 @@
 package io.github.keylimeattestor.tpm.structure;
 
+import io.github.keylimeattestor.tpm.Bytes;
 import io.github.keylimeattestor.tpm.Alg;
 import io.github.keylimeattestor.tpm.TpmFormatException;
 import java.math.BigInteger;
@@ -14,7 +15,6 @@ import java.security.spec.ECParameterSpec;
 import java.security.spec.ECPoint;
 import java.security.spec.ECPublicKeySpec;
 import java.security.spec.RSAPublicKeySpec;
-import java.util.Arrays;
 
 /**
  * TPMT_PUBLIC for RSA and ECC keys (TPM 2.0 Part 2, "Public Area Structures"). Fields that do not
@@ -34,16 +34,16 @@ public record TpmPublic(
     int type,
     int nameAlg,
     int objectAttributes,
-    byte[] authPolicy,
+    Bytes authPolicy,
     SymDef symmetric,
     Scheme scheme,
     int keyBits,
     int exponent,
     int curveId,
     Scheme kdf,
-    byte[] rsaModulus,
-    byte[] eccX,
-    byte[] eccY) {
+    Bytes rsaModulus,
+    Bytes eccX,
+    Bytes eccY) {
 
   /** Default parse limit for a TPMT_PUBLIC / TPM2B_PUBLIC. */
   public static final int DEFAULT_LIMIT = 2048;
@@ -86,43 +86,16 @@ public record TpmPublic(
     }
   }
 
-  public TpmPublic {
-    authPolicy = authPolicy.clone();
-    rsaModulus = rsaModulus.clone();
-    eccX = eccX.clone();
-    eccY = eccY.clone();
-  }
-
   public static TpmPublic rsa(int nameAlg, int attributes, byte[] authPolicy, SymDef sym,
       Scheme scheme, int keyBits, int exponent, byte[] modulus) {
-    return new TpmPublic(Alg.RSA, nameAlg, attributes, authPolicy, sym, scheme, keyBits, exponent,
-        0, Scheme.NULL, modulus, new byte[0], new byte[0]);
+    return new TpmPublic(Alg.RSA, nameAlg, attributes, Bytes.copyFrom(authPolicy), sym, scheme, keyBits,
+        exponent, 0, Scheme.NULL, Bytes.copyFrom(modulus), Bytes.empty(), Bytes.empty());
   }
 
   public static TpmPublic ecc(int nameAlg, int attributes, byte[] authPolicy, SymDef sym,
       Scheme scheme, int curveId, Scheme kdf, byte[] x, byte[] y) {
-    return new TpmPublic(Alg.ECC, nameAlg, attributes, authPolicy, sym, scheme, 0, 0, curveId, kdf,
-        new byte[0], x, y);
-  }
-
-  @Override
-  public byte[] authPolicy() {
-    return authPolicy.clone();
-  }
-
-  @Override
-  public byte[] rsaModulus() {
-    return rsaModulus.clone();
-  }
-
-  @Override
-  public byte[] eccX() {
-    return eccX.clone();
-  }
-
-  @Override
-  public byte[] eccY() {
-    return eccY.clone();
+    return new TpmPublic(Alg.ECC, nameAlg, attributes, Bytes.copyFrom(authPolicy), sym, scheme, 0, 0,
+        curveId, kdf, Bytes.empty(), Bytes.copyFrom(x), Bytes.copyFrom(y));
   }
 
   public boolean hasAttributes(int mask) {
@@ -142,18 +115,18 @@ public record TpmPublic(
   }
 
   public void marshal(TpmWriter w) {
-    w.u16(type).u16(nameAlg).u32(objectAttributes).tpm2b(authPolicy);
+    w.u16(type).u16(nameAlg).u32(objectAttributes).tpm2b(authPolicy.toByteArray());
     w.u16(symmetric.algorithm());
     if (symmetric.algorithm() != Alg.NULL) {
       w.u16(symmetric.keyBits()).u16(symmetric.mode());
     }
     scheme.marshal(w);
     if (type == Alg.RSA) {
-      w.u16(keyBits).u32(exponent).tpm2b(rsaModulus);
+      w.u16(keyBits).u32(exponent).tpm2b(rsaModulus.toByteArray());
     } else {
       w.u16(curveId);
       kdf.marshal(w);
-      w.tpm2b(eccX).tpm2b(eccY);
+      w.tpm2b(eccX.toByteArray()).tpm2b(eccY.toByteArray());
     }
   }
 
@@ -227,15 +200,15 @@ public record TpmPublic(
   public PublicKey toPublicKey() throws TpmFormatException {
     try {
       if (type == Alg.RSA) {
-        if (rsaModulus.length == 0) {
+        if (rsaModulus.isEmpty()) {
           throw new TpmFormatException("RSA public area has no modulus");
         }
         BigInteger e = BigInteger.valueOf(exponent == 0 ? 65537 : exponent & 0xFFFFFFFFL);
         return KeyFactory.getInstance("RSA")
-            .generatePublic(new RSAPublicKeySpec(new BigInteger(1, rsaModulus), e));
+            .generatePublic(new RSAPublicKeySpec(new BigInteger(1, rsaModulus.toByteArray()), e));
       }
       ECParameterSpec spec = curveSpec(curveId);
-      ECPoint w = new ECPoint(new BigInteger(1, eccX), new BigInteger(1, eccY));
+      ECPoint w = new ECPoint(new BigInteger(1, eccX.toByteArray()), new BigInteger(1, eccY.toByteArray()));
       return KeyFactory.getInstance("EC").generatePublic(new ECPublicKeySpec(w, spec));
     } catch (GeneralSecurityException e) {
       throw new TpmFormatException("public area does not hold a valid key: " + e.getMessage(), e);
@@ -250,14 +223,14 @@ public record TpmPublic(
       int bytes = (bits + 7) / 8;
       BigInteger e = rsa.getPublicExponent();
       int exp = e.equals(BigInteger.valueOf(65537)) ? 0 : e.intValue();
-      return rsa(nameAlg, objectAttributes, authPolicy, symmetric, scheme, bytes * 8, exp,
+      return rsa(nameAlg, objectAttributes, authPolicy.toByteArray(), symmetric, scheme, bytes * 8, exp,
           unsigned(rsa.getModulus(), bytes));
     }
     if (type == Alg.ECC && key instanceof ECPublicKey) {
       ECPublicKey ec = (ECPublicKey) key;
       int fieldBytes = (ec.getParams().getCurve().getField().getFieldSize() + 7) / 8;
       int curve = curveForFieldBytes(fieldBytes);
-      return ecc(nameAlg, objectAttributes, authPolicy, symmetric, scheme, curve, kdf,
+      return ecc(nameAlg, objectAttributes, authPolicy.toByteArray(), symmetric, scheme, curve, kdf,
           unsigned(ec.getW().getAffineX(), fieldBytes), unsigned(ec.getW().getAffineY(), fieldBytes));
     }
     throw new TpmFormatException("key type " + key.getAlgorithm() + " does not match the template type");
@@ -315,15 +288,6 @@ public record TpmPublic(
     return out;
   }
 
-  @Override
-  public boolean equals(Object o) {
-    return o instanceof TpmPublic && Arrays.equals(marshal(), ((TpmPublic) o).marshal());
-  }
-
-  @Override
-  public int hashCode() {
-    return Arrays.hashCode(marshal());
-  }
 
   @Override
   public String toString() {

@@ -1,5 +1,6 @@
 package io.github.keylimeattestor.tpm.structure;
 
+import io.github.keylimeattestor.tpm.Bytes;
 import io.github.keylimeattestor.tpm.TpmFormatException;
 import java.util.Arrays;
 
@@ -92,6 +93,18 @@ public final class TpmReader {
       throw new TpmFormatException(what + " is " + size + " bytes, more than the maximum " + max);
     }
     return bytes(size, what);
+  }
+
+  /** {@link #tpm2b} as an immutable value. */
+  public Bytes tpm2bValue(int max, String what) throws TpmFormatException {
+    int size = u16(what + " size");
+    if (size > max) {
+      throw new TpmFormatException(what + " is " + size + " bytes, more than the maximum " + max);
+    }
+    need(size, what);
+    Bytes out = Bytes.copyFrom(buf, pos, size);
+    pos += size;
+    return out;
   }
 
   /** A sub-reader over the next {@code n} bytes; this reader skips them. */

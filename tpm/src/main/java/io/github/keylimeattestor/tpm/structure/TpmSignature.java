@@ -1,5 +1,6 @@
 package io.github.keylimeattestor.tpm.structure;
 
+import io.github.keylimeattestor.tpm.Bytes;
 import io.github.keylimeattestor.tpm.Alg;
 import io.github.keylimeattestor.tpm.SigningScheme;
 import io.github.keylimeattestor.tpm.TpmFormatException;
@@ -20,34 +21,17 @@ import java.security.spec.PSSParameterSpec;
  * @param r ECDSA r, unsigned big-endian as the TPM returned it
  * @param s ECDSA s
  */
-public record TpmSignature(int sigAlg, int hashAlg, byte[] rsaSignature, byte[] r, byte[] s) {
+public record TpmSignature(int sigAlg, int hashAlg, Bytes rsaSignature, Bytes r, Bytes s) {
   public static final int DEFAULT_LIMIT = 1024;
   private static final int MAX_RSA = 512;
   private static final int MAX_ECC = 66;
 
-  public TpmSignature {
-    rsaSignature = rsaSignature.clone();
-    r = r.clone();
-    s = s.clone();
-  }
-
-  @Override
-  public byte[] rsaSignature() {
-    return rsaSignature.clone();
-  }
-
-  @Override
-  public byte[] r() {
-    return r.clone();
-  }
-
-  @Override
-  public byte[] s() {
-    return s.clone();
-  }
-
   public static TpmSignature parse(byte[] input) throws TpmFormatException {
     return parse(input, DEFAULT_LIMIT);
+  }
+
+  public static TpmSignature parse(Bytes input) throws TpmFormatException {
+    return parse(input.toByteArray(), DEFAULT_LIMIT);
   }
 
   /** Parses a TPMT_SIGNATURE occupying all of {@code input}. */
@@ -64,13 +48,13 @@ public record TpmSignature(int sigAlg, int hashAlg, byte[] rsaSignature, byte[] 
       case Alg.RSASSA:
       case Alg.RSAPSS: {
         int hash = rd.u16("hash");
-        return new TpmSignature(alg, hash, rd.tpm2b(MAX_RSA, "RSA signature"), new byte[0], new byte[0]);
+        return new TpmSignature(alg, hash, rd.tpm2bValue(MAX_RSA, "RSA signature"), Bytes.empty(), Bytes.empty());
       }
       case Alg.ECDSA: {
         int hash = rd.u16("hash");
-        byte[] r = rd.tpm2b(MAX_ECC, "signatureR");
-        byte[] s = rd.tpm2b(MAX_ECC, "signatureS");
-        return new TpmSignature(alg, hash, new byte[0], r, s);
+        Bytes r = rd.tpm2bValue(MAX_ECC, "signatureR");
+        Bytes s = rd.tpm2bValue(MAX_ECC, "signatureS");
+        return new TpmSignature(alg, hash, Bytes.empty(), r, s);
       }
       default:
         throw new TpmFormatException(String.format(
@@ -81,9 +65,9 @@ public record TpmSignature(int sigAlg, int hashAlg, byte[] rsaSignature, byte[] 
   public byte[] marshal() {
     TpmWriter w = new TpmWriter().u16(sigAlg).u16(hashAlg);
     if (sigAlg == Alg.ECDSA) {
-      w.tpm2b(r).tpm2b(s);
+      w.tpm2b(r.toByteArray()).tpm2b(s.toByteArray());
     } else {
-      w.tpm2b(rsaSignature);
+      w.tpm2b(rsaSignature.toByteArray());
     }
     return w.toByteArray();
   }
@@ -116,7 +100,7 @@ public record TpmSignature(int sigAlg, int hashAlg, byte[] rsaSignature, byte[] 
           Signature v = Signature.getInstance(hash + "withRSA");
           v.initVerify(key);
           v.update(message);
-          return v.verify(rsaSignature);
+          return v.verify(rsaSignature.toByteArray());
         }
         case Alg.RSAPSS: {
           if (!(key instanceof RSAPublicKey)) {
@@ -132,12 +116,12 @@ public record TpmSignature(int sigAlg, int hashAlg, byte[] rsaSignature, byte[] 
             return false;
           }
           int n = (((ECPublicKey) key).getParams().getOrder().bitLength() + 7) / 8;
-          if (r.length > n || s.length > n) {
+          if (r.size() > n || s.size() > n) {
             return false;
           }
           byte[] p1363 = new byte[2 * n];
-          System.arraycopy(TpmPublic.unsigned(new BigInteger(1, r), n), 0, p1363, 0, n);
-          System.arraycopy(TpmPublic.unsigned(new BigInteger(1, s), n), 0, p1363, n, n);
+          System.arraycopy(TpmPublic.unsigned(new BigInteger(1, r.toByteArray()), n), 0, p1363, 0, n);
+          System.arraycopy(TpmPublic.unsigned(new BigInteger(1, s.toByteArray()), n), 0, p1363, n, n);
           Signature v = Signature.getInstance(hash + "withECDSAinP1363Format");
           v.initVerify(key);
           v.update(message);
@@ -163,6 +147,6 @@ public record TpmSignature(int sigAlg, int hashAlg, byte[] rsaSignature, byte[] 
     v.setParameter(new PSSParameterSpec(jname, "MGF1", new MGF1ParameterSpec(jname), salt, 1));
     v.initVerify(key);
     v.update(message);
-    return v.verify(rsaSignature);
+    return v.verify(rsaSignature.toByteArray());
   }
 }

@@ -1,6 +1,7 @@
 package io.github.keylimeattestor.tpm.testing;
 
 import io.github.keylimeattestor.tpm.Alg;
+import io.github.keylimeattestor.tpm.KeylimeAgentTpm;
 import io.github.keylimeattestor.tpm.KeylimeTpm;
 import io.github.keylimeattestor.tpm.Tpm;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
@@ -39,8 +40,8 @@ public final class TraceScenarios {
   public static QuoteCertify quoteCertify(Tpm tpm) throws Exception {
     KeylimeTpm k = new KeylimeTpm(tpm);
     TpmPublic ek = k.ekPublic();
-    byte[] cert = k.readEkCertificate();
-    KeyBlob ak = k.createAk(Templates.akRsa(Alg.SHA256));
+    byte[] cert = new KeylimeAgentTpm(k).readEkCertificate();
+    KeyBlob ak = new KeylimeAgentTpm(k).createAk(Templates.akRsa(Alg.SHA256));
     KeyBlob app = k.createAppKey(Templates.appKeyEccP256());
     KeylimeTpm.Evidence e = k.quoteAndCertify(ak, NONCE, SELECTION, app, QUALIFYING);
     return new QuoteCertify(ak, app, ek, cert, e);

@@ -1,4 +1,4 @@
-package io.github.keylimeattestor.tpm.structure;
+package io.github.keylimeattestor.tpm.testing;
 
 import io.github.keylimeattestor.tpm.Alg;
 import io.github.keylimeattestor.tpm.TpmFormatException;

@@ -1,7 +1,11 @@
-package io.github.keylimeattestor.tpm.structure;
+package io.github.keylimeattestor.tpm.testing;
 
 import io.github.keylimeattestor.tpm.Alg;
+import io.github.keylimeattestor.tpm.Bytes;
 import io.github.keylimeattestor.tpm.TpmFormatException;
+import io.github.keylimeattestor.tpm.structure.TpmPublic;
+import io.github.keylimeattestor.tpm.structure.TpmReader;
+import io.github.keylimeattestor.tpm.structure.TpmWriter;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
@@ -26,30 +30,15 @@ import javax.crypto.spec.SecretKeySpec;
  * @param idObject TPM2B_ID_OBJECT contents (TPM2B outer HMAC || encrypted TPM2B credential)
  * @param encryptedSecret TPM2B_ENCRYPTED_SECRET contents
  */
-public record CredentialBlob(byte[] idObject, byte[] encryptedSecret) {
+public record CredentialBlob(Bytes idObject, Bytes encryptedSecret) {
   public static final int MAGIC = 0xBADCC0DE;
   public static final int VERSION = 1;
   public static final int DEFAULT_LIMIT = 2048;
   private static final int MAX_ID_OBJECT = 2 + 64 + 2 + 64;
   private static final int MAX_SECRET = 512;
 
-  public CredentialBlob {
-    idObject = idObject.clone();
-    encryptedSecret = encryptedSecret.clone();
-  }
-
-  @Override
-  public byte[] idObject() {
-    return idObject.clone();
-  }
-
-  @Override
-  public byte[] encryptedSecret() {
-    return encryptedSecret.clone();
-  }
-
   public byte[] encode() {
-    return new TpmWriter().u32(MAGIC).u32(VERSION).tpm2b(idObject).tpm2b(encryptedSecret).toByteArray();
+    return new TpmWriter().u32(MAGIC).u32(VERSION).tpm2b(idObject.toByteArray()).tpm2b(encryptedSecret.toByteArray()).toByteArray();
   }
 
   public static CredentialBlob parse(byte[] input) throws TpmFormatException {
@@ -66,8 +55,8 @@ public record CredentialBlob(byte[] idObject, byte[] encryptedSecret) {
     if (version != VERSION) {
       throw new TpmFormatException("credential blob version " + version + " is not 1");
     }
-    CredentialBlob b = new CredentialBlob(r.tpm2b(MAX_ID_OBJECT, "TPM2B_ID_OBJECT"),
-        r.tpm2b(MAX_SECRET, "TPM2B_ENCRYPTED_SECRET"));
+    CredentialBlob b = new CredentialBlob(Bytes.copyFrom(r.tpm2b(MAX_ID_OBJECT, "TPM2B_ID_OBJECT")),
+        Bytes.copyFrom(r.tpm2b(MAX_SECRET, "TPM2B_ENCRYPTED_SECRET")));
     r.expectEnd("credential blob");
     return b;
   }
@@ -75,7 +64,8 @@ public record CredentialBlob(byte[] idObject, byte[] encryptedSecret) {
   /**
    * TPM2_MakeCredential in software (TPM 2.0 Part 1, "Credential Protection"): protects
    * {@code credential} to the EK {@code ekPublic} (RSA or ECC storage key) and the Name of the
-   * key that must be loaded beside it. For tests and emulators; a registrar does the same.
+   * key that must be loaded beside it, as a registrar does (the emulator and tests check our
+   * ActivateCredential with it).
    */
   public static CredentialBlob make(TpmPublic ekPublic, byte[] objectName, byte[] credential,
       SecureRandom random) throws TpmFormatException {
@@ -126,7 +116,7 @@ public record CredentialBlob(byte[] idObject, byte[] encryptedSecret) {
       mac.update(encIdentity);
       mac.update(objectName);
       byte[] idObject = new TpmWriter().tpm2b(mac.doFinal()).bytes(encIdentity).toByteArray();
-      return new CredentialBlob(idObject, secret);
+      return new CredentialBlob(Bytes.copyFrom(idObject), Bytes.copyFrom(secret));
     } catch (GeneralSecurityException e) {
       throw new TpmFormatException("MakeCredential failed: " + e.getMessage(), e);
     }
