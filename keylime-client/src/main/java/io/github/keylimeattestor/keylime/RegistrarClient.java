@@ -29,13 +29,18 @@ public final class RegistrarClient {
     String id = VersionedClient.checkAgentId(agentId);
     return core.call(
         (base, v) -> {
-          KeylimeHttp.Answer a = core.http.get(base, v.pathPrefix() + "/agents/" + id);
+          HttpTransport.Answer a = core.http.get(base, v.pathPrefix() + "/agents/" + id);
           return RegistrarAgent.parse(Fields.results(a, "registrar record of " + id), id);
         });
   }
 
   /** The API version used with the first URL (negotiating it if needed). */
   public ApiVersion apiVersion() throws KeylimeException {
-    return core.http.withFailover(core::version);
+    return core.withFailover(core::version);
+  }
+
+  /** Requests, TLS connections and full handshakes this client has made ({@link TransportCounts}). */
+  public TransportCounts transportCounts() {
+    return core.http.counts();
   }
 }

@@ -41,7 +41,7 @@ public final class TlsSettings {
   private final PrivateKey clientKey; // null if no client certificate
   private final String serverName; // null: check against the host dialled
   private final TlsKeys keys;
-  private final SSLContext sslContext;
+  private final X509ExtendedTrustManager pkix;
   private final SingleClientKeyManager keyManager;
 
   private TlsSettings(Builder b) throws IOException {
@@ -84,17 +84,26 @@ public final class TlsSettings {
       if (delegate == null) {
         throw new IOException("the JDK offers no PKIX X509ExtendedTrustManager");
       }
+      this.pkix = delegate;
       this.keyManager = new SingleClientKeyManager(clientChain, clientKey);
-      KeyManager[] kms = new KeyManager[] {keyManager};
-      SSLContext ctx = SSLContext.getInstance("TLS");
-      ctx.init(
-          kms,
-          new TrustManager[] {new DiagnosingTrustManager(delegate, trustAnchors, serverName, keys)},
-          new SecureRandom());
-      this.sslContext = ctx;
+      newSslContext(() -> {}); // fail here, at configuration, if the JDK cannot set up TLS
     } catch (GeneralSecurityException e) {
       throw new IOException("cannot set up TLS: " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * A new TLS context on these settings, for one transport: its own client session cache (so
+   * connections to one server resume its sessions), and {@code onFullHandshake} run at every
+   * server certificate check, which a full handshake does and a resumed one skips.
+   */
+  SSLContext newSslContext(Runnable onFullHandshake) throws GeneralSecurityException {
+    SSLContext ctx = SSLContext.getInstance("TLS");
+    ctx.init(
+        new KeyManager[] {keyManager},
+        new TrustManager[] {new DiagnosingTrustManager(pkix, trustAnchors, serverName, keys, onFullHandshake)},
+        new SecureRandom());
+    return ctx;
   }
 
   public static Builder builder() {
@@ -104,10 +113,6 @@ public final class TlsSettings {
   /** The last client-certificate request seen from a server on {@code port}, or null. */
   SingleClientKeyManager.CertificateRequest lastCertificateRequest(int port) {
     return keyManager.lastRequest(port);
-  }
-
-  SSLContext sslContext() {
-    return sslContext;
   }
 
   /** SSL parameters for {@link java.net.http.HttpClient}: TLS 1.3/1.2, SNI = the configured server name. */

@@ -150,7 +150,7 @@ class RegistrarClientTest {
   void oversizedBodiesAreRefused() throws Exception {
     try (FakeKeylimeServer s = fx.keylimeServer()) {
       s.keylimeVersion("2.6", "2.6");
-      s.route("/v2.6/agents/" + Fixture.UUID, 200, "{\"x\":\"" + "a".repeat(KeylimeHttp.MAX_BODY_BYTES) + "\"}");
+      s.route("/v2.6/agents/" + Fixture.UUID, 200, "{\"x\":\"" + "a".repeat(HttpTransport.MAX_BODY_BYTES) + "\"}");
       RegistrarClient c = new RegistrarClient(ClientSettings.of(s.uri(), fx.tls()));
       assertMalformed(c, "larger than");
     }

@@ -4,13 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.keylimeattestor.keylime.AgentInfo;
+import io.github.keylimeattestor.keylime.AgentQuoteResponse;
 import io.github.keylimeattestor.keylime.ApiVersion;
 import io.github.keylimeattestor.keylime.AttestationStatus;
 import io.github.keylimeattestor.keylime.ClientSettings;
 import io.github.keylimeattestor.keylime.IdentityVerification;
 import io.github.keylimeattestor.keylime.KeylimeAgentClient;
 import io.github.keylimeattestor.keylime.KeylimeApiException;
-import io.github.keylimeattestor.keylime.KeylimeQuote;
 import io.github.keylimeattestor.keylime.KeylimeTlsException;
 import io.github.keylimeattestor.keylime.KeylimeUnavailableException;
 import io.github.keylimeattestor.keylime.OperationalState;
@@ -198,7 +198,7 @@ class RealKeylimeIT {
     byte[] r = new byte[32];
     new java.security.SecureRandom().nextBytes(r);
     String nonce = HexFormat.of().formatHex(r);
-    KeylimeQuote q = agentClient.getIdentityQuote(nonce);
+    AgentQuoteResponse q = agentClient.getIdentityQuote(nonce);
     assertThat(q.quote()).startsWith("r");
     assertThat(q.pubkey()).isPresent();
 
