@@ -167,8 +167,14 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     } finally {
       ctx.metrics().phase("registrar", System.nanoTime() - t);
     }
-    payload.agentId().checkEkHash(registered.ek().publicKey());
-    NodeAdmission.checkEk(ctx.config().trust(), id, Selectors.keyHash(registered.ek().publicKey()));
+    try {
+      checkRegistrarRecord(id);
+    } catch (EvidenceException | StatusException e) {
+      if (!registrarRecordChanged(id, e)) {
+        throw e;
+      }
+      checkRegistrarRecord(id);
+    }
     t = System.nanoTime();
     try {
       status = ctx.keylime().verifierStatus(id);
@@ -200,8 +206,13 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     long t = System.nanoTime();
     VerifiedEvidence ev;
     try {
-      ev = ctx.evidence().verify(nonce, ctx.config().pcrPolicy(), payload, att, registered.ak().parsed(),
-          new AlgorithmPolicy(ctx.config().allowSha1()));
+      ev = verifyEvidence(att);
+    } catch (EvidenceException e) {
+      if (!registrarRecordChanged(id, e)) {
+        throw e;
+      }
+      checkRegistrarRecord(id);
+      ev = verifyEvidence(att);
     } finally {
       ctx.metrics().phase("evidence", System.nanoTime() - t);
     }
@@ -240,6 +251,37 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     out.onNext(AttestResponse.newBuilder().setAgentAttributes(AgentAttributes.newBuilder()
         .setSpiffeId(spiffeId).addAllSelectorValues(selectors).setCanReattest(true)).build());
     out.onCompleted();
+  }
+
+  private VerifiedEvidence verifyEvidence(SovereignAttestation att) throws EvidenceException {
+    return ctx.evidence().verify(nonce, ctx.config().pcrPolicy(), payload, att, registered.ak().parsed(),
+        new AlgorithmPolicy(ctx.config().allowSha1()));
+  }
+
+  /** The checks of the registrar's record alone: the EK-hash form of the ID, the EK allow-list. */
+  private void checkRegistrarRecord(String id) throws EvidenceException, StatusException {
+    payload.agentId().checkEkHash(registered.ek().publicKey());
+    NodeAdmission.checkEk(ctx.config().trust(), id, Selectors.keyHash(registered.ek().publicKey()));
+  }
+
+  /**
+   * A check failed against a registrar record that may have come from the cache: reads it again
+   * once (the agent may have registered anew) and takes the new one if it changed.
+   */
+  private boolean registrarRecordChanged(String id, Exception failure) throws StatusException {
+    Optional<RegistrarAgent> fresh;
+    try {
+      fresh = ctx.keylime().registrarAgentNewerThan(registered);
+    } catch (KeylimeException e) {
+      throw KeylimeErrors.toStatus("registrar", id, e);
+    }
+    if (fresh.isEmpty()) {
+      return false;
+    }
+    LOG.info("registrar record changed since it was cached; checking again", "agent_uuid", id,
+        "failed_check", failure.getMessage());
+    registered = fresh.get();
+    return true;
   }
 
   private java.security.PublicKey toKey(VerifiedEvidence ev) throws EvidenceException {
