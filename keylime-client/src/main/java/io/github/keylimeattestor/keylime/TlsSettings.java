@@ -106,6 +106,26 @@ public final class TlsSettings {
     return ctx;
   }
 
+  /**
+   * Equal when they say the same: trust anchors, client chain and key, server name, setting names.
+   * A client may keep its connections while the files it was built from still read the same.
+   */
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof TlsSettings t
+        && trustAnchors.equals(t.trustAnchors)
+        && clientChain.equals(t.clientChain)
+        && (clientKey == null ? t.clientKey == null
+            : t.clientKey != null && java.security.MessageDigest.isEqual(clientKey.getEncoded(), t.clientKey.getEncoded()))
+        && java.util.Objects.equals(serverName, t.serverName)
+        && keys.equals(t.keys);
+  }
+
+  @Override
+  public int hashCode() {
+    return java.util.Objects.hash(trustAnchors, clientChain, serverName, keys);
+  }
+
   public static Builder builder() {
     return new Builder();
   }
