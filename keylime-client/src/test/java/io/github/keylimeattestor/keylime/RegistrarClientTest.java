@@ -277,4 +277,22 @@ class RegistrarClientTest {
       assertThat(c.getAgent(Fixture.UUID).agentId()).isEqualTo(Fixture.UUID);
     }
   }
+
+  @Test
+  void aNewConnectionResumesTheTlsSessionInsteadOfAFullHandshake() throws Exception {
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.keylimeVersion("2.6", "2.0", "2.6");
+      String record = Fixture.registrarRecord(Fixture.UUID, null, "disabled");
+      s.route("/v2.6/agents/" + Fixture.UUID, ex -> {
+        ex.getResponseHeaders().set("Connection", "close"); // the server ends each connection
+        return new FakeKeylimeServer.Reply(200, record);
+      });
+      RegistrarClient c = new RegistrarClient(ClientSettings.of(s.uri(), fx.tls()));
+      c.getAgent(Fixture.UUID);
+      c.getAgent(Fixture.UUID);
+      c.getAgent(Fixture.UUID);
+      // /version and the first record on one connection; two more connections, resumed
+      assertThat(c.transportCounts()).isEqualTo(new TransportCounts(4, 3, 1));
+    }
+  }
 }
