@@ -1,6 +1,7 @@
 package io.github.keylimeattestor.tpm.structure;
 
 import io.github.keylimeattestor.tpm.Alg;
+import io.github.keylimeattestor.tpm.PemText;
 import io.github.keylimeattestor.tpm.TpmFormatException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -92,9 +93,7 @@ public record AgentData(String akHashAlg, String akSignAlg, byte[] akPublic, byt
 
   /** rust-keylime's EK hash: lowercase hex SHA-256 of the key's PEM as OpenSSL writes it. */
   public static String ekHash(PublicKey ek) {
-    String b64 = Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII))
-        .encodeToString(ek.getEncoded());
-    String pem = "-----BEGIN PUBLIC KEY-----\n" + b64 + "\n-----END PUBLIC KEY-----\n";
+    String pem = PemText.publicKey(ek);
     try {
       return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
           .digest(pem.getBytes(StandardCharsets.US_ASCII)));
