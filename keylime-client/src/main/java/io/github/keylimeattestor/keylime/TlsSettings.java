@@ -115,8 +115,8 @@ public final class TlsSettings {
     return o instanceof TlsSettings t
         && trustAnchors.equals(t.trustAnchors)
         && clientChain.equals(t.clientChain)
-        && (clientKey == null ? t.clientKey == null
-            : t.clientKey != null && java.security.MessageDigest.isEqual(clientKey.getEncoded(), t.clientKey.getEncoded()))
+        && (clientKey == null ? t.clientKey == null : t.clientKey != null
+            && java.security.MessageDigest.isEqual(clientKey.getEncoded(), t.clientKey.getEncoded()))
         && java.util.Objects.equals(serverName, t.serverName)
         && keys.equals(t.keys);
   }
