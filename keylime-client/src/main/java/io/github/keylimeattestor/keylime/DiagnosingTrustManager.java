@@ -22,13 +22,15 @@ final class DiagnosingTrustManager extends X509ExtendedTrustManager {
   private final List<X509Certificate> anchors;
   private final String pinnedName; // null: the JDK's check against the host dialled
   private final TlsKeys keys;
+  private final Runnable onServerCheck;
 
-  DiagnosingTrustManager(
-      X509ExtendedTrustManager delegate, List<X509Certificate> anchors, String pinnedName, TlsKeys keys) {
+  DiagnosingTrustManager(X509ExtendedTrustManager delegate, List<X509Certificate> anchors, String pinnedName,
+      TlsKeys keys, Runnable onServerCheck) {
     this.delegate = delegate;
     this.anchors = anchors;
     this.pinnedName = pinnedName;
     this.keys = keys;
+    this.onServerCheck = onServerCheck;
   }
 
   /** With a configured server name the certificate must carry it: the dialled host is not enough. */
@@ -43,6 +45,7 @@ final class DiagnosingTrustManager extends X509ExtendedTrustManager {
   @Override
   public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
       throws CertificateException {
+    onServerCheck.run();
     try {
       delegate.checkServerTrusted(chain, authType, engine);
     } catch (CertificateException e) {
@@ -54,6 +57,7 @@ final class DiagnosingTrustManager extends X509ExtendedTrustManager {
   @Override
   public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
       throws CertificateException {
+    onServerCheck.run();
     try {
       delegate.checkServerTrusted(chain, authType, socket);
     } catch (CertificateException e) {

@@ -19,7 +19,7 @@ final class Fields {
   }
 
   /** The {@code results} object of a Keylime envelope. */
-  static Fields results(KeylimeHttp.Answer a, String what) throws KeylimeMalformedResponseException {
+  static Fields results(HttpTransport.Answer a, String what) throws KeylimeMalformedResponseException {
     JsonNode r = a.body().get("results");
     if (r == null || !r.isObject()) {
       throw new KeylimeMalformedResponseException(

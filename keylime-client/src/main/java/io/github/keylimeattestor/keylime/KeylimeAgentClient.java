@@ -26,7 +26,7 @@ public final class KeylimeAgentClient {
 
   /** The versions the agent announces on {@code GET /version} and the one negotiated. */
   public ApiVersion apiVersion() throws KeylimeException {
-    return core.http.withFailover(core::version);
+    return core.withFailover(core::version);
   }
 
   /** {@code GET /v2.x/agent/info} (agent API 2.2+). */
@@ -45,13 +45,13 @@ public final class KeylimeAgentClient {
    *
    * @param nonce 1-64 ASCII letters and digits (the agent's rule)
    */
-  public KeylimeQuote getIdentityQuote(String nonce) throws KeylimeException {
+  public AgentQuoteResponse getIdentityQuote(String nonce) throws KeylimeException {
     if (nonce == null || !NONCE.matcher(nonce).matches()) {
       throw new IllegalArgumentException("a Keylime agent nonce is 1-64 ASCII letters/digits");
     }
     return core.call(
         (base, v) ->
-            KeylimeQuote.parse(
+            AgentQuoteResponse.parse(
                 Fields.results(
                     core.http.get(base, v.pathPrefix() + "/quotes/identity?nonce=" + nonce),
                     "identity quote")));
@@ -64,5 +64,10 @@ public final class KeylimeAgentClient {
           "Keylime agent at " + base + " speaks API " + v + "; " + what + " needs " + min + " or newer",
           base);
     }
+  }
+
+  /** Requests, TLS connections and full handshakes this client has made ({@link TransportCounts}). */
+  public TransportCounts transportCounts() {
+    return core.http.counts();
   }
 }

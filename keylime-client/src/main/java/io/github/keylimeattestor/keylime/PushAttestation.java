@@ -38,7 +38,7 @@ public record PushAttestation(
     return complete() && evaluation.equals("fail");
   }
 
-  static PushAttestation parse(KeylimeHttp.Answer a, String what) throws KeylimeMalformedResponseException {
+  static PushAttestation parse(HttpTransport.Answer a, String what) throws KeylimeMalformedResponseException {
     var attrs = a.body().path("data").path("attributes");
     if (!attrs.isObject()) {
       throw new KeylimeMalformedResponseException(

@@ -41,7 +41,7 @@ public final class TlsSettings {
   private final PrivateKey clientKey; // null if no client certificate
   private final String serverName; // null: check against the host dialled
   private final TlsKeys keys;
-  private final SSLContext sslContext;
+  private final X509ExtendedTrustManager pkix;
   private final SingleClientKeyManager keyManager;
 
   private TlsSettings(Builder b) throws IOException {
@@ -84,17 +84,46 @@ public final class TlsSettings {
       if (delegate == null) {
         throw new IOException("the JDK offers no PKIX X509ExtendedTrustManager");
       }
+      this.pkix = delegate;
       this.keyManager = new SingleClientKeyManager(clientChain, clientKey);
-      KeyManager[] kms = new KeyManager[] {keyManager};
-      SSLContext ctx = SSLContext.getInstance("TLS");
-      ctx.init(
-          kms,
-          new TrustManager[] {new DiagnosingTrustManager(delegate, trustAnchors, serverName, keys)},
-          new SecureRandom());
-      this.sslContext = ctx;
+      newSslContext(() -> {}); // fail here, at configuration, if the JDK cannot set up TLS
     } catch (GeneralSecurityException e) {
       throw new IOException("cannot set up TLS: " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * A new TLS context on these settings, for one transport: its own client session cache (so
+   * connections to one server resume its sessions), and {@code onFullHandshake} run at every
+   * server certificate check, which a full handshake does and a resumed one skips.
+   */
+  SSLContext newSslContext(Runnable onFullHandshake) throws GeneralSecurityException {
+    SSLContext ctx = SSLContext.getInstance("TLS");
+    ctx.init(
+        new KeyManager[] {keyManager},
+        new TrustManager[] {new DiagnosingTrustManager(pkix, trustAnchors, serverName, keys, onFullHandshake)},
+        new SecureRandom());
+    return ctx;
+  }
+
+  /**
+   * Equal when they say the same: trust anchors, client chain and key, server name, setting names.
+   * A client may keep its connections while the files it was built from still read the same.
+   */
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof TlsSettings t
+        && trustAnchors.equals(t.trustAnchors)
+        && clientChain.equals(t.clientChain)
+        && (clientKey == null ? t.clientKey == null : t.clientKey != null
+            && java.security.MessageDigest.isEqual(clientKey.getEncoded(), t.clientKey.getEncoded()))
+        && java.util.Objects.equals(serverName, t.serverName)
+        && keys.equals(t.keys);
+  }
+
+  @Override
+  public int hashCode() {
+    return java.util.Objects.hash(trustAnchors, clientChain, serverName, keys);
   }
 
   public static Builder builder() {
@@ -104,10 +133,6 @@ public final class TlsSettings {
   /** The last client-certificate request seen from a server on {@code port}, or null. */
   SingleClientKeyManager.CertificateRequest lastCertificateRequest(int port) {
     return keyManager.lastRequest(port);
-  }
-
-  SSLContext sslContext() {
-    return sslContext;
   }
 
   /** SSL parameters for {@link java.net.http.HttpClient}: TLS 1.3/1.2, SNI = the configured server name. */

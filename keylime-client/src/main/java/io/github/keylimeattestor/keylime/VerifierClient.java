@@ -41,7 +41,7 @@ public final class VerifierClient {
     String id = VersionedClient.checkAgentId(agentId);
     return core.call(
         (base, v) -> {
-          KeylimeHttp.Answer a = core.http.get(base, v.pathPrefix() + "/agents/" + id);
+          HttpTransport.Answer a = core.http.get(base, v.pathPrefix() + "/agents/" + id);
           return VerifierAgentStatus.parse(Fields.results(a, "verifier status of " + id), id);
         });
   }
@@ -62,7 +62,7 @@ public final class VerifierClient {
     return core.call(
         (base, v) ->
             core.http.getStreaming(
-                base, v.pathPrefix() + "/agents/" + KeylimeHttp.query(q), maxBytes, VerifierBulkStatus::read));
+                base, v.pathPrefix() + "/agents/" + HttpTransport.query(q), maxBytes, VerifierBulkStatus::read));
   }
 
   /**
@@ -89,8 +89,8 @@ public final class VerifierClient {
                     + "; verify/identity needs API 2.2 (Keylime 7.11) or newer",
                 base);
           }
-          KeylimeHttp.Answer a =
-              core.http.get(base, v.pathPrefix() + "/verify/identity" + KeylimeHttp.query(q));
+          HttpTransport.Answer a =
+              core.http.get(base, v.pathPrefix() + "/verify/identity" + HttpTransport.query(q));
           return IdentityVerification.parse(Fields.results(a, "verify/identity for " + id));
         });
   }
@@ -104,10 +104,10 @@ public final class VerifierClient {
    */
   public java.util.Optional<PushAttestation> latestPushAttestation(String agentId) throws KeylimeException {
     String id = VersionedClient.checkAgentId(agentId);
-    return core.http.withFailover(
+    return core.withFailover(
         base -> {
           try {
-            KeylimeHttp.Answer a = core.http.get(base, PUSH_API + "/agents/" + id + "/attestations/latest");
+            HttpTransport.Answer a = core.http.get(base, PUSH_API + "/agents/" + id + "/attestations/latest");
             return java.util.Optional.of(PushAttestation.parse(a, "latest push attestation of " + id));
           } catch (KeylimeApiException e) {
             if (e.isNotFound()) {
@@ -123,7 +123,7 @@ public final class VerifierClient {
 
   /** The API version used with the first reachable URL (negotiating it if needed). */
   public ApiVersion apiVersion() throws KeylimeException {
-    return core.http.withFailover(core::version);
+    return core.withFailover(core::version);
   }
 
   private static String requireText(String s, String what) {
@@ -131,5 +131,10 @@ public final class VerifierClient {
       throw new IllegalArgumentException(what + " is required");
     }
     return s;
+  }
+
+  /** Requests, TLS connections and full handshakes this client has made ({@link TransportCounts}). */
+  public TransportCounts transportCounts() {
+    return core.http.counts();
   }
 }

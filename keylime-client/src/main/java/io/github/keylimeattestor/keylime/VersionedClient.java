@@ -13,18 +13,23 @@ abstract class VersionedClient {
 
   private static final Pattern AGENT_ID = Pattern.compile("[A-Za-z0-9._-]{1,255}");
 
-  final KeylimeHttp http;
+  final HttpTransport http;
   private final List<ApiVersion> supported;
   private final Map<URI, ApiVersion> negotiated = new ConcurrentHashMap<>();
 
   VersionedClient(String component, ClientSettings settings, List<ApiVersion> supported) {
-    this.http = new KeylimeHttp(component, settings);
+    this.http = new HttpTransport(component, settings);
     this.supported = List.copyOf(supported);
+  }
+
+  /** Runs {@code call} against each configured URL in turn until one answers ({@link Failover}). */
+  <T> T withFailover(Failover.Call<T> call) throws KeylimeException {
+    return Failover.across(http.component(), http.settings().urls(), call);
   }
 
   /** Calls {@code call} with the negotiated version, failing over across the configured URLs. */
   <T> T call(VersionedCall<T> call) throws KeylimeException {
-    return http.withFailover(
+    return withFailover(
         base -> {
           try {
             return call.apply(base, version(base));
@@ -50,7 +55,7 @@ abstract class VersionedClient {
     if (v != null) {
       return v;
     }
-    KeylimeHttp.Answer a;
+    HttpTransport.Answer a;
     try {
       a = http.get(base, "/version");
     } catch (KeylimeApiException e) {
@@ -89,7 +94,7 @@ abstract class VersionedClient {
     return supported.stream().max(ApiVersion::compareTo).orElseThrow();
   }
 
-  private List<ApiVersion> offeredVersions(KeylimeHttp.Answer a) throws KeylimeException {
+  private List<ApiVersion> offeredVersions(HttpTransport.Answer a) throws KeylimeException {
     JsonNode body = a.body();
     JsonNode n = body.path("results").isObject() ? body.get("results") : body;
     List<ApiVersion> out = new ArrayList<>();

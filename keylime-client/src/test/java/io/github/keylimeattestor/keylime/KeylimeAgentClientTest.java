@@ -48,7 +48,7 @@ class KeylimeAgentClientTest {
       assertThat(info.akHandle()).isEqualTo(2164260864L);
 
       String nonce = "0123456789abcdef".repeat(4);
-      KeylimeQuote q = c.getIdentityQuote(nonce);
+      AgentQuoteResponse q = c.getIdentityQuote(nonce);
       assertThat(q.quote()).isEqualTo("rAAA:BBB:CCC");
       assertThat(q.hashAlg()).isEqualTo("sha256");
       assertThat(q.pubkey()).hasValueSatisfying(p -> assertThat(p).startsWith("-----BEGIN PUBLIC KEY-----"));

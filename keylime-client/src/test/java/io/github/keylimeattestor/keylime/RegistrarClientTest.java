@@ -150,7 +150,7 @@ class RegistrarClientTest {
   void oversizedBodiesAreRefused() throws Exception {
     try (FakeKeylimeServer s = fx.keylimeServer()) {
       s.keylimeVersion("2.6", "2.6");
-      s.route("/v2.6/agents/" + Fixture.UUID, 200, "{\"x\":\"" + "a".repeat(KeylimeHttp.MAX_BODY_BYTES) + "\"}");
+      s.route("/v2.6/agents/" + Fixture.UUID, 200, "{\"x\":\"" + "a".repeat(HttpTransport.MAX_BODY_BYTES) + "\"}");
       RegistrarClient c = new RegistrarClient(ClientSettings.of(s.uri(), fx.tls()));
       assertMalformed(c, "larger than");
     }
@@ -199,5 +199,100 @@ class RegistrarClientTest {
     assertThatThrownBy(() -> c.getAgent(Fixture.UUID))
         .isInstanceOf(KeylimeMalformedResponseException.class)
         .hasMessageContaining(text);
+  }
+
+  private static long agentReads(FakeKeylimeServer s) {
+    return s.requests.stream().filter(u -> u.getPath().equals("/v2.6/agents/" + Fixture.UUID)).count();
+  }
+
+  @Test
+  void cachedRecordIsServedWithinItsTtlOverOneKeptAliveConnection() throws Exception {
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.keylimeVersion("2.6", "2.0", "2.6");
+      s.route("/v2.6/agents/" + Fixture.UUID, 200, Fixture.registrarRecord(Fixture.UUID, null, "disabled"));
+      long[] now = {0};
+      RegistrarClient c = new RegistrarClient(ClientSettings.of(s.uri(), fx.tls()), Duration.ofSeconds(30),
+          () -> now[0]);
+
+      RegistrarAgent first = c.getAgent(Fixture.UUID);
+      now[0] += Duration.ofSeconds(29).toNanos();
+      assertThat(c.getAgent(Fixture.UUID)).isSameAs(first);
+      assertThat(agentReads(s)).isEqualTo(1);
+      now[0] += Duration.ofSeconds(1).toNanos();
+      assertThat(c.getAgent(Fixture.UUID)).isEqualTo(first).isNotSameAs(first);
+      assertThat(agentReads(s)).isEqualTo(2);
+      c.forget(Fixture.UUID);
+      c.getAgent(Fixture.UUID);
+      assertThat(agentReads(s)).isEqualTo(3);
+      // /version once, three records; one TLS connection and one full handshake for all four
+      assertThat(c.transportCounts()).isEqualTo(new TransportCounts(4, 1, 1));
+    }
+  }
+
+  @Test
+  void newerThanReReadsOnceAndGivesTheRecordOnlyIfItChanged() throws Exception {
+    TestPki.Issued mtls = TestPki.selfSigned(Fixture.UUID, "IP:127.0.0.1");
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.keylimeVersion("2.6", "2.0", "2.6");
+      s.route("/v2.6/agents/" + Fixture.UUID, 200, Fixture.registrarRecord(Fixture.UUID, null, "disabled"));
+      RegistrarClient c = new RegistrarClient(ClientSettings.of(s.uri(), fx.tls()), Duration.ofSeconds(30));
+      RegistrarAgent cached = c.getAgent(Fixture.UUID);
+
+      assertThat(c.newerThan(cached)).isEmpty(); // unchanged: the failure stands
+      assertThat(agentReads(s)).isEqualTo(2);
+
+      // the agent registered again (here: with an mTLS certificate)
+      s.route("/v2.6/agents/" + Fixture.UUID, 200,
+          Fixture.registrarRecord(Fixture.UUID, null, TestPki.pem(mtls.cert())));
+      Optional<RegistrarAgent> fresh = c.newerThan(cached);
+      assertThat(fresh).hasValueSatisfying(f -> assertThat(f.mtlsCertificate()).contains(mtls.cert()));
+      assertThat(agentReads(s)).isEqualTo(3);
+      assertThat(c.getAgent(Fixture.UUID)).isSameAs(fresh.get()); // and it is the one cached now
+      assertThat(agentReads(s)).isEqualTo(3);
+    }
+  }
+
+  @Test
+  void withoutACacheEveryReadGoesToTheRegistrarAndNewerThanReadsNothing() throws Exception {
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.keylimeVersion("2.6", "2.0", "2.6");
+      s.route("/v2.6/agents/" + Fixture.UUID, 200, Fixture.registrarRecord(Fixture.UUID, null, "disabled"));
+      RegistrarClient c = new RegistrarClient(ClientSettings.of(s.uri(), fx.tls()));
+      RegistrarAgent a = c.getAgent(Fixture.UUID);
+      c.getAgent(Fixture.UUID);
+      assertThat(agentReads(s)).isEqualTo(2);
+      assertThat(c.newerThan(a)).isEmpty();
+      assertThat(agentReads(s)).isEqualTo(2);
+    }
+  }
+
+  @Test
+  void errorsAreNotCached() throws Exception {
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.keylimeVersion("2.6", "2.0", "2.6");
+      RegistrarClient c = new RegistrarClient(ClientSettings.of(s.uri(), fx.tls()), Duration.ofSeconds(30));
+      s.route("/v2.6/agents/" + Fixture.UUID, 404, "{\"code\":404,\"status\":\"agent not found\",\"results\":{}}");
+      assertThatThrownBy(() -> c.getAgent(Fixture.UUID)).isInstanceOf(KeylimeApiException.class);
+      s.route("/v2.6/agents/" + Fixture.UUID, 200, Fixture.registrarRecord(Fixture.UUID, null, "disabled"));
+      assertThat(c.getAgent(Fixture.UUID).agentId()).isEqualTo(Fixture.UUID);
+    }
+  }
+
+  @Test
+  void aNewConnectionResumesTheTlsSessionInsteadOfAFullHandshake() throws Exception {
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.keylimeVersion("2.6", "2.0", "2.6");
+      String record = Fixture.registrarRecord(Fixture.UUID, null, "disabled");
+      s.route("/v2.6/agents/" + Fixture.UUID, ex -> {
+        ex.getResponseHeaders().set("Connection", "close"); // the server ends each connection
+        return new FakeKeylimeServer.Reply(200, record);
+      });
+      RegistrarClient c = new RegistrarClient(ClientSettings.of(s.uri(), fx.tls()));
+      c.getAgent(Fixture.UUID);
+      c.getAgent(Fixture.UUID);
+      c.getAgent(Fixture.UUID);
+      // /version and the first record on one connection; two more connections, resumed
+      assertThat(c.transportCounts()).isEqualTo(new TransportCounts(4, 3, 1));
+    }
   }
 }

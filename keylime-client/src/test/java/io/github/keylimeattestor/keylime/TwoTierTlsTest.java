@@ -84,6 +84,20 @@ class TwoTierTlsTest {
   }
 
   @Test
+  void newConnectionsToOpenSslResumeTheTlsSession() throws Exception {
+    // this server speaks HTTP/1.0 and so closes every connection after one answer
+    try (OpenSslServer s = new OpenSslServer(dir, serverChain, serverKey, rootPem)) {
+      RegistrarClient c = new RegistrarClient(ClientSettings.of(s.uri(), tls(rootPem, clientChain, clientKey).build()));
+      assertThat(c.apiVersion()).isEqualTo(new ApiVersion(2, 6));
+      for (int i = 0; i < 2; i++) {
+        assertThatThrownBy(() -> c.getAgent("d432fbb3-d2f1-4a97-9ef7-75bd81c0aaaa"))
+            .isInstanceOfSatisfying(KeylimeApiException.class, e -> assertThat(e.isNotFound()).isTrue());
+      }
+      assertThat(c.transportCounts()).isEqualTo(new TransportCounts(3, 3, 1));
+    }
+  }
+
+  @Test
   void keylimeTrustingOnlyTheIntermediateNeedsTheRoot() throws Exception {
     try (OpenSslServer s = new OpenSslServer(dir, serverChain, serverKey, interPem)) {
       KeylimeTlsException e = refused(s, tls(rootPem, clientChain, clientKey).build());

@@ -48,11 +48,17 @@ final class Attestation {
   private KeyBlob ak;
   private KeyBlob appKey;
   private Map<String, KeyBlob> svidKeys = Map.of();
+  private final KeylimeAgentClients agentClients;
   private KeylimeAgentClient agentClient;
 
   Attestation(AgentConfig config, TpmAccess tpmAccess) {
+    this(config, tpmAccess, new KeylimeAgentClients());
+  }
+
+  Attestation(AgentConfig config, TpmAccess tpmAccess, KeylimeAgentClients agentClients) {
     this.config = config;
     this.tpmAccess = tpmAccess;
+    this.agentClients = agentClients;
   }
 
   KeylimeAgentId agentId() {
@@ -233,14 +239,14 @@ final class Attestation {
     return v.get();
   }
 
-  /** One client per attestation: TLS files are re-read, the API version is negotiated once. */
+  /** TLS files are re-read at each attestation; the client is kept while they are unchanged. */
   private KeylimeAgentClient agentClient() throws AttestationFailure {
     if (agentClient != null) {
       return agentClient;
     }
     AgentConfig.KeylimeAgentEndpoint endpoint = config.keylimeAgent().orElseThrow();
     try {
-      agentClient = new KeylimeAgentClient(endpoint.settings(config.timeout()));
+      agentClient = agentClients.forSettings(endpoint.settings(config.timeout()));
       return agentClient;
     } catch (IOException | IllegalArgumentException e) {
       throw AttestationFailure.precondition("cannot set up TLS to the Keylime agent at " + endpoint.url() + ": "

@@ -25,6 +25,7 @@ final class KeylimeAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase imp
   private final Log log = Log.named("keylime.agent");
   private final TpmAccess tpmAccess = new TpmAccess();
   private volatile AgentConfig config;
+  private volatile KeylimeAgentClients agentClients = new KeylimeAgentClients();
   private volatile AgentMetrics metrics = new AgentMetrics(java.util.Optional.empty());
 
   @Override
@@ -50,6 +51,7 @@ final class KeylimeAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase imp
     } catch (HclException e) {
       throw Status.INVALID_ARGUMENT.withDescription("keylime plugin_data: " + e.getMessage()).asException();
     }
+    agentClients = new KeylimeAgentClients();
     config = c;
     for (String w : c.warnings()) {
       log.warn(w);
@@ -60,6 +62,11 @@ final class KeylimeAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase imp
         "quote_source", c.quoteSource().name().toLowerCase(java.util.Locale.ROOT),
         "agent_data_path", c.agentDataPath().toString(), "app_key_path", c.appKeyPath().toString(),
         "svid_key_directory", c.svidKeyDirectory().map(Object::toString).orElse(""));
+  }
+
+  /** The Keylime agent client kept across this configuration's attestations. */
+  KeylimeAgentClients agentClients() {
+    return agentClients;
   }
 
   @Override
@@ -78,7 +85,7 @@ final class KeylimeAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase imp
       return fail(out, Status.FAILED_PRECONDITION.withDescription("the keylime node attestor is not configured")
           .asException());
     }
-    Attestation attestation = new Attestation(c, tpmAccess);
+    Attestation attestation = new Attestation(c, tpmAccess, agentClients);
     try {
       long t0 = System.nanoTime();
       byte[] payload = attestation.payload();

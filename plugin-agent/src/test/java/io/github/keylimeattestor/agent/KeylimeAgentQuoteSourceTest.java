@@ -131,6 +131,22 @@ class KeylimeAgentQuoteSourceTest {
   }
 
   @Test
+  void reattestationsReuseOneConnectionUntilTheTlsFilesChange() throws Exception {
+    attestAndVerify();
+    attestAndVerify();
+    attestAndVerify();
+    var client = plugin.agentClients().current().orElseThrow();
+    // /version once, then /agent/info and /quotes/identity per attestation, all over one connection
+    assertThat(client.transportCounts()).isEqualTo(new io.github.keylimeattestor.keylime.TransportCounts(7, 1, 1));
+
+    TestPki.Issued rotated = TestPki.issue("spire-agent keylime plugin", clientCa, false);
+    rotated.writeCert(dir.resolve("client.crt"));
+    rotated.writeKey(dir.resolve("client.key"));
+    attestAndVerify();
+    assertThat(plugin.agentClients().current()).get().isNotSameAs(client);
+  }
+
+  @Test
   void plainHttpWhenTheOperatorWritesHttp() throws Exception {
     try (FakeKeylimeAgent plain = new FakeKeylimeAgent(UUID, swtpm::tpm, ak, null)) {
       configure(common() + "keylime_agent_url = \"http://127.0.0.1:" + plain.port() + "\"\n");

@@ -1,9 +1,7 @@
 package io.github.keylimeattestor.agent;
 
-import java.io.IOException;
 import java.math.BigInteger;
 import java.net.InetAddress;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
@@ -13,7 +11,6 @@ import java.security.SecureRandom;
 import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
 import java.time.Instant;
-import java.util.Base64;
 import java.util.Date;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
@@ -83,9 +80,7 @@ final class TestPki {
     return ctx;
   }
 
-  private static String pem(String type, byte[] der) throws IOException {
-    return "-----BEGIN " + type + "-----\n"
-        + Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII)).encodeToString(der)
-        + "\n-----END " + type + "-----\n";
+  private static String pem(String type, byte[] der) {
+    return io.github.keylimeattestor.tpm.PemText.encode(type, der);
   }
 }

@@ -76,6 +76,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
   private volatile boolean done;
   private volatile boolean expired;
   private WireFormat.Payload payload;
+  private RegistrarAgent record;
   private RegisteredKeys registered;
   private VerifierAgentStatus status;
   private Nonce nonce;
@@ -158,7 +159,6 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     payload = WireFormat.decodePayload(request.getPayload().toByteArray());
     String id = payload.agentId().value();
     long t = System.nanoTime();
-    RegistrarAgent record;
     try {
       record = ctx.keylime().registrarAgent(id);
     } catch (KeylimeException e) {
@@ -166,9 +166,14 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     } finally {
       ctx.metrics().phase("registrar", System.nanoTime() - t);
     }
-    registered = new RegisteredKeys(key(record.ak()), key(record.ek()), record.ekCertificate());
-    payload.agentId().checkKeylimeHashEk(registered.ek().key());
-    NodeAdmission.checkEk(ctx.config().trust(), id, registered.ek().spkiSha256());
+    try {
+      checkRegistrarRecord(id);
+    } catch (EvidenceException | StatusException e) {
+      if (!registrarRecordChanged(id, e)) {
+        throw e;
+      }
+      checkRegistrarRecord(id);
+    }
     t = System.nanoTime();
     try {
       status = ctx.keylime().verifierStatus(id);
@@ -209,8 +214,15 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     long t = System.nanoTime();
     VerifiedNode node;
     try {
-      node = ctx.evidence().verifyNode(nonce, ctx.config().evidencePolicy(), payload, att, registered,
-          NodeAdmission.verifierRecord(status));
+      try {
+        node = verifyNode(att);
+      } catch (EvidenceException e) {
+        if (!registrarRecordChanged(id, e)) {
+          throw e;
+        }
+        checkRegistrarRecord(id);
+        node = verifyNode(att);
+      }
     } finally {
       ctx.metrics().phase("evidence", System.nanoTime() - t);
     }
@@ -241,6 +253,38 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     out.onNext(AttestResponse.newBuilder().setAgentAttributes(AgentAttributes.newBuilder()
         .setSpiffeId(spiffeId).addAllSelectorValues(identity.selectors()).setCanReattest(true)).build());
     out.onCompleted();
+  }
+
+  private VerifiedNode verifyNode(SovereignAttestation att) throws EvidenceException {
+    return ctx.evidence().verifyNode(nonce, ctx.config().evidencePolicy(), payload, att, registered,
+        NodeAdmission.verifierRecord(status));
+  }
+
+  /** The checks of the registrar's record alone: the EK-hash form of the ID, the EK allow-list. */
+  private void checkRegistrarRecord(String id) throws EvidenceException, StatusException {
+    registered = new RegisteredKeys(key(record.ak()), key(record.ek()), record.ekCertificate());
+    payload.agentId().checkKeylimeHashEk(registered.ek().key());
+    NodeAdmission.checkEk(ctx.config().trust(), id, registered.ek().spkiSha256());
+  }
+
+  /**
+   * A check failed against a registrar record that may have come from the cache: reads it again
+   * once (the agent may have registered anew) and takes the new one if it changed.
+   */
+  private boolean registrarRecordChanged(String id, Exception failure) throws StatusException {
+    Optional<RegistrarAgent> fresh;
+    try {
+      fresh = ctx.keylime().registrarAgentNewerThan(record);
+    } catch (KeylimeException e) {
+      throw KeylimeErrors.toStatus("registrar", id, e);
+    }
+    if (fresh.isEmpty()) {
+      return false;
+    }
+    LOG.info("registrar record changed since it was cached; checking again", "agent_uuid", id,
+        "failed_check", failure.getMessage());
+    record = fresh.get();
+    return true;
   }
 
   private java.util.Optional<io.github.keylimeattestor.keylime.PushAttestation> latestPushAttestation(String id)

@@ -7,10 +7,17 @@ import io.github.keylimeattestor.keylime.RegistrarAgent;
 import io.github.keylimeattestor.keylime.RegistrarClient;
 import io.github.keylimeattestor.keylime.VerifierAgentStatus;
 import io.github.keylimeattestor.keylime.VerifierClient;
+import java.util.Optional;
 
 /** The Keylime reads an attestation needs (the fourth only for agents in push mode). */
 interface Keylime {
+  /** The registrar's record, possibly cached for a few seconds ({@link RegistrarClient}). */
   RegistrarAgent registrarAgent(String agentId) throws KeylimeException;
+
+  /** After a check failed against {@code used}: the record read again, if it changed. */
+  default Optional<RegistrarAgent> registrarAgentNewerThan(RegistrarAgent used) throws KeylimeException {
+    return Optional.empty();
+  }
 
   VerifierAgentStatus verifierStatus(String agentId) throws KeylimeException;
 
@@ -27,6 +34,11 @@ interface Keylime {
       @Override
       public RegistrarAgent registrarAgent(String agentId) throws KeylimeException {
         return registrar.getAgent(agentId);
+      }
+
+      @Override
+      public Optional<RegistrarAgent> registrarAgentNewerThan(RegistrarAgent used) throws KeylimeException {
+        return registrar.newerThan(used);
       }
 
       @Override

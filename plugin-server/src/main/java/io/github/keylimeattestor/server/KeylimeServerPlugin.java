@@ -79,7 +79,8 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
     }
     VerifierClient verifier = new VerifierClient(config.verifier());
     RevocationWatch w = startWatch(config, verifier);
-    context = new AttestStream.Context(config, Keylime.over(new RegistrarClient(config.registrar()), verifier),
+    RegistrarClient registrar = new RegistrarClient(config.registrar(), RegistrarClient.DEFAULT_RECORD_TTL);
+    context = new AttestStream.Context(config, Keylime.over(registrar, verifier),
         evidence, random, clock, metrics, deadlines, w == null ? n -> {} : w::attested, openEkBinding(config));
     if (!config.agentIdIsEkBound() && config.trust().ekBindingSocket().isEmpty()) {
       LOG.warn("agent IDs are not bound to the TPM: use {{ .EKHash }} in agent_path_template or add an ek_binding "

@@ -77,7 +77,7 @@ class AttestStreamTest {
   }
 
   /** Keylime as the test wants it to answer. */
-  static final class Answers implements Keylime {
+  static class Answers implements Keylime {
     VerifierAgentStatus status = status(OperationalState.GET_QUOTE, AttestationStatus.PASS);
     IdentityVerification identity = new IdentityVerification(true, Optional.empty());
 
@@ -205,6 +205,50 @@ class AttestStreamTest {
     assertThat(attrs.getCanReattest()).isTrue();
     assertThat(attrs.getSelectorValuesList()).contains("uuid:" + UUID, "attestation_status:pass")
         .anyMatch(v -> v.startsWith("ek_hash:")).anyMatch(v -> v.startsWith("app_key:"));
+  }
+
+  /** Keylime whose registrar record was cached before the agent registered again with another AK. */
+  static final class StaleRegistrar extends Answers {
+    final RegistrarAgent stale;
+    final Optional<RegistrarAgent> reread;
+    int rereads;
+
+    StaleRegistrar(Optional<RegistrarAgent> reread) throws Exception {
+      // the App Key's public area stands in for the AK the agent had before
+      this.stale = new RegistrarAgent(UUID, registered.ek(), Optional.empty(),
+          TpmPublicArea.fromTpm2b(appKey.publicArea().marshalTpm2b()), Optional.empty(), false, Optional.empty(),
+          Optional.empty(), 1);
+      this.reread = reread;
+    }
+
+    @Override
+    public RegistrarAgent registrarAgent(String agentId) {
+      return stale;
+    }
+
+    @Override
+    public Optional<RegistrarAgent> registrarAgentNewerThan(RegistrarAgent used) {
+      assertThat(used).isSameAs(stale);
+      rereads++;
+      return reread;
+    }
+  }
+
+  @Test
+  void aQuoteThatFailsAgainstAStaleCachedRecordIsCheckedOnceMoreAgainstTheNewOne() throws Exception {
+    StaleRegistrar keylime = new StaleRegistrar(Optional.of(registered));
+    Recorder out = attest(context(keylime, Clock.systemUTC()), () -> {});
+    assertThat(out.error).isNull();
+    assertThat(out.completed).isTrue();
+    assertThat(keylime.rereads).isEqualTo(1);
+  }
+
+  @Test
+  void aQuoteThatFailsAgainstAnUnchangedRecordIsRefused() throws Exception {
+    StaleRegistrar keylime = new StaleRegistrar(Optional.empty());
+    Recorder out = attest(context(keylime, Clock.systemUTC()), () -> {});
+    assertThat(out.error.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+    assertThat(keylime.rereads).isEqualTo(1);
   }
 
   @Test

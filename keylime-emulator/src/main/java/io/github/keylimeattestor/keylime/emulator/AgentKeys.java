@@ -1,10 +1,8 @@
 package io.github.keylimeattestor.keylime.emulator;
 
 import java.io.IOException;
-import java.io.StringWriter;
 import java.math.BigInteger;
 import java.net.InetAddress;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
@@ -19,19 +17,17 @@ import java.security.interfaces.RSAPrivateCrtKey;
 import java.security.spec.RSAPublicKeySpec;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Base64;
 import java.util.Date;
 import java.util.List;
 import java.util.Set;
 import io.github.keylimeattestor.keylime.Pem;
+import io.github.keylimeattestor.tpm.PemText;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.Extension;
 import org.bouncycastle.asn1.x509.GeneralName;
 import org.bouncycastle.asn1.x509.GeneralNames;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
-import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
-import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 
 /**
@@ -90,11 +86,7 @@ final class AgentKeys {
     KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");
     g.initialize(2048);
     KeyPair kp = g.generateKeyPair();
-    StringWriter sw = new StringWriter();
-    try (JcaPEMWriter w = new JcaPEMWriter(sw)) {
-      w.writeObject(new JcaPKCS8Generator(kp.getPrivate(), null).generate());
-    }
-    Files.writeString(file, sw.toString());
+    Files.writeString(file, PemText.encode("PRIVATE KEY", kp.getPrivate().getEncoded())); // PKCS#8
     try {
       Files.setPosixFilePermissions(file, Set.of(java.nio.file.attribute.PosixFilePermission.OWNER_READ,
           java.nio.file.attribute.PosixFilePermission.OWNER_WRITE));
@@ -124,24 +116,19 @@ final class AgentKeys {
 
   /** SubjectPublicKeyInfo PEM exactly as OpenSSL writes it (64-column base64, trailing newline). */
   static String publicKeyPem(PublicKey k) {
-    String b64 = Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII))
-        .encodeToString(k.getEncoded());
-    return "-----BEGIN PUBLIC KEY-----\n" + b64 + "\n-----END PUBLIC KEY-----\n";
+    return PemText.publicKey(k);
   }
 
   static String pem(X509Certificate c) throws IOException {
     try {
-      String b64 = Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII))
-          .encodeToString(c.getEncoded());
-      return "-----BEGIN CERTIFICATE-----\n" + b64 + "\n-----END CERTIFICATE-----\n";
+      return PemText.encode("CERTIFICATE", c.getEncoded());
     } catch (java.security.cert.CertificateEncodingException e) {
       throw new IOException(e);
     }
   }
 
   static String derToPem(byte[] der) {
-    String b64 = Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII)).encodeToString(der);
-    return "-----BEGIN CERTIFICATE-----\n" + b64 + "\n-----END CERTIFICATE-----\n";
+    return PemText.encode("CERTIFICATE", der);
   }
 
   static List<X509Certificate> readCas(List<Path> files) throws IOException {

@@ -4,13 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.keylimeattestor.keylime.AgentInfo;
+import io.github.keylimeattestor.keylime.AgentQuoteResponse;
 import io.github.keylimeattestor.keylime.ApiVersion;
 import io.github.keylimeattestor.keylime.AttestationStatus;
 import io.github.keylimeattestor.keylime.ClientSettings;
 import io.github.keylimeattestor.keylime.IdentityVerification;
 import io.github.keylimeattestor.keylime.KeylimeAgentClient;
 import io.github.keylimeattestor.keylime.KeylimeApiException;
-import io.github.keylimeattestor.keylime.KeylimeQuote;
 import io.github.keylimeattestor.keylime.KeylimeTlsException;
 import io.github.keylimeattestor.keylime.KeylimeUnavailableException;
 import io.github.keylimeattestor.keylime.OperationalState;
@@ -18,6 +18,7 @@ import io.github.keylimeattestor.keylime.Pem;
 import io.github.keylimeattestor.keylime.RegistrarAgent;
 import io.github.keylimeattestor.keylime.RegistrarClient;
 import io.github.keylimeattestor.keylime.TlsSettings;
+import io.github.keylimeattestor.keylime.TransportCounts;
 import io.github.keylimeattestor.keylime.VerifierAgentStatus;
 import io.github.keylimeattestor.keylime.VerifierClient;
 import io.github.keylimeattestor.tpm.KeylimeTpm;
@@ -199,7 +200,7 @@ class RealKeylimeIT {
     byte[] r = new byte[32];
     new java.security.SecureRandom().nextBytes(r);
     String nonce = HexFormat.of().formatHex(r);
-    KeylimeQuote q = agentClient.getIdentityQuote(nonce);
+    AgentQuoteResponse q = agentClient.getIdentityQuote(nonce);
     assertThat(q.quote()).startsWith("r");
     assertThat(q.pubkey()).isPresent();
 
@@ -290,6 +291,59 @@ class RealKeylimeIT {
           assertThat(e.isNotFound()).isTrue();
           assertThat(e.keylimeMessage()).isNotEmpty();
         });
+  }
+
+  /**
+   * Keylime load per attestation, as the server plugin reads Keylime (registrar record, verifier
+   * status; verify/identity only with verifier_identity_check) and as the agent plugin reads the
+   * Keylime agent (agent/info, quotes/identity), five attestations of one node each, counted by the
+   * clients' transports against the real registrar, verifier and agent.
+   */
+  @Test
+  @Order(7)
+  void keylimeRequestsAndTlsHandshakesPerAttestation() throws Exception {
+    int n = 5;
+    ClientSettings reg = ClientSettings.of(URI.create(stack.get("REGISTRAR_URL")), spireTls);
+    ClientSettings ver = ClientSettings.of(URI.create(stack.get("VERIFIER_URL")), spireTls);
+    RegistrarClient uncached = new RegistrarClient(reg);
+    RegistrarClient cached = new RegistrarClient(reg, RegistrarClient.DEFAULT_RECORD_TTL);
+    VerifierClient status = new VerifierClient(ver);
+    for (int i = 0; i < n; i++) {
+      uncached.getAgent(UUID);
+      cached.getAgent(UUID);
+      status.getAgent(UUID);
+    }
+    System.out.println("keylime load, " + n + " attestations: registrar uncached " + uncached.transportCounts()
+        + ", registrar cached " + cached.transportCounts() + ", verifier " + status.transportCounts());
+    // the registrar and verifier keep the connection alive: /version and one handshake, then requests only
+    assertThat(uncached.transportCounts()).isEqualTo(new TransportCounts(1 + n, 1, 1));
+    assertThat(status.transportCounts()).isEqualTo(new TransportCounts(1 + n, 1, 1));
+    // within the record TTL the registrar is read once
+    assertThat(cached.transportCounts()).isEqualTo(new TransportCounts(2, 1, 1));
+
+    RegistrarAgent rec = registrar.getAgent(UUID);
+    TlsSettings agentTls = TlsSettings.builder()
+        .trust(java.util.List.of(rec.mtlsCertificate().orElseThrow()))
+        .clientCertificate(stack.path("SPIRE_CLIENT_CERT"), stack.path("SPIRE_CLIENT_KEY"), null)
+        .build();
+    ClientSettings agentSettings = ClientSettings.of(URI.create("https://127.0.0.1:" + agentPort), agentTls);
+    TransportCounts perClient = new TransportCounts(0, 0, 0);
+    KeylimeAgentClient kept = new KeylimeAgentClient(agentSettings);
+    for (int i = 0; i < n; i++) {
+      // before: the agent plugin made a client per attestation
+      KeylimeAgentClient fresh = new KeylimeAgentClient(agentSettings);
+      fresh.getInfo();
+      fresh.getIdentityQuote("nonce" + i);
+      TransportCounts c = fresh.transportCounts();
+      perClient = new TransportCounts(perClient.requests() + c.requests(),
+          perClient.tlsConnections() + c.tlsConnections(), perClient.fullTlsHandshakes() + c.fullTlsHandshakes());
+      kept.getInfo();
+      kept.getIdentityQuote("nonce" + i);
+    }
+    System.out.println("keylime agent load, " + n + " attestations: a client each " + perClient
+        + ", one client kept " + kept.transportCounts());
+    assertThat(perClient).isEqualTo(new TransportCounts(3L * n, n, n));
+    assertThat(kept.transportCounts()).isEqualTo(new TransportCounts(1 + 2L * n, 1, 1));
   }
 
   @Test

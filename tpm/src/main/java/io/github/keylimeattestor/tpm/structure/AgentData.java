@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.keylimeattestor.tpm.Bytes;
 import io.github.keylimeattestor.tpm.HashAlg;
 import io.github.keylimeattestor.tpm.Sha256;
+import io.github.keylimeattestor.tpm.PemText;
 import io.github.keylimeattestor.tpm.TpmFormatException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -47,10 +48,7 @@ public record AgentData(String akHashAlg, String akSignAlg, Bytes akPublic, Byte
 
   /** rust-keylime's EK hash: lowercase hex SHA-256 of the key's PEM as OpenSSL writes it. */
   public static String ekHash(PublicKey ek) {
-    String b64 = Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII))
-        .encodeToString(ek.getEncoded());
-    String pem = "-----BEGIN PUBLIC KEY-----\n" + b64 + "\n-----END PUBLIC KEY-----\n";
-    return Sha256.hex(pem.getBytes(StandardCharsets.US_ASCII));
+    return Sha256.hex(PemText.publicKey(ek).getBytes(StandardCharsets.US_ASCII));
   }
 
   public static AgentData read(Path file) throws IOException, TpmFormatException {

@@ -5,71 +5,47 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.net.ConnectException;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
-import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
 import java.nio.ByteBuffer;
-import java.nio.channels.UnresolvedAddressException;
 import java.nio.charset.StandardCharsets;
-import java.security.cert.X509Certificate;
+import java.security.GeneralSecurityException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Flow;
 import java.util.concurrent.TimeoutException;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
-import javax.net.ssl.SSLException;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
- * The shared HTTP layer: one pooled {@link HttpClient} per component client, GET with a deadline
- * per exchange, a response-size cap, failover across base URLs, and translation of every failure
- * into a {@link KeylimeException} subtype.
+ * The HTTP layer of one component client: one {@link HttpClient} (HTTP/1.1, connections kept alive
+ * in its pool) with its own TLS context (sessions resumed on new connections), GET with a deadline
+ * per exchange, a response-size cap, Keylime's answers read as JSON, and every failure turned into
+ * a {@link KeylimeException} by {@link TlsDiagnosis}. Counts what it sends ({@link #counts()}).
  */
-final class KeylimeHttp {
+final class HttpTransport {
 
   static final int MAX_BODY_BYTES = 4 * 1024 * 1024;
 
   static final ObjectMapper JSON =
       new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
-  /** TLS alerts by which a server says it does not accept the client's certificate. */
-  private static final Set<String> CLIENT_CERT_ALERTS =
-      Set.of(
-          "bad_certificate",
-          "unsupported_certificate",
-          "certificate_revoked",
-          "certificate_expired",
-          "certificate_unknown",
-          "unknown_ca",
-          "access_denied",
-          "certificate_required",
-          "decrypt_error");
-
-  private static final Pattern ALERT = Pattern.compile("Received fatal alert: ([a-z_]+)");
-
-  /** One attempt against one base URL. */
-  @FunctionalInterface
-  interface Call<T> {
-    T apply(URI base) throws KeylimeException;
-  }
-
   private final String component;
   private final ClientSettings settings;
   private final HttpClient client;
+  private final TlsDiagnosis diagnosis;
+  private final LongAdder requests = new LongAdder();
+  private final LongAdder tlsConnections = new LongAdder();
+  private final LongAdder fullHandshakes = new LongAdder();
 
-  KeylimeHttp(String component, ClientSettings settings) {
+  HttpTransport(String component, ClientSettings settings) {
     String off = System.getProperty("jdk.internal.httpclient.disableHostnameVerification");
     if (off != null && !off.equalsIgnoreCase("false")) {
       throw new IllegalStateException(
@@ -84,9 +60,20 @@ final class KeylimeHttp {
             .followRedirects(HttpClient.Redirect.NEVER)
             .connectTimeout(settings.timeout());
     if (settings.tls() != null) {
-      b.sslContext(settings.tls().sslContext()).sslParameters(settings.tls().sslParameters());
+      try {
+        b.sslContext(new CountingSslContext(settings.tls().newSslContext(fullHandshakes::increment),
+            tlsConnections::increment));
+      } catch (GeneralSecurityException e) {
+        throw new IllegalStateException("TLS set up at configuration cannot be set up again: " + e, e);
+      }
+      b.sslParameters(settings.tls().sslParameters());
     }
     this.client = b.build();
+    this.diagnosis = new TlsDiagnosis(component, settings);
+  }
+
+  TransportCounts counts() {
+    return new TransportCounts(requests.sum(), tlsConnections.sum(), fullHandshakes.sum());
   }
 
   String component() {
@@ -95,43 +82,6 @@ final class KeylimeHttp {
 
   ClientSettings settings() {
     return settings;
-  }
-
-  /**
-   * Runs {@code call} against each base URL in turn until one gives an answer. Moves on to the
-   * next URL when one is unavailable or its TLS handshake fails; a Keylime answer (success, 4xx,
-   * malformed) ends the loop.
-   */
-  <T> T withFailover(Call<T> call) throws KeylimeException {
-    List<KeylimeException> failures = new ArrayList<>();
-    for (URI base : settings.urls()) {
-      try {
-        return call.apply(base);
-      } catch (KeylimeUnavailableException | KeylimeTlsException e) {
-        failures.add(e);
-      }
-    }
-    KeylimeException first = failures.get(0);
-    if (failures.size() == 1) {
-      throw first;
-    }
-    for (KeylimeException f : failures) {
-      if (f instanceof KeylimeTlsException tls) {
-        failures.stream().filter(x -> x != tls).forEach(tls::addSuppressed);
-        throw tls;
-      }
-    }
-    StringBuilder sb = new StringBuilder("no " + component + " URL answered: ");
-    boolean allTimedOut = true;
-    for (int i = 0; i < failures.size(); i++) {
-      KeylimeUnavailableException u = (KeylimeUnavailableException) failures.get(i);
-      allTimedOut &= u.timedOut();
-      sb.append(i == 0 ? "" : "; ").append(u.getMessage());
-    }
-    KeylimeUnavailableException all =
-        new KeylimeUnavailableException(sb.toString(), null, allTimedOut, null);
-    failures.forEach(all::addSuppressed);
-    throw all;
   }
 
   /** URL-encodes query parameters (the quote string contains {@code + / =}). */
@@ -208,6 +158,7 @@ final class KeylimeHttp {
             .header("Accept", "application/json")
             .build();
     long started = System.nanoTime();
+    requests.increment();
     CompletableFuture<HttpResponse<LimitedBody>> f =
         client.sendAsync(req, info -> new LimitedBody(info.statusCode(), maxBytes));
     try {
@@ -223,7 +174,13 @@ final class KeylimeHttp {
       throw new KeylimeUnavailableException(
           "interrupted while calling " + component + " at " + uri, uri, false, e);
     } catch (ExecutionException e) {
-      throw classify(e.getCause() == null ? e : e.getCause(), uri, started);
+      Throwable cause = e.getCause() == null ? e : e.getCause();
+      BodyTooLargeException tooLarge = TlsDiagnosis.firstOf(cause, BodyTooLargeException.class);
+      if (tooLarge != null) {
+        throw new KeylimeMalformedResponseException(
+            component + " at " + uri + " sent a response body larger than " + tooLarge.limit + " bytes", uri, cause);
+      }
+      throw diagnosis.classify(cause, uri, started);
     }
   }
 
@@ -304,149 +261,6 @@ final class KeylimeHttp {
     return t.length() > 500 ? t.substring(0, 500) + "..." : t;
   }
 
-  /**
-   * Why a connection timed out: a port that accepts TCP but never answers the TLS ClientHello is
-   * almost always a plain-HTTP port (Keylime's tornado waits for an HTTP request line forever).
-   */
-  private String connectTimeoutHint(URI uri) {
-    int port = uri.getPort() > 0 ? uri.getPort() : 443;
-    int probe = (int) Math.max(1, Math.min(1000, settings.timeout().toMillis()));
-    try (java.net.Socket s = new java.net.Socket()) {
-      s.connect(new java.net.InetSocketAddress(uri.getHost(), port), probe);
-    } catch (java.io.IOException | IllegalArgumentException e) {
-      return " (no TCP connection either: check the host, the port and firewalls)";
-    }
-    return ": the port accepts TCP connections but sent no TLS handshake, so it most likely serves plain HTTP "
-        + "(e.g. the registrar's port, 8890 by default, instead of its tls_port, 8891): use the HTTPS port";
-  }
-
-  /** Maps an exception from the HTTP exchange to a Keylime exception. */
-  KeylimeException classify(Throwable t, URI uri, long started) {
-    BodyTooLargeException tooLarge = firstOf(t, BodyTooLargeException.class);
-    if (tooLarge != null) {
-      return new KeylimeMalformedResponseException(
-          component + " at " + uri + " sent a response body larger than " + tooLarge.limit + " bytes",
-          uri, t);
-    }
-    // The most specific signal first: our trust manager's explanation of a refused server cert.
-    for (Throwable c = t; c != null; c = c.getCause()) {
-      if (c instanceof DiagnosingTrustManager.ServerCertificateRejectedException r) {
-        return new KeylimeTlsException(
-            "TLS to " + component + " at " + uri + " refused by this client: " + r.getMessage(),
-            uri,
-            KeylimeTlsException.RefusedBy.CLIENT,
-            t);
-      }
-    }
-    for (Throwable c = t; c != null; c = c.getCause()) {
-      if (c instanceof HttpConnectTimeoutException) {
-        return new KeylimeUnavailableException(
-            "connecting to " + component + " at " + uri + " timed out after " + settings.timeout()
-                + connectTimeoutHint(uri),
-            uri, true, t);
-      }
-      if (c instanceof HttpTimeoutException) {
-        return new KeylimeUnavailableException(
-            component + " at " + uri + " did not answer within " + settings.timeout(), uri, true, t);
-      }
-    }
-    String alert = null;
-    boolean sslSeen = false;
-    for (Throwable c = t; c != null; c = c.getCause()) {
-      if (c instanceof SSLException) {
-        sslSeen = true;
-      }
-      Matcher m = ALERT.matcher(String.valueOf(c.getMessage()));
-      if (m.find()) {
-        alert = m.group(1);
-        break;
-      }
-    }
-    SingleClientKeyManager.CertificateRequest asked =
-        settings.tls() == null ? null : settings.tls().lastCertificateRequest(port(uri));
-    if (asked != null && asked.nanoTime() - started < 0) {
-      asked = null; // from an earlier exchange
-    }
-    if (alert != null && CLIENT_CERT_ALERTS.contains(alert)) {
-      return new KeylimeTlsException(
-          "TLS to " + component + " at " + uri + " refused by the server (alert " + alert + "): "
-              + clientCertExplanation(alert, asked),
-          uri, KeylimeTlsException.RefusedBy.SERVER, t);
-    }
-    if (alert == null
-        && asked != null
-        && (firstOf(t, java.io.EOFException.class) != null
-            || String.valueOf(rootOf(t).getMessage()).contains("reset")
-            || String.valueOf(rootOf(t).getMessage()).contains("closed"))) {
-      // TLS 1.3: the server checks the client certificate after the client's Finished and may
-      // just close the connection; it asked for a certificate in this very exchange.
-      return new KeylimeTlsException(
-          "TLS to " + component + " at " + uri + " refused by the server (it closed the connection "
-              + "right after asking for a client certificate): " + clientCertExplanation(null, asked),
-          uri, KeylimeTlsException.RefusedBy.SERVER, t);
-    }
-    if (alert != null) {
-      return new KeylimeTlsException(
-          "TLS handshake with " + component + " at " + uri + " failed (alert " + alert
-              + "); check that both sides share a TLS version and cipher suite",
-          uri, KeylimeTlsException.RefusedBy.UNKNOWN, t);
-    }
-    if (sslSeen) {
-      SSLException ssl = firstOf(t, SSLException.class);
-      String what = ssl == null ? String.valueOf(t.getMessage()) : ssl.getMessage();
-      String hint =
-          String.valueOf(what).contains("plaintext") || String.valueOf(what).contains("Unsupported or unrecognized")
-              ? "; is " + uri.getPort() + " an HTTPS port? (the registrar's TLS port is tls_port, not port)"
-              : "";
-      return new KeylimeTlsException(
-          "TLS handshake with " + component + " at " + uri + " failed: " + what + hint,
-          uri,
-          KeylimeTlsException.RefusedBy.UNKNOWN,
-          t);
-    }
-    Throwable root = rootOf(t);
-    String why;
-    if (firstOf(t, ConnectException.class) != null) {
-      why = "connection refused or unreachable";
-    } else if (firstOf(t, UnresolvedAddressException.class) != null
-        || firstOf(t, java.net.UnknownHostException.class) != null) {
-      why = "host name does not resolve";
-    } else {
-      why = root.getClass().getSimpleName() + (root.getMessage() == null ? "" : ": " + root.getMessage());
-    }
-    return new KeylimeUnavailableException(
-        "cannot reach " + component + " at " + uri + ": " + why, uri, false, t);
-  }
-
-  private static int port(URI uri) {
-    return uri.getPort() != -1 ? uri.getPort() : uri.getScheme().equalsIgnoreCase("https") ? 443 : 80;
-  }
-
-  private static Throwable rootOf(Throwable t) {
-    Throwable root = t;
-    while (root.getCause() != null && root.getCause() != root) {
-      root = root.getCause();
-    }
-    return root;
-  }
-
-  private String clientCertExplanation(String alert, SingleClientKeyManager.CertificateRequest asked) {
-    TlsSettings tls = settings.tls();
-    if (tls == null) {
-      return "it requires a client certificate and none is configured";
-    }
-    return ClientCertificateRefusal.explain(alert, asked == null ? List.of() : asked.issuers(), tls);
-  }
-
-  private static <X extends Throwable> X firstOf(Throwable t, Class<X> type) {
-    for (Throwable c = t; c != null; c = c.getCause()) {
-      if (type.isInstance(c)) {
-        return type.cast(c);
-      }
-    }
-    return null;
-  }
-
   static final class BodyTooLargeException extends IOException {
     private static final long serialVersionUID = 1L;
     final int limit;
@@ -524,9 +338,5 @@ final class KeylimeHttp {
     public void onComplete() {
       result.complete(this);
     }
-  }
-
-  static String lower(String s) {
-    return s.toLowerCase(Locale.ROOT);
   }
 }
