@@ -4,6 +4,7 @@
 # every 50 re-attestations (SOAK_EVERY), then the first attestation and re-attestation latency.
 #   integration-tests/bench/soak.sh [N]
 #   SOAK_JFR=/tmp/jfr integration-tests/bench/soak.sh 35   # also a JFR recording of each plugin (jcmd JFR.start)
+#   SOAK_AGENT_EXE=/tmp/old/keylime-attestor-agent SOAK_SERVER_EXE=/tmp/old/keylime-attestor-server integration-tests/bench/soak.sh 35
 #   SOAK_TRAIN_CDS=1 integration-tests/bench/soak.sh 35   # with the class-data archive
 # Not a test: it prints figures. Runs on copies of the executables, so target/ may be rebuilt meanwhile.
 set -euo pipefail
@@ -15,9 +16,12 @@ n=${1:-500}
 work=$(mktemp -d /tmp/soak.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/plugin-agent/target" "$work/plugin-server/target"
-cp plugin-agent/target/keylime-attestor-agent* "$work/plugin-agent/target/"
-cp plugin-server/target/keylime-attestor-server* "$work/plugin-server/target/"
-rm -f "$work"/plugin-*/target/*.jsa
+# SOAK_AGENT_EXE / SOAK_SERVER_EXE: other builds of the executables (e.g. main's) to compare with
+cp "${SOAK_AGENT_EXE:-plugin-agent/target/keylime-attestor-agent}" "$work/plugin-agent/target/keylime-attestor-agent"
+cp "${SOAK_SERVER_EXE:-plugin-server/target/keylime-attestor-server}" "$work/plugin-server/target/keylime-attestor-server"
+for exe in "$work"/plugin-*/target/keylime-attestor-*; do
+  (cd "${exe%/*}" && sha256sum "${exe##*/}" > "${exe##*/}.sha256")
+done
 # SOAK_TRAIN_CDS=1: with the class-data archive (or AOT cache) the launcher would use once trained
 if [ "${SOAK_TRAIN_CDS:-0}" = 1 ]; then
   "$work/plugin-agent/target/keylime-attestor-agent" --train-cds 2>/dev/null

@@ -10,6 +10,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * Soak of both plugins on KeylimeEndToEndIT's stack (swtpm, real Keylime, real SPIRE, our two executables):
@@ -50,6 +52,8 @@ final class ReattestationSoak {
       }
       Sample a0 = sample(agentPid);
       Sample s0 = sample(serverPid);
+      Map<String, Long> agentThreads0 = threadTicks(agentPid);
+      Map<String, Long> serverThreads0 = threadTicks(serverPid);
       int done0 = 0;
       row(0, a0, null, s0, null, 0, t0);
       for (int target = Math.min(every, n); ; target = Math.min(target + every, n)) {
@@ -64,6 +68,9 @@ final class ReattestationSoak {
           break;
         }
       }
+      System.out.printf("%nCPU per re-attestation by thread (name without its number; threads alive at both ends), over all %d:%n", done0);
+      System.out.printf("  agent:  %s%n", byThread(agentThreads0, threadTicks(agentPid), done0));
+      System.out.printf("  server: %s%n", byThread(serverThreads0, threadTicks(serverPid), done0));
       if (!jfrDir.isEmpty()) {
         jcmd(agentPid, "JFR.stop", "name=soak");
         jcmd(serverPid, "JFR.stop", "name=soak");
@@ -115,6 +122,35 @@ final class ReattestationSoak {
       return "-";
     }
     return String.format("%.1f ms", (now.cpuTicks - before.cpuTicks) * 1000.0 / TICKS_PER_SECOND / delta);
+  }
+
+  /** utime + stime of each live thread, summed by thread name without trailing digits. */
+  static Map<String, Long> threadTicks(long pid) throws IOException {
+    Map<String, Long> out = new TreeMap<>();
+    try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+      for (Path t : (Iterable<Path>) tasks::iterator) {
+        try {
+          String stat = Files.readString(t.resolve("stat"));
+          String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replaceAll("[-#]?[0-9]+$", "");
+          String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+          out.merge(name, Long.parseLong(f[11]) + Long.parseLong(f[12]), Long::sum);
+        } catch (IOException e) {
+          // the thread ended meanwhile
+        }
+      }
+    }
+    return out;
+  }
+
+  static String byThread(Map<String, Long> before, Map<String, Long> after, int reattestations) {
+    StringBuilder b = new StringBuilder();
+    after.entrySet().stream()
+        .map(e -> Map.entry(e.getKey(), e.getValue() - before.getOrDefault(e.getKey(), 0L)))
+        .filter(e -> e.getValue() > 0)
+        .sorted((x, y) -> Long.compare(y.getValue(), x.getValue()))
+        .forEach(e -> b.append(String.format("%s %.1f ms, ", e.getKey(),
+            e.getValue() * 1000.0 / TICKS_PER_SECOND / Math.max(1, reattestations))));
+    return b.length() == 0 ? "none" : b.substring(0, b.length() - 2);
   }
 
   static long pid(SpireProcess spire, String name) {
