@@ -112,4 +112,14 @@ public class ServerVerificationBenchmark {
     return Selectors.build(ev, Selectors.keyHash(ek), Selectors.keyHash(ev.appKey().toPublicKey()), tpm, Set.of(16),
         "PASS", Map.of(), Set.of());
   }
+
+  /** The same without the EK certificate chain (to see what a per-certificate cache of it would save). */
+  @Benchmark
+  public List<String> verifyOneWithoutEkCertificate() throws Exception {
+    WireFormat.Payload payload = WireFormat.decodePayload(payloadBytes);
+    SovereignAttestation att = WireFormat.decodeAttestation(attestationBytes);
+    VerifiedEvidence ev = verifier.verify(nonce, policy, payload, att, ak, AlgorithmPolicy.STRICT);
+    return Selectors.build(ev, Selectors.keyHash(ek), Selectors.keyHash(ev.appKey().toPublicKey()), null, Set.of(16),
+        "PASS", Map.of(), Set.of());
+  }
 }
