@@ -111,6 +111,9 @@ public final class PluginMain {
     PrintStream handshakeOut = new PrintStream(new FileOutputStream(FileDescriptor.out), false, StandardCharsets.US_ASCII);
     System.setOut(System.err);
     JulBridge.install(java.util.logging.Level.WARNING);
+    // Netty would otherwise look for slf4j first (ServiceLoader, ~30 classes) only to end up in JUL too.
+    io.netty.util.internal.logging.InternalLoggerFactory.setDefaultFactory(
+        io.netty.util.internal.logging.JdkLoggerFactory.INSTANCE);
     if (args.length > 0 && args[0].equals("--version")) {
       handshakeOut.print(BuildInfo.current().line() + "\n");
       handshakeOut.flush();

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Soak of both plugins (issue 12): N re-attestations (default 500) on KeylimeEndToEndIT's stack (swtpm, Keylime
+# 7.14.3, SPIRE v1.15.3, agent_ttl 6s), printing RSS, threads, fds and CPU per re-attestation of each plugin
+# every 50 re-attestations (SOAK_EVERY), then the first attestation and re-attestation latency.
+#   integration-tests/bench/soak.sh [N]
+#   SOAK_JFR=/tmp/jfr integration-tests/bench/soak.sh 35   # also a JFR recording of each plugin (jcmd JFR.start)
+#   SOAK_AGENT_EXE=/tmp/old/keylime-attestor-agent SOAK_SERVER_EXE=/tmp/old/keylime-attestor-server integration-tests/bench/soak.sh 35
+#   SOAK_TRAIN_CDS=1 integration-tests/bench/soak.sh 35   # with the class-data archive
+# Not a test: it prints figures. Runs on copies of the executables, so target/ may be rebuilt meanwhile.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+n=${1:-500}
+./mvnw -q -B -ntp -pl integration-tests -am test-compile package -DskipTests -DskipITs
+./mvnw -q -B -ntp -pl integration-tests dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/bench.cp
+work=$(mktemp -d /tmp/soak.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/plugin-agent/target" "$work/plugin-server/target"
+# SOAK_AGENT_EXE / SOAK_SERVER_EXE: other builds of the executables (e.g. main's) to compare with
+cp "${SOAK_AGENT_EXE:-plugin-agent/target/keylime-attestor-agent}" "$work/plugin-agent/target/keylime-attestor-agent"
+cp "${SOAK_SERVER_EXE:-plugin-server/target/keylime-attestor-server}" "$work/plugin-server/target/keylime-attestor-server"
+for exe in "$work"/plugin-*/target/keylime-attestor-*; do
+  (cd "${exe%/*}" && sha256sum "${exe##*/}" > "${exe##*/}.sha256")
+done
+# SOAK_TRAIN_CDS=1: with the class-data archive (or AOT cache) the launcher would use once trained
+if [ "${SOAK_TRAIN_CDS:-0}" = 1 ]; then
+  "$work/plugin-agent/target/keylime-attestor-agent" --train-cds 2>/dev/null
+  "$work/plugin-server/target/keylime-attestor-server" --train-cds 2>/dev/null
+fi
+cp=integration-tests/target/test-classes:integration-tests/target/classes:$(cat integration-tests/target/bench.cp)
+java -cp "$cp" -Dproject.root="$work" -Dkeylime.scripts="$root/integration-tests/keylime" \
+  -Dkeylime.workdir="$work/keylime" -Dsoak.every="${SOAK_EVERY:-50}" -Dsoak.jfr="${SOAK_JFR:-}" \
+  io.github.keylimeattestor.it.ReattestationSoak "$n"
