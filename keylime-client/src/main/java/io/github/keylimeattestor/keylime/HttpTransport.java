@@ -20,17 +20,35 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Flow;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The HTTP layer of one component client: one {@link HttpClient} (HTTP/1.1, connections kept alive
- * in its pool) with its own TLS context (sessions resumed on new connections), GET with a deadline
+ * in its pool) with its own TLS context (sessions resumed on new connections) and the worker
+ * threads all transports share ({@link #WORKER_THREADS}), GET with a deadline
  * per exchange, a response-size cap, Keylime's answers read as JSON, and every failure turned into
  * a {@link KeylimeException} by {@link TlsDiagnosis}. Counts what it sends ({@link #counts()}).
  */
 final class HttpTransport {
+
+  /** Names the worker threads in thread dumps. */
+  static final String WORKER_PREFIX = "keylime-http-worker-";
+
+  /**
+   * Worker threads shared by every transport in this JVM (the server plugin: registrar and
+   * verifier). The HttpClient's work on them is short and non-blocking (TLS records, handshake
+   * tasks, body chunks; callers wait on their own threads), so a few suffice; more than two so
+   * that one peer whose host name resolves slowly does not hold up the other.
+   */
+  static final int WORKER_THREADS = 4;
 
   static final int MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -58,7 +76,8 @@ final class HttpTransport {
         HttpClient.newBuilder()
             .version(HttpClient.Version.HTTP_1_1)
             .followRedirects(HttpClient.Redirect.NEVER)
-            .connectTimeout(settings.timeout());
+            .connectTimeout(settings.timeout())
+            .executor(Workers.POOL);
     if (settings.tls() != null) {
       try {
         b.sslContext(new CountingSslContext(settings.tls().newSslContext(fullHandshakes::increment),
@@ -70,6 +89,26 @@ final class HttpTransport {
     }
     this.client = b.build();
     this.diagnosis = new TlsDiagnosis(component, settings);
+  }
+
+  /**
+   * The shared workers, instead of a cached pool per HttpClient that starts a thread per
+   * concurrent exchange and lets it die after a minute idle (re-created at the next attestation).
+   * Created on first use; daemon threads that stay (an idle one costs no CPU).
+   */
+  private static final class Workers {
+    static final ExecutorService POOL = newPool();
+
+    private static ExecutorService newPool() {
+      AtomicInteger n = new AtomicInteger();
+      ThreadFactory named = r -> {
+        Thread t = new Thread(r, WORKER_PREFIX + n.incrementAndGet());
+        t.setDaemon(true);
+        return t;
+      };
+      return new ThreadPoolExecutor(WORKER_THREADS, WORKER_THREADS, 0, TimeUnit.MILLISECONDS,
+          new LinkedBlockingQueue<>(), named);
+    }
   }
 
   TransportCounts counts() {
