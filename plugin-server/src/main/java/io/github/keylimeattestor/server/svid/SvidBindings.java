@@ -17,11 +17,14 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Base64;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * What the NodeAttestor tells the CredentialComposer (two processes of one spire-server): "the AK
@@ -30,7 +33,8 @@ import java.util.Set;
  * and renamed into place: concurrent attestations never see a half-written record, and two
  * attestations that certify the same pair write the same record. Nothing is consumed on reading
  * (spire-server signs one agent SVID per AttestAgent, and a record only says that key was certified),
- * so readers never race; records expire and are swept when new ones are written.
+ * so readers never race; records expire and are swept when new ones are written (at most once per
+ * {@link #SWEEP_INTERVAL} per directory).
  *
  * <p>Several spire-servers: AttestAgent runs the NodeAttestor and signs the SVID in the same server,
  * so each server needs only its own local directory (servers on one host may share one: records are
@@ -42,10 +46,22 @@ public final class SvidBindings {
   static final String SUFFIX = ".binding";
   private static final int MAX_RECORD = 4096;
 
+  /**
+   * A write sweeps the directory only if the last sweep of it in this JVM is at least this old by
+   * the writer's clock: a sweep reads every record, so sweeping on every write of a boot storm is
+   * quadratic. Expired records are refused when read whether swept or not.
+   */
+  static final Duration SWEEP_INTERVAL = Duration.ofSeconds(1);
+
+  /** When each directory was last swept (epoch ms); per directory, as writers make a new instance per attestation. */
+  private static final ConcurrentHashMap<Path, AtomicLong> LAST_SWEEP = new ConcurrentHashMap<>();
+
   private final Path dir;
+  private final AtomicLong lastSweep;
 
   public SvidBindings(Path dir) {
     this.dir = dir;
+    this.lastSweep = LAST_SWEEP.computeIfAbsent(dir.toAbsolutePath().normalize(), d -> new AtomicLong(Long.MIN_VALUE));
   }
 
   public Path dir() {
@@ -90,7 +106,20 @@ public final class SvidBindings {
     } finally {
       Files.deleteIfExists(tmp);
     }
+    sweepIfDue(now);
+  }
+
+  /** Sweeps unless this directory was swept less than {@link #SWEEP_INTERVAL} before {@code now}; true if it swept. */
+  boolean sweepIfDue(Instant now) {
+    long at = now.toEpochMilli();
+    long last = lastSweep.get();
+    // a clock set back by more than the interval counts as due; writers a few ms out of order do not
+    boolean due = last == Long.MIN_VALUE || Math.abs(at - last) >= SWEEP_INTERVAL.toMillis();
+    if (!due || !lastSweep.compareAndSet(last, at)) {
+      return false; // swept recently, or another writer is sweeping now
+    }
     sweep(now);
+    return true;
   }
 
   /** The key ID of a record that says {@code spki} was certified for {@code spiffeId} and has not expired. */

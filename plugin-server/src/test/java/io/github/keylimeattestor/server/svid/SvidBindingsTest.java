@@ -1,0 +1,74 @@
+package io.github.keylimeattestor.server.svid;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPairGenerator;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The sweep of expired records, throttled to one per {@link SvidBindings#SWEEP_INTERVAL} of the writers' clock. */
+class SvidBindingsTest {
+  static final String AGENT = "spiffe://example.org/spire/agent/keylime/0e2f6a4c-7c1b-4f1e-9d52-3b5f3a8e1c01";
+  static final Instant NOW = Instant.parse("2026-12-01T08:00:00Z");
+
+  @TempDir Path tmp;
+  Path dir;
+
+  @BeforeEach
+  void setUp() {
+    dir = tmp.resolve("bindings");
+  }
+
+  static byte[] spki() throws Exception {
+    KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
+    g.initialize(256);
+    return g.generateKeyPair().getPublic().getEncoded();
+  }
+
+  @Test
+  void aBurstOfWritesDoesNotSweepEachTimeAndTheFirstWriteAfterTheIntervalSweeps() throws Exception {
+    byte[] shortLived = spki();
+    new SvidBindings(dir).record(AGENT, shortLived, "short", NOW.plusMillis(100), NOW); // sweeps (first write)
+    Path expired = dir.resolve(SvidBindings.name(AGENT, shortLived));
+
+    // a boot storm: one instance per attestation, as SvidKeyRecorder makes them, all within the interval
+    List<Path> kept = new ArrayList<>();
+    for (int i = 0; i < 50; i++) {
+      String agent = AGENT.replace("01", String.format("%02d", i));
+      byte[] k = spki();
+      new SvidBindings(dir).record(agent, k, "k" + i, NOW.plusSeconds(60), NOW.plusMillis(200 + i * 10));
+      kept.add(dir.resolve(SvidBindings.name(agent, k)));
+    }
+    assertThat(expired).as("expired at +100 ms, not swept by writes before +1 s").exists();
+    assertThat(new SvidBindings(dir).certified(AGENT, shortLived, NOW.plusMillis(900)))
+        .as("an expired record is refused whether swept or not").isEmpty();
+
+    byte[] late = spki();
+    new SvidBindings(dir).record(AGENT, late, "late", NOW.plusSeconds(60), NOW.plus(SvidBindings.SWEEP_INTERVAL));
+    assertThat(expired).as("swept by the first write one interval after the last sweep").doesNotExist();
+    assertThat(kept).allMatch(Files::exists);
+    assertThat(new SvidBindings(dir).certified(AGENT, late, NOW.plusSeconds(2))).contains("late");
+    try (var files = Files.list(dir)) {
+      assertThat(files.filter(f -> f.toString().endsWith(SvidBindings.SUFFIX))).hasSize(51);
+    }
+  }
+
+  @Test
+  void sweepsAtMostOncePerIntervalPerDirectory() throws Exception {
+    new SvidBindings(dir).record(AGENT, spki(), "a", NOW.plusSeconds(60), NOW);
+    SvidBindings other = new SvidBindings(dir);
+    assertThat(other.sweepIfDue(NOW.plusMillis(999))).as("same directory, another instance").isFalse();
+    assertThat(other.sweepIfDue(NOW.plusMillis(990))).as("a writer a few ms behind").isFalse();
+    assertThat(other.sweepIfDue(NOW.plusMillis(1000))).isTrue();
+    assertThat(other.sweepIfDue(NOW.plusMillis(1500))).isFalse();
+    assertThat(other.sweepIfDue(NOW.minusSeconds(3600))).as("clock set back by an hour").isTrue();
+    assertThat(new SvidBindings(tmp.resolve("elsewhere")).sweepIfDue(NOW.minusSeconds(3600)))
+        .as("another directory has its own throttle").isTrue();
+  }
+}
