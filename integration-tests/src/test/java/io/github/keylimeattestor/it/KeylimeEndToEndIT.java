@@ -176,21 +176,7 @@ class KeylimeEndToEndIT {
   @Test
   @Order(2)
   void aWorkloadGetsAnX509SvidThroughAnEntryOnKeylimeSelectors() throws Exception {
-    String server = SpireBinaries.server().toString();
-    String sock = bed.serverSocket().toString();
-    bed.run(List.of(server, "entry", "create", "-socketPath", sock, "-node", "-spiffeID",
-        "spiffe://example.org/keylime-nodes", "-selector", "keylime:uuid:" + uuid));
-    long uid = ((Number) Files.getAttribute(Path.of("/proc/self"), "unix:uid")).longValue();
-    bed.run(List.of(server, "entry", "create", "-socketPath", sock, "-parentID", "spiffe://example.org/keylime-nodes",
-        "-spiffeID", "spiffe://example.org/workload", "-selector", "unix:uid:" + uid));
-    await("the workload's X509-SVID").atMost(Duration.ofSeconds(60)).pollDelay(Duration.ZERO)
-        .pollInterval(Duration.ofSeconds(1)).pollInSameThread().untilAsserted(() -> {
-          Process p = new ProcessBuilder(SpireBinaries.agent().toString(), "api", "fetch", "x509", "-socketPath",
-              bed.agentSocket().toString()).redirectErrorStream(true).start();
-          String out = new String(p.getInputStream().readAllBytes());
-          p.waitFor(30, TimeUnit.SECONDS);
-          assertThat(out).contains("SPIFFE ID:").contains("spiffe://example.org/workload");
-        });
+    bed.awaitWorkloadSvidUnderNode(uuid);
   }
 
   @Test

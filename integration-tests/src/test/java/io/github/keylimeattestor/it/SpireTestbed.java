@@ -1,5 +1,6 @@
 package io.github.keylimeattestor.it;
 
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -162,6 +163,28 @@ final class SpireTestbed implements AutoCloseable {
     String out = run(List.of(SpireBinaries.server().toString(), "agent", "list", "-socketPath",
         serverSocket().toString(), "-output", "json"));
     return SpireProcess.JSON.readTree(out).path("agents");
+  }
+
+  /**
+   * Registers a workload entry (this test's uid) under a node entry for {@code keylime:uuid:<uuid>},
+   * then waits up to 60 s until {@code spire-agent api fetch x509} returns its X509-SVID.
+   */
+  void awaitWorkloadSvidUnderNode(String uuid) throws IOException, InterruptedException {
+    String server = SpireBinaries.server().toString();
+    String sock = serverSocket().toString();
+    run(List.of(server, "entry", "create", "-socketPath", sock, "-node", "-spiffeID",
+        "spiffe://example.org/keylime-nodes", "-selector", "keylime:uuid:" + uuid));
+    long uid = ((Number) Files.getAttribute(Path.of("/proc/self"), "unix:uid")).longValue();
+    run(List.of(server, "entry", "create", "-socketPath", sock, "-parentID", "spiffe://example.org/keylime-nodes",
+        "-spiffeID", "spiffe://example.org/workload", "-selector", "unix:uid:" + uid));
+    await("the workload's X509-SVID").atMost(Duration.ofSeconds(60)).pollDelay(Duration.ZERO)
+        .pollInterval(Duration.ofSeconds(1)).pollInSameThread().untilAsserted(() -> {
+          Process p = new ProcessBuilder(SpireBinaries.agent().toString(), "api", "fetch", "x509", "-socketPath",
+              agentSocket().toString()).redirectErrorStream(true).start();
+          String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+          p.waitFor(30, TimeUnit.SECONDS);
+          assertThat(out).contains("SPIFFE ID:").contains("spiffe://example.org/workload");
+        });
   }
 
   /** Runs a SPIRE CLI command and returns its stdout; fails with its output if it exits non-zero. */

@@ -207,21 +207,7 @@ class TpmBoundSvidIT {
   @Test
   @Order(2)
   void aWorkloadGetsItsSvidUntouchedByTheComposer() throws Exception {
-    String server = SpireBinaries.server().toString();
-    String sock = bed.serverSocket().toString();
-    bed.run(List.of(server, "entry", "create", "-socketPath", sock, "-node", "-spiffeID",
-        "spiffe://example.org/keylime-nodes", "-selector", "keylime:uuid:" + uuid));
-    long uid = ((Number) Files.getAttribute(Path.of("/proc/self"), "unix:uid")).longValue();
-    bed.run(List.of(server, "entry", "create", "-socketPath", sock, "-parentID", "spiffe://example.org/keylime-nodes",
-        "-spiffeID", "spiffe://example.org/workload", "-selector", "unix:uid:" + uid));
-    await("the workload's X509-SVID").atMost(Duration.ofSeconds(60)).pollDelay(Duration.ZERO)
-        .pollInterval(Duration.ofSeconds(1)).pollInSameThread().untilAsserted(() -> {
-          Process p = new ProcessBuilder(SpireBinaries.agent().toString(), "api", "fetch", "x509", "-socketPath",
-              bed.agentSocket().toString()).redirectErrorStream(true).start();
-          String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-          p.waitFor(30, TimeUnit.SECONDS);
-          assertThat(out).contains("SPIFFE ID:").contains("spiffe://example.org/workload");
-        });
+    bed.awaitWorkloadSvidUnderNode(uuid);
     // the composer is asked about agent SVIDs only
     assertThat(bed.server.entries(mentions("spiffe://example.org/workload")))
         .noneMatch(e -> e.path("msg").asText().contains("TPM-bound"));
