@@ -69,18 +69,9 @@ class DoctorIT {
   }
 
   String serverPluginData(String registrarUrl, String verifierUrl, String extra) {
-    return """
-        registrar_urls = ["%s"]
-        verifier_urls = ["%s"]
-        tls {
-          ca_bundle = "%s"
-          client_cert = "%s"
-          client_key = "%s"
-        }
-        %s
-        """.formatted(registrarUrl, verifierUrl, stack.get("KEYLIME_CA_CERT"), stack.get("SPIRE_CLIENT_CERT"),
-        stack.get("SPIRE_CLIENT_KEY"), extra);
+    return KeylimeFixtures.connection(stack, registrarUrl, verifierUrl) + extra + "\n";
   }
+
 
   /** A whole spire-server config, as an operator would pass it. */
   Path serverConf(String name, String pluginData) throws IOException {

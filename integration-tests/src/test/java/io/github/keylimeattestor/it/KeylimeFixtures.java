@@ -79,6 +79,11 @@ final class KeylimeFixtures {
 
   /** The server plugin_data lines that reach the stack's registrar and verifier with its SPIRE client cert. */
   static String stackConnection(KeylimeStack stack) {
+    return connection(stack, stack.get("REGISTRAR_URL"), stack.get("VERIFIER_URL"));
+  }
+
+  /** plugin_data lines for these registrar and verifier URLs, with the stack's CA and SPIRE client cert. */
+  static String connection(KeylimeStack stack, String registrarUrl, String verifierUrl) {
     return """
               registrar_urls = ["%s"]
               verifier_urls = ["%s"]
@@ -87,9 +92,10 @@ final class KeylimeFixtures {
                 client_cert = "%s"
                 client_key = "%s"
               }
-        """.formatted(stack.get("REGISTRAR_URL"), stack.get("VERIFIER_URL"), stack.get("KEYLIME_CA_CERT"),
-        stack.get("SPIRE_CLIENT_CERT"), stack.get("SPIRE_CLIENT_KEY"));
+        """.formatted(registrarUrl, verifierUrl, stack.get("KEYLIME_CA_CERT"), stack.get("SPIRE_CLIENT_CERT"),
+        stack.get("SPIRE_CLIENT_KEY"));
   }
+
 
   /** An emulated Keylime agent: its port on 127.0.0.1, its Keylime directory and its process. */
   record Emulator(int port, Path dir, Process process) {}
