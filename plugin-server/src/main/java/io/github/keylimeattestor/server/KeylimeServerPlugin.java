@@ -94,6 +94,11 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
         "verifier_identity_check", config.verifierIdentityCheck(), "revocation", config.revocation().isPresent());
   }
 
+  @Override
+  public void trainOffline() throws Exception {
+    CdsTraining.run();
+  }
+
   /** The revocation watch of this configuration (null without a revocation block); replaces the previous one. */
   private synchronized RevocationWatch startWatch(ServerConfig config, VerifierClient verifier) {
     RevocationWatch previous = watch;
