@@ -106,6 +106,39 @@ class CdsArchiveIT {
     assertThat(mode(archive)).isEqualTo("rw-r--r--");
   }
 
+  /**
+   * The training round runs the attestation paths offline (Plugin.trainOffline), so the classes the
+   * first attestation needs are in the archive: the JVM's own listing of it
+   * (-XX:+PrintSharedArchiveAndExit) holds the agent_data.json reader and its JSON parser, the wire
+   * format, the TPM command layer and the evidence checks; and no ObjectMapper, which the agent's
+   * attestation no longer needs.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"keylime-attestor-agent", "keylime-attestor-server"})
+  void trainingArchivesTheAttestationPaths(String name) throws Exception {
+    Path dir = Files.createDirectories(work.resolve("plugins"));
+    Path exe = dir.resolve(name);
+    Files.copy(PluginExecutableIT.executable(name), exe, StandardCopyOption.COPY_ATTRIBUTES);
+    trainAbsolute(exe);
+    Process p = new ProcessBuilder("java", "-XX:SharedArchiveFile=" + exe + ".jsa", "-XX:+PrintSharedArchiveAndExit",
+        "-jar", exe.toString()).redirectErrorStream(true).start();
+    String listing = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    List<String> expected = name.endsWith("agent")
+        ? List.of("io.github.keylimeattestor.tpm.structure.AgentData ", "com.fasterxml.jackson.core.JsonFactory ",
+            "io.github.keylimeattestor.tpm.KeylimeTpm ", "io.github.keylimeattestor.sovereign.WireFormat ",
+            "io.github.keylimeattestor.proto.sovereign.SovereignAttestation ")
+        : List.of("io.github.keylimeattestor.sovereign.EvidenceVerifier ", "io.github.keylimeattestor.sovereign.WireFormat ",
+            "io.github.keylimeattestor.proto.sovereign.SovereignAttestation ",
+            "io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestRequest ");
+    for (String c : expected) {
+      assertThat(listing).as("%s in the archive of %s", c.strip(), name).contains(c);
+    }
+    if (name.endsWith("agent")) {
+      assertThat(listing).doesNotContain("com.fasterxml.jackson.databind.ObjectMapper ");
+    }
+  }
+
   @Test
   void groupOrOtherWritableArchiveIsIgnoredWithOneLineOnStderr() throws Exception {
     Path exe = install();

@@ -19,7 +19,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Flow;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -198,28 +197,28 @@ final class HttpTransport {
             .build();
     long started = System.nanoTime();
     requests.increment();
-    CompletableFuture<HttpResponse<LimitedBody>> f =
-        client.sendAsync(req, info -> new LimitedBody(info.statusCode(), maxBytes));
+    // send(), not sendAsync(): on a JDK 17 with a one-thread common pool (2 cores), sendAsync hands
+    // every answer over through a new thread (its ASYNC_POOL is then thread-per-task); send() completes
+    // on the HttpClient's own threads and wakes this caller directly.
+    long deadline = started + timeout.toNanos() + TimeUnit.MILLISECONDS.toNanos(250);
     try {
-      // the request timeout covers the headers; this deadline also covers the body
-      return f.get(timeout.toMillis() + 250, java.util.concurrent.TimeUnit.MILLISECONDS).body();
-    } catch (TimeoutException e) {
-      f.cancel(true);
-      throw new KeylimeUnavailableException(
-          component + " at " + uri + " did not answer within " + timeout, uri, true, e);
+      // the request timeout covers the headers; the body's deadline (LimitedBody) the rest
+      return client.send(req, info -> new LimitedBody(info.statusCode(), maxBytes, deadline)).body();
     } catch (InterruptedException e) {
-      f.cancel(true);
       Thread.currentThread().interrupt();
       throw new KeylimeUnavailableException(
           "interrupted while calling " + component + " at " + uri, uri, false, e);
-    } catch (ExecutionException e) {
-      Throwable cause = e.getCause() == null ? e : e.getCause();
-      BodyTooLargeException tooLarge = TlsDiagnosis.firstOf(cause, BodyTooLargeException.class);
+    } catch (IOException | RuntimeException e) {
+      BodyTooLargeException tooLarge = TlsDiagnosis.firstOf(e, BodyTooLargeException.class);
       if (tooLarge != null) {
         throw new KeylimeMalformedResponseException(
-            component + " at " + uri + " sent a response body larger than " + tooLarge.limit + " bytes", uri, cause);
+            component + " at " + uri + " sent a response body larger than " + tooLarge.limit + " bytes", uri, e);
       }
-      throw diagnosis.classify(cause, uri, started);
+      if (TlsDiagnosis.firstOf(e, TimeoutException.class) != null) {
+        throw new KeylimeUnavailableException(
+            component + " at " + uri + " did not answer within " + timeout, uri, true, e);
+      }
+      throw diagnosis.classify(e, uri, started);
     }
   }
 
@@ -320,11 +319,22 @@ final class HttpTransport {
     private final CompletableFuture<LimitedBody> result = new CompletableFuture<>();
     private final List<byte[]> chunks = new ArrayList<>();
     private long size;
-    private Flow.Subscription subscription;
+    private volatile Flow.Subscription subscription;
 
     LimitedBody(int status, int maxBytes) {
       this.status = status;
       this.maxBytes = maxBytes;
+    }
+
+    /** Also refused (TimeoutException) if not complete by {@code deadline} (System.nanoTime). */
+    LimitedBody(int status, int maxBytes, long deadline) {
+      this(status, maxBytes);
+      result.orTimeout(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS).whenComplete((r, t) -> {
+        Flow.Subscription s = subscription;
+        if (t != null && s != null) {
+          s.cancel();
+        }
+      });
     }
 
     byte[] bytes() {

@@ -63,6 +63,38 @@ class AvailabilityTest {
   }
 
   @Test
+  void bodyThatStopsHalfWayTimesOut() throws Exception {
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.keylimeVersion("2.6", "2.6");
+      // headers and the first byte of a 100-byte body, then nothing: the request timeout (headers) has passed
+      s.route("/v2.6/agents/" + Fixture.UUID, ex -> {
+        ex.sendResponseHeaders(200, 100);
+        ex.getResponseBody().write('{');
+        ex.getResponseBody().flush();
+        try {
+          release.await(10, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        throw new java.io.IOException("test server gives up");
+      });
+      VerifierClient c = new VerifierClient(
+          new ClientSettings(List.of(s.uri()), fx.tls(), Duration.ofMillis(700), Optional.empty()));
+      c.apiVersion();
+      try {
+        assertThatThrownBy(() -> c.getAgent(Fixture.UUID))
+            .isInstanceOfSatisfying(KeylimeUnavailableException.class, e -> {
+              assertThat(e.timedOut()).isTrue();
+              assertThat(e.getMessage()).contains("did not answer within PT0.7S");
+            });
+      } finally {
+        release.countDown();
+      }
+    }
+  }
+
+  @Test
   void serverErrorsAreRetryable() throws Exception {
     try (FakeKeylimeServer s = fx.keylimeServer()) {
       s.keylimeVersion("2.6", "2.6");

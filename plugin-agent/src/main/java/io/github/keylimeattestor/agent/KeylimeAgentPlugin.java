@@ -64,6 +64,11 @@ final class KeylimeAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase imp
         "svid_key_directory", c.svidKeyDirectory().map(Object::toString).orElse(""));
   }
 
+  @Override
+  public void trainOffline() throws Exception {
+    CdsTraining.run();
+  }
+
   /** The Keylime agent client kept across this configuration's attestations. */
   KeylimeAgentClients agentClients() {
     return agentClients;

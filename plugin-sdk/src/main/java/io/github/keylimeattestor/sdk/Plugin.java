@@ -47,6 +47,15 @@ public interface Plugin {
   /** Called once after SPIRE's Init with the host services SPIRE offers. */
   default void init(HostServices hostServices) {}
 
+  /**
+   * For {@code --train-cds} only, after Init and a Configure that may have been refused: runs once
+   * what an attestation runs that needs no peer (no TPM, Keylime or SPIRE: parsers and encoders over
+   * made-up input), so that those classes go into the class-data archive instead of being read from
+   * the jar during the first attestation. Must not open a TPM or the network; a failure only makes
+   * the archive smaller (PluginMain logs it).
+   */
+  default void trainOffline() throws Exception {}
+
   /** Called on Deinit, before the process exits. */
   default void close() {}
 

@@ -20,7 +20,9 @@ import io.github.keylimeattestor.proto.spire.init.InitGrpc;
 import io.github.keylimeattestor.proto.spire.init.InitRequest;
 import io.grpc.BindableService;
 import io.grpc.ManagedChannel;
+import io.grpc.MethodDescriptor;
 import io.grpc.Server;
+import io.grpc.ServerMethodDefinition;
 import io.grpc.StatusRuntimeException;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
@@ -219,6 +221,7 @@ public final class PluginMain {
       } catch (StatusRuntimeException e) {
         // An empty configuration may well be refused; the classes on that path are loaded anyway.
       }
+      trainAttestation(ch);
       ch.shutdownNow();
       LOG.info("class-data training run done");
       return true;
@@ -227,6 +230,51 @@ public final class PluginMain {
       return false;
     } finally {
       stop();
+    }
+  }
+
+  /**
+   * The attestation paths, offline: each streaming method of the plugin's service opened and answered
+   * (unconfigured, it refuses at once: gRPC's streaming classes on both sides), then the plugin's own
+   * {@link Plugin#trainOffline}. Failures only leave classes out of the archive.
+   */
+  private void trainAttestation(ManagedChannel ch) {
+    for (ServerMethodDefinition<?, ?> m : plugin.pluginService().getMethods()) {
+      if (m.getMethodDescriptor().getType() == MethodDescriptor.MethodType.BIDI_STREAMING) {
+        openAndAwait(ch, m.getMethodDescriptor());
+      }
+    }
+    try {
+      plugin.trainOffline();
+    } catch (Exception e) {
+      LOG.warn("class-data training of the attestation paths failed; the archive holds fewer classes",
+          "error", e);
+    }
+  }
+
+  private static <Q, R> void openAndAwait(ManagedChannel ch, MethodDescriptor<Q, R> method) {
+    java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+    io.grpc.stub.StreamObserver<Q> requests = io.grpc.stub.ClientCalls.asyncBidiStreamingCall(
+        ch.newCall(method, io.grpc.CallOptions.DEFAULT), new io.grpc.stub.StreamObserver<R>() {
+          @Override
+          public void onNext(R value) {}
+
+          @Override
+          public void onError(Throwable t) {
+            done.countDown();
+          }
+
+          @Override
+          public void onCompleted() {
+            done.countDown();
+          }
+        });
+    try {
+      if (!done.await(5, TimeUnit.SECONDS)) {
+        requests.onError(new IllegalStateException("class-data training: no answer"));
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 

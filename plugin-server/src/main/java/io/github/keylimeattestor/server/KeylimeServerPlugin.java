@@ -82,6 +82,7 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
     RegistrarClient registrar = new RegistrarClient(config.registrar(), RegistrarClient.DEFAULT_RECORD_TTL);
     context = new AttestStream.Context(config, Keylime.over(registrar, verifier),
         evidence, random, clock, metrics, deadlines, w == null ? n -> {} : w::attested, openEkBinding(config));
+    KeylimeWarmUp.start(registrar, verifier);
     if (!config.agentIdIsEkBound() && config.trust().ekBindingSocket().isEmpty()) {
       LOG.warn("agent IDs are not bound to the TPM: use {{ .EKHash }} in agent_path_template or add an ek_binding "
           + "block (plugin-server/README.md, Trust controls)");
@@ -91,6 +92,11 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
         "registrar", config.registrar().urls().toString(),
         "verifier", config.verifier().urls().toString(), "pcr_policy", config.pcrPolicy().toString(),
         "verifier_identity_check", config.verifierIdentityCheck(), "revocation", config.revocation().isPresent());
+  }
+
+  @Override
+  public void trainOffline() throws Exception {
+    CdsTraining.run();
   }
 
   /** The revocation watch of this configuration (null without a revocation block); replaces the previous one. */
