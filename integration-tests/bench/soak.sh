@@ -6,6 +6,9 @@
 #   SOAK_JFR=/tmp/jfr integration-tests/bench/soak.sh 35   # also a JFR recording of each plugin (jcmd JFR.start)
 #   SOAK_AGENT_EXE=/tmp/old/keylime-attestor-agent SOAK_SERVER_EXE=/tmp/old/keylime-attestor-server integration-tests/bench/soak.sh 35
 #   SOAK_TRAIN_CDS=1 integration-tests/bench/soak.sh 35   # with the class-data archive
+#   SOAK_NMT=1 integration-tests/bench/soak.sh 35   # plugins with -XX:NativeMemoryTracking=summary (JVM's own accounting)
+# After the first attestation and at the end it prints where each plugin's RSS is: by mapping (smaps), NMT (if on),
+# heap generations (jcmd GC.heap_info).
 # Not a test: it prints figures. Runs on copies of the executables, so target/ may be rebuilt meanwhile.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -26,6 +29,9 @@ done
 if [ "${SOAK_TRAIN_CDS:-0}" = 1 ]; then
   "$work/plugin-agent/target/keylime-attestor-agent" --train-cds 2>/dev/null
   "$work/plugin-server/target/keylime-attestor-server" --train-cds 2>/dev/null
+fi
+if [ "${SOAK_NMT:-0}" = 1 ]; then
+  export KEYLIME_ATTESTOR_JAVA_OPTS="-XX:NativeMemoryTracking=summary ${KEYLIME_ATTESTOR_JAVA_OPTS:-}"
 fi
 cp=integration-tests/target/test-classes:integration-tests/target/classes:$(cat integration-tests/target/bench.cp)
 java -cp "$cp" -Dproject.root="$work" -Dkeylime.scripts="$root/integration-tests/keylime" \

@@ -50,6 +50,10 @@ final class ReattestationSoak {
         jcmd(agentPid, "JFR.start", "name=soak", "settings=profile", "filename=" + jfrDir + "/agent-" + agentPid + ".jfr");
         jcmd(serverPid, "JFR.start", "name=soak", "settings=profile", "filename=" + jfrDir + "/server-" + serverPid + ".jfr");
       }
+      System.out.printf("%nmemory after the first attestation:%n");
+      MemoryBreakdown.print("agent", agentPid);
+      MemoryBreakdown.print("server", serverPid);
+      System.out.println();
       Sample a0 = sample(agentPid);
       Sample s0 = sample(serverPid);
       Map<String, Long> agentThreads0 = threadTicks(agentPid);
@@ -68,9 +72,15 @@ final class ReattestationSoak {
           break;
         }
       }
+      System.out.printf("%nmemory after %d re-attestations:%n", done0);
+      MemoryBreakdown.print("agent", agentPid);
+      MemoryBreakdown.print("server", serverPid);
       System.out.printf("%nCPU per re-attestation by thread (name without its number; threads alive at both ends), over all %d:%n", done0);
       System.out.printf("  agent:  %s%n", byThread(agentThreads0, threadTicks(agentPid), done0));
       System.out.printf("  server: %s%n", byThread(serverThreads0, threadTicks(serverPid), done0));
+      System.out.println();
+      MemoryBreakdown.printAfterFullGc("agent", agentPid);
+      MemoryBreakdown.printAfterFullGc("server", serverPid);
       if (!jfrDir.isEmpty()) {
         jcmd(agentPid, "JFR.stop", "name=soak");
         jcmd(serverPid, "JFR.stop", "name=soak");

@@ -13,7 +13,11 @@ import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.List;
+import org.bouncycastle.asn1.ASN1ObjectIdentifier;
+import org.bouncycastle.asn1.edec.EdECObjectIdentifiers;
+import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
+import org.bouncycastle.asn1.x9.X9ObjectIdentifiers;
 import org.bouncycastle.cert.X509CertificateHolder;
 import org.bouncycastle.openssl.X509TrustedCertificateBlock;
 import org.bouncycastle.jce.provider.BouncyCastleProvider;
@@ -21,7 +25,6 @@ import org.bouncycastle.openssl.PEMDecryptorProvider;
 import org.bouncycastle.openssl.PEMEncryptedKeyPair;
 import org.bouncycastle.openssl.PEMKeyPair;
 import org.bouncycastle.openssl.PEMParser;
-import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
 import org.bouncycastle.openssl.jcajce.JceOpenSSLPKCS8DecryptorProviderBuilder;
 import org.bouncycastle.openssl.jcajce.JcePEMDecryptorProviderBuilder;
 import org.bouncycastle.operator.InputDecryptorProvider;
@@ -35,8 +38,13 @@ import org.bouncycastle.pkcs.PKCSException;
  * ({@code ENCRYPTED PRIVATE KEY}, OpenSSL {@code Proc-Type: 4,ENCRYPTED}).
  */
 public final class Pem {
-  // A private provider instance: never registered JVM-wide.
-  private static final BouncyCastleProvider BC = new BouncyCastleProvider();
+  /**
+   * A private provider instance, never registered JVM-wide, built only to decrypt a
+   * password-protected key: building it loads about 700 classes (2 MB of metaspace, README "Memory").
+   */
+  private static final class Bc {
+    static final BouncyCastleProvider PROVIDER = new BouncyCastleProvider();
+  }
 
   private Pem() {}
 
@@ -163,13 +171,13 @@ public final class Pem {
 
   private static PrivateKey readPrivateKey(Reader reader, String what, char[] password)
       throws IOException {
-    return toJdkKey(readBcPrivateKey(reader, what, password), what);
+    return toJdkKey(readKeyInfo(reader, what, password), what);
   }
 
   /** Decodes one of {@link Contents#keys()}. */
   public static PrivateKey decodeKey(Object encoded, String what, char[] password) throws IOException {
     try {
-      PrivateKey k = bcKey(encoded, what, password);
+      PrivateKeyInfo k = keyInfo(encoded, what, password);
       if (k == null) {
         throw new IOException("not a private key in " + what);
       }
@@ -180,31 +188,34 @@ public final class Pem {
     }
   }
 
-  private static PrivateKey toJdkKey(PrivateKey bcKey, String what) throws IOException {
-    // Re-import through the JDK's own providers so JSSE can use the key. BouncyCastle's encoding
-    // carries the named curve, which SEC1 files may hold only inside the key structure.
-    String alg =
-        switch (bcKey.getAlgorithm()) {
-          case "ECDSA", "EC" -> "EC";
-          case "RSA" -> "RSA";
-          case "Ed25519", "EdDSA" -> "Ed25519";
-          default -> bcKey.getAlgorithm();
-        };
+  private static PrivateKey toJdkKey(PrivateKeyInfo key, String what) throws IOException {
+    // Imported by the JDK's own providers so JSSE can use the key. For SEC1 files PEMParser has put the
+    // named curve, which they may hold only inside the key structure, into the PKCS#8 algorithm.
+    ASN1ObjectIdentifier oid = key.getPrivateKeyAlgorithm().getAlgorithm();
+    String alg;
+    if (oid.equals(PKCSObjectIdentifiers.rsaEncryption)) {
+      alg = "RSA";
+    } else if (oid.equals(X9ObjectIdentifiers.id_ecPublicKey)) {
+      alg = "EC";
+    } else if (oid.equals(EdECObjectIdentifiers.id_Ed25519)) {
+      alg = "Ed25519";
+    } else {
+      alg = oid.getId();
+    }
     try {
       return java.security.KeyFactory.getInstance(alg)
-          .generatePrivate(new java.security.spec.PKCS8EncodedKeySpec(bcKey.getEncoded()));
+          .generatePrivate(new java.security.spec.PKCS8EncodedKeySpec(key.getEncoded()));
     } catch (java.security.GeneralSecurityException e) {
-      throw new IOException(
-          "unsupported private key (" + bcKey.getAlgorithm() + ") in " + what + ": " + e.getMessage(), e);
+      throw new IOException("unsupported private key (" + alg + ") in " + what + ": " + e.getMessage(), e);
     }
   }
 
-  private static PrivateKey readBcPrivateKey(Reader reader, String what, char[] password)
+  private static PrivateKeyInfo readKeyInfo(Reader reader, String what, char[] password)
       throws IOException {
     try (PEMParser parser = new PEMParser(reader)) {
       Object o;
       while ((o = parser.readObject()) != null) {
-        PrivateKey k = bcKey(o, what, password);
+        PrivateKeyInfo k = keyInfo(o, what, password);
         if (k != null) {
           return k;
         }
@@ -220,27 +231,26 @@ public final class Pem {
     throw new IOException("no private key found in " + what);
   }
 
-  /** The key in a parsed PEM object, or null if it is no key. */
-  private static PrivateKey bcKey(Object o, String what, char[] password)
+  /** The key in a parsed PEM object as PKCS#8, decrypted if need be, or null if it is no key. */
+  private static PrivateKeyInfo keyInfo(Object o, String what, char[] password)
       throws IOException, OperatorCreationException, PKCSException {
-    JcaPEMKeyConverter conv = new JcaPEMKeyConverter().setProvider(BC);
     if (o instanceof PrivateKeyInfo pki) {
-      return conv.getPrivateKey(pki);
+      return pki;
     }
     if (o instanceof PEMKeyPair kp) {
-      // getPrivateKey, not getKeyPair: SEC1 keys may omit the public key.
-      return conv.getPrivateKey(kp.getPrivateKeyInfo());
+      // the private key info alone: SEC1 keys may omit the public key
+      return kp.getPrivateKeyInfo();
     }
     if (o instanceof PKCS8EncryptedPrivateKeyInfo enc) {
       requirePassword(password, what);
       InputDecryptorProvider dp =
-          new JceOpenSSLPKCS8DecryptorProviderBuilder().setProvider(BC).build(password);
-      return conv.getPrivateKey(enc.decryptPrivateKeyInfo(dp));
+          new JceOpenSSLPKCS8DecryptorProviderBuilder().setProvider(Bc.PROVIDER).build(password);
+      return enc.decryptPrivateKeyInfo(dp);
     }
     if (o instanceof PEMEncryptedKeyPair enc) {
       requirePassword(password, what);
-      PEMDecryptorProvider dp = new JcePEMDecryptorProviderBuilder().setProvider(BC).build(password);
-      return conv.getPrivateKey(enc.decryptKeyPair(dp).getPrivateKeyInfo());
+      PEMDecryptorProvider dp = new JcePEMDecryptorProviderBuilder().setProvider(Bc.PROVIDER).build(password);
+      return enc.decryptKeyPair(dp).getPrivateKeyInfo();
     }
     return null;
   }

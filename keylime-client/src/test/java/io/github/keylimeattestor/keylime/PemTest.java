@@ -38,6 +38,34 @@ class PemTest {
         .isInstanceOf(IOException.class).hasMessageContaining("no private key");
   }
 
+  /** Ed25519 and OpenSSL's legacy "Proc-Type: 4,ENCRYPTED" form, both read without BouncyCastle's provider for the key. */
+  @Test
+  void readsEd25519AndLegacyEncryptedKeys() throws Exception {
+    KeyPair ed = java.security.KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
+    PrivateKey parsed = Pem.parsePrivateKey(TestPki.pkcs8(ed.getPrivate()), "ed25519", null);
+    java.security.Signature s = java.security.Signature.getInstance("Ed25519");
+    s.initSign(parsed);
+    s.update(new byte[] {4, 5});
+    byte[] sig = s.sign();
+    java.security.Signature v = java.security.Signature.getInstance("Ed25519");
+    v.initVerify(ed.getPublic());
+    v.update(new byte[] {4, 5});
+    assertThat(v.verify(sig)).isTrue();
+
+    KeyPair rsa = TestPki.rsa();
+    java.io.StringWriter sw = new java.io.StringWriter();
+    try (var w = new org.bouncycastle.openssl.jcajce.JcaPEMWriter(sw)) {
+      w.writeObject(rsa, new org.bouncycastle.openssl.jcajce.JcePEMEncryptorBuilder("AES-128-CBC")
+          .setProvider(new org.bouncycastle.jce.provider.BouncyCastleProvider())
+          .build("s3cret".toCharArray()));
+    }
+    String legacy = sw.toString();
+    assertThat(legacy).contains("Proc-Type: 4,ENCRYPTED").contains("BEGIN RSA PRIVATE KEY");
+    assertSame(rsa, Pem.parsePrivateKey(legacy, "legacy", "s3cret".toCharArray()));
+    assertThatThrownBy(() -> Pem.parsePrivateKey(legacy, "legacy", null))
+        .isInstanceOf(IOException.class).hasMessageContaining("no password");
+  }
+
   /** The parsed key is a JDK key (usable by JSSE) and is the private half of {@code kp}. */
   private static void assertSame(KeyPair kp, PrivateKey parsed) throws Exception {
     assertThat(parsed.getAlgorithm()).isEqualTo(kp.getPrivate().getAlgorithm());

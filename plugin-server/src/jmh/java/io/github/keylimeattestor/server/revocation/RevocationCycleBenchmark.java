@@ -156,7 +156,8 @@ public class RevocationCycleBenchmark {
 
   @Benchmark
   @Fork(value = 1, jvmArgsAppend = {"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-XX:CICompilerCount=1",
-      "-Xss256k", "-Xms8m", "-Xmx64m"})
+      "-Xss256k", "-Xms4m", "-Xmn2m", "-Xmx64m", "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=30",
+      "-XX:-ShrinkHeapInSteps"})
   public Object cycleWithLauncherFlags() {
     return watch.cycle();
   }
