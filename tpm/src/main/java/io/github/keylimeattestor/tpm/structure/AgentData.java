@@ -10,6 +10,7 @@ import io.github.keylimeattestor.tpm.HashAlg;
 import io.github.keylimeattestor.tpm.Sha256;
 import io.github.keylimeattestor.tpm.PemText;
 import io.github.keylimeattestor.tpm.TpmFormatException;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -18,6 +19,7 @@ import java.security.PublicKey;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * rust-keylime's {@code agent_data.json}: the agent's AK as a marshalled TPMT_PUBLIC and the
@@ -81,11 +83,15 @@ public record AgentData(String akHashAlg, String akSignAlg, Bytes akPublic, Byte
         }
         String key = p.currentName();
         JsonToken v = p.nextToken();
-        if (STRINGS.contains(key)) {
-          fields.put(key, v == JsonToken.VALUE_STRING ? p.getText() : NOT_A_STRING);
-        } else if (BYTE_ARRAYS.contains(key)) {
-          fields.put(key, v == JsonToken.START_ARRAY ? byteArray(p, key) : NOT_AN_ARRAY);
+        if (STRINGS.contains(key) && v == JsonToken.VALUE_STRING) {
+          fields.put(key, p.getText());
+        } else if (BYTE_ARRAYS.contains(key) && v == JsonToken.START_ARRAY) {
+          fields.put(key, byteArray(p, key));
         } else {
+          // a field of the wrong type counts as absent (a later repeat may still set it); any other is skipped
+          if (STRINGS.contains(key) || BYTE_ARRAYS.contains(key)) {
+            fields.put(key, WRONG_TYPE);
+          }
           p.skipChildren();
         }
       }
@@ -102,16 +108,15 @@ public record AgentData(String akHashAlg, String akSignAlg, Bytes akPublic, Byte
   }
 
   private static final JsonFactory JSON = new JsonFactory();
-  private static final java.util.Set<String> STRINGS = java.util.Set.of("ak_hash_alg", "ak_sign_alg");
-  private static final java.util.Set<String> BYTE_ARRAYS = java.util.Set.of("ak_public", "ak_private", "ek_hash");
-  private static final Object NOT_A_STRING = new Object();
-  private static final Object NOT_AN_ARRAY = new Object();
+  private static final Set<String> STRINGS = Set.of("ak_hash_alg", "ak_sign_alg");
+  private static final Set<String> BYTE_ARRAYS = Set.of("ak_public", "ak_private", "ek_hash");
+  private static final Object WRONG_TYPE = new Object();
   /** A byte array holding something other than integers 0-255 (kept so that a later repeat may replace it). */
   private static final Object NOT_BYTES = new Object();
 
   /** The array the parser stands at the start of: its bytes, or {@link #NOT_BYTES} (the array is consumed). */
   private static Object byteArray(JsonParser p, String key) throws IOException {
-    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(512);
+    ByteArrayOutputStream out = new ByteArrayOutputStream(512);
     boolean ok = true;
     for (JsonToken t = p.nextToken(); t != JsonToken.END_ARRAY; t = p.nextToken()) {
       if (t == null) {
