@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Start-up benchmark of the two plugin executables (issue 2's figures): exec-to-handshake time
-# (median of 10) and RSS after Init + Configure, without and with the launcher's start-up options.
+# (median of 10), exec to Init answered (after the broker stream, as SPIRE calls it) and RSS after Init + Configure, without and with the launcher's start-up options.
 #   integration-tests/bench/startup.sh                       # JDK on PATH (17 here)
 #   KEYLIME_ATTESTOR_JAVA=/usr/lib/jvm/temurin-25-jdk-amd64/bin/java integration-tests/bench/startup.sh
 #   BASELINE_DIR=/tmp/main-build integration-tests/bench/startup.sh   # also that directory's two executables
-#     (e.g. main's), each right before ours, so both see the same machine load
+#     (e.g. main's), measured round-robin with ours in every run, so both see the same machine load
 # Not a test: it prints figures. Works on copies of the executables, so target/ is left as built.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)

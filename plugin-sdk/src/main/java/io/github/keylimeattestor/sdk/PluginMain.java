@@ -29,13 +29,17 @@ import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -112,6 +116,12 @@ public final class PluginMain {
   public static void serve(String[] args, Plugin... plugins) {
     PrintStream handshakeOut = new PrintStream(new FileOutputStream(FileDescriptor.out), false, StandardCharsets.US_ASCII);
     System.setOut(System.err);
+    // No plugin uses Netty's native transports (the JDK's Unix-domain channels serve and dial), but
+    // grpc-netty asks for epoll when it loads, which copies epoll's library out of the jar and links it:
+    // about 5 ms before the handshake. An operator's own -Dio.netty.transport.noNative wins.
+    if (System.getProperty("io.netty.transport.noNative") == null) {
+      System.setProperty("io.netty.transport.noNative", "true");
+    }
     JulBridge.install(java.util.logging.Level.WARNING);
     // Netty would otherwise look for slf4j first (ServiceLoader, ~30 classes) only to end up in JUL too.
     io.netty.util.internal.logging.InternalLoggerFactory.setDefaultFactory(
@@ -171,11 +181,36 @@ public final class PluginMain {
       return NOT_A_PROGRAM;
     }
     String versions = env.get("PLUGIN_PROTOCOL_VERSIONS");
-    if (versions != null && !versions.isBlank()
-        && Arrays.stream(versions.split(",")).map(String::trim).noneMatch("1"::equals)) {
-      return "Incompatible API version with plugin. Plugin version: 1, Client versions: [" + versions + "]\n";
+    if (versions == null || versions.isBlank()) {
+      return null;
     }
-    return null;
+    for (String v : versions.split(",", -1)) {
+      if (v.trim().equals("1")) {
+        return null;
+      }
+    }
+    return "Incompatible API version with plugin. Plugin version: 1, Client versions: [" + versions + "]\n";
+  }
+
+  /**
+   * A new directory {@code <parent>/plugin<random>}, mode 0700, as Files.createTempDirectory makes it
+   * but without its SecureRandom, whose provider set-up is a few milliseconds before the handshake. The
+   * name must be unique, not secret: the directory is made atomically with owner-only access and an
+   * existing path (whoever made it) is never used.
+   */
+  static Path createSocketDirectory(Path parent) throws IOException {
+    FileAttribute<Set<PosixFilePermission>> ownerOnly =
+        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"));
+    for (int attempt = 1; ; attempt++) {
+      Path dir = parent.resolve("plugin" + Long.toUnsignedString(ThreadLocalRandom.current().nextLong()));
+      try {
+        return Files.createDirectory(dir, ownerOnly);
+      } catch (FileAlreadyExistsException e) {
+        if (attempt == 100) {
+          throw e;
+        }
+      }
+    }
   }
 
   /** Listens and returns the handshake line (without newline). */
@@ -183,8 +218,7 @@ public final class PluginMain {
     ignoreSigint();
     String base = env.getOrDefault("PLUGIN_UNIX_SOCKET_DIR", "");
     Path parent = Paths.get(base.isEmpty() ? System.getProperty("java.io.tmpdir") : base);
-    socketDir = Files.createTempDirectory(parent, "plugin",
-        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+    socketDir = createSocketDirectory(parent);
     socket = socketDir.resolve("plugin.sock");
     Runtime.getRuntime().addShutdownHook(new Thread(this::removeSocket, "plugin-cleanup"));
 

@@ -3,8 +3,13 @@ package io.github.keylimeattestor.sdk;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class PluginMainTest {
   @Test
@@ -15,6 +20,16 @@ class PluginMainTest {
     assertThat(PluginMain.checkEnvironment(Map.of("NodeAttestor", "NodeAttestor", "PLUGIN_PROTOCOL_VERSIONS", "2, 1"))).isNull();
     assertThat(PluginMain.checkEnvironment(Map.of("NodeAttestor", "NodeAttestor", "PLUGIN_PROTOCOL_VERSIONS", "2,3")))
         .startsWith("Incompatible API version");
+  }
+
+  @Test
+  void socketDirectoriesAreNewAndOwnerOnly(@TempDir Path parent) throws IOException {
+    Path a = PluginMain.createSocketDirectory(parent);
+    Path b = PluginMain.createSocketDirectory(parent);
+    assertThat(a).isNotEqualTo(b).hasParentRaw(parent);
+    assertThat(a.getFileName().toString()).matches("plugin\\d+");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(a))).isEqualTo("rwx------");
+    assertThat(Files.list(a)).isEmpty();
   }
 
   /** A plugin of {@code type}; only its type matters here. */

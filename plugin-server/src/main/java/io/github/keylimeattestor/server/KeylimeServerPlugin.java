@@ -30,7 +30,8 @@ import java.util.Optional;
 final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase implements Plugin {
   private static final Log LOG = Log.named("keylime.server");
 
-  private final SecureRandom random = new SecureRandom();
+  /** Made at the first Configure: its provider set-up is a few milliseconds that need not precede the handshake. */
+  private SecureRandom random;
   private final EvidenceVerifier evidence = new EvidenceVerifier(new ClockHistory(100_000));
   private final Clock clock;
   private volatile AttestMetrics metrics = new AttestMetrics(Optional.empty());
@@ -77,6 +78,7 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
     } catch (HclException e) {
       throw Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asException();
     }
+    SecureRandom random = random();
     VerifierClient verifier = new VerifierClient(config.verifier());
     RevocationWatch w = startWatch(config, verifier);
     RegistrarClient registrar = new RegistrarClient(config.registrar(), RegistrarClient.DEFAULT_RECORD_TTL);
@@ -97,6 +99,13 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
   @Override
   public void trainOffline() throws Exception {
     CdsTraining.run();
+  }
+
+  private synchronized SecureRandom random() {
+    if (random == null) {
+      random = new SecureRandom();
+    }
+    return random;
   }
 
   /** The revocation watch of this configuration (null without a revocation block); replaces the previous one. */

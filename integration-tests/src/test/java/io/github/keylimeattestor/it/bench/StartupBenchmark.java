@@ -38,7 +38,8 @@ import java.util.concurrent.TimeUnit;
 public final class StartupBenchmark {
   record Config(String name, Map<String, String> env) {}
 
-  record Sample(double handshakeMs, long rssKb) {}
+  /** Exec to handshake line; exec to Init answered (SPIRE's first call, after the broker stream); RSS after Configure. */
+  record Sample(double handshakeMs, double initMs, long rssKb) {}
 
   public static void main(String[] args) throws Exception {
     int runs = Integer.getInteger("runs", 10);
@@ -48,26 +49,42 @@ public final class StartupBenchmark {
         new Config("launcher tuning flags + CDS archive", Map.of()));
     MultiThreadIoEventLoopGroup loop = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     try {
+      // each argument: <executable>=<file holding the plugin_data to configure it with>
+      List<String> exes = new ArrayList<>();
+      List<String> hcls = new ArrayList<>();
       for (String arg : args) {
-        // each argument: <executable>=<file holding the plugin_data to configure it with>
-        String exe = arg.substring(0, arg.indexOf('='));
-        String hcl = Files.readString(Path.of(arg.substring(arg.indexOf('=') + 1)));
-        train(exe);
-        List<List<Sample>> samples = new ArrayList<>();
-        configs.forEach(c -> samples.add(new ArrayList<>()));
-        for (int i = 0; i < runs; i++) {
+        exes.add(arg.substring(0, arg.indexOf('=')));
+        hcls.add(Files.readString(Path.of(arg.substring(arg.indexOf('=') + 1))));
+        train(exes.get(exes.size() - 1));
+      }
+      // samples.get(e).get(c): executable e in configuration c. Round-robin over executables and
+      // configurations in every run, so a baseline and ours see the same machine load.
+      List<List<List<Sample>>> samples = new ArrayList<>();
+      for (int e = 0; e < exes.size(); e++) {
+        List<List<Sample>> perConfig = new ArrayList<>();
+        configs.forEach(c -> perConfig.add(new ArrayList<>()));
+        samples.add(perConfig);
+      }
+      for (int i = 0; i < runs; i++) {
+        for (int e = 0; e < exes.size(); e++) {
           for (int c = 0; c < configs.size(); c++) {
-            samples.get(c).add(once(exe, configs.get(c).env(), hcl, loop));
+            samples.get(e).get(c).add(once(exes.get(e), configs.get(c).env(), hcls.get(e), loop));
           }
         }
+      }
+      for (int e = 0; e < exes.size(); e++) {
+        String exe = exes.get(e);
         System.out.printf("%n%s (%s, %d runs each, JVM: %s)%n", Path.of(exe).getFileName(), exe, runs,
             System.getenv().getOrDefault("KEYLIME_ATTESTOR_JAVA", "java on PATH / JAVA_HOME"));
-        System.out.printf("  %-40s %18s %18s %16s%n", "configuration", "handshake median", "handshake min", "RSS median");
+        System.out.printf("  %-40s %18s %18s %20s %16s%n", "configuration", "handshake median", "handshake min",
+            "Init answered median", "RSS median");
         for (int c = 0; c < configs.size(); c++) {
-          List<Double> hs = samples.get(c).stream().map(Sample::handshakeMs).sorted().toList();
-          List<Long> rss = samples.get(c).stream().map(Sample::rssKb).sorted().toList();
-          System.out.printf("  %-40s %15.0f ms %15.0f ms %13.1f MB%n", configs.get(c).name(), median(hs), hs.get(0),
-              median(rss.stream().map(Long::doubleValue).toList()) / 1024.0);
+          List<Sample> all = samples.get(e).get(c);
+          List<Double> hs = all.stream().map(Sample::handshakeMs).sorted().toList();
+          List<Double> init = all.stream().map(Sample::initMs).sorted().toList();
+          List<Long> rss = all.stream().map(Sample::rssKb).sorted().toList();
+          System.out.printf("  %-40s %15.0f ms %15.0f ms %17.0f ms %13.1f MB%n", configs.get(c).name(), median(hs), hs.get(0),
+              median(init), median(rss.stream().map(Long::doubleValue).toList()) / 1024.0);
         }
       }
     } finally {
@@ -100,12 +117,13 @@ public final class StartupBenchmark {
       StreamObserver<ConnInfo> broker = GRPCBrokerGrpc.newStub(ch).startStream(Observers.<ConnInfo>ignoring());
       broker.onNext(ConnInfo.newBuilder().setServiceId(1).setNetwork("unix").setAddress("/nonexistent").build());
       InitGrpc.newBlockingStub(ch).init(InitRequest.newBuilder().addHostServiceNames("spire.hostservice.common.metrics.v1.Metrics").build());
+      double initMs = (System.nanoTime() - t0) / 1e6;
       ConfigGrpc.newBlockingStub(ch).configure(ConfigureRequest.newBuilder()
           .setCoreConfiguration(CoreConfiguration.newBuilder().setTrustDomain("example.org")).setHclConfiguration(hcl).build());
       long rss = rssKb(p.pid());
       GRPCControllerGrpc.newBlockingStub(ch).shutdown(Empty.getDefaultInstance());
       p.waitFor(5, TimeUnit.SECONDS);
-      return new Sample(handshakeMs, rss);
+      return new Sample(handshakeMs, initMs, rss);
     } finally {
       if (ch != null) {
         ch.shutdownNow();

@@ -4,8 +4,6 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
 
 /**
  * A logger that writes one hclog JSON object per line to stderr, the only format go-plugin hosts
@@ -18,9 +16,6 @@ import java.time.format.DateTimeFormatter;
  * <p>Fields are given as alternating key/value arguments: {@code log.info("configured", "uuid", u)}.
  */
 public final class Log {
-  private static final DateTimeFormatter TIMESTAMP =
-      DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX").withZone(ZoneOffset.UTC);
-
   private static volatile PrintStream sink = new PrintStream(System.err, true, StandardCharsets.UTF_8);
   private static volatile Level threshold = Level.DEBUG;
 
@@ -91,8 +86,9 @@ public final class Log {
     Json.quote(b, level.wireName());
     b.append(",\"@message\":");
     Json.quote(b, message == null ? "" : message);
-    b.append(",\"@timestamp\":");
-    Json.quote(b, TIMESTAMP.format(when));
+    b.append(",\"@timestamp\":\"");
+    timestamp(b, when);
+    b.append('"');
     b.append(",\"@module\":");
     Json.quote(b, module);
     for (int i = 0; i + 1 < fields.length; i += 2) {
@@ -111,5 +107,41 @@ public final class Log {
     }
     b.append('}');
     return b.toString();
+  }
+
+  /**
+   * {@code when} in UTC as go-hclog writes it, {@code 2006-01-02T15:04:05.000000Z}, for years 1 to
+   * 9999. By hand rather than with a DateTimeFormatter: building one loads and links about 60
+   * java.time classes, a few milliseconds before the first log line, which precedes the handshake.
+   */
+  static void timestamp(StringBuilder b, Instant when) {
+    long seconds = when.getEpochSecond();
+    long days = Math.floorDiv(seconds, 86_400L);
+    int secondOfDay = (int) Math.floorMod(seconds, 86_400L);
+    // Proleptic Gregorian date of a day count (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms").
+    long z = days + 719_468;
+    long era = Math.floorDiv(z, 146_097);
+    long dayOfEra = z - era * 146_097;
+    long yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365;
+    long dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100);
+    long mp = (5 * dayOfYear + 2) / 153;
+    long day = dayOfYear - (153 * mp + 2) / 5 + 1;
+    long month = mp < 10 ? mp + 3 : mp - 9;
+    long year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+    digits(b, year, 4).append('-');
+    digits(b, month, 2).append('-');
+    digits(b, day, 2).append('T');
+    digits(b, secondOfDay / 3600, 2).append(':');
+    digits(b, secondOfDay / 60 % 60, 2).append(':');
+    digits(b, secondOfDay % 60, 2).append('.');
+    digits(b, when.getNano() / 1000, 6).append('Z');
+  }
+
+  private static StringBuilder digits(StringBuilder b, long value, int width) {
+    String s = Long.toString(value);
+    for (int i = s.length(); i < width; i++) {
+      b.append('0');
+    }
+    return b.append(s);
   }
 }

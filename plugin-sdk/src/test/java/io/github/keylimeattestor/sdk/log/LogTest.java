@@ -3,6 +3,11 @@ package io.github.keylimeattestor.sdk.log;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
@@ -16,6 +21,23 @@ class LogTest {
     assertThat(line).isEqualTo("{\"@level\":\"warn\",\"@message\":\"hello \\\"x\\\"\\n\",\"@timestamp\":"
         + "\"2026-01-02T03:04:05.000000Z\",\"@module\":\"m\",\"k\":\"v\",\"n\":3}");
     assertThat(Log.format(Instant.now(), Level.INFO, "m", "x")).containsPattern(TIMESTAMP);
+  }
+
+  @Test
+  void timestampIsTheUtcDateTimeWithMicroseconds() {
+    DateTimeFormatter reference = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX").withZone(ZoneOffset.UTC);
+    Random random = new Random(12);
+    List<Instant> instants = new ArrayList<>(List.of(Instant.EPOCH, Instant.parse("2000-02-29T23:59:59.999999Z"),
+        Instant.parse("2100-03-01T00:00:00Z"), Instant.parse("1969-12-31T23:59:59.000001Z"),
+        Instant.parse("9999-12-31T23:59:59.999999Z"), Instant.parse("0001-01-01T00:00:00Z"), Instant.now()));
+    for (int i = 0; i < 10_000; i++) {
+      instants.add(Instant.ofEpochSecond(random.nextLong(-62_135_596_800L, 253_402_300_800L), random.nextInt(1_000_000_000)));
+    }
+    for (Instant when : instants) {
+      StringBuilder b = new StringBuilder();
+      Log.timestamp(b, when);
+      assertThat(b.toString()).as("%s", when).isEqualTo(reference.format(when));
+    }
   }
 
   @Test

@@ -17,10 +17,10 @@ import io.grpc.netty.NettyChannelBuilder;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.EpollDomainSocketChannel;
-import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.unix.DomainSocketAddress;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioDomainSocketChannel;
 import java.net.URI;
+import java.net.UnixDomainSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -51,9 +51,9 @@ final class SpireAgentApi implements SpireAgents {
       Thread t = new Thread(r, "spire-agent-api");
       t.setDaemon(true);
       return t;
-    }, EpollIoHandler.newFactory());
-    this.channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
-        .channelType(EpollDomainSocketChannel.class)
+    }, NioIoHandler.newFactory());
+    this.channel = NettyChannelBuilder.forAddress(UnixDomainSocketAddress.of(socket))
+        .channelType(NioDomainSocketChannel.class)
         .eventLoopGroup(loop)
         .withOption(ChannelOption.SO_KEEPALIVE, null)
         .directExecutor()
