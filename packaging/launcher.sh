@@ -35,7 +35,9 @@ fi
 # one kept within 10-30% of what is live, given back at once after a burst (-ShrinkHeapInSteps);
 # -Xmx64m still takes 256 streams of 64 KiB at once (PluginMain). Native: malloc's free pages go back
 # to the kernel every 10 s, and at most 2 malloc arenas instead of one per thread that ever allocated.
-tuning=${KEYLIME_ATTESTOR_TUNING--XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:CICompilerCount=1 -Xss256k -Xms4m -Xmn2m -Xmx64m -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:-ShrinkHeapInSteps -XX:TrimNativeHeapInterval=10000 -XX:ReservedCodeCacheSize=16m -XX:MaxMetaspaceSize=64m -XX:-UsePerfData -Dio.grpc.netty.useCustomAllocator=false -Dio.netty.allocator.type=unpooled}
+# -XX:+IgnoreUnrecognizedVMOptions: TrimNativeHeapInterval is a product flag only from 17.0.11 on;
+# an older Java 17 starts without the trimming instead of refusing to start.
+tuning=${KEYLIME_ATTESTOR_TUNING--XX:+IgnoreUnrecognizedVMOptions -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:CICompilerCount=1 -Xss256k -Xms4m -Xmn2m -Xmx64m -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:-ShrinkHeapInSteps -XX:TrimNativeHeapInterval=10000 -XX:ReservedCodeCacheSize=16m -XX:MaxMetaspaceSize=64m -XX:-UsePerfData -Dio.grpc.netty.useCustomAllocator=false -Dio.netty.allocator.type=unpooled}
 MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
 export MALLOC_ARENA_MAX
 if [ "$1" = "--train-cds" ]; then
@@ -81,4 +83,4 @@ if [ "${KEYLIME_ATTESTOR_CDS:-on}" = on ] && [ -e "$self.jsa" ]; then
   else echo "keylime-attestor: ignoring class-data archive $self.jsa: $why; remake it with: $self --train-cds" >&2
   fi
 fi
-exec "$java" -Xlog:disable -Xlog:all=warning:stderr $tuning $cds $KEYLIME_ATTESTOR_JAVA_OPTS --enable-native-access=ALL-UNNAMED -cp "$self" "$main" "$@"
+exec "$java" -Xlog:disable -Xlog:all=warning:stderr $tuning ${cds:+"$cds"} $KEYLIME_ATTESTOR_JAVA_OPTS --enable-native-access=ALL-UNNAMED -cp "$self" "$main" "$@"
