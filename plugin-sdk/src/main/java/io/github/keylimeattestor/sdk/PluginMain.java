@@ -116,6 +116,7 @@ public final class PluginMain {
   public static void serve(String[] args, Plugin... plugins) {
     PrintStream handshakeOut = new PrintStream(new FileOutputStream(FileDescriptor.out), false, StandardCharsets.US_ASCII);
     System.setOut(System.err);
+    StartupWarmUp.start();
     // No plugin uses Netty's native transports (the JDK's Unix-domain channels serve and dial), but
     // grpc-netty asks for epoll when it loads, which copies epoll's library out of the jar and links it:
     // about 5 ms before the handshake. An operator's own -Dio.netty.transport.noNative wins.
