@@ -29,7 +29,8 @@ wait_for() { # timeout-seconds description command...
   local end=$(( $(date +%s) + t ))
   until "$@" >/dev/null 2>&1; do
     [ "$(date +%s)" -lt "$end" ] || fail "timed out waiting for $what"
-    sleep 0.3
+    # the wait builtin returns at once on a trapped signal, so Ctrl-C while polling always stops the demo
+    sleep 0.3 & wait $!
   done
 }
 

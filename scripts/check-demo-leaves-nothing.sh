@@ -51,7 +51,10 @@ run() { # label expected(ok|fail|interrupt) [VAR=value...]
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.1
     done
-    kill -INT -- "-$pid" 2>/dev/null # what Ctrl-C does: the whole foreground process group
+    # what Ctrl-C does: the whole foreground process group; said in the log, so a failure shows when
+    if kill -INT -- "-$pid" 2>>"$log"; then echo "check: SIGINT sent to process group $pid" >>"$log"
+    else echo "check: SIGINT to process group $pid failed" >>"$log"
+    fi
   fi
   wait "$pid"
   rc=$?
