@@ -42,7 +42,9 @@ run() { # label expected(ok|fail|interrupt) [VAR=value...]
   t0=$(date +%s)
   # job control on: the demo gets its own process group and SIGINT is not ignored, as in a terminal
   set -m
-  env "$@" KEYLIME_ATTESTOR_DEMO_RUN="$marker" "$demo" >"$log" 2>&1 &
+  # --default-signal=INT: a terminal's Ctrl-C works even if this check was started with SIGINT
+  # ignored (a background job of a non-interactive shell, nohup ... &), which bash cannot un-ignore
+  env --default-signal=INT "$@" KEYLIME_ATTESTOR_DEMO_RUN="$marker" "$demo" >"$log" 2>&1 &
   pid=$!
   set +m
   if [ "$expect" = interrupt ]; then
@@ -51,9 +53,9 @@ run() { # label expected(ok|fail|interrupt) [VAR=value...]
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.1
     done
-    # what Ctrl-C does: the whole foreground process group; said in the log, so a failure shows when
-    if kill -INT -- "-$pid" 2>>"$log"; then echo "check: SIGINT sent to process group $pid" >>"$log"
-    else echo "check: SIGINT to process group $pid failed" >>"$log"
+    # what Ctrl-C does: the whole foreground process group
+    if kill -INT -- "-$pid"; then echo "check: SIGINT sent to process group $pid at $(date +%T.%N)"
+    else echo "check: SIGINT to process group $pid failed"
     fi
   fi
   wait "$pid"
