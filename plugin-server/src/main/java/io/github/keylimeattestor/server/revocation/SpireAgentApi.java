@@ -10,17 +10,10 @@ import io.github.keylimeattestor.proto.spire.api.types.Agent;
 import io.github.keylimeattestor.proto.spire.api.types.AgentMask;
 import io.github.keylimeattestor.proto.spire.api.types.SPIFFEID;
 import io.github.keylimeattestor.proto.spire.api.types.Selector;
-import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.NettyChannelBuilder;
-import io.netty.channel.ChannelOption;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.nio.NioDomainSocketChannel;
+import io.github.keylimeattestor.sdk.UnixSocketChannel;
 import java.net.URI;
-import java.net.UnixDomainSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -40,26 +33,14 @@ final class SpireAgentApi implements SpireAgents {
 
   private final Path socket;
   private final Duration deadline;
-  private final EventLoopGroup loop;
-  private final ManagedChannel channel;
+  private final UnixSocketChannel channel;
   private final AgentGrpc.AgentBlockingStub stub;
 
   SpireAgentApi(Path socket, Duration deadline) {
     this.socket = socket;
     this.deadline = deadline;
-    this.loop = new MultiThreadIoEventLoopGroup(1, r -> {
-      Thread t = new Thread(r, "spire-agent-api");
-      t.setDaemon(true);
-      return t;
-    }, NioIoHandler.newFactory());
-    this.channel = NettyChannelBuilder.forAddress(UnixDomainSocketAddress.of(socket))
-        .channelType(NioDomainSocketChannel.class)
-        .eventLoopGroup(loop)
-        .withOption(ChannelOption.SO_KEEPALIVE, null)
-        .directExecutor()
-        .usePlaintext()
-        .build();
-    this.stub = AgentGrpc.newBlockingStub(channel);
+    this.channel = new UnixSocketChannel(socket, "spire-agent-api");
+    this.stub = AgentGrpc.newBlockingStub(channel.channel());
   }
 
   @Override
@@ -135,7 +116,6 @@ final class SpireAgentApi implements SpireAgents {
 
   @Override
   public void close() {
-    channel.shutdownNow();
-    loop.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+    channel.close();
   }
 }

@@ -9,18 +9,11 @@ import io.github.keylimeattestor.proto.spire.api.types.AgentMask;
 import io.github.keylimeattestor.proto.spire.api.types.SPIFFEID;
 import io.github.keylimeattestor.proto.spire.api.types.Selector;
 import io.github.keylimeattestor.proto.spire.api.types.SelectorMatch;
-import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.NettyChannelBuilder;
-import io.netty.channel.ChannelOption;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.nio.NioDomainSocketChannel;
+import io.github.keylimeattestor.sdk.UnixSocketChannel;
 import java.net.URI;
-import java.net.UnixDomainSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -135,21 +128,13 @@ public final class EkBinding implements AutoCloseable {
   /** The Agent API on spire-server's admin Unix socket (a local administrator there, as the revocation watch). */
   private static final class SocketApi implements AgentApi {
     private final Duration deadline;
-    private final EventLoopGroup loop;
-    private final ManagedChannel channel;
+    private final UnixSocketChannel channel;
     private final AgentGrpc.AgentBlockingStub stub;
 
     SocketApi(Path socket, Duration deadline) {
       this.deadline = deadline;
-      this.loop = new MultiThreadIoEventLoopGroup(1, r -> {
-        Thread t = new Thread(r, "spire-agent-api-ek-binding");
-        t.setDaemon(true);
-        return t;
-      }, NioIoHandler.newFactory());
-      this.channel = NettyChannelBuilder.forAddress(UnixDomainSocketAddress.of(socket))
-          .channelType(NioDomainSocketChannel.class).eventLoopGroup(loop)
-          .withOption(ChannelOption.SO_KEEPALIVE, null).directExecutor().usePlaintext().build();
-      this.stub = AgentGrpc.newBlockingStub(channel);
+      this.channel = new UnixSocketChannel(socket, "spire-agent-api-ek-binding");
+      this.stub = AgentGrpc.newBlockingStub(channel.channel());
     }
 
     private AgentGrpc.AgentBlockingStub stub() {
@@ -187,8 +172,7 @@ public final class EkBinding implements AutoCloseable {
 
     @Override
     public void close() {
-      channel.shutdownNow();
-      loop.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+      channel.close();
     }
   }
 }
