@@ -110,7 +110,8 @@ class CdsArchiveIT {
    * The training round runs the attestation paths offline (Plugin.trainOffline), so the classes the
    * first attestation needs are in the archive: the JVM's own listing of it
    * (-XX:+PrintSharedArchiveAndExit) holds the agent_data.json reader and its JSON parser, the wire
-   * format, the TPM command layer and the evidence checks; and no ObjectMapper, which the agent's
+   * format, the TPM command layer and the evidence checks, and for the server the Keylime clients over
+   * mutual TLS; and no ObjectMapper, which the agent's
    * attestation no longer needs.
    */
   @ParameterizedTest
@@ -130,7 +131,11 @@ class CdsArchiveIT {
             "io.github.keylimeattestor.proto.sovereign.SovereignAttestation ")
         : List.of("io.github.keylimeattestor.sovereign.EvidenceVerifier ", "io.github.keylimeattestor.sovereign.WireFormat ",
             "io.github.keylimeattestor.proto.sovereign.SovereignAttestation ",
-            "io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestRequest ");
+            "io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestRequest ",
+            // the Keylime exchanges (KeylimeTraining): mutual TLS, the HttpClient, the answers' readers
+            "sun.security.ssl.SSLEngineImpl ", "sun.security.provider.certpath.PKIXCertPathValidator ",
+            "jdk.internal.net.http.HttpClientImpl ", "io.github.keylimeattestor.keylime.RegistrarAgent ",
+            "io.github.keylimeattestor.keylime.VerifierAgentStatus ");
     for (String c : expected) {
       assertThat(listing).as("%s in the archive of %s", c.strip(), name).contains(c);
     }

@@ -28,8 +28,9 @@ import java.util.Optional;
  * What {@code --train-cds} runs of an attestation without Keylime or SPIRE
  * ({@link KeylimeServerPlugin#trainOffline}): the payload, challenge and attestation decodings and
  * the evidence checks up to the first one that made-up evidence fails, so that their classes are in
- * the class-data archive rather than read from the jar on the first attestation's clock. The TLS
- * context and the Keylime connections are warmed after Configure instead ({@link KeylimeWarmUp}).
+ * the class-data archive rather than read from the jar on the first attestation's clock. The Keylime
+ * clients are trained by {@link KeylimeTraining}; the live TLS context and connections are warmed after
+ * Configure ({@link KeylimeWarmUp}).
  */
 final class CdsTraining {
   private CdsTraining() {}

@@ -99,6 +99,7 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
   @Override
   public void trainOffline() throws Exception {
     CdsTraining.run();
+    KeylimeTraining.run();
   }
 
   private synchronized SecureRandom random() {
