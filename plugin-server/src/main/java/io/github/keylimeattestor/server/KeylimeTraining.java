@@ -1,99 +1,71 @@
 package io.github.keylimeattestor.server;
 
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpsConfigurator;
-import com.sun.net.httpserver.HttpsParameters;
-import com.sun.net.httpserver.HttpsServer;
 import io.github.keylimeattestor.keylime.KeylimeException;
 import io.github.keylimeattestor.keylime.RegistrarClient;
 import io.github.keylimeattestor.keylime.VerifierClient;
 import io.github.keylimeattestor.sdk.log.Log;
-import io.github.keylimeattestor.tpm.Alg;
-import io.github.keylimeattestor.tpm.structure.Templates;
-import io.github.keylimeattestor.tpm.structure.TpmPublic;
+import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.math.BigInteger;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
+import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.security.KeyPair;
-import java.security.KeyPairGenerator;
-import java.security.KeyStore;
-import java.security.SecureRandom;
-import java.security.cert.Certificate;
-import java.security.cert.X509Certificate;
-import java.security.spec.ECGenParameterSpec;
-import java.time.Duration;
-import java.time.Instant;
-import java.util.Base64;
 import java.util.Comparator;
-import java.util.Date;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import javax.net.ssl.KeyManagerFactory;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLParameters;
-import javax.net.ssl.TrustManagerFactory;
-import org.bouncycastle.asn1.x500.X500Name;
-import org.bouncycastle.asn1.x509.BasicConstraints;
-import org.bouncycastle.asn1.x509.Extension;
-import org.bouncycastle.asn1.x509.GeneralName;
-import org.bouncycastle.asn1.x509.GeneralNames;
-import org.bouncycastle.asn1.x509.KeyUsage;
-import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
-import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
-import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 
 /**
  * The Keylime half of {@code --train-cds}: the registrar and verifier clients, built from plugin_data
- * as Configure builds them, make their calls over mutual TLS to a loopback HTTPS server in this
- * process that answers as Keylime 7.14 does. Without it the server plugin read some 2,300 classes
- * (the JDK's TLS and HttpClient, Jackson, our Keylime client) from the jar and the JDK's modules on
- * the first attestation's clock and held them in metaspace. Nothing leaves the process: the server
- * listens on 127.0.0.1 only, its certificate and key are made here and deleted at the end.
+ * as Configure builds them, make their calls over mutual TLS to a loopback stand-in of Keylime 7.14
+ * ({@link KeylimeStandIn}, another JVM, stopped at the end). Without it the server plugin read some
+ * 2,300 classes (the JDK's TLS and HttpClient, the JSON reader, our Keylime client) from the jar and
+ * the JDK's modules on the first attestation's clock and held them in metaspace. Nothing leaves the
+ * machine: the stand-in listens on 127.0.0.1 only, and its certificates and key are made for the run
+ * in a private temporary directory, deleted at the end.
  */
 final class KeylimeTraining {
   private static final Log LOG = Log.named("keylime.server");
-  private static final String AGENT = "0b5f2b36-27a4-4d8e-9c61-3c4f2d7e9a10";
 
   private KeylimeTraining() {}
 
   /** Returns how many of the two exchanges (registrar, verifier) were answered and accepted. */
   static int run() throws Exception {
     Path dir = Files.createTempDirectory("keylime-attestor-training");
-    HttpsServer registrarServer = null;
-    HttpsServer verifierServer = null;
+    Process standIn = null;
     try {
-      // as Keylime's own PKI (keylime/ca_util.py): an RSA CA that issues the servers' and the client's certificates
-      KeyPair caKeys = rsaKeyPair();
-      X509Certificate ca = certificate("CA", caKeys, caKeys, null, true);
-      KeyPair serverKeys = rsaKeyPair();
-      X509Certificate serverCert = certificate("server", serverKeys, caKeys, ca, false);
-      KeyPair clientKeys = rsaKeyPair();
-      X509Certificate clientCert = certificate("client", clientKeys, caKeys, ca, false);
-      Path caPem = Files.writeString(dir.resolve("ca.pem"), pem("CERTIFICATE", ca.getEncoded()));
-      Path certPem = Files.writeString(dir.resolve("client.pem"), pem("CERTIFICATE", clientCert.getEncoded()));
-      Path keyPem = Files.createFile(dir.resolve("client-key.pem"),
-          PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-      Files.writeString(keyPem, pem("PRIVATE KEY", clientKeys.getPrivate().getEncoded()));
-      registrarServer = listen(ca, serverCert, serverKeys, registrarRecord());
-      verifierServer = listen(ca, serverCert, serverKeys, verifierStatus());
+      standIn = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+          "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
+          KeylimeStandIn.class.getName(), dir.toString())
+          .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+      BufferedReader out = new BufferedReader(new InputStreamReader(standIn.getInputStream(), StandardCharsets.US_ASCII));
+      String line = CompletableFuture.supplyAsync(() -> {
+        try {
+          return out.readLine();
+        } catch (IOException e) {
+          return null;
+        }
+      }).get(60, TimeUnit.SECONDS);
+      if (line == null || !line.matches("[0-9]+ [0-9]+")) {
+        throw new IOException("the Keylime stand-in of the class-data training did not start: " + line);
+      }
+      String[] ports = line.split(" ");
       ServerConfig config = ServerConfig.parse("example.org",
-          "registrar_urls = [\"" + url(registrarServer) + "\"]\nverifier_urls = [\"" + url(verifierServer) + "\"]\n"
-              + "tls {\n ca_bundle = \"" + caPem + "\"\n client_cert = \"" + certPem + "\"\n client_key = \""
-              + keyPem + "\"\n}\n");
+          "registrar_urls = [\"https://127.0.0.1:" + ports[0] + "\"]\n"
+              + "verifier_urls = [\"https://127.0.0.1:" + ports[1] + "\"]\n"
+              + "tls {\n ca_bundle = \"" + dir.resolve(KeylimeStandIn.CA) + "\"\n client_cert = \""
+              + dir.resolve(KeylimeStandIn.CLIENT_CERT) + "\"\n client_key = \"" + dir.resolve(KeylimeStandIn.CLIENT_KEY)
+              + "\"\n}\n");
       RegistrarClient registrar = new RegistrarClient(config.registrar(), RegistrarClient.DEFAULT_RECORD_TTL);
       VerifierClient verifier = new VerifierClient(config.verifier());
       Keylime keylime = Keylime.over(registrar, verifier);
-      return call("registrar", () -> keylime.registrarAgent(AGENT))
-          + call("verifier", () -> keylime.verifierStatus(AGENT));
+      return call("registrar", () -> keylime.registrarAgent(KeylimeStandIn.AGENT))
+          + call("verifier", () -> keylime.verifierStatus(KeylimeStandIn.AGENT));
     } finally {
-      for (HttpsServer s : new HttpsServer[] {registrarServer, verifierServer}) {
-        if (s != null) {
-          s.stop(0);
+      if (standIn != null) {
+        standIn.getOutputStream().close();
+        if (!standIn.waitFor(10, TimeUnit.SECONDS)) {
+          standIn.destroyForcibly().waitFor();
         }
       }
       try (Stream<Path> files = Files.walk(dir)) {
@@ -120,110 +92,5 @@ final class KeylimeTraining {
           "component", component, "error", String.valueOf(e.getMessage()));
       return 0;
     }
-  }
-
-  private static String url(HttpsServer server) {
-    return "https://127.0.0.1:" + server.getAddress().getPort();
-  }
-
-  /** A loopback HTTPS server that asks for a client certificate, as Keylime does, and answers {@code record}. */
-  private static HttpsServer listen(X509Certificate ca, X509Certificate cert, KeyPair keys, String record)
-      throws Exception {
-    char[] none = new char[0];
-    KeyStore own = KeyStore.getInstance("PKCS12");
-    own.load(null, null);
-    own.setKeyEntry("training", keys.getPrivate(), none, new Certificate[] {cert, ca});
-    KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-    kmf.init(own, none);
-    KeyStore trusted = KeyStore.getInstance("PKCS12");
-    trusted.load(null, null);
-    trusted.setCertificateEntry("ca", ca);
-    TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-    tmf.init(trusted);
-    SSLContext tls = SSLContext.getInstance("TLS");
-    tls.init(kmf.getKeyManagers(), tmf.getTrustManagers(), new SecureRandom());
-    HttpsServer server = HttpsServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-    server.setHttpsConfigurator(new HttpsConfigurator(tls) {
-      @Override
-      public void configure(HttpsParameters params) {
-        SSLParameters p = tls.getDefaultSSLParameters();
-        p.setNeedClientAuth(true);
-        params.setSSLParameters(p);
-      }
-    });
-    server.createContext("/", exchange -> answer(exchange, record));
-    server.start();
-    return server;
-  }
-
-  /** {@code /version}, else {@code record}: the registrar's record or the verifier's status. */
-  private static void answer(HttpExchange exchange, String record) throws IOException {
-    String body = exchange.getRequestURI().getPath().equals("/version")
-        ? "{\"code\": 200, \"status\": \"Success\", \"results\": {\"current_version\": \"2.6\", "
-            + "\"supported_versions\": [\"2.0\", \"2.1\", \"2.2\", \"2.3\", \"2.4\", \"2.5\", \"2.6\", \"3.0\"]}}"
-        : record;
-    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-    exchange.getResponseHeaders().set("Content-Type", "application/json");
-    exchange.sendResponseHeaders(200, bytes.length);
-    try (OutputStream out = exchange.getResponseBody()) {
-      out.write(bytes);
-    }
-  }
-
-  private static String registrarRecord() throws Exception {
-    TpmPublic akWithKey = Templates.akRsa(Alg.SHA256).withKey(rsaKeyPair().getPublic());
-    KeyPairGenerator ec = KeyPairGenerator.getInstance("EC");
-    ec.initialize(new ECGenParameterSpec("secp256r1"));
-    TpmPublic ekWithKey = Templates.ekEccP256().withKey(ec.generateKeyPair().getPublic());
-    Base64.Encoder b64 = Base64.getEncoder();
-    return "{\"code\": 200, \"status\": \"Success\", \"results\": {\"agent_id\": \"" + AGENT + "\", "
-        + "\"ek_tpm\": \"" + b64.encodeToString(ekWithKey.marshalTpm2b()) + "\", \"ekcert\": null, "
-        + "\"aik_tpm\": \"" + b64.encodeToString(akWithKey.marshalTpm2b()) + "\", \"mtls_cert\": \"disabled\", "
-        + "\"ip\": \"127.0.0.1\", \"port\": 9002, \"regcount\": 1}}";
-  }
-
-  private static String verifierStatus() {
-    long now = Instant.now().getEpochSecond();
-    return "{\"code\": 200, \"status\": \"Success\", \"results\": {\"operational_state\": 3, \"v\": null, "
-        + "\"ip\": \"127.0.0.1\", \"port\": 9002, \"tpm_policy\": \"{\\\"mask\\\": \\\"0x0\\\"}\", "
-        + "\"meta_data\": \"{}\", \"has_mb_refstate\": 0, \"has_runtime_policy\": 0, "
-        + "\"accept_tpm_hash_algs\": [\"sha256\"], \"accept_tpm_encryption_algs\": [\"rsa\"], "
-        + "\"accept_tpm_signing_algs\": [\"rsassa\"], \"hash_alg\": \"sha256\", \"enc_alg\": \"rsa\", "
-        + "\"sign_alg\": \"rsassa\", \"verifier_id\": \"default\", \"verifier_ip\": \"127.0.0.1\", "
-        + "\"verifier_port\": 8881, \"severity_level\": null, \"last_event_id\": null, \"attestation_count\": 7, "
-        + "\"last_received_quote\": " + now + ", \"last_successful_attestation\": " + now + ", "
-        + "\"attestation_status\": \"PASS\", \"attestation_period\": \"2s\", \"maximum_attestation_interval\": \"10s\"}}";
-  }
-
-  private static KeyPair rsaKeyPair() throws Exception {
-    KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");
-    g.initialize(2048);
-    return g.generateKeyPair();
-  }
-
-  /** A CA certificate ({@code issuer} null: self-signed) or a leaf for 127.0.0.1, valid for an hour. */
-  private static X509Certificate certificate(String cn, KeyPair keys, KeyPair issuerKeys, X509Certificate issuer,
-      boolean isCa) throws Exception {
-    X500Name subject = new X500Name("CN=keylime-attestor class-data training " + cn);
-    X500Name issuerName = issuer == null ? subject : X500Name.getInstance(issuer.getSubjectX500Principal().getEncoded());
-    Instant now = Instant.now();
-    JcaX509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(issuerName,
-        BigInteger.valueOf(now.toEpochMilli()).shiftLeft(8).add(BigInteger.valueOf(cn.length())),
-        Date.from(now.minusSeconds(60)), Date.from(now.plus(Duration.ofHours(1))), subject, keys.getPublic());
-    b.addExtension(Extension.basicConstraints, true, new BasicConstraints(isCa));
-    if (isCa) {
-      b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign));
-    } else {
-      b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyEncipherment));
-      b.addExtension(Extension.subjectAlternativeName, false,
-          new GeneralNames(new GeneralName(GeneralName.iPAddress, "127.0.0.1")));
-    }
-    return new JcaX509CertificateConverter()
-        .getCertificate(b.build(new JcaContentSignerBuilder("SHA256withRSA").build(issuerKeys.getPrivate())));
-  }
-
-  private static String pem(String type, byte[] der) {
-    return "-----BEGIN " + type + "-----\n" + Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(der)
-        + "\n-----END " + type + "-----\n";
   }
 }
