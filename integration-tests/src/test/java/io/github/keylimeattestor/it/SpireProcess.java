@@ -112,8 +112,14 @@ final class SpireProcess implements AutoCloseable {
     }
   }
 
-  /** SIGTERM, then SIGKILL after {@code grace}. Returns the exit code. */
+  /**
+   * SIGTERM, then SIGKILL after {@code grace}; then the same for whatever it had started (its plugins)
+   * that is still alive, since a SPIRE process killed, or crashed, leaves its plugins running. Returns
+   * the exit code.
+   */
   int stop(Duration grace) throws InterruptedException {
+    // before it ends: afterwards its children are init's, no longer its descendants
+    List<ProcessHandle> started = process.descendants().toList();
     if (process.isAlive()) {
       process.destroy();
       if (!process.waitFor(grace.toMillis(), TimeUnit.MILLISECONDS)) {
@@ -121,7 +127,23 @@ final class SpireProcess implements AutoCloseable {
         process.waitFor();
       }
     }
+    stopAll(started, grace);
     return process.exitValue();
+  }
+
+  /** SIGTERM to each of {@code processes} still alive, SIGKILL to those alive {@code grace} later. */
+  static void stopAll(List<ProcessHandle> processes, Duration grace) throws InterruptedException {
+    List<ProcessHandle> alive = processes.stream().filter(ProcessHandle::isAlive).toList();
+    alive.forEach(ProcessHandle::destroy);
+    long end = System.nanoTime() + grace.toNanos();
+    for (ProcessHandle h : alive) {
+      while (h.isAlive() && System.nanoTime() < end) {
+        Thread.sleep(50);
+      }
+      if (h.isAlive()) {
+        h.destroyForcibly();
+      }
+    }
   }
 
   @Override
