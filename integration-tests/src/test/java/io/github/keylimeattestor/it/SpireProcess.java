@@ -20,6 +20,16 @@ import org.awaitility.core.ConditionTimeoutException;
 final class SpireProcess implements AutoCloseable {
   static final ObjectMapper JSON = new ObjectMapper();
 
+  /**
+   * The SPIRE processes started and not stopped yet: when the JVM ends before their test or harness
+   * stops them (a signal, failsafe giving up on its fork), a shutdown hook stops them and their plugins.
+   */
+  private static final java.util.Set<SpireProcess> RUNNING = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  static {
+    Runtime.getRuntime().addShutdownHook(new Thread(SpireProcess::stopAllRunning, "spire-process-stop"));
+  }
+
   private final String name;
   private final Process process;
   private final Path log;
@@ -47,7 +57,27 @@ final class SpireProcess implements AutoCloseable {
     ProcessBuilder pb = new ProcessBuilder(command).directory(workDir.toFile()).redirectErrorStream(true)
         .redirectOutput(append ? ProcessBuilder.Redirect.appendTo(log.toFile()) : ProcessBuilder.Redirect.to(log.toFile()));
     pb.environment().putAll(env);
-    return new SpireProcess(name, pb.start(), log);
+    SpireProcess p = new SpireProcess(name, pb.start(), log);
+    RUNNING.add(p);
+    return p;
+  }
+
+  /** SIGTERM to all at once, then as {@link #stop}: SIGKILL after 10 s, then their leftover plugins. */
+  private static void stopAllRunning() {
+    List<SpireProcess> all = List.copyOf(RUNNING);
+    List<ProcessHandle> started = new ArrayList<>();
+    for (SpireProcess p : all) {
+      started.addAll(p.process.descendants().toList());
+      p.process.destroy();
+    }
+    try {
+      for (SpireProcess p : all) {
+        p.stop(Duration.ofSeconds(10));
+      }
+      stopAll(started, Duration.ofSeconds(5));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   Process process() {
@@ -128,6 +158,7 @@ final class SpireProcess implements AutoCloseable {
       }
     }
     stopAll(started, grace);
+    RUNNING.remove(this);
     return process.exitValue();
   }
 
