@@ -137,7 +137,10 @@ class CdsArchiveIT {
     }
   }
 
-  /** The JVMs on this machine: the one running this test and each /usr/lib/jvm/<name>/bin/java, by real path. */
+  /**
+   * The JVMs on this machine the plugin runs on (Java 17 or newer): the one running this test and each
+   * /usr/lib/jvm/<name>/bin/java, by real path.
+   */
   static Stream<String> jvms() throws Exception {
     Set<Path> found = new LinkedHashSet<>();
     found.add(Path.of(System.getProperty("java.home"), "bin", "java").toRealPath());
@@ -152,7 +155,13 @@ class CdsArchiveIT {
         }
       }
     }
-    return found.stream().map(Path::toString);
+    List<String> usable = new ArrayList<>();
+    for (Path java : found) {
+      if (specificationVersion(java.toString()) >= 17) {
+        usable.add(java.toString());
+      }
+    }
+    return usable.stream();
   }
 
   /** java.specification.version of {@code java}, e.g. 17 or 25. */
