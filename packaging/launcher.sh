@@ -42,11 +42,31 @@ fi
 tuning=${KEYLIME_ATTESTOR_TUNING--XX:+IgnoreUnrecognizedVMOptions -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:CICompilerCount=1 -Xss256k -Xms4m -Xmn2m -Xmx64m -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:-ShrinkHeapInSteps -XX:TrimNativeHeapInterval=10000 -XX:ReservedCodeCacheSize=16m -XX:MaxMetaspaceSize=64m -XX:-UsePerfData -XX:+UnlockDiagnosticVMOptions -XX:AsyncDeflationInterval=10000 -XX:GuaranteedSafepointInterval=0 -Dio.grpc.netty.useCustomAllocator=false -Dio.netty.allocator.type=unpooled}
 MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
 export MALLOC_ARENA_MAX
+# Training checks that the archive holds the plugin's own classes: a start with it (--dry-run: up to
+# loading the main class) must load $main from the archive, not from the jar. Java before 24 archives
+# no class of a jar whose absolute path a file: URL escapes (a space, any of "#%;<=>?[\]^`{|}, a
+# control or non-ASCII character): HotSpot compares the jar's path with the classes' source URL
+# without decoding it (JDK-8339460, fixed in 24), so the archive held JDK classes only and the plugin
+# started as without one. Such a training fails and says so rather than leave a useless archive.
 if [ "$1" = "--train-cds" ]; then
   rm -f -- "$self.jsa"
   "$java" -Xlog:disable -Xlog:all=warning:stderr $tuning -XX:ArchiveClassesAtExit="$self.jsa" $KEYLIME_ATTESTOR_JAVA_OPTS --enable-native-access=ALL-UNNAMED -cp "$self" "$main" --train-cds
   rc=$?
   if [ "$rc" -ne 0 ]; then rm -f -- "$self.jsa"; exit "$rc"; fi
+  loaded=$("$java" -Xlog:disable -Xlog:all=warning:stderr $tuning -XX:SharedArchiveFile="$self.jsa" $KEYLIME_ATTESTOR_JAVA_OPTS -Xlog:class+load=info:stdout --enable-native-access=ALL-UNNAMED -cp "$self" --dry-run "$main")
+  case $loaded in
+    *" $main source: shared objects file"*) ;;
+    *)
+      rm -f -- "$self.jsa"
+      LC_ALL=C # for the bracket expression below
+      case $self in
+        *[!A-Za-z0-9/._~!\$\&\'\(\)*+,:@-]*)
+          echo "keylime-attestor: --train-cds made no class-data archive: the JVM did not archive the plugin's classes from $self. Java before 24 cannot when the path holds a space or another character a file: URL escapes (JDK-8339460). Install the plugin under a path of letters, digits and /._- only, or run it on Java 24 or newer (KEYLIME_ATTESTOR_JAVA); the plugin runs without the archive meanwhile." >&2 ;;
+        *)
+          echo "keylime-attestor: --train-cds made no class-data archive: the JVM did not load the plugin's classes from it; to see why: KEYLIME_ATTESTOR_JAVA_OPTS='-Xlog:cds=info,class+path=info' $self --train-cds" >&2 ;;
+      esac
+      exit 1 ;;
+  esac
   chmod 0644 "$self.jsa" || exit 1
   exit 0
 fi

@@ -24,6 +24,36 @@ quote=${FLEET_QUOTE_INTERVAL:-10}
 mb_per_node=${MB_PER_NODE:-300}
 export MAVEN_ARGS="${MAVEN_ARGS:-}"
 
+# Maven runs in the background, so that a SIGTERM or SIGINT (Ctrl-C) to this script is acted on at once:
+# it goes on to Maven as SIGTERM; Maven's test JVM (failsafe's fork, which outlives it by some seconds)
+# then stops what FleetIT started from its shutdown hooks (SPIRE and the plugins: SpireProcess; Keylime,
+# swtpm and the emulators: KeylimeStack; PostgreSQL), and the script waits for that JVM to end too.
+mvn=
+stop() {
+  trap '' INT TERM
+  echo "fleet.sh: $1, stopping Maven (pid ${mvn:-none}) and its test JVM, and waiting for them" >&2
+  if [ -n "$mvn" ]; then
+    tree=$(descendants "$mvn")
+    kill -TERM "$mvn" 2>/dev/null || true
+    wait "$mvn" || true
+    for i in $(seq 240); do
+      alive=
+      for pid in $tree; do kill -0 "$pid" 2>/dev/null && alive="$alive $pid"; done
+      [ -n "$alive" ] || break
+      sleep 0.5
+    done
+    [ -z "$alive" ] || echo "fleet.sh: still running after 2 minutes:$alive" >&2
+  fi
+  exit "$2"
+}
+# (the fork runs under a /bin/sh that Maven may end first, so its JVM is a grandchild)
+descendants() {
+  local c
+  for c in $(pgrep -P "$1"); do echo "$c"; descendants "$c"; done
+}
+trap 'stop SIGTERM 143' TERM
+trap 'stop SIGINT 130' INT
+
 done_ns=()
 stopped=""
 for n in "${ns[@]}"; do
@@ -35,10 +65,12 @@ for n in "${ns[@]}"; do
   fi
   echo "fleet.sh: N=$n (log $out/fleet-$n.log)" >&2
   t=$(date +%s)
-  if ! ./mvnw -B -ntp -pl integration-tests -am verify -Dit.test=FleetIT -Dtest=none \
+  ./mvnw -B -ntp -pl integration-tests -am verify -Dit.test=FleetIT -Dtest=none \
       -Dsurefire.failIfNoSpecifiedTests=false -Dfailsafe.failIfNoSpecifiedTests=false \
       -Dfleet.nodes="$n" -Dfleet.restartServer=false -Dfleet.phaseSeconds="$phase" -Dfleet.agentTtl="$ttl" \
-      -Dfleet.quoteInterval="$quote" -Dfleet.report="$out/fleet-$n.json" >"$out/fleet-$n.log" 2>&1; then
+      -Dfleet.quoteInterval="$quote" -Dfleet.report="$out/fleet-$n.json" >"$out/fleet-$n.log" 2>&1 &
+  mvn=$!
+  if ! wait "$mvn"; then
     stopped="N=$n failed after $(( $(date +%s) - t )) s (see $out/fleet-$n.log; load average: $(cut -d' ' -f1-3 /proc/loadavg))"
     [ -s "$out/fleet-$n.json" ] && done_ns+=("$n")
     break

@@ -34,6 +34,22 @@ if [ "${SOAK_NMT:-0}" = 1 ]; then
   export KEYLIME_ATTESTOR_JAVA_OPTS="-XX:NativeMemoryTracking=summary ${KEYLIME_ATTESTOR_JAVA_OPTS:-}"
 fi
 cp=integration-tests/target/test-classes:integration-tests/target/classes:$(cat integration-tests/target/bench.cp)
+# In the background, so that a SIGTERM or SIGINT (Ctrl-C) to this script is acted on at once: it goes on
+# to the soak's JVM as SIGTERM, whose shutdown hook stops everything the soak started (SPIRE and the
+# plugins, swtpm, Keylime, the emulated agent), and the script waits for that before $work goes.
 java -cp "$cp" -Dproject.root="$work" -Dkeylime.scripts="$root/integration-tests/keylime" \
   -Dkeylime.workdir="$work/keylime" -Dsoak.every="${SOAK_EVERY:-50}" -Dsoak.jfr="${SOAK_JFR:-}" \
-  io.github.keylimeattestor.it.ReattestationSoak "$n"
+  io.github.keylimeattestor.it.ReattestationSoak "$n" &
+soak=$!
+stop() {
+  trap '' INT TERM
+  echo "soak.sh: $1, stopping the soak (pid $soak) and waiting for its teardown" >&2
+  kill -TERM "$soak" 2>/dev/null || true
+  wait "$soak" || true
+  exit "$2"
+}
+trap 'stop SIGTERM 143' TERM
+trap 'stop SIGINT 130' INT
+rc=0
+wait "$soak" || rc=$?
+exit "$rc"

@@ -39,7 +39,19 @@ tls {
   client_key = "$work/key.pem"
 }
 HCL
+# In the background: a SIGTERM or SIGINT to this script goes on to the JVM as SIGTERM (its shutdown hook
+# ends the plugin run in flight) and the script waits for it before $work goes.
 java -cp "integration-tests/target/test-classes:integration-tests/target/classes:$(cat integration-tests/target/bench.cp)" \
   -Druns="${RUNS:-10}" io.github.keylimeattestor.it.bench.StartupBenchmark \
-  $agent_base "$work/keylime-attestor-agent=$work/agent.hcl" $server_base "$work/keylime-attestor-server=$work/server.hcl"
+  $agent_base "$work/keylime-attestor-agent=$work/agent.hcl" $server_base "$work/keylime-attestor-server=$work/server.hcl" &
+bench=$!
+stop() {
+  trap '' INT TERM
+  kill -TERM "$bench" 2>/dev/null || true
+  wait "$bench" || true
+  exit "$1"
+}
+trap 'stop 143' TERM
+trap 'stop 130' INT
+wait "$bench"
 echo "Go plugin (issue 12; not built here, it is in no Go module proxy): 6 / 6 ms exec to handshake, RSS after configure 13.5 / 13.8 MB"

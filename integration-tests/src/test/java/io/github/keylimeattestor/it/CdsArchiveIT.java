@@ -10,12 +10,18 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -53,6 +59,11 @@ class CdsArchiveIT {
   record Started(String stdout, String stderr) {}
 
   Started startFromElsewhere(Path exe) throws Exception {
+    return startFromElsewhere(exe, Map.of());
+  }
+
+  /** As {@link #startFromElsewhere(Path)} with extra environment, e.g. KEYLIME_ATTESTOR_JAVA. */
+  Started startFromElsewhere(Path exe, Map<String, String> env) throws Exception {
     Path elsewhere = Files.createDirectories(work.resolve("elsewhere/deeper"));
     Path err = work.resolve("stderr.log");
     ProcessBuilder pb = new ProcessBuilder(exe.toString()).directory(elsewhere.toFile())
@@ -62,6 +73,7 @@ class CdsArchiveIT {
     // -Xshare:on: a JVM that cannot map an archive it is given fails instead of going on without it.
     pb.environment().put("KEYLIME_ATTESTOR_JAVA_OPTS", "-Xshare:on -Xlog:class+load=info:stderr");
     pb.environment().remove("KEYLIME_ATTESTOR_CDS");
+    pb.environment().putAll(env);
     Process p = pb.start();
     try {
       BufferedReader stdout = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.US_ASCII));
@@ -80,6 +92,86 @@ class CdsArchiveIT {
     } finally {
       p.destroyForcibly();
     }
+  }
+
+  /**
+   * Trained and started from a directory whose name holds a space, on every JVM of this machine (the
+   * one running the tests and any under /usr/lib/jvm). Java 24 and newer archive the plugin's classes
+   * from such a path: the plugin then loads its own classes up to the handshake from the archive and
+   * none from the jar. Java before 24 cannot (JDK-8339460: the class's source URL, "with%20space", is
+   * compared with the jar's path undecoded; a hand run with a one-class jar shows the same): training
+   * then fails, says why on stderr and leaves no archive, and the plugin still starts without one.
+   */
+  @ParameterizedTest
+  @MethodSource("jvms")
+  void trainingFromADirectoryWithASpaceIsUsedOrRefusedOutLoud(String java) throws Exception {
+    Path dir = Files.createDirectories(work.resolve("with space"));
+    Path exe = dir.resolve("keylime-attestor-agent");
+    Files.copy(PluginExecutableIT.executable("keylime-attestor-agent"), exe, StandardCopyOption.COPY_ATTRIBUTES);
+    Map<String, String> env = Map.of("KEYLIME_ATTESTOR_JAVA", java);
+    Path err = work.resolve("train.err");
+    ProcessBuilder pb = new ProcessBuilder(exe.toString(), "--train-cds").directory(dir.toFile())
+        .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(err.toFile());
+    pb.environment().putAll(env);
+    Process train = pb.start();
+    assertThat(train.waitFor(120, TimeUnit.SECONDS)).isTrue();
+    String trainErr = Files.readString(err);
+    Path archive = Path.of(exe + ".jsa");
+    int version = specificationVersion(java);
+    if (version >= 24) {
+      assertThat(train.exitValue()).as("training on Java %d; stderr:%n%s", version, trainErr).isZero();
+      assertThat(mode(archive)).isEqualTo("rw-r--r--");
+      List<String> ours = startFromElsewhere(exe, env).stderr().lines()
+          .filter(l -> l.contains("[class,load] io.github.keylimeattestor.")).toList();
+      assertThat(ours).anyMatch(l -> l.endsWith(FROM_ARCHIVE));
+      assertThat(ours.stream().filter(l -> l.contains("source: shared objects file")).count())
+          .as("our classes from the archive").isGreaterThan(20);
+      assertThat(ours).as("our classes read from the jar").noneMatch(l -> l.contains("source: file:"));
+    } else {
+      assertThat(train.exitValue()).as("training on Java %d", version).isEqualTo(1);
+      assertThat(archive).doesNotExist();
+      assertThat(trainErr.lines().filter(l -> l.startsWith("keylime-attestor: --train-cds made no class-data archive")))
+          .singleElement().asString().contains(exe.toString()).contains("space").contains("JDK-8339460")
+          .contains("Java 24 or newer");
+      assertThat(startFromElsewhere(exe, env).stderr()).doesNotContain("shared objects file (top)");
+    }
+  }
+
+  /**
+   * The JVMs on this machine the plugin runs on (Java 17 or newer): the one running this test and each
+   * /usr/lib/jvm/<name>/bin/java, by real path.
+   */
+  static Stream<String> jvms() throws Exception {
+    Set<Path> found = new LinkedHashSet<>();
+    found.add(Path.of(System.getProperty("java.home"), "bin", "java").toRealPath());
+    Path lib = Path.of("/usr/lib/jvm");
+    if (Files.isDirectory(lib)) {
+      try (Stream<Path> homes = Files.list(lib)) {
+        for (Path h : homes.sorted().toList()) {
+          Path java = h.resolve("bin/java");
+          if (Files.isExecutable(java)) {
+            found.add(java.toRealPath());
+          }
+        }
+      }
+    }
+    List<String> usable = new ArrayList<>();
+    for (Path java : found) {
+      if (specificationVersion(java.toString()) >= 17) {
+        usable.add(java.toString());
+      }
+    }
+    return usable.stream();
+  }
+
+  /** java.specification.version of {@code java}, e.g. 17 or 25. */
+  static int specificationVersion(String java) throws Exception {
+    Process p = new ProcessBuilder(java, "-XshowSettings:properties", "-version").redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    Matcher m = Pattern.compile("java\\.specification\\.version = (\\d+)").matcher(out);
+    assertThat(m.find()).as("java.specification.version in%n%s", out).isTrue();
+    return Integer.parseInt(m.group(1));
   }
 
   static void trainAbsolute(Path exe) throws Exception {

@@ -31,6 +31,15 @@ final class ReattestationSoak {
     int every = Integer.getInteger("soak.every", 50);
     KeylimeEndToEndIT e2e = new KeylimeEndToEndIT();
     long t0 = System.nanoTime();
+    // SIGTERM or SIGINT (soak.sh forwards both as SIGTERM): the same teardown as the normal end
+    Thread onSignal = new Thread(() -> {
+      signalled = !stopped;
+      if (signalled) {
+        System.err.printf("%nsoak ended by a signal after %.0f s: stopping what it started%n", (System.nanoTime() - t0) / 1e9);
+      }
+      stopOnce(e2e);
+    }, "soak-stop");
+    Runtime.getRuntime().addShutdownHook(onSignal);
     try {
       e2e.startEverything();
       SpireTestbed bed = e2e.bed;
@@ -90,9 +99,43 @@ final class ReattestationSoak {
           + " module proxy): RSS after 35 re-attestations agent 16 MB / server 20 MB, CPU per re-attestation about"
           + " 1.7 / 3.1 ms, first attestation 107 ms, re-attestation median 72 ms%n");
       LatencyReport.print(bed);
+    } catch (Throwable t) {
+      if (!signalled) {
+        throw t;
+      } // else a failure of the teardown under its feet (e.g. its log deleted): not one to report
     } finally {
+      stopOnce(e2e);
+      if (!signalled) { // else the JVM is halting meanwhile
+        System.out.printf("soak took %.0f s%n", (System.nanoTime() - t0) / 1e9);
+      }
+    }
+  }
+
+  private static volatile boolean stopped;
+  private static volatile boolean signalled;
+
+  /**
+   * Stops everything the soak started, once, whether it ends, fails or is ended by a signal (then from
+   * the shutdown hook while the main thread may still run: the second caller waits for the first):
+   * SPIRE and its plugins, then the Keylime stack (swtpm, verifier, registrar, the emulated agent), then
+   * any process this JVM started that is still alive, with its own children (e.g. a stack script cut
+   * short by the signal).
+   */
+  static synchronized void stopOnce(KeylimeEndToEndIT e2e) {
+    if (stopped) {
+      return;
+    }
+    stopped = true;
+    try {
       e2e.stopEverything();
-      System.out.printf("soak took %.0f s%n", (System.nanoTime() - t0) / 1e9);
+    } catch (Exception e) {
+      System.err.println("soak: stopping the stack failed, killing what is left: " + e);
+    } finally {
+      try {
+        SpireProcess.stopAll(ProcessHandle.current().descendants().toList(), Duration.ofSeconds(5));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 

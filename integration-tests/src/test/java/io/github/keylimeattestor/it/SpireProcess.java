@@ -20,6 +20,16 @@ import org.awaitility.core.ConditionTimeoutException;
 final class SpireProcess implements AutoCloseable {
   static final ObjectMapper JSON = new ObjectMapper();
 
+  /**
+   * The SPIRE processes started and not stopped yet: when the JVM ends before their test or harness
+   * stops them (a signal, failsafe giving up on its fork), a shutdown hook stops them and their plugins.
+   */
+  private static final java.util.Set<SpireProcess> RUNNING = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  static {
+    Runtime.getRuntime().addShutdownHook(new Thread(SpireProcess::stopAllRunning, "spire-process-stop"));
+  }
+
   private final String name;
   private final Process process;
   private final Path log;
@@ -47,7 +57,27 @@ final class SpireProcess implements AutoCloseable {
     ProcessBuilder pb = new ProcessBuilder(command).directory(workDir.toFile()).redirectErrorStream(true)
         .redirectOutput(append ? ProcessBuilder.Redirect.appendTo(log.toFile()) : ProcessBuilder.Redirect.to(log.toFile()));
     pb.environment().putAll(env);
-    return new SpireProcess(name, pb.start(), log);
+    SpireProcess p = new SpireProcess(name, pb.start(), log);
+    RUNNING.add(p);
+    return p;
+  }
+
+  /** SIGTERM to all at once, then as {@link #stop}: SIGKILL after 10 s, then their leftover plugins. */
+  private static void stopAllRunning() {
+    List<SpireProcess> all = List.copyOf(RUNNING);
+    List<ProcessHandle> started = new ArrayList<>();
+    for (SpireProcess p : all) {
+      started.addAll(p.process.descendants().toList());
+      p.process.destroy();
+    }
+    try {
+      for (SpireProcess p : all) {
+        p.stop(Duration.ofSeconds(10));
+      }
+      stopAll(started, Duration.ofSeconds(5));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   Process process() {
@@ -112,8 +142,14 @@ final class SpireProcess implements AutoCloseable {
     }
   }
 
-  /** SIGTERM, then SIGKILL after {@code grace}. Returns the exit code. */
+  /**
+   * SIGTERM, then SIGKILL after {@code grace}; then the same for whatever it had started (its plugins)
+   * that is still alive, since a SPIRE process killed, or crashed, leaves its plugins running. Returns
+   * the exit code.
+   */
   int stop(Duration grace) throws InterruptedException {
+    // before it ends: afterwards its children are init's, no longer its descendants
+    List<ProcessHandle> started = process.descendants().toList();
     if (process.isAlive()) {
       process.destroy();
       if (!process.waitFor(grace.toMillis(), TimeUnit.MILLISECONDS)) {
@@ -121,7 +157,24 @@ final class SpireProcess implements AutoCloseable {
         process.waitFor();
       }
     }
+    stopAll(started, grace);
+    RUNNING.remove(this);
     return process.exitValue();
+  }
+
+  /** SIGTERM to each of {@code processes} still alive, SIGKILL to those alive {@code grace} later. */
+  static void stopAll(List<ProcessHandle> processes, Duration grace) throws InterruptedException {
+    List<ProcessHandle> alive = processes.stream().filter(ProcessHandle::isAlive).toList();
+    alive.forEach(ProcessHandle::destroy);
+    long end = System.nanoTime() + grace.toNanos();
+    for (ProcessHandle h : alive) {
+      while (h.isAlive() && System.nanoTime() < end) {
+        Thread.sleep(50);
+      }
+      if (h.isAlive()) {
+        h.destroyForcibly();
+      }
+    }
   }
 
   @Override

@@ -43,6 +43,9 @@ public final class StartupBenchmark {
 
   public static void main(String[] args) throws Exception {
     int runs = Integer.getInteger("runs", 10);
+    // ended by a signal (startup.sh forwards SIGTERM and SIGINT): the plugin or training run in flight goes too
+    Runtime.getRuntime().addShutdownHook(new Thread(
+        () -> ProcessHandle.current().descendants().forEach(ProcessHandle::destroyForcibly), "bench-stop"));
     List<Config> configs = List.of(
         new Config("plain JVM (no tuning flags, no CDS)", Map.of("KEYLIME_ATTESTOR_TUNING", "", "KEYLIME_ATTESTOR_CDS", "off")),
         new Config("launcher tuning flags, no CDS", Map.of("KEYLIME_ATTESTOR_CDS", "off")),
