@@ -51,8 +51,12 @@ final class Toml {
       DATE + "([Tt ]" + TIME + "([Zz]|[+-][0-9]{2}:[0-9]{2})?)?|" + TIME);
   private static final Pattern DATE_THEN_TIME = Pattern.compile(DATE + " [0-9]{2}:");
 
+  /** Arrays and inline tables nested deeper are refused (as Jackson's parsers do): no stack overflow. */
+  static final int MAX_DEPTH = 1000;
+
   private final String s;
   private int at;
+  private int depth;
   private final Map<String, Object> root = new LinkedHashMap<>();
   /** Tables given by a [header], by dotted keys, and inline tables (closed once written). */
   private final Set<Object> headerTables = identitySet();
@@ -254,11 +258,13 @@ final class Toml {
     if (c == '\'') {
       return literalString();
     }
-    if (c == '[') {
-      return array();
-    }
-    if (c == '{') {
-      return inlineTable();
+    if (c == '[' || c == '{') {
+      if (++depth > MAX_DEPTH) {
+        throw error("arrays and inline tables nested deeper than " + MAX_DEPTH);
+      }
+      Object v = c == '[' ? array() : inlineTable();
+      depth--;
+      return v;
     }
     return bareValue();
   }
@@ -376,14 +382,16 @@ final class Toml {
     }
   }
 
-  /** Tables made by dotted keys inside an inline table are closed with it. */
+  /** Tables made by dotted keys inside an inline table are closed with it (a loop: keys may be long). */
   private void closeInline(Map<String, Object> t) {
-    for (Object v : t.values()) {
-      if (v instanceof Map<?, ?> m && dottedTables.remove(m)) {
-        inlineTables.add(m);
-        @SuppressWarnings("unchecked")
-        Map<String, Object> sub = (Map<String, Object>) m;
-        closeInline(sub);
+    java.util.ArrayDeque<Map<?, ?>> open = new java.util.ArrayDeque<>();
+    open.add(t);
+    while (!open.isEmpty()) {
+      for (Object v : open.poll().values()) {
+        if (v instanceof Map<?, ?> m && dottedTables.remove(m)) {
+          inlineTables.add(m);
+          open.add(m);
+        }
       }
     }
   }

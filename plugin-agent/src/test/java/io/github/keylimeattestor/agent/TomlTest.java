@@ -146,6 +146,17 @@ class TomlTest {
   }
 
   @Test
+  void nestingIsBounded() throws Exception {
+    int ok = Toml.MAX_DEPTH;
+    assertThat(Toml.parse("a = " + "[".repeat(ok) + "]".repeat(ok))).containsKey("a");
+    refused("a = " + "[".repeat(ok + 1) + "]".repeat(ok + 1), "nested deeper than 1000");
+    refused("a = " + "{b = ".repeat(ok + 1) + "1" + "}".repeat(ok + 1), "nested deeper than 1000");
+    refused("a = " + "[".repeat(500_000), "nested deeper than 1000");
+    String longKey = "k.".repeat(100_000) + "k";
+    assertThat(Toml.parse("t = { " + longKey + " = 1 }\n" + longKey + " = 2\n")).containsKeys("t", "k");
+  }
+
+  @Test
   void anEmptyDocumentAndABomAreFine() throws Exception {
     assertThat(Toml.parse("")).isEmpty();
     assertThat(Toml.parse("\n# only a comment\n\n")).isEmpty();
