@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.math.BigInteger;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -81,34 +82,69 @@ public final class Json {
     return v;
   }
 
-  /** The value that starts at the parser's current token {@code t} (consumed up to its last token). */
+  /**
+   * The value that starts at the parser's current token {@code t} (consumed up to its last token).
+   * A loop over a stack of open containers, not recursion: the plugins run with 256 KiB thread
+   * stacks, and the parser allows 1000 levels.
+   */
   static Json read(JsonParser p, JsonToken t) throws IOException {
-    switch (t) {
-      case START_OBJECT: {
-        Map<String, Json> m = new LinkedHashMap<>();
-        JsonToken k;
-        while ((k = p.nextToken()) == JsonToken.FIELD_NAME) {
-          String name = p.currentName();
-          m.put(name, read(p, p.nextToken()));
+    if (t != JsonToken.START_OBJECT && t != JsonToken.START_ARRAY) {
+      return scalar(p, t);
+    }
+    ArrayDeque<Open> outer = new ArrayDeque<>();
+    Open top = new Open(t, null);
+    while (true) {
+      JsonToken n = p.nextToken();
+      String name = null;
+      if (n == (top.members != null ? JsonToken.END_OBJECT : JsonToken.END_ARRAY)) {
+        Json done = top.close();
+        if (outer.isEmpty()) {
+          return done;
         }
-        if (k != JsonToken.END_OBJECT) {
-          throw new JsonParseException(p, "Unexpected token (" + k + ") in an object");
-        }
-        return new Json(Kind.OBJECT, Collections.unmodifiableMap(m));
+        String key = top.key;
+        top = outer.pop();
+        top.add(key, done);
+        continue;
       }
-      case START_ARRAY: {
-        List<Json> l = new ArrayList<>();
-        JsonToken e;
-        while ((e = p.nextToken()) != JsonToken.END_ARRAY) {
-          if (e == null) {
-            throw new JsonParseException(p, "Unexpected end of input in an array");
-          }
-          l.add(read(p, e));
+      if (top.members != null) {
+        if (n != JsonToken.FIELD_NAME) {
+          throw new JsonParseException(p, "Unexpected token (" + n + ") in an object");
         }
-        return new Json(Kind.ARRAY, Collections.unmodifiableList(l));
+        name = p.currentName();
+        n = p.nextToken();
       }
-      default:
-        return scalar(p, t);
+      if (n == JsonToken.START_OBJECT || n == JsonToken.START_ARRAY) {
+        outer.push(top);
+        top = new Open(n, name);
+      } else {
+        top.add(name, scalar(p, n));
+      }
+    }
+  }
+
+  /** An object or array being read, and the key it goes under in its object (null in an array). */
+  private static final class Open {
+    final Map<String, Json> members;
+    final List<Json> elements;
+    final String key;
+
+    Open(JsonToken start, String key) {
+      this.members = start == JsonToken.START_OBJECT ? new LinkedHashMap<>() : null;
+      this.elements = members == null ? new ArrayList<>() : null;
+      this.key = key;
+    }
+
+    void add(String name, Json v) {
+      if (members != null) {
+        members.put(name, v);
+      } else {
+        elements.add(v);
+      }
+    }
+
+    Json close() {
+      return members != null ? new Json(Kind.OBJECT, Collections.unmodifiableMap(members))
+          : new Json(Kind.ARRAY, Collections.unmodifiableList(elements));
     }
   }
 

@@ -9,6 +9,7 @@ import java.math.BigInteger;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 /** Our JSON value type: what the reader accepts and refuses, and how Fields reads its numbers. */
@@ -144,6 +145,19 @@ class JsonTest {
   void nestingIsBoundedByTheParsersLimit() throws Exception {
     int ok = 1000;
     assertThat(Json.parse("[".repeat(ok) + "]".repeat(ok)).isArray()).isTrue();
+    // on a thread with the launcher's -Xss256k: the reader keeps its open containers on the heap
+    AtomicReference<Throwable> failed = new AtomicReference<>();
+    Thread small = new Thread(null, () -> {
+      try {
+        Json j = Json.parse("{\"a\":[".repeat(ok / 2) + "1" + "]}".repeat(ok / 2));
+        assertThat(j.get("a").elements().get(0).get("a")).isNotNull();
+      } catch (Throwable e) {
+        failed.set(e);
+      }
+    }, "small-stack", 256 * 1024);
+    small.start();
+    small.join();
+    assertThat(failed.get()).isNull();
     String tooDeep = "{\"a\":".repeat(1001) + "1" + "}".repeat(1001);
     assertThatThrownBy(() -> Json.parse(tooDeep)).isInstanceOf(StreamConstraintsException.class)
         .hasMessageContaining("nesting depth");

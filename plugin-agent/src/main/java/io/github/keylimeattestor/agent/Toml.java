@@ -51,8 +51,11 @@ final class Toml {
       DATE + "([Tt ]" + TIME + "([Zz]|[+-][0-9]{2}:[0-9]{2})?)?|" + TIME);
   private static final Pattern DATE_THEN_TIME = Pattern.compile(DATE + " [0-9]{2}:");
 
-  /** Arrays and inline tables nested deeper are refused (as Jackson's parsers do): no stack overflow. */
-  static final int MAX_DEPTH = 1000;
+  /**
+   * Arrays and inline tables nested deeper are refused: the reader recurses, and the plugin runs
+   * with 256 KiB thread stacks (agent.conf nests nothing).
+   */
+  static final int MAX_DEPTH = 100;
 
   private final String s;
   private int at;

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 /** Our TOML 1.0 reader: the forms of the spec's examples, and what it refuses. */
@@ -149,9 +150,21 @@ class TomlTest {
   void nestingIsBounded() throws Exception {
     int ok = Toml.MAX_DEPTH;
     assertThat(Toml.parse("a = " + "[".repeat(ok) + "]".repeat(ok))).containsKey("a");
-    refused("a = " + "[".repeat(ok + 1) + "]".repeat(ok + 1), "nested deeper than 1000");
-    refused("a = " + "{b = ".repeat(ok + 1) + "1" + "}".repeat(ok + 1), "nested deeper than 1000");
-    refused("a = " + "[".repeat(500_000), "nested deeper than 1000");
+    // the deepest allowed, on a thread with the launcher's -Xss256k
+    AtomicReference<Throwable> failed = new AtomicReference<>();
+    Thread small = new Thread(null, () -> {
+      try {
+        Toml.parse("a = " + "[{b = ".repeat(ok / 2) + "1" + "}]".repeat(ok / 2));
+      } catch (Throwable e) {
+        failed.set(e);
+      }
+    }, "small-stack", 256 * 1024);
+    small.start();
+    small.join();
+    assertThat(failed.get()).isNull();
+    refused("a = " + "[".repeat(ok + 1) + "]".repeat(ok + 1), "nested deeper than 100");
+    refused("a = " + "{b = ".repeat(ok + 1) + "1" + "}".repeat(ok + 1), "nested deeper than 100");
+    refused("a = " + "[".repeat(500_000), "nested deeper than 100");
     String longKey = "k.".repeat(100_000) + "k";
     assertThat(Toml.parse("t = { " + longKey + " = 1 }\n" + longKey + " = 2\n")).containsKeys("t", "k");
   }
