@@ -101,6 +101,17 @@ class ReleaseBundleIT {
     }
   }
 
+  /** Keylime's answers and agent.conf are read with Jackson's streaming parser and our own readers. */
+  @ParameterizedTest
+  @ValueSource(strings = {"keylime-attestor-agent", "keylime-attestor-server"})
+  void noJacksonDatabindInside(String name) throws Exception {
+    try (ZipFile jar = new ZipFile(base.resolve("bin").resolve(name).toFile())) {
+      List<String> names = jar.stream().map(ZipEntry::getName).toList();
+      assertThat(names).anyMatch(n -> n.startsWith("com/fasterxml/jackson/core/"))
+          .noneMatch(n -> n.startsWith("com/fasterxml/jackson/databind/") || n.startsWith("com/fasterxml/jackson/dataformat/"));
+    }
+  }
+
   @Test
   void sbomIsCycloneDxAndListsWhatIsShadedIncludingBothNativeLibraries() throws Exception {
     JsonNode bom = new ObjectMapper().readTree(base.resolve("sbom/keylime-attestor.cdx.json").toFile());
@@ -114,7 +125,8 @@ class ReleaseBundleIT {
         .anyMatch(p -> p.startsWith("pkg:maven/io.github.keylimeattestor/plugin-server@"))
         .anyMatch(p -> p.contains("netty-transport-native-epoll@") && p.contains("classifier=linux-x86_64"))
         .anyMatch(p -> p.contains("netty-transport-native-epoll@") && p.contains("classifier=linux-aarch_64"))
-        .noneMatch(p -> p.contains("/junit") || p.contains("/assertj"));
+        .noneMatch(p -> p.contains("/junit") || p.contains("/assertj"))
+        .noneMatch(p -> p.contains("/jackson-databind@") || p.contains("/jackson-dataformat-toml@"));
     assertThat(bom.path("components")).allMatch(c -> c.has("hashes"), "every component has hashes");
   }
 

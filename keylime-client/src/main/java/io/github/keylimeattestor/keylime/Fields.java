@@ -1,6 +1,5 @@
 package io.github.keylimeattestor.keylime;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import java.net.URI;
 import java.time.Instant;
 import java.util.Base64;
@@ -8,11 +7,11 @@ import java.util.Optional;
 
 /** Strict typed access to fields of a Keylime JSON object; every miss names the field. */
 final class Fields {
-  private final JsonNode obj;
+  private final Json obj;
   private final URI uri;
   private final String what;
 
-  Fields(JsonNode obj, URI uri, String what) {
+  Fields(Json obj, URI uri, String what) {
     this.obj = obj;
     this.uri = uri;
     this.what = what;
@@ -20,7 +19,7 @@ final class Fields {
 
   /** The {@code results} object of a Keylime envelope. */
   static Fields results(HttpTransport.Answer a, String what) throws KeylimeMalformedResponseException {
-    JsonNode r = a.body().get("results");
+    Json r = a.body().get("results");
     if (r == null || !r.isObject()) {
       throw new KeylimeMalformedResponseException(
           what + " from " + a.uri() + " has no 'results' object", a.uri(), null);
@@ -28,7 +27,7 @@ final class Fields {
     return new Fields(r, a.uri(), what);
   }
 
-  JsonNode node() {
+  Json node() {
     return obj;
   }
 
@@ -41,8 +40,8 @@ final class Fields {
         what + " from " + uri + ": field '" + field + "' " + problem, uri, cause);
   }
 
-  private JsonNode present(String field) throws KeylimeMalformedResponseException {
-    JsonNode n = obj.get(field);
+  private Json present(String field) throws KeylimeMalformedResponseException {
+    Json n = obj.get(field);
     if (n == null || n.isNull()) {
       throw bad(field, "is missing", null);
     }
@@ -50,12 +49,12 @@ final class Fields {
   }
 
   boolean isNullOrAbsent(String field) {
-    JsonNode n = obj.get(field);
+    Json n = obj.get(field);
     return n == null || n.isNull();
   }
 
   String string(String field) throws KeylimeMalformedResponseException {
-    JsonNode n = present(field);
+    Json n = present(field);
     if (!n.isTextual()) {
       throw bad(field, "is not a string", null);
     }
@@ -67,7 +66,7 @@ final class Fields {
   }
 
   long integer(String field) throws KeylimeMalformedResponseException {
-    JsonNode n = present(field);
+    Json n = present(field);
     if (!n.isIntegralNumber() || !n.canConvertToLong()) {
       throw bad(field, "is not an integer", null);
     }
@@ -83,9 +82,9 @@ final class Fields {
     if (isNullOrAbsent(field)) {
       return Optional.empty();
     }
-    JsonNode n = obj.get(field);
+    Json n = obj.get(field);
     long p;
-    if (n.isIntegralNumber()) {
+    if (n.canConvertToLong()) {
       p = n.asLong();
     } else if (n.isTextual() && n.asText().matches("\\d{1,5}")) {
       p = Long.parseLong(n.asText());
@@ -103,7 +102,7 @@ final class Fields {
     if (isNullOrAbsent(field)) {
       return Optional.empty();
     }
-    JsonNode n = obj.get(field);
+    Json n = obj.get(field);
     if (!n.isNumber()) {
       throw bad(field, "is not a number of seconds", null);
     }

@@ -2,8 +2,6 @@ package io.github.keylimeattestor.keylime;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -50,9 +48,6 @@ final class HttpTransport {
   static final int WORKER_THREADS = 4;
 
   static final int MAX_BODY_BYTES = 4 * 1024 * 1024;
-
-  static final ObjectMapper JSON =
-      new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
   private final String component;
   private final ClientSettings settings;
@@ -147,7 +142,7 @@ final class HttpTransport {
   }
 
   /** A parsed 2xx answer. */
-  record Answer(URI uri, int status, JsonNode body) {}
+  record Answer(URI uri, int status, Json body) {}
 
   /**
    * GETs {@code base + pathAndQuery} and returns the parsed JSON body of a 2xx answer. 4xx answers
@@ -176,7 +171,7 @@ final class HttpTransport {
     if (body.status < 200 || body.status >= 300) {
       interpret(uri, body.status, body.bytes());
     }
-    try (JsonParser p = JSON.createParser(body.stream())) {
+    try (JsonParser p = Json.FACTORY.createParser(body.stream())) {
       return reader.read(uri, p);
     } catch (JsonProcessingException e) {
       throw new KeylimeMalformedResponseException(
@@ -224,7 +219,7 @@ final class HttpTransport {
 
   private Answer interpret(URI uri, int status, byte[] body) throws KeylimeException {
     if (status >= 200 && status < 300) {
-      JsonNode json = parseJson(uri, body);
+      Json json = parseJson(uri, body);
       return new Answer(uri, status, json);
     }
     String msg = keylimeMessage(body);
@@ -246,10 +241,10 @@ final class HttpTransport {
         component + " at " + uri + " answered unexpected HTTP " + status, uri, null);
   }
 
-  private JsonNode parseJson(URI uri, byte[] body) throws KeylimeMalformedResponseException {
+  private Json parseJson(URI uri, byte[] body) throws KeylimeMalformedResponseException {
     try {
-      JsonNode n = JSON.readTree(body);
-      if (n == null || !n.isObject()) {
+      Json n = Json.parse(body);
+      if (!n.isObject()) {
         throw new KeylimeMalformedResponseException(
             component + " at " + uri + " answered something that is not a JSON object", uri, null);
       }
@@ -272,18 +267,18 @@ final class HttpTransport {
       return "";
     }
     try {
-      JsonNode n = JSON.readTree(body);
-      if (n != null && n.isObject()) {
-        JsonNode errors = n.get("errors");
+      Json n = Json.parse(body);
+      if (n.isObject()) {
+        Json errors = n.get("errors");
         if (errors != null && errors.isArray() && errors.size() > 0) {
           List<String> parts = new ArrayList<>();
-          for (JsonNode e : errors) {
+          for (Json e : errors.elements()) {
             String d = e.path("detail").asText("");
             parts.add(d.isEmpty() ? e.path("title").asText("") : d);
           }
           return sanitize(String.join("; ", parts));
         }
-        JsonNode status = n.get("status");
+        Json status = n.get("status");
         if (status != null && status.isTextual()) {
           return sanitize(status.asText());
         }

@@ -1,6 +1,5 @@
 package io.github.keylimeattestor.keylime;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import java.util.Optional;
 
 /**
@@ -12,16 +11,16 @@ import java.util.Optional;
 public record IdentityVerification(boolean valid, Optional<String> reason) {
 
   static IdentityVerification parse(Fields f) throws KeylimeMalformedResponseException {
-    JsonNode v = f.node().get("valid");
+    Json v = f.node().get("valid");
     boolean valid;
     if (v != null && v.isBoolean()) {
       valid = v.booleanValue();
-    } else if (v != null && v.isIntegralNumber() && (v.asLong() == 0 || v.asLong() == 1)) {
+    } else if (v != null && v.canConvertToLong() && (v.asLong() == 0 || v.asLong() == 1)) {
       valid = v.asLong() == 1;
     } else {
       throw f.bad("valid", "is missing or not 0/1/true/false", null);
     }
-    JsonNode r = f.node().get("reason");
+    Json r = f.node().get("reason");
     Optional<String> reason =
         r == null || r.isNull() ? Optional.empty() : Optional.of(r.isTextual() ? r.asText() : r.toString());
     return new IdentityVerification(valid, reason);

@@ -1,7 +1,5 @@
 package io.github.keylimeattestor.keylime;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,7 +25,6 @@ import java.util.Optional;
  */
 public record IntegrityPolicy(boolean known, boolean tpm, boolean measuredBoot, boolean runtime) {
   public static final IntegrityPolicy UNKNOWN = new IntegrityPolicy(false, false, false, false);
-  private static final ObjectMapper JSON = new ObjectMapper();
 
   /** Keylime checks something for this node. */
   public boolean enforcesAny() {
@@ -71,22 +68,20 @@ public record IntegrityPolicy(boolean known, boolean tpm, boolean measuredBoot, 
 
   /** True if the policy lists at least one golden value for a PCR (a numeric key with a value). */
   static boolean hasPcrValues(Fields f, String text) throws KeylimeMalformedResponseException {
-    JsonNode n;
+    Json n;
     try {
-      n = JSON.readTree(text);
+      n = Json.parse(text);
     } catch (IOException e) {
       throw f.bad("tpm_policy", "is not JSON", e);
     }
-    if (n == null || !n.isObject()) {
+    if (!n.isObject()) {
       throw f.bad("tpm_policy", "is not a JSON object", null);
     }
-    var it = n.properties().iterator();
-    while (it.hasNext()) {
-      var e = it.next();
+    for (var e : n.members().entrySet()) {
       if (!e.getKey().chars().allMatch(Character::isDigit) || e.getKey().isEmpty()) {
         continue;
       }
-      JsonNode v = e.getValue();
+      Json v = e.getValue();
       if ((v.isArray() && !v.isEmpty()) || (v.isTextual() && !v.asText().isEmpty())) {
         return true;
       }

@@ -2,9 +2,6 @@ package io.github.keylimeattestor.keylime;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.net.URI;
 import java.util.HashMap;
@@ -51,27 +48,11 @@ public record VerifierBulkStatus(Map<String, VerifierAgentStatus> agents, Map<St
         "bulk status from " + uri + " has no 'results' object", uri, null));
   }
 
-  /** The current scalar token as a node, without the cost of a deserializer per value. */
-  private static JsonNode scalar(JsonParser p, JsonToken t) throws IOException {
-    JsonNodeFactory f = JsonNodeFactory.instance;
-    return switch (t) {
-      case VALUE_STRING -> f.textNode(p.getText());
-      case VALUE_NUMBER_INT -> switch (p.getNumberType()) {
-        case INT -> f.numberNode(p.getIntValue());
-        case LONG -> f.numberNode(p.getLongValue());
-        default -> f.numberNode(p.getBigIntegerValue());
-      };
-      case VALUE_NUMBER_FLOAT -> f.numberNode(p.getDoubleValue());
-      case VALUE_TRUE -> f.booleanNode(true);
-      case VALUE_FALSE -> f.booleanNode(false);
-      default -> f.nullNode();
-    };
-  }
-
   private static VerifierBulkStatus readResults(URI uri, JsonParser p) throws IOException {
     Map<String, VerifierAgentStatus> agents = new HashMap<>();
     Map<String, String> unreadable = new HashMap<>();
-    ObjectNode record = JsonNodeFactory.instance.objectNode(); // reused: parse() copies what it keeps
+    Map<String, Json> members = new HashMap<>(); // reused: parse() copies what it keeps
+    Json record = Json.objectView(members);
     while (p.nextToken() == JsonToken.FIELD_NAME) {
       String uuid = p.currentName();
       if (p.nextToken() != JsonToken.START_OBJECT) {
@@ -79,7 +60,7 @@ public record VerifierBulkStatus(Map<String, VerifierAgentStatus> agents, Map<St
         unreadable.put(uuid, "not a JSON object");
         continue;
       }
-      record.removeAll();
+      members.clear();
       String problem = null;
       // only the scalar fields: the status has no list or object fields (tpm_policy is JSON text)
       while (p.nextToken() == JsonToken.FIELD_NAME) {
@@ -87,7 +68,7 @@ public record VerifierBulkStatus(Map<String, VerifierAgentStatus> agents, Map<St
         JsonToken t = p.nextToken();
         if (t == JsonToken.START_ARRAY || t == JsonToken.START_OBJECT) {
           p.skipChildren();
-        } else if (record.replace(field, scalar(p, t)) != null) {
+        } else if (members.put(field, Json.scalar(p, t)) != null) {
           problem = "field '" + field + "' appears twice";
         }
       }

@@ -1,6 +1,5 @@
 package io.github.keylimeattestor.keylime;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;
@@ -95,13 +94,13 @@ abstract class VersionedClient {
   }
 
   private List<ApiVersion> offeredVersions(HttpTransport.Answer a) throws KeylimeException {
-    JsonNode body = a.body();
-    JsonNode n = body.path("results").isObject() ? body.get("results") : body;
+    Json body = a.body();
+    Json n = body.path("results").isObject() ? body.get("results") : body;
     List<ApiVersion> out = new ArrayList<>();
-    JsonNode list = n.get("supported_versions");
+    Json list = n.get("supported_versions");
     try {
       if (list != null && list.isArray() && list.size() > 0) {
-        for (JsonNode x : list) {
+        for (Json x : list.elements()) {
           out.add(ApiVersion.parse(x.asText()));
         }
       } else if (n.path("supported_version").isTextual()) {

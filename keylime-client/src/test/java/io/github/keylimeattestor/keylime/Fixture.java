@@ -90,7 +90,7 @@ final class Fixture {
         "{\"agent_id\":\"" + uuid + "\",\"ek_tpm\":\"" + b64(ekTpm2b()) + "\",\"ekcert\":"
             + (ekCert == null ? "null" : "\"" + b64(ekCert.getEncoded()) + "\"")
             + ",\"aik_tpm\":\"" + b64(akTpm2b()) + "\",\"mtls_cert\":"
-            + (mtlsPem == null ? "null" : HttpTransport.JSON.writeValueAsString(mtlsPem))
+            + (mtlsPem == null ? "null" : Json.string(mtlsPem))
             + ",\"ip\":\"127.0.0.1\",\"port\":9002,\"regcount\":1}");
   }
 

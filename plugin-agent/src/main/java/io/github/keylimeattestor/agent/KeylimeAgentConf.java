@@ -1,17 +1,14 @@
 package io.github.keylimeattestor.agent;
 
-import com.fasterxml.jackson.core.JacksonException;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.Optional;
 
-/** Reads {@code uuid} from the {@code [agent]} table of rust-keylime's agent.conf (TOML, read with Jackson). */
+/** Reads {@code uuid} from the {@code [agent]} table of rust-keylime's agent.conf (TOML, read by {@link Toml}). */
 final class KeylimeAgentConf {
   private static final int MAX_BYTES = 1 << 20;
-  private static final TomlMapper TOML = new TomlMapper();
 
   private KeylimeAgentConf() {}
 
@@ -24,19 +21,19 @@ final class KeylimeAgentConf {
     if (bytes.length > MAX_BYTES) {
       throw new IOException(file + " is larger than 1 MiB: is it the Keylime agent's agent.conf?");
     }
-    JsonNode root;
+    Map<String, Object> root;
     try {
-      root = TOML.readTree(bytes);
-    } catch (JacksonException e) {
-      throw new IOException(file + " is not valid TOML: " + e.getOriginalMessage(), e);
+      root = Toml.parse(bytes);
+    } catch (Toml.SyntaxException e) {
+      throw new IOException(file + " is not valid TOML: " + e.getMessage(), e);
     }
-    JsonNode uuid = root == null ? null : root.path("agent").get("uuid");
+    Object uuid = root.get("agent") instanceof Map<?, ?> agent ? agent.get("uuid") : null;
     if (uuid == null) {
       return Optional.empty();
     }
-    if (!uuid.isTextual()) {
+    if (!(uuid instanceof String s)) {
       throw new IOException(file + ": [agent] uuid is not a quoted string");
     }
-    return Optional.of(uuid.textValue());
+    return Optional.of(s);
   }
 }

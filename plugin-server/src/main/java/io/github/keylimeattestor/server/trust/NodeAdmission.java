@@ -1,8 +1,7 @@
 package io.github.keylimeattestor.server.trust;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.keylimeattestor.keylime.IntegrityPolicy;
+import io.github.keylimeattestor.keylime.Json;
 import io.github.keylimeattestor.keylime.VerifierAgentStatus;
 import io.github.keylimeattestor.sdk.log.Log;
 import io.github.keylimeattestor.sovereign.VerifierRecord;
@@ -20,7 +19,6 @@ import java.util.Map;
  * admitted until the operator changes something) except an unreadable allow-list (Unavailable).
  */
 public final class NodeAdmission {
-  private static final ObjectMapper JSON = new ObjectMapper();
   private static final Log LOG = Log.named("keylime.server");
 
   private NodeAdmission() {}
@@ -93,11 +91,11 @@ public final class NodeAdmission {
       return m;
     }
     try {
-      JsonNode n = JSON.readTree(s.metaData().get());
-      if (n != null && n.isObject()) {
-        n.properties().forEach(e -> {
-          if (e.getValue().isValueNode()) {
-            m.put(e.getKey(), e.getValue().asText());
+      Json n = Json.parse(s.metaData().get());
+      if (n.isObject()) {
+        n.members().forEach((k, v) -> {
+          if (v.isValueNode()) {
+            m.put(k, v.asText());
           }
         });
       }
