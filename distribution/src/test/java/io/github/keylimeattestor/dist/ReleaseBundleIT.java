@@ -101,11 +101,14 @@ class ReleaseBundleIT {
     }
   }
 
-  /** Keylime's answers and agent.conf are read with Jackson's streaming parser and our own readers. */
-  @ParameterizedTest
-  @ValueSource(strings = {"keylime-attestor-agent", "keylime-attestor-server"})
-  void noJacksonDatabindInside(String name) throws Exception {
-    try (ZipFile jar = new ZipFile(base.resolve("bin").resolve(name).toFile())) {
+  /**
+   * Keylime's answers are read into keylime-client's Json with Jackson's streaming parser: no
+   * jackson-databind in the server. The agent keeps it only under jackson-dataformat-toml, which reads
+   * agent.conf (keylime_agent_config) and nothing else.
+   */
+  @Test
+  void noJacksonDatabindInTheServer() throws Exception {
+    try (ZipFile jar = new ZipFile(base.resolve("bin").resolve("keylime-attestor-server").toFile())) {
       List<String> names = jar.stream().map(ZipEntry::getName).toList();
       assertThat(names).anyMatch(n -> n.startsWith("com/fasterxml/jackson/core/"))
           .noneMatch(n -> n.startsWith("com/fasterxml/jackson/databind/") || n.startsWith("com/fasterxml/jackson/dataformat/"));
@@ -125,8 +128,7 @@ class ReleaseBundleIT {
         .anyMatch(p -> p.startsWith("pkg:maven/io.github.keylimeattestor/plugin-server@"))
         .anyMatch(p -> p.contains("netty-transport-native-epoll@") && p.contains("classifier=linux-x86_64"))
         .anyMatch(p -> p.contains("netty-transport-native-epoll@") && p.contains("classifier=linux-aarch_64"))
-        .noneMatch(p -> p.contains("/junit") || p.contains("/assertj"))
-        .noneMatch(p -> p.contains("/jackson-databind@") || p.contains("/jackson-dataformat-toml@"));
+        .noneMatch(p -> p.contains("/junit") || p.contains("/assertj"));
     assertThat(bom.path("components")).allMatch(c -> c.has("hashes"), "every component has hashes");
   }
 

@@ -1,14 +1,17 @@
 package io.github.keylimeattestor.agent;
 
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
 import java.util.Optional;
 
-/** Reads {@code uuid} from the {@code [agent]} table of rust-keylime's agent.conf (TOML, read by {@link Toml}). */
+/** Reads {@code uuid} from the {@code [agent]} table of rust-keylime's agent.conf (TOML, read with Jackson). */
 final class KeylimeAgentConf {
   private static final int MAX_BYTES = 1 << 20;
+  private static final TomlMapper TOML = new TomlMapper();
 
   private KeylimeAgentConf() {}
 
@@ -21,19 +24,19 @@ final class KeylimeAgentConf {
     if (bytes.length > MAX_BYTES) {
       throw new IOException(file + " is larger than 1 MiB: is it the Keylime agent's agent.conf?");
     }
-    Map<String, Object> root;
+    JsonNode root;
     try {
-      root = Toml.parse(bytes);
-    } catch (Toml.SyntaxException e) {
-      throw new IOException(file + " is not valid TOML: " + e.getMessage(), e);
+      root = TOML.readTree(bytes);
+    } catch (JacksonException e) {
+      throw new IOException(file + " is not valid TOML: " + e.getOriginalMessage(), e);
     }
-    Object uuid = root.get("agent") instanceof Map<?, ?> agent ? agent.get("uuid") : null;
+    JsonNode uuid = root == null ? null : root.path("agent").get("uuid");
     if (uuid == null) {
       return Optional.empty();
     }
-    if (!(uuid instanceof String s)) {
+    if (!uuid.isTextual()) {
       throw new IOException(file + ": [agent] uuid is not a quoted string");
     }
-    return Optional.of(s);
+    return Optional.of(uuid.textValue());
   }
 }
