@@ -15,6 +15,7 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
@@ -47,13 +48,15 @@ import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
  * certificate builder would otherwise be mapped, relocated and resident in every plugin process).
  * {@code KeylimeStandIn <dir>} writes a CA, a client certificate and its key (Keylime's own PKI: RSA,
  * keylime/ca_util.py) into {@code dir}, serves a registrar and a verifier on 127.0.0.1 with mutual TLS,
- * prints "{@code <registrar port> <verifier port>}" on stdout and stops when its stdin closes.
+ * then writes "{@code <registrar port> <verifier port>}" to {@code dir/ports}; it stops when its stdin
+ * closes.
  */
 final class KeylimeStandIn {
   static final String AGENT = "0b5f2b36-27a4-4d8e-9c61-3c4f2d7e9a10";
   static final String CA = "ca.pem";
   static final String CLIENT_CERT = "client.pem";
   static final String CLIENT_KEY = "client-key.pem";
+  static final String PORTS = "ports";
 
   private KeylimeStandIn() {}
 
@@ -72,8 +75,9 @@ final class KeylimeStandIn {
     Files.writeString(key, pem("PRIVATE KEY", clientKeys.getPrivate().getEncoded()));
     HttpsServer registrar = listen(ca, serverCert, serverKeys, registrarRecord());
     HttpsServer verifier = listen(ca, serverCert, serverKeys, verifierStatus());
-    System.out.println(registrar.getAddress().getPort() + " " + verifier.getAddress().getPort());
-    System.out.flush();
+    Path ports = dir.resolve(PORTS + ".tmp");
+    Files.writeString(ports, registrar.getAddress().getPort() + " " + verifier.getAddress().getPort());
+    Files.move(ports, dir.resolve(PORTS), StandardCopyOption.ATOMIC_MOVE);
     while (System.in.read() != -1) {
       // until the training closes our stdin (or exits)
     }

@@ -4,14 +4,10 @@ import io.github.keylimeattestor.keylime.KeylimeException;
 import io.github.keylimeattestor.keylime.RegistrarClient;
 import io.github.keylimeattestor.keylime.VerifierClient;
 import io.github.keylimeattestor.sdk.log.Log;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
@@ -37,18 +33,8 @@ final class KeylimeTraining {
       standIn = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
           "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
           KeylimeStandIn.class.getName(), dir.toString())
-          .redirectError(ProcessBuilder.Redirect.INHERIT).start();
-      BufferedReader out = new BufferedReader(new InputStreamReader(standIn.getInputStream(), StandardCharsets.US_ASCII));
-      String line = CompletableFuture.supplyAsync(() -> {
-        try {
-          return out.readLine();
-        } catch (IOException e) {
-          return null;
-        }
-      }).get(60, TimeUnit.SECONDS);
-      if (line == null || !line.matches("[0-9]+ [0-9]+")) {
-        throw new IOException("the Keylime stand-in of the class-data training did not start: " + line);
-      }
+          .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+      String line = awaitPorts(standIn, dir.resolve(KeylimeStandIn.PORTS));
       String[] ports = line.split(" ");
       ServerConfig config = ServerConfig.parse("example.org",
           "registrar_urls = [\"https://127.0.0.1:" + ports[0] + "\"]\n"
@@ -74,6 +60,23 @@ final class KeylimeTraining {
         }
       }
     }
+  }
+
+  /** The stand-in's "registrar-port verifier-port", once it listens (it writes the file atomically). */
+  private static String awaitPorts(Process standIn, Path file) throws IOException, InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (!Files.exists(file)) {
+      if (!standIn.isAlive() || System.nanoTime() > deadline) {
+        throw new IOException("the Keylime stand-in of the class-data training did not start"
+            + (standIn.isAlive() ? " within 60 s" : " (exit " + standIn.exitValue() + ")"));
+      }
+      Thread.sleep(10);
+    }
+    String line = Files.readString(file).strip();
+    if (!line.matches("[0-9]+ [0-9]+")) {
+      throw new IOException("the Keylime stand-in of the class-data training wrote no ports: " + line);
+    }
+    return line;
   }
 
   @FunctionalInterface
