@@ -79,13 +79,8 @@ final class KeylimeTraining {
     return line;
   }
 
-  @FunctionalInterface
-  private interface Call {
-    Object call() throws KeylimeException;
-  }
-
   /** A refusal still ran the transport, TLS and JSON classes up to it; it is logged, as fewer classes are trained. */
-  private static int call(String component, Call c) {
+  private static int call(String component, KeylimeCall c) {
     try {
       c.call();
       LOG.debug("class-data training: Keylime exchange done", "component", component);

@@ -29,12 +29,7 @@ final class KeylimeWarmUp {
     return t;
   }
 
-  @FunctionalInterface
-  private interface Call {
-    Object call() throws KeylimeException;
-  }
-
-  private static void run(String component, Call call) {
+  private static void run(String component, KeylimeCall call) {
     try {
       LOG.debug("warmed up the connection", "component", component, "api_version", String.valueOf(call.call()));
     } catch (KeylimeException | RuntimeException e) {
