@@ -1,6 +1,5 @@
 package io.github.keylimeattestor.server;
 
-import io.github.keylimeattestor.keylime.Json;
 import io.github.keylimeattestor.proto.sovereign.SovereignAttestation;
 import io.github.keylimeattestor.sovereign.ClockHistory;
 import io.github.keylimeattestor.sovereign.EvidenceException;
@@ -20,7 +19,6 @@ import io.github.keylimeattestor.tpm.structure.Templates;
 import io.github.keylimeattestor.tpm.structure.TpmPublic;
 import java.security.KeyPairGenerator;
 import java.security.PublicKey;
-import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.util.List;
 import java.util.Map;
@@ -60,10 +58,5 @@ final class CdsTraining {
       // made-up evidence: refused at its quote; the checks up to there have run
     }
     PcrSelection.of(Alg.SHA256, 16);
-    // Keylime's answers (bytes) and the verifier record's tpm_policy and meta_data (text), read into Json
-    Json.parse(("{\"code\":200,\"status\":\"Success\",\"results\":{\"operational_state\":3,\"v\":null,"
-        + "\"attestation_count\":1,\"last_successful_attestation\":1.7e9,\"severity_level\":null,"
-        + "\"supported_versions\":[\"2.3\"],\"valid\":true}}").getBytes(StandardCharsets.UTF_8));
-    Json.parse("{\"mask\":\"0x0\",\"16\":[]}");
   }
 }

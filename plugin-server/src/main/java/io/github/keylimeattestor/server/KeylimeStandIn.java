@@ -5,6 +5,7 @@ import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsParameters;
 import com.sun.net.httpserver.HttpsServer;
 import io.github.keylimeattestor.tpm.Alg;
+import io.github.keylimeattestor.tpm.PemText;
 import io.github.keylimeattestor.tpm.structure.Templates;
 import io.github.keylimeattestor.tpm.structure.TpmPublic;
 import java.io.IOException;
@@ -57,6 +58,7 @@ final class KeylimeStandIn {
   static final String CLIENT_CERT = "client.pem";
   static final String CLIENT_KEY = "client-key.pem";
   static final String PORTS = "ports";
+  private static final SecureRandom RANDOM = new SecureRandom();
 
   private KeylimeStandIn() {}
 
@@ -68,13 +70,14 @@ final class KeylimeStandIn {
     X509Certificate serverCert = certificate("server", serverKeys, caKeys, ca, false);
     KeyPair clientKeys = rsaKeyPair();
     X509Certificate clientCert = certificate("client", clientKeys, caKeys, ca, false);
-    Files.writeString(dir.resolve(CA), pem("CERTIFICATE", ca.getEncoded()));
-    Files.writeString(dir.resolve(CLIENT_CERT), pem("CERTIFICATE", clientCert.getEncoded()));
+    Files.writeString(dir.resolve(CA), PemText.encode("CERTIFICATE", ca.getEncoded()));
+    Files.writeString(dir.resolve(CLIENT_CERT), PemText.encode("CERTIFICATE", clientCert.getEncoded()));
     Path key = Files.createFile(dir.resolve(CLIENT_KEY),
         PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-    Files.writeString(key, pem("PRIVATE KEY", clientKeys.getPrivate().getEncoded()));
-    HttpsServer registrar = listen(ca, serverCert, serverKeys, registrarRecord());
-    HttpsServer verifier = listen(ca, serverCert, serverKeys, verifierStatus());
+    Files.writeString(key, PemText.encode("PRIVATE KEY", clientKeys.getPrivate().getEncoded()));
+    SSLContext tls = serverTls(ca, serverCert, serverKeys);
+    HttpsServer registrar = listen(tls, registrarRecord());
+    HttpsServer verifier = listen(tls, verifierStatus());
     Path ports = dir.resolve(PORTS + ".tmp");
     Files.writeString(ports, registrar.getAddress().getPort() + " " + verifier.getAddress().getPort());
     Files.move(ports, dir.resolve(PORTS), StandardCopyOption.ATOMIC_MOVE);
@@ -86,9 +89,8 @@ final class KeylimeStandIn {
     System.exit(0);
   }
 
-    /** A loopback HTTPS server that asks for a client certificate, as Keylime does, and answers {@code record}. */
-  private static HttpsServer listen(X509Certificate ca, X509Certificate cert, KeyPair keys, String record)
-      throws Exception {
+  /** The servers' TLS: their certificate, and clients' certificates checked against {@code ca}. */
+  private static SSLContext serverTls(X509Certificate ca, X509Certificate cert, KeyPair keys) throws Exception {
     char[] none = new char[0];
     KeyStore own = KeyStore.getInstance("PKCS12");
     own.load(null, null);
@@ -101,7 +103,12 @@ final class KeylimeStandIn {
     TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
     tmf.init(trusted);
     SSLContext tls = SSLContext.getInstance("TLS");
-    tls.init(kmf.getKeyManagers(), tmf.getTrustManagers(), new SecureRandom());
+    tls.init(kmf.getKeyManagers(), tmf.getTrustManagers(), RANDOM);
+    return tls;
+  }
+
+  /** A loopback HTTPS server that asks for a client certificate, as Keylime does, and answers {@code record}. */
+  private static HttpsServer listen(SSLContext tls, String record) throws IOException {
     HttpsServer server = HttpsServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
     server.setHttpsConfigurator(new HttpsConfigurator(tls) {
       @Override
@@ -168,7 +175,7 @@ final class KeylimeStandIn {
     X500Name issuerName = issuer == null ? subject : X500Name.getInstance(issuer.getSubjectX500Principal().getEncoded());
     Instant now = Instant.now();
     JcaX509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(issuerName,
-        BigInteger.valueOf(now.toEpochMilli()).shiftLeft(8).add(BigInteger.valueOf(cn.length())),
+        new BigInteger(64, RANDOM).setBit(63),
         Date.from(now.minusSeconds(60)), Date.from(now.plus(Duration.ofHours(1))), subject, keys.getPublic());
     b.addExtension(Extension.basicConstraints, true, new BasicConstraints(isCa));
     if (isCa) {
@@ -180,10 +187,5 @@ final class KeylimeStandIn {
     }
     return new JcaX509CertificateConverter()
         .getCertificate(b.build(new JcaContentSignerBuilder("SHA256withRSA").build(issuerKeys.getPrivate())));
-  }
-
-  private static String pem(String type, byte[] der) {
-    return "-----BEGIN " + type + "-----\n" + Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(der)
-        + "\n-----END " + type + "-----\n";
   }
 }
