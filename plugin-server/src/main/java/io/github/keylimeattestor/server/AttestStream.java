@@ -66,6 +66,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
 
   private final Context ctx;
   private final StreamObserver<AttestResponse> out;
+  private final AttestMetrics.Held metrics;
   private final long started = System.nanoTime();
   /**
    * Guards the stream's state and {@code out}. The deadline task only ever tries it: while a
@@ -87,6 +88,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
   AttestStream(Context ctx, StreamObserver<AttestResponse> out) {
     this.ctx = ctx;
     this.out = out;
+    this.metrics = ctx.metrics().held();
     lock.lock();
     try {
       armDeadline();
@@ -164,7 +166,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     } catch (KeylimeException e) {
       throw KeylimeErrors.toStatus("registrar", id, e);
     } finally {
-      ctx.metrics().phase("registrar", System.nanoTime() - t);
+      metrics.phase("registrar", System.nanoTime() - t);
     }
     try {
       checkRegistrarRecord(id);
@@ -180,7 +182,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     } catch (KeylimeException e) {
       throw KeylimeErrors.toStatus("verifier", id, e);
     } finally {
-      ctx.metrics().phase("verifier", System.nanoTime() - t);
+      metrics.phase("verifier", System.nanoTime() - t);
     }
     if (status.isPushMode()) {
       PushStatusPolicy.check(ctx.config(), status, latestPushAttestation(id), ctx.clock().instant());
@@ -224,7 +226,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
         node = verifyNode(att);
       }
     } finally {
-      ctx.metrics().phase("evidence", System.nanoTime() - t);
+      metrics.phase("evidence", System.nanoTime() - t);
     }
     node.ekCertificate().refusal().ifPresent(reason -> LOG.warn("EK certificate not verified; no tpm selectors for "
         + "this node", "agent_uuid", id, "reason", reason));
@@ -238,7 +240,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
       try {
         ctx.ekBinding().get().check(spiffeId, node.ek().spkiSha256());
       } finally {
-        ctx.metrics().phase("ek_binding", System.nanoTime() - b);
+        metrics.phase("ek_binding", System.nanoTime() - b);
       }
     }
     SvidKeyRecorder.record(ctx.config().tpmBoundSvid(), node.svidKeys(), spiffeId, ctx.clock(),
@@ -246,13 +248,17 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     finish();
     ctx.attested().accept(new AttestedNode(spiffeId, id, status.verifierId()));
     long total = System.nanoTime() - started;
-    ctx.metrics().phase("total", total);
-    ctx.metrics().outcome("ok", "attested");
+    metrics.phase("total", total);
+    metrics.outcome("ok", "attested");
     LOG.info("node attested", "agent_uuid", id, "spiffe_id", spiffeId, "selectors", identity.selectors().size(),
         "svid_keys", node.svidKeys().size(), "server_ms", total / 1_000_000);
-    out.onNext(AttestResponse.newBuilder().setAgentAttributes(AgentAttributes.newBuilder()
-        .setSpiffeId(spiffeId).addAllSelectorValues(identity.selectors()).setCanReattest(true)).build());
-    out.onCompleted();
+    try {
+      out.onNext(AttestResponse.newBuilder().setAgentAttributes(AgentAttributes.newBuilder()
+          .setSpiffeId(spiffeId).addAllSelectorValues(identity.selectors()).setCanReattest(true)).build());
+      out.onCompleted();
+    } finally {
+      metrics.send(); // after the answer: see AttestMetrics.Held
+    }
   }
 
   private VerifiedNode verifyNode(SovereignAttestation att) throws EvidenceException {
@@ -295,7 +301,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     } catch (KeylimeException e) {
       throw KeylimeErrors.toStatus("verifier", id, e);
     } finally {
-      ctx.metrics().phase("verifier_push", System.nanoTime() - t);
+      metrics.phase("verifier_push", System.nanoTime() - t);
     }
   }
 
@@ -308,7 +314,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     } catch (KeylimeException e) {
       throw KeylimeErrors.toStatus("verifier", id, e);
     } finally {
-      ctx.metrics().phase("verify_identity", System.nanoTime() - t);
+      metrics.phase("verify_identity", System.nanoTime() - t);
     }
     if (!v.valid()) {
       throw Status.PERMISSION_DENIED.withDescription("the Keylime verifier does not accept the quote for agent " + id
@@ -336,10 +342,14 @@ final class AttestStream implements StreamObserver<AttestRequest> {
       case UNAVAILABLE -> "unavailable";
       default -> "error";
     };
-    ctx.metrics().outcome(outcome, reason);
+    metrics.outcome(outcome, reason);
     LOG.warn("attestation refused", "agent_uuid", payload == null ? "" : payload.agentId().value(),
         "code", e.getStatus().getCode().name(), "reason", reason, "error", e.getStatus().getDescription());
-    out.onError(e);
+    try {
+      out.onError(e);
+    } finally {
+      metrics.send();
+    }
   }
 
   /** SPIRE cancelled the stream (its agent went away): nothing more to send. */
@@ -348,6 +358,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     lock.lock();
     try {
       finish();
+      metrics.send();
     } finally {
       lock.unlock();
     }

@@ -3,6 +3,7 @@ package io.github.keylimeattestor.server;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.Empty;
 import io.github.keylimeattestor.keylime.AttestationStatus;
 import io.github.keylimeattestor.keylime.IdentityVerification;
 import io.github.keylimeattestor.keylime.OperationalState;
@@ -11,6 +12,9 @@ import io.github.keylimeattestor.keylime.TpmPublicArea;
 import io.github.keylimeattestor.keylime.VerifierAgentStatus;
 import io.github.keylimeattestor.proto.sovereign.AppKeyCertificate;
 import io.github.keylimeattestor.proto.sovereign.SovereignAttestation;
+import io.github.keylimeattestor.proto.spire.hostservice.metrics.AddSampleRequest;
+import io.github.keylimeattestor.proto.spire.hostservice.metrics.IncrCounterRequest;
+import io.github.keylimeattestor.proto.spire.hostservice.metrics.MetricsGrpc;
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestRequest;
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestResponse;
 import io.github.keylimeattestor.sovereign.AppKeyBinding;
@@ -24,7 +28,16 @@ import io.github.keylimeattestor.tpm.KeylimeTpm;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
 import io.github.keylimeattestor.tpm.structure.Templates;
 import io.github.keylimeattestor.tpm.testing.Swtpm;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.ManagedChannel;
+import io.grpc.MethodDescriptor;
+import io.grpc.Server;
 import io.grpc.Status;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.StreamObserver;
 import java.security.SecureRandom;
 import java.time.Clock;
@@ -34,6 +47,8 @@ import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.BooleanSupplier;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -124,7 +139,7 @@ class AttestStreamTest {
   }
 
   static final class Recorder implements StreamObserver<AttestResponse> {
-    final List<AttestResponse> messages = new java.util.concurrent.CopyOnWriteArrayList<>();
+    final List<AttestResponse> messages = new CopyOnWriteArrayList<>();
     final CountDownLatch ended = new CountDownLatch(1);
     volatile Status error;
     volatile boolean completed;
@@ -175,7 +190,11 @@ class AttestStreamTest {
   }
 
   static Recorder attest(AttestStream.Context ctx, AttestRequest payload, Runnable beforeAnswer) throws Exception {
-    Recorder out = new Recorder();
+    return attest(ctx, payload, beforeAnswer, new Recorder());
+  }
+
+  static Recorder attest(AttestStream.Context ctx, AttestRequest payload, Runnable beforeAnswer, Recorder out)
+      throws Exception {
     AttestStream s = new AttestStream(ctx, out);
     out.stream = s;
     s.onNext(payload);
@@ -409,5 +428,84 @@ class AttestStreamTest {
     assertThat(out.error.getDescription()).contains("signs with sha384 (ak_hash_alg in its agent_data.json)")
         .contains("RSASSA-SHA256").contains("agent_data_path");
     assertThat(out.messages).hasSize(1); // the challenge only: no agent attributes
+  }
+
+  /**
+   * Each metric is a call to SPIRE's Metrics host service, which costs more than a millisecond while
+   * the JIT is cold: the stream makes them once its answer is out, and none is lost.
+   */
+  @Test
+  void theStreamSendsItsMetricsToSpireAfterItsAnswerAndAllOfThem() throws Exception {
+    List<String> received = new CopyOnWriteArrayList<>();
+    String name = InProcessServerBuilder.generateName();
+    Server metricsHost = InProcessServerBuilder.forName(name).directExecutor()
+        .addService(new MetricsGrpc.MetricsImplBase() {
+          @Override
+          public void addSample(AddSampleRequest r, StreamObserver<Empty> o) {
+            received.add(String.join(".", r.getKeyList()) + " " + r.getLabels(0).getValue());
+            o.onNext(Empty.getDefaultInstance());
+            o.onCompleted();
+          }
+
+          @Override
+          public void incrCounter(IncrCounterRequest r, StreamObserver<Empty> o) {
+            received.add(String.join(".", r.getKeyList()) + " " + r.getLabels(0).getValue() + " "
+                + r.getLabels(1).getValue());
+            o.onNext(Empty.getDefaultInstance());
+            o.onCompleted();
+          }
+        }).build().start();
+    List<Recorder> current = new CopyOnWriteArrayList<>();
+    List<String> callsBeforeTheAnswer = new CopyOnWriteArrayList<>();
+    ManagedChannel channel = InProcessChannelBuilder.forName(name).directExecutor()
+        .intercept(new ClientInterceptor() {
+          @Override
+          public <Q, A> ClientCall<Q, A> interceptCall(MethodDescriptor<Q, A> method,
+              CallOptions options, Channel next) {
+            Recorder r = current.get(current.size() - 1);
+            if (!r.completed && r.error == null) {
+              callsBeforeTheAnswer.add(method.getBareMethodName());
+            }
+            return next.newCall(method, options);
+          }
+        }).build();
+    try {
+      AttestStream.Context base = context(new Answers(), Clock.systemUTC());
+      AttestMetrics metrics = new AttestMetrics(Optional.of(MetricsGrpc.newStub(channel)));
+      AttestStream.Context ctx = new AttestStream.Context(base.config(), base.keylime(), base.evidence(),
+          base.random(), base.clock(), metrics, base.deadlines());
+      current.add(new Recorder());
+      assertThat(attest(ctx, payload(), () -> {}, current.get(0)).completed).isTrue();
+      awaitUntil(() -> received.size() == 6);
+      assertThat(received).containsExactlyInAnyOrder("keylime_attestor.phase_ms registrar",
+          "keylime_attestor.phase_ms verifier", "keylime_attestor.phase_ms verify_identity",
+          "keylime_attestor.phase_ms evidence", "keylime_attestor.phase_ms total",
+          "keylime_attestor.attestation ok attested");
+
+      received.clear();
+      Answers failed = new Answers();
+      failed.status = status(OperationalState.INVALID_QUOTE, AttestationStatus.FAIL);
+      AttestStream.Context refusing = new AttestStream.Context(base.config(), failed, base.evidence(),
+          base.random(), base.clock(), metrics, base.deadlines());
+      current.add(new Recorder());
+      assertThat(attest(refusing, payload(), () -> {}, current.get(1)).error.getCode())
+          .isEqualTo(Status.Code.PERMISSION_DENIED);
+      awaitUntil(() -> received.stream().anyMatch(m -> m.startsWith("keylime_attestor.attestation")));
+      assertThat(received).contains("keylime_attestor.phase_ms registrar", "keylime_attestor.phase_ms verifier")
+          .filteredOn(m -> m.startsWith("keylime_attestor.attestation")).singleElement().asString()
+          .startsWith("keylime_attestor.attestation denied ");
+      assertThat(callsBeforeTheAnswer).isEmpty();
+    } finally {
+      channel.shutdownNow();
+      metricsHost.shutdownNow();
+    }
+  }
+
+  static void awaitUntil(BooleanSupplier done) throws InterruptedException {
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (!done.getAsBoolean()) {
+      assertThat(System.nanoTime()).as("waited 10 s").isLessThan(until);
+      Thread.sleep(5);
+    }
   }
 }
