@@ -4,6 +4,7 @@
 # every 50 re-attestations (SOAK_EVERY), then the first attestation and re-attestation latency.
 #   integration-tests/bench/soak.sh [N]
 #   SOAK_JFR=/tmp/jfr integration-tests/bench/soak.sh 35   # also a JFR recording of each plugin (jcmd JFR.start)
+#   SOAK_JFR_SETTINGS=/tmp/1ms.jfc ...                    # its settings (default: the JDK's "profile", 10 ms samples)
 #   SOAK_AGENT_EXE=/tmp/old/keylime-attestor-agent SOAK_SERVER_EXE=/tmp/old/keylime-attestor-server integration-tests/bench/soak.sh 35
 #   SOAK_TRAIN_CDS=1 integration-tests/bench/soak.sh 35   # with the class-data archive
 #   SOAK_NMT=1 integration-tests/bench/soak.sh 35   # plugins with -XX:NativeMemoryTracking=summary (JVM's own accounting)
@@ -38,7 +39,7 @@ cp=integration-tests/target/test-classes:integration-tests/target/classes:$(cat 
 # to the soak's JVM as SIGTERM, whose shutdown hook stops everything the soak started (SPIRE and the
 # plugins, swtpm, Keylime, the emulated agent), and the script waits for that before $work goes.
 java -cp "$cp" -Dproject.root="$work" -Dkeylime.scripts="$root/integration-tests/keylime" \
-  -Dkeylime.workdir="$work/keylime" -Dsoak.every="${SOAK_EVERY:-50}" -Dsoak.jfr="${SOAK_JFR:-}" \
+  -Dkeylime.workdir="$work/keylime" -Dsoak.every="${SOAK_EVERY:-50}" -Dsoak.jfr="${SOAK_JFR:-}" -Dsoak.jfr.settings="${SOAK_JFR_SETTINGS:-profile}" \
   io.github.keylimeattestor.it.ReattestationSoak "$n" &
 soak=$!
 stop() {

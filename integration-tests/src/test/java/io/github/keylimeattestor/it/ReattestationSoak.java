@@ -56,8 +56,9 @@ final class ReattestationSoak {
       if (!jfrDir.isEmpty()) {
         // jcmd, not -XX:StartFlightRecording: that prints "Started recording" on the plugin's stdout, where
         // SPIRE wants the handshake line
-        jcmd(agentPid, "JFR.start", "name=soak", "settings=profile", "filename=" + jfrDir + "/agent-" + agentPid + ".jfr");
-        jcmd(serverPid, "JFR.start", "name=soak", "settings=profile", "filename=" + jfrDir + "/server-" + serverPid + ".jfr");
+        String settings = "settings=" + System.getProperty("soak.jfr.settings", "profile");
+        jcmd(agentPid, "JFR.start", "name=soak", settings, "filename=" + jfrDir + "/agent-" + agentPid + ".jfr");
+        jcmd(serverPid, "JFR.start", "name=soak", settings, "filename=" + jfrDir + "/server-" + serverPid + ".jfr");
       }
       System.out.printf("%nmemory after the first attestation:%n");
       MemoryBreakdown.print("agent", agentPid);
