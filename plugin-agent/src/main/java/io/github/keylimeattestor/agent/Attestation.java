@@ -207,9 +207,9 @@ final class Attestation {
     if (!(source instanceof AgentConfig.UuidSource.AgentConf conf)) {
       return agentId(fetchUuid(), "the Keylime agent's /agent/info");
     }
-    String value = uuidFromConf(conf.path());
-    if (!"hash_ek".equals(value)) {
-      return agentId(value, "uuid in " + conf.path());
+    KeylimeAgentConf.Uuid uuid = uuidFromConf(conf.path());
+    if (!"hash_ek".equals(uuid.value())) {
+      return agentId(uuid.value(), "uuid in " + uuid.file());
     }
     TpmPublic ek = tpmAccess.use(config, "reading the EK for uuid = \"hash_ek\"", (tpm, ktpm) -> ktpm.ekPublic());
     try {
@@ -220,8 +220,8 @@ final class Attestation {
     }
   }
 
-  private String uuidFromConf(java.nio.file.Path path) throws AttestationFailure {
-    Optional<String> v;
+  private KeylimeAgentConf.Uuid uuidFromConf(java.nio.file.Path path) throws AttestationFailure {
+    Optional<KeylimeAgentConf.Uuid> v;
     try {
       v = KeylimeAgentConf.uuid(path);
     } catch (IOException e) {
@@ -229,12 +229,14 @@ final class Attestation {
           + " (check keylime_agent_config)", e);
     }
     if (v.isEmpty()) {
-      throw AttestationFailure.precondition(path + " sets no uuid in [agent], so the Keylime agent uses its default "
-          + "UUID, which cannot identify one node: set uuid in the Keylime agent's config", null);
+      throw AttestationFailure.precondition(path + " (and " + path.getFileName() + ".d/ beside it) sets no uuid in "
+          + "[agent], so the Keylime agent uses its default UUID, which cannot identify one node: set uuid in the "
+          + "Keylime agent's config", null);
     }
-    if (v.get().equals("generate")) {
-      throw AttestationFailure.precondition(path + " has uuid = \"generate\" (a new random UUID at every Keylime "
-          + "agent start): set keylime_agent_url to read it from the agent, or give the agent a fixed uuid", null);
+    if (v.get().value().equals("generate")) {
+      throw AttestationFailure.precondition(v.get().file() + " has uuid = \"generate\" (a new random UUID at every "
+          + "Keylime agent start): set keylime_agent_url to read it from the agent, or give the agent a fixed uuid",
+          null);
     }
     return v.get();
   }
