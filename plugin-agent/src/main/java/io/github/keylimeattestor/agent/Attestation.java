@@ -229,9 +229,9 @@ final class Attestation {
           + " (check keylime_agent_config)", e);
     }
     if (v.isEmpty()) {
-      throw AttestationFailure.precondition(path + " (and " + path.getFileName() + ".d/ beside it) sets no uuid in "
-          + "[agent], so the Keylime agent uses its default UUID, which cannot identify one node: set uuid in the "
-          + "Keylime agent's config", null);
+      throw AttestationFailure.precondition("no uuid in [agent] of " + KeylimeAgentConf.sources(path) + ", so the "
+          + "Keylime agent uses its default UUID, which cannot identify one node: set uuid in the Keylime agent's "
+          + "config", null);
     }
     if (v.get().value().equals("generate")) {
       throw AttestationFailure.precondition(v.get().file() + " has uuid = \"generate\" (a new random UUID at every "

@@ -4,51 +4,81 @@ import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.stream.Stream;
 
 /**
- * Reads {@code uuid} from the {@code [agent]} table of rust-keylime's agent.conf (TOML, read with
- * Jackson) and of its drop-in directory {@code <agent.conf>.d/}, as rust-keylime does: the file, then
- * every regular file in the directory in byte order of its name, each parsed as TOML and the last one
- * that sets {@code uuid} winning (rust-keylime's {@code load_default_locations}: agent.conf, then
- * agent.conf.d/*).
+ * Reads {@code uuid} from the {@code [agent]} table of rust-keylime's config (TOML, read with Jackson)
+ * from the files rust-keylime itself reads. Named by one of its default locations, that is all of
+ * them, each optional, the last {@code uuid} winning: /usr/etc/keylime/agent.conf, every regular file
+ * in /usr/etc/keylime/agent.conf.d/ in byte order of its name (its glob's order), then the same for
+ * /etc/keylime (rust-keylime's {@code load_default_locations}). Named by any other path, that file
+ * alone: rust-keylime reads another file only as {@code KEYLIME_AGENT_CONFIG}, and then no other.
  */
 final class KeylimeAgentConf {
+  static final Path SYS_CONFIG = Path.of("/usr/etc/keylime/agent.conf");
+  static final Path CONFIG = Path.of("/etc/keylime/agent.conf");
   private static final int MAX_BYTES = 1 << 20;
   private static final TomlMapper TOML = new TomlMapper();
-  private static final Comparator<Path> BY_NAME_BYTES = (a, b) -> Arrays.compareUnsigned(
-      a.getFileName().toString().getBytes(StandardCharsets.UTF_8),
-      b.getFileName().toString().getBytes(StandardCharsets.UTF_8));
 
   private KeylimeAgentConf() {}
 
   /** The raw value of {@code [agent] uuid} (a UUID, "hash_ek" or "generate") and the file that set it. */
   record Uuid(String value, Path file) {}
 
-  /** The uuid {@code file} and its drop-ins set; empty if none of them sets one. */
+  /** The uuid the Keylime agent reads from {@code file} (and its default locations); empty if none sets one. */
   static Optional<Uuid> uuid(Path file) throws IOException {
-    Optional<Uuid> found = uuidIn(file);
-    Path dropIns = file.resolveSibling(file.getFileName() + ".d");
-    if (Files.isDirectory(dropIns)) {
-      List<Path> files;
-      try (Stream<Path> s = Files.list(dropIns)) {
-        files = s.filter(Files::isRegularFile).sorted(BY_NAME_BYTES).toList();
+    return uuid(file, SYS_CONFIG, CONFIG);
+  }
+
+  /** As {@link #uuid(Path)}, with rust-keylime's two default files at {@code sysConfig} and {@code config}. */
+  static Optional<Uuid> uuid(Path file, Path sysConfig, Path config) throws IOException {
+    Path named = file.normalize();
+    if (!named.equals(sysConfig) && !named.equals(config)) {
+      return uuidIn(file);
+    }
+    List<Path> files = new ArrayList<>();
+    for (Path conf : List.of(sysConfig, config)) {
+      if (Files.exists(conf)) {
+        files.add(conf);
       }
-      for (Path f : files) {
-        Optional<Uuid> u = uuidIn(f);
-        if (u.isPresent()) {
-          found = u;
+      Path dropIns = dropIns(conf);
+      if (Files.isDirectory(dropIns)) {
+        try (Stream<Path> s = Files.list(dropIns)) {
+          // UnixPath orders by the bytes of the name, unsigned, as rust-keylime's glob does
+          s.filter(Files::isRegularFile).sorted(Comparator.comparing(Path::getFileName)).forEach(files::add);
         }
       }
     }
+    if (files.isEmpty()) {
+      throw new IOException("none of " + sources(file) + " exists: is the Keylime agent installed on this node?");
+    }
+    Optional<Uuid> found = Optional.empty();
+    for (Path f : files) {
+      Optional<Uuid> u = uuidIn(f);
+      if (u.isPresent()) {
+        found = u;
+      }
+    }
     return found;
+  }
+
+  /** What {@link #uuid(Path)} reads for {@code file}, for messages. */
+  static String sources(Path file) {
+    Path named = file.normalize();
+    if (!named.equals(SYS_CONFIG) && !named.equals(CONFIG)) {
+      return file.toString();
+    }
+    return SYS_CONFIG + ", " + dropIns(SYS_CONFIG) + "/, " + CONFIG + " and " + dropIns(CONFIG) + "/";
+  }
+
+  private static Path dropIns(Path conf) {
+    return conf.resolveSibling(conf.getFileName() + ".d");
   }
 
   private static Optional<Uuid> uuidIn(Path file) throws IOException {

@@ -55,26 +55,55 @@ class KeylimeAgentConfTest {
         .hasMessageContaining("larger than 1 MiB");
   }
 
-  /** rust-keylime reads agent.conf, then agent.conf.d/* (glob order: bytes of the name), the last uuid winning. */
+  /**
+   * Named by a default location, rust-keylime's own order: /usr/etc/keylime/agent.conf, its .d/ (glob
+   * order: bytes of the name), /etc/keylime/agent.conf, its .d/; each optional, the last uuid winning.
+   */
   @Test
-  void dropInsBesideTheFileOverrideItsUuidInByteOrderOfTheirNames() throws Exception {
-    Path f = conf("[agent]\nuuid = \"d432fbb3-d2f1-4a97-9ef7-75bd81c00000\"\nport = 9002\n");
-    assertThat(KeylimeAgentConf.uuid(f)).contains(new KeylimeAgentConf.Uuid("d432fbb3-d2f1-4a97-9ef7-75bd81c00000", f));
-    Path d = Files.createDirectory(dir.resolve("agent.conf.d"));
-    Files.writeString(d.resolve("10-a.conf"), "[agent]\nuuid = \"10a00000-0000-4000-8000-000000000000\"\n");
-    Files.writeString(d.resolve("20-b.conf"), "[agent]\nuuid = \"20b00000-0000-4000-8000-000000000000\"\n");
-    Files.writeString(d.resolve("Z-upper.conf"), "[agent]\nuuid = \"2a000000-0000-4000-8000-000000000000\"\n");
-    Path last = Files.writeString(d.resolve("a-lower.conf"), "[agent]\nuuid = \"3a000000-0000-4000-8000-000000000000\"\n");
-    Files.writeString(d.resolve("b-port.conf"), "[agent]\nport = 9003\n");
-    Files.createDirectory(d.resolve("c-directory"));
-    // "Z" (0x5a) before "a" (0x61), as rust-keylime's glob sorts; a case-blind order would pick Z-upper.conf
-    assertThat(KeylimeAgentConf.uuid(f)).contains(new KeylimeAgentConf.Uuid("3a000000-0000-4000-8000-000000000000", last));
+  void aDefaultLocationReadsAllOfThemInRustKeylimesOrder() throws Exception {
+    Path sys = Files.createDirectories(dir.resolve("usr/etc/keylime")).resolve("agent.conf");
+    Path etc = Files.createDirectories(dir.resolve("etc/keylime")).resolve("agent.conf");
+    Path sysD = Files.createDirectory(dir.resolve("usr/etc/keylime/agent.conf.d"));
+    Path etcD = Files.createDirectory(dir.resolve("etc/keylime/agent.conf.d"));
+    assertThatThrownBy(() -> KeylimeAgentConf.uuid(etc, sys, etc)).isInstanceOf(IOException.class)
+        .hasMessageContaining("none of");
 
-    Files.writeString(f, "[agent]\nport = 9002\n");
-    assertThat(KeylimeAgentConf.uuid(f)).contains(new KeylimeAgentConf.Uuid("3a000000-0000-4000-8000-000000000000", last));
+    Files.writeString(sys, "[agent]\nuuid = \"d432fbb3-d2f1-4a97-9ef7-75bd81c00000\"\n");
+    assertThat(KeylimeAgentConf.uuid(etc, sys, etc)).contains(new KeylimeAgentConf.Uuid(
+        "d432fbb3-d2f1-4a97-9ef7-75bd81c00000", sys)); // /etc/keylime/agent.conf need not exist
+    Path sysDropIn = Files.writeString(sysD.resolve("50.conf"), "[agent]\nuuid = \"50000000-0000-4000-8000-000000000000\"\n");
+    assertThat(KeylimeAgentConf.uuid(sys, sys, etc)).contains(new KeylimeAgentConf.Uuid(
+        "50000000-0000-4000-8000-000000000000", sysDropIn));
+    Files.writeString(etc, "[agent]\nuuid = \"e0000000-0000-4000-8000-000000000000\"\nport = 9002\n");
+    assertThat(KeylimeAgentConf.uuid(etc, sys, etc)).contains(new KeylimeAgentConf.Uuid(
+        "e0000000-0000-4000-8000-000000000000", etc));
 
-    Path broken = Files.writeString(d.resolve("d-broken.conf"), "[agent\n");
-    assertThatThrownBy(() -> KeylimeAgentConf.uuid(f)).isInstanceOf(IOException.class)
+    Files.writeString(etcD.resolve("10-a.conf"), "[agent]\nuuid = \"10a00000-0000-4000-8000-000000000000\"\n");
+    Files.writeString(etcD.resolve("Z-upper.conf"), "[agent]\nuuid = \"2a000000-0000-4000-8000-000000000000\"\n");
+    Path last = Files.writeString(etcD.resolve("a-lower.conf"), "[agent]\nuuid = \"3a000000-0000-4000-8000-000000000000\"\n");
+    Files.writeString(etcD.resolve("b-port.conf"), "[agent]\nport = 9003\n");
+    Files.createDirectory(etcD.resolve("c-directory"));
+    // "Z" (0x5a) before "a" (0x61), as rust-keylime's glob sorts; a case-blind order would pick Z-upper.conf.
+    // Named as /usr/etc/keylime/agent.conf too: the Keylime agent reads the same files.
+    for (Path named : new Path[] {etc, sys}) {
+      assertThat(KeylimeAgentConf.uuid(named, sys, etc)).contains(new KeylimeAgentConf.Uuid(
+          "3a000000-0000-4000-8000-000000000000", last));
+    }
+
+    Path broken = Files.writeString(etcD.resolve("d-broken.conf"), "[agent\n");
+    assertThatThrownBy(() -> KeylimeAgentConf.uuid(etc, sys, etc)).isInstanceOf(IOException.class)
         .hasMessageContaining(broken.toString()).hasMessageContaining("not valid TOML");
+  }
+
+  /** Any other path is what the Keylime agent reads as KEYLIME_AGENT_CONFIG: that file and no drop-in. */
+  @Test
+  void anotherPathIsThatFileAlone() throws Exception {
+    Path f = conf("[agent]\nuuid = \"d432fbb3-d2f1-4a97-9ef7-75bd81c00000\"\n");
+    Files.writeString(Files.createDirectory(dir.resolve("agent.conf.d")).resolve("50.conf"),
+        "[agent]\nuuid = \"50000000-0000-4000-8000-000000000000\"\n");
+    assertThat(KeylimeAgentConf.uuid(f)).contains(new KeylimeAgentConf.Uuid("d432fbb3-d2f1-4a97-9ef7-75bd81c00000", f));
+    assertThat(KeylimeAgentConf.sources(f)).isEqualTo(f.toString());
+    assertThat(KeylimeAgentConf.sources(Path.of("/etc/keylime/agent.conf"))).isEqualTo(
+        "/usr/etc/keylime/agent.conf, /usr/etc/keylime/agent.conf.d/, /etc/keylime/agent.conf and /etc/keylime/agent.conf.d/");
   }
 }

@@ -436,11 +436,6 @@ class TpmQuoteSourceTest {
     r = attestExpectingError();
     assertThat(r.error().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
     assertThat(r.error().getDescription()).contains("default");
-
-    // a drop-in of the Keylime agent's, as rust-keylime reads agent.conf.d/ after agent.conf
-    Files.writeString(Files.createDirectory(dir.resolve("agent.conf.d")).resolve("50-uuid.conf"),
-        "[agent]\nuuid = \"" + UUID + "\"\n");
-    assertThat(attestAndVerify(16).agentId().value()).isEqualTo(UUID);
   }
 
   @Test

@@ -245,17 +245,18 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     }
     SvidKeyRecorder.record(ctx.config().tpmBoundSvid(), node.svidKeys(), spiffeId, ctx.clock(),
         ctx.config().challengeTimeout());
-    finish();
     ctx.attested().accept(new AttestedNode(spiffeId, id, status.verifierId()));
     long total = System.nanoTime() - started;
     metrics.phase("total", total);
-    metrics.outcome("ok", "attested");
     LOG.info("node attested", "agent_uuid", id, "spiffe_id", spiffeId, "selectors", identity.selectors().size(),
         "svid_keys", node.svidKeys().size(), "server_ms", total / 1_000_000);
+    // Anything above that throws still reaches fail(), which answers; from here on the stream is done.
+    finish();
     try {
       out.onNext(AttestResponse.newBuilder().setAgentAttributes(AgentAttributes.newBuilder()
           .setSpiffeId(spiffeId).addAllSelectorValues(identity.selectors()).setCanReattest(true)).build());
       out.onCompleted();
+      metrics.outcome("ok", "attested"); // only an answer SPIRE took counts as attested
     } finally {
       metrics.send(); // after the answer: see AttestMetrics.Held
     }
