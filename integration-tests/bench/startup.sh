@@ -21,24 +21,7 @@ if [ -n "${BASELINE_DIR:-}" ]; then
   agent_base="$work/baseline/keylime-attestor-agent=$work/agent.hcl"
   server_base="$work/baseline/keylime-attestor-server=$work/server.hcl"
 fi
-# Configure needs real files: a throwaway CA/client certificate stands in for Keylime's.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=bench \
-  -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
-cat > "$work/agent.hcl" <<HCL
-tcti = "swtpm:host=127.0.0.1,port=2321"
-keylime_agent_uuid = "0b5f2b36-27a4-4d8e-9c61-3c4f2d7e9a10"
-agent_data_path = "$work/agent_data.json"
-app_key_path = "$work/app-key.blob"
-HCL
-cat > "$work/server.hcl" <<HCL
-registrar_urls = ["https://127.0.0.1:8891"]
-verifier_urls = ["https://127.0.0.1:8881"]
-tls {
-  ca_bundle = "$work/cert.pem"
-  client_cert = "$work/cert.pem"
-  client_key = "$work/key.pem"
-}
-HCL
+. integration-tests/bench/plugin-configs.sh
 # In the background: a SIGTERM or SIGINT to this script goes on to the JVM as SIGTERM (its shutdown hook
 # ends the plugin run in flight) and the script waits for it before $work goes.
 java -cp "integration-tests/target/test-classes:integration-tests/target/classes:$(cat integration-tests/target/bench.cp)" \
