@@ -15,8 +15,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 n=${1:-500}
-./mvnw -q -B -ntp -pl integration-tests -am test-compile package -DskipTests -DskipITs
-./mvnw -q -B -ntp -pl integration-tests dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/bench.cp
+. integration-tests/bench/lib.sh
+build_bench
 work=$(mktemp -d /tmp/soak.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/plugin-agent/target" "$work/plugin-server/target"
@@ -34,23 +34,8 @@ fi
 if [ "${SOAK_NMT:-0}" = 1 ]; then
   export KEYLIME_ATTESTOR_JAVA_OPTS="-XX:NativeMemoryTracking=summary ${KEYLIME_ATTESTOR_JAVA_OPTS:-}"
 fi
-cp=integration-tests/target/test-classes:integration-tests/target/classes:$(cat integration-tests/target/bench.cp)
-# In the background, so that a SIGTERM or SIGINT (Ctrl-C) to this script is acted on at once: it goes on
-# to the soak's JVM as SIGTERM, whose shutdown hook stops everything the soak started (SPIRE and the
-# plugins, swtpm, Keylime, the emulated agent), and the script waits for that before $work goes.
-java -cp "$cp" -Dproject.root="$work" -Dkeylime.scripts="$root/integration-tests/keylime" \
-  -Dkeylime.workdir="$work/keylime" -Dsoak.every="${SOAK_EVERY:-50}" -Dsoak.jfr="${SOAK_JFR:-}" -Dsoak.jfr.settings="${SOAK_JFR_SETTINGS:-profile}" \
-  io.github.keylimeattestor.it.ReattestationSoak "$n" &
-soak=$!
-stop() {
-  trap '' INT TERM
-  echo "soak.sh: $1, stopping the soak (pid $soak) and waiting for its teardown" >&2
-  kill -TERM "$soak" 2>/dev/null || true
-  wait "$soak" || true
-  exit "$2"
-}
-trap 'stop SIGTERM 143' TERM
-trap 'stop SIGINT 130' INT
-rc=0
-wait "$soak" || rc=$?
-exit "$rc"
+# run_stoppable: a SIGTERM or Ctrl-C reaches the soak's JVM, whose shutdown hook stops everything the
+# soak started (SPIRE and the plugins, swtpm, Keylime, the emulated agent) before $work goes.
+run_stoppable java -cp "$(bench_cp)" -Dproject.root="$work" -Dkeylime.scripts="$root/integration-tests/keylime" \
+  -Dkeylime.workdir="$work/keylime" -Dsoak.every="${SOAK_EVERY:-50}" -Dsoak.jfr="${SOAK_JFR:-}" \
+  -Dsoak.jfr.settings="${SOAK_JFR_SETTINGS:-profile}" io.github.keylimeattestor.it.ReattestationSoak "$n"

@@ -9,8 +9,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-./mvnw -q -B -ntp -pl integration-tests -am test-compile package -DskipTests -DskipITs
-./mvnw -q -B -ntp -pl integration-tests dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/bench.cp
+. integration-tests/bench/lib.sh
+build_bench
 work=$(mktemp -d /tmp/startup-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cp plugin-agent/target/keylime-attestor-agent plugin-server/target/keylime-attestor-server "$work/"
@@ -21,20 +21,7 @@ if [ -n "${BASELINE_DIR:-}" ]; then
   agent_base="$work/baseline/keylime-attestor-agent=$work/agent.hcl"
   server_base="$work/baseline/keylime-attestor-server=$work/server.hcl"
 fi
-. integration-tests/bench/plugin-configs.sh
-# In the background: a SIGTERM or SIGINT to this script goes on to the JVM as SIGTERM (its shutdown hook
-# ends the plugin run in flight) and the script waits for it before $work goes.
-java -cp "integration-tests/target/test-classes:integration-tests/target/classes:$(cat integration-tests/target/bench.cp)" \
-  -Druns="${RUNS:-10}" io.github.keylimeattestor.it.bench.StartupBenchmark \
-  $agent_base "$work/keylime-attestor-agent=$work/agent.hcl" $server_base "$work/keylime-attestor-server=$work/server.hcl" &
-bench=$!
-stop() {
-  trap '' INT TERM
-  kill -TERM "$bench" 2>/dev/null || true
-  wait "$bench" || true
-  exit "$1"
-}
-trap 'stop 143' TERM
-trap 'stop 130' INT
-wait "$bench"
+write_plugin_configs "$work"
+run_stoppable java -cp "$(bench_cp)" -Druns="${RUNS:-10}" io.github.keylimeattestor.it.bench.StartupBenchmark \
+  $agent_base "$work/keylime-attestor-agent=$work/agent.hcl" $server_base "$work/keylime-attestor-server=$work/server.hcl"
 echo "Go plugin (issue 12; not built here, it is in no Go module proxy): 6 / 6 ms exec to handshake, RSS after configure 13.5 / 13.8 MB"
