@@ -194,10 +194,6 @@ public final class Json {
     return new Json(Kind.NUMBER, n);
   }
 
-  public static Json bool(boolean b) {
-    return b ? TRUE : FALSE;
-  }
-
   public boolean isObject() {
     return kind == Kind.OBJECT;
   }

@@ -38,8 +38,7 @@ final class KeylimeAgentConf {
 
   /** As {@link #uuid(Path)}, with rust-keylime's two default files at {@code sysConfig} and {@code config}. */
   static Optional<Uuid> uuid(Path file, Path sysConfig, Path config) throws IOException {
-    Path named = file.normalize();
-    if (!named.equals(sysConfig) && !named.equals(config)) {
+    if (!isOneOf(file, sysConfig, config)) {
       return uuidIn(file);
     }
     List<Path> files = new ArrayList<>();
@@ -70,11 +69,15 @@ final class KeylimeAgentConf {
 
   /** What {@link #uuid(Path)} reads for {@code file}, for messages. */
   static String sources(Path file) {
-    Path named = file.normalize();
-    if (!named.equals(SYS_CONFIG) && !named.equals(CONFIG)) {
+    if (!isOneOf(file, SYS_CONFIG, CONFIG)) {
       return file.toString();
     }
     return SYS_CONFIG + ", " + dropIns(SYS_CONFIG) + "/, " + CONFIG + " and " + dropIns(CONFIG) + "/";
+  }
+
+  private static boolean isOneOf(Path file, Path sysConfig, Path config) {
+    Path named = file.normalize();
+    return named.equals(sysConfig) || named.equals(config);
   }
 
   private static Path dropIns(Path conf) {

@@ -52,6 +52,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -456,14 +457,14 @@ class AttestStreamTest {
             o.onCompleted();
           }
         }).build().start();
-    List<Recorder> current = new CopyOnWriteArrayList<>();
+    AtomicReference<Recorder> current = new AtomicReference<>(); // the stream in flight
     List<String> callsBeforeTheAnswer = new CopyOnWriteArrayList<>();
     ManagedChannel channel = InProcessChannelBuilder.forName(name).directExecutor()
         .intercept(new ClientInterceptor() {
           @Override
           public <Q, A> ClientCall<Q, A> interceptCall(MethodDescriptor<Q, A> method,
               CallOptions options, Channel next) {
-            Recorder r = current.get(current.size() - 1);
+            Recorder r = current.get();
             if (!r.completed && r.error == null) {
               callsBeforeTheAnswer.add(method.getBareMethodName());
             }
@@ -475,8 +476,8 @@ class AttestStreamTest {
       AttestMetrics metrics = new AttestMetrics(Optional.of(MetricsGrpc.newStub(channel)));
       AttestStream.Context ctx = new AttestStream.Context(base.config(), base.keylime(), base.evidence(),
           base.random(), base.clock(), metrics, base.deadlines());
-      current.add(new Recorder());
-      assertThat(attest(ctx, payload(), () -> {}, current.get(0)).completed).isTrue();
+      current.set(new Recorder());
+      assertThat(attest(ctx, payload(), () -> {}, current.get()).completed).isTrue();
       awaitUntil(() -> received.size() == 6);
       assertThat(received).containsExactlyInAnyOrder("keylime_attestor.phase_ms registrar",
           "keylime_attestor.phase_ms verifier", "keylime_attestor.phase_ms verify_identity",
@@ -488,8 +489,8 @@ class AttestStreamTest {
       failed.status = status(OperationalState.INVALID_QUOTE, AttestationStatus.FAIL);
       AttestStream.Context refusing = new AttestStream.Context(base.config(), failed, base.evidence(),
           base.random(), base.clock(), metrics, base.deadlines());
-      current.add(new Recorder());
-      assertThat(attest(refusing, payload(), () -> {}, current.get(1)).error.getCode())
+      current.set(new Recorder());
+      assertThat(attest(refusing, payload(), () -> {}, current.get()).error.getCode())
           .isEqualTo(Status.Code.PERMISSION_DENIED);
       awaitUntil(() -> received.stream().anyMatch(m -> m.startsWith("keylime_attestor.attestation")));
       Thread.sleep(100); // nothing more may come
@@ -499,10 +500,10 @@ class AttestStreamTest {
 
       // SPIRE cancels the stream after the payload: the phases so far still reach it, no outcome
       received.clear();
-      current.add(new Recorder());
-      AttestStream cancelled = new AttestStream(ctx, current.get(2));
+      current.set(new Recorder());
+      AttestStream cancelled = new AttestStream(ctx, current.get());
       cancelled.onNext(payload());
-      assertThat(current.get(2).messages).hasSize(1); // the challenge
+      assertThat(current.get().messages).hasSize(1); // the challenge
       cancelled.onError(Status.CANCELLED.asRuntimeException());
       awaitUntil(() -> received.size() >= 2);
       Thread.sleep(100);
