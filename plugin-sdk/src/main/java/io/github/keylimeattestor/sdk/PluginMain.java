@@ -28,6 +28,9 @@ import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ServerSocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -48,6 +51,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * <p>Order matters: stdout is taken away from everything but the handshake line before any library
  * loads; the socket listens before the handshake is printed; Shutdown replies before the exit.
+ *
+ * <p>The handshake line goes out as soon as the plugin socket listens (a JDK Unix-domain channel),
+ * before Netty and gRPC are built: go-plugin dials when it reads the line, and its connection waits
+ * in the socket's backlog until the gRPC server accepts it, so the host's work after the handshake
+ * overlaps with ours. A server that then fails to start logs why and exits 1, which SPIRE reports as
+ * the plugin exiting.
  */
 public final class PluginMain {
   /**
@@ -84,7 +93,8 @@ public final class PluginMain {
   private static final Log LOG = Log.named("pluginmain");
 
   private final Plugin plugin;
-  private final Transport transport = new Transport();
+  private Transport transport;
+  private ServerSocketChannel listening;
   private final AtomicBoolean stopped = new AtomicBoolean();
   private Path socketDir;
   private Path socket;
@@ -117,22 +127,13 @@ public final class PluginMain {
     PrintStream handshakeOut = new PrintStream(new FileOutputStream(FileDescriptor.out), false, StandardCharsets.US_ASCII);
     System.setOut(System.err);
     StartupWarmUp.start();
-    // No plugin uses Netty's native transports (the JDK's Unix-domain channels serve and dial), but
-    // grpc-netty asks for epoll when it loads, which copies epoll's library out of the jar and links it:
-    // about 5 ms before the handshake. An operator's own -Dio.netty.transport.noNative wins.
-    if (System.getProperty("io.netty.transport.noNative") == null) {
-      System.setProperty("io.netty.transport.noNative", "true");
-    }
-    JulBridge.install(java.util.logging.Level.WARNING);
-    // Netty would otherwise look for slf4j first (ServiceLoader, ~30 classes) only to end up in JUL too.
-    io.netty.util.internal.logging.InternalLoggerFactory.setDefaultFactory(
-        io.netty.util.internal.logging.JdkLoggerFactory.INSTANCE);
     if (args.length > 0 && args[0].equals("--version")) {
       handshakeOut.print(BuildInfo.current().line() + "\n");
       handshakeOut.flush();
       System.exit(0);
     }
     if (args.length > 0 && args[0].equals("--train-cds")) {
+      setUpLibraries();
       boolean ok = true;
       for (Plugin p : plugins) {
         ok &= new PluginMain(p).train();
@@ -149,9 +150,11 @@ public final class PluginMain {
     }
     PluginMain main = new PluginMain(plugin);
     try {
-      String line = main.start(System.getenv());
+      String line = main.listen(System.getenv());
       handshakeOut.print(line + "\n");
       handshakeOut.flush();
+      setUpLibraries();
+      main.serve();
       main.awaitTermination();
     } catch (Throwable t) {
       LOG.error("plugin failed to start", "error", t);
@@ -159,6 +162,20 @@ public final class PluginMain {
       System.exit(1);
     }
     System.exit(0);
+  }
+
+  /** Before the first Netty or gRPC class loads: their logging, and no native transport. */
+  private static void setUpLibraries() {
+    // No plugin uses Netty's native transports (the JDK's Unix-domain channels serve and dial), but
+    // grpc-netty asks for epoll when it loads, which copies epoll's library out of the jar and links it
+    // (about 5 ms). An operator's own -Dio.netty.transport.noNative wins.
+    if (System.getProperty("io.netty.transport.noNative") == null) {
+      System.setProperty("io.netty.transport.noNative", "true");
+    }
+    JulBridge.install(java.util.logging.Level.WARNING);
+    // Netty would otherwise look for slf4j first (ServiceLoader, ~30 classes) only to end up in JUL too.
+    io.netty.util.internal.logging.InternalLoggerFactory.setDefaultFactory(
+        io.netty.util.internal.logging.JdkLoggerFactory.INSTANCE);
   }
 
   /** The plugin whose type's magic cookie is set in {@code env}, or null. */
@@ -214,15 +231,32 @@ public final class PluginMain {
     }
   }
 
-  /** Listens and returns the handshake line (without newline). */
+  /** Listens, serves and returns the handshake line (without newline). */
   String start(Map<String, String> env) throws IOException {
+    String line = listen(env);
+    serve();
+    return line;
+  }
+
+  /**
+   * Binds the plugin socket and returns the handshake line (without newline). Connections wait in the
+   * socket's backlog until {@link #serve} accepts them.
+   */
+  String listen(Map<String, String> env) throws IOException {
     ignoreSigint();
     String base = env.getOrDefault("PLUGIN_UNIX_SOCKET_DIR", "");
     Path parent = Paths.get(base.isEmpty() ? System.getProperty("java.io.tmpdir") : base);
     socketDir = createSocketDirectory(parent);
     socket = socketDir.resolve("plugin.sock");
     Runtime.getRuntime().addShutdownHook(new Thread(this::removeSocket, "plugin-cleanup"));
+    listening = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+    listening.bind(UnixDomainSocketAddress.of(socket));
+    return "1|1|unix|" + socket.toAbsolutePath() + "|grpc|";
+  }
 
+  /** Serves the plugin's and go-plugin's services on the socket {@link #listen} bound. */
+  void serve() throws IOException {
+    transport = new Transport();
     BrokerService broker = new BrokerService(HostServices.HOST_SERVICE_PROVIDER_ID);
     String pluginServiceName = plugin.pluginService().getServiceDescriptor().getName();
     List<String> names = List.of(pluginServiceName, ConfigGrpc.SERVICE_NAME);
@@ -235,9 +269,8 @@ public final class PluginMain {
         this::deinit);
     List<BindableService> internal = List.of(new HealthService(), broker, new ControllerService(this::shutdownAndExit),
         new StdioService(), init, new ConfigService(plugin));
-    server = transport.serve(socket, List.of(plugin.pluginService()), internal);
+    server = transport.serve(listening, List.of(plugin.pluginService()), internal);
     LOG.info("plugin serving", "plugin", plugin.name(), "type", plugin.type(), "pid", ProcessHandle.current().pid(), "socket", socket.toString());
-    return "1|1|unix|" + socket.toAbsolutePath() + "|grpc|";
   }
 
   /** Starts, calls itself as SPIRE would (health, broker, Init, Config), stops. */
@@ -346,7 +379,16 @@ public final class PluginMain {
         Thread.currentThread().interrupt();
       }
     }
-    transport.close();
+    if (transport != null) {
+      transport.close();
+    }
+    if (listening != null) {
+      try {
+        listening.close();
+      } catch (IOException e) {
+        LOG.debug("closing the plugin socket failed", "error", e);
+      }
+    }
     removeSocket();
   }
 

@@ -11,10 +11,9 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioDomainSocketChannel;
-import io.netty.channel.socket.nio.NioServerDomainSocketChannel;
 import java.io.IOException;
 import java.net.UnixDomainSocketAddress;
-import java.nio.file.Path;
+import java.nio.channels.ServerSocketChannel;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -31,9 +30,11 @@ final class Transport implements AutoCloseable {
   private final EventLoopGroup loop = new MultiThreadIoEventLoopGroup(1, daemon("plugin-io"), NioIoHandler.newFactory());
   private final ExecutorService executor = Executors.newCachedThreadPool(daemon("plugin-rpc"));
 
-  Server serve(Path socket, List<ServerServiceDefinition> services, List<BindableService> bindables) throws IOException {
-    NettyServerBuilder b = NettyServerBuilder.forAddress(UnixDomainSocketAddress.of(socket))
-        .channelType(NioServerDomainSocketChannel.class)
+  /** Serves on {@code listening}, a bound Unix-domain channel, which the server owns from here on. */
+  Server serve(ServerSocketChannel listening, List<ServerServiceDefinition> services, List<BindableService> bindables)
+      throws IOException {
+    NettyServerBuilder b = NettyServerBuilder.forAddress(listening.getLocalAddress())
+        .channelFactory(new BoundServerChannelFactory(listening))
         .bossEventLoopGroup(loop)
         .workerEventLoopGroup(loop)
         .executor(executor)
