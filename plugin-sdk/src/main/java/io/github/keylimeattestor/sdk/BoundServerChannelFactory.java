@@ -1,11 +1,13 @@
 package io.github.keylimeattestor.sdk;
 
+import io.github.keylimeattestor.sdk.log.Log;
 import io.netty.channel.ChannelConfig;
 import io.netty.channel.ChannelFactory;
 import io.netty.channel.ChannelMetadata;
 import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.DefaultChannelConfig;
 import io.netty.channel.ServerChannel;
+import io.netty.channel.ServerChannelRecvByteBufAllocator;
 import io.netty.channel.nio.AbstractNioMessageChannel;
 import io.netty.channel.socket.nio.NioDomainSocketChannel;
 import java.io.IOException;
@@ -42,7 +44,18 @@ final class BoundServerChannelFactory implements ChannelFactory<ServerChannel> {
 
   private static final class Channel extends AbstractNioMessageChannel implements ServerChannel {
     private static final ChannelMetadata METADATA = new ChannelMetadata(false, 16);
-    private final ChannelConfig config = new DefaultChannelConfig(this);
+    private static final Log LOG = Log.named("pluginmain");
+    /**
+     * As a server channel's config: accepts until no connection is pending (the server allocator), and
+     * when the accept handler turns auto-read off after a failed accept (out of file descriptors) the
+     * pending read is cleared, so the selector stops firing for the connection still queued.
+     */
+    private final ChannelConfig config = new DefaultChannelConfig(this, new ServerChannelRecvByteBufAllocator()) {
+      @Override
+      protected void autoReadCleared() {
+        clearReadPending();
+      }
+    };
     private volatile boolean bound;
 
     Channel(ServerSocketChannel listening) {
@@ -88,8 +101,11 @@ final class BoundServerChannelFactory implements ChannelFactory<ServerChannel> {
         buf.add(new NioDomainSocketChannel(this, accepted));
         return 1;
       } catch (RuntimeException e) {
+        // one connection that cannot be set up must not close the listener (any error but an
+        // IOException here would): the host would then wait for a server that no longer accepts
+        LOG.warn("could not set up an accepted connection", "error", e);
         accepted.close();
-        throw e;
+        return 0;
       }
     }
 

@@ -90,16 +90,20 @@ public final class PluginMain {
    */
   public static final int MAX_CONCURRENT_STREAMS = 256;
 
+  /** Connections the plugin socket queues before the server accepts them; SPIRE makes one. */
+  static final int LISTEN_BACKLOG = 16;
+
   private static final Log LOG = Log.named("pluginmain");
 
   private final Plugin plugin;
-  private Transport transport;
-  private ServerSocketChannel listening;
   private final AtomicBoolean stopped = new AtomicBoolean();
-  private Path socketDir;
-  private Path socket;
-  private Server server;
-  private HostServices hostServices;
+  // read by stop() on the Controller's or a shutdown thread
+  private volatile Transport transport;
+  private volatile ServerSocketChannel listening;
+  private volatile Path socketDir;
+  private volatile Path socket;
+  private volatile Server server;
+  private volatile HostServices hostServices;
 
   PluginMain(Plugin plugin) {
     this.plugin = plugin;
@@ -250,7 +254,7 @@ public final class PluginMain {
     socket = socketDir.resolve("plugin.sock");
     Runtime.getRuntime().addShutdownHook(new Thread(this::removeSocket, "plugin-cleanup"));
     listening = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-    listening.bind(UnixDomainSocketAddress.of(socket));
+    listening.bind(UnixDomainSocketAddress.of(socket), LISTEN_BACKLOG);
     return "1|1|unix|" + socket.toAbsolutePath() + "|grpc|";
   }
 

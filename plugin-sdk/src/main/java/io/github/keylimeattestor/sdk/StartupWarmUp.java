@@ -11,11 +11,11 @@ import java.util.List;
 import java.util.zip.ZipFile;
 
 /**
- * Work on the way to the handshake that can run on a second core while the main thread builds the
- * gRPC server: the first look into the class path reads the plugin jar's central directory (some
+ * Work on the way to the gRPC server that can run on a second core while the main thread binds the
+ * plugin socket, prints the handshake line and builds the server: the first look into the class path reads the plugin jar's central directory (some
  * 18,000 entries; the JDK shares one parsed copy among all openers of a file, so the class loader
  * then finds it read), the JDK's Unix-domain socket code makes a SecureRandom when it first loads
- * (security providers), and Netty's handler masks read {@code @Skip} annotations, for which the JDK
+ * (security providers; whichever thread comes first makes it), and Netty's handler masks read {@code @Skip} annotations, for which the JDK
  * spins a proxy class at every start. Only JDK initialisation and reflection that initialises no
  * Netty class run here, so no class-initialisation lock can be taken in the opposite order by the
  * main thread (no deadlock). Failures do not matter: the main thread then does the same work itself.
