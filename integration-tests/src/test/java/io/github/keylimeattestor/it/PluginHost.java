@@ -28,6 +28,7 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 
@@ -41,13 +42,15 @@ final class PluginHost implements AutoCloseable {
   final Process process;
   final ManagedChannel channel;
   final Path log;
+  final String socket;
   private final MultiThreadIoEventLoopGroup loop;
 
-  private PluginHost(Process process, ManagedChannel channel, Path log, MultiThreadIoEventLoopGroup loop) {
+  private PluginHost(Process process, String socket, Path log, MultiThreadIoEventLoopGroup loop) {
     this.process = process;
-    this.channel = channel;
+    this.socket = socket;
     this.log = log;
     this.loop = loop;
+    this.channel = dial();
   }
 
   /** Starts {@code executable}; its stderr (hclog JSON) goes to {@code log}. No host services are offered. */
@@ -57,8 +60,14 @@ final class PluginHost implements AutoCloseable {
 
   /** As {@link #start(Path, Path)} for a plugin block of type {@code pluginType} (its magic cookie). */
   static PluginHost start(Path executable, Path log, String pluginType) throws IOException {
+    return start(List.of(executable.toString()), log, pluginType);
+  }
+
+  /** As {@link #start(Path, Path, String)} for a command that execs the plugin (e.g. under a shell's ulimit). */
+  static PluginHost start(List<String> command, Path log, String pluginType) throws IOException {
+    String executable = command.get(command.size() - 1);
     Files.createDirectories(log.getParent());
-    ProcessBuilder pb = new ProcessBuilder(executable.toString())
+    ProcessBuilder pb = new ProcessBuilder(command)
         .redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()));
     pb.environment().put(pluginType, pluginType);
     pb.environment().put("PLUGIN_PROTOCOL_VERSIONS", "1");
@@ -71,10 +80,8 @@ final class PluginHost implements AutoCloseable {
       if (!m.matches()) {
         throw new IOException(executable + " printed no go-plugin handshake (got " + line + "); log: " + log);
       }
-      ManagedChannel ch = NettyChannelBuilder.forAddress(new DomainSocketAddress(m.group(1)))
-          .channelType(EpollDomainSocketChannel.class).eventLoopGroup(loop)
-          .withOption(ChannelOption.SO_KEEPALIVE, null).usePlaintext().build();
-      PluginHost host = new PluginHost(p, ch, log, loop);
+      PluginHost host = new PluginHost(p, m.group(1), log, loop);
+      ManagedChannel ch = host.channel;
       GRPCBrokerGrpc.newStub(ch).startStream(Observers.<ConnInfo>ignoring())
           .onNext(ConnInfo.newBuilder().setServiceId(1).setNetwork("unix").setAddress("/nonexistent/host.sock").build());
       InitGrpc.newBlockingStub(ch).init(InitRequest.getDefaultInstance());
@@ -84,6 +91,13 @@ final class PluginHost implements AutoCloseable {
       loop.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
       throw e;
     }
+  }
+
+  /** A new connection to the plugin's socket (the caller shuts it down). */
+  ManagedChannel dial() {
+    return NettyChannelBuilder.forAddress(new DomainSocketAddress(socket))
+        .channelType(EpollDomainSocketChannel.class).eventLoopGroup(loop)
+        .withOption(ChannelOption.SO_KEEPALIVE, null).usePlaintext().build();
   }
 
   void configure(String trustDomain, String hcl) {
