@@ -29,6 +29,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * quote_source = "keylime_agent": the quote comes from the Keylime agent's /quotes/identity over
@@ -40,7 +41,7 @@ class KeylimeAgentQuoteSourceTest {
   static final SecureRandom RANDOM = new SecureRandom();
 
   static Swtpm swtpm;
-  static Path dir;
+  @TempDir static Path dir;
   static KeyBlob ak;
   static TestPki.Issued clientCa;
   static TestPki.Issued agentServer;
@@ -52,7 +53,6 @@ class KeylimeAgentQuoteSourceTest {
   @BeforeAll
   static void setUpNode() throws Exception {
     swtpm = Swtpm.start();
-    dir = Files.createTempDirectory("plugin-agent-keylime");
     try (var tpm = swtpm.tpm()) {
       KeylimeTpm k = new KeylimeTpm(tpm);
       ak = new KeylimeAgentTpm(k).createAk(Templates.akRsa(Alg.SHA256));

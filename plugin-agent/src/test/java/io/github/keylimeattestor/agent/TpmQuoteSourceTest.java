@@ -60,7 +60,7 @@ class TpmQuoteSourceTest {
   static final ByteArrayOutputStream LOG = new ByteArrayOutputStream();
 
   static Swtpm swtpm;
-  static Path shared;
+  @TempDir static Path shared;
   static Path agentData;
   static TpmPublic akPublic;
 
@@ -73,7 +73,6 @@ class TpmQuoteSourceTest {
   static void startTpm() throws Exception {
     Log.redirect(LOG);
     swtpm = Swtpm.start();
-    shared = Files.createTempDirectory("plugin-agent-test");
     agentData = shared.resolve("agent_data.json");
     try (var tpm = swtpm.tpm()) {
       KeylimeTpm k = new KeylimeTpm(tpm);
