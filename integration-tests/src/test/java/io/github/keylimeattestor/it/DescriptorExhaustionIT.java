@@ -28,7 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The agent plugin's executable under a low descriptor limit, and a local peer that connects until
  * the plugin cannot accept any more: the plugin neither spins on the connection it cannot accept
- * (before, its event loop woke for it without end and logged each failure: 214,802 log records in
+ * (before, its event loop woke for it without end and logged each failure: 145,807 log records in
  * 2 s) nor stops accepting for good: once descriptors are free again, a new connection is served.
  */
 class DescriptorExhaustionIT {
