@@ -28,6 +28,13 @@ final class KeylimeAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase imp
   private volatile KeylimeAgentClients agentClients = new KeylimeAgentClients();
   private volatile AgentMetrics metrics = new AgentMetrics(java.util.Optional.empty());
 
+  KeylimeAgentPlugin() {}
+
+  /** With these metrics instead of those of {@link #init}'s host services (tests). */
+  KeylimeAgentPlugin(AgentMetrics metrics) {
+    this.metrics = metrics;
+  }
+
   @Override
   public String name() {
     return "keylime";
@@ -100,9 +107,13 @@ final class KeylimeAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase imp
       // of CPU while the JIT is cold, and SPIRE need not wait for them.
       metrics.tpm("payload", took);
     } catch (AttestationFailure e) {
-      return fail(out, failed("payload", e));
+      StreamObserver<Challenge> ended = fail(out, failed("payload", e));
+      metrics.outcome("payload", e.code().name());
+      return ended;
     } catch (RuntimeException e) {
-      return fail(out, bug("payload", e));
+      StreamObserver<Challenge> ended = fail(out, bug("payload", e));
+      metrics.outcome("payload", "error");
+      return ended;
     }
     return new ChallengeObserver(attestation, out);
   }
@@ -132,8 +143,10 @@ final class KeylimeAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase imp
         log.info("answered the attestation challenge", "keylime_agent_uuid", attestation.agentId().value());
       } catch (AttestationFailure e) {
         finish(failed("challenge", e));
+        metrics.outcome("challenge", e.code().name());
       } catch (RuntimeException e) {
         finish(bug("challenge", e));
+        metrics.outcome("challenge", "error");
       }
     }
 
@@ -157,14 +170,13 @@ final class KeylimeAgentPlugin extends NodeAttestorGrpc.NodeAttestorImplBase imp
     }
   }
 
+  // failed and bug log; the caller counts the outcome after the error has gone to SPIRE (as with the answers)
   private StatusException failed(String phase, AttestationFailure e) {
-    metrics.outcome(phase, e.code().name());
     log.warn("attestation failed", "phase", phase, "code", e.code().name(), "error", e.getMessage());
     return e.toStatus();
   }
 
   private StatusException bug(String phase, RuntimeException e) {
-    metrics.outcome(phase, "error");
     log.error("attestation failed (bug)", "phase", phase, "error", String.valueOf(e));
     return Status.INTERNAL.withDescription("keylime agent plugin bug during " + phase + ": " + e).asException();
   }

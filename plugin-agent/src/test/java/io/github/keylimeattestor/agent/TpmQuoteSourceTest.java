@@ -28,7 +28,17 @@ import io.github.keylimeattestor.tpm.structure.TpmPublic;
 import io.github.keylimeattestor.tpm.testing.AgentDataWriter;
 import io.github.keylimeattestor.tpm.testing.Swtpm;
 import io.github.keylimeattestor.tpm.testing.Tabrmd;
+import com.google.protobuf.Empty;
+import io.github.keylimeattestor.proto.spire.hostservice.metrics.AddSampleRequest;
+import io.github.keylimeattestor.proto.spire.hostservice.metrics.IncrCounterRequest;
+import io.github.keylimeattestor.proto.spire.hostservice.metrics.Label;
+import io.github.keylimeattestor.proto.spire.hostservice.metrics.MetricsGrpc;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
 import io.grpc.Status;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import io.grpc.stub.StreamObserver;
 import java.io.ByteArrayOutputStream;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
@@ -39,10 +49,14 @@ import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -257,6 +271,73 @@ class TpmQuoteSourceTest {
 
     configure(config());
     attestAndVerify(16);
+  }
+
+  @Test
+  void metricsCountTheOutcomeAndTimeTheTpm() throws Exception {
+    BlockingQueue<com.google.protobuf.Message> sent = new LinkedBlockingQueue<>();
+    MetricsGrpc.MetricsImplBase host = new MetricsGrpc.MetricsImplBase() {
+      @Override
+      public void incrCounter(IncrCounterRequest r, StreamObserver<Empty> out) {
+        sent.add(r);
+        out.onNext(Empty.getDefaultInstance());
+        out.onCompleted();
+      }
+
+      @Override
+      public void addSample(AddSampleRequest r, StreamObserver<Empty> out) {
+        sent.add(r);
+        out.onNext(Empty.getDefaultInstance());
+        out.onCompleted();
+      }
+    };
+    String name = InProcessServerBuilder.generateName();
+    Server metricsServer = InProcessServerBuilder.forName(name).addService(host).build().start();
+    ManagedChannel toHost = InProcessChannelBuilder.forName(name).build();
+    try {
+      plugin = new KeylimeAgentPlugin(new AgentMetrics(Optional.of(MetricsGrpc.newStub(toHost))));
+      spire.close();
+      spire = new InProcessAttestor(plugin.nodeAttestor());
+      configure(config());
+      attestAndVerify(16);
+      assertThat(take(sent, 3)).containsExactlyInAnyOrder(
+          "keylime_attestor.tpm_ms{step=payload}", "keylime_attestor.tpm_ms{step=challenge}",
+          "keylime_attestor.attestation{outcome=ok,phase=challenge} 1");
+
+      int closedPort;
+      try (ServerSocket s = new ServerSocket(0)) {
+        closedPort = s.getLocalPort();
+      }
+      configure(config().replace("127.0.0.1:" + swtpm.port, "127.0.0.1:" + closedPort));
+      assertThat(attestExpectingError().error().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+      assertThat(take(sent, 1)).containsExactly("keylime_attestor.attestation{outcome=unavailable,phase=payload} 1");
+      assertThat(sent.poll(300, TimeUnit.MILLISECONDS)).as("nothing else sent").isNull();
+    } finally {
+      toHost.shutdownNow();
+      metricsServer.shutdownNow();
+    }
+  }
+
+  /** The next {@code n} metrics sent, as key{labels} (and the value of a counter). */
+  static List<String> take(BlockingQueue<com.google.protobuf.Message> sent, int n) throws InterruptedException {
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      com.google.protobuf.Message m = sent.poll(10, TimeUnit.SECONDS);
+      assertThat(m).as("metric %d of %d", i + 1, n).isNotNull();
+      if (m instanceof IncrCounterRequest c) {
+        out.add(String.join(".", c.getKeyList()) + labels(c.getLabelsList()) + " " + (long) c.getVal());
+      } else {
+        AddSampleRequest a = (AddSampleRequest) m;
+        assertThat(a.getVal()).as("TPM milliseconds").isPositive();
+        out.add(String.join(".", a.getKeyList()) + labels(a.getLabelsList()));
+      }
+    }
+    return out;
+  }
+
+  static String labels(List<Label> labels) {
+    return labels.stream().map(l -> l.getName() + "=" + l.getValue())
+        .collect(java.util.stream.Collectors.joining(",", "{", "}"));
   }
 
   /** Fills every transient slot of the swtpm with objects of another client, as leaked AKs would. */
