@@ -107,7 +107,8 @@ record AgentConfig(
     Duration timeout = c.optDuration("timeout", DEFAULT_TIMEOUT);
     c.rejectUnknownKeys();
 
-    if (timeout.isZero() || timeout.isNegative() || timeout.compareTo(Duration.ofMinutes(5)) > 0) {
+    // under 1 ms would become 0 ms, which sockets and D-Bus take as "wait for ever"
+    if (timeout.compareTo(Duration.ofMillis(1)) < 0 || timeout.compareTo(Duration.ofMinutes(5)) > 0) {
       c.problem("timeout must be between 1ms and 5m");
     }
     UuidSource uuid = null;

@@ -47,7 +47,9 @@ final class AgentDataFile {
     for (int attempt = 1; attempt <= tries; attempt++) {
       byte[] bytes;
       try {
-        bytes = Files.readAllBytes(path);
+        try (var in = Files.newInputStream(path)) {
+          bytes = in.readNBytes(AgentData.DEFAULT_LIMIT + 1); // a large file named by mistake is not read whole
+        }
       } catch (NoSuchFileException e) {
         throw AttestationFailure.unavailable(path + " does not exist: is the Keylime agent "
             + "installed and started (it writes agent_data.json when it creates its AK)? Check agent_data_path", e);
@@ -56,7 +58,7 @@ final class AgentDataFile {
             + " (spire-agent needs read access to the Keylime agent's agent_data.json)", e);
       }
       if (bytes.length > AgentData.DEFAULT_LIMIT) {
-        throw AttestationFailure.precondition(path + " is " + bytes.length + " bytes, more than the limit of "
+        throw AttestationFailure.precondition(path + " is more than the limit of "
             + AgentData.DEFAULT_LIMIT + ": it is not a rust-keylime agent_data.json", null);
       }
       text = new String(bytes, StandardCharsets.UTF_8);

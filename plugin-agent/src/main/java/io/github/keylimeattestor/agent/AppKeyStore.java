@@ -37,8 +37,11 @@ final class AppKeyStore {
 
   private AppKeyStore() {}
 
-  /** The App Key blob, proven loadable by this TPM. Call inside {@link TpmAccess#use}. */
-  static KeyBlob loadOrCreate(Path path, KeylimeTpm ktpm) throws IOException, TpmException {
+  /**
+   * The App Key blob, proven loadable by this TPM. Call inside {@link TpmAccess#use}. The file's own
+   * problems are FailedPrecondition naming app_key_path (an IOException here is the TPM's).
+   */
+  static KeyBlob loadOrCreate(Path path, KeylimeTpm ktpm) throws IOException, TpmException, AttestationFailure {
     KeyBlob blob;
     try {
       blob = KeyBlob.parse(read(path), KeyBlob.DEFAULT_LIMIT);
@@ -64,18 +67,30 @@ final class AppKeyStore {
     return blob;
   }
 
-  private static byte[] read(Path path) throws IOException {
+  private static byte[] read(Path path) throws NoSuchFileException, AttestationFailure {
     if (!Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS) && Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
-      throw new IOException("app_key_path " + path + " is not a regular file");
+      throw AttestationFailure.precondition("app_key_path " + path + " is not a regular file (a symbolic link or"
+          + " a directory): point app_key_path at the key blob itself, or at a path where none exists yet", null);
     }
     try (var in = Files.newInputStream(path, LinkOption.NOFOLLOW_LINKS)) {
       return in.readNBytes(KeyBlob.DEFAULT_LIMIT + 1); // longer fails KeyBlob.parse: recreated
+    } catch (NoSuchFileException e) {
+      throw e;
+    } catch (IOException e) {
+      throw AttestationFailure.precondition("cannot read app_key_path " + path + " (" + e + "): spire-agent's user"
+          + " must own it", e);
     }
   }
 
-  private static KeyBlob create(Path path, KeylimeTpm ktpm, String whyReplaced) throws IOException, TpmException {
+  private static KeyBlob create(Path path, KeylimeTpm ktpm, String whyReplaced)
+      throws IOException, TpmException, AttestationFailure {
     KeyBlob blob = ktpm.createAppKey(Templates.appKeyEccP256());
-    write(path, blob.marshal());
+    try {
+      write(path, blob.marshal());
+    } catch (IOException e) {
+      throw AttestationFailure.precondition("cannot write the App Key to app_key_path " + path + " (" + e
+          + "): spire-agent's user needs write access to its directory", e);
+    }
     if (whyReplaced == null) {
       LOG.info("created the App Key", "app_key_path", path.toString());
     } else {

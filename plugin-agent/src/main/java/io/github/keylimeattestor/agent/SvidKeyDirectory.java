@@ -46,7 +46,10 @@ final class SvidKeyDirectory {
     return KEY_ID.matcher(keyId).matches();
   }
 
-  /** Every readable key blob, by key ID (sorted); unreadable files are logged and skipped. */
+  /**
+   * Every key blob, by key ID (sorted). A file that is no key blob is logged and skipped; one that
+   * cannot be read is an error naming it (skipped, its key would silently be made again).
+   */
   Map<String, KeyBlob> readAll() throws IOException {
     Map<String, KeyBlob> out = new TreeMap<>();
     if (!Files.isDirectory(dir)) {
@@ -63,6 +66,9 @@ final class SvidKeyDirectory {
           out.put(id, KeyBlob.parse(in.readNBytes(KeyBlob.DEFAULT_LIMIT + 1), KeyBlob.DEFAULT_LIMIT));
         } catch (TpmFormatException e) {
           LOG.warn("ignoring a file that is not a TPM key blob", "path", f.toString(), "error", e.getMessage());
+        } catch (IOException e) {
+          throw new IOException("cannot read the key blob " + f + " (" + e + "): spire-agent's user must be able"
+              + " to read every *" + SUFFIX + " file in it", e);
         }
       }
     }

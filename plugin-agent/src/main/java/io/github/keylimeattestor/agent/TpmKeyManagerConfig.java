@@ -27,7 +27,7 @@ record TpmKeyManagerConfig(Path directory, Optional<Tcti.Spec> tcti, Duration ti
     Optional<Tcti.Spec> tcti = read == null ? Optional.empty() : read;
     Duration timeout = c.optDuration("timeout", AgentConfig.DEFAULT_TIMEOUT);
     c.rejectUnknownKeys();
-    if (timeout.isZero() || timeout.isNegative() || timeout.compareTo(Duration.ofSeconds(25)) > 0) {
+    if (timeout.compareTo(Duration.ofMillis(1)) < 0 || timeout.compareTo(Duration.ofSeconds(25)) > 0) {
       // spire-agent gives every KeyManager call 30 s
       c.problem("timeout must be between 1ms and 25s");
     }

@@ -108,6 +108,7 @@ class AgentConfigTest {
       keylime_agent_url = "https://127.0.0.1:9002"                      | keylime_agent_url is set but unused
       tpm_devise = "/dev/tpm0"                                          | unknown setting tpm_devise
       timeout = "0s"                                                    | timeout must be
+      timeout = "500us"                                                 | timeout must be between 1ms and 5m
       timeout = "soon"                                                  | timeout
       app_key_path = 5                                                  | app_key_path must be a string
       """)

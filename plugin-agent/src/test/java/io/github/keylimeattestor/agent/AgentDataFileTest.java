@@ -98,4 +98,18 @@ class AgentDataFileTest {
     assertThat(e.code()).isEqualTo(Status.Code.FAILED_PRECONDITION);
     assertThat(e.getMessage()).contains("is not a rust-keylime agent_data.json").contains("agent_data_path");
   }
+
+  @Test
+  void aLargeFileIsRefusedAfterReadingOneByteMoreThanTheLimit() throws Exception {
+    // a 100 MB sparse file: read whole, as before, it would not fit the launcher's 64 MB heap
+    Path f = dir.resolve("big.log");
+    try (var ch = java.nio.channels.FileChannel.open(f, java.nio.file.StandardOpenOption.CREATE_NEW,
+        java.nio.file.StandardOpenOption.WRITE)) {
+      ch.write(java.nio.ByteBuffer.wrap(new byte[] {'{'}), 100L << 20);
+    }
+    AttestationFailure e = catchThrowableOfType(AttestationFailure.class, () -> new AgentDataFile(f, 2, NO_WAIT).read());
+    assertThat(e.code()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    assertThat(e.getMessage()).contains("is more than the limit of " + AgentData.DEFAULT_LIMIT)
+        .contains("is not a rust-keylime agent_data.json");
+  }
 }

@@ -24,6 +24,8 @@ class TpmKeyManagerConfigTest {
         .hasMessageContaining("directory is required");
     assertThatThrownBy(() -> TpmKeyManagerConfig.parse("directory = \"k\"\ntimeout = \"30s\"\n"))
         .hasMessageContaining("timeout must be between 1ms and 25s");
+    assertThatThrownBy(() -> TpmKeyManagerConfig.parse("directory = \"k\"\ntimeout = \"999us\"\n"))
+        .hasMessageContaining("timeout must be between 1ms and 25s");
     assertThatThrownBy(() -> TpmKeyManagerConfig.parse("directory = \"k\"\ndirectroy = \"x\"\n"))
         .hasMessageContaining("unknown setting directroy: did you mean directory?");
     assertThat(new TpmKeyManagerPlugin().validate(CoreConfiguration.getDefaultInstance(), "").notes())

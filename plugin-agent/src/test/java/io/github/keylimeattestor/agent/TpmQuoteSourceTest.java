@@ -519,6 +519,32 @@ class TpmQuoteSourceTest {
   }
 
   @Test
+  void anAppKeyPathThatCannotBeUsedIsAFailedPreconditionAboutTheFileNotTheTpm() throws Exception {
+    attestAndVerify(16);
+    Path file = dir.resolve("keys/app_key.blob");
+    Path link = dir.resolve("keys/app_key-link.blob");
+    Files.createSymbolicLink(link, file);
+    try {
+      configure(config().replace(file.toString(), link.toString()));
+      InProcessAttestor.Result r = attestExpectingError();
+      assertThat(r.error().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+      assertThat(r.error().getDescription()).contains("app_key_path " + link + " is not a regular file")
+          .doesNotContain("check tcti");
+    } finally {
+      Files.delete(link);
+    }
+    // a directory not even root may write in (sysfs): the key is made, then cannot be kept
+    configure(config().replace(file.toString(), "/sys/app_key.blob"));
+    InProcessAttestor.Result r = attestExpectingError();
+    assertThat(r.error().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    assertThat(r.error().getDescription()).contains("cannot write the App Key to app_key_path /sys/app_key.blob")
+        .contains("write access").doesNotContain("TPM");
+    assertThat(transientHandles()).isEmpty();
+    configure(config());
+    attestAndVerify(16);
+  }
+
+  @Test
   void anAppKeyBlobOthersCanReadOrAnotherUserOwnsIsRefusedNotRepaired() throws Exception {
     attestAndVerify(16);
     Path file = dir.resolve("keys/app_key.blob");
