@@ -30,6 +30,7 @@ import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.Consumer;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -275,15 +276,28 @@ final class AttestStream implements StreamObserver<AttestRequest> {
   }
 
   /**
-   * A check failed against a registrar record that may have come from the cache: reads it again
-   * once (the agent may have registered anew) and takes the new one if it changed.
+   * Checks whose outcome hangs on the registrar's record (its AK or EK): a record newer than the
+   * cached one could pass them. Any other failure (a replayed nonce, malformed evidence, PCRs) stands.
    */
-  private boolean registrarRecordChanged(String id, Exception failure) throws StatusException {
+  private static final Set<String> REGISTRAR_BOUND_CHECKS = Set.of("ak", "ak_scheme", "ak_attributes", "hash_alg",
+      "quote", "tpm_clock", "app_key_certify", "svid_key_certify", "agent_uuid_ek_hash", "ek_certificate");
+
+  /**
+   * A check of the registrar's record failed against a record that may have come from the cache:
+   * reads it again once (the agent may have registered anew) and takes the new one if it changed.
+   * If that read fails, the first failure stands: it is what SPIRE and the operator must see.
+   */
+  private boolean registrarRecordChanged(String id, Exception failure) {
+    if (failure instanceof EvidenceException e && !REGISTRAR_BOUND_CHECKS.contains(e.check())) {
+      return false;
+    }
     Optional<RegistrarAgent> fresh;
     try {
       fresh = ctx.keylime().registrarAgentNewerThan(record);
     } catch (KeylimeException e) {
-      throw KeylimeErrors.toStatus("registrar", id, e);
+      LOG.warn("could not read the registrar record again after a failed check; the failure stands", "agent_uuid", id,
+          "failed_check", failure.getMessage(), "error", e.getMessage());
+      return false;
     }
     if (fresh.isEmpty()) {
       return false;

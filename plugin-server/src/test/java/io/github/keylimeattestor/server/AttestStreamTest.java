@@ -196,6 +196,12 @@ class AttestStreamTest {
 
   static Recorder attest(AttestStream.Context ctx, AttestRequest payload, Runnable beforeAnswer, Recorder out)
       throws Exception {
+    return attest(ctx, payload, beforeAnswer, out, java.util.function.UnaryOperator.identity());
+  }
+
+  /** As above, the node's answer changed by {@code tamper} before it is sent. */
+  static Recorder attest(AttestStream.Context ctx, AttestRequest payload, Runnable beforeAnswer, Recorder out,
+      java.util.function.UnaryOperator<SovereignAttestation> tamper) throws Exception {
     AttestStream s = new AttestStream(ctx, out);
     out.stream = s;
     s.onNext(payload);
@@ -211,7 +217,7 @@ class AttestStreamTest {
             .setCertifyInfo(ByteString.copyFrom(e.certify().attest().toByteArray()))
             .setSignature(ByteString.copyFrom(e.certify().signature().toByteArray()))).build();
     beforeAnswer.run();
-    s.onNext(AttestRequest.newBuilder().setChallengeResponse(att.toByteString()).build());
+    s.onNext(AttestRequest.newBuilder().setChallengeResponse(tamper.apply(att).toByteString()).build());
     return out;
   }
 
@@ -228,7 +234,7 @@ class AttestStreamTest {
   }
 
   /** Keylime whose registrar record was cached before the agent registered again with another AK. */
-  static final class StaleRegistrar extends Answers {
+  static class StaleRegistrar extends Answers {
     final RegistrarAgent stale;
     final Optional<RegistrarAgent> reread;
     int rereads;
@@ -247,7 +253,8 @@ class AttestStreamTest {
     }
 
     @Override
-    public Optional<RegistrarAgent> registrarAgentNewerThan(RegistrarAgent used) {
+    public Optional<RegistrarAgent> registrarAgentNewerThan(RegistrarAgent used)
+        throws io.github.keylimeattestor.keylime.KeylimeException {
       assertThat(used).isSameAs(stale);
       rereads++;
       return reread;
@@ -269,6 +276,32 @@ class AttestStreamTest {
     Recorder out = attest(context(keylime, Clock.systemUTC()), () -> {});
     assertThat(out.error.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
     assertThat(keylime.rereads).isEqualTo(1);
+  }
+
+  @Test
+  void aFailedCheckStandsWhenTheRegistrarCannotBeReadAgain() throws Exception {
+    StaleRegistrar keylime = new StaleRegistrar(Optional.empty()) {
+      @Override
+      public Optional<RegistrarAgent> registrarAgentNewerThan(RegistrarAgent used)
+          throws io.github.keylimeattestor.keylime.KeylimeException {
+        rereads++;
+        throw new io.github.keylimeattestor.keylime.KeylimeUnavailableException("registrar timed out", null, true, null);
+      }
+    };
+    Recorder out = attest(context(keylime, Clock.systemUTC()), () -> {});
+    assertThat(out.error.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+    assertThat(out.error.getDescription()).contains("is not a restricted signing key").doesNotContain("timed out");
+    assertThat(keylime.rereads).isEqualTo(1);
+  }
+
+  @Test
+  void aReplayedAnswerIsRefusedWithoutReadingTheRegistrarAgain() throws Exception {
+    StaleRegistrar keylime = new StaleRegistrar(Optional.of(registered));
+    Recorder out = attest(context(keylime, Clock.systemUTC()), payload(), () -> {}, new Recorder(),
+        att -> att.toBuilder().setChallengeNonce("00".repeat(32)).build());
+    assertThat(out.error.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+    assertThat(out.error.getDescription()).contains("answers another challenge");
+    assertThat(keylime.rereads).isZero();
   }
 
   @Test

@@ -40,23 +40,31 @@ public final class ClockHistory {
 
   /** Fails if {@code attest} is older than the newest attestation accepted for this AK. */
   public synchronized void check(Bytes akName, Attest attest) throws EvidenceException {
-    Tick seen = last.get(akName.toHex());
+    refuseIfBefore(last.get(akName.toHex()), tick(attest));
+  }
+
+  /**
+   * Records an accepted attestation (call only after every other check passed), checking again in
+   * the same step: two streams of one AK verified at once (a cloned TPM state answering two
+   * challenges together) both pass {@link #check} against the same history, and only here does the
+   * one whose clock is behind the other's fail.
+   */
+  public synchronized void record(Bytes akName, Attest attest) throws EvidenceException {
+    String key = akName.toHex();
     Tick now = tick(attest);
+    Tick seen = last.get(key);
+    refuseIfBefore(seen, now);
+    if (seen == null || seen.isBefore(now)) {
+      last.put(key, now);
+    }
+  }
+
+  private static void refuseIfBefore(Tick seen, Tick now) throws EvidenceException {
     if (seen != null && now.isBefore(seen)) {
       throw EvidenceException.rejected("tpm_clock", String.format("the quote's TPM clock went backwards "
           + "(reset %d, restart %d, clock %d ms; already seen reset %d, restart %d, clock %d ms): a replayed quote or a "
           + "cloned TPM state", Integer.toUnsignedLong(now.resetCount()), Integer.toUnsignedLong(now.restartCount()),
           now.clock(), Integer.toUnsignedLong(seen.resetCount()), Integer.toUnsignedLong(seen.restartCount()), seen.clock()));
-    }
-  }
-
-  /** Records an accepted attestation (call only after every other check passed). */
-  public synchronized void record(Bytes akName, Attest attest) {
-    String key = akName.toHex();
-    Tick now = tick(attest);
-    Tick seen = last.get(key);
-    if (seen == null || seen.isBefore(now)) {
-      last.put(key, now);
     }
   }
 

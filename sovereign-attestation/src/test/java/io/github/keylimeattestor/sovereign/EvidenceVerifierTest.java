@@ -8,6 +8,7 @@ import io.github.keylimeattestor.proto.sovereign.AppKeyCertificate;
 import io.github.keylimeattestor.proto.sovereign.SovereignAttestation;
 import io.github.keylimeattestor.tpm.Alg;
 import io.github.keylimeattestor.tpm.AlgorithmPolicy;
+import io.github.keylimeattestor.tpm.Bytes;
 import io.github.keylimeattestor.tpm.KeylimeAgentTpm;
 import io.github.keylimeattestor.tpm.KeylimeTpm;
 import io.github.keylimeattestor.tpm.ObjectAttributes;
@@ -179,6 +180,28 @@ class EvidenceVerifierTest {
     EvidenceVerifier v = new EvidenceVerifier(new ClockHistory(10));
     v.verify(newer, POLICY, payload(appKey), second, ak.publicArea());
     rejected("tpm_clock", () -> v.verify(older, POLICY, payload(appKey), first, ak.publicArea()));
+  }
+
+  @Test
+  void twoQuotesOfOneAkCheckedTogetherCannotBothPassWhenOneClockIsBehind() throws Exception {
+    // as two copies of one TPM state answering at once: both check against the same history first
+    Nonce older = Nonce.mint(RANDOM);
+    io.github.keylimeattestor.tpm.structure.Attest behind = attestOf(evidence(ak, appKey, older, older));
+    Thread.sleep(20);
+    Nonce newer = Nonce.mint(RANDOM);
+    io.github.keylimeattestor.tpm.structure.Attest ahead = attestOf(evidence(ak, appKey, newer, newer));
+    ClockHistory clocks = new ClockHistory(10);
+    Bytes akName = Bytes.copyFrom(ak.publicArea().name());
+    clocks.check(akName, behind);
+    clocks.check(akName, ahead);
+    clocks.record(akName, ahead);
+    rejected("tpm_clock", () -> clocks.record(akName, behind));
+    clocks.record(akName, ahead); // the same clock again is not backwards
+  }
+
+  static io.github.keylimeattestor.tpm.structure.Attest attestOf(SovereignAttestation e) throws Exception {
+    return io.github.keylimeattestor.tpm.structure.Attest.parse(
+        io.github.keylimeattestor.tpm.structure.KeylimeQuote.parse(e.getTpmSignedAttestation()).attest());
   }
 
   @Test
