@@ -25,6 +25,7 @@ import io.github.keylimeattestor.tpm.structure.Templates;
 import io.github.keylimeattestor.tpm.structure.TpmPublic;
 import io.github.keylimeattestor.tpm.structure.TpmSignature;
 import io.github.keylimeattestor.tpm.structure.TpmPublic.Scheme;
+import io.github.keylimeattestor.tpm.transport.CommandMayHaveRunException;
 import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -102,10 +103,18 @@ public final class KeylimeTpm {
       handles.remove(handle);
     }
 
-    /** Flushes now; if that fails the handle stays listed so that close() tries again. */
+    /**
+     * Flushes now; if that fails the handle stays listed so that close() tries again, unless the
+     * flush may have run (see {@link CommandMayHaveRunException}).
+     */
     void flush(int handle) throws IOException, TpmException {
       if (handles.contains(handle)) {
-        tpm.execute(new FlushContext(handle));
+        try {
+          tpm.execute(new FlushContext(handle));
+        } catch (CommandMayHaveRunException e) {
+          handles.remove(handle);
+          throw e;
+        }
         handles.remove(handle);
       }
     }
@@ -113,7 +122,8 @@ public final class KeylimeTpm {
     @Override
     public void close() throws IOException, TpmException {
       Exception first = null;
-      // every handle gets a second chance: one lost connection must not leak a slot
+      // every handle gets a second chance: one lost connection must not leak a slot. Not a flush
+      // that may have run: sent again, it could flush another client's object that took the number.
       for (int round = 0; round < 2 && !handles.isEmpty(); round++) {
         Deque<Integer> failed = new ArrayDeque<>();
         first = null;
@@ -122,7 +132,9 @@ public final class KeylimeTpm {
           try {
             tpm.execute(new FlushContext(h));
           } catch (IOException | TpmException | RuntimeException e) {
-            failed.addLast(h);
+            if (!(e instanceof CommandMayHaveRunException)) {
+              failed.addLast(h);
+            }
             if (first == null) {
               first = e;
             } else {

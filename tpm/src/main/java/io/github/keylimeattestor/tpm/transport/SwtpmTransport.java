@@ -1,11 +1,12 @@
 package io.github.keylimeattestor.tpm.transport;
 
-import java.io.DataInputStream;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.SocketTimeoutException;
 
 /**
  * swtpm's TCP data port ({@code swtpm socket --server type=tcp}): raw TPM 2.0 commands, each sent
@@ -61,22 +62,37 @@ public final class SwtpmTransport implements TpmTransport {
       throw new IllegalArgumentException("a TPM command is at least 10 bytes");
     }
     Socket s = socket != null ? socket : connect();
+    socket = null;
     try {
       OutputStream out = s.getOutputStream();
       out.write(command);
       out.flush();
-      byte[] response = readResponse(s.getInputStream());
+    } catch (IOException | RuntimeException e) {
+      s.close();
+      throw e;
+    }
+    ResponseReader reply = new ResponseReader();
+    try {
+      byte[] response = reply.read(s.getInputStream());
       if (keepConnection) {
         socket = s;
       } else {
         s.close();
       }
       return response;
+    } catch (SocketTimeoutException e) {
+      LateReply.await(s, reply, command, this);
+      throw new CommandMayHaveRunException(this + " sent no reply within " + timeoutMillis + " ms: the command may"
+          + " still run (a handle it makes is flushed when its reply comes)", e);
     } catch (IOException | RuntimeException e) {
-      socket = null;
       s.close();
-      throw e;
+      throw new CommandMayHaveRunException(this + " dropped the connection before its reply: " + e.getMessage(), e);
     }
+  }
+
+  /** A transport to the same swtpm for the flush after a late reply: one connection, a patient timeout. */
+  SwtpmTransport forLateFlush() {
+    return new SwtpmTransport(address.getHostString(), address.getPort(), false, Math.max(timeoutMillis, 30_000));
   }
 
   private Socket connect() throws IOException {
@@ -92,15 +108,33 @@ public final class SwtpmTransport implements TpmTransport {
     }
   }
 
-  static byte[] readResponse(InputStream in) throws IOException {
-    DataInputStream din = new DataInputStream(in);
-    byte[] header = new byte[10];
-    din.readFully(header);
-    int size = TpmTransport.responseSize(header);
-    byte[] response = new byte[size];
-    System.arraycopy(header, 0, response, 0, 10);
-    din.readFully(response, 10, size - 10);
-    return response;
+  /** Reads one response; after a read timeout it can go on where it stopped. */
+  static final class ResponseReader {
+    private final byte[] header = new byte[10];
+    private byte[] response;
+    private int got;
+
+    byte[] read(InputStream in) throws IOException {
+      while (got < 10) {
+        got += readSome(in, header, got, 10 - got);
+      }
+      if (response == null) {
+        response = new byte[TpmTransport.responseSize(header)];
+        System.arraycopy(header, 0, response, 0, 10);
+      }
+      while (got < response.length) {
+        got += readSome(in, response, got, response.length - got);
+      }
+      return response;
+    }
+
+    private static int readSome(InputStream in, byte[] b, int off, int len) throws IOException {
+      int n = in.read(b, off, len);
+      if (n < 0) {
+        throw new EOFException("swtpm closed the connection mid-response");
+      }
+      return n;
+    }
   }
 
   @Override
