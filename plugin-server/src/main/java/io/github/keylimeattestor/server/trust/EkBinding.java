@@ -17,9 +17,12 @@ import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 
 /**
  * One TPM, one agent ID (ek_binding): before an agent ID is issued, spire-server's Agent API (its
@@ -39,6 +42,12 @@ import java.util.concurrent.TimeUnit;
  * GetAgentInfo answers only whether an ID exists (AgentInfo has agent_id alone), not its selectors.
  * An agent ID template with {@code {{ .EKHash }}} binds the ID to the EK by construction and needs
  * none of this.
+ *
+ * <p>SPIRE stores an agent only after the plugin has answered, so two attestations at once (two
+ * UUIDs of one TPM, or one ID from two TPMs) would both find nothing. An ID issued for the first
+ * time is therefore held with its EK hash, in this process, for {@link #HOLD}: a new pair that
+ * shares either half with it is Unavailable until SPIRE's records can answer. Two spire-server
+ * instances (HA) do not share this hold.
  */
 public final class EkBinding implements AutoCloseable {
   static final String SELECTOR_TYPE = "keylime";
@@ -56,12 +65,26 @@ public final class EkBinding implements AutoCloseable {
     void close();
   }
 
+  /** Long enough for SPIRE to store the agent after the plugin's answer (it signs and writes at once). */
+  static final Duration HOLD = Duration.ofSeconds(30);
+
   private final AgentApi api;
   private final Path socket;
+  private final LongSupplier nanoTime;
+  /** EK hash -> the ID it was checked for, and ID -> its EK hash, each with when the hold ends. */
+  private final Map<String, Held> heldByEk = new HashMap<>();
+  private final Map<String, Held> heldById = new HashMap<>();
+
+  private record Held(String other, long untilNanos) {}
 
   EkBinding(AgentApi api, Path socket) {
+    this(api, socket, System::nanoTime);
+  }
+
+  EkBinding(AgentApi api, Path socket, LongSupplier nanoTime) {
     this.api = api;
     this.socket = socket;
+    this.nanoTime = nanoTime;
   }
 
   /** Over spire-server's admin socket; connects on first use. */
@@ -75,6 +98,38 @@ public final class EkBinding implements AutoCloseable {
 
   /** Refuses {@code spiffeId} for the EK hash {@code ekHash} unless SPIRE's records agree. */
   public void check(String spiffeId, String ekHash) throws StatusException {
+    if (!checkRecords(spiffeId, ekHash)) {
+      holdNew(spiffeId, ekHash);
+    }
+  }
+
+  /**
+   * Holds a pair SPIRE does not know yet, or refuses it if either half is held with another: checked
+   * after SPIRE's records, so that what SPIRE already stores gets its definitive answer there.
+   */
+  private synchronized void holdNew(String spiffeId, String ekHash) throws StatusException {
+    long now = nanoTime.getAsLong();
+    heldByEk.values().removeIf(h -> h.untilNanos() - now <= 0);
+    heldById.values().removeIf(h -> h.untilNanos() - now <= 0);
+    Held byEk = heldByEk.get(ekHash);
+    Held byId = heldById.get(spiffeId);
+    if (byEk != null && !byEk.other().equals(spiffeId)) {
+      throw Status.UNAVAILABLE.withDescription("this node's TPM (EK hash " + ekHash + ") was just issued agent ID "
+          + byEk.other() + ", which spire-server may not have stored yet; ek_binding gives one TPM one agent ID, so "
+          + spiffeId + " waits (two Keylime UUIDs on one TPM attesting at once?)").asException();
+    }
+    if (byId != null && !byId.other().equals(ekHash)) {
+      throw Status.UNAVAILABLE.withDescription("agent ID " + spiffeId + " was just issued to another TPM (EK hash "
+          + byId.other() + "), this node's EK hash is " + ekHash + "; ek_binding keeps an agent ID on one TPM, so this "
+          + "attestation waits (two nodes under one Keylime UUID attesting at once?)").asException();
+    }
+    long until = now + HOLD.toNanos();
+    heldByEk.put(ekHash, new Held(spiffeId, until));
+    heldById.put(spiffeId, new Held(ekHash, until));
+  }
+
+  /** SPIRE's records' answer; true if SPIRE already holds {@code spiffeId} with this EK. */
+  private boolean checkRecords(String spiffeId, String ekHash) throws StatusException {
     try {
       Optional<Agent> existing = api.get(spiffeId(spiffeId));
       if (existing.isPresent()) {
@@ -97,6 +152,7 @@ public final class EkBinding implements AutoCloseable {
               + "old one: spire-server agent evict -spiffeID " + otherId).asException();
         }
       }
+      return existing.isPresent();
     } catch (StatusRuntimeException e) {
       throw Status.UNAVAILABLE.withDescription("ek_binding: cannot read spire-server's agents on " + socket + ": "
           + e.getStatus().getCode() + (e.getStatus().getDescription() == null ? "" : " "

@@ -27,7 +27,7 @@ class EkBindingTest {
   static final String ID_1 = "spiffe://example.org/spire/agent/keylime/uuid-1";
   static final String ID_2 = "spiffe://example.org/spire/agent/keylime/uuid-2";
 
-  static final class Records implements EkBinding.AgentApi {
+  static class Records implements EkBinding.AgentApi {
     final List<Agent> agents = new ArrayList<>();
     StatusRuntimeException failure;
 
@@ -91,5 +91,69 @@ class EkBindingTest {
       assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
       assertThat(e.getStatus().getDescription()).contains("/run/spire/api.sock").contains("socket_path");
     });
+  }
+
+  @Test
+  void twoNewIdsOfOneTpmCheckedAtOnceDoNotBothPass() throws Exception {
+    long[] now = {0};
+    java.util.concurrent.CyclicBarrier bothRead = new java.util.concurrent.CyclicBarrier(2);
+    Records racing = new Records() {
+      @Override
+      public List<Agent> withSelector(Selector s) {
+        List<Agent> found = super.withSelector(s);
+        try {
+          bothRead.await(10, java.util.concurrent.TimeUnit.SECONDS); // both have read SPIRE's records: nothing
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+        return found;
+      }
+    };
+    EkBinding b = new EkBinding(racing, Path.of("/run/spire/api.sock"), () -> now[0]);
+    var pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+    try {
+      var one = pool.submit(() -> outcome(b, ID_1, EK_A));
+      var two = pool.submit(() -> outcome(b, ID_2, EK_A));
+      List<String> outcomes = List.of(one.get(20, java.util.concurrent.TimeUnit.SECONDS),
+          two.get(20, java.util.concurrent.TimeUnit.SECONDS));
+      assertThat(outcomes).containsOnlyOnce("ok").anyMatch(o -> o.startsWith("UNAVAILABLE")
+          && o.contains("was just issued agent ID") && o.contains("two Keylime UUIDs on one TPM"));
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void oneNewIdFromTwoTpmsAtOnceIsIssuedToOne() throws Exception {
+    assertThatCode(() -> binding.check(ID_1, EK_A)).doesNotThrowAnyException();
+    assertThatThrownBy(() -> binding.check(ID_1, EK_B)).isInstanceOfSatisfying(StatusException.class, e -> {
+      assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+      assertThat(e.getStatus().getDescription()).contains("was just issued to another TPM (EK hash " + EK_A + ")");
+    });
+    assertThatCode(() -> binding.check(ID_1, EK_A)).as("the same pair again").doesNotThrowAnyException();
+  }
+
+  @Test
+  void whatSpireHasStoredIsAnsweredByItsRecordsAndTheHoldEnds() throws Exception {
+    long[] now = {0};
+    EkBinding b = new EkBinding(records, Path.of("/run/spire/api.sock"), () -> now[0]);
+    b.check(ID_1, EK_A);
+    records.add(ID_1, EK_A, false); // SPIRE stored it
+    assertThatThrownBy(() -> b.check(ID_2, EK_A)).isInstanceOfSatisfying(StatusException.class,
+        e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED));
+    records.agents.clear(); // the operator evicted it; within the hold a new ID still waits, then passes
+    assertThatThrownBy(() -> b.check(ID_2, EK_A)).isInstanceOfSatisfying(StatusException.class,
+        e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE));
+    now[0] += EkBinding.HOLD.toNanos() + 1;
+    assertThatCode(() -> b.check(ID_2, EK_A)).doesNotThrowAnyException();
+  }
+
+  static String outcome(EkBinding b, String id, String ek) {
+    try {
+      b.check(id, ek);
+      return "ok";
+    } catch (StatusException e) {
+      return e.getStatus().getCode() + " " + e.getStatus().getDescription();
+    }
   }
 }
