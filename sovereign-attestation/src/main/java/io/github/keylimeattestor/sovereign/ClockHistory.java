@@ -63,7 +63,8 @@ public final class ClockHistory {
     if (seen != null && now.isBefore(seen)) {
       throw EvidenceException.rejected("tpm_clock", String.format("the quote's TPM clock went backwards "
           + "(reset %d, restart %d, clock %d ms; already seen reset %d, restart %d, clock %d ms): a replayed quote or a "
-          + "cloned TPM state", Integer.toUnsignedLong(now.resetCount()), Integer.toUnsignedLong(now.restartCount()),
+          + "cloned TPM state (or a TPM cleared with TPM2_Clear, which sets its clock to 0, while spire-server ran: "
+          + "if so, restarting spire-server forgets this history)", Integer.toUnsignedLong(now.resetCount()), Integer.toUnsignedLong(now.restartCount()),
           now.clock(), Integer.toUnsignedLong(seen.resetCount()), Integer.toUnsignedLong(seen.restartCount()), seen.clock()));
     }
   }
