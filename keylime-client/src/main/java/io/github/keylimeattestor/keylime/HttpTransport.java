@@ -207,7 +207,7 @@ final class HttpTransport {
       BodyTooLargeException tooLarge = TlsDiagnosis.firstOf(e, BodyTooLargeException.class);
       if (tooLarge != null) {
         throw new KeylimeMalformedResponseException(
-            component + " at " + uri + " sent a response body larger than " + tooLarge.limit + " bytes", uri, e);
+            component + " at " + uri + " sent a response body larger than " + tooLarge.limit + " bytes", uri, e, true);
       }
       if (TlsDiagnosis.firstOf(e, TimeoutException.class) != null) {
         throw new KeylimeUnavailableException(
@@ -224,11 +224,15 @@ final class HttpTransport {
     }
     String msg = keylimeMessage(body);
     if (status >= 400 && status < 500) {
+      boolean envelope = keylimeEnvelope(body);
       throw new KeylimeApiException(
-          component + " at " + uri + " answered HTTP " + status + (msg.isEmpty() ? "" : ": " + msg),
+          component + " at " + uri + " answered HTTP " + status + (msg.isEmpty() ? "" : ": " + msg)
+              + (envelope ? "" : " (not Keylime's JSON answer: is the URL the " + component + "'s base URL, "
+                  + "https://host:port with no path?)"),
           uri,
           status,
-          msg);
+          msg,
+          envelope);
     }
     if (status >= 500) {
       throw new KeylimeUnavailableException(
@@ -255,6 +259,20 @@ final class HttpTransport {
     } catch (IOException e) {
       throw new KeylimeMalformedResponseException(
           component + " at " + uri + " answered an unreadable body: " + e.getMessage(), uri, e);
+    }
+  }
+
+  /** Whether an error body is Keylime's JSON envelope: {@code {"code": N, "status": ...}} or {@code {"errors": [...]}}. */
+  static boolean keylimeEnvelope(byte[] body) {
+    if (body == null || body.length == 0) {
+      return false;
+    }
+    try {
+      Json n = Json.parse(body);
+      return n.isObject() && ((n.get("code") != null && n.get("code").isNumber())
+          || (n.get("errors") != null && n.get("errors").isArray()));
+    } catch (IOException | RuntimeException e) {
+      return false;
     }
   }
 

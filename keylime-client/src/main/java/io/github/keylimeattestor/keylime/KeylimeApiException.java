@@ -11,11 +11,22 @@ public final class KeylimeApiException extends KeylimeException {
 
   private final int httpStatus;
   private final String keylimeMessage;
+  private final boolean keylimeEnvelope;
 
+  /** An error in Keylime's own JSON envelope ({@code code}/{@code status}, or {@code errors}). */
   public KeylimeApiException(String message, URI uri, int httpStatus, String keylimeMessage) {
+    this(message, uri, httpStatus, keylimeMessage, true);
+  }
+
+  /**
+   * @param keylimeEnvelope whether the body was Keylime's JSON envelope: a 404 without it comes from
+   *     something else at that URL (a proxy, a wrong path prefix), not from Keylime about an agent
+   */
+  public KeylimeApiException(String message, URI uri, int httpStatus, String keylimeMessage, boolean keylimeEnvelope) {
     super(message, uri, null);
     this.httpStatus = httpStatus;
     this.keylimeMessage = keylimeMessage;
+    this.keylimeEnvelope = keylimeEnvelope;
   }
 
   public int httpStatus() {
@@ -28,11 +39,12 @@ public final class KeylimeApiException extends KeylimeException {
   }
 
   /**
-   * 404: for the registrar, the agent is not registered or not yet activated; for the verifier,
-   * the agent is not enrolled in this verifier.
+   * 404 in Keylime's envelope: for the registrar, the agent is not registered or not yet activated;
+   * for the verifier, the agent is not enrolled in this verifier. A bare 404 (no envelope) is not
+   * this: the revocation watch would otherwise take a wrong URL for every agent deleted.
    */
   public boolean isNotFound() {
-    return httpStatus == 404;
+    return httpStatus == 404 && keylimeEnvelope;
   }
 
   /** 401/403: the client certificate is not accepted as an admin credential. */

@@ -10,7 +10,19 @@ import java.net.URI;
 public final class KeylimeMalformedResponseException extends KeylimeException {
   private static final long serialVersionUID = 1L;
 
-  KeylimeMalformedResponseException(String message, URI uri, Throwable cause) {
+  private final boolean tooLarge;
+
+  public KeylimeMalformedResponseException(String message, URI uri, Throwable cause) {
+    this(message, uri, cause, false);
+  }
+
+  public KeylimeMalformedResponseException(String message, URI uri, Throwable cause, boolean tooLarge) {
     super(message, uri, cause);
+    this.tooLarge = tooLarge;
+  }
+
+  /** The body was larger than the caller's limit (and was not read further). */
+  public boolean isTooLarge() {
+    return tooLarge;
   }
 }

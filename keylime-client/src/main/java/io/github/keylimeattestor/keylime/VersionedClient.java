@@ -60,7 +60,10 @@ abstract class VersionedClient {
     } catch (KeylimeApiException e) {
       ApiVersion fallback = versionWhenGone(e);
       if (fallback == null) {
-        throw e;
+        // not about an agent: a 404 here must not read as "agent not found" to callers
+        throw new KeylimeIncompatibleException(http.component() + " at " + base + " answered /version with HTTP "
+            + e.httpStatus() + ": is the URL the " + http.component() + "'s base URL (https://host:port, no path)? "
+            + e.getMessage(), base);
       }
       negotiated.put(base, fallback);
       return fallback;

@@ -3,6 +3,7 @@ package io.github.keylimeattestor.keylime;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.net.URI;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -229,6 +230,29 @@ class VerifierClientTest {
           latest.replace("verification_complete", "judged"));
       assertThatThrownBy(() -> c.latestPushAttestation(Fixture.UUID))
           .isInstanceOf(KeylimeMalformedResponseException.class).hasMessageContaining("stage");
+    }
+  }
+
+  @Test
+  void aBare404IsAWrongUrlNotAnAgentKeylimeDoesNotKnow() throws Exception {
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      // verifier_urls with a path prefix Keylime does not serve: /version is not there
+      s.route("/api/version", 404, "");
+      URI wrong = URI.create(s.uri() + "/api");
+      assertThatThrownBy(() -> new VerifierClient(ClientSettings.of(wrong, fx.tls())).getAgent(Fixture.UUID))
+          .isInstanceOfSatisfying(KeylimeIncompatibleException.class, e -> assertThat(e.getMessage())
+              .contains("answered /version with HTTP 404").contains("base URL (https://host:port, no path)"));
+      // the same with the API version pinned (no /version call): a bare 404 is not "agent not found"
+      s.route("/api/v2.6/agents/" + Fixture.UUID, 404, "<html>404: Not Found</html>");
+      VerifierClient pinned = new VerifierClient(ClientSettings.of(wrong, fx.tls()).withApiVersion(ApiVersion.parse("2.6")));
+      assertThatThrownBy(() -> pinned.getAgent(Fixture.UUID)).isInstanceOfSatisfying(KeylimeApiException.class, e -> {
+        assertThat(e.isNotFound()).isFalse();
+        assertThat(e.getMessage()).contains("not Keylime's JSON answer");
+      });
+      // Keylime's own 404 about the agent is
+      s.route("/api/v2.6/agents/" + Fixture.UUID, 404, "{\"code\": 404, \"status\": \"agent id not found\", \"results\": {}}");
+      assertThatThrownBy(() -> pinned.getAgent(Fixture.UUID)).isInstanceOfSatisfying(KeylimeApiException.class,
+          e -> assertThat(e.isNotFound()).isTrue());
     }
   }
 }

@@ -37,7 +37,7 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
   private volatile AttestMetrics metrics = new AttestMetrics(Optional.empty());
   private volatile AttestStream.Context context;
   private final RevocationMetrics revocationMetrics = new RevocationMetrics();
-  private RevocationWatch watch;
+  private volatile RevocationWatch watch;
   private EkBinding ekBinding;
   /** Ends every stream at its deadline: one daemon thread for all streams. */
   private final ScheduledThreadPoolExecutor deadlines = deadlineScheduler();
@@ -80,10 +80,10 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
     }
     SecureRandom random = random();
     VerifierClient verifier = new VerifierClient(config.verifier());
-    RevocationWatch w = startWatch(config, verifier);
+    startWatch(config, verifier);
     RegistrarClient registrar = new RegistrarClient(config.registrar(), RegistrarClient.DEFAULT_RECORD_TTL);
     context = new AttestStream.Context(config, Keylime.over(registrar, verifier),
-        evidence, random, clock, metrics, deadlines, w == null ? n -> {} : w::attested, openEkBinding(config));
+        evidence, random, clock, metrics, deadlines, this::watchAttested, openEkBinding(config));
     KeylimeWarmUp.start(registrar, verifier);
     if (!config.agentIdIsEkBound() && config.trust().ekBindingSocket().isEmpty()) {
       LOG.warn("agent IDs are not bound to the TPM: use {{ .EKHash }} in agent_path_template or add an ek_binding "
@@ -109,8 +109,19 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
     return random;
   }
 
+  /**
+   * A node passed attestation: the current watch learns it, also from a stream that began under an
+   * earlier configuration (its own watch is closed by now, and adopt() took only what it held then).
+   */
+  private void watchAttested(io.github.keylimeattestor.server.revocation.AttestedNode n) {
+    RevocationWatch w = watch;
+    if (w != null) {
+      w.attested(n);
+    }
+  }
+
   /** The revocation watch of this configuration (null without a revocation block); replaces the previous one. */
-  private synchronized RevocationWatch startWatch(ServerConfig config, VerifierClient verifier) {
+  private synchronized void startWatch(ServerConfig config, VerifierClient verifier) {
     RevocationWatch previous = watch;
     watch = config.revocation().map(r -> RevocationWatch.start(r, verifier, revocationMetrics)).orElse(null);
     if (previous != null) {
@@ -119,7 +130,6 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
       }
       previous.close();
     }
-    return watch;
   }
 
   /**

@@ -2,6 +2,7 @@ package io.github.keylimeattestor.server.revocation;
 
 import io.github.keylimeattestor.keylime.KeylimeApiException;
 import io.github.keylimeattestor.keylime.KeylimeException;
+import io.github.keylimeattestor.keylime.KeylimeMalformedResponseException;
 import io.github.keylimeattestor.keylime.KeylimeTlsException;
 import io.github.keylimeattestor.keylime.KeylimeUnavailableException;
 import io.github.keylimeattestor.keylime.VerifierAgentStatus;
@@ -40,6 +41,12 @@ public final class RevocationWatch implements AutoCloseable {
   private final RevocationMetrics metrics;
   /** By SPIRE agent ID: the latest attestation of each node. */
   private final Map<String, AttestedNode> watched = new ConcurrentHashMap<>();
+  /**
+   * By SPIRE agent ID: when this process last saw it attest. SPIRE stores an agent only after the
+   * plugin's answer, so a NotFound for a node this recent means "not stored yet", not "gone".
+   */
+  private final Map<String, Long> attestedAt = new ConcurrentHashMap<>();
+  static final Duration NOT_STORED_YET = Duration.ofSeconds(60);
   private volatile boolean bulkRefused;
   private boolean verifierDown;
   private final java.util.function.LongSupplier nanoTime;
@@ -85,6 +92,7 @@ public final class RevocationWatch implements AutoCloseable {
   /** AttestStream's hook: a node passed attestation; watch it from now on. */
   public void attested(AttestedNode node) {
     watched.put(node.spiffeId(), node);
+    attestedAt.put(node.spiffeId(), nanoTime.getAsLong());
   }
 
   /** Carries the nodes of a watch being replaced (re-configuration) over to this one. */
@@ -99,12 +107,13 @@ public final class RevocationWatch implements AutoCloseable {
   /** What one cycle did. */
   record Cycle(int watched, int requests, int acted, int failedToAct, boolean verifierUnavailable) {}
 
-  private void safeCycle() {
+  void safeCycle() {
     try {
       cycle();
-    } catch (RuntimeException e) {
-      // a bug must not end the schedule (an exception cancels a scheduled task)
-      LOG.error("revocation cycle failed on a bug", "error", e);
+    } catch (RuntimeException | Error e) {
+      // neither a bug nor an OutOfMemoryError may end the schedule (a throwable cancels a scheduled
+      // task, silently): the next cycle starts afresh, and the failure is logged
+      LOG.error("revocation cycle failed; the watch goes on next cycle", "error", e);
     }
   }
 
@@ -209,6 +218,7 @@ public final class RevocationWatch implements AutoCloseable {
         missing.add(id);
         if (notListed.contains(id)) {
           watched.remove(id);
+          attestedAt.remove(id);
         }
       }
     }
@@ -234,6 +244,14 @@ public final class RevocationWatch implements AutoCloseable {
           return 1 + judgeEach(nodes, failed);
         }
         throw e;
+      } catch (KeylimeMalformedResponseException e) {
+        if (!e.isTooLarge()) {
+          throw e;
+        }
+        bulkRefused = true;
+        LOG.warn("revocation watch: the verifier's bulk answer is too large for this plugin's heap; asking per node "
+            + "for the nodes watched from now on", "watched", nodes.size(), "error", e.getMessage());
+        return 1 + judgeEach(nodes, failed);
       }
       for (AttestedNode n : nodes) {
         VerifierAgentStatus s = all.agents().get(n.uuid());
@@ -268,6 +286,10 @@ public final class RevocationWatch implements AutoCloseable {
         if (config.actOnDeleted()) {
           failed.put(n, "deleted: the verifier no longer holds the node");
         }
+      } catch (KeylimeMalformedResponseException e) {
+        // as in bulk: one record that does not parse is no reason to act, nor to skip the others
+        LOG.warn("revocation watch: the verifier's record of a node is unreadable; no action", "agent_uuid",
+            n.uuid(), "error", e.getMessage());
       }
     }
     return requests;
@@ -278,7 +300,15 @@ public final class RevocationWatch implements AutoCloseable {
     String reason = why.substring(0, why.indexOf(':'));
     try {
       SpireAgents.Result r = spire.act(config.action(), n.spiffeId());
+      Long at = attestedAt.get(n.spiffeId());
+      if (r == SpireAgents.Result.ALREADY_GONE && at != null && nanoTime.getAsLong() - at < NOT_STORED_YET.toNanos()) {
+        // failed during or right after its own attestation: SPIRE may store it yet; act again next cycle
+        LOG.warn("revocation watch: SPIRE does not hold this node's agent yet; acting again next cycle", "spiffe_id",
+            n.spiffeId(), "agent_uuid", n.uuid(), "why", why);
+        return false;
+      }
       watched.computeIfPresent(n.spiffeId(), (k, v) -> v.uuid().equals(n.uuid()) ? null : v);
+      attestedAt.remove(n.spiffeId());
       String result = r == SpireAgents.Result.DONE ? "ok" : "already_gone";
       metrics.action(config.action(), result, reason);
       LOG.warn(config.action() == RevocationConfig.Action.EVICT ? "revocation watch: agent evicted"

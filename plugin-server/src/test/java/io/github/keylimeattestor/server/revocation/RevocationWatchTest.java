@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.github.keylimeattestor.keylime.AttestationStatus;
 import io.github.keylimeattestor.keylime.KeylimeApiException;
 import io.github.keylimeattestor.keylime.KeylimeException;
+import io.github.keylimeattestor.keylime.KeylimeMalformedResponseException;
 import io.github.keylimeattestor.keylime.KeylimeUnavailableException;
 import io.github.keylimeattestor.keylime.OperationalState;
 import io.github.keylimeattestor.keylime.VerifierAgentStatus;
@@ -35,11 +36,16 @@ class RevocationWatchTest {
     final Map<String, String> unreadable = new HashMap<>();
     KeylimeException failure;
     KeylimeException bulkFailure;
+    Error crash;
+    final Map<String, KeylimeException> oneFailures = new HashMap<>();
     final List<String> requests = new ArrayList<>();
 
     @Override
     public VerifierBulkStatus bulk(Optional<String> verifierId) throws KeylimeException {
       requests.add("bulk " + verifierId.orElse("*"));
+      if (crash != null) {
+        throw crash;
+      }
       if (failure != null) {
         throw failure;
       }
@@ -60,6 +66,9 @@ class RevocationWatchTest {
       requests.add("one " + uuid);
       if (failure != null) {
         throw failure;
+      }
+      if (oneFailures.containsKey(uuid)) {
+        throw oneFailures.get(uuid);
       }
       VerifierAgentStatus s = agents.get(uuid);
       if (s == null) {
@@ -103,7 +112,7 @@ class RevocationWatchTest {
 
   RevocationWatch watch(RevocationConfig.Action action, boolean actOnDeleted, boolean bulk) {
     return new RevocationWatch(new RevocationConfig(action, Duration.ofSeconds(2), Path.of("/tmp/none.sock"),
-        actOnDeleted, bulk, Duration.ZERO), verifier, spire, new RevocationMetrics());
+        actOnDeleted, bulk, Duration.ZERO), verifier, spire, new RevocationMetrics(), () -> now);
   }
 
   RevocationWatch watch() {
@@ -221,9 +230,26 @@ class RevocationWatchTest {
   void notFoundFromSpireIsSuccessSoSeveralServersMayWatch() {
     RevocationWatch w = watch();
     attest(w, A, "default");
+    now += RevocationWatch.NOT_STORED_YET.toNanos();
     spire.known.clear(); // another server evicted it first
     verifier.agents.put(A, status(A, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
     assertThat(w.cycle().acted()).isEqualTo(1);
+    assertThat(w.watched()).isEmpty();
+  }
+
+  @Test
+  void aNodeThatFailsRightAfterItsAttestationIsActedOnOnceSpireHasStoredIt() {
+    RevocationWatch w = watch(RevocationConfig.Action.BAN, true, true);
+    w.attested(new AttestedNode(id(A), A, Optional.of("default"))); // SPIRE has not stored it yet
+    verifier.agents.put(A, status(A, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
+    RevocationWatch.Cycle c = w.cycle();
+    assertThat(c.acted()).isZero();
+    assertThat(c.failedToAct()).isEqualTo(1);
+    assertThat(w.watched()).extracting(AttestedNode::uuid).containsExactly(A);
+    spire.known.add(id(A)); // now it has
+    now += Duration.ofSeconds(2).toNanos();
+    assertThat(w.cycle().acted()).isEqualTo(1);
+    assertThat(spire.calls).containsExactly("BAN " + id(A), "BAN " + id(A));
     assertThat(w.watched()).isEmpty();
   }
 
@@ -318,5 +344,47 @@ class RevocationWatchTest {
     w.cycle();
     assertThat(w.watched()).extracting(AttestedNode::uuid).containsExactly(B);
     assertThat(spire.calls).containsExactly("list", "list");
+  }
+
+  @Test
+  void aRecordThatDoesNotParseHoldsNoOtherNodeBackWhenAskedPerNode() {
+    RevocationWatch w = watch(RevocationConfig.Action.EVICT, true, false);
+    attest(w, A, "default");
+    attest(w, B, "default");
+    verifier.agents.put(A, status(A, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
+    verifier.oneFailures.put(B, new KeylimeMalformedResponseException("unknown operational_state 99", URI.create("https://v"),
+        null));
+    RevocationWatch.Cycle c = w.cycle();
+    assertThat(c.acted()).isEqualTo(1);
+    assertThat(spire.calls).containsExactly("EVICT " + id(A));
+    assertThat(w.watched()).extracting(AttestedNode::uuid).containsExactly(B);
+  }
+
+  @Test
+  void aBulkAnswerTooLargeForTheHeapIsFollowedByAskingPerNode() {
+    RevocationWatch w = watch();
+    attest(w, A, "default");
+    verifier.agents.put(A, status(A, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
+    verifier.bulkFailure = new KeylimeMalformedResponseException("a response body larger than 16777216 bytes",
+        URI.create("https://v"), null, true);
+    assertThat(w.cycle().acted()).isEqualTo(1);
+    assertThat(verifier.requests).containsExactly("bulk default", "one " + A);
+    attest(w, B, "default");
+    verifier.agents.put(B, status(B, OperationalState.GET_QUOTE, AttestationStatus.PASS, "default"));
+    w.cycle();
+    assertThat(verifier.requests).containsExactly("bulk default", "one " + A, "one " + B);
+  }
+
+  @Test
+  void anErrorInACycleDoesNotEndTheWatch() {
+    RevocationWatch w = watch();
+    attest(w, A, "default");
+    verifier.agents.put(A, status(A, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
+    verifier.crash = new OutOfMemoryError("Java heap space");
+    w.safeCycle(); // as the scheduler runs it: an escaping throwable would cancel every later run
+    assertThat(spire.calls).isEmpty();
+    verifier.crash = null;
+    w.safeCycle();
+    assertThat(spire.calls).containsExactly("EVICT " + id(A));
   }
 }
