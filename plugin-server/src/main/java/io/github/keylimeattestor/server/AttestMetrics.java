@@ -6,6 +6,7 @@ import io.github.keylimeattestor.proto.spire.hostservice.metrics.IncrCounterRequ
 import io.github.keylimeattestor.proto.spire.hostservice.metrics.Label;
 import io.github.keylimeattestor.proto.spire.hostservice.metrics.MetricsGrpc;
 import io.github.keylimeattestor.sdk.Observers;
+import io.grpc.Context;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
 import java.util.List;
@@ -55,12 +56,15 @@ final class AttestMetrics {
       }
     }
 
-    /** Sends what is held and forgets it. */
+    /**
+     * Sends what is held and forgets it, in the root context: in the stream's own context the calls
+     * would be cancelled, unsent, as the stream ends (it does right after the answer).
+     */
     void send() {
-      metrics.ifPresent(m -> {
+      metrics.ifPresent(m -> Context.ROOT.run(() -> {
         counters.forEach(r -> m.incrCounter(r, IGNORE));
         samples.forEach(r -> m.addSample(r, IGNORE));
-      });
+      }));
       counters.clear();
       samples.clear();
     }

@@ -542,6 +542,19 @@ class AttestStreamTest {
       Thread.sleep(100);
       assertThat(received).containsExactlyInAnyOrder("keylime_attestor.phase_ms registrar",
           "keylime_attestor.phase_ms verifier");
+
+      // sent once SPIRE's stream has ended: its gRPC context is cancelled by then, and calls made in
+      // it would be cancelled unsent
+      received.clear();
+      io.grpc.Context.CancellableContext ended = io.grpc.Context.current().withCancellation();
+      ended.cancel(null);
+      ended.run(() -> {
+        AttestMetrics.Held held = metrics.held();
+        held.outcome("ok", "attested");
+        held.send();
+      });
+      awaitUntil(() -> received.size() == 1);
+      assertThat(received).containsExactly("keylime_attestor.attestation ok attested");
     } finally {
       channel.shutdownNow();
       metricsHost.shutdownNow();
