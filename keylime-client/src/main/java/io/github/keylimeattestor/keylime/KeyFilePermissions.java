@@ -42,6 +42,22 @@ public final class KeyFilePermissions {
   }
 
   /**
+   * {@link #checkPrivate} for a file named as something else (e.g. {@code tls.client_cert}) that also
+   * holds a private key, as combined PEM files do: a key is a key whichever setting names its file.
+   */
+  public static void checkPrivateIfItHoldsAKey(Path file, String what) throws IOException {
+    byte[] head;
+    try (var in = Files.newInputStream(file)) {
+      head = in.readNBytes(1 << 20); // PEM files are small; the loader has refused larger ones
+    } catch (NoSuchFileException e) {
+      return;
+    }
+    if (new String(head, java.nio.charset.StandardCharsets.US_ASCII).contains("PRIVATE KEY-----")) {
+      checkPrivate(file, what);
+    }
+  }
+
+  /**
    * The weaker rule for files another program writes for us (the Keylime agent's agent_data.json):
    * owned by anyone, but writable only by its owner, so that nobody else can swap the key it holds.
    */

@@ -65,4 +65,18 @@ class KeyFilePermissionsTest {
     assertThatCode(() -> KeyFilePermissions.checkPrivate(dir.resolve("absent"), "tls.client_key"))
         .doesNotThrowAnyException();
   }
+
+  @Test
+  void aCertificateFileIsCheckedAsAKeyOnlyWhenItHoldsOne() throws Exception {
+    Path certOnly = dir.resolve("client.crt");
+    Files.writeString(certOnly, "-----BEGIN CERTIFICATE-----\n");
+    Files.setPosixFilePermissions(certOnly, PosixFilePermissions.fromString("rw-r--r--"));
+    assertThatCode(() -> KeyFilePermissions.checkPrivateIfItHoldsAKey(certOnly, "tls.client_cert"))
+        .doesNotThrowAnyException();
+    Path combined = dir.resolve("all.pem");
+    Files.writeString(combined, "-----BEGIN PRIVATE KEY-----\n-----BEGIN CERTIFICATE-----\n");
+    Files.setPosixFilePermissions(combined, PosixFilePermissions.fromString("rw-r--r--"));
+    assertThatThrownBy(() -> KeyFilePermissions.checkPrivateIfItHoldsAKey(combined, "tls.client_cert"))
+        .isInstanceOf(IOException.class).hasMessageContaining("tls.client_cert " + combined + " has mode rw-r--r--");
+  }
 }

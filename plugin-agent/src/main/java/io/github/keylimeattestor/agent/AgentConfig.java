@@ -81,6 +81,7 @@ record AgentConfig(
       serverName.ifPresent(b::serverName);
       TlsSettings settings = b.build();
       KeyFilePermissions.checkPrivate(clientKey, "keylime_agent_tls.client_key"); // after the read: "no key" first
+      KeyFilePermissions.checkPrivateIfItHoldsAKey(clientCert, "keylime_agent_tls.client_cert");
       return settings;
     }
   }

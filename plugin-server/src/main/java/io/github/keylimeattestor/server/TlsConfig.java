@@ -51,6 +51,7 @@ final class TlsConfig {
       TlsSettings settings = TlsSettings.builder().keys(keys).caBundle(Path.of(value[0]))
           .clientCertificate(Path.of(value[1]), Path.of(value[2]), null).serverName(value[3]).build();
       KeyFilePermissions.checkPrivate(Path.of(value[2]), from[2]); // after the read: a file with no key says so first
+      KeyFilePermissions.checkPrivateIfItHoldsAKey(Path.of(value[1]), from[1]);
       return settings;
     } catch (IOException e) {
       throw new HclException(e.getMessage());
