@@ -130,6 +130,10 @@ public final class PluginMain {
   public static void serve(String[] args, Plugin... plugins) {
     PrintStream handshakeOut = new PrintStream(new FileOutputStream(FileDescriptor.out), false, StandardCharsets.US_ASCII);
     System.setOut(System.err);
+    // anything that escapes a thread (an Error on a gRPC thread) is logged as hclog, not as the JVM's
+    // plain-text stack trace, which go-plugin files at DEBUG line by line
+    Thread.setDefaultUncaughtExceptionHandler((t, e) -> LOG.error("uncaught throwable on a plugin thread", "thread",
+        t.getName(), "error", e, "at", topFrames(e, 5)));
     StartupWarmUp.start();
     if (args.length > 0 && args[0].equals("--version")) {
       handshakeOut.print(BuildInfo.current().line() + "\n");
@@ -166,6 +170,16 @@ public final class PluginMain {
       System.exit(1);
     }
     System.exit(0);
+  }
+
+  /** The first {@code n} frames of {@code e}'s stack, for one log line (a StackOverflowError has a thousand). */
+  static String topFrames(Throwable e, int n) {
+    StackTraceElement[] st = e.getStackTrace();
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < Math.min(n, st.length); i++) {
+      b.append(i == 0 ? "" : " < ").append(st[i]);
+    }
+    return b.toString();
   }
 
   /** Before the first Netty or gRPC class loads: their logging, and no native transport. */
@@ -235,6 +249,18 @@ public final class PluginMain {
     }
   }
 
+  /**
+   * Where the socket directory goes, as go-plugin's own plugins choose it: PLUGIN_UNIX_SOCKET_DIR,
+   * else os.TempDir(), which is $TMPDIR or /tmp (the JVM's java.io.tmpdir ignores $TMPDIR).
+   */
+  static Path socketParent(Map<String, String> env) {
+    String base = env.getOrDefault("PLUGIN_UNIX_SOCKET_DIR", "");
+    if (base.isEmpty()) {
+      base = env.getOrDefault("TMPDIR", "");
+    }
+    return Paths.get(base.isEmpty() ? "/tmp" : base);
+  }
+
   /** Listens, serves and returns the handshake line (without newline). */
   String start(Map<String, String> env) throws IOException {
     String line = listen(env);
@@ -248,8 +274,7 @@ public final class PluginMain {
    */
   String listen(Map<String, String> env) throws IOException {
     ignoreSigint();
-    String base = env.getOrDefault("PLUGIN_UNIX_SOCKET_DIR", "");
-    Path parent = Paths.get(base.isEmpty() ? System.getProperty("java.io.tmpdir") : base);
+    Path parent = socketParent(env);
     socketDir = createSocketDirectory(parent);
     socket = socketDir.resolve("plugin.sock");
     Runtime.getRuntime().addShutdownHook(new Thread(this::removeSocket, "plugin-cleanup"));

@@ -67,4 +67,21 @@ class PluginMainTest {
     assertThatThrownBy(attestor::nodeAttestor).isInstanceOf(UnsupportedOperationException.class);
     assertThatThrownBy(keyManager::pluginService).hasMessageContaining("(a KeyManager plugin) implements neither");
   }
+
+  @Test
+  void theSocketGoesWhereGoPluginsPutTheirs() {
+    assertThat(PluginMain.socketParent(Map.of("PLUGIN_UNIX_SOCKET_DIR", "/run/spire/p", "TMPDIR", "/var/tmp")))
+        .isEqualTo(java.nio.file.Path.of("/run/spire/p"));
+    assertThat(PluginMain.socketParent(Map.of("TMPDIR", "/var/tmp"))).isEqualTo(java.nio.file.Path.of("/var/tmp"));
+    assertThat(PluginMain.socketParent(Map.of())).isEqualTo(java.nio.file.Path.of("/tmp"));
+  }
+
+  @Test
+  void anUncaughtThrowableIsLoggedWithItsTopFrames() {
+    Throwable deep = new StackOverflowError("deep");
+    deep.setStackTrace(new StackTraceElement[] {
+        new StackTraceElement("a.B", "c", "B.java", 1), new StackTraceElement("a.B", "c", "B.java", 2),
+        new StackTraceElement("a.D", "e", "D.java", 3)});
+    assertThat(PluginMain.topFrames(deep, 2)).isEqualTo("a.B.c(B.java:1) < a.B.c(B.java:2)");
+  }
 }

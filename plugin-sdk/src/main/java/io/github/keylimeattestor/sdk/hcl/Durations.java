@@ -32,6 +32,9 @@ public final class Durations {
     if (at == 0 || at != s.length()) {
       throw new IllegalArgumentException("'" + s + "' is not a duration such as \"30s\", \"5m\" or \"1h\"");
     }
+    if (nanos >= 0x1p63) { // as Go: about 292 years at most, not a silent cap
+      throw new IllegalArgumentException("'" + s + "' is longer than a duration can be (about 292 years)");
+    }
     return Duration.ofNanos((long) nanos);
   }
 }

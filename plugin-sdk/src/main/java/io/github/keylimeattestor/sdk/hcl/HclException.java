@@ -15,9 +15,14 @@ public final class HclException extends Exception {
     this(List.of(message));
   }
 
+  /** At most this many problems are kept (and so logged and returned to SPIRE); the rest are counted. */
+  static final int MAX_PROBLEMS = 20;
+
   public HclException(List<String> problems) {
     super(summary(problems));
-    this.problems = List.copyOf(problems);
+    this.problems = problems.size() <= MAX_PROBLEMS ? List.copyOf(problems)
+        : java.util.stream.Stream.concat(problems.stream().limit(MAX_PROBLEMS),
+            java.util.stream.Stream.of("and " + (problems.size() - MAX_PROBLEMS) + " more problems")).toList();
   }
 
   /** Each problem as a note for {@code spire-server validate}. */
@@ -29,6 +34,8 @@ public final class HclException extends Exception {
     if (problems.size() == 1) {
       return problems.get(0);
     }
-    return "plugin_data has " + problems.size() + " problems: " + String.join("; ", problems);
+    return "plugin_data has " + problems.size() + " problems: " + String.join("; ", problems.subList(0,
+        Math.min(problems.size(), MAX_PROBLEMS))) + (problems.size() > MAX_PROBLEMS ? "; and "
+        + (problems.size() - MAX_PROBLEMS) + " more" : "");
   }
 }

@@ -100,10 +100,15 @@ public final class HclParser {
       return body(true);
     }
     if (peek() == '"' || isIdentStart(peek())) {
+      // each label nests one level, as a body does
+      if (++depth > MAX_DEPTH) {
+        throw error("nesting deeper than " + MAX_DEPTH + " levels");
+      }
       String label = key();
       skipSpaceAndComments(false);
       Map<String, Object> wrapper = new LinkedHashMap<>();
       wrapper.put(label, block());
+      depth--;
       return wrapper;
     }
     throw error("expected '=' or '{' after a key");
@@ -235,7 +240,13 @@ public final class HclParser {
       }
     }
     String text = src.substring(start, pos);
+    String digits = text.startsWith("-") || text.startsWith("+") ? text.substring(1) : text;
     try {
+      if (!isFloat && digits.length() > 1 && digits.charAt(0) == '0') {
+        // as HCL (Go's ParseInt with base 0): a leading 0 makes it octal, so 010 is 8 and 08 is an error
+        long v = Long.parseLong(digits.substring(1), 8);
+        return text.startsWith("-") ? -v : v;
+      }
       return isFloat ? (Object) Double.parseDouble(text) : (Object) Long.parseLong(text);
     } catch (NumberFormatException e) {
       throw error("bad number '" + text + "'");
@@ -256,6 +267,9 @@ public final class HclParser {
       if (c == '\n') {
         throw error("newline in a string");
       }
+      if (c == 0) {
+        throw error("a NUL character in a string: no setting can hold one");
+      }
       if (c != '\\') {
         b.append(c);
         continue;
@@ -275,11 +289,21 @@ public final class HclParser {
           if (pos + n > src.length()) {
             throw error("bad unicode escape");
           }
-          try {
-            b.appendCodePoint(Integer.parseInt(src.substring(pos, pos + n), 16));
-          } catch (IllegalArgumentException ex) {
+          int cp = 0;
+          for (int i = 0; i < n; i++) {
+            int d = Character.digit(src.charAt(pos + i), 16);
+            if (d < 0) {
+              throw error("bad unicode escape");
+            }
+            cp = cp * 16 + d;
+          }
+          if (cp > Character.MAX_CODE_POINT || (cp >= Character.MIN_SURROGATE && cp <= Character.MAX_SURROGATE)) {
             throw error("bad unicode escape");
           }
+          if (cp == 0) {
+            throw error("a NUL character (\\u0000) in a string: no setting can hold one");
+          }
+          b.appendCodePoint(cp);
           pos += n;
         }
         default -> throw error("unknown escape '\\" + e + "'");
@@ -298,21 +322,44 @@ public final class HclParser {
       pos++;
     }
     String marker = src.substring(start, pos);
+    if (peek() == '\r' && pos + 1 < src.length() && src.charAt(pos + 1) == '\n') {
+      pos++; // CRLF
+    }
     if (marker.isEmpty() || peek() != '\n') {
       throw error("bad heredoc marker");
     }
     pos++;
-    StringBuilder b = new StringBuilder();
+    List<String> lines = new ArrayList<>();
     while (pos < src.length()) {
       int eol = src.indexOf('\n', pos);
       String line = eol < 0 ? src.substring(pos) : src.substring(pos, eol);
       pos = eol < 0 ? src.length() : eol + 1;
-      if ((indented ? line.strip() : line).equals(marker)) {
-        return b.toString();
+      if (line.endsWith("\r")) {
+        line = line.substring(0, line.length() - 1);
       }
-      b.append(line).append('\n');
+      if (line.indexOf(0) >= 0) {
+        throw error("a NUL character in a heredoc: no setting can hold one");
+      }
+      if ((indented ? line.strip() : line).equals(marker)) {
+        return indented ? unindent(lines, line.substring(0, line.indexOf(marker))) : join(lines);
+      }
+      lines.add(line);
     }
     throw error("heredoc '" + marker + "' is not closed");
+  }
+
+  /** As HCL's {@code <<-}: the closing marker's indentation comes off every line, if every line has it. */
+  private static String unindent(List<String> lines, String indent) {
+    if (!lines.stream().allMatch(l -> l.startsWith(indent))) {
+      return join(lines);
+    }
+    return join(lines.stream().map(l -> l.substring(indent.length())).toList());
+  }
+
+  private static String join(List<String> lines) {
+    StringBuilder b = new StringBuilder();
+    lines.forEach(l -> b.append(l).append('\n'));
+    return b.toString();
   }
 
   private void skipSpaceAndComments(boolean newlines) throws HclException {

@@ -87,6 +87,56 @@ class HclParserTest {
   void deepNestingAndHugeInputAreRefusedNotOverflowed() {
     assertThatThrownBy(() -> HclParser.parse("a = " + "[".repeat(10_000))).isInstanceOf(HclException.class);
     assertThatThrownBy(() -> HclParser.parse("a { ".repeat(10_000))).isInstanceOf(HclException.class);
+    // every block label nests one level too (1000 labels overflowed a 256 KiB stack)
+    assertThatThrownBy(() -> HclParser.parse("a " + "b ".repeat(1000) + "{}")).isInstanceOf(HclException.class)
+        .hasMessageContaining("nesting deeper than");
     assertThatThrownBy(() -> HclParser.parse("#".repeat(HclParser.MAX_LENGTH + 1))).isInstanceOf(HclException.class);
+  }
+
+  @Test
+  void numbersHeredocsAndEscapesReadAsHclReadsThem() throws Exception {
+    // Go's ParseInt with base 0, as HCL: a leading 0 is octal
+    assertThat(HclParser.parse("a = 010\nb = -017\nc = 0\nd = 0.5\n")).containsEntry("a", 8L).containsEntry("b", -15L)
+        .containsEntry("c", 0L).containsEntry("d", 0.5);
+    assertThatThrownBy(() -> HclParser.parse("a = 08")).isInstanceOf(HclException.class).hasMessageContaining("bad number");
+    // <<- takes the closing marker's indentation off every line that has it
+    assertThat(HclParser.parse("a = <<-EOT\n    one\n      two\n    EOT\n")).containsEntry("a", "one\n  two\n");
+    assertThat(HclParser.parse("a = <<-EOT\n  one\nnot indented\n  EOT\n")).containsEntry("a", "  one\nnot indented\n");
+    assertThat(HclParser.parse("a = <<EOT\r\nline\r\nEOT\r\n")).containsEntry("a", "line\n");
+    // \\u takes exactly four hex digits, and no lone surrogate
+    for (String bad : new String[] {"\\u+041", "\\u-000", "\\ud800", "\\U00110000"}) {
+      assertThatThrownBy(() -> HclParser.parse("a = \"" + bad + "\"")).as(bad).isInstanceOf(HclException.class)
+          .hasMessageContaining("bad unicode escape");
+    }
+    assertThat(HclParser.parse("a = \"\\u0041\\U0001F600\"")).containsEntry("a", "A\uD83D\uDE00");
+    // a NUL would reach Path.of (InvalidPathException: INTERNAL, not InvalidArgument)
+    assertThatThrownBy(() -> HclParser.parse("a = \"/x\\u0000y\"")).isInstanceOf(HclException.class)
+        .hasMessageContaining("NUL");
+    assertThatThrownBy(() -> HclParser.parse("a = \"/x\u0000y\"")).isInstanceOf(HclException.class)
+        .hasMessageContaining("NUL");
+  }
+
+  @Test
+  void aDurationLongerThanGoCanHoldIsRefusedNotCapped() {
+    assertThat(Durations.parse("2562047h")).isEqualTo(java.time.Duration.ofHours(2562047));
+    assertThatThrownBy(() -> Durations.parse("99999999999999999999h")).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("longer than a duration can be");
+  }
+
+  @Test
+  void thousandsOfUnknownKeysMakeABoundedMessage() {
+    StringBuilder hcl = new StringBuilder();
+    for (int i = 0; i < 2000; i++) { // 14 KB, under the parser's limit
+      hcl.append("q").append(i).append("=1\n");
+    }
+    HclException e = org.assertj.core.api.Assertions.catchThrowableOfType(HclException.class, () -> {
+      HclConfig c = HclConfig.parse(hcl.toString());
+      c.optString("known", null);
+      c.rejectUnknownKeys();
+      c.throwIfProblems();
+    });
+    assertThat(e.getMessage()).startsWith("plugin_data has 2000 problems: ").endsWith("; and 1980 more");
+    assertThat(e.getMessage().length()).isLessThan(4000);
+    assertThat(e.problems()).hasSize(21).last().isEqualTo("and 1980 more problems");
   }
 }
