@@ -49,7 +49,11 @@ final class DiagnosingTrustManager extends X509ExtendedTrustManager {
     try {
       delegate.checkServerTrusted(chain, authType, engine);
     } catch (CertificateException e) {
-      throw rejected(chain, e, engine == null ? null : engine.getPeerHost(), sni(engine));
+      // the JDK's HttpClient sends the URL's host as SNI when it is a DNS name, whatever was
+      // configured: then the name that failed is the host dialled, not the configured one
+      String sni = sni(engine);
+      throw rejected(chain, e, engine == null ? null : engine.getPeerHost(),
+          sni != null && sni.equalsIgnoreCase(pinnedName) ? sni : null);
     }
     checkPinnedName(chain, engine == null ? null : engine.getPeerHost());
   }
@@ -132,8 +136,12 @@ final class DiagnosingTrustManager extends X509ExtendedTrustManager {
       String msg = sni != null
           ? "the server certificate does not carry the configured " + keys.serverName() + " '" + sni + "' (it names "
               + names + "): set " + keys.serverNameFix() + " to one of its DNS names"
-          : "the server certificate does not name the host dialled '" + host + "' (it names " + names + "): set "
-              + keys.serverNameFix() + " to one of its DNS names, or dial a name it carries in the URL";
+          : pinnedName != null
+              ? "the server certificate does not name the host dialled '" + host + "' (it names " + names + "): with "
+                  + "a DNS name in the URL the JDK checks that name as well as " + keys.serverName() + " '" + pinnedName
+                  + "'; dial an IP address or a name the certificate carries"
+              : "the server certificate does not name the host dialled '" + host + "' (it names " + names + "): set "
+                  + keys.serverNameFix() + " to one of its DNS names, or dial a name it carries in the URL";
       return new ServerCertificateRejectedException(msg + presented, true, cause);
     }
     return new ServerCertificateRejectedException(untrusted(chain, reason) + presented

@@ -78,6 +78,14 @@ class TlsErrorTest {
                 .contains("does not carry the configured tls.server_name 'registrar.keylime.test'")
                 .contains("it names [DNS:verifier.keylime.test]");
           });
+
+      // dialled by a DNS name the certificate lacks: the JDK checks that name too, and the message says so
+      java.net.URI byName = java.net.URI.create(s.uri().toString().replace("127.0.0.1", "localhost"));
+      assertThatThrownBy(() -> new VerifierClient(ClientSettings.of(byName, named)).getAgent(Fixture.UUID))
+          .isInstanceOfSatisfying(KeylimeTlsException.class, e -> assertThat(e.getMessage())
+              .contains("does not name the host dialled 'localhost'")
+              .contains("the JDK checks that name as well as tls.server_name 'verifier.keylime.test'")
+              .doesNotContain("does not carry the configured"));
     }
   }
 
