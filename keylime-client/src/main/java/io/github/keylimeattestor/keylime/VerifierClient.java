@@ -102,7 +102,8 @@ public final class VerifierClient {
   /**
    * {@code GET /v3.0/agents/{uuid}/attestations/latest} on a push-mode verifier (Keylime 7.14+,
    * {@code [verifier] mode = push}; admin mTLS, as the status read). Empty when the verifier holds
-   * no attestation for the agent yet (404). Pull-mode verifiers do not serve this path (404 too).
+   * no attestation for the agent yet (Keylime's 404). Pull-mode verifiers do not serve this path:
+   * their bare 404 (no JSON envelope) is a {@link KeylimeApiException} that is not {@code isNotFound()}.
    * The list {@code GET /v3.0/agents/{uuid}/attestations} is not used: 7.14.3 answers it HTTP 500
    * whenever it holds none or more than one attestation.
    */

@@ -77,7 +77,7 @@ class PluginMainTest {
   }
 
   @Test
-  void anUncaughtThrowableIsLoggedWithItsTopFrames() {
+  void topFramesJoinsTheFirstFramesOfAStackForOneLogLine() {
     Throwable deep = new StackOverflowError("deep");
     deep.setStackTrace(new StackTraceElement[] {
         new StackTraceElement("a.B", "c", "B.java", 1), new StackTraceElement("a.B", "c", "B.java", 2),

@@ -37,7 +37,7 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
   private volatile AttestMetrics metrics = new AttestMetrics(Optional.empty());
   private volatile AttestStream.Context context;
   private final RevocationMetrics revocationMetrics = new RevocationMetrics();
-  private volatile RevocationWatch watch;
+  private RevocationWatch watch;
   private EkBinding ekBinding;
   /** Ends every stream at its deadline: one daemon thread for all streams. */
   private final ScheduledThreadPoolExecutor deadlines = deadlineScheduler();
@@ -113,10 +113,10 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
    * A node passed attestation: the current watch learns it, also from a stream that began under an
    * earlier configuration (its own watch is closed by now, and adopt() took only what it held then).
    */
-  private void watchAttested(io.github.keylimeattestor.server.revocation.AttestedNode n) {
-    RevocationWatch w = watch;
-    if (w != null) {
-      w.attested(n);
+  private synchronized void watchAttested(io.github.keylimeattestor.server.revocation.AttestedNode n) {
+    // synchronized with startWatch: not into the old watch after adopt() has copied it
+    if (watch != null) {
+      watch.attested(n);
     }
   }
 

@@ -46,8 +46,8 @@ public final class ClockHistory {
   /**
    * Records an accepted attestation (call only after every other check passed), checking again in
    * the same step: two streams of one AK verified at once (a cloned TPM state answering two
-   * challenges together) both pass {@link #check} against the same history, and only here does the
-   * one whose clock is behind the other's fail.
+   * challenges together) both pass {@link #check} against the same history, and here the one whose
+   * clock is behind fails if the other recorded first, as it would one after the other.
    */
   public synchronized void record(Bytes akName, Attest attest) throws EvidenceException {
     String key = akName.toHex();

@@ -97,7 +97,8 @@ public final class RevocationWatch implements AutoCloseable {
 
   /** Carries the nodes of a watch being replaced (re-configuration) over to this one. */
   public void adopt(RevocationWatch previous) {
-    previous.watched.values().forEach(this::attested);
+    watched.putAll(previous.watched);
+    attestedAt.putAll(previous.attestedAt); // when each attested, not now: see NOT_STORED_YET
   }
 
   Collection<AttestedNode> watched() {

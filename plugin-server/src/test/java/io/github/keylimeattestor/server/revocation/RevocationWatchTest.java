@@ -387,4 +387,17 @@ class RevocationWatchTest {
     w.safeCycle();
     assertThat(spire.calls).containsExactly("EVICT " + id(A));
   }
+
+  @Test
+  void aWatchThatAdoptsNodesKeepsWhenTheyAttested() {
+    RevocationWatch old = watch();
+    attest(old, A, "default");
+    now += RevocationWatch.NOT_STORED_YET.toNanos();
+    RevocationWatch next = watch();
+    next.adopt(old);
+    spire.known.clear(); // evicted elsewhere meanwhile: long after its attestation, that is done
+    verifier.agents.put(A, status(A, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
+    assertThat(next.cycle().acted()).isEqualTo(1);
+    assertThat(next.watched()).isEmpty();
+  }
 }
