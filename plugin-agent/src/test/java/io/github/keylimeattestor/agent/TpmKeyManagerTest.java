@@ -74,6 +74,8 @@ class TpmKeyManagerTest {
   static Swtpm swtpm;
   static Path agentData;
   static TpmPublic akPublic;
+  /** The node's files shared by all tests (a JUnit temp dir: removed after the class). */
+  @TempDir static Path nodeDir;
 
   @TempDir Path dir;
   Path keys;
@@ -86,7 +88,7 @@ class TpmKeyManagerTest {
   static void startTpm() throws Exception {
     Log.redirect(LOG);
     swtpm = Swtpm.start();
-    agentData = Files.createTempDirectory("km-test").resolve("agent_data.json");
+    agentData = nodeDir.resolve("agent_data.json");
     try (var tpm = swtpm.tpm()) {
       KeylimeTpm k = new KeylimeTpm(tpm);
       KeyBlob ak = new KeylimeAgentTpm(k).createAk(Templates.akRsa(Alg.SHA256));

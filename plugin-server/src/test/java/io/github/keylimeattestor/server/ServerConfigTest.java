@@ -209,8 +209,9 @@ class ServerConfigTest {
   }
 
   @Test
-  void aClientKeyOthersCanReadIsRefusedAsSshRefusesIt() throws Exception {
-    java.nio.file.Path key = java.nio.file.Files.createTempDirectory("server-key").resolve("client.key");
+  void aClientKeyOthersCanReadIsRefusedAsSshRefusesIt(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+      throws Exception {
+    java.nio.file.Path key = dir.resolve("client.key");
     java.nio.file.Files.copy(pki.key, key);
     java.nio.file.Files.setPosixFilePermissions(key, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
     assertThatThrownBy(() -> ServerConfig.parse("example.org", minimal("").replace(pki.key.toString(), key.toString())))
