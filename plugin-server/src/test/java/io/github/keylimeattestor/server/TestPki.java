@@ -18,6 +18,10 @@ final class TestPki {
     Path dir = Files.createTempDirectory("server-pki");
     Path cert = dir.resolve("cert.pem");
     Path key = dir.resolve("key.pem");
+    // removed when the test JVM exits, in reverse order: the files, then the directory
+    dir.toFile().deleteOnExit();
+    cert.toFile().deleteOnExit();
+    key.toFile().deleteOnExit();
     Process p = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
         "-nodes", "-days", "1", "-subj", "/CN=test", "-keyout", key.toString(), "-out", cert.toString())
         .redirectErrorStream(true).start();
