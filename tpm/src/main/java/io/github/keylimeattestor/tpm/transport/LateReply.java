@@ -21,9 +21,9 @@ final class LateReply {
   static final int MAX_WAITING = 4;
   private static final AtomicInteger WAITING = new AtomicInteger();
   private static final System.Logger LOG = System.getLogger(LateReply.class.getName());
+  /** The commands this module sends that make a transient handle (CommandCode lists all it sends). */
   private static final Set<Integer> MAKE_A_HANDLE = Set.of(CommandCode.CREATE_PRIMARY, CommandCode.LOAD,
-      CommandCode.CONTEXT_LOAD, CommandCode.START_AUTH_SESSION, 0x00000167 /* LoadExternal */,
-      0x00000191 /* CreateLoaded */, 0x00000186 /* HashSequenceStart */, 0x0000015B /* HMAC_Start */);
+      CommandCode.CONTEXT_LOAD, CommandCode.START_AUTH_SESSION);
 
   private LateReply() {}
 
