@@ -6,7 +6,6 @@ import io.github.keylimeattestor.proto.spire.hostservice.metrics.IncrCounterRequ
 import io.github.keylimeattestor.proto.spire.hostservice.metrics.Label;
 import io.github.keylimeattestor.proto.spire.hostservice.metrics.MetricsGrpc;
 import io.github.keylimeattestor.sdk.Observers;
-import io.grpc.Context;
 import io.grpc.stub.StreamObserver;
 import java.util.List;
 import java.util.Locale;
@@ -30,17 +29,16 @@ final class AgentMetrics {
     this.metrics = metrics;
   }
 
-  // Each call runs in the root context: started inside SPIRE's attestation stream, it would inherit
-  // the stream's context and be cancelled, unsent, when the stream ends right after the answer.
+  // The stub is HostServices.metricsStub's: its calls outlive SPIRE's attestation stream.
   void outcome(String phase, String outcome) {
-    metrics.ifPresent(m -> Context.ROOT.run(() -> m.incrCounter(IncrCounterRequest.newBuilder().addAllKey(ATTESTATION)
+    metrics.ifPresent(m -> m.incrCounter(IncrCounterRequest.newBuilder().addAllKey(ATTESTATION)
         .setVal(1).addLabels(label("outcome", outcome.toLowerCase(Locale.ROOT))).addLabels(label("phase", phase))
-        .build(), IGNORE)));
+        .build(), IGNORE));
   }
 
   void tpm(String step, long nanos) {
-    metrics.ifPresent(m -> Context.ROOT.run(() -> m.addSample(AddSampleRequest.newBuilder().addAllKey(TPM_MS)
-        .setVal(nanos / 1e6f).addLabels(label("step", step)).build(), IGNORE)));
+    metrics.ifPresent(m -> m.addSample(AddSampleRequest.newBuilder().addAllKey(TPM_MS)
+        .setVal(nanos / 1e6f).addLabels(label("step", step)).build(), IGNORE));
   }
 
   private static Label label(String name, String value) {

@@ -33,6 +33,7 @@ import io.github.keylimeattestor.proto.spire.hostservice.metrics.AddSampleReques
 import io.github.keylimeattestor.proto.spire.hostservice.metrics.IncrCounterRequest;
 import io.github.keylimeattestor.proto.spire.hostservice.metrics.Label;
 import io.github.keylimeattestor.proto.spire.hostservice.metrics.MetricsGrpc;
+import io.github.keylimeattestor.sdk.HostServices;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.Status;
@@ -295,7 +296,7 @@ class TpmQuoteSourceTest {
     Server metricsServer = InProcessServerBuilder.forName(name).addService(host).build().start();
     ManagedChannel toHost = InProcessChannelBuilder.forName(name).build();
     try {
-      plugin = new KeylimeAgentPlugin(new AgentMetrics(Optional.of(MetricsGrpc.newStub(toHost))));
+      plugin = new KeylimeAgentPlugin(new AgentMetrics(Optional.of(HostServices.metricsStub(toHost))));
       spire.close();
       spire = new InProcessAttestor(plugin.nodeAttestor());
       configure(config());

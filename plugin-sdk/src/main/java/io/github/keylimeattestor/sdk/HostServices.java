@@ -4,7 +4,14 @@ import io.github.keylimeattestor.proto.goplugin.ConnInfo;
 import io.github.keylimeattestor.proto.spire.hostservice.agentstore.AgentStoreGrpc;
 import io.github.keylimeattestor.proto.spire.hostservice.metrics.MetricsGrpc;
 import io.github.keylimeattestor.sdk.log.Log;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.ClientInterceptors;
+import io.grpc.Context;
 import io.grpc.ManagedChannel;
+import io.grpc.MethodDescriptor;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -39,8 +46,32 @@ public final class HostServices implements AutoCloseable {
   }
 
   public Optional<MetricsGrpc.MetricsStub> metrics() {
-    return channelFor(METRICS).map(MetricsGrpc::newStub);
+    return channelFor(METRICS).map(HostServices::metricsStub);
   }
+
+  /**
+   * A Metrics stub whose calls are fire and forget: each is made in the root context. Made inside a
+   * plugin RPC (SPIRE's attestation stream), a call would inherit that RPC's context and be cancelled,
+   * unsent, when the RPC ends, which it does right after the plugin's answer. Public for tests that
+   * stand in for the host.
+   */
+  public static MetricsGrpc.MetricsStub metricsStub(Channel channel) {
+    return MetricsGrpc.newStub(ClientInterceptors.intercept(channel, IN_ROOT_CONTEXT));
+  }
+
+  // grpc-java's client call takes its context when it is made (newCall), so making it in the root
+  // context detaches it from the caller's.
+  private static final ClientInterceptor IN_ROOT_CONTEXT = new ClientInterceptor() {
+    @Override
+    public <Q, A> ClientCall<Q, A> interceptCall(MethodDescriptor<Q, A> method, CallOptions options, Channel next) {
+      Context previous = Context.ROOT.attach();
+      try {
+        return next.newCall(method, options);
+      } finally {
+        Context.ROOT.detach(previous);
+      }
+    }
+  };
 
   public Optional<AgentStoreGrpc.AgentStoreBlockingStub> agentStore() {
     return channelFor(AGENT_STORE).map(AgentStoreGrpc::newBlockingStub);

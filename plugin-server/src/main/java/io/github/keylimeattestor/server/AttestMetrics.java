@@ -6,7 +6,6 @@ import io.github.keylimeattestor.proto.spire.hostservice.metrics.IncrCounterRequ
 import io.github.keylimeattestor.proto.spire.hostservice.metrics.Label;
 import io.github.keylimeattestor.proto.spire.hostservice.metrics.MetricsGrpc;
 import io.github.keylimeattestor.sdk.Observers;
-import io.grpc.Context;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
 import java.util.List;
@@ -57,14 +56,14 @@ final class AttestMetrics {
     }
 
     /**
-     * Sends what is held and forgets it, in the root context: in the stream's own context the calls
-     * would be cancelled, unsent, as the stream ends (it does right after the answer).
+     * Sends what is held and forgets it. The stub is HostServices.metricsStub's, whose calls outlive
+     * the stream (this runs after the answer, as the stream ends).
      */
     void send() {
-      metrics.ifPresent(m -> Context.ROOT.run(() -> {
+      metrics.ifPresent(m -> {
         counters.forEach(r -> m.incrCounter(r, IGNORE));
         samples.forEach(r -> m.addSample(r, IGNORE));
-      }));
+      });
       counters.clear();
       samples.clear();
     }

@@ -15,6 +15,7 @@ import io.github.keylimeattestor.proto.sovereign.SovereignAttestation;
 import io.github.keylimeattestor.proto.spire.hostservice.metrics.AddSampleRequest;
 import io.github.keylimeattestor.proto.spire.hostservice.metrics.IncrCounterRequest;
 import io.github.keylimeattestor.proto.spire.hostservice.metrics.MetricsGrpc;
+import io.github.keylimeattestor.sdk.HostServices;
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestRequest;
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestResponse;
 import io.github.keylimeattestor.sovereign.AppKeyBinding;
@@ -506,7 +507,7 @@ class AttestStreamTest {
         }).build();
     try {
       AttestStream.Context base = context(new Answers(), Clock.systemUTC());
-      AttestMetrics metrics = new AttestMetrics(Optional.of(MetricsGrpc.newStub(channel)));
+      AttestMetrics metrics = new AttestMetrics(Optional.of(HostServices.metricsStub(channel)));
       AttestStream.Context ctx = new AttestStream.Context(base.config(), base.keylime(), base.evidence(),
           base.random(), base.clock(), metrics, base.deadlines());
       current.set(new Recorder());
