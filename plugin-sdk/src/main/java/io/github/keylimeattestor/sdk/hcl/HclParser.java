@@ -340,12 +340,24 @@ public final class HclParser {
       if (line.indexOf(0) >= 0) {
         throw error("a NUL character in a heredoc: no setting can hold one");
       }
-      if ((indented ? line.strip() : line).equals(marker)) {
-        return indented ? unindent(lines, line.substring(0, line.indexOf(marker))) : join(lines);
+      String indent = leadingSpace(line);
+      if (line.substring(indent.length()).equals(marker)) {
+        // HCL v1 closes either kind at an indented marker; a plain << keeps that indentation as the
+        // value's last characters ("a\n  "), which is what a Go plugin reads from the same text
+        return indented ? unindent(lines, indent) : join(lines) + indent;
       }
       lines.add(line);
     }
     throw error("heredoc '" + marker + "' is not closed");
+  }
+
+  /** The line's leading white space, as the {@code [[:space:]]*} before HCL v1's closing marker. */
+  private static String leadingSpace(String line) {
+    int i = 0;
+    while (i < line.length() && " \t\u000b\f\r".indexOf(line.charAt(i)) >= 0) {
+      i++;
+    }
+    return line.substring(0, i);
   }
 
   /** As HCL's {@code <<-}: the closing marker's indentation comes off every line, if every line has it. */

@@ -103,6 +103,11 @@ class HclParserTest {
     assertThat(HclParser.parse("a = <<-EOT\n    one\n      two\n    EOT\n")).containsEntry("a", "one\n  two\n");
     assertThat(HclParser.parse("a = <<-EOT\n  one\nnot indented\n  EOT\n")).containsEntry("a", "  one\nnot indented\n");
     assertThat(HclParser.parse("a = <<EOT\r\nline\r\nEOT\r\n")).containsEntry("a", "line\n");
+    // a plain << closes at an indented marker too, and keeps its indentation (HCL v1.0.1-vault-7's
+    // hcl.Decode gives "line\n  " and "line\n\t" for these)
+    assertThat(HclParser.parse("a = <<EOT\nline\n  EOT\nb = 1\n")).containsEntry("a", "line\n  ").containsEntry("b", 1L);
+    assertThat(HclParser.parse("a = <<EOT\nline\n\tEOT\n")).containsEntry("a", "line\n\t");
+    assertThat(HclParser.parse("a = <<EOT\nEOTX\n EOT x\nEOT\n")).containsEntry("a", "EOTX\n EOT x\n");
     // \\u takes exactly four hex digits, and no lone surrogate
     for (String bad : new String[] {"\\u+041", "\\u-000", "\\ud800", "\\U00110000"}) {
       assertThatThrownBy(() -> HclParser.parse("a = \"" + bad + "\"")).as(bad).isInstanceOf(HclException.class)
