@@ -222,9 +222,10 @@ final class HttpTransport {
       Json json = parseJson(uri, body);
       return new Answer(uri, status, json);
     }
-    String msg = keylimeMessage(body);
+    Json error = errorJson(body);
+    String msg = keylimeMessage(body, error);
     if (status >= 400 && status < 500) {
-      boolean envelope = keylimeEnvelope(body);
+      boolean envelope = keylimeEnvelope(error);
       throw new KeylimeApiException(
           component + " at " + uri + " answered HTTP " + status + (msg.isEmpty() ? "" : ": " + msg)
               + (envelope ? "" : " (not Keylime's JSON answer: is the URL the " + component + "'s base URL, "
@@ -262,31 +263,34 @@ final class HttpTransport {
     }
   }
 
-  /** Whether an error body is Keylime's JSON envelope: {@code {"code": N, "status": ...}} or {@code {"errors": [...]}}. */
-  static boolean keylimeEnvelope(byte[] body) {
+  /** An error body as JSON, or null if it is empty or not JSON. */
+  private static Json errorJson(byte[] body) {
     if (body == null || body.length == 0) {
-      return false;
+      return null;
     }
     try {
-      Json n = Json.parse(body);
-      return n.isObject() && ((n.get("code") != null && n.get("code").isNumber())
-          || (n.get("errors") != null && n.get("errors").isArray()));
+      return Json.parse(body);
     } catch (IOException | RuntimeException e) {
-      return false;
+      return null;
     }
+  }
+
+  /** Whether an error body is Keylime's JSON envelope: {@code {"code": N, "status": ...}} or {@code {"errors": [...]}}. */
+  private static boolean keylimeEnvelope(Json n) {
+    return n != null && n.isObject() && ((n.get("code") != null && n.get("code").isNumber())
+        || (n.get("errors") != null && n.get("errors").isArray()));
   }
 
   /**
    * Keylime's message from an error body: the envelope's {@code status} (legacy handlers and the
    * agent), or the {@code errors[].detail/title} of the newer handlers, else a sanitised excerpt.
    */
-  static String keylimeMessage(byte[] body) {
+  private static String keylimeMessage(byte[] body, Json n) {
     if (body == null || body.length == 0) {
       return "";
     }
     try {
-      Json n = Json.parse(body);
-      if (n.isObject()) {
+      if (n != null && n.isObject()) {
         Json errors = n.get("errors");
         if (errors != null && errors.isArray() && errors.size() > 0) {
           List<String> parts = new ArrayList<>();
@@ -301,8 +305,8 @@ final class HttpTransport {
           return sanitize(status.asText());
         }
       }
-    } catch (IOException | RuntimeException e) {
-      // not JSON: fall through to the raw excerpt
+    } catch (RuntimeException e) {
+      // JSON of another shape: fall through to the raw excerpt
     }
     return sanitize(new String(body, 0, Math.min(body.length, 300), StandardCharsets.UTF_8));
   }
