@@ -184,9 +184,10 @@ public final class PluginMain {
 
   /** Before the first Netty or gRPC class loads: their logging, and no native transport. */
   private static void setUpLibraries() {
-    // No plugin uses Netty's native transports (the JDK's Unix-domain channels serve and dial), but
-    // grpc-netty asks for epoll when it loads, which copies epoll's library out of the jar and links it
-    // (about 5 ms). An operator's own -Dio.netty.transport.noNative wins.
+    // No plugin uses Netty's native transports (the JDK's Unix-domain channels serve and dial; the
+    // executables ship none), but grpc-netty asks for epoll when it loads, which on a class path that
+    // has it copies epoll's library out of the jar and links it (about 5 ms). An operator's own
+    // -Dio.netty.transport.noNative wins.
     if (System.getProperty("io.netty.transport.noNative") == null) {
       System.setProperty("io.netty.transport.noNative", "true");
     }
