@@ -166,7 +166,7 @@ public final class HclParser {
       pos++;
       return body(true);
     }
-    if (c == '-' || c == '+' || c == '.' || Character.isDigit(c)) {
+    if (c == '-' || c == '.' || (c >= '0' && c <= '9')) { // no '+': HCL v1 has no unary plus
       return number();
     }
     if (isIdentStart(c)) {
@@ -208,7 +208,7 @@ public final class HclParser {
 
   private Object number() throws HclException {
     int start = pos;
-    if (peek() == '-' || peek() == '+') {
+    if (peek() == '-') {
       pos++;
     }
     boolean isFloat = false;
@@ -227,7 +227,7 @@ public final class HclParser {
     }
     while (pos < src.length()) {
       char c = src.charAt(pos);
-      if (Character.isDigit(c)) {
+      if (c >= '0' && c <= '9') {
         pos++;
       } else if (c == '.' || c == 'e' || c == 'E') {
         isFloat = true;
@@ -240,14 +240,21 @@ public final class HclParser {
       }
     }
     String text = src.substring(start, pos);
-    String digits = text.startsWith("-") || text.startsWith("+") ? text.substring(1) : text;
+    String digits = text.startsWith("-") ? text.substring(1) : text;
     try {
       if (!isFloat && digits.length() > 1 && digits.charAt(0) == '0') {
         // as HCL (Go's ParseInt with base 0): a leading 0 makes it octal, so 010 is 8 and 08 is an error
         long v = Long.parseLong(digits.substring(1), 8);
         return text.startsWith("-") ? -v : v;
       }
-      return isFloat ? (Object) Double.parseDouble(text) : (Object) Long.parseLong(text);
+      if (isFloat) {
+        double d = Double.parseDouble(text);
+        if (Double.isInfinite(d)) {
+          throw error("number '" + text + "' is out of range"); // Go's ParseFloat refuses it too
+        }
+        return d;
+      }
+      return Long.parseLong(text);
     } catch (NumberFormatException e) {
       throw error("bad number '" + text + "'");
     }
@@ -256,12 +263,14 @@ public final class HclParser {
   private String string() throws HclException {
     pos++; // opening quote
     StringBuilder b = new StringBuilder();
+    EscapedBytes bytes = new EscapedBytes();
     while (true) {
       if (pos >= src.length()) {
         throw error("unterminated string");
       }
       char c = src.charAt(pos++);
       if (c == '"') {
+        bytes.flushTo(b);
         return b.toString();
       }
       if (c == '\n') {
@@ -271,6 +280,7 @@ public final class HclParser {
         throw error("a NUL character in a string: no setting can hold one");
       }
       if (c != '\\') {
+        bytes.flushTo(b);
         b.append(c);
         continue;
       }
@@ -278,10 +288,19 @@ public final class HclParser {
         throw error("unterminated string");
       }
       char e = src.charAt(pos++);
+      if (e == 'x' || (e >= '0' && e <= '7')) {
+        bytes.add(byteEscape(e));
+        continue;
+      }
+      bytes.flushTo(b);
       switch (e) {
         case 'n' -> b.append('\n');
         case 't' -> b.append('\t');
         case 'r' -> b.append('\r');
+        case 'a' -> b.append('\u0007');
+        case 'b' -> b.append('\b');
+        case 'f' -> b.append('\f');
+        case 'v' -> b.append('\u000b');
         case '"' -> b.append('"');
         case '\\' -> b.append('\\');
         case 'u', 'U' -> {
@@ -308,6 +327,57 @@ public final class HclParser {
         }
         default -> throw error("unknown escape '\\" + e + "'");
       }
+    }
+  }
+
+  /** The byte of a {@code \xHH} (two hex digits) or {@code \NNN} (three octal digits, up to 377) escape, as Go's. */
+  private int byteEscape(char e) throws HclException {
+    boolean hex = e == 'x';
+    int start = hex ? pos : pos - 1;
+    int n = hex ? 2 : 3;
+    if (start + n > src.length()) {
+      throw error("bad " + (hex ? "\\x" : "octal") + " escape");
+    }
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+      int d = Character.digit(src.charAt(start + i), hex ? 16 : 8);
+      if (d < 0) {
+        throw error("bad " + (hex ? "\\x" : "octal") + " escape");
+      }
+      v = v * (hex ? 16 : 8) + d;
+    }
+    if (v > 0xff) {
+      throw error("bad octal escape (above \\377)");
+    }
+    if (v == 0) {
+      throw error("a NUL character in a string: no setting can hold one");
+    }
+    pos = start + n;
+    return v;
+  }
+
+  /**
+   * The bytes of consecutive {@code \x} and octal escapes: Go's strings are bytes, so "\xc3\xa9" is
+   * "é". They must form UTF-8, as every configuration value does; HCL would pass other bytes on.
+   */
+  private final class EscapedBytes {
+    private final java.io.ByteArrayOutputStream pending = new java.io.ByteArrayOutputStream();
+
+    void add(int b) {
+      pending.write(b);
+    }
+
+    void flushTo(StringBuilder b) throws HclException {
+      if (pending.size() == 0) {
+        return;
+      }
+      try {
+        b.append(java.nio.charset.StandardCharsets.UTF_8.newDecoder()
+            .decode(java.nio.ByteBuffer.wrap(pending.toByteArray())));
+      } catch (java.nio.charset.CharacterCodingException e) {
+        throw error("\\x or octal escapes that are not UTF-8: a configuration value must be text");
+      }
+      pending.reset();
     }
   }
 

@@ -99,6 +99,10 @@ class HclParserTest {
     assertThat(HclParser.parse("a = 010\nb = -017\nc = 0\nd = 0.5\n")).containsEntry("a", 8L).containsEntry("b", -15L)
         .containsEntry("c", 0L).containsEntry("d", 0.5);
     assertThatThrownBy(() -> HclParser.parse("a = 08")).isInstanceOf(HclException.class).hasMessageContaining("bad number");
+    // as HCL v1: no unary plus, no number beyond a double, ASCII digits only
+    for (String bad : new String[] {"+1", "+1.5", "1e400", "-1e400", "\u0661"}) {
+      assertThatThrownBy(() -> HclParser.parse("a = " + bad)).as(bad).isInstanceOf(HclException.class);
+    }
     // <<- takes the closing marker's indentation off every line that has it
     assertThat(HclParser.parse("a = <<-EOT\n    one\n      two\n    EOT\n")).containsEntry("a", "one\n  two\n");
     assertThat(HclParser.parse("a = <<-EOT\n  one\nnot indented\n  EOT\n")).containsEntry("a", "  one\nnot indented\n");
@@ -108,6 +112,12 @@ class HclParserTest {
     assertThat(HclParser.parse("a = <<EOT\nline\n  EOT\nb = 1\n")).containsEntry("a", "line\n  ").containsEntry("b", 1L);
     assertThat(HclParser.parse("a = <<EOT\nline\n\tEOT\n")).containsEntry("a", "line\n\t");
     assertThat(HclParser.parse("a = <<EOT\nEOTX\n EOT x\nEOT\n")).containsEntry("a", "EOTX\n EOT x\n");
+    // Go's other escapes, as HCL v1 (v1.0.1-vault-7's hcl.Decode) reads them: \a \b \f \v, \xHH and
+    // \NNN (octal) bytes, which must form UTF-8 ("\xc3\xa9" is one character)
+    assertThat(HclParser.parse("a = \"\\a\\b\\f\\v\\x41\\101\\xc3\\xa9z\"")).containsEntry("a", "\u0007\b\f\u000bAA\u00e9z");
+    for (String bad : new String[] {"\\x4", "\\xg0", "\\1", "\\08", "\\400", "\\xe9", "\\x00", "\\000"}) {
+      assertThatThrownBy(() -> HclParser.parse("a = \"" + bad + "\"")).as(bad).isInstanceOf(HclException.class);
+    }
     // \\u takes exactly four hex digits, and no lone surrogate
     for (String bad : new String[] {"\\u+041", "\\u-000", "\\ud800", "\\U00110000"}) {
       assertThatThrownBy(() -> HclParser.parse("a = \"" + bad + "\"")).as(bad).isInstanceOf(HclException.class)
