@@ -236,7 +236,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     }
     AgentIdentity identity = AgentIdentity.of(node, ctx.config().identityPolicy());
     String spiffeId = identity.spiffeId();
-    if (ctx.ekBinding().isPresent() && !ctx.config().agentIdIsEkBound()) {
+    if (ctx.ekBinding().isPresent() && !ctx.config().agentIdNamesTheEkAlone()) {
       long b = System.nanoTime();
       try {
         ctx.ekBinding().get().check(spiffeId, node.ek().spkiSha256());

@@ -85,9 +85,10 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
     context = new AttestStream.Context(config, Keylime.over(registrar, verifier),
         evidence, random, clock, metrics, deadlines, this::watchAttested, openEkBinding(config));
     KeylimeWarmUp.start(registrar, verifier);
-    if (!config.agentIdIsEkBound() && config.trust().ekBindingSocket().isEmpty()) {
-      LOG.warn("agent IDs are not bound to the TPM: use {{ .EKHash }} in agent_path_template or add an ek_binding "
-          + "block (plugin-server/README.md, Trust controls)");
+    if (!config.agentIdNamesTheEkAlone() && config.trust().ekBindingSocket().isEmpty()) {
+      LOG.warn("agent IDs are not bound one to a TPM: one TPM can hold several (a UUID each)"
+          + (config.agentPath().namesTheEk() ? "" : " and an ID can pass to another TPM") + "; use only {{ .EKHash }} "
+          + "as the node's part of agent_path_template or add an ek_binding block (plugin-server/README.md, Trust controls)");
     }
     BuildInfo build = BuildInfo.current();
     LOG.info("configured", "version", build.version(), "commit", build.commit(), "trust_domain", config.trustDomain(),

@@ -1,6 +1,7 @@
 package io.github.keylimeattestor.server;
 
 import io.github.keylimeattestor.keylime.AttestationStatus;
+import io.github.keylimeattestor.keylime.OperationalState;
 import io.github.keylimeattestor.keylime.PushAttestation;
 import io.github.keylimeattestor.keylime.VerifierAgentStatus;
 import io.grpc.Status;
@@ -24,8 +25,9 @@ import java.util.Optional;
  *       attestation then still reads "pass").
  * </ul>
  *
- * {@code operational_state} (always 3, Get Quote, for push agents in 7.14.3) and {@code
- * accepted_states} play no part. A failed evaluation is definitive (PermissionDenied); a node that
+ * {@code operational_state} (always 3, Get Quote, for push agents in 7.14.3) only refuses: a failure
+ * or Terminated state is PermissionDenied, as in pull mode; {@code accepted_states} plays no part. A
+ * failed evaluation is definitive (PermissionDenied); a node that
  * has not pushed yet or has stopped pushing gets Unavailable, as a pull-mode node the verifier
  * cannot reach.
  */
@@ -36,6 +38,12 @@ final class PushStatusPolicy {
       throws StatusException {
     String id = s.agentId();
     Optional<AttestationStatus> status = s.attestationStatus();
+    Optional<OperationalState> state = s.operationalState();
+    if (state.isPresent() && (state.get().isFailure() || state.get() == OperationalState.TERMINATED)) {
+      throw Status.PERMISSION_DENIED.withDescription("the Keylime verifier (push mode) reports agent " + id + " as '"
+          + state.get().label() + "': the node failed attestation; investigate it in Keylime before re-enrolling")
+          .asException();
+    }
     if (latest.isPresent() && latest.get().failed() || status.orElse(null) == AttestationStatus.FAIL) {
       throw Status.PERMISSION_DENIED.withDescription("the Keylime verifier (push mode) failed the evidence agent "
           + id + " pushed" + latest.filter(PushAttestation::failed).flatMap(PushAttestation::evidenceReceivedAt)

@@ -171,6 +171,12 @@ record ServerConfig(
     Optional<RevocationConfig> revocation = RevocationConfig.parse(c);
     TpmBoundSvid tpmBoundSvid = tpmBoundSvid(c);
     TrustConfig trust = TrustConfig.parse(c);
+    if (!identityCheck && path != null && !path.namesTheEk() && trust.ekAllowList().isEmpty()) {
+      c.problem("verifier_identity_check = false needs {{ .EKHash }} in agent_path_template or an ek_hash_allow_list: "
+          + "the verifier's status names no AK, and its identity check is what ties Keylime's PASS to the AK that "
+          + "signed the quote, so without it a host that re-registers a node's UUID with its own TPM would get that "
+          + "node's agent ID");
+    }
     c.rejectUnknownKeys();
     c.throwIfProblems();
     return new ServerConfig(trustDomain, registrar, verifier, ekCas, requireEkCert, states, requirePass,
@@ -204,10 +210,12 @@ record ServerConfig(
     return new AgentIdentity.Policy("keylime", trustDomain, agentPath, pcrSelectors, metaSelectors);
   }
 
-  /** The agent ID names the EK ({{ .EKHash }} in agent_path_template): it cannot pass to another TPM. */
-  boolean agentIdIsEkBound() {
-    return agentPath != null && java.util.regex.Pattern.compile("\\{\\{\\s*\\.EKHash\\s*}}")
-        .matcher(agentPath.toString()).find();
+  /**
+   * The agent ID is a function of the EK alone ({{ .EKHash }} and no UUID or App Key in
+   * agent_path_template): one TPM has one agent ID, so ek_binding has nothing to add.
+   */
+  boolean agentIdNamesTheEkAlone() {
+    return agentPath != null && agentPath.namesTheEkAlone();
   }
 
   /** What a valid configuration still deserves a word about (Validate's notes). */
@@ -279,6 +287,9 @@ record ServerConfig(
             + "get_quote, get_quote_retry, provide_v, provide_v_retry, or Keylime's codes 3-6)");
       } else if (s.isFailure()) {
         status.problem("attestation_policy.accepted_states: " + n + " is a failure state and is never accepted");
+      } else if (!s.isAttesting()) {
+        status.problem("attestation_policy.accepted_states: " + n + " is not a state of a node under attestation "
+            + "(Keylime's codes 3-6: get_quote, get_quote_retry, provide_v, provide_v_retry)");
       } else {
         out.add(s);
       }

@@ -55,6 +55,20 @@ class PushStatusPolicyTest {
   }
 
   @Test
+  void aFailureOrTerminatedOperationalStateRefusesAsInPullMode() {
+    for (OperationalState failed : new OperationalState[] {OperationalState.FAILED, OperationalState.INVALID_QUOTE,
+        OperationalState.TENANT_FAILED, OperationalState.TERMINATED}) {
+      VerifierAgentStatus p = push(AttestationStatus.PASS, NOW.minusSeconds(2));
+      VerifierAgentStatus s = new VerifierAgentStatus(p.agentId(), Optional.of(failed), p.attestationStatus(),
+          p.lastSuccessfulAttestation(), p.lastReceivedQuote(), p.attestationCount(), p.hashAlg(), p.signAlg(),
+          p.encAlg(), p.severityLevel(), p.lastEventId(), p.verifierId(), p.tpmPolicy(), p.metaData(),
+          p.integrityPolicy(), true);
+      assertThat(code(FIVE_MIN, s, latest("verification_complete", "pass", NOW.minusSeconds(2)))).as(failed.name())
+          .isEqualTo(Status.Code.PERMISSION_DENIED);
+    }
+  }
+
+  @Test
   void aFailedEvaluationIsDefinitive() {
     assertThat(code(FIVE_MIN, push(AttestationStatus.FAIL, NOW.minusSeconds(9)),
         latest("verification_complete", "fail", NOW.minusSeconds(1)))).isEqualTo(Status.Code.PERMISSION_DENIED);

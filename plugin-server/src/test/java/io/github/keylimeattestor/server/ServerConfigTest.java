@@ -118,6 +118,38 @@ class ServerConfigTest {
   }
 
   @Test
+  void turningOffTheIdentityCheckNeedsTheEkInTheAgentIdOrAnAllowList(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+      throws Exception {
+    // the verifier's status names no AK: without /verify/identity, a re-registered UUID would take the node's ID
+    assertThatThrownBy(() -> ServerConfig.parse("example.org", minimal("verifier_identity_check = false\n")))
+        .isInstanceOfSatisfying(HclException.class, e -> assertThat(e.problems()).singleElement().asString()
+            .startsWith("verifier_identity_check = false needs {{ .EKHash }} in agent_path_template or an ek_hash_allow_list"));
+    assertThat(ServerConfig.parse("example.org", minimal("verifier_identity_check = false\n"
+        + "agent_path_template = \"/{{ .PluginName }}/{{ .EKHash }}/{{ .UUID }}\"\n")).verifierIdentityCheck()).isFalse();
+    java.nio.file.Path list = java.nio.file.Files.writeString(dir.resolve("ek-hashes"), "ab".repeat(32) + "\n");
+    assertThat(ServerConfig.parse("example.org", minimal("verifier_identity_check = false\n"
+        + "ek_hash_allow_list = \"" + list + "\"\n")).verifierIdentityCheck()).isFalse();
+  }
+
+  @Test
+  void onlyTheStatesOfANodeUnderAttestationCanBeAccepted() {
+    for (String state : new String[] {"registered", "start", "saved", "0", "2", "terminated", "8"}) {
+      assertThatThrownBy(() -> ServerConfig.parse("example.org", minimal("attestation_policy {\n accepted_states = [\""
+          + state + "\"]\n}\n"))).as(state).isInstanceOf(HclException.class);
+    }
+  }
+
+  @Test
+  void ekBindingIsSkippedOnlyForAnAgentIdOfTheEkAlone() throws Exception {
+    assertThat(ServerConfig.parse("example.org", minimal("agent_path_template = \"/{{ .PluginName }}/{{ .EKHash }}\"\n"))
+        .agentIdNamesTheEkAlone()).isTrue();
+    // an EK hash beside the UUID stops an ID passing to another TPM, not one TPM holding several IDs
+    assertThat(ServerConfig.parse("example.org", minimal(
+        "agent_path_template = \"/{{ .PluginName }}/{{ .EKHash }}/{{ .UUID }}\"\n")).agentIdNamesTheEkAlone()).isFalse();
+    assertThat(ServerConfig.parse("example.org", minimal("")).agentIdNamesTheEkAlone()).isFalse();
+  }
+
+  @Test
   void aMisspelledRequiredKeyIsNamedWithItsNearMiss() {
     String hcl = minimal("").replace("registrar_urls", "registar_urls");
     assertThatThrownBy(() -> ServerConfig.parse("example.org", hcl)).isInstanceOfSatisfying(HclException.class,

@@ -46,7 +46,9 @@ public record AgentIdentity(String spiffeId, List<String> selectors) {
     Map<String, String> v = AgentPathTemplate.values(policy.pluginName(), policy.trustDomain(), node.agentId().value(),
         node.ek().spkiSha256(), node.appKey().spkiSha256());
     Optional<EkCertificate.TpmInfo> tpm = node.ekCertificate().tpm();
-    tpm.flatMap(EkCertificate.TpmInfo::manufacturer).ifPresent(m -> v.put("TPMManufacturer", m));
+    // TCG's manufacturer attribute is "id:" and 8 hex digits; a SPIFFE path has no ':', so the path takes the digits
+    tpm.flatMap(EkCertificate.TpmInfo::manufacturer).ifPresent(m -> v.put("TPMManufacturer", m.startsWith("id:")
+        ? m.substring(3) : m));
     tpm.flatMap(EkCertificate.TpmInfo::model).ifPresent(m -> v.put("TPMModel", m));
     return v;
   }

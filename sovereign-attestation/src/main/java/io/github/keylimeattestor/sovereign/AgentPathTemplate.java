@@ -40,7 +40,56 @@ public final class AgentPathTemplate {
     if (rest.contains("{{") || rest.contains("}}")) {
       throw new IllegalArgumentException("agent_path_template: only {{ .Field }} placeholders are supported");
     }
-    return new AgentPathTemplate(template);
+    AgentPathTemplate t = new AgentPathTemplate(template);
+    if (java.util.Collections.disjoint(t.fields(), NODE_FIELDS)) {
+      throw new IllegalArgumentException("agent_path_template " + template + " names no node: every node would get the "
+          + "same agent ID; use {{ .UUID }}, {{ .EKHash }} or {{ .AppKeyHash }}");
+    }
+    try {
+      t.render(SAMPLE);
+    } catch (EvidenceException e) {
+      throw new IllegalArgumentException("agent_path_template " + template + " cannot render a valid SPIFFE ID path "
+          + "(segments of letters, digits, '.', '_' and '-' between single slashes, no trailing slash): with sample "
+          + "values it renders '" + t.renderUnchecked(SAMPLE) + "'");
+    }
+    return t;
+  }
+
+  /** Fields of which at least one must be used: they tell one node from another. */
+  static final Set<String> NODE_FIELDS = Set.of("UUID", "EKHash", "AppKeyHash");
+  /** Fields that are functions of the EK: its hash, and what its verified certificate says. */
+  static final Set<String> EK_FIELDS = Set.of("EKHash", "TPMManufacturer", "TPMModel");
+  private static final Map<String, String> SAMPLE = Map.of("PluginName", "keylime", "TrustDomain", "example.org",
+      "UUID", "d432fbb3-d2f1-4a97-9ef7-75bd81c00000", "EKHash", "0".repeat(64), "AppKeyHash", "0".repeat(64),
+      "TPMManufacturer", "00001014", "TPMModel", "swtpm");
+
+  /** The fields the template uses. */
+  public Set<String> fields() {
+    Set<String> used = new java.util.TreeSet<>();
+    Matcher m = PLACEHOLDER.matcher(template);
+    while (m.find()) {
+      used.add(m.group(1));
+    }
+    return used;
+  }
+
+  /** The path names the EK ({{ .EKHash }}): an agent ID cannot pass to another TPM. */
+  public boolean namesTheEk() {
+    return fields().contains("EKHash");
+  }
+
+  /**
+   * The path is a function of the EK alone ({{ .EKHash }}, no UUID or App Key): one TPM has one agent
+   * ID, whatever UUIDs it registers under.
+   */
+  public boolean namesTheEkAlone() {
+    Set<String> perNode = new java.util.HashSet<>(fields());
+    perNode.retainAll(NODE_FIELDS);
+    return namesTheEk() && EK_FIELDS.containsAll(perNode);
+  }
+
+  private String renderUnchecked(Map<String, String> values) {
+    return PLACEHOLDER.matcher(template).replaceAll(r -> Matcher.quoteReplacement(values.getOrDefault(r.group(1), "")));
   }
 
   /** Renders the path; fails if a used field is missing or the result is not a valid SPIFFE path. */

@@ -158,6 +158,8 @@ public final class EkCertificate {
       throw EvidenceException.rejected("ek_certificate", "ek_ca_bundle holds no self-signed root CA, only "
           + intermediates.size() + " intermediate(s): add the root CA(s) that issued them");
     }
+    java.util.Date now = new java.util.Date();
+    checkValidity("the EK certificate", cert, now);
     intermediates.add(cert);
     try {
       X509CertSelector target = new X509CertSelector();
@@ -168,9 +170,29 @@ public final class EkCertificate {
       params.addCertPathChecker(new LenientExtensions());
       CertPathBuilder.getInstance("PKIX").build(params);
     } catch (GeneralSecurityException e) {
+      List<String> outOfDate = new ArrayList<>();
+      for (X509Certificate c : bundle) {
+        try {
+          checkValidity("ek_ca_bundle's " + c.getSubjectX500Principal(), c, now);
+        } catch (EvidenceException stale) {
+          outOfDate.add(stale.getMessage());
+        }
+      }
       throw EvidenceException.rejected("ek_certificate", "the EK certificate (issuer " + cert.getIssuerX500Principal()
           + ") does not chain to a root CA of ek_ca_bundle (which must also hold the intermediate CAs): "
-          + e.getMessage());
+          + e.getMessage() + (outOfDate.isEmpty() ? "" : "; out of date in the bundle: " + String.join("; ", outOfDate)));
+    }
+  }
+
+  /** Named apart: the path builder's own refusal of an expired certificate says only "no valid path". */
+  private static void checkValidity(String what, X509Certificate c, java.util.Date now) throws EvidenceException {
+    if (now.after(c.getNotAfter())) {
+      throw EvidenceException.rejected("ek_certificate", what + " expired at " + c.getNotAfter().toInstant()
+          + " (issuer " + c.getIssuerX500Principal() + ")");
+    }
+    if (now.before(c.getNotBefore())) {
+      throw EvidenceException.rejected("ek_certificate", what + " is not valid before " + c.getNotBefore().toInstant()
+          + " (issuer " + c.getIssuerX500Principal() + "): is this server's clock right?");
     }
   }
 

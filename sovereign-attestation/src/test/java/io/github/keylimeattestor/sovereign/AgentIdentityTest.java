@@ -96,14 +96,12 @@ class AgentIdentityTest {
   }
 
   @Test
-  void aTemplateThatRendersNoValidSpiffePathIsRefused() throws Exception {
-    // swtpm's manufacturer is "id:00001014": a colon has no place in a SPIFFE ID path
-    assertThatThrownBy(() -> AgentIdentity.of(node(verifiedEkCertificate()),
-        policy("/{{ .PluginName }}/{{ .TPMManufacturer }}", Set.of(), Set.of())))
-        .isInstanceOfSatisfying(EvidenceException.class, e -> {
-          assertThat(e.check()).isEqualTo("agent_path");
-          assertThat(e.getMessage()).contains("renders '/keylime/id:00001014'");
-        });
+  void theTpmManufacturerGoesIntoThePathAsItsHexDigits() throws Exception {
+    // swtpm's manufacturer is "id:00001014" (TCG's form): a colon has no place in a SPIFFE ID path
+    AgentIdentity id = AgentIdentity.of(node(verifiedEkCertificate()),
+        policy("/{{ .PluginName }}/{{ .TPMManufacturer }}/{{ .UUID }}", Set.of(), Set.of()));
+    assertThat(id.spiffeId()).isEqualTo("spiffe://example.org/spire/agent/keylime/00001014/" + UUID);
+    assertThat(id.selectors()).contains("tpm:manufacturer:id:00001014");
   }
 
   @Test

@@ -119,13 +119,18 @@ class EkCertificateTest {
    */
   static X509Certificate ekCertificate(ASN1Encodable manufacturer, ASN1Encodable model, KeyPurposeId eku)
       throws Exception {
+    return ekCertificate(manufacturer, model, eku, new Date(System.currentTimeMillis() - 60_000),
+        new Date(System.currentTimeMillis() + 86_400_000L));
+  }
+
+  static X509Certificate ekCertificate(ASN1Encodable manufacturer, ASN1Encodable model, KeyPurposeId eku, Date from,
+      Date to) throws Exception {
     X500Name tpmAttributes = new X500Name(new RDN[] {new RDN(new AttributeTypeAndValue[] {
         new AttributeTypeAndValue(EkCertificate.TPM_MANUFACTURER, manufacturer),
         new AttributeTypeAndValue(EkCertificate.TPM_MODEL, model),
         new AttributeTypeAndValue(EkCertificate.TPM_VERSION, new DERUTF8String("id:00010002"))})});
     X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(new X500Name("CN=Test TPM Intermediate"),
-        BigInteger.valueOf(System.nanoTime()), new Date(System.currentTimeMillis() - 60_000),
-        new Date(System.currentTimeMillis() + 86_400_000L), new X500Name(new RDN[0]), ekKey.getPublic());
+        BigInteger.valueOf(System.nanoTime()), from, to, new X500Name(new RDN[0]), ekKey.getPublic());
     b.addExtension(Extension.subjectAlternativeName, true,
         new GeneralNames(new GeneralName(GeneralName.directoryName, tpmAttributes)));
     b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyAgreement));
@@ -150,6 +155,19 @@ class EkCertificateTest {
     assertThat(info.manufacturer()).contains("id:00001014");
     assertThat(info.model()).contains("swtpm");
     assertThat(info.version()).hasValueSatisfying(v -> assertThat(v).startsWith("id:"));
+  }
+
+  @Test
+  void anEkCertificateOutOfItsValidityIsRefusedForThatReason() throws Exception {
+    long now = System.currentTimeMillis();
+    X509Certificate expired = ekCertificate(new DERUTF8String("id:00001014"), new DERUTF8String("m"), TCG_EK_CERTIFICATE,
+        new Date(now - 2 * 86_400_000L), new Date(now - 86_400_000L));
+    refused("the EK certificate expired at", () -> EkCertificate.verify(expired, ekKey.getPublic(),
+        List.of(testRoot, testIntermediate)));
+    X509Certificate early = ekCertificate(new DERUTF8String("id:00001014"), new DERUTF8String("m"), TCG_EK_CERTIFICATE,
+        new Date(now + 86_400_000L), new Date(now + 2 * 86_400_000L));
+    refused("is not valid before", () -> EkCertificate.verify(early, ekKey.getPublic(),
+        List.of(testRoot, testIntermediate)));
   }
 
   @Test

@@ -89,6 +89,24 @@ class WireFormatTest {
   }
 
   @Test
+  void anAgentPathTemplateThatCanNeverNameANodeIsRefusedWhenConfigured() {
+    // no per-node field: every node would get the same agent ID
+    for (String same : new String[] {"/{{ .TrustDomain }}", "/{{ .PluginName }}/{{ .TPMModel }}", "/keylime"}) {
+      assertThatThrownBy(() -> AgentPathTemplate.parse(same)).as(same).hasMessageContaining("names no node");
+    }
+    // literal parts no SPIFFE ID path may have
+    for (String bad : new String[] {"/keylime node/{{ .UUID }}", "/keylime/{{ .UUID }}/", "//{{ .UUID }}",
+        "/keylime/./{{ .UUID }}", "/{{ .PluginName }}:{{ .UUID }}"}) {
+      assertThatThrownBy(() -> AgentPathTemplate.parse(bad)).as(bad).hasMessageContaining("cannot render a valid");
+    }
+    assertThat(AgentPathTemplate.parse("/{{ .PluginName }}/{{ .EKHash }}").namesTheEkAlone()).isTrue();
+    assertThat(AgentPathTemplate.parse("/{{ .TPMManufacturer }}/{{ .EKHash }}").namesTheEkAlone()).isTrue();
+    assertThat(AgentPathTemplate.parse("/{{ .PluginName }}/{{ .EKHash }}/{{ .UUID }}").namesTheEkAlone()).isFalse();
+    assertThat(AgentPathTemplate.parse("/{{ .PluginName }}/{{ .EKHash }}/{{ .UUID }}").namesTheEk()).isTrue();
+    assertThat(AgentPathTemplate.parse("/{{ .PluginName }}/{{ .UUID }}").namesTheEk()).isFalse();
+  }
+
+  @Test
   void anAttestationRoundTripsWithItsSvidKeysInOrder() throws Exception {
     TraceScenarios.QuoteCertify qc;
     try (InputStream in = WireFormatTest.class.getResourceAsStream("/traces/quote_certify.trace")) {
