@@ -121,7 +121,7 @@ final class TpmKeyManagerPlugin extends KeyManagerGrpc.KeyManagerImplBase implem
   /** False only when the TPM definitively refuses to load the blob (cleared TPM, another TPM): SPIRE then makes a new key. */
   private boolean usable(TpmKeyManagerConfig c, Key k) {
     try {
-      tpmAccess.use(c, "loading SVID key " + k.id(), (tpm, ktpm) -> {
+      return tpmAccess.use(c, "loading SVID key " + k.id(), (tpm, ktpm) -> {
         try {
           ktpm.checkLoadable(k.blob());
           return true;
@@ -134,7 +134,6 @@ final class TpmKeyManagerPlugin extends KeyManagerGrpc.KeyManagerImplBase implem
           return false;
         }
       });
-      return true;
     } catch (AttestationFailure e) {
       // TPM unreachable right now: keep the key, SignData reports the TPM's state when it is used
       log.warn("could not check an SVID key against the TPM", "key_id", k.id(), "error", e.getMessage());

@@ -247,6 +247,19 @@ class TpmKeyManagerTest {
   }
 
   @Test
+  void aBlobThisTpmNoLongerLoadsIsDroppedAtConfigureSoSpireMakesANewKey() throws Exception {
+    PublicKey a = generate("agent-svid-A", KeyType.EC_P256);
+    byte[] blob = Files.readAllBytes(keys.resolve("agent-svid-A.tpmkey"));
+    blob[10] ^= 0x5a; // inside the TPM2B_PRIVATE: the TPM's integrity check fails (as after TPM2_Clear)
+    Files.write(keys.resolve("agent-svid-B.tpmkey"), blob);
+    tearDown();
+    start(new TpmKeyManagerPlugin());
+    // B is not offered: spire-agent finds no key for its cached SVID and re-attests with a new one
+    assertThat(km.getPublicKeys(GetPublicKeysRequest.getDefaultInstance()).getPublicKeysList()).containsExactly(a);
+    assertThat(LOG.toString(StandardCharsets.UTF_8)).contains("the TPM no longer loads this SVID key");
+  }
+
+  @Test
   void keysSurviveATpmRestart() throws Exception {
     PublicKey a = generate("agent-svid-A", KeyType.EC_P256);
     powerCycle();

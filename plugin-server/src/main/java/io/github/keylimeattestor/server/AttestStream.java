@@ -244,8 +244,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
         metrics.phase("ek_binding", System.nanoTime() - b);
       }
     }
-    SvidKeyRecorder.record(ctx.config().tpmBoundSvid(), node.svidKeys(), spiffeId, ctx.clock(),
-        ctx.config().challengeTimeout());
+    SvidKeyRecorder.record(ctx.config().tpmBoundSvid(), node.svidKeys(), spiffeId, ctx.clock());
     ctx.attested().accept(new AttestedNode(spiffeId, id, status.verifierId()));
     long total = System.nanoTime() - started;
     metrics.phase("total", total);

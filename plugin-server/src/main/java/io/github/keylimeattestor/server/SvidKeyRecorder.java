@@ -14,31 +14,40 @@ import java.util.List;
 /**
  * After the evidence verified: enforces {@code require_tpm_bound_svid} and records the certified SVID
  * keys for CredentialComposer "keylime_tpm_bound_svid". spire-server signs the agent SVID right after
- * the NodeAttestor returns, so a record lives for challenge_timeout (at least 30 s).
+ * the NodeAttestor returns (in the same AttestAgent call), so a record lives 30 s.
  */
 final class SvidKeyRecorder {
   private static final Log LOG = Log.named("keylime.server");
 
+  /** Long enough for spire-server to sign the SVID after the NodeAttestor answered, in the same call. */
+  static final Duration RECORD_LIFETIME = Duration.ofSeconds(30);
+
   private SvidKeyRecorder() {}
 
   static void record(ServerConfig.TpmBoundSvid conf, List<VerifiedEvidence.CertifiedSvidKey> svidKeys,
-      String spiffeId, Clock clock, Duration challengeTimeout) throws StatusException {
+      String spiffeId, Clock clock) throws StatusException {
     if (conf.required() && svidKeys.isEmpty()) {
       throw Status.PERMISSION_DENIED.withDescription("agent " + spiffeId + ": require_tpm_bound_svid is on but this "
           + "attestation certifies no agent SVID key: configure the agent's KeyManager \"keylime_tpm\" (instead of "
           + "\"disk\" or \"memory\") and set svid_key_directory of its keylime NodeAttestor to that KeyManager's "
           + "directory").asException();
     }
-    if (conf.bindingDirectory().isEmpty() || svidKeys.isEmpty()) {
+    if (svidKeys.isEmpty()) {
+      return;
+    }
+    if (conf.bindingDirectory().isEmpty()) {
+      // the agent did its part; a CredentialComposer "keylime_tpm_bound_svid" would now refuse this agent's SVID
+      LOG.warn("SVID keys certified by the AK are not recorded: this keylime NodeAttestor has no "
+          + "svid_binding_directory (set it to the directory of CredentialComposer \"keylime_tpm_bound_svid\", if one "
+          + "is configured)", "spiffe_id", spiffeId, "keys", svidKeys.size());
       return;
     }
     SvidBindings bindings = new SvidBindings(conf.bindingDirectory().get());
     Instant now = clock.instant();
-    Duration ttl = challengeTimeout.compareTo(Duration.ofSeconds(30)) < 0 ? Duration.ofSeconds(30) : challengeTimeout;
     try {
       for (VerifiedEvidence.CertifiedSvidKey k : svidKeys) {
         byte[] spki = k.spki().toByteArray();
-        bindings.record(spiffeId, spki, k.keyId(), now.plus(ttl), now);
+        bindings.record(spiffeId, spki, k.keyId(), now.plus(RECORD_LIFETIME), now);
         LOG.info("SVID key certified by the AK", "spiffe_id", spiffeId, "key_id", k.keyId(), "spki_sha256",
             SvidBindings.spkiHash(spki));
       }
