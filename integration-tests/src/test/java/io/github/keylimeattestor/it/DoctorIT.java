@@ -193,10 +193,35 @@ class DoctorIT {
     assertThat(r.out()).contains("ok   TPM: reachable through swtpm at 127.0.0.1:" + stack.get("SWTPM_PORT"),
         "ok   TPM object slots: ",
         "ok   agent_data.json: " + emulatorDir.resolve("agent_data.json") + " readable",
-        "ok   Keylime AK: loads under this TPM's EK and quotes",
+        "ok   Keylime AK: loads under this TPM's EK and quotes", "ok   Keylime agent UUID: " + uuid,
         "note App Key: " + appKey + " does not exist yet", "all checks passed");
     assertThat(r.exit()).isZero();
     assertThat(appKey).doesNotExist();
+  }
+
+  /** What the plugin refuses, the doctor must not pass: its own file rules and UUID, not a looser copy. */
+  @Test
+  void agentDoctorRefusesWhatThePluginRefuses() throws Exception {
+    Path agentData = Files.copy(emulatorDir.resolve("agent_data.json"), dir.resolve("writable-agent_data.json"));
+    Files.setPosixFilePermissions(agentData, java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-r--"));
+    Path appKey = dir.resolve("readable-app-key.blob");
+    Files.write(appKey, new byte[] {0, 1, 2});
+    Files.setPosixFilePermissions(appKey, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+    Path keylimeConf = Files.writeString(dir.resolve("keylime-agent.conf"),
+        "[agent]\nuuid = \"d432fbb3-d2f1-4a97-9ef7-75bd81c00000\"\n");
+    Path conf = Files.writeString(dir.resolve("agent-refused.hcl"), """
+        swtpm_address = "127.0.0.1:%s"
+        agent_data_path = "%s"
+        keylime_agent_config = "%s"
+        app_key_path = "%s"
+        """.formatted(stack.get("SWTPM_PORT"), agentData, keylimeConf, appKey));
+    Result r = run("plugin-agent/target/keylime-attestor-agent", "doctor", "--config", conf.toString());
+    assertThat(r.out()).contains("FIX  agent_data.json: agent_data_path " + agentData + " has mode rw-rw-r--",
+        "FIX  Keylime agent UUID: ", "FIX  App Key: app_key_path " + appKey + " has mode rw-r--r--")
+        .doesNotContain("tightens");
+    assertThat(r.out().lines().filter(l -> l.startsWith("FIX  Keylime agent UUID:")).findFirst().orElseThrow())
+        .containsIgnoringCase("default");
+    assertThat(r.exit()).isEqualTo(1);
   }
 
   @Test

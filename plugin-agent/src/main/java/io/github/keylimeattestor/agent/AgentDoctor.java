@@ -64,6 +64,7 @@ final class AgentDoctor {
     if (agentData != null) {
       checkAk(config, agentData);
     }
+    checkUuid(config);
     checkAppKey(config);
     config.keylimeAgent().ifPresent(endpoint -> checkKeylimeAgent(config, endpoint));
     return report.exitCode();
@@ -116,6 +117,9 @@ final class AgentDoctor {
 
   private AgentData checkAgentData(AgentConfig config) {
     try {
+      if (Files.exists(config.agentDataPath())) {
+        Attestation.checkKeyFile(config.agentDataPath(), "agent_data_path", true);
+      }
       AgentData d = AgentData.read(config.agentDataPath());
       report.ok("agent_data.json", config.agentDataPath() + " readable (AK " + d.akHashAlg() + "/" + d.akSignAlg() + ")");
       return d;
@@ -127,8 +131,19 @@ final class AgentDoctor {
           + " (spire-agent's user needs read access, e.g. through group tss)");
     } catch (TpmException e) {
       report.fix("agent_data.json", config.agentDataPath() + " is not a rust-keylime agent_data.json: " + e.getMessage());
+    } catch (AttestationFailure e) {
+      report.fix("agent_data.json", e.getMessage());
     }
     return null;
+  }
+
+  /** The Keylime agent UUID as the plugin works it out (keylime_agent_uuid, the agent's config, or its API). */
+  private void checkUuid(AgentConfig config) {
+    try {
+      report.ok("Keylime agent UUID", new Attestation(config, tpmAccess).resolveAgentId().value());
+    } catch (AttestationFailure e) {
+      report.fix("Keylime agent UUID", e.getMessage());
+    }
   }
 
   private void checkAk(AgentConfig config, AgentData agentData) {
@@ -155,6 +170,12 @@ final class AgentDoctor {
       return;
     }
     try {
+      Attestation.checkKeyFile(path, "app_key_path", false); // the plugin refuses such a file, it does not repair it
+    } catch (AttestationFailure e) {
+      report.fix("App Key", e.getMessage());
+      return;
+    }
+    try {
       PosixFileAttributes a = Files.readAttributes(path, PosixFileAttributes.class);
       String mode = PosixFilePermissions.toString(a.permissions());
       KeyBlob blob = KeyBlob.parse(Files.readAllBytes(path), KeyBlob.DEFAULT_LIMIT);
@@ -163,9 +184,6 @@ final class AgentDoctor {
         return null;
       });
       report.ok("App Key", path + " loads (owner " + a.owner().getName() + ", mode " + mode + ")");
-      if (!mode.equals("rw-------")) {
-        report.note("App Key", path + " has mode " + mode + ": the plugin tightens it to rw------- at its next use");
-      }
     } catch (IOException e) {
       report.fix("App Key", "cannot read " + path + ": " + e.getMessage() + " (it must belong to spire-agent's user)");
     } catch (TpmException e) {

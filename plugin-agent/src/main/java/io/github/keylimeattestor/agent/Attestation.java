@@ -176,7 +176,8 @@ final class Attestation {
    * ssh's rule for key files (KeyFilePermissions): the App Key blob is ours, so private to this user;
    * agent_data.json is the Keylime agent's, so only "nobody else may write it".
    */
-  private static void checkKeyFile(java.nio.file.Path path, String key, boolean writtenByKeylime)
+  /** The plugin's owner and mode rules for a key file (also the doctor's). */
+  static void checkKeyFile(java.nio.file.Path path, String key, boolean writtenByKeylime)
       throws AttestationFailure {
     try {
       if (writtenByKeylime) {
@@ -199,7 +200,7 @@ final class Attestation {
    * uuid of the Keylime agent's config (a UUID, or "hash_ek": Keylime's hash of this TPM's EK), or
    * the Keylime agent's /agent/info.
    */
-  private KeylimeAgentId resolveAgentId() throws AttestationFailure {
+  KeylimeAgentId resolveAgentId() throws AttestationFailure {
     AgentConfig.UuidSource source = config.uuid();
     if (source instanceof AgentConfig.UuidSource.Explicit x) {
       return x.id();
