@@ -35,10 +35,31 @@ show() { # pid...
 }
 
 failures=0
+# If this check is itself interrupted or stopped (Ctrl-C, CI's SIGTERM), the demo it runs goes too:
+# SIGINT to its process group, as Ctrl-C in a terminal, then SIGKILL for anything still marked.
+current_pid= current_marker= current_log=
+abort() {
+  local sig=$1 i left
+  trap - INT TERM
+  if [ -n "$current_pid" ]; then
+    kill -INT -- "-$current_pid" 2>/dev/null
+    for ((i = 0; i < 150; i++)); do kill -0 "$current_pid" 2>/dev/null || break; sleep 0.2; done
+    left=$(marked "$current_marker")
+    # shellcheck disable=SC2086
+    [ -n "$left" ] && kill -KILL $left 2>/dev/null
+  fi
+  [ -n "$current_log" ] && rm -f "$current_log"
+  echo "check: stopped by SIG$sig; the demo it ran was stopped too" >&2
+  exit $((128 + $(kill -l "$sig")))
+}
+trap 'abort INT' INT
+trap 'abort TERM' TERM
+
 run() { # label expected(ok|fail|interrupt) [VAR=value...]
   local label=$1 expect=$2; shift 2
   local marker="check-$$-$RANDOM" log rc t0 t1 left i pid
   log=$(mktemp /tmp/check-demo.XXXXXX.log)
+  current_marker=$marker current_log=$log
   t0=$(date +%s)
   # job control on: the demo gets its own process group and SIGINT is not ignored, as in a terminal
   set -m
@@ -46,6 +67,7 @@ run() { # label expected(ok|fail|interrupt) [VAR=value...]
   # ignored (a background job of a non-interactive shell, nohup ... &), which bash cannot un-ignore
   env --default-signal=INT "$@" KEYLIME_ATTESTOR_DEMO_RUN="$marker" "$demo" >"$log" 2>&1 &
   pid=$!
+  current_pid=$pid
   set +m
   if [ "$expect" = interrupt ]; then
     for ((i = 0; i < 3000; i++)); do
@@ -60,6 +82,7 @@ run() { # label expected(ok|fail|interrupt) [VAR=value...]
   fi
   wait "$pid"
   rc=$?
+  current_pid=
   t1=$(date +%s)
   echo "== $label: $demo exited $rc after $((t1 - t0)) s (${*:-no extra environment})"
   sed 's/^/   | /' "$log" | tail -n 25
@@ -87,6 +110,7 @@ run() { # label expected(ok|fail|interrupt) [VAR=value...]
     echo "ok ($label): no process of the demo is left (checked: $names, and anything else it started)"
   fi
   rm -f "$log"
+  current_log=
 }
 
 start=$(date +%s)
