@@ -16,30 +16,46 @@ import java.util.Map;
  */
 public record PluginDataFile(String pluginData, String trustDomain, String source) {
 
+  /** Longest SPIRE configuration file read (SPIRE's own have no limit; the plugin_data in it keeps its own). */
+  static final int MAX_CONFIG_FILE = 1024 * 1024;
+
   public static PluginDataFile read(Path file, String pluginName) throws IOException, HclException {
+    if (Files.size(file) > MAX_CONFIG_FILE) {
+      throw new HclException(file + " is larger than " + MAX_CONFIG_FILE + " bytes");
+    }
     String text = Files.readString(file);
-    Map<String, Object> body = HclParser.parse(text);
+    // SPIRE reads a configuration that starts with '{' as JSON (HCL v1 does), e.g. the Helm charts' agent.conf
+    Map<String, Object> body = text.stripLeading().startsWith("{") ? JsonConfig.parse(text, file)
+        : HclParser.parse(text, MAX_CONFIG_FILE);
     if (!body.containsKey("plugins")) {
       return new PluginDataFile(text, null, file + " (a plugin_data body)");
     }
     String trustDomain = trustDomain(body);
-    Object attestors = map(body.get("plugins"), "plugins").get("NodeAttestor");
-    for (Object one : attestors instanceof List<?> l ? l : List.of(attestors == null ? Map.of() : attestors)) {
+    List<Object> attestors = new java.util.ArrayList<>();
+    for (Object plugins : asList(body.get("plugins"))) { // a block, or in JSON also a list of them
+      attestors.addAll(asList(map(plugins, "plugins").get("NodeAttestor")));
+    }
+    for (Object one : attestors) {
       Object mine = map(one, "plugins.NodeAttestor").get(pluginName);
       if (mine == null) {
         continue;
       }
       Map<String, Object> plugin = map(mine, "NodeAttestor \"" + pluginName + "\"");
       if (plugin.get("plugin_data_file") instanceof String f) {
-        Path data = file.resolveSibling(f);
-        return new PluginDataFile(Files.readString(Path.of(f).isAbsolute() ? Path.of(f) : data), trustDomain,
-            "plugin_data_file " + f);
+        // as SPIRE: a relative path is read from the working directory, not from the configuration's directory
+        return new PluginDataFile(Files.readString(Path.of(f)), trustDomain, "plugin_data_file " + f
+            + (Path.of(f).isAbsolute() ? "" : " (relative: read from the current directory, as spire reads it from its "
+                + "working directory)"));
       }
       Object data = plugin.get("plugin_data");
       return new PluginDataFile(data == null ? "" : HclPrinter.print(map(data, "plugin_data")), trustDomain,
           file + ", NodeAttestor \"" + pluginName + "\" plugin_data");
     }
     throw new HclException(file + " has a plugins block but no NodeAttestor \"" + pluginName + "\" in it");
+  }
+
+  private static List<?> asList(Object o) {
+    return o == null ? List.of() : o instanceof List<?> l ? l : List.of(o);
   }
 
   private static String trustDomain(Map<String, Object> body) {

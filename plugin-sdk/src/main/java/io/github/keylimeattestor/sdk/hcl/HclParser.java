@@ -37,11 +37,16 @@ public final class HclParser {
   }
 
   public static Map<String, Object> parse(String text) throws HclException {
+    return parse(text, MAX_LENGTH);
+  }
+
+  /** As {@link #parse(String)} for a longer text: a whole SPIRE configuration file ({@code doctor}). */
+  public static Map<String, Object> parse(String text, int maxLength) throws HclException {
     if (text == null) {
       return new LinkedHashMap<>();
     }
-    if (text.length() > MAX_LENGTH) {
-      throw new HclException("configuration is longer than " + MAX_LENGTH + " characters");
+    if (text.length() > maxLength) {
+      throw new HclException("configuration is longer than " + maxLength + " characters");
     }
     HclParser p = new HclParser(text);
     Map<String, Object> body = p.body(false);

@@ -44,15 +44,47 @@ class PluginDataFileTest {
   @Test
   void followsPluginDataFileAndAcceptsABareBody() throws Exception {
     Files.writeString(dir.resolve("keylime.hcl"), "tpm_device = \"/dev/tpmrm0\"\n");
+    // relative, as SPIRE reads it: from the working directory, not from the configuration's directory
+    Path relative = Path.of("").toAbsolutePath().relativize(dir.resolve("keylime.hcl"));
     Files.writeString(dir.resolve("agent.conf"), "agent { trust_domain = \"td\" }\nplugins {\n"
         + "  KeyManager \"disk\" { plugin_data { directory = \"/x\" } }\n"
-        + "  NodeAttestor \"keylime\" {\n    plugin_data_file = \"keylime.hcl\"\n  }\n}\n");
+        + "  NodeAttestor \"keylime\" {\n    plugin_data_file = \"" + relative + "\"\n  }\n}\n");
     PluginDataFile f = PluginDataFile.read(dir.resolve("agent.conf"), "keylime");
     assertThat(f.pluginData()).isEqualTo("tpm_device = \"/dev/tpmrm0\"\n");
+    assertThat(f.source()).contains("read from the current directory");
     assertThat(f.trustDomain()).isEqualTo("td");
     PluginDataFile bare = PluginDataFile.read(dir.resolve("keylime.hcl"), "keylime");
     assertThat(bare.pluginData()).isEqualTo("tpm_device = \"/dev/tpmrm0\"\n");
     assertThat(bare.trustDomain()).isNull();
+  }
+
+  @Test
+  void readsAJsonSpireConfigAsTheHelmChartsWriteIt() throws Exception {
+    Files.writeString(dir.resolve("agent.conf"), """
+        {
+          "agent": {"trust_domain": "example.org", "data_dir": "/run/spire/data"},
+          "plugins": {
+            "KeyManager": [{"memory": {"plugin_data": null}}],
+            "NodeAttestor": [{"keylime": {"plugin_cmd": "/opt/spire/plugins/keylime-attestor-agent",
+              "plugin_data": {"tcti": "device:/dev/tpmrm0", "timeout": "10s", "retries": 3, "strict": true,
+                "tls": {"ca_bundle": "/x/ca.pem"}, "pcrs": [0, 7]}}}]
+          }
+        }
+        """);
+    PluginDataFile f = PluginDataFile.read(dir.resolve("agent.conf"), "keylime");
+    assertThat(f.trustDomain()).isEqualTo("example.org");
+    assertThat(HclParser.parse(f.pluginData())).containsEntry("tcti", "device:/dev/tpmrm0").containsEntry("retries", 3L)
+        .containsEntry("strict", true).containsEntry("tls", Map.of("ca_bundle", "/x/ca.pem"))
+        .containsEntry("pcrs", List.of(0L, 7L));
+  }
+
+  @Test
+  void aConfigLongerThanPluginDataMayBeIsRead() throws Exception {
+    // SPIRE configurations run to tens of kilobytes; only plugin_data itself has the plugin's 16 KiB bound
+    Files.writeString(dir.resolve("server.conf"), "# " + "x".repeat(40_000) + "\nplugins {\n  NodeAttestor \"keylime\" {\n"
+        + "    plugin_data { a = 1 }\n  }\n}\n");
+    assertThat(HclParser.parse(PluginDataFile.read(dir.resolve("server.conf"), "keylime").pluginData()))
+        .containsEntry("a", 1L);
   }
 
   @Test

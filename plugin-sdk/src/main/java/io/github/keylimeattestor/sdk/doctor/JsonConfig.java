@@ -1,0 +1,84 @@
+package io.github.keylimeattestor.sdk.doctor;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import io.github.keylimeattestor.sdk.hcl.HclException;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A SPIRE configuration written as JSON, read into the shapes {@link io.github.keylimeattestor.sdk.hcl.HclParser}
+ * gives (insertion-ordered maps, lists, String, Long, Double, Boolean), so {@link PluginDataFile} finds the
+ * plugin block the same way in either syntax.
+ */
+final class JsonConfig {
+  private static final JsonFactory FACTORY = JsonFactory.builder().build();
+
+  private JsonConfig() {}
+
+  @SuppressWarnings("unchecked")
+  static Map<String, Object> parse(String text, Path file) throws HclException {
+    try (JsonParser p = FACTORY.createParser(text)) {
+      if (p.nextToken() != JsonToken.START_OBJECT) {
+        throw new HclException(file + ": a JSON configuration must be an object");
+      }
+      Map<String, Object> body = (Map<String, Object>) value(p);
+      if (p.nextToken() != null) {
+        throw new HclException(file + ": text after the JSON object");
+      }
+      return body;
+    } catch (JsonProcessingException e) {
+      throw new HclException(file + " is not valid JSON: " + e.getOriginalMessage());
+    } catch (IOException e) {
+      throw new HclException(file + " is unreadable as JSON: " + e.getMessage());
+    }
+  }
+
+  private static Object value(JsonParser p) throws IOException {
+    switch (p.currentToken()) {
+      case START_OBJECT -> {
+        Map<String, Object> m = new LinkedHashMap<>();
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+          String key = p.currentName();
+          p.nextToken();
+          Object v = value(p);
+          if (v != null) { // "plugin_data": null is as if absent
+            m.put(key, v);
+          }
+        }
+        return m;
+      }
+      case START_ARRAY -> {
+        List<Object> l = new ArrayList<>();
+        while (p.nextToken() != JsonToken.END_ARRAY) {
+          Object v = value(p);
+          if (v != null) {
+            l.add(v);
+          }
+        }
+        return l;
+      }
+      case VALUE_STRING -> {
+        return p.getText();
+      }
+      case VALUE_NUMBER_INT -> {
+        return p.getLongValue();
+      }
+      case VALUE_NUMBER_FLOAT -> {
+        return p.getDoubleValue();
+      }
+      case VALUE_TRUE, VALUE_FALSE -> {
+        return p.getBooleanValue();
+      }
+      default -> {
+        return null; // JSON null
+      }
+    }
+  }
+}
