@@ -1,12 +1,19 @@
 package io.github.keylimeattestor.server;
 
+import java.util.List;
+
+import java.util.ArrayList;
+
 import io.github.keylimeattestor.keylime.KeyFilePermissions;
 import io.github.keylimeattestor.keylime.TlsKeys;
 import io.github.keylimeattestor.keylime.TlsSettings;
 import io.github.keylimeattestor.sdk.hcl.HclConfig;
 import io.github.keylimeattestor.sdk.hcl.HclException;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * TLS to the registrar and the verifier: one shared {@code tls} block, and optional per-service
@@ -45,6 +52,16 @@ final class TlsConfig {
         throw new HclException("tls." + KEYS[i] + " is required (or " + own + "." + KEYS[i] + " for the " + service
             + " only)");
       }
+    }
+    // every missing file at once (reading them stops at the first)
+    List<String> missing = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      if (!Files.exists(Path.of(value[i]))) {
+        missing.add(from[i] + ": no such file " + value[i]);
+      }
+    }
+    if (!missing.isEmpty()) {
+      throw new HclException(missing);
     }
     TlsKeys keys = new TlsKeys(from[0], from[1], from[2], from[3], own + ".server_name");
     try {

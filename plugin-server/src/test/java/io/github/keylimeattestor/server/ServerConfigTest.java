@@ -150,6 +150,16 @@ class ServerConfigTest {
   }
 
   @Test
+  void everyMissingTlsFileIsNamedAtOnce() {
+    // TestPki's certificate is both the CA bundle and the client certificate
+    String hcl = minimal("").replace(pki.key.toString(), pki.key + ".missing")
+        .replace(pki.cert.toString(), pki.cert + ".missing");
+    assertThatThrownBy(() -> ServerConfig.parse("example.org", hcl)).isInstanceOfSatisfying(HclException.class,
+        e -> assertThat(e.problems()).containsExactly("tls.ca_bundle: no such file " + pki.cert + ".missing",
+            "tls.client_cert: no such file " + pki.cert + ".missing", "tls.client_key: no such file " + pki.key + ".missing"));
+  }
+
+  @Test
   void aMisspelledRequiredKeyIsNamedWithItsNearMiss() {
     String hcl = minimal("").replace("registrar_urls", "registar_urls");
     assertThatThrownBy(() -> ServerConfig.parse("example.org", hcl)).isInstanceOfSatisfying(HclException.class,
