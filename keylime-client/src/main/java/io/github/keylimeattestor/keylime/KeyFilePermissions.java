@@ -97,7 +97,7 @@ public final class KeyFilePermissions {
   }
 
   /** This process's effective uid (the owner of /proc/self), or -1 where there is no /proc. */
-  static int effectiveUid() {
+  public static int effectiveUid() {
     try {
       return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid", new LinkOption[0]);
     } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {

@@ -82,6 +82,14 @@ public final class SvidBindings {
         return Optional.of(key + ": " + dir + " has mode " + PosixFilePermissions.toString(mode)
             + "; it must be private to spire-server (chmod 0700)");
       }
+      // a 0700 directory another user made would let that user write the records the composer trusts
+      int owner = (Integer) Files.getAttribute(dir, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+      int me = io.github.keylimeattestor.keylime.KeyFilePermissions.effectiveUid();
+      if (me >= 0 && owner != me && owner != 0) {
+        return Optional.of(key + ": " + dir + " belongs to uid " + owner + ", not to spire-server's (uid " + me
+            + ") or root: another user could write the records the composer trusts; chown it, or remove it (the "
+            + "plugin creates it 0700)");
+      }
     } catch (IOException e) {
       return Optional.of(key + ": cannot inspect " + dir + ": " + e.getMessage());
     }

@@ -32,6 +32,19 @@ class SvidBindingsTest {
   }
 
   @Test
+  void aPrivateDirectoryOfAnotherUserIsRefused() throws Exception {
+    Path d = Files.createDirectory(tmp.resolve("bindings"),
+        java.nio.file.attribute.PosixFilePermissions.asFileAttribute(java.nio.file.attribute.PosixFilePermissions
+            .fromString("rwx------")));
+    org.assertj.core.api.Assertions.assertThat(SvidBindings.checkPrivate("svid_binding_directory", d)).isEmpty();
+    org.junit.jupiter.api.Assumptions.assumeTrue(io.github.keylimeattestor.keylime.KeyFilePermissions.effectiveUid() == 0,
+        "chown to another uid needs root");
+    Files.setAttribute(d, "unix:uid", 12345);
+    org.assertj.core.api.Assertions.assertThat(SvidBindings.checkPrivate("svid_binding_directory", d))
+        .hasValueSatisfying(p -> org.assertj.core.api.Assertions.assertThat(p).contains("belongs to uid 12345"));
+  }
+
+  @Test
   void aBurstOfWritesDoesNotSweepEachTimeAndTheFirstWriteAfterTheIntervalSweeps() throws Exception {
     byte[] shortLived = spki();
     new SvidBindings(dir).record(AGENT, shortLived, "short", NOW.plusMillis(100), NOW); // sweeps (first write)
