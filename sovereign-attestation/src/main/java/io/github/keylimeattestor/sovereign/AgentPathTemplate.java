@@ -57,8 +57,6 @@ public final class AgentPathTemplate {
 
   /** Fields of which at least one must be used: they tell one node from another. */
   static final Set<String> NODE_FIELDS = Set.of("UUID", "EKHash", "AppKeyHash");
-  /** Fields that are functions of the EK: its hash, and what its verified certificate says. */
-  static final Set<String> EK_FIELDS = Set.of("EKHash", "TPMManufacturer", "TPMModel");
   private static final Map<String, String> SAMPLE = Map.of("PluginName", "keylime", "TrustDomain", "example.org",
       "UUID", "d432fbb3-d2f1-4a97-9ef7-75bd81c00000", "EKHash", "0".repeat(64), "AppKeyHash", "0".repeat(64),
       "TPMManufacturer", "00001014", "TPMModel", "swtpm");
@@ -79,13 +77,12 @@ public final class AgentPathTemplate {
   }
 
   /**
-   * The path is a function of the EK alone ({{ .EKHash }}, no UUID or App Key): one TPM has one agent
-   * ID, whatever UUIDs it registers under.
+   * The path is a function of the EK alone ({{ .EKHash }}, no UUID or App Key; the TPM fields come from
+   * its certificate): one TPM has one agent ID, whatever UUIDs it registers under.
    */
   public boolean namesTheEkAlone() {
-    Set<String> perNode = new java.util.HashSet<>(fields());
-    perNode.retainAll(NODE_FIELDS);
-    return namesTheEk() && EK_FIELDS.containsAll(perNode);
+    Set<String> used = fields();
+    return used.contains("EKHash") && !used.contains("UUID") && !used.contains("AppKeyHash");
   }
 
   private String renderUnchecked(Map<String, String> values) {
