@@ -128,11 +128,23 @@ public final class EkBinding implements AutoCloseable {
     heldById.put(spiffeId, new Held(ekHash, until));
   }
 
+  /**
+   * SPIRE's records show {@code id} stored: the hold that covered its storing ends, and the records
+   * answer for it and its EK from now on (so an operator's evict takes effect at once, not after the hold).
+   */
+  private synchronized void stored(String id) {
+    Held h = heldById.remove(id);
+    if (h != null) {
+      heldByEk.computeIfPresent(h.other(), (ek, held) -> held.other().equals(id) ? null : held);
+    }
+  }
+
   /** SPIRE's records' answer; true if SPIRE already holds {@code spiffeId} with this EK. */
   private boolean checkRecords(String spiffeId, String ekHash) throws StatusException {
     try {
       Optional<Agent> existing = api.get(spiffeId(spiffeId));
       if (existing.isPresent()) {
+        stored(spiffeId);
         List<String> stored = ekHashes(existing.get());
         if (!stored.contains(ekHash)) {
           throw Status.PERMISSION_DENIED.withDescription("agent ID " + spiffeId + " was attested with "
@@ -145,6 +157,7 @@ public final class EkBinding implements AutoCloseable {
       for (Agent other : api.withSelector(Selector.newBuilder().setType(SELECTOR_TYPE).setValue(EK_PREFIX + ekHash)
           .build())) {
         String otherId = "spiffe://" + other.getId().getTrustDomain() + other.getId().getPath();
+        stored(otherId);
         if (!otherId.equals(spiffeId)) {
           throw Status.PERMISSION_DENIED.withDescription("this node's TPM (EK hash " + ekHash + ") already holds agent "
               + "ID " + otherId + (other.getBanned() ? " (banned)" : "") + "; ek_binding gives one TPM one agent ID, so "
