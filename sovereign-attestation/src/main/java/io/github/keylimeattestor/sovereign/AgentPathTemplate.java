@@ -49,8 +49,8 @@ public final class AgentPathTemplate {
       t.render(SAMPLE);
     } catch (EvidenceException e) {
       throw new IllegalArgumentException("agent_path_template " + template + " cannot render a valid SPIFFE ID path "
-          + "(segments of letters, digits, '.', '_' and '-' between single slashes, no trailing slash): with sample "
-          + "values it renders '" + t.renderUnchecked(SAMPLE) + "'");
+          + "(segments of letters, digits, '.', '_' and '-' between single slashes, no trailing slash); with sample "
+          + "values: " + e.getMessage());
     }
     return t;
   }
@@ -83,10 +83,6 @@ public final class AgentPathTemplate {
   public boolean namesTheEkAlone() {
     Set<String> used = fields();
     return used.contains("EKHash") && !used.contains("UUID") && !used.contains("AppKeyHash");
-  }
-
-  private String renderUnchecked(Map<String, String> values) {
-    return PLACEHOLDER.matcher(template).replaceAll(r -> Matcher.quoteReplacement(values.getOrDefault(r.group(1), "")));
   }
 
   /** Renders the path; fails if a used field is missing or the result is not a valid SPIFFE path. */
