@@ -99,10 +99,16 @@ class DoctorIT {
   }
 
   static Result run(String executable, String... args) throws Exception {
+    return run(Map.of(), executable, args);
+  }
+
+  static Result run(Map<String, String> env, String executable, String... args) throws Exception {
     String[] cmd = new String[args.length + 1];
     cmd[0] = SpireBinaries.projectFile(executable).toString();
     System.arraycopy(args, 0, cmd, 1, args.length);
-    Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD);
+    pb.environment().putAll(env);
+    Process p = pb.start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertThat(p.waitFor(2, TimeUnit.MINUTES)).isTrue();
     System.out.println("---- " + String.join(" ", args) + " -> exit " + p.exitValue() + "\n" + out);
@@ -130,6 +136,24 @@ class DoctorIT {
         "ok   attestation status: the verifier's judgement of " + uuid + " passes this policy",
         "all checks passed");
     assertThat(r.exit()).isZero();
+  }
+
+  /** A SPIRE started with -expandEnv reads ${NAME} from its environment; the doctor does with --expand-env. */
+  @Test
+  void serverDoctorExpandsEnvironmentVariablesAsSpireDoes() throws Exception {
+    String registrar = stack.get("REGISTRAR_URL");
+    String data = serverPluginData(registrar, stack.get("VERIFIER_URL"), "");
+    assertThat(data).contains("\"" + registrar + "\"");
+    Path conf = serverConf("server-env.conf", data.replace("\"" + registrar + "\"", "\"${KEYLIME_REGISTRAR}\""));
+    Map<String, String> env = Map.of("KEYLIME_REGISTRAR", registrar);
+    Result expanded = run(env, "plugin-server/target/keylime-attestor-server", "doctor", "--config", conf.toString(),
+        "--expand-env");
+    assertThat(expanded.out()).contains("NodeAttestor \"keylime\" plugin_data, environment variables expanded",
+        "ok   registrar: [" + registrar + "] reached over mTLS");
+    assertThat(expanded.exit()).isZero();
+    Result literal = run(env, "plugin-server/target/keylime-attestor-server", "doctor", "--config", conf.toString());
+    assertThat(literal.out()).contains("FIX  plugin_data: ").contains("${KEYLIME_REGISTRAR}");
+    assertThat(literal.exit()).isEqualTo(1);
   }
 
   @Test

@@ -3,6 +3,7 @@ package io.github.keylimeattestor.agent;
 import io.github.keylimeattestor.keylime.KeylimeAgentClient;
 import io.github.keylimeattestor.keylime.KeylimeException;
 import io.github.keylimeattestor.sdk.BuildInfo;
+import io.github.keylimeattestor.sdk.doctor.DoctorArgs;
 import io.github.keylimeattestor.sdk.doctor.DoctorReport;
 import io.github.keylimeattestor.sdk.doctor.PluginDataFile;
 import io.github.keylimeattestor.sdk.hcl.HclException;
@@ -22,6 +23,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
+import java.util.Optional;
 
 /**
  * {@code keylime-attestor-agent doctor --config <spire agent.conf or plugin_data file>}: what the
@@ -38,22 +40,24 @@ final class AgentDoctor {
 
   /** Entry point from {@link KeylimeAgentMain}; returns the exit code. */
   static int main(String[] args, PrintStream out) {
-    if (args.length != 3 || !args[1].equals("--config")) {
-      out.println("usage: keylime-attestor-agent doctor --config <spire-agent config or plugin_data file>");
+    Optional<DoctorArgs> parsed = DoctorArgs.parse(args, false);
+    if (parsed.isEmpty()) {
+      out.println("usage: keylime-attestor-agent doctor --config <spire-agent config or plugin_data file> [--expand-env]"
+          + " (--expand-env: as spire-agent -expandEnv)");
       return 2;
     }
-    return new AgentDoctor(out).run(Path.of(args[2]));
+    return new AgentDoctor(out).run(parsed.get());
   }
 
-  int run(Path configFile) {
+  int run(DoctorArgs args) {
     report.note("version", BuildInfo.current().line());
     AgentConfig config;
     try {
-      PluginDataFile data = PluginDataFile.read(configFile, "keylime");
+      PluginDataFile data = args.read("keylime");
       config = AgentConfig.parse(data.pluginData());
-      report.ok("plugin_data", "read from " + data.source());
+      report.ok("plugin_data", "read from " + data.source() + (args.expandEnv() ? ", environment variables expanded" : ""));
     } catch (IOException e) {
-      report.fix("plugin_data", "cannot read " + configFile + ": " + e);
+      report.fix("plugin_data", "cannot read " + args.config() + ": " + e);
       return report.exitCode();
     } catch (HclException e) {
       report.fix("plugin_data", e.getMessage());

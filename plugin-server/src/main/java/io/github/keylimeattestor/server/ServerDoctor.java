@@ -6,6 +6,7 @@ import io.github.keylimeattestor.keylime.RegistrarClient;
 import io.github.keylimeattestor.keylime.VerifierAgentStatus;
 import io.github.keylimeattestor.keylime.VerifierClient;
 import io.github.keylimeattestor.sdk.BuildInfo;
+import io.github.keylimeattestor.sdk.doctor.DoctorArgs;
 import io.github.keylimeattestor.sdk.doctor.DoctorReport;
 import io.github.keylimeattestor.sdk.doctor.PluginDataFile;
 import io.github.keylimeattestor.sdk.hcl.HclException;
@@ -36,29 +37,25 @@ final class ServerDoctor {
 
   /** Entry point from {@link KeylimeServerMain}; returns the exit code. */
   static int main(String[] args, PrintStream out) {
-    Optional<String> uuid = Optional.empty();
-    boolean usage = args.length != 3 && args.length != 5 || !args[1].equals("--config");
-    if (args.length == 5) {
-      usage |= !args[3].equals("--uuid");
-      uuid = Optional.of(args[4]);
-    }
-    if (usage) {
+    Optional<DoctorArgs> parsed = DoctorArgs.parse(args, true);
+    if (parsed.isEmpty()) {
       out.println("usage: keylime-attestor-server doctor --config <spire-server config or plugin_data file> "
-          + "[--uuid <Keylime agent UUID of a node>]");
+          + "[--expand-env] [--uuid <Keylime agent UUID of a node>] (--expand-env: as spire-server -expandEnv)");
       return 2;
     }
-    return new ServerDoctor(out, Clock.systemUTC()).run(java.nio.file.Path.of(args[2]), uuid);
+    return new ServerDoctor(out, Clock.systemUTC()).run(parsed.get());
   }
 
-  int run(java.nio.file.Path configFile, Optional<String> uuid) {
+  int run(DoctorArgs args) {
     report.note("version", BuildInfo.current().line());
+    Optional<String> uuid = args.uuid();
     ServerConfig config;
     try {
-      PluginDataFile data = PluginDataFile.read(configFile, "keylime");
+      PluginDataFile data = args.read("keylime");
       config = ServerConfig.parse(data.trustDomain() == null ? "example.org" : data.trustDomain(), data.pluginData());
-      report.ok("plugin_data", "read from " + data.source());
+      report.ok("plugin_data", "read from " + data.source() + (args.expandEnv() ? ", environment variables expanded" : ""));
     } catch (IOException e) {
-      report.fix("plugin_data", "cannot read " + configFile + ": " + e);
+      report.fix("plugin_data", "cannot read " + args.config() + ": " + e);
       return report.exitCode();
     } catch (HclException e) {
       report.fix("plugin_data", e.getMessage());

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 
 /**
  * The {@code plugin_data} that {@code doctor --config <file>} checks: the file is either a SPIRE
@@ -20,10 +21,16 @@ public record PluginDataFile(String pluginData, String trustDomain, String sourc
   static final int MAX_CONFIG_FILE = 1024 * 1024;
 
   public static PluginDataFile read(Path file, String pluginName) throws IOException, HclException {
+    return read(file, pluginName, null);
+  }
+
+  /** {@code env} non-null: the file's text expanded first, as SPIRE's {@code -expandEnv} does ({@link SpireEnvExpansion}). */
+  public static PluginDataFile read(Path file, String pluginName, UnaryOperator<String> env)
+      throws IOException, HclException {
     if (Files.size(file) > MAX_CONFIG_FILE) {
       throw new HclException(file + " is larger than " + MAX_CONFIG_FILE + " bytes");
     }
-    String text = Files.readString(file);
+    String text = env == null ? Files.readString(file) : SpireEnvExpansion.expand(Files.readString(file), env);
     // SPIRE reads a configuration that starts with '{' as JSON (HCL v1 does), e.g. the Helm charts' agent.conf
     Map<String, Object> body = text.stripLeading().startsWith("{") ? JsonConfig.parse(text, file)
         : HclParser.parse(text, MAX_CONFIG_FILE);
