@@ -96,11 +96,32 @@ public final class SvidBindings {
     return Optional.empty();
   }
 
+  /**
+   * The directory stopped being private after Configure checked it (chmod, chown, or replaced):
+   * its records are not written, nor trusted when read.
+   */
+  public static final class NotPrivateException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    NotPrivateException(String problem) {
+      super(problem);
+    }
+  }
+
+  /** Checked on every write and read, not only at Configure: a few stat calls, against forged records. */
+  private void requirePrivate() throws NotPrivateException {
+    Optional<String> problem = checkPrivate("svid_binding_directory", dir);
+    if (problem.isPresent()) {
+      throw new NotPrivateException(problem.get());
+    }
+  }
+
   /** Records that {@code spki} was certified for {@code spiffeId} until {@code expiry}. */
   public void record(String spiffeId, byte[] spki, String keyId, Instant expiry, Instant now) throws IOException {
     if (!Files.isDirectory(dir)) {
       Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(DIR_MODE));
     }
+    requirePrivate();
     String body = "v1\n" + expiry.toEpochMilli() + "\n" + spiffeId + "\n" + Base64.getEncoder().encodeToString(spki)
         + "\n" + keyId + "\n";
     Path target = dir.resolve(name(spiffeId, spki));
@@ -132,6 +153,10 @@ public final class SvidBindings {
 
   /** The key ID of a record that says {@code spki} was certified for {@code spiffeId} and has not expired. */
   public Optional<String> certified(String spiffeId, byte[] spki, Instant now) throws IOException {
+    if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+      return Optional.empty(); // nothing recorded yet
+    }
+    requirePrivate();
     Path f = dir.resolve(name(spiffeId, spki));
     byte[] raw;
     try (InputStream in = Files.newInputStream(f, LinkOption.NOFOLLOW_LINKS)) {

@@ -107,6 +107,11 @@ public final class TpmBoundSvidComposer extends CredentialComposerGrpc.Credentia
     Optional<String> keyId;
     try {
       keyId = b.certified(req.getSpiffeId(), req.getPublicKey().toByteArray(), clock.instant());
+    } catch (SvidBindings.NotPrivateException e) {
+      log.error("refused the SVID binding records", "dir", b.dir().toString(), "error", e.getMessage());
+      out.onError(Status.FAILED_PRECONDITION.withDescription(NAME + ": the records are not trusted: " + e.getMessage())
+          .asException());
+      return;
     } catch (IOException | RuntimeException e) {
       log.error("cannot read the SVID binding records", "dir", b.dir().toString(), "error", String.valueOf(e));
       out.onError(Status.UNAVAILABLE.withDescription(NAME + ": cannot read svid_binding_directory " + b.dir() + ": "

@@ -44,6 +44,22 @@ class SvidBindingsTest {
         .hasValueSatisfying(p -> org.assertj.core.api.Assertions.assertThat(p).contains("belongs to uid 12345"));
   }
 
+  /** Configure checked the directory; a chmod after it must not leave records trusted or written. */
+  @Test
+  void aDirectoryThatStopsBeingPrivateIsNeitherReadNorWritten() throws Exception {
+    byte[] key = spki();
+    SvidBindings b = new SvidBindings(dir);
+    b.record(AGENT, key, "k1", NOW.plusSeconds(30), NOW);
+    assertThat(b.certified(AGENT, key, NOW)).contains("k1");
+    Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwx---"));
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.certified(AGENT, key, NOW))
+        .isInstanceOf(SvidBindings.NotPrivateException.class).hasMessageContaining("has mode rwxrwx---");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.record(AGENT, spki(), "k2", NOW.plusSeconds(30), NOW))
+        .isInstanceOf(SvidBindings.NotPrivateException.class).hasMessageContaining("chmod 0700");
+    Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+    assertThat(b.certified(AGENT, key, NOW)).contains("k1");
+  }
+
   @Test
   void aBurstOfWritesDoesNotSweepEachTimeAndTheFirstWriteAfterTheIntervalSweeps() throws Exception {
     byte[] shortLived = spki();

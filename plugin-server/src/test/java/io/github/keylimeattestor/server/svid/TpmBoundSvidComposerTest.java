@@ -154,6 +154,16 @@ class TpmBoundSvidComposerTest {
   }
 
   @Test
+  void recordsInADirectoryOthersCanWriteAreNotTrusted() throws Exception {
+    byte[] key = spki();
+    record(AGENT, key);
+    Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxrwxrwx"));
+    assertThatThrownBy(() -> composer.composeAgentX509SVID(request(AGENT, key)))
+        .satisfies(e -> assertThat(code(e)).isEqualTo(Status.Code.FAILED_PRECONDITION))
+        .hasMessageContaining("the records are not trusted").hasMessageContaining("chmod 0700");
+  }
+
+  @Test
   void workloadSvidsAreLeftToSpireUntouched() throws Exception {
     // UNIMPLEMENTED is SPIRE's "attributes unchanged" (pkg/server/plugin/credentialcomposer/v1.go)
     assertThatThrownBy(() -> composer.composeWorkloadX509SVID(ComposeWorkloadX509SVIDRequest.newBuilder()
