@@ -276,7 +276,7 @@ class TpmQuoteSourceTest {
 
   @Test
   void metricsCountTheOutcomeAndTimeTheTpm() throws Exception {
-    BlockingQueue<com.google.protobuf.Message> sent = new LinkedBlockingQueue<>();
+    BlockingQueue<com.google.protobuf.MessageLite> sent = new LinkedBlockingQueue<>();
     MetricsGrpc.MetricsImplBase host = new MetricsGrpc.MetricsImplBase() {
       @Override
       public void incrCounter(IncrCounterRequest r, StreamObserver<Empty> out) {
@@ -320,10 +320,10 @@ class TpmQuoteSourceTest {
   }
 
   /** The next {@code n} metrics sent, as key{labels} (and the value of a counter). */
-  static List<String> take(BlockingQueue<com.google.protobuf.Message> sent, int n) throws InterruptedException {
+  static List<String> take(BlockingQueue<com.google.protobuf.MessageLite> sent, int n) throws InterruptedException {
     List<String> out = new ArrayList<>();
     for (int i = 0; i < n; i++) {
-      com.google.protobuf.Message m = sent.poll(10, TimeUnit.SECONDS);
+      com.google.protobuf.MessageLite m = sent.poll(10, TimeUnit.SECONDS);
       assertThat(m).as("metric %d of %d", i + 1, n).isNotNull();
       if (m instanceof IncrCounterRequest c) {
         out.add(String.join(".", c.getKeyList()) + labels(c.getLabelsList()) + " " + (long) c.getVal());
