@@ -51,7 +51,7 @@ final class SvidKeyRecorder {
         LOG.info("SVID key certified by the AK", "spiffe_id", spiffeId, "key_id", k.keyId(), "spki_sha256",
             SvidBindings.spkiHash(spki));
       }
-    } catch (SvidBindings.NotPrivateException e) {
+    } catch (SvidBindings.UntrustedException e) {
       LOG.error("refused to record certified SVID keys", "dir", bindings.dir().toString(), "error", e.getMessage());
       throw Status.FAILED_PRECONDITION.withDescription("cannot record the certified SVID keys: " + e.getMessage())
           .asException();

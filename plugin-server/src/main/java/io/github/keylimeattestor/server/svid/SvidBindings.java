@@ -2,17 +2,22 @@ package io.github.keylimeattestor.server.svid;
 
 import io.github.keylimeattestor.tpm.Sha256;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.nio.channels.Channels;
-import java.nio.channels.FileChannel;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.Map;
+import java.nio.file.attribute.UserPrincipal;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.BasicFileAttributeView;
+import java.nio.file.SecureDirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.channels.SeekableByteChannel;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -68,136 +73,243 @@ public final class SvidBindings {
     return dir;
   }
 
-  /** A problem with the directory's ownership or mode (Validate/Configure), if any. */
-  public static Optional<String> checkPrivate(String key, Path dir) {
-    if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
-      return Optional.empty(); // created 0700 on first write
-    }
-    try {
-      if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-        return Optional.of(key + ": " + dir + " is not a directory");
-      }
-      Set<PosixFilePermission> mode = Files.getPosixFilePermissions(dir, LinkOption.NOFOLLOW_LINKS);
-      if (!DIR_MODE.equals(mode)) {
-        return Optional.of(key + ": " + dir + " has mode " + PosixFilePermissions.toString(mode)
-            + "; it must be private to spire-server (chmod 0700)");
-      }
-      // a 0700 directory another user made would let that user write the records the composer trusts
-      int owner = (Integer) Files.getAttribute(dir, "unix:uid", LinkOption.NOFOLLOW_LINKS);
-      int me = io.github.keylimeattestor.keylime.KeyFilePermissions.effectiveUid();
-      if (me >= 0 && owner != me && owner != 0) {
-        return Optional.of(key + ": " + dir + " belongs to uid " + owner + ", not to spire-server's (uid " + me
-            + ") or root: another user could write the records the composer trusts; chown it, or remove it (the "
-            + "plugin creates it 0700)");
-      }
-    } catch (IOException e) {
-      return Optional.of(key + ": cannot inspect " + dir + ": " + e.getMessage());
-    }
-    return Optional.empty();
-  }
-
   /**
-   * The directory stopped being private after Configure checked it (chmod, chown, or replaced):
-   * its records are not written, nor trusted when read.
+   * The directory or a record in it cannot be trusted: not private (any more), replaced while it was
+   * opened, or a record not written by spire-server. Nothing is written there, nor read as certified.
    */
-  public static final class NotPrivateException extends IOException {
+  public static final class UntrustedException extends IOException {
     private static final long serialVersionUID = 1L;
 
-    NotPrivateException(String problem) {
+    UntrustedException(String problem) {
       super(problem);
     }
   }
 
-  /** Checked on every write and read, not only at Configure: a few stat calls, against forged records. */
-  private void requirePrivate() throws NotPrivateException {
-    Optional<String> problem = checkPrivate("svid_binding_directory", dir);
-    if (problem.isPresent()) {
-      throw new NotPrivateException(problem.get());
+  /** A problem with the directory's ownership or mode (Validate/Configure), if any; none if it does not exist yet. */
+  public static Optional<String> checkPrivate(String key, Path dir) {
+    try {
+      privateDirectoryKey(key, dir);
+    } catch (NoSuchFileException e) {
+      return Optional.empty(); // created 0700 on first write
+    } catch (IOException e) {
+      return Optional.of(e instanceof UntrustedException ? e.getMessage() : key + ": cannot inspect " + dir + ": " + e);
+    }
+    return Optional.empty();
+  }
+
+  /** One lstat of {@code dir}: its file key if it is a private directory, else why not. */
+  private static Object privateDirectoryKey(String key, Path dir) throws IOException {
+    Map<String, Object> a = Files.readAttributes(dir, "unix:isDirectory,permissions,uid,fileKey", LinkOption.NOFOLLOW_LINKS);
+    if (!(Boolean) a.get("isDirectory")) {
+      throw new UntrustedException(key + ": " + dir + " is not a directory");
+    }
+    @SuppressWarnings("unchecked")
+    Set<PosixFilePermission> mode = (Set<PosixFilePermission>) a.get("permissions");
+    if (!DIR_MODE.equals(mode)) {
+      throw new UntrustedException(key + ": " + dir + " has mode " + PosixFilePermissions.toString(mode)
+          + "; it must be private to spire-server: chmod 0700, and remove the records in it (another user could "
+          + "have written them while it was open)");
+    }
+    // a 0700 directory another user made would let that user write the records the composer trusts
+    int owner = (Integer) a.get("uid");
+    int me = io.github.keylimeattestor.keylime.KeyFilePermissions.effectiveUid();
+    if (me >= 0 && owner != me && owner != 0) {
+      throw new UntrustedException(key + ": " + dir + " belongs to uid " + owner + ", not to spire-server's (uid " + me
+          + ") or root: another user could write the records the composer trusts; remove it (the plugin creates it "
+          + "0700)");
+    }
+    return a.get("fileKey");
+  }
+
+  /**
+   * The directory, opened once and checked through that handle: the lstat that found it private
+   * describes the directory opened (same device and inode), and every read, write, rename and
+   * delete after it is relative to the open directory, so swapping the path afterwards changes nothing.
+   */
+  private SecureDirectoryStream<Path> openPrivate() throws IOException {
+    Object checked = privateDirectoryKey("svid_binding_directory", dir);
+    DirectoryStream<Path> opened = Files.newDirectoryStream(dir);
+    if (!(opened instanceof SecureDirectoryStream<Path> d)) {
+      opened.close();
+      throw new IOException("this platform opens no SecureDirectoryStream for " + dir);
+    }
+    try {
+      Object open = d.getFileAttributeView(BasicFileAttributeView.class).readAttributes().fileKey();
+      if (checked == null || !checked.equals(open)) {
+        throw new UntrustedException("svid_binding_directory: " + dir + " was replaced while it was opened");
+      }
+      return d;
+    } catch (IOException | RuntimeException e) {
+      d.close();
+      throw e;
     }
   }
 
   /** Records that {@code spki} was certified for {@code spiffeId} until {@code expiry}. */
   public void record(String spiffeId, byte[] spki, String keyId, Instant expiry, Instant now) throws IOException {
-    if (!Files.isDirectory(dir)) {
-      Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(DIR_MODE));
-    }
-    requirePrivate();
-    String body = "v1\n" + expiry.toEpochMilli() + "\n" + spiffeId + "\n" + Base64.getEncoder().encodeToString(spki)
-        + "\n" + keyId + "\n";
-    Path target = dir.resolve(name(spiffeId, spki));
-    Path tmp = Files.createTempFile(dir, ".rec", ".tmp", PosixFilePermissions.asFileAttribute(FILE_MODE));
-    try {
-      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE);
-          OutputStream out = Channels.newOutputStream(ch)) {
-        out.write(body.getBytes(StandardCharsets.UTF_8));
+    createIfAbsent();
+    byte[] body = ("v1\n" + expiry.toEpochMilli() + "\n" + spiffeId + "\n" + Base64.getEncoder().encodeToString(spki)
+        + "\n" + keyId + "\n").getBytes(StandardCharsets.UTF_8);
+    Path target = Path.of(name(spiffeId, spki));
+    try (SecureDirectoryStream<Path> d = openPrivate()) {
+      Path tmp = Path.of(".rec" + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
+      try {
+        try (SeekableByteChannel ch = d.newByteChannel(tmp, Set.<java.nio.file.OpenOption>of(StandardOpenOption.CREATE_NEW,
+            StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS), PosixFilePermissions.asFileAttribute(FILE_MODE))) {
+          ByteBuffer buf = ByteBuffer.wrap(body);
+          while (buf.hasRemaining()) {
+            ch.write(buf);
+          }
+        }
+        d.move(tmp, d, target); // rename(2): atomic, replaces the pair's earlier record
+      } finally {
+        deleteQuietly(d, tmp);
       }
-      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    } finally {
-      Files.deleteIfExists(tmp);
+      sweepIfDue(now, d);
     }
-    sweepIfDue(now);
+  }
+
+  private void createIfAbsent() throws IOException {
+    if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+      return;
+    }
+    Path parent = dir.toAbsolutePath().getParent();
+    if (parent != null) {
+      Files.createDirectories(parent, PosixFilePermissions.asFileAttribute(DIR_MODE));
+    }
+    try {
+      Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(DIR_MODE));
+      Files.setPosixFilePermissions(dir, DIR_MODE); // the umask may have taken bits of 0700 away
+    } catch (FileAlreadyExistsException e) {
+      // another attestation made it first: openPrivate checks it as any other
+    }
   }
 
   /** Sweeps unless this directory was swept less than {@link #SWEEP_INTERVAL} before {@code now}; true if it swept. */
-  boolean sweepIfDue(Instant now) {
+  boolean sweepIfDue(Instant now) throws IOException {
+    try (SecureDirectoryStream<Path> d = openPrivate()) {
+      return sweepIfDue(now, d);
+    } catch (NoSuchFileException e) {
+      return claimSweep(now);
+    }
+  }
+
+  private boolean sweepIfDue(Instant now, SecureDirectoryStream<Path> d) {
+    if (!claimSweep(now)) {
+      return false;
+    }
+    sweep(now, d);
+    return true;
+  }
+
+  private boolean claimSweep(Instant now) {
     long at = now.toEpochMilli();
     long last = lastSweep.get();
     // a clock set back by more than the interval counts as due; writers a few ms out of order do not
     boolean due = last == Long.MIN_VALUE || Math.abs(at - last) >= SWEEP_INTERVAL.toMillis();
-    if (!due || !lastSweep.compareAndSet(last, at)) {
-      return false; // swept recently, or another writer is sweeping now
-    }
-    sweep(now);
-    return true;
+    return due && lastSweep.compareAndSet(last, at); // else swept recently, or another writer is sweeping now
   }
 
-  /** The key ID of a record that says {@code spki} was certified for {@code spiffeId} and has not expired. */
+  /**
+   * The key ID of a record that says {@code spki} was certified for {@code spiffeId} and has not
+   * expired. A record that is not a regular file of the directory's owner with mode 0600, or that
+   * expires further ahead than any record this plugin writes, was not written by it: refused.
+   */
   public Optional<String> certified(String spiffeId, byte[] spki, Instant now) throws IOException {
-    if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+    SecureDirectoryStream<Path> d;
+    try {
+      d = openPrivate();
+    } catch (NoSuchFileException e) {
       return Optional.empty(); // nothing recorded yet
     }
-    requirePrivate();
-    Path f = dir.resolve(name(spiffeId, spki));
+    try (d) {
+      Path f = Path.of(name(spiffeId, spki));
+      PosixFileAttributes file;
+      try {
+        file = d.getFileAttributeView(f, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS).readAttributes();
+      } catch (NoSuchFileException e) {
+        return Optional.empty();
+      }
+      UserPrincipal owner = d.getFileAttributeView(PosixFileAttributeView.class).readAttributes().owner();
+      if (!file.isRegularFile() || !file.owner().equals(owner) || !FILE_MODE.equals(file.permissions())) {
+        throw new UntrustedException("svid_binding_directory: record " + dir.resolve(f) + " is not a 0600 file of "
+            + owner.getName() + " (" + file.owner().getName() + ", " + PosixFilePermissions.toString(file.permissions())
+            + "): spire-server did not write it; remove it");
+      }
+      Optional<Record> r = read(d, f);
+      if (r.isEmpty() || !r.get().spiffeId.equals(spiffeId) || !MessageDigest.isEqual(r.get().spki, spki)
+          || now.toEpochMilli() > r.get().expiry) {
+        return Optional.empty();
+      }
+      if (r.get().expiry - now.toEpochMilli() > MAX_LIFETIME.toMillis()) {
+        throw new UntrustedException("svid_binding_directory: record " + dir.resolve(f) + " expires "
+            + Instant.ofEpochMilli(r.get().expiry) + ", more than " + MAX_LIFETIME.toSeconds() + " s ahead: "
+            + "spire-server did not write it (or the clock went back); remove it");
+      }
+      return Optional.of(r.get().keyId);
+    }
+  }
+
+  /** Longest a record may have left when read: those this plugin writes have at most 30 s (SvidKeyRecorder). */
+  static final Duration MAX_LIFETIME = Duration.ofMinutes(2);
+
+  private record Record(long expiry, String spiffeId, byte[] spki, String keyId) {}
+
+  private static Optional<Record> read(SecureDirectoryStream<Path> d, Path f) throws IOException {
     byte[] raw;
-    try (InputStream in = Files.newInputStream(f, LinkOption.NOFOLLOW_LINKS)) {
-      raw = in.readNBytes(MAX_RECORD);
+    try (SeekableByteChannel ch = d.newByteChannel(f, Set.<java.nio.file.OpenOption>of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))) {
+      ByteBuffer buf = ByteBuffer.allocate(MAX_RECORD);
+      while (buf.hasRemaining() && ch.read(buf) > 0) {
+        // until full or at the end
+      }
+      raw = java.util.Arrays.copyOf(buf.array(), buf.position());
     } catch (NoSuchFileException e) {
-      return Optional.empty();
+      return Optional.empty(); // swept or replaced since
     }
     List<String> lines = List.of(new String(raw, StandardCharsets.UTF_8).split("\n", -1));
     if (lines.size() != 6 || !lines.get(0).equals("v1")) {
       return Optional.empty();
     }
-    long expiry;
     try {
-      expiry = Long.parseLong(lines.get(1));
-    } catch (NumberFormatException e) {
+      return Optional.of(new Record(Long.parseLong(lines.get(1)), lines.get(2),
+          Base64.getDecoder().decode(lines.get(3)), lines.get(4)));
+    } catch (IllegalArgumentException e) { // NumberFormatException too
       return Optional.empty();
     }
-    boolean same = lines.get(2).equals(spiffeId)
-        && MessageDigest.isEqual(lines.get(3).getBytes(StandardCharsets.US_ASCII),
-            Base64.getEncoder().encodeToString(spki).getBytes(StandardCharsets.US_ASCII));
-    if (!same || now.toEpochMilli() > expiry) {
-      return Optional.empty();
-    }
-    return Optional.of(lines.get(4));
   }
 
   /** Removes expired records (best effort: another server may sweep at the same time). */
-  void sweep(Instant now) {
-    try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*" + SUFFIX)) {
-      for (Path f : files) {
-        try {
-          List<String> lines = Files.readAllLines(f, StandardCharsets.UTF_8);
-          if (lines.size() < 2 || Long.parseLong(lines.get(1)) < now.toEpochMilli()) {
-            Files.deleteIfExists(f);
-          }
-        } catch (IOException | NumberFormatException e) {
-          // gone already, or being replaced: the next sweep sees it again
-        }
+  void sweep(Instant now) throws IOException {
+    try (SecureDirectoryStream<Path> d = openPrivate()) {
+      sweep(now, d);
+    } catch (NoSuchFileException e) {
+      // nothing recorded yet
+    }
+  }
+
+  private static void sweep(Instant now, SecureDirectoryStream<Path> d) {
+    List<Path> names = new java.util.ArrayList<>();
+    d.iterator().forEachRemaining(p -> names.add(p.getFileName()));
+    for (Path f : names) {
+      if (!f.toString().endsWith(SUFFIX)) {
+        continue;
       }
+      try {
+        Optional<Record> r = read(d, f);
+        if (r.isEmpty() || r.get().expiry < now.toEpochMilli()) {
+          deleteQuietly(d, f);
+        }
+      } catch (IOException e) {
+        // gone already, or being replaced: the next sweep sees it again
+      }
+    }
+  }
+
+  private static void deleteQuietly(SecureDirectoryStream<Path> d, Path f) {
+    try {
+      d.deleteFile(f);
     } catch (IOException e) {
-      // the directory is read again at the next write
+      // gone already (renamed into place, or swept by another server)
     }
   }
 

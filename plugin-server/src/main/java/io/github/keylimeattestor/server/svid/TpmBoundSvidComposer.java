@@ -107,7 +107,7 @@ public final class TpmBoundSvidComposer extends CredentialComposerGrpc.Credentia
     Optional<String> keyId;
     try {
       keyId = b.certified(req.getSpiffeId(), req.getPublicKey().toByteArray(), clock.instant());
-    } catch (SvidBindings.NotPrivateException e) {
+    } catch (SvidBindings.UntrustedException e) {
       log.error("refused the SVID binding records", "dir", b.dir().toString(), "error", e.getMessage());
       out.onError(Status.FAILED_PRECONDITION.withDescription(NAME + ": the records are not trusted: " + e.getMessage())
           .asException());

@@ -53,11 +53,40 @@ class SvidBindingsTest {
     assertThat(b.certified(AGENT, key, NOW)).contains("k1");
     Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwx---"));
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.certified(AGENT, key, NOW))
-        .isInstanceOf(SvidBindings.NotPrivateException.class).hasMessageContaining("has mode rwxrwx---");
+        .isInstanceOf(SvidBindings.UntrustedException.class).hasMessageContaining("has mode rwxrwx---");
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.record(AGENT, spki(), "k2", NOW.plusSeconds(30), NOW))
-        .isInstanceOf(SvidBindings.NotPrivateException.class).hasMessageContaining("chmod 0700");
+        .isInstanceOf(SvidBindings.UntrustedException.class).hasMessageContaining("chmod 0700");
     Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
     assertThat(b.certified(AGENT, key, NOW)).contains("k1");
+  }
+
+  /** While the directory was open, another user could have planted records; restoring 0700 must not make them count. */
+  @Test
+  void aRecordSpireServerDidNotWriteIsRefused() throws Exception {
+    byte[] key = spki();
+    SvidBindings b = new SvidBindings(dir);
+    b.record(AGENT, key, "k1", NOW.plusSeconds(30), NOW);
+    Path f = dir.resolve(SvidBindings.name(AGENT, key));
+    Files.setPosixFilePermissions(f, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.certified(AGENT, key, NOW))
+        .isInstanceOf(SvidBindings.UntrustedException.class).hasMessageContaining("spire-server did not write it");
+
+    byte[] other = spki();
+    b.record(AGENT, other, "k2", NOW.plus(SvidBindings.MAX_LIFETIME).plusSeconds(1), NOW);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.certified(AGENT, other, NOW))
+        .isInstanceOf(SvidBindings.UntrustedException.class).hasMessageContaining("s ahead");
+    assertThat(b.certified(AGENT, other, NOW.plusSeconds(2))).as("within the longest lifetime").contains("k2");
+  }
+
+  @Test
+  void aSymbolicLinkInPlaceOfTheDirectoryIsRefused() throws Exception {
+    Path real = Files.createDirectory(tmp.resolve("real"),
+        java.nio.file.attribute.PosixFilePermissions.asFileAttribute(SvidBindings.DIR_MODE));
+    Files.createSymbolicLink(dir, real);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> new SvidBindings(dir).record(AGENT, spki(), "k",
+        NOW.plusSeconds(30), NOW)).isInstanceOf(SvidBindings.UntrustedException.class)
+        .hasMessageContaining("is not a directory");
+    assertThat(SvidBindings.checkPrivate("svid_binding_directory", dir)).isPresent();
   }
 
   @Test
