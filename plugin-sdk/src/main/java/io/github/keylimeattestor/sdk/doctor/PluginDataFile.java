@@ -19,6 +19,8 @@ public record PluginDataFile(String pluginData, String trustDomain, String sourc
 
   /** Longest SPIRE configuration file read (SPIRE's own have no limit; the plugin_data in it keeps its own). */
   static final int MAX_CONFIG_FILE = 1024 * 1024;
+  /** The same after {@code -expandEnv}: the file's limit plus Linux's whole environment (ARG_MAX, 2 MiB by default). */
+  static final int MAX_EXPANDED_CONFIG = 4 * MAX_CONFIG_FILE;
 
   public static PluginDataFile read(Path file, String pluginName) throws IOException, HclException {
     return read(file, pluginName, null);
@@ -33,7 +35,7 @@ public record PluginDataFile(String pluginData, String trustDomain, String sourc
     String text = env == null ? Files.readString(file) : SpireEnvExpansion.expand(Files.readString(file), env);
     // SPIRE reads a configuration that starts with '{' as JSON (HCL v1 does), e.g. the Helm charts' agent.conf
     Map<String, Object> body = text.stripLeading().startsWith("{") ? JsonConfig.parse(text, file)
-        : HclParser.parse(text, MAX_CONFIG_FILE);
+        : HclParser.parse(text, env == null ? MAX_CONFIG_FILE : MAX_EXPANDED_CONFIG);
     if (!body.containsKey("plugins")) {
       return new PluginDataFile(text, null, file + " (a plugin_data body)");
     }

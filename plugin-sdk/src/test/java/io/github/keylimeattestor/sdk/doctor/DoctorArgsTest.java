@@ -23,6 +23,28 @@ class DoctorArgsTest {
   }
 
   @Test
+  void goFlagSpellingsOfExpandEnv() {
+    assertThat(DoctorArgs.parse(new String[] {"doctor", "--config", "a", "-expandEnv=true"}, false).get().expandEnv())
+        .isTrue();
+    assertThat(DoctorArgs.parse(new String[] {"doctor", "--expandEnv", "--config", "a"}, false).get().expandEnv())
+        .isTrue();
+    assertThat(DoctorArgs.parse(new String[] {"doctor", "--config", "a", "-expandEnv=false"}, false).get().expandEnv())
+        .isFalse();
+  }
+
+  /** The process's own environment read from /proc, as Go reads it; its ASCII variables as Java reads them. */
+  @Test
+  void theEnvironmentIsTheProcesssOwn() {
+    Map<String, String> env = DoctorArgs.processEnvironment();
+    assertThat(env).containsEntry("PATH", System.getenv("PATH"));
+    System.getenv().forEach((k, v) -> {
+      if (v.chars().allMatch(c -> c < 128)) {
+        assertThat(env).containsEntry(k, v);
+      }
+    });
+  }
+
+  @Test
   void anythingElseIsAUsageError() {
     for (String[] args : new String[][] {{"doctor"}, {"doctor", "--config"}, {"doctor", "--config", "a", "--config", "b"},
         {"doctor", "--config", "a", "--uuid"}, {"doctor", "--config", "a", "--verbose"}, {"doctor", "a.conf"}}) {
