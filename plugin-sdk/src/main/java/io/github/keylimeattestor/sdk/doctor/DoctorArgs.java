@@ -11,8 +11,9 @@ import java.util.Optional;
 
 /**
  * {@code doctor --config <file> [--expand-env] [--uuid <id>]}: {@code --expand-env} (or SPIRE's own
- * spelling, {@code -expandEnv}, also {@code -expandEnv=true|false} as Go's flag package reads it) expands environment variables in the file as spire-agent and
- * spire-server do when started with {@code -expandEnv}. Returns empty for a usage error.
+ * spelling, {@code -expandEnv}, also {@code -expandEnv=true|false} as Go's flag package reads it)
+ * expands environment variables in the file as spire-agent and spire-server do when started with
+ * {@code -expandEnv}. {@link #parse} returns empty for a usage error.
  */
 public record DoctorArgs(Path config, boolean expandEnv, Optional<String> uuid) {
 

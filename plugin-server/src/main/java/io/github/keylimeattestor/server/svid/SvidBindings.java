@@ -2,33 +2,35 @@ package io.github.keylimeattestor.server.svid;
 
 import io.github.keylimeattestor.tpm.Sha256;
 import java.io.IOException;
-import java.util.concurrent.ThreadLocalRandom;
-import java.util.Map;
-import java.nio.file.attribute.UserPrincipal;
-import java.nio.file.attribute.PosixFileAttributes;
-import java.nio.file.attribute.PosixFileAttributeView;
-import java.nio.file.attribute.BasicFileAttributeView;
-import java.nio.file.SecureDirectoryStream;
-import java.nio.file.FileAlreadyExistsException;
-import java.nio.channels.SeekableByteChannel;
 import java.nio.ByteBuffer;
+import java.nio.channels.SeekableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.SecureDirectoryStream;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributeView;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.UserPrincipal;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -262,7 +264,7 @@ public final class SvidBindings {
       while (buf.hasRemaining() && ch.read(buf) > 0) {
         // until full or at the end
       }
-      raw = java.util.Arrays.copyOf(buf.array(), buf.position());
+      raw = Arrays.copyOf(buf.array(), buf.position());
     } catch (NoSuchFileException e) {
       return Optional.empty(); // swept or replaced since
     }
@@ -288,7 +290,7 @@ public final class SvidBindings {
   }
 
   private static void sweep(Instant now, SecureDirectoryStream<Path> d) {
-    List<Path> names = new java.util.ArrayList<>();
+    List<Path> names = new ArrayList<>();
     d.iterator().forEachRemaining(p -> names.add(p.getFileName()));
     for (Path f : names) {
       if (!f.toString().endsWith(SUFFIX)) {
