@@ -28,11 +28,11 @@ import org.junit.jupiter.params.provider.ValueSource;
  * The launcher's class-data archive ({@code <plugin> --train-cds}, packaging/launcher.sh): trained from
  * any path it is used from any working directory, and it is used only when the plugin's owner (or root)
  * owns it and neither group nor others can write it, since plugin_checksum does not cover it. Whether
- * the JVM mapped it is read from the JVM's own class-load log, classes "source: shared objects file
- * (top)" being those of the archive. Works on a copy of the agent executable, so target/ stays as built.
+ * the JVM mapped it is read from the JVM's own class-load log: our classes "source: shared objects
+ * file" come from it (the JDK's default archive, used otherwise, holds none of ours). Works on a copy of the agent executable, so target/ stays as built.
  */
 class CdsArchiveIT {
-  static final String FROM_ARCHIVE = "io.github.keylimeattestor.sdk.PluginMain source: shared objects file (top)";
+  static final String FROM_ARCHIVE = "io.github.keylimeattestor.sdk.PluginMain source: shared objects file";
 
   @TempDir Path work;
 
@@ -133,7 +133,7 @@ class CdsArchiveIT {
       assertThat(trainErr.lines().filter(l -> l.startsWith("keylime-attestor: --train-cds made no class-data archive")))
           .singleElement().asString().contains(exe.toString()).contains("space").contains("JDK-8339460")
           .contains("Java 24 or newer");
-      assertThat(startFromElsewhere(exe, env).stderr()).doesNotContain("shared objects file (top)");
+      assertThat(startFromElsewhere(exe, env).stderr()).doesNotContain(FROM_ARCHIVE);
     }
   }
 
@@ -204,7 +204,7 @@ class CdsArchiveIT {
    * (-XX:+PrintSharedArchiveAndExit) holds the agent_data.json reader and its JSON parser, the wire
    * format, the TPM command layer and the evidence checks, and for the server the Keylime clients over
    * mutual TLS; and no ObjectMapper, which the agent's
-   * attestation no longer needs.
+   * attestation no longer needs. The archive is a static one, the JDK's classes and ours.
    */
   @ParameterizedTest
   @ValueSource(strings = {"keylime-attestor-agent", "keylime-attestor-server"})
@@ -231,6 +231,14 @@ class CdsArchiveIT {
     for (String c : expected) {
       assertThat(listing).as("%s in the archive of %s", c.strip(), name).contains(c);
     }
+    // one static archive of the JDK's classes and ours in place of the JDK's default one, not a
+    // dynamic archive over it; the class list it was made from is gone
+    assertThat(listing).contains("Static archive name: " + exe + ".jsa").doesNotContain("Base archive name");
+    assertThat(listing).contains("java.lang.Object ");
+    try (Stream<Path> files = Files.list(dir)) {
+      assertThat(files.map(f -> f.getFileName().toString()))
+          .containsExactlyInAnyOrder(name, name + ".jsa");
+    }
     if (name.endsWith("agent")) {
       assertThat(listing).doesNotContain("com.fasterxml.jackson.databind.ObjectMapper ");
     }
@@ -244,7 +252,7 @@ class CdsArchiveIT {
     for (String m : List.of("rw-rw-r--", "rw-r--rw-")) {
       Files.setPosixFilePermissions(archive, PosixFilePermissions.fromString(m));
       Started s = startFromElsewhere(exe);
-      assertThat(s.stderr()).doesNotContain("shared objects file (top)");
+      assertThat(s.stderr()).doesNotContain(FROM_ARCHIVE);
       assertThat(s.stderr().lines().filter(l -> l.contains("ignoring class-data archive")).toList())
           .singleElement().asString()
           .contains(archive.toString()).contains("writable by group or others").contains("--train-cds");
@@ -266,7 +274,7 @@ class CdsArchiveIT {
     assertThat(run(work, cmd)).as("%s (this test needs root or password-less sudo)", cmd).isZero();
 
     Started s = startFromElsewhere(exe);
-    assertThat(s.stderr()).doesNotContain("shared objects file (top)");
+    assertThat(s.stderr()).doesNotContain(FROM_ARCHIVE);
     assertThat(s.stderr().lines().filter(l -> l.contains("ignoring class-data archive")).toList())
         .singleElement().asString().contains(archive.toString()).contains("owned by uid 65534");
   }
