@@ -29,7 +29,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * any path it is used from any working directory, and it is used only when the plugin's owner (or root)
  * owns it and neither group nor others can write it, since plugin_checksum does not cover it. Whether
  * the JVM mapped it is read from the JVM's own class-load log: our classes "source: shared objects
- * file" come from it (the JDK's default archive, used otherwise, holds none of ours). Works on a copy of the agent executable, so target/ stays as built.
+ * file" come from it (the JDK's default archive, used otherwise, holds none of ours). Works on a copy
+ * of the agent executable, so target/ stays as built.
  */
 class CdsArchiveIT {
   static final String FROM_ARCHIVE = "io.github.keylimeattestor.sdk.PluginMain source: shared objects file";
