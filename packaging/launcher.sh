@@ -103,7 +103,13 @@ archive_check() {
     *) why="not a regular file"; return ;;
   esac
   if [ "$a_uid" != "$p_uid" ] && [ "$a_uid" != 0 ]; then
-    why="owned by uid $a_uid, neither root nor the plugin's owner (uid $p_uid)"
+    why="owned by uid $a_uid, neither root nor the plugin's owner (uid $p_uid)"; return
+  fi
+  # An executable changed or replaced since the training: the JVM would refuse the archive without a
+  # word and start with none, not even the JDK's default one, which the archive replaces. (-nt is in
+  # dash, bash and busybox sh; a replacement that kept an older mtime is left to the JVM's own check.)
+  if [ "$self" -nt "$self.jsa" ]; then
+    why="it is older than the plugin executable, so it was made for an earlier one"
   fi
 }
 cds=

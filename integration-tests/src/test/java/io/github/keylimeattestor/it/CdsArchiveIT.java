@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -260,6 +261,27 @@ class CdsArchiveIT {
     }
     Files.setPosixFilePermissions(archive, PosixFilePermissions.fromString("rw-r--r--"));
     assertThat(startFromElsewhere(exe).stderr()).contains(FROM_ARCHIVE);
+  }
+
+  /**
+   * An executable replaced or changed after the training: the JVM would refuse the archive silently
+   * and start with no archive at all, so the launcher leaves it out, says so, and the JVM maps the
+   * JDK's default archive instead (-Xshare:on in startFromElsewhere fails the start otherwise).
+   */
+  @Test
+  void archiveOlderThanTheExecutableIsIgnoredWithOneLineOnStderr() throws Exception {
+    Path exe = install();
+    trainAbsolute(exe);
+    Path archive = Path.of(exe + ".jsa");
+    // as after an upgrade: the executable's mtime later than the archive's
+    Files.setLastModifiedTime(archive, FileTime.fromMillis(Files.getLastModifiedTime(exe).toMillis() - 60_000));
+    Started s = startFromElsewhere(exe);
+    assertThat(s.stderr()).doesNotContain(FROM_ARCHIVE).contains("java.lang.Object source: shared objects file");
+    assertThat(s.stderr().lines().filter(l -> l.contains("ignoring class-data archive")).toList())
+        .singleElement().asString().contains(archive.toString()).contains("older than the plugin executable")
+        .contains("--train-cds");
+    trainAbsolute(exe);
+    assertThat(startFromElsewhere(exe).stderr()).contains(FROM_ARCHIVE).doesNotContain("ignoring class-data archive");
   }
 
   @Test
