@@ -46,39 +46,6 @@ fi
 tuning=${KEYLIME_ATTESTOR_TUNING--XX:+IgnoreUnrecognizedVMOptions -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:CICompilerCount=1 -Xss256k -Xms4m -Xmn2m -Xmx64m -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:-ShrinkHeapInSteps -XX:TrimNativeHeapInterval=10000 -XX:ReservedCodeCacheSize=16m -XX:MaxMetaspaceSize=64m -XX:-UsePerfData -XX:+UnlockDiagnosticVMOptions -XX:AsyncDeflationInterval=10000 -XX:GuaranteedSafepointInterval=0 -Dio.grpc.netty.useCustomAllocator=false -Dio.netty.allocator.type=unpooled}
 MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
 export MALLOC_ARENA_MAX
-# The dump's own warnings (classes it cannot archive: JFR events, proxies) are left out (cds=error).
-# Training checks that the archive holds the plugin's own classes: a start with it (--dry-run: up to
-# loading the main class) must load $main from the archive, not from the jar. Java before 24 archives
-# no class of a jar whose absolute path a file: URL escapes (a space, any of "#%;<=>?[\]^`{|}, a
-# control or non-ASCII character): HotSpot compares the jar's path with the classes' source URL
-# without decoding it (JDK-8339460, fixed in 24), so the archive held JDK classes only and the plugin
-# started as without one. Such a training fails and says so rather than leave a useless archive.
-if [ "$1" = "--train-cds" ]; then
-  list=$self.jsa.classlist
-  rm -f -- "$self.jsa" "$list"
-  "$java" -Xlog:disable -Xlog:all=warning:stderr $tuning -XX:DumpLoadedClassList="$list" $KEYLIME_ATTESTOR_JAVA_OPTS --enable-native-access=ALL-UNNAMED -cp "$self" "$main" --train-cds &&
-  "$java" -Xlog:disable -Xlog:all=warning:stderr -Xlog:cds=error:stderr $tuning -Xshare:dump -XX:SharedClassListFile="$list" -XX:SharedArchiveFile="$self.jsa" $KEYLIME_ATTESTOR_JAVA_OPTS --enable-native-access=ALL-UNNAMED -cp "$self" >&2
-  rc=$?
-  rm -f -- "$list"
-  if [ "$rc" -ne 0 ]; then rm -f -- "$self.jsa"; exit "$rc"; fi
-  loaded=$("$java" -Xlog:disable -Xlog:all=warning:stderr $tuning -XX:SharedArchiveFile="$self.jsa" $KEYLIME_ATTESTOR_JAVA_OPTS -Xlog:class+load=info:stdout --enable-native-access=ALL-UNNAMED -cp "$self" --dry-run "$main")
-  case $loaded in
-    *" $main source: shared objects file"*) ;;
-    *)
-      rm -f -- "$self.jsa"
-      LC_ALL=C # for the bracket expression below
-      case $self in
-        *[!A-Za-z0-9/._~!\$\&\'\(\)*+,:@-]*)
-          echo "keylime-attestor: --train-cds made no class-data archive: the JVM did not archive the plugin's classes from $self. Java before 24 cannot when the path holds a space or another character a file: URL escapes (JDK-8339460). Install the plugin under a path of letters, digits and /._- only, or run it on Java 24 or newer (KEYLIME_ATTESTOR_JAVA); the plugin runs without the archive meanwhile." >&2 ;;
-        *)
-          echo "keylime-attestor: --train-cds made no class-data archive: the JVM did not load the plugin's classes from it; to see why: KEYLIME_ATTESTOR_JAVA_OPTS='-Xlog:cds=info,class+path=info' $self --train-cds" >&2 ;;
-      esac
-      exit 1 ;;
-  esac
-  chmod 0644 "$self.jsa" || exit 1
-  exit 0
-fi
-
 # Sets why to empty if the archive may be used, else to why not. One ls for both files: each fork and
 # exec here is about a millisecond of the plugin's start-up. ls -n is POSIX, stat -c is not; -L follows
 # symlinks, as the JVM opens them; LC_ALL=C sorts "$self" before "$self.jsa".
@@ -105,13 +72,62 @@ archive_check() {
   if [ "$a_uid" != "$p_uid" ] && [ "$a_uid" != 0 ]; then
     why="owned by uid $a_uid, neither root nor the plugin's owner (uid $p_uid)"; return
   fi
-  # An executable changed or replaced since the training: the JVM would refuse the archive without a
-  # word and start with none, not even the JDK's default one, which the archive replaces. (-nt is in
-  # dash, bash and busybox sh; a replacement that kept an older mtime is left to the JVM's own check.)
+  # An executable changed or replaced since the training: the JVM would refuse the archive (Java 17
+  # without a word) and start with none, not even the JDK's default one, which the archive replaces.
+  # (-nt is in dash, bash and busybox sh; a replacement that kept an older mtime is left to the JVM.)
   if [ "$self" -nt "$self.jsa" ]; then
     why="it is older than the plugin executable, so it was made for an earlier one"
   fi
 }
+
+# The dump's own warnings (classes it cannot archive: JFR events, proxies) are left out (cds=error).
+# Training checks that the archive holds the plugin's own classes: a start with it (--dry-run: up to
+# loading the main class) must load $main from the archive, not from the jar. Java before 24 archives
+# no class of a jar whose absolute path a file: URL escapes (a space, any of "#%;<=>?[\]^`{|}, a
+# control or non-ASCII character): HotSpot compares the jar's path with the classes' source URL
+# without decoding it (JDK-8339460, fixed in 24), so the archive held JDK classes only and the plugin
+# started as without one. Such a training fails and says so rather than leave a useless archive.
+if [ "$1" = "--train-cds" ]; then
+  # The class list goes to a new private directory, not beside the executable: the JVM opens it with
+  # fopen("w"), which would follow a symlink planted there.
+  tmp=$(mktemp -d) || { echo "keylime-attestor: --train-cds: cannot make a temporary directory" >&2; exit 1; }
+  trap 'rm -rf -- "$tmp"' EXIT
+  trap 'rm -f -- "$self.jsa"; exit 1' HUP INT TERM
+  list=$tmp/classlist
+  rm -f -- "$self.jsa"
+  "$java" -Xlog:disable -Xlog:all=warning:stderr $tuning -XX:DumpLoadedClassList="$list" $KEYLIME_ATTESTOR_JAVA_OPTS --enable-native-access=ALL-UNNAMED -cp "$self" "$main" --train-cds &&
+  "$java" -Xlog:disable -Xlog:all=warning:stderr -Xlog:cds=error:stderr $tuning -Xshare:dump -XX:SharedClassListFile="$list" -XX:SharedArchiveFile="$self.jsa" $KEYLIME_ATTESTOR_JAVA_OPTS --enable-native-access=ALL-UNNAMED -cp "$self" >&2
+  rc=$?
+  if [ "$rc" -ne 0 ]; then rm -f -- "$self.jsa"; exit "$rc"; fi
+  loaded=$("$java" -Xlog:disable -Xlog:all=warning:stderr $tuning -XX:SharedArchiveFile="$self.jsa" $KEYLIME_ATTESTOR_JAVA_OPTS -Xlog:class+load=info:stdout --enable-native-access=ALL-UNNAMED -cp "$self" --dry-run "$main")
+  case $loaded in
+    *" $main source: shared objects file"*) ;;
+    *)
+      rm -f -- "$self.jsa"
+      LC_ALL=C # for the bracket expression below
+      case $self in
+        *[!A-Za-z0-9/._~!\$\&\'\(\)*+,:@-]*)
+          echo "keylime-attestor: --train-cds made no class-data archive: the JVM did not archive the plugin's classes from $self. Java before 24 cannot when the path holds a space or another character a file: URL escapes (JDK-8339460). Install the plugin under a path of letters, digits and /._- only, or run it on Java 24 or newer (KEYLIME_ATTESTOR_JAVA); the plugin runs without the archive meanwhile." >&2 ;;
+        *)
+          echo "keylime-attestor: --train-cds made no class-data archive: the JVM did not load the plugin's classes from it; to see why: KEYLIME_ATTESTOR_JAVA_OPTS='-Xlog:cds=info,class+path=info' $self --train-cds" >&2 ;;
+      esac
+      exit 1 ;;
+  esac
+  chmod 0644 "$self.jsa" || exit 1
+  # An executable whose mtime is ahead of the clock (unpacked from elsewhere) looks newer than the
+  # archive just made for it; the JVM checks the mtime it recorded, so the archive is good.
+  if [ "$self" -nt "$self.jsa" ]; then touch -r "$self" "$self.jsa" || exit 1; fi
+  # What a start checks, so a training the plugin would then ignore (e.g. run as neither root nor the
+  # plugin's owner) fails now instead of at every start.
+  archive_check
+  if [ -n "$why" ]; then
+    rm -f -- "$self.jsa"
+    echo "keylime-attestor: --train-cds made no class-data archive: the plugin would not use it: $why; train as root or as the plugin's owner" >&2
+    exit 1
+  fi
+  exit 0
+fi
+
 cds=
 if [ "${KEYLIME_ATTESTOR_CDS:-on}" = on ] && [ -e "$self.jsa" ]; then
   archive_check

@@ -284,6 +284,15 @@ class CdsArchiveIT {
     assertThat(startFromElsewhere(exe).stderr()).contains(FROM_ARCHIVE).doesNotContain("ignoring class-data archive");
   }
 
+  /** An executable whose mtime is ahead of the clock (unpacked from elsewhere) still trains an archive it uses. */
+  @Test
+  void executableFromTheFutureTrainsAnArchiveItUses() throws Exception {
+    Path exe = install();
+    Files.setLastModifiedTime(exe, FileTime.fromMillis(System.currentTimeMillis() + 2 * 3600_000));
+    trainAbsolute(exe);
+    assertThat(startFromElsewhere(exe).stderr()).contains(FROM_ARCHIVE).doesNotContain("ignoring class-data archive");
+  }
+
   @Test
   void archiveOwnedByAnotherUserIsIgnoredWithOneLineOnStderr() throws Exception {
     Path exe = install();
