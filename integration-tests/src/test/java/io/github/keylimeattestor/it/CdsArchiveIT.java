@@ -264,9 +264,9 @@ class CdsArchiveIT {
   }
 
   /**
-   * An executable replaced or changed after the training: the JVM would refuse the archive silently
-   * and start with no archive at all, so the launcher leaves it out, says so, and the JVM maps the
-   * JDK's default archive instead (-Xshare:on in startFromElsewhere fails the start otherwise).
+   * An executable replaced or changed after the training: the JVM would refuse the archive (Java 17
+   * silently) and start with no archive at all, so the launcher leaves it out, says so, and the JVM
+   * maps the JDK's default archive instead (-Xshare:on in startFromElsewhere fails the start otherwise).
    */
   @Test
   void archiveOlderThanTheExecutableIsIgnoredWithOneLineOnStderr() throws Exception {
