@@ -269,7 +269,7 @@ final class Attestation {
   private String identityQuote(WireFormat.Challenge challenge) throws AttestationFailure {
     String quote;
     try {
-      quote = agentClient().getIdentityQuote(challenge.nonce().hex()).quote();
+      quote = agentClient().getIdentityQuote(challenge.nonce().text()).quote();
     } catch (KeylimeException e) {
       throw keylimeFailure("asking for an identity quote", e);
     }

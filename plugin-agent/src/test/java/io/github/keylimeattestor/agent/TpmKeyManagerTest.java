@@ -295,7 +295,7 @@ class TpmKeyManagerTest {
       Nonce other = Nonce.mint(new SecureRandom());
       assertThatThrownBy(() -> new EvidenceVerifier(new ClockHistory(16)).verify(other,
           new PcrPolicy(Alg.SHA256, new int[] {16}, Map.of()), payload,
-          att.toBuilder().setChallengeNonce(other.hex()).build(), akPublic))
+          att.toBuilder().setChallengeNonce(other.text()).build(), akPublic))
           .isInstanceOf(io.github.keylimeattestor.sovereign.EvidenceException.class);
       SovereignAttestation swapped = att.toBuilder().setSvidKeys(0, att.getSvidKeys(0).toBuilder().setKeyId("agent-svid-C"))
           .build();

@@ -323,7 +323,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     long t = System.nanoTime();
     IdentityVerification v;
     try {
-      v = ctx.keylime().verifyIdentity(id, att.getTpmSignedAttestation(), nonce.hex(),
+      v = ctx.keylime().verifyIdentity(id, att.getTpmSignedAttestation(), nonce.text(),
           WireFormat.hashAlgName(ctx.config().pcrPolicy().hashAlg()));
     } catch (KeylimeException e) {
       throw KeylimeErrors.toStatus("verifier", id, e);

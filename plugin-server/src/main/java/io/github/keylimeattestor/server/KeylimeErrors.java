@@ -9,8 +9,9 @@ import io.grpc.StatusException;
 
 /**
  * Keylime client failures as SPIRE status codes (DESIGN.md section 4): Keylime unreachable or not
- * ready is Unavailable; a TLS handshake refused either way (a configuration to fix, on this side or
- * Keylime's) is FailedPrecondition, as on the agent plugin. spire-agent retries both (it gives up
+ * ready is Unavailable; a TLS handshake refused either way, or an HTTP 401/403 for our client
+ * certificate (a configuration to fix, on this side or Keylime's), is FailedPrecondition, as on the
+ * agent plugin. spire-agent retries both (it gives up
  * only on PermissionDenied), so the node recovers without a restart once the configuration is fixed.
  */
 final class KeylimeErrors {
@@ -21,6 +22,12 @@ final class KeylimeErrors {
       return Status.UNAVAILABLE.withDescription("the Keylime " + what + " does not know agent " + agentId
           + (what.equals("registrar") ? " (not registered or not activated yet)" : " (not enrolled yet: keylime_tenant -c add)"))
           .asException();
+    }
+    if (e instanceof KeylimeApiException api && api.isForbidden()) {
+      // Keylime took the connection but not our client certificate: a configuration to fix, not an outage
+      return Status.FAILED_PRECONDITION.withDescription("Keylime " + what + " refused this plugin's client: "
+          + e.getMessage() + "; set " + what + "_tls (or tls) to a client certificate issued by a CA in Keylime's "
+          + "trusted_client_ca").asException();
     }
     if (e instanceof KeylimeIncompatibleException || e instanceof KeylimeTlsException) {
       return Status.FAILED_PRECONDITION.withDescription("Keylime " + what + ": " + e.getMessage()).asException();

@@ -96,6 +96,7 @@ record ServerConfig(
   /** Longest time since the verifier's last successful attestation; "0" in plugin_data turns the check off. */
   static final Duration DEFAULT_MAX_ATTESTATION_AGE = Duration.ofMinutes(5);
   static final Duration DEFAULT_CHALLENGE_TIMEOUT = Duration.ofSeconds(60);
+  static final Duration MAX_CHALLENGE_TIMEOUT = Duration.ofMinutes(5);
 
   /**
    * Parses and checks everything that can be checked without the network, and reports every
@@ -162,6 +163,10 @@ record ServerConfig(
     Duration challengeTimeout = c.optDuration("challenge_timeout", DEFAULT_CHALLENGE_TIMEOUT);
     if (challengeTimeout.isZero() || challengeTimeout.isNegative()) {
       c.problem("challenge_timeout must be positive");
+    } else if (challengeTimeout.compareTo(MAX_CHALLENGE_TIMEOUT) > 0) {
+      // the verifier's verdict is read when the payload comes: it must still be news when the answer does
+      c.problem("challenge_timeout must be at most 5m (the Keylime verifier's verdict, read before the challenge, "
+          + "must not be older than that when the node answers)");
     }
     boolean identityCheck = c.optBool("verifier_identity_check", true);
     boolean allowSha1 = c.optBool("allow_sha1", false);

@@ -213,7 +213,7 @@ class AttestStreamTest {
     KeylimeTpm.Evidence e = tpm.quoteAndCertify(ak, c.nonce().quoteQualifyingData(), c.selection(), appKey,
         AppKeyBinding.certifyQualifyingData(c.nonce()));
     SovereignAttestation att = SovereignAttestation.newBuilder().setTpmSignedAttestation(e.quote().encode())
-        .setAppKeyPublic(ByteString.copyFrom(appKey.publicArea().marshalTpm2b())).setChallengeNonce(c.nonce().hex())
+        .setAppKeyPublic(ByteString.copyFrom(appKey.publicArea().marshalTpm2b())).setChallengeNonce(c.nonce().text())
         .setKeylimeAgentUuid(UUID).setAppKeyCertificate(AppKeyCertificate.newBuilder()
             .setCertifyInfo(ByteString.copyFrom(e.certify().attest().toByteArray()))
             .setSignature(ByteString.copyFrom(e.certify().signature().toByteArray()))).build();

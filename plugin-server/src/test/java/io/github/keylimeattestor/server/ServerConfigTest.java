@@ -194,6 +194,7 @@ class ServerConfigTest {
         {minimal("ek_ca_bundle = \"/nonexistent/ek-ca.pem\"\n"), "ek_ca_bundle: no such file /nonexistent/ek-ca.pem"},
         {minimal("").replace(pki.key.toString(), pki.cert.toString()), "no private key in tls.client_key"},
         {minimal("keylime_timeout = \"0s\"\n"), "keylime_timeout must be positive"},
+        {minimal("challenge_timeout = \"6m\"\n"), "challenge_timeout must be at most 5m"},
         {minimal("").replace("[\"https://127.0.0.1:8891\"]", "[]"), "registrar_urls is empty"},
     };
     for (String[] c : cases) {

@@ -75,7 +75,7 @@ public class ServerVerificationBenchmark {
       attestationBytes = SovereignAttestation.newBuilder()
           .setTpmSignedAttestation(e.quote().encode())
           .setAppKeyPublic(ByteString.copyFrom(appKey.publicArea().marshalTpm2b()))
-          .setChallengeNonce(nonce.hex())
+          .setChallengeNonce(nonce.text())
           .setKeylimeAgentUuid(ID.value())
           .setAppKeyCertificate(AppKeyCertificate.newBuilder()
               .setCertifyInfo(ByteString.copyFrom(e.certify().attest()))

@@ -91,7 +91,7 @@ public final class EvidenceVerifier {
 
   private Checked check(Nonce minted, PcrPolicy policy, WireFormat.Payload payload, SovereignAttestation att,
       TpmKey registrarAk, AlgorithmPolicy algorithms) throws EvidenceException {
-    if (!MessageDigest.isEqual(minted.hex().getBytes(StandardCharsets.US_ASCII),
+    if (!MessageDigest.isEqual(minted.text().getBytes(StandardCharsets.US_ASCII),
         att.getChallengeNonce().getBytes(StandardCharsets.US_ASCII))) {
       throw EvidenceException.rejected("nonce", "the attestation answers another challenge (replayed or stale evidence)");
     }
@@ -226,7 +226,7 @@ public final class EvidenceVerifier {
     }
     if (!q.attest().quote().pcrSelect().covers(policy.selection())) {
       throw EvidenceException.rejected("pcr_selection", "the quote covers " + q.attest().quote().pcrSelect()
-          + " but the policy asks for " + policy.selection());
+          + " but the policy asks for " + policy.selection() + " (pcr_policy.pcrs)");
     }
     for (Map.Entry<Integer, List<Bytes>> e : policy.expected().entrySet()) {
       Bytes actual = q.pcrs().value(policy.hashAlg(), e.getKey());

@@ -71,7 +71,7 @@ public final class WireFormat {
   }
 
   public static byte[] encodeChallenge(Nonce nonce, PcrSelection selection) {
-    AttestationChallenge.Builder b = AttestationChallenge.newBuilder().setNonce(nonce.hex());
+    AttestationChallenge.Builder b = AttestationChallenge.newBuilder().setNonce(nonce.text());
     if (selection.banks().size() != 1) {
       throw new IllegalArgumentException("the challenge carries exactly one PCR bank");
     }
@@ -109,7 +109,7 @@ public final class WireFormat {
     SovereignAttestation.Builder b = SovereignAttestation.newBuilder()
         .setTpmSignedAttestation(quote)
         .setAppKeyPublic(ByteString.copyFrom(appKey.publicArea().marshalTpm2b()))
-        .setChallengeNonce(nonce.hex())
+        .setChallengeNonce(nonce.text())
         .setAppKeyCertificate(certificate(appKey))
         .setKeylimeAgentUuid(agentId.value());
     svidKeys.forEach((id, k) -> b.addSvidKeys(CertifiedKey.newBuilder().setKeyId(id)

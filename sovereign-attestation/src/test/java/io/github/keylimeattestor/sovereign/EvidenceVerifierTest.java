@@ -63,7 +63,7 @@ class EvidenceVerifierTest {
     return SovereignAttestation.newBuilder()
         .setTpmSignedAttestation(e.quote().encode())
         .setAppKeyPublic(ByteString.copyFrom(key.publicArea().marshalTpm2b()))
-        .setChallengeNonce(quoteNonce.hex())
+        .setChallengeNonce(quoteNonce.text())
         .setKeylimeAgentUuid(ID.value())
         .setAppKeyCertificate(AppKeyCertificate.newBuilder()
             .setCertifyInfo(ByteString.copyFrom(e.certify().attest().toByteArray()))
@@ -109,7 +109,7 @@ class EvidenceVerifierTest {
   @Test
   void quoteMustBeOverTheNonce() throws Exception {
     Nonce n = Nonce.mint(RANDOM);
-    SovereignAttestation forged = evidence(ak, appKey, Nonce.mint(RANDOM), n).toBuilder().setChallengeNonce(n.hex()).build();
+    SovereignAttestation forged = evidence(ak, appKey, Nonce.mint(RANDOM), n).toBuilder().setChallengeNonce(n.text()).build();
     rejected("quote", () -> new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(appKey), forged, ak.publicArea()));
   }
 

@@ -19,12 +19,42 @@ import org.junit.jupiter.api.Test;
 
 class WireFormatTest {
   @Test
-  void challengeRoundTripsAndNonceIs64LowerHexAcceptedByKeylimeAgents() throws Exception {
+  void challengeRoundTripsAndNonceIs32AlphanumericsAcceptedByKeylimeAgents() throws Exception {
     Nonce n = Nonce.mint(new SecureRandom());
-    assertThat(n.hex()).matches("[0-9a-f]{64}");
+    assertThat(n.text()).matches("[A-Za-z0-9]{32}");
     WireFormat.Challenge c = WireFormat.decodeChallenge(WireFormat.encodeChallenge(n, PcrSelection.of(Alg.SHA256, 0, 16)));
     assertThat(c.nonce()).isEqualTo(n);
     assertThat(c.selection()).isEqualTo(PcrSelection.of(Alg.SHA256, 0, 16));
+  }
+
+  @Test
+  void nonceFitsTheQualifyingDataOfATpmWhoseLargestHashIsSha256() {
+    // TPM2B_DATA holds at most sizeof(TPMT_HA): 2 + 32 bytes on such a TPM (TPM_RC_SIZE beyond)
+    assertThat(Nonce.mint(new SecureRandom()).quoteQualifyingData()).hasSizeLessThanOrEqualTo(Nonce.MAX_QUALIFYING_DATA);
+  }
+
+  @Test
+  void mintedNoncesUseTheWholeAlphabetAndDoNotRepeat() {
+    SecureRandom random = new SecureRandom();
+    java.util.Set<String> seen = new java.util.HashSet<>();
+    java.util.Set<Character> chars = new java.util.TreeSet<>();
+    for (int i = 0; i < 2000; i++) {
+      String t = Nonce.mint(random).text();
+      assertThat(seen.add(t)).as("nonce %s minted twice", t).isTrue();
+      t.chars().forEach(c -> chars.add((char) c));
+    }
+    assertThat(chars).hasSize(62);
+  }
+
+  @Test
+  void anEarlierServersHexNonceIsStillAnsweredAndAnythingElseIsMalformed() throws Exception {
+    String hex = "0123456789abcdef".repeat(4);
+    assertThat(Nonce.parse(hex).text()).isEqualTo(hex);
+    for (String bad : new String[] {"", "A".repeat(31), "A".repeat(33), "A".repeat(31) + "-", "0123456789ABCDEF".repeat(4),
+        "a".repeat(64) + "0", "\u0661".repeat(32)}) {
+      assertThatThrownBy(() -> Nonce.parse(bad)).as(bad).isInstanceOfSatisfying(EvidenceException.class,
+          e -> assertThat(e.kind()).isEqualTo(EvidenceException.Kind.MALFORMED));
+    }
   }
 
   @Test
@@ -126,7 +156,7 @@ class WireFormatTest {
 
     var att = WireFormat.decodeAttestation(WireFormat.encodeAttestation(id, n, quote, app, svid));
     assertThat(att.getKeylimeAgentUuid()).isEqualTo(id.value());
-    assertThat(att.getChallengeNonce()).isEqualTo(n.hex());
+    assertThat(att.getChallengeNonce()).isEqualTo(n.text());
     assertThat(att.getTpmSignedAttestation()).isEqualTo(quote);
     assertThat(att.getAppKeyPublic().toByteArray()).isEqualTo(qc.app().publicArea().marshalTpm2b());
     assertThat(att.getAppKeyCertificate().getCertifyInfo().toByteArray()).isEqualTo(qc.evidence().certify().attest().toByteArray());

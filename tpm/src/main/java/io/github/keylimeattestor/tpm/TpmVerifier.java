@@ -76,7 +76,8 @@ public final class TpmVerifier {
 
   /**
    * Checks a TPM2_Certify result: signature by the AK, type CERTIFY, certified Name equal to
-   * {@code certified}'s Name, extraData equal to {@code expectedExtraData}.
+   * {@code certified}'s Name and computed with a hash the policy accepts, extraData equal to
+   * {@code expectedExtraData}.
    */
   public Attest verifyCertify(byte[] attestBytes, byte[] signatureBytes, TpmPublic certified,
       byte[] expectedExtraData) throws TpmFormatException, TpmVerificationException {
@@ -90,6 +91,8 @@ public final class TpmVerifier {
     if (!attest.certify().name().constantTimeEquals(certified.name())) {
       throw new TpmVerificationException("certified Name does not match the given public key's Name");
     }
+    // the Name is what the AK vouches for: a SHA-1 Name is no stronger than SHA-1
+    algorithms.check(certified.nameAlg(), "the certified key's Name (its nameAlg)");
     return attest;
   }
 

@@ -16,6 +16,8 @@ import io.github.keylimeattestor.tpm.testing.CredentialBlob;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
 import io.github.keylimeattestor.tpm.structure.KeylimeQuote;
 import io.github.keylimeattestor.tpm.structure.PcrSelection;
+import io.github.keylimeattestor.tpm.structure.TpmPublic.Scheme;
+import io.github.keylimeattestor.tpm.structure.TpmPublic.SymDef;
 import io.github.keylimeattestor.tpm.structure.Templates;
 import io.github.keylimeattestor.tpm.structure.TpmPublic;
 import io.github.keylimeattestor.tpm.structure.TpmSignature;
@@ -194,6 +196,22 @@ class QuoteCertifyTest {
         other.publicArea(), qd);
     assertThatThrownBy(() -> TpmVerifier.forAk(ak.publicArea(), AlgorithmPolicy.STRICT).verifyCertify(cert2.attest(),
         cert2.signature(), app.publicArea(), qd)).isInstanceOf(TpmVerificationException.class);
+  }
+
+  /** A key whose Name is a SHA-1 digest: the AK vouches only for that digest, so allow_sha1 decides. */
+  @Test
+  void aCertifiedKeyWithASha1NameIsRefusedUnlessSha1IsAllowed() throws Exception {
+    TpmPublic sha1Named = TpmPublic.ecc(Alg.SHA1, Templates.APP_KEY_ATTRIBUTES, new byte[0], SymDef.NULL,
+        Scheme.of(Alg.ECDSA, Alg.SHA256), Alg.ECC_NIST_P256, Scheme.NULL, new byte[0], new byte[0]);
+    KeyBlob app = k.createAppKey(sha1Named);
+    assertThat(app.publicArea().nameAlg()).isEqualTo(Alg.SHA1);
+    byte[] qd = MessageDigest.getInstance("SHA-256").digest("app-key nonce".getBytes(StandardCharsets.US_ASCII));
+    AttestResponse cert = k.certify(ak, app, qd);
+    assertThatThrownBy(() -> TpmVerifier.forAk(ak.publicArea(), AlgorithmPolicy.STRICT).verifyCertify(cert.attest(),
+        cert.signature(), app.publicArea(), qd))
+        .isInstanceOf(TpmVerificationException.class).hasMessageContaining("nameAlg").hasMessageContaining("allow_sha1");
+    TpmVerifier.forAk(ak.publicArea(), AlgorithmPolicy.ALLOW_SHA1).verifyCertify(cert.attest(), cert.signature(),
+        app.publicArea(), qd);
   }
 
   @Test

@@ -39,7 +39,8 @@ public record PcrSelection(List<Bank> banks) {
 
     @Override
     public String toString() {
-      return String.format("0x%04x:%s", hashAlg, pcrs());
+      String name = io.github.keylimeattestor.tpm.Alg.keylimeHashName(hashAlg);
+      return (name != null ? name : String.format("0x%04x", hashAlg)) + ":" + pcrs();
     }
   }
 

@@ -85,7 +85,8 @@ public record TpmSignature(int sigAlg, int hashAlg, Bytes rsaSignature, Bytes r,
           + " but the attestation key signs with " + scheme);
     }
     if (!verifies(key, message)) {
-      throw new TpmVerificationException("signature does not verify with the attestation key");
+      throw new TpmVerificationException("signature does not verify with the attestation key: another key signed "
+          + "the evidence, or it was altered after signing");
     }
   }
 
