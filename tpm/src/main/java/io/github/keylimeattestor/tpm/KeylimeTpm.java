@@ -104,26 +104,41 @@ public final class KeylimeTpm {
     }
 
     /**
-     * Flushes now; if that fails the handle stays listed so that close() tries again, unless the
-     * flush may have run (see {@link CommandMayHaveRunException}).
+     * Flushes now; if the flush did not run the handle stays listed so that close() tries again
+     * (see {@link #notRun}).
      */
     void flush(int handle) throws IOException, TpmException {
       if (handles.contains(handle)) {
         try {
           tpm.execute(new FlushContext(handle));
-        } catch (CommandMayHaveRunException e) {
-          handles.remove(handle);
+        } catch (IOException | TpmException | RuntimeException e) {
+          if (!notRun(e)) {
+            handles.remove(handle);
+          }
           throw e;
         }
         handles.remove(handle);
       }
     }
 
+    /**
+     * Only a flush that did not run is sent again: one that never reached the TPM, or that the TPM
+     * answered with a warning (TPM 2.0 Part 2: the command was not executed). One the TPM refused
+     * with an error (TPM_RC_HANDLE: ours is already gone) or that may have run must not be: on a TPM
+     * without a resource manager the number can by then belong to another client's object, such as
+     * the Keylime agent's AK.
+     */
+    private static boolean notRun(Exception e) {
+      if (e instanceof TpmResponseException r) {
+        return r.responseCode().isWarning();
+      }
+      return e instanceof IOException && !(e instanceof CommandMayHaveRunException);
+    }
+
     @Override
     public void close() throws IOException, TpmException {
       Exception first = null;
-      // every handle gets a second chance: one lost connection must not leak a slot. Not a flush
-      // that may have run: sent again, it could flush another client's object that took the number.
+      // a flush that did not run gets a second chance: one lost connection must not leak a slot
       for (int round = 0; round < 2 && !handles.isEmpty(); round++) {
         Deque<Integer> failed = new ArrayDeque<>();
         first = null;
@@ -132,7 +147,7 @@ public final class KeylimeTpm {
           try {
             tpm.execute(new FlushContext(h));
           } catch (IOException | TpmException | RuntimeException e) {
-            if (!(e instanceof CommandMayHaveRunException)) {
+            if (notRun(e)) {
               failed.addLast(h);
             }
             if (first == null) {
@@ -377,6 +392,15 @@ public final class KeylimeTpm {
     }
   }
 
+  private static boolean asked(List<PcrSelection.Bank> banks, int hashAlg, int pcr) {
+    for (PcrSelection.Bank b : banks) {
+      if (b.hashAlg() == hashAlg && b.contains(pcr)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** Reads the selected PCRs (8 per TPM2_PCR_Read) into a Keylime/tpm2-tools PCR blob. */
   public PcrBlob readPcrs(PcrSelection selection) throws IOException, TpmException {
     Map<Long, Bytes> got = new LinkedHashMap<>();
@@ -402,11 +426,20 @@ public final class KeylimeTpm {
         throw new TpmFormatException("the TPM returned no values for PCRs " + rest
             + " (is that PCR bank allocated?)");
       }
+      // each round must bring PCRs that were asked for and not yet read, or the loop would never end
+      int before = got.size();
       int i = 0;
       for (PcrSelection.Bank b : r.selectionOut().banks()) {
         for (int p : b.pcrs()) {
+          if (i >= r.values().size() || !asked(rest, b.hashAlg(), p) || got.containsKey(key(b.hashAlg(), p))) {
+            throw new TpmFormatException("PCR_Read answered " + r.selectionOut() + " with " + r.values().size()
+                + " values to a request for " + rest);
+          }
           got.put(key(b.hashAlg(), p), r.values().get(i++));
         }
+      }
+      if (got.size() == before) {
+        throw new TpmFormatException("PCR_Read returned none of the PCRs " + rest + " still to read");
       }
     }
     List<Bytes> values = new ArrayList<>();

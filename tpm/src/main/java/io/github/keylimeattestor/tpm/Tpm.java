@@ -1,12 +1,14 @@
 package io.github.keylimeattestor.tpm;
 
 import io.github.keylimeattestor.tpm.command.Auth;
+import io.github.keylimeattestor.tpm.command.FlushContext;
 import io.github.keylimeattestor.tpm.command.Startup;
 import io.github.keylimeattestor.tpm.command.TpmCommand;
 import io.github.keylimeattestor.tpm.structure.TpmReader;
 import io.github.keylimeattestor.tpm.structure.TpmWriter;
 import io.github.keylimeattestor.tpm.transport.TpmTransport;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.security.SecureRandom;
 import java.util.List;
 import java.util.Random;
@@ -54,6 +56,9 @@ public final class Tpm implements AutoCloseable {
       byte[] response = transport.transmit(command);
       try {
         return parse(cmd, response);
+      } catch (TpmFormatException | RuntimeException e) {
+        flushWhatAnUnreadableSuccessMade(cmd, response);
+        throw e;
       } catch (TpmResponseException e) {
         int rc = e.rc();
         boolean again = rc == ResponseCode.RETRY || rc == ResponseCode.YIELDED
@@ -63,6 +68,27 @@ public final class Tpm implements AutoCloseable {
         }
         pause(attempt);
       }
+    }
+  }
+
+  /**
+   * A success whose parameters we refuse still made its object or session, and nobody else would
+   * flush it on swtpm or /dev/tpm0 (no resource manager): each such answer would cost the Keylime
+   * agent a slot for good. Best effort; the format error is what the caller hears.
+   */
+  private void flushWhatAnUnreadableSuccessMade(TpmCommand<?> cmd, byte[] response) {
+    if (cmd.responseHandleCount() == 0 || response.length < 14 || ByteBuffer.wrap(response, 6, 4).getInt() != 0) {
+      return;
+    }
+    int handle = ByteBuffer.wrap(response, 10, 4).getInt();
+    int type = handle >>> 24;
+    if (type != 0x80 && type != 0x02 && type != 0x03) { // only transient objects and sessions are flushable
+      return;
+    }
+    try {
+      transport.transmit(marshal(new FlushContext(handle)));
+    } catch (IOException | RuntimeException e) {
+      // the format error stands; a handle left behind shows in tpm2_getcap handles-transient
     }
   }
 

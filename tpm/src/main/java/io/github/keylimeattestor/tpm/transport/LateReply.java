@@ -27,8 +27,30 @@ final class LateReply {
 
   private LateReply() {}
 
-  /** Takes {@code s} over: waits for the rest of {@code reply} and flushes what it made. */
+  /** Whether {@code command} makes a transient handle if it succeeds. */
+  static boolean makesAHandle(byte[] command) {
+    return command.length >= 10 && MAKE_A_HANDLE.contains(ByteBuffer.wrap(command, 6, 4).getInt());
+  }
+
+  /** Whether a late reply to another command would find no one to wait for it. */
+  static boolean full() {
+    return waiting() >= MAX_WAITING;
+  }
+
+  /** Late replies being waited for now. */
+  static int waiting() {
+    return WAITING.get();
+  }
+
+  /**
+   * Takes {@code s} over: waits for the rest of {@code reply} and flushes what it made. A command that
+   * makes no handle is harmless if it runs late: its connection is closed at once, taking no slot.
+   */
   static void await(Socket s, SwtpmTransport.ResponseReader reply, byte[] command, SwtpmTransport from) {
+    if (!makesAHandle(command)) {
+      closeQuietly(s);
+      return;
+    }
     if (WAITING.incrementAndGet() > MAX_WAITING) {
       WAITING.decrementAndGet();
       closeQuietly(s);
@@ -63,8 +85,7 @@ final class LateReply {
 
   /** The handle a successful reply to {@code command} names, or 0 if it makes none. */
   static int handleMade(byte[] command, byte[] response) {
-    int code = ByteBuffer.wrap(command, 6, 4).getInt();
-    if (!MAKE_A_HANDLE.contains(code) || response.length < 14 || ByteBuffer.wrap(response, 6, 4).getInt() != 0) {
+    if (!makesAHandle(command) || response.length < 14 || ByteBuffer.wrap(response, 6, 4).getInt() != 0) {
       return 0;
     }
     return ByteBuffer.wrap(response, 10, 4).getInt();

@@ -61,6 +61,11 @@ public final class SwtpmTransport implements TpmTransport {
     if (command.length < 10) {
       throw new IllegalArgumentException("a TPM command is at least 10 bytes");
     }
+    if (LateReply.makesAHandle(command) && LateReply.full()) {
+      // its reply, if it came late, would have no one to flush what it made: a slot lost for good
+      throw new IOException(this + " has not answered " + LateReply.MAX_WAITING + " earlier commands yet: not "
+          + "sending another that would load an object or session (is swtpm stopped or overloaded?)");
+    }
     Socket s = socket != null ? socket : connect();
     socket = null;
     try {

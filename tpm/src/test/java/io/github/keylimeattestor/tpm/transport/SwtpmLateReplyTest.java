@@ -1,6 +1,7 @@
 package io.github.keylimeattestor.tpm.transport;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.keylimeattestor.tpm.Handles;
 import io.github.keylimeattestor.tpm.KeylimeTpm;
@@ -60,6 +61,55 @@ class SwtpmLateReplyTest {
       assertThat(new KeylimeTpm(tpm, TEMPLATE_EK, KeylimeTpm.SRK).ekPublic()).isNotNull();
     }
     assertThat(awaitNoTransientHandles(Duration.ofSeconds(5))).isEmpty();
+  }
+
+  /**
+   * A swtpm that takes connections and commands and answers none (stopped, or its state on a hung
+   * disk) stands in here as a silent listener: what is tested is our bookkeeping of late replies. A
+   * command that loads nothing takes no waiting slot, and with every slot taken no command that would
+   * load something is sent, since nothing would flush what it made.
+   */
+  @Test
+  void withEveryLateReplySlotTakenNothingThatLoadsAnObjectIsSent() throws Exception {
+    // headers alone (tag, size, command code): the listener reads nothing
+    byte[] createPrimary = HexFormat.of().parseHex("80020000000a00000131");
+    byte[] getRandom = HexFormat.of().parseHex("80010000000c0000017b0008");
+    List<java.net.Socket> accepted = new java.util.concurrent.CopyOnWriteArrayList<>();
+    try (java.net.ServerSocket silent = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+      Thread acceptor = new Thread(() -> {
+        try {
+          while (true) {
+            accepted.add(silent.accept());
+          }
+        } catch (IOException e) {
+          // closed
+        }
+      });
+      acceptor.setDaemon(true);
+      acceptor.start();
+      int before = LateReply.waiting();
+      SwtpmTransport t = new SwtpmTransport("127.0.0.1", silent.getLocalPort(), false, 100);
+      assertThatThrownBy(() -> t.transmit(getRandom)).isInstanceOf(CommandMayHaveRunException.class);
+      assertThat(LateReply.waiting()).as("slots after a command that loads nothing").isEqualTo(before);
+      while (!LateReply.full()) {
+        assertThatThrownBy(() -> t.transmit(createPrimary)).isInstanceOf(CommandMayHaveRunException.class);
+      }
+      int connections = accepted.size();
+      assertThatThrownBy(() -> t.transmit(createPrimary)).isInstanceOf(IOException.class)
+          .isNotInstanceOf(CommandMayHaveRunException.class)
+          .hasMessageContaining("has not answered " + LateReply.MAX_WAITING + " earlier commands");
+      Thread.sleep(200);
+      assertThat(accepted).as("connections: the refused command was not sent").hasSize(connections);
+    } finally {
+      for (java.net.Socket s : accepted) {
+        s.close();
+      }
+    }
+    Instant end = Instant.now().plusSeconds(10);
+    while (LateReply.waiting() > 0 && Instant.now().isBefore(end)) {
+      Thread.sleep(50);
+    }
+    assertThat(LateReply.waiting()).as("slots once the connections closed").isZero();
   }
 
   @Test

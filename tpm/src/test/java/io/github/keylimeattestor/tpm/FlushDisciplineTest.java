@@ -1,0 +1,113 @@
+package io.github.keylimeattestor.tpm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.github.keylimeattestor.tpm.command.CreatePrimary;
+import io.github.keylimeattestor.tpm.structure.Templates;
+import io.github.keylimeattestor.tpm.testing.Swtpm;
+import io.github.keylimeattestor.tpm.transport.SwtpmTransport;
+import io.github.keylimeattestor.tpm.transport.TpmTransport;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What we flush on a TPM with no resource manager (swtpm), where a leaked handle stays loaded and a
+ * handle number can pass to another client: a success we refuse to read leaves nothing behind, and a
+ * flush the TPM refused is never sent again. tpm2-tools checks what is left loaded.
+ */
+class FlushDisciplineTest {
+  static Swtpm swtpm;
+
+  @BeforeAll
+  static void start() throws Exception {
+    swtpm = Swtpm.start();
+  }
+
+  @AfterAll
+  static void stop() {
+    if (swtpm != null) {
+      swtpm.close();
+    }
+  }
+
+  /** Passes everything through, but adds a byte (and counts it in responseSize) to the first answer. */
+  private static final class OneByteLonger implements TpmTransport {
+    private final TpmTransport real;
+    private boolean done;
+
+    OneByteLonger(TpmTransport real) {
+      this.real = real;
+    }
+
+    @Override
+    public byte[] transmit(byte[] command) throws IOException {
+      byte[] r = real.transmit(command);
+      if (done) {
+        return r;
+      }
+      done = true;
+      byte[] longer = Arrays.copyOf(r, r.length + 1);
+      ByteBuffer.wrap(longer, 2, 4).putInt(longer.length);
+      return longer;
+    }
+
+    @Override
+    public void close() throws IOException {
+      real.close();
+    }
+  }
+
+  /** Counts the FlushContext commands that pass. */
+  private static final class CountingFlushes implements TpmTransport {
+    private final TpmTransport real;
+    int flushes;
+
+    CountingFlushes(TpmTransport real) {
+      this.real = real;
+    }
+
+    @Override
+    public byte[] transmit(byte[] command) throws IOException {
+      if (ByteBuffer.wrap(command, 6, 4).getInt() == CommandCode.FLUSH_CONTEXT) {
+        flushes++;
+      }
+      return real.transmit(command);
+    }
+
+    @Override
+    public void close() throws IOException {
+      real.close();
+    }
+  }
+
+  /** Our object is already gone (a stray tpm2_flushcontext): the refused flush is not sent a second time. */
+  @Test
+  void aFlushTheTpmRefusedIsNotSentAgain() throws Exception {
+    CountingFlushes counting = new CountingFlushes(new SwtpmTransport("127.0.0.1", swtpm.port));
+    try (Tpm tpm = new Tpm(counting)) {
+      KeylimeTpm k = new KeylimeTpm(tpm);
+      int handle = tpm.execute(CreatePrimary.of(Handles.RH_OWNER, Templates.srkEccP256())).handle();
+      swtpm.tpm2("tpm2_flushcontext", String.format("0x%08x", handle));
+      KeylimeTpm.Scope scope = k.new Scope();
+      scope.add(handle);
+      assertThatThrownBy(scope::close).isInstanceOf(TpmResponseException.class);
+      assertThat(counting.flushes).isEqualTo(1);
+    }
+    assertThat(swtpm.tpm2("tpm2_getcap", "handles-transient").strip()).isEmpty();
+  }
+
+  @Test
+  void theObjectOfASuccessWeCannotReadIsFlushed() throws Exception {
+    assertThat(swtpm.tpm2("tpm2_getcap", "handles-transient").strip()).isEmpty();
+    try (Tpm tpm = new Tpm(new OneByteLonger(new SwtpmTransport("127.0.0.1", swtpm.port)))) {
+      assertThatThrownBy(() -> tpm.execute(CreatePrimary.of(Handles.RH_OWNER, Templates.srkEccP256())))
+          .isInstanceOf(TpmFormatException.class).hasMessageContaining("trailing bytes");
+    }
+    assertThat(swtpm.tpm2("tpm2_getcap", "handles-transient").strip()).isEmpty();
+  }
+}
