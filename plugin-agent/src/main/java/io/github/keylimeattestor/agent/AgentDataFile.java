@@ -86,9 +86,12 @@ final class AgentDataFile {
         + " (check agent_data_path)", last);
   }
 
-  /** Empty, or not ending in the closing brace of the JSON object: a write still under way. */
+  /**
+   * Empty, or a JSON object whose closing brace has not been written yet: a write still under way.
+   * Anything else (another file at agent_data_path, agent.conf say) is not waited for.
+   */
   static boolean looksIncomplete(String text) {
     String t = text.strip();
-    return t.isEmpty() || !t.endsWith("}");
+    return t.isEmpty() || (t.startsWith("{") && !t.endsWith("}"));
   }
 }

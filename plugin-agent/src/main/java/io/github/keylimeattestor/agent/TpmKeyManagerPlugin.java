@@ -49,6 +49,7 @@ final class TpmKeyManagerPlugin extends KeyManagerGrpc.KeyManagerImplBase implem
   private final Log log = Log.named("keylime.keymanager");
   private final TpmAccess tpmAccess;
   private final Map<String, Key> keys = new ConcurrentHashMap<>();
+  private final Object generating = new Object();
   private volatile TpmKeyManagerConfig config;
   private volatile SvidKeyDirectory store;
 
@@ -164,20 +165,25 @@ final class TpmKeyManagerPlugin extends KeyManagerGrpc.KeyManagerImplBase implem
         default -> throw Status.INVALID_ARGUMENT.withDescription("unable to generate key \"" + id
             + "\" for unknown key type " + req.getKeyTypeValue()).asException();
       };
-      KeyBlob blob = tpm(c, "creating SVID key " + id + " in the TPM", (tpm, ktpm) -> ktpm.createSigningKey(template));
-      Key k = describe(id, blob);
-      if (k == null) {
-        throw Status.INTERNAL.withDescription("the TPM made a key whose public area is unusable").asException();
+      // one generation at a time: the file and the key served for an ID must be the same key
+      synchronized (generating) {
+        KeyBlob blob = tpm(c, "creating SVID key " + id + " in the TPM", (tpm, ktpm) -> ktpm.createSigningKey(template));
+        Key k = describe(id, blob);
+        if (k == null) {
+          throw Status.INTERNAL.withDescription("the TPM made a key whose public area is unusable").asException();
+        }
+        try {
+          store.write(id, blob);
+        } catch (IOException e) {
+          // a directory to fix (permissions, read-only) or a disk to free: spire-agent tries again
+          Status status = e instanceof java.nio.file.FileSystemException ? Status.FAILED_PRECONDITION : Status.UNAVAILABLE;
+          throw status.withDescription("keylime_tpm: cannot write the key blob to " + store.dir() + ": "
+              + e + " (spire-agent needs write access to directory, and room on its file system)").asException();
+        }
+        keys.put(id, k);
+        log.info("generated SVID key in the TPM", "key_id", id, "fingerprint", k.fingerprint());
+        return GenerateKeyResponse.newBuilder().setPublicKey(k.toProto()).build();
       }
-      try {
-        store.write(id, blob);
-      } catch (IOException e) {
-        throw Status.INTERNAL.withDescription("keylime_tpm: cannot write the key blob to " + store.dir() + ": "
-            + e.getMessage() + " (spire-agent needs write access to directory)").asException();
-      }
-      keys.put(id, k);
-      log.info("generated SVID key in the TPM", "key_id", id, "fingerprint", k.fingerprint());
-      return GenerateKeyResponse.newBuilder().setPublicKey(k.toProto()).build();
     });
   }
 

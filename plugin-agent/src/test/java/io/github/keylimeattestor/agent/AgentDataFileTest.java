@@ -99,6 +99,18 @@ class AgentDataFileTest {
     assertThat(e.getMessage()).contains("is not a rust-keylime agent_data.json").contains("agent_data_path");
   }
 
+  /** agent_data_path pointing at agent.conf (TOML): not a write under way, so not waited for. */
+  @Test
+  void anotherKindOfFileIsAFailedPreconditionAtOnce() throws Exception {
+    Path f = dir.resolve("agent.conf");
+    Files.writeString(f, "[agent]\nuuid = \"hash_ek\"\nip = \"127.0.0.1\"\n");
+    AtomicInteger pauses = new AtomicInteger();
+    AttestationFailure e = catchThrowableOfType(
+        AttestationFailure.class, () -> new AgentDataFile(f, 4, attempt -> pauses.incrementAndGet()).read());
+    assertThat(e.code()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    assertThat(e.getMessage()).contains("is not a rust-keylime agent_data.json").contains("check agent_data_path");
+  }
+
   @Test
   void aLargeFileIsRefusedAfterReadingOneByteMoreThanTheLimit() throws Exception {
     // a 100 MB sparse file: read whole, as before, it would not fit the launcher's 64 MB heap

@@ -154,6 +154,26 @@ class TpmKeyManagerTest {
     assertThat(b.publicArea().toPublicKey().getEncoded()).isEqualTo(k.getPkixData().toByteArray());
   }
 
+  /** A directory spire-agent cannot write is a configuration to fix (FailedPrecondition), not a bug. */
+  @Test
+  void aKeyThatCannotBeStoredIsAFailedPreconditionNamingTheDirectory() throws Exception {
+    if (Files.isDirectory(keys)) {
+      try (var files = Files.list(keys)) {
+        for (Path f : files.toList()) {
+          Files.delete(f);
+        }
+      }
+      Files.delete(keys);
+    }
+    Files.writeString(keys, "a file where the directory should be");
+    assertThatThrownBy(() -> generate("agent-svid-A", KeyType.EC_P256))
+        .isInstanceOfSatisfying(io.grpc.StatusRuntimeException.class, e -> {
+          assertThat(e.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.FAILED_PRECONDITION);
+          assertThat(e.getStatus().getDescription()).contains(keys.toString()).contains("write access to directory");
+        });
+    Files.delete(keys);
+  }
+
   @Test
   void generateKeyOverwritesAndChangesTheFingerprint() throws Exception {
     PublicKey first = generate("agent-svid-A", KeyType.EC_P256);
