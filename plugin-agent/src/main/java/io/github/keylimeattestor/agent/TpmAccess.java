@@ -21,7 +21,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * leaves nothing behind for the next attestation.
  */
 final class TpmAccess {
-  private static final long LOCK_WAIT_SECONDS = 60;
+  static final long LOCK_WAIT_SECONDS = 60;
 
   interface Work<T> {
     T run(Tpm tpm, KeylimeTpm ktpm) throws IOException, TpmException, AttestationFailure;

@@ -33,6 +33,8 @@ import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Agent-side {@code KeyManager "keylime_tpm"}: spire-agent's SVID keys live in the node's TPM. Each
@@ -49,7 +51,8 @@ final class TpmKeyManagerPlugin extends KeyManagerGrpc.KeyManagerImplBase implem
   private final Log log = Log.named("keylime.keymanager");
   private final TpmAccess tpmAccess;
   private final Map<String, Key> keys = new ConcurrentHashMap<>();
-  private final Object generating = new Object();
+  /** One GenerateKey at a time, so that the blob on disk and the key served for an ID are one key. */
+  private final ReentrantLock generating = new ReentrantLock();
   private volatile TpmKeyManagerConfig config;
   private volatile SvidKeyDirectory store;
 
@@ -165,8 +168,17 @@ final class TpmKeyManagerPlugin extends KeyManagerGrpc.KeyManagerImplBase implem
         default -> throw Status.INVALID_ARGUMENT.withDescription("unable to generate key \"" + id
             + "\" for unknown key type " + req.getKeyTypeValue()).asException();
       };
-      // one generation at a time: the file and the key served for an ID must be the same key
-      synchronized (generating) {
+      try {
+        // bounded, like the TPM's own lock: a stuck TPM must not pile up SPIRE's calls here forever
+        if (!generating.tryLock(TpmAccess.LOCK_WAIT_SECONDS, TimeUnit.SECONDS)) {
+          throw Status.UNAVAILABLE.withDescription("another GenerateKey has been running for more than "
+              + TpmAccess.LOCK_WAIT_SECONDS + "s").asException();
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw Status.CANCELLED.withDescription("interrupted while waiting for another GenerateKey").asException();
+      }
+      try {
         KeyBlob blob = tpm(c, "creating SVID key " + id + " in the TPM", (tpm, ktpm) -> ktpm.createSigningKey(template));
         Key k = describe(id, blob);
         if (k == null) {
@@ -183,6 +195,8 @@ final class TpmKeyManagerPlugin extends KeyManagerGrpc.KeyManagerImplBase implem
         keys.put(id, k);
         log.info("generated SVID key in the TPM", "key_id", id, "fingerprint", k.fingerprint());
         return GenerateKeyResponse.newBuilder().setPublicKey(k.toProto()).build();
+      } finally {
+        generating.unlock();
       }
     });
   }
