@@ -11,7 +11,8 @@ import java.util.Optional;
 /**
  * The verifier's bulk answer ({@code GET /v2.x/agents/?bulk=true[&verifier=<id>]}): every agent it
  * holds, keyed by UUID. A record that does not parse is kept apart with the reason, so that one odd
- * record never hides the others (and is never mistaken for an agent that is gone).
+ * record never hides the others (and is never mistaken for an agent that is gone). A member that is
+ * not a record at all means another service answered, and the whole answer is refused.
  *
  * @param agents the agents whose record parsed
  * @param unreadable UUID to the reason its record did not parse
@@ -48,7 +49,7 @@ public record VerifierBulkStatus(Map<String, VerifierAgentStatus> agents, Map<St
         "bulk status from " + uri + " has no 'results' object", uri, null));
   }
 
-  private static VerifierBulkStatus readResults(URI uri, JsonParser p) throws IOException {
+  private static VerifierBulkStatus readResults(URI uri, JsonParser p) throws IOException, KeylimeException {
     Map<String, VerifierAgentStatus> agents = new HashMap<>();
     Map<String, String> unreadable = new HashMap<>();
     Map<String, Json> members = new HashMap<>(); // reused: parse() copies what it keeps
@@ -56,9 +57,10 @@ public record VerifierBulkStatus(Map<String, VerifierAgentStatus> agents, Map<St
     while (p.nextToken() == JsonToken.FIELD_NAME) {
       String uuid = p.currentName();
       if (p.nextToken() != JsonToken.START_OBJECT) {
-        p.skipChildren();
-        unreadable.put(uuid, "not a JSON object");
-        continue;
+        // a verifier keys an object per agent; the registrar answers {"results":{"uuids":[...]}} here,
+        // whose agents would all look deleted
+        throw new KeylimeMalformedResponseException("bulk status from " + uri + " holds '" + uuid + "', which is not "
+            + "an agent's record: is this URL the Keylime verifier (not the registrar)?", uri, null);
       }
       members.clear();
       String problem = null;

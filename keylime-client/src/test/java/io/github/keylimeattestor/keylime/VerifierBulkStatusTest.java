@@ -77,7 +77,7 @@ class VerifierBulkStatusTest {
     String repeatedField = "5f1e6c2a-0000-4000-8000-00000000000c";
     String body = "{\"code\": 200, \"status\": \"Success\", \"results\": {\"" + odd + "\": "
         + record.replace("\"operational_state\": 3", "\"operational_state\": 42") + ", \"" + RECORDED_UUID + "\": "
-        + record + ", \"x\": [1], \"" + twice + "\": " + record + ", \"" + twice + "\": "
+        + record + ", \"" + twice + "\": " + record + ", \"" + twice + "\": "
         + record.replace("\"operational_state\": 3", "\"operational_state\": 7") + ", \"" + repeatedField + "\": "
         + record.replace("\"operational_state\": 3", "\"operational_state\": 3, \"operational_state\": 7") + "}}";
     try (FakeKeylimeServer s = fx.keylimeServer()) {
@@ -86,11 +86,27 @@ class VerifierBulkStatusTest {
       VerifierBulkStatus all = new VerifierClient(ClientSettings.of(s.uri(), fx.tls()))
           .getAgentsBulk(Optional.empty(), 1 << 20);
       assertThat(all.agents()).containsOnlyKeys(RECORDED_UUID);
-      assertThat(all.unreadable()).containsOnlyKeys(odd, "x", twice, repeatedField);
+      assertThat(all.unreadable()).containsOnlyKeys(odd, twice, repeatedField);
       assertThat(all.unreadable().get(odd)).contains("operational_state");
       // repeated keys are ambiguous: neither reading is trusted
       assertThat(all.unreadable().get(twice)).contains("appears twice");
       assertThat(all.unreadable().get(repeatedField)).contains("'operational_state' appears twice");
+    }
+  }
+
+  /**
+   * verifier_urls naming the registrar: its agent list answers the same path with {"uuids": [...]},
+   * under which every watched node would look deleted. Refused whole.
+   */
+  @Test
+  void theRegistrarsAgentListIsNoBulkStatus() throws Exception {
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.keylimeVersion("2.5", "2.5");
+      s.route("/v2.5/agents/", 200, "{\"code\": 200, \"status\": \"Success\", \"results\": {\"uuids\": [\""
+          + RECORDED_UUID + "\"]}}");
+      assertThatThrownBy(() -> new VerifierClient(ClientSettings.of(s.uri(), fx.tls()))
+          .getAgentsBulk(Optional.empty(), 1 << 20)).isInstanceOf(KeylimeMalformedResponseException.class)
+          .hasMessageContaining("'uuids'").hasMessageContaining("not the registrar");
     }
   }
 

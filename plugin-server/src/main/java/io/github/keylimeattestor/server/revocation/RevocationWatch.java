@@ -209,24 +209,65 @@ public final class RevocationWatch implements AutoCloseable {
     int added = 0;
     for (AttestedNode n : listed) {
       ids.add(n.spiffeId());
-      if (watched.putIfAbsent(n.spiffeId(), n) == null) {
+      AttestedNode known = watched.putIfAbsent(n.spiffeId(), n);
+      if (known == null) {
         added++;
+      } else if (!known.uuid().equals(n.uuid()) && !attestedJustNow(n.spiffeId())) {
+        // the node re-attested with another Keylime UUID (through another SPIRE server): watching
+        // the old UUID would act on the healthy node once Keylime drops or fails that old record
+        watched.replace(n.spiffeId(), known, n);
+        LOG.info("revocation watch: a node attested elsewhere under another Keylime UUID; watching that one",
+            "spiffe_id", n.spiffeId(), "agent_uuid", n.uuid(), "was", known.uuid());
       }
     }
     java.util.Set<String> missing = new java.util.HashSet<>();
+    int dropped = 0;
     for (String id : watched.keySet()) {
       if (!ids.contains(id)) {
         missing.add(id);
         if (notListed.contains(id)) {
           watched.remove(id);
           attestedAt.remove(id);
+          dropped++;
         }
       }
     }
     notListed = missing;
+    if (dropped > 0) {
+      LOG.warn("revocation watch: no longer watching nodes spire-server does not list as keylime agents (evicted or "
+          + "banned elsewhere, or their NodeAttestor is not named \"keylime\")", "dropped", dropped,
+          "watched", watched.size());
+    }
     if (added > 0) {
       LOG.info("revocation watch: watching keylime agents SPIRE attested earlier or elsewhere", "added", added,
           "watched", watched.size());
+    }
+  }
+
+  /** Whether this process saw the node attest within {@link #NOT_STORED_YET}: its UUID is the newest. */
+  private boolean attestedJustNow(String spiffeId) {
+    Long at = attestedAt.get(spiffeId);
+    return at != null && nanoTime.getAsLong() - at < NOT_STORED_YET.toNanos();
+  }
+
+  /**
+   * Deleted nodes, unless the verifier holds none of several watched ones: that is a verifier_urls
+   * naming another service, or a verifier whose database was reset, and acting would evict (or ban)
+   * every node at once. Failures are still acted on; nodes Keylime no longer holds cannot re-attest.
+   */
+  private void deleted(List<AttestedNode> gone, int watchedInGroup, Map<AttestedNode, String> failed) {
+    if (!config.actOnDeleted() || gone.isEmpty()) {
+      return;
+    }
+    if (gone.size() == watchedInGroup && watchedInGroup > 1) {
+      LOG.warn("revocation watch: the verifier holds none of the watched nodes; not acting on deletions (is "
+          + "verifier_urls the verifier's, not the registrar's? was the verifier's database reset?)",
+          "watched", watchedInGroup);
+      metrics.verifierUnavailable();
+      return;
+    }
+    for (AttestedNode n : gone) {
+      failed.put(n, "deleted: the verifier no longer holds the node");
     }
   }
 
@@ -254,6 +295,7 @@ public final class RevocationWatch implements AutoCloseable {
             + "for the nodes watched from now on", "watched", nodes.size(), "error", e.getMessage());
         return 1 + judgeEach(nodes, failed);
       }
+      List<AttestedNode> gone = new ArrayList<>();
       for (AttestedNode n : nodes) {
         VerifierAgentStatus s = all.agents().get(n.uuid());
         if (s != null) {
@@ -265,34 +307,53 @@ public final class RevocationWatch implements AutoCloseable {
         } else if (all.unreadable().containsKey(n.uuid())) {
           LOG.warn("revocation watch: the verifier's record of a node is unreadable; no action", "agent_uuid",
               n.uuid(), "error", all.unreadable().get(n.uuid()));
-        } else if (config.actOnDeleted()) {
-          failed.put(n, "deleted: the verifier no longer holds the node");
+        } else {
+          gone.add(n);
         }
       }
+      deleted(gone, nodes.size(), failed);
       return 1;
     }
     return judgeEach(nodes, failed);
   }
 
+  /**
+   * One request per node. A node the verifier does not answer for is missing data (no action), and
+   * holds no other node back; only when it answers for none does the cycle count it unavailable.
+   */
   private int judgeEach(List<AttestedNode> nodes, Map<AttestedNode, String> failed) throws KeylimeException {
     int requests = 0;
+    List<AttestedNode> gone = new ArrayList<>();
+    KeylimeException unanswered = null;
+    int unansweredCount = 0;
     for (AttestedNode n : nodes) {
       requests++;
       try {
         Verdict.failure(verifier.one(n.uuid())).ifPresent(why -> failed.put(n, "failed: " + why));
       } catch (KeylimeApiException e) {
-        if (!e.isNotFound()) {
-          throw e;
-        }
-        if (config.actOnDeleted()) {
-          failed.put(n, "deleted: the verifier no longer holds the node");
+        if (e.isNotFound()) {
+          gone.add(n);
+        } else {
+          unansweredCount++;
+          unanswered = unanswered == null ? e : unanswered;
         }
       } catch (KeylimeMalformedResponseException e) {
         // as in bulk: one record that does not parse is no reason to act, nor to skip the others
         LOG.warn("revocation watch: the verifier's record of a node is unreadable; no action", "agent_uuid",
             n.uuid(), "error", e.getMessage());
+      } catch (KeylimeException e) {
+        unansweredCount++;
+        unanswered = unanswered == null ? e : unanswered;
       }
     }
+    if (unanswered != null && unansweredCount == nodes.size()) {
+      throw unanswered;
+    }
+    if (unanswered != null) {
+      LOG.warn("revocation watch: the verifier did not answer for some nodes; no action for those this cycle",
+          "unanswered", unansweredCount, "asked", nodes.size(), "error", unanswered.getMessage());
+    }
+    deleted(gone, nodes.size(), failed);
     return requests;
   }
 
@@ -316,10 +377,11 @@ public final class RevocationWatch implements AutoCloseable {
               : "revocation watch: agent banned", "spiffe_id", n.spiffeId(), "agent_uuid", n.uuid(), "why", why,
           "result", result);
       return true;
-    } catch (SpireAgents.SpireActionException e) {
+    } catch (SpireAgents.SpireActionException | RuntimeException e) {
+      // one node SPIRE cannot act on (or a bug on its path) holds no other node back
       metrics.action(config.action(), "error", reason);
       LOG.error("revocation watch: could not act on a node Keylime failed; retrying next cycle", "spiffe_id",
-          n.spiffeId(), "agent_uuid", n.uuid(), "why", why, "error", e.getMessage());
+          n.spiffeId(), "agent_uuid", n.uuid(), "why", why, "error", e instanceof SpireAgents.SpireActionException ? e.getMessage() : e.toString());
       return false;
     }
   }

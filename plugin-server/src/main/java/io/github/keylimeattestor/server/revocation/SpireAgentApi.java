@@ -13,7 +13,6 @@ import io.github.keylimeattestor.proto.spire.api.types.Selector;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.github.keylimeattestor.sdk.UnixSocketChannel;
-import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -107,11 +106,7 @@ final class SpireAgentApi implements SpireAgents {
 
   /** {@code spiffe://td/path} as SPIRE's SPIFFEID message. */
   static SPIFFEID spiffeId(String id) {
-    URI u = URI.create(id);
-    if (!"spiffe".equals(u.getScheme()) || u.getHost() == null) {
-      throw new IllegalArgumentException("not a SPIFFE ID: " + id);
-    }
-    return SPIFFEID.newBuilder().setTrustDomain(u.getHost()).setPath(u.getRawPath()).build();
+    return io.github.keylimeattestor.server.SpiffeIds.toMessage(id);
   }
 
   @Override

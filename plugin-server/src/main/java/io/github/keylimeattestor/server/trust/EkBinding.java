@@ -13,7 +13,6 @@ import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;
 import io.github.keylimeattestor.sdk.UnixSocketChannel;
-import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -185,8 +184,7 @@ public final class EkBinding implements AutoCloseable {
   }
 
   static SPIFFEID spiffeId(String id) {
-    URI u = URI.create(id);
-    return SPIFFEID.newBuilder().setTrustDomain(u.getHost()).setPath(u.getRawPath()).build();
+    return io.github.keylimeattestor.server.SpiffeIds.toMessage(id);
   }
 
   @Override

@@ -217,6 +217,76 @@ class RevocationWatchTest {
     assertThat(spire.calls).containsExactly("EVICT " + id(A));
   }
 
+  /** A verifier that holds none of several watched nodes: misconfigured or reset, not a fleet to evict. */
+  @Test
+  void aVerifierThatHoldsNoneOfSeveralWatchedNodesIsNotTakenAsDeletingThemAll() {
+    for (boolean bulk : new boolean[] {true, false}) {
+      spire.calls.clear();
+      RevocationWatch w = watch(RevocationConfig.Action.EVICT, true, bulk);
+      attest(w, A, "default");
+      attest(w, B, "default");
+      assertThat(w.cycle().acted()).as("bulk %s", bulk).isZero();
+      assertThat(spire.calls).isEmpty();
+      // one of the two gone while the other is listed: that one is acted on
+      verifier.agents.put(B, status(B, OperationalState.GET_QUOTE, AttestationStatus.PASS, "default"));
+      assertThat(w.cycle().acted()).as("bulk %s", bulk).isEqualTo(1);
+      assertThat(spire.calls).containsExactly("EVICT " + id(A));
+      verifier.agents.clear();
+    }
+  }
+
+  /** Per node: one request that fails (a timeout, a 5xx) holds no other node back. */
+  @Test
+  void aNodeTheVerifierDoesNotAnswerForHoldsNoOtherBackWhenAskedPerNode() {
+    RevocationWatch w = watch(RevocationConfig.Action.EVICT, true, false);
+    attest(w, A, "default");
+    attest(w, B, "default");
+    verifier.oneFailures.put(A, new KeylimeUnavailableException("timed out", URI.create("https://v"), true, null));
+    verifier.agents.put(B, status(B, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
+    RevocationWatch.Cycle c = w.cycle();
+    assertThat(c.acted()).isEqualTo(1);
+    assertThat(c.verifierUnavailable()).isFalse();
+    assertThat(spire.calls).containsExactly("EVICT " + id(B));
+    // answering for none: the verifier is unavailable, and nothing is done
+    verifier.oneFailures.put(B, new KeylimeUnavailableException("timed out", URI.create("https://v"), true, null));
+    attest(w, B, "default");
+    spire.calls.clear();
+    assertThat(w.cycle().verifierUnavailable()).isTrue();
+    assertThat(spire.calls).isEmpty();
+  }
+
+  /** Re-attested elsewhere with a new Keylime UUID: the old record's fate is no longer the node's. */
+  @Test
+  void discoveryFollowsANodeThatReattestedElsewhereUnderAnotherUuid() {
+    RevocationWatch w = discovering();
+    attest(w, A, "default");
+    verifier.agents.put(A, status(A, OperationalState.GET_QUOTE, AttestationStatus.PASS, "default"));
+    spire.listed.add(new AttestedNode(id(A), B, Optional.empty())); // SPIRE's newer view: same agent ID, UUID B
+    verifier.agents.put(B, status(B, OperationalState.GET_QUOTE, AttestationStatus.PASS, "default"));
+    w.cycle();
+    // attested here just now: this process's UUID is the newest and is kept
+    assertThat(w.watched()).extracting(AttestedNode::uuid).containsExactly(A);
+    now += RevocationWatch.NOT_STORED_YET.toNanos() + Duration.ofSeconds(10).toNanos();
+    verifier.agents.put(A, status(A, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
+    w.cycle();
+    assertThat(w.watched()).extracting(AttestedNode::uuid).containsExactly(B);
+    assertThat(spire.calls).doesNotContain("EVICT " + id(A));
+  }
+
+  /** A SPIFFE ID URI cannot parse (a trust domain with '_') reaches SPIRE as it is, and holds no node back. */
+  @Test
+  void aTrustDomainWithAnUnderscoreIsActedOn() {
+    RevocationWatch w = watch();
+    String underscored = "spiffe://example_org/spire/agent/keylime/" + A;
+    w.attested(new AttestedNode(underscored, A, Optional.of("default")));
+    spire.known.add(underscored);
+    verifier.agents.put(A, status(A, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
+    assertThat(w.cycle().acted()).isEqualTo(1);
+    assertThat(spire.calls).containsExactly("EVICT " + underscored);
+    assertThat(SpireAgentApi.spiffeId(underscored).getTrustDomain()).isEqualTo("example_org");
+    assertThat(SpireAgentApi.spiffeId(underscored).getPath()).isEqualTo("/spire/agent/keylime/" + A);
+  }
+
   @Test
   void banIsAskedForWhenConfigured() {
     RevocationWatch w = watch(RevocationConfig.Action.BAN, true, true);
