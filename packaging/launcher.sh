@@ -7,8 +7,10 @@
 #                                -Xlog:gc:stderr, not -verbose:gc; stdout is the handshake's)
 #   KEYLIME_ATTESTOR_CDS=off     ignore the class-data archive
 #   MALLOC_ARENA_MAX             glibc malloc arenas (default 2 here)
-# A class-data archive "<this file>.jsa" is used when it exists, is owned by this file's owner or root
-# and is writable by neither group nor others (plugin_checksum does not cover it); "<this file>
+# A class-data archive "<this file>.jsa" is used when it exists, is owned by root or by the user running
+# the plugin, and is writable by neither group nor others (plugin_checksum does not cover it: a user
+# who merely owns this file, or may write its directory, could otherwise put in an archive of another
+# jar the JVM takes for this one, since it checks only the jar's path, size and mtime); "<this file>
 # --train-cds" makes it, 0644 (redo it after every upgrade of the file or the JVM): one run that calls
 # itself as SPIRE would records the classes it loads, then the JVM dumps a static archive of exactly
 # those, the JDK's and ours, used in place of the JDK's default archive (a dynamic archive on top of
@@ -26,8 +28,15 @@ case $0 in
   */*) self=$0 ;;
   *) if [ -f "$0" ]; then self=./$0; else self=$(command -v -- "$0") || self=$0; fi ;;
 esac
-dir=$(cd -P -- "${self%/*}/" && pwd -P) || { echo "keylime-attestor: cannot resolve the directory of $self" >&2; exit 1; }
+nl='
+'
+# the "." keeps a line break that ends the directory's name, which $(...) would strip
+dir=$(cd -P -- "${self%/*}/" && pwd -P && echo .) || { echo "keylime-attestor: cannot resolve the directory of $self" >&2; exit 1; }
+dir=${dir%"$nl."}
 self=${dir%/}/${self##*/}
+case $self in
+  *:*) echo "keylime-attestor: cannot run from $self: Java splits its class path at ':', so it would load classes from elsewhere; install the plugin under a path without ':'" >&2; exit 1 ;;
+esac
 if [ -n "$KEYLIME_ATTESTOR_JAVA" ]; then java=$KEYLIME_ATTESTOR_JAVA
 elif [ -n "$JAVA_HOME" ]; then java=$JAVA_HOME/bin/java
 else java=java
@@ -46,31 +55,27 @@ fi
 tuning=${KEYLIME_ATTESTOR_TUNING--XX:+IgnoreUnrecognizedVMOptions -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:CICompilerCount=1 -Xss256k -Xms4m -Xmn2m -Xmx64m -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:-ShrinkHeapInSteps -XX:TrimNativeHeapInterval=10000 -XX:ReservedCodeCacheSize=16m -XX:MaxMetaspaceSize=64m -XX:-UsePerfData -XX:+UnlockDiagnosticVMOptions -XX:AsyncDeflationInterval=10000 -XX:GuaranteedSafepointInterval=0 -Dio.grpc.netty.useCustomAllocator=false -Dio.netty.allocator.type=unpooled}
 MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
 export MALLOC_ARENA_MAX
-# Sets why to empty if the archive may be used, else to why not. One ls for both files: each fork and
-# exec here is about a millisecond of the plugin's start-up. ls -n is POSIX, stat -c is not; -L follows
-# symlinks, as the JVM opens them; LC_ALL=C sorts "$self" before "$self.jsa".
-nl='
-'
+# Sets why to empty if the archive may be used, else to why not. One ls: each fork and exec here is
+# about a millisecond of the plugin's start-up. ls -n is POSIX, stat -c is not; -L follows symlinks,
+# as the JVM opens them.
 archive_check() {
   why=
   [ -r "$self.jsa" ] || { why="not readable"; return; }
   case $self in *"$nl"*) why="the plugin's path has a line break"; return ;; esac
-  listing=$(LC_ALL=C ls -lLdn -- "$self" "$self.jsa" 2>/dev/null) || { why="cannot read its owner and mode"; return; }
-  case $listing in *"$nl"*) ;; *) why="cannot read its owner and mode"; return ;; esac
+  listing=$(LC_ALL=C ls -lLdn -- "$self.jsa" 2>/dev/null) || { why="cannot read its owner and mode"; return; }
   set -f
-  set -- ${listing%%"$nl"*}
-  p_uid=${3-}
-  set -- ${listing#*"$nl"}
+  set -- $listing
   a_mode=${1-} a_uid=${3-}
   set +f
-  [ -n "$p_uid" ] && [ -n "$a_uid" ] || { why="cannot read its owner and mode"; return; }
+  [ -n "$a_uid" ] || { why="cannot read its owner and mode"; return; }
   case $a_mode in
     -????w*|-???????w*) why="writable by group or others (mode $a_mode)"; return ;;
     -*) ;;
     *) why="not a regular file"; return ;;
   esac
-  if [ "$a_uid" != "$p_uid" ] && [ "$a_uid" != 0 ]; then
-    why="owned by uid $a_uid, neither root nor the plugin's owner (uid $p_uid)"; return
+  # -O: owned by the effective user (a test builtin in dash, bash and busybox sh; no fork)
+  if [ "$a_uid" != 0 ] && [ ! -O "$self.jsa" ]; then
+    why="owned by uid $a_uid, neither root nor the user running the plugin"; return
   fi
   # An executable changed or replaced since the training: the JVM would refuse the archive (Java 17
   # without a word) and start with none, not even the JDK's default one, which the archive replaces.
@@ -117,12 +122,11 @@ if [ "$1" = "--train-cds" ]; then
   # An executable whose mtime is ahead of the clock (unpacked from elsewhere) looks newer than the
   # archive just made for it; the JVM checks the mtime it recorded, so the archive is good.
   if [ "$self" -nt "$self.jsa" ]; then touch -r "$self" "$self.jsa" || exit 1; fi
-  # What a start checks, so a training the plugin would then ignore (e.g. run as neither root nor the
-  # plugin's owner) fails now instead of at every start.
+  # What a start checks, so a training the plugin would then ignore fails now instead of at every start.
   archive_check
   if [ -n "$why" ]; then
     rm -f -- "$self.jsa"
-    echo "keylime-attestor: --train-cds made no class-data archive: the plugin would not use it: $why; train as root or as the plugin's owner" >&2
+    echo "keylime-attestor: --train-cds made no class-data archive: the plugin would not use it: $why; train as root or as the user SPIRE runs the plugin as" >&2
     exit 1
   fi
   exit 0

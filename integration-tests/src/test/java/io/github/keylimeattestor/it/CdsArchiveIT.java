@@ -27,8 +27,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The launcher's class-data archive ({@code <plugin> --train-cds}, packaging/launcher.sh): trained from
- * any path it is used from any working directory, and it is used only when the plugin's owner (or root)
- * owns it and neither group nor others can write it, since plugin_checksum does not cover it. Whether
+ * any path it is used from any working directory, and it is used only when root or the user running
+ * the plugin owns it and neither group nor others can write it, since plugin_checksum does not cover it. Whether
  * the JVM mapped it is read from the JVM's own class-load log: our classes "source: shared objects
  * file" come from it (the JDK's default archive, used otherwise, holds none of ours). Works on a copy
  * of the agent executable, so target/ stays as built.
@@ -309,5 +309,44 @@ class CdsArchiveIT {
     assertThat(s.stderr()).doesNotContain(FROM_ARCHIVE);
     assertThat(s.stderr().lines().filter(l -> l.contains("ignoring class-data archive")).toList())
         .singleElement().asString().contains(archive.toString()).contains("owned by uid 65534");
+  }
+  /**
+   * Owning the executable is not enough: whoever owns it (but does not run it) could put in an archive
+   * of another jar of the same path, size and mtime, which the JVM would take for this one.
+   */
+  @Test
+  void anArchiveOwnedByThePluginsOwnerIsIgnoredWhenAnotherUserRunsThePlugin() throws Exception {
+    Path exe = install();
+    trainAbsolute(exe);
+    Path archive = Path.of(exe + ".jsa");
+    boolean root = "0".equals(new String(new ProcessBuilder("id", "-u").start().getInputStream().readAllBytes(),
+        StandardCharsets.US_ASCII).trim());
+    for (Path f : List.of(exe, archive)) {
+      List<String> chown = List.of("chown", "65534", f.toString());
+      List<String> cmd = root ? chown : Stream.concat(Stream.of("sudo", "-n"), chown.stream()).toList();
+      assertThat(run(work, cmd)).as("%s (this test needs root or password-less sudo)", cmd).isZero();
+    }
+    Started s = startFromElsewhere(exe);
+    assertThat(s.stderr()).doesNotContain(FROM_ARCHIVE);
+    assertThat(s.stderr().lines().filter(l -> l.contains("ignoring class-data archive")).toList())
+        .singleElement().asString().contains("owned by uid 65534, neither root nor the user running the plugin");
+  }
+
+  /** Java splits a class path at ':': from such a directory the JVM would read classes from elsewhere. */
+  @Test
+  void aPathWithAColonIsRefusedOutLoud() throws Exception {
+    Path dir = Files.createDirectories(work.resolve("a:b"));
+    Path exe = dir.resolve("keylime-attestor-agent");
+    Files.copy(PluginExecutableIT.executable("keylime-attestor-agent"), exe, StandardCopyOption.COPY_ATTRIBUTES);
+    Path err = work.resolve("colon.err");
+    Process p = new ProcessBuilder(exe.toString()).directory(work.toFile()).redirectError(err.toFile())
+        .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+    try {
+      assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+      assertThat(p.exitValue()).isEqualTo(1);
+      assertThat(Files.readString(err)).contains("cannot run from " + exe).contains("without ':'");
+    } finally {
+      p.destroyForcibly();
+    }
   }
 }
