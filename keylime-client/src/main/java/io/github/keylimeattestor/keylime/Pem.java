@@ -257,7 +257,9 @@ public final class Pem {
 
   private static void requirePassword(char[] password, String what) throws IOException {
     if (password == null || password.length == 0) {
-      throw new IOException("the private key in " + what + " is encrypted but no password is set");
+      // the plugins' settings take no password: a key file 0600 to the plugin's user is the protection
+      throw new IOException("the private key in " + what + " is encrypted, and the plugins read unencrypted keys "
+          + "only: decrypt it (openssl pkey -in KEY -out KEY.plain; chmod 0600 KEY.plain) and name that file");
     }
   }
 }

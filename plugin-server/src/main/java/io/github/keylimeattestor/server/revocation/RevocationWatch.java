@@ -49,6 +49,7 @@ public final class RevocationWatch implements AutoCloseable {
   static final Duration NOT_STORED_YET = Duration.ofSeconds(60);
   private volatile boolean bulkRefused;
   private boolean verifierDown;
+  private boolean answerUnusable;
   private final java.util.function.LongSupplier nanoTime;
   private final long started;
   private long nextDiscovery;
@@ -137,6 +138,7 @@ public final class RevocationWatch implements AutoCloseable {
     int acted = 0;
     int failedToAct = 0;
     boolean unavailable = false;
+    boolean unusable = false;
     for (var group : byVerifier.entrySet()) {
       Map<AttestedNode, String> failed = new LinkedHashMap<>();
       try {
@@ -148,8 +150,8 @@ public final class RevocationWatch implements AutoCloseable {
         continue;
       } catch (KeylimeException e) {
         requests++;
-        LOG.warn("revocation watch: the verifier's answer is unusable; no action this cycle", "error", e.getMessage());
-        metrics.verifierUnavailable();
+        unusable = true;
+        answerUnusable(e);
         continue;
       }
       for (var f : failed.entrySet()) {
@@ -164,8 +166,28 @@ public final class RevocationWatch implements AutoCloseable {
       verifierDown = false;
       LOG.info("revocation watch: the Keylime verifier answers again");
     }
+    if (!unusable && answerUnusable) {
+      answerUnusable = false;
+      LOG.info("revocation watch: the Keylime verifier's answers are usable again");
+    }
     metrics.cycle(System.nanoTime() - t0, watched.size());
     return new Cycle(nodes.size(), requests, acted, failedToAct, unavailable);
+  }
+
+  /** Warned once, until an answer is usable again: the same refusal every cycle would flood the log. */
+  private void answerUnusable(KeylimeException e) {
+    metrics.verifierUnavailable();
+    if (answerUnusable) {
+      LOG.debug("revocation watch: the verifier's answer is still unusable", "error", e.getMessage());
+      return;
+    }
+    answerUnusable = true;
+    String hint = e instanceof KeylimeApiException api && api.isForbidden()
+        ? "; the verifier refused this plugin's client certificate: set verifier_tls (or tls) to one issued by a CA "
+            + "in Keylime's trusted_client_ca"
+        : "";
+    LOG.warn("revocation watch: the verifier's answer is unusable; no node is acted on until it is, retrying every "
+        + config.interval() + hint, "error", e.getMessage());
   }
 
   private void verifierUnavailable(KeylimeException e) {
