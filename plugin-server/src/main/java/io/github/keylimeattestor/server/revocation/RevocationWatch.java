@@ -50,6 +50,8 @@ public final class RevocationWatch implements AutoCloseable {
   private volatile boolean bulkRefused;
   private boolean verifierDown;
   private boolean answerUnusable;
+  /** Verifier instances warned about holding none of their watched nodes (warned once, not every cycle). */
+  private final java.util.Set<Optional<String>> noneHeldWarned = new java.util.HashSet<>();
   private final java.util.function.LongSupplier nanoTime;
   private final long started;
   private long nextDiscovery;
@@ -277,17 +279,22 @@ public final class RevocationWatch implements AutoCloseable {
    * naming another service, or a verifier whose database was reset, and acting would evict (or ban)
    * every node at once. Failures are still acted on; nodes Keylime no longer holds cannot re-attest.
    */
-  private void deleted(List<AttestedNode> gone, int watchedInGroup, Map<AttestedNode, String> failed) {
+  private void deleted(Optional<String> verifierId, List<AttestedNode> gone, int watchedInGroup,
+      Map<AttestedNode, String> failed) {
     if (!config.actOnDeleted() || gone.isEmpty()) {
+      noneHeldWarned.remove(verifierId);
       return;
     }
     if (gone.size() == watchedInGroup && watchedInGroup > 1) {
-      LOG.warn("revocation watch: the verifier holds none of the watched nodes; not acting on deletions (is "
-          + "verifier_urls the verifier's, not the registrar's? was the verifier's database reset?)",
-          "watched", watchedInGroup);
       metrics.verifierUnavailable();
+      if (noneHeldWarned.add(verifierId)) { // once until the verifier holds some again, not every cycle
+        LOG.warn("revocation watch: the verifier holds none of the watched nodes; not acting on deletions (is "
+            + "verifier_urls the verifier's, not the registrar's? was the verifier's database reset?)",
+            "watched", watchedInGroup);
+      }
       return;
     }
+    noneHeldWarned.remove(verifierId);
     for (AttestedNode n : gone) {
       failed.put(n, "deleted: the verifier no longer holds the node");
     }
@@ -305,7 +312,7 @@ public final class RevocationWatch implements AutoCloseable {
           bulkRefused = true;
           LOG.info("revocation watch: the verifier does not serve bulk status; asking per node", "error",
               e.getMessage());
-          return 1 + judgeEach(nodes, failed);
+          return 1 + judgeEach(verifierId, nodes, failed);
         }
         throw e;
       } catch (KeylimeMalformedResponseException e) {
@@ -315,7 +322,7 @@ public final class RevocationWatch implements AutoCloseable {
         bulkRefused = true;
         LOG.warn("revocation watch: the verifier's bulk answer is too large for this plugin's heap; asking per node "
             + "for the nodes watched from now on", "watched", nodes.size(), "error", e.getMessage());
-        return 1 + judgeEach(nodes, failed);
+        return 1 + judgeEach(verifierId, nodes, failed);
       }
       List<AttestedNode> gone = new ArrayList<>();
       for (AttestedNode n : nodes) {
@@ -333,17 +340,18 @@ public final class RevocationWatch implements AutoCloseable {
           gone.add(n);
         }
       }
-      deleted(gone, nodes.size(), failed);
+      deleted(verifierId, gone, nodes.size(), failed);
       return 1;
     }
-    return judgeEach(nodes, failed);
+    return judgeEach(verifierId, nodes, failed);
   }
 
   /**
    * One request per node. A node the verifier does not answer for is missing data (no action), and
    * holds no other node back; only when it answers for none does the cycle count it unavailable.
    */
-  private int judgeEach(List<AttestedNode> nodes, Map<AttestedNode, String> failed) throws KeylimeException {
+  private int judgeEach(Optional<String> verifierId, List<AttestedNode> nodes, Map<AttestedNode, String> failed)
+      throws KeylimeException {
     int requests = 0;
     List<AttestedNode> gone = new ArrayList<>();
     KeylimeException unanswered = null;
@@ -375,7 +383,7 @@ public final class RevocationWatch implements AutoCloseable {
       LOG.warn("revocation watch: the verifier did not answer for some nodes; no action for those this cycle",
           "unanswered", unansweredCount, "asked", nodes.size(), "error", unanswered.getMessage());
     }
-    deleted(gone, nodes.size(), failed);
+    deleted(verifierId, gone, nodes.size(), failed);
     return requests;
   }
 
