@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.keylimeattestor.tpm.command.CreatePrimary;
 import io.github.keylimeattestor.tpm.structure.Templates;
+import io.github.keylimeattestor.tpm.testing.ForwardingTransport;
 import io.github.keylimeattestor.tpm.testing.Swtpm;
 import io.github.keylimeattestor.tpm.transport.SwtpmTransport;
 import io.github.keylimeattestor.tpm.transport.TpmTransport;
@@ -36,17 +37,16 @@ class FlushDisciplineTest {
   }
 
   /** Passes everything through, but adds a byte (and counts it in responseSize) to the first answer. */
-  private static final class OneByteLonger implements TpmTransport {
-    private final TpmTransport real;
+  private static final class OneByteLonger extends ForwardingTransport {
     private boolean done;
 
     OneByteLonger(TpmTransport real) {
-      this.real = real;
+      super(real);
     }
 
     @Override
     public byte[] transmit(byte[] command) throws IOException {
-      byte[] r = real.transmit(command);
+      byte[] r = super.transmit(command);
       if (done) {
         return r;
       }
@@ -55,33 +55,22 @@ class FlushDisciplineTest {
       ByteBuffer.wrap(longer, 2, 4).putInt(longer.length);
       return longer;
     }
-
-    @Override
-    public void close() throws IOException {
-      real.close();
-    }
   }
 
   /** Counts the FlushContext commands that pass. */
-  private static final class CountingFlushes implements TpmTransport {
-    private final TpmTransport real;
+  private static final class CountingFlushes extends ForwardingTransport {
     int flushes;
 
     CountingFlushes(TpmTransport real) {
-      this.real = real;
+      super(real);
     }
 
     @Override
     public byte[] transmit(byte[] command) throws IOException {
-      if (ByteBuffer.wrap(command, 6, 4).getInt() == CommandCode.FLUSH_CONTEXT) {
+      if (commandCode(command) == CommandCode.FLUSH_CONTEXT) {
         flushes++;
       }
-      return real.transmit(command);
-    }
-
-    @Override
-    public void close() throws IOException {
-      real.close();
+      return super.transmit(command);
     }
   }
 

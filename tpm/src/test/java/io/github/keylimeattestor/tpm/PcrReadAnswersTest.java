@@ -6,11 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import io.github.keylimeattestor.tpm.structure.PcrBlob;
 import io.github.keylimeattestor.tpm.structure.PcrSelection;
+import io.github.keylimeattestor.tpm.testing.ForwardingTransport;
 import io.github.keylimeattestor.tpm.testing.Swtpm;
 import io.github.keylimeattestor.tpm.transport.SwtpmTransport;
 import io.github.keylimeattestor.tpm.transport.TpmTransport;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -37,30 +37,24 @@ class PcrReadAnswersTest {
   }
 
   /** Answers every PCR_Read after the first with the first one's answer. */
-  private static final class FirstPcrReadAgain implements TpmTransport {
-    private final TpmTransport real;
+  private static final class FirstPcrReadAgain extends ForwardingTransport {
     private byte[] first;
 
     FirstPcrReadAgain(TpmTransport real) {
-      this.real = real;
+      super(real);
     }
 
     @Override
     public byte[] transmit(byte[] command) throws IOException {
-      boolean pcrRead = ByteBuffer.wrap(command, 6, 4).getInt() == CommandCode.PCR_READ;
+      boolean pcrRead = commandCode(command) == CommandCode.PCR_READ;
       if (pcrRead && first != null) {
         return first.clone();
       }
-      byte[] r = real.transmit(command);
+      byte[] r = super.transmit(command);
       if (pcrRead) {
         first = r.clone();
       }
       return r;
-    }
-
-    @Override
-    public void close() throws IOException {
-      real.close();
     }
   }
 
