@@ -139,4 +139,14 @@ if [ "${KEYLIME_ATTESTOR_CDS:-on}" = on ] && [ -e "$self.jsa" ]; then
   else echo "keylime-attestor: ignoring class-data archive $self.jsa: $why; remake it with: $self --train-cds" >&2
   fi
 fi
+# Under a go-plugin host (PLUGIN_PROTOCOL_VERSIONS) stdout is for the handshake line alone, but the JVM
+# writes some things to fd 1 whatever -Xlog says: a thread dump on SIGQUIT, the fatal-error banner.
+# So fd 1 becomes stderr, which SPIRE logs, and the handshake goes to fd 3, the host's stdout. Not when
+# stdout is a socket: the plugin reopens fd 3 through /proc, which a socket refuses.
+unset KEYLIME_ATTESTOR_HANDSHAKE_FD
+if [ -n "${PLUGIN_PROTOCOL_VERSIONS+set}" ] && [ -e /proc/self/fd/1 ] && [ ! -S /proc/self/fd/1 ]; then
+  KEYLIME_ATTESTOR_HANDSHAKE_FD=3
+  export KEYLIME_ATTESTOR_HANDSHAKE_FD
+  exec 3>&1 1>&2
+fi
 exec "$java" -Xlog:disable -Xlog:all=warning:stderr $tuning ${cds:+"$cds"} $KEYLIME_ATTESTOR_JAVA_OPTS --enable-native-access=ALL-UNNAMED -cp "$self" "$main" "$@"

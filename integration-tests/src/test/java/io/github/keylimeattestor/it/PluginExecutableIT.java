@@ -123,6 +123,41 @@ class PluginExecutableIT {
     }
   }
 
+  /** What the JVM itself writes to fd 1 (here a SIGQUIT thread dump) goes to stderr, SPIRE's log. */
+  @ParameterizedTest
+  @ValueSource(strings = {"keylime-attestor-agent", "keylime-attestor-server"})
+  void aThreadDumpGoesToStderrAndStdoutKeepsOnlyTheHandshake(String name) throws Exception {
+    Path stderr = Files.createTempFile("plugin-stderr", ".txt");
+    ProcessBuilder pb = new ProcessBuilder(executable(name).toString()).redirectError(stderr.toFile());
+    pb.environment().put("NodeAttestor", "NodeAttestor");
+    pb.environment().put("PLUGIN_PROTOCOL_VERSIONS", "1");
+    Process p = pb.start();
+    try {
+      BufferedReader stdout = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.US_ASCII));
+      assertThat(stdout.readLine()).matches(HANDSHAKE);
+      signal("QUIT", p);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      while (!Files.readString(stderr).contains("Full thread dump") && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      assertThat(Files.readString(stderr)).as("the JVM's thread dump on stderr").contains("Full thread dump");
+      assertThat(p.isAlive()).as("SIGQUIT does not stop the plugin").isTrue();
+      // SIGTERM by hand: Process.destroy() would also close our end of its stdout
+      signal("TERM", p);
+      assertThat(p.waitFor(10, TimeUnit.SECONDS)).isTrue();
+      assertThat(stdout.readLine()).as("nothing but the handshake on stdout").isNull();
+    } finally {
+      p.destroyForcibly();
+      Files.deleteIfExists(stderr);
+    }
+  }
+
+  private static void signal(String name, Process p) throws Exception {
+    Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(p.pid())).inheritIO().start();
+    assertThat(kill.waitFor(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(kill.exitValue()).isZero();
+  }
+
   @Test
   void spireServerValidateAcceptsAGoodConfigAndShowsThePluginsNoteForABadOne() throws Exception {
     Path exe = Path.of(System.getProperty("test.attestor"));

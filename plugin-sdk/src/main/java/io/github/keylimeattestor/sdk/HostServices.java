@@ -14,7 +14,9 @@ import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -27,6 +29,8 @@ public final class HostServices implements AutoCloseable {
   public static final String AGENT_STORE = "spire.hostservice.server.agentstore.v1.AgentStore";
   public static final String METRICS = "spire.hostservice.common.metrics.v1.Metrics";
   static final int HOST_SERVICE_PROVIDER_ID = 1;
+  /** go-plugin's own plugin side waits 5 s for the broker's address; so does the first lookup here. */
+  static final long FIRST_WAIT_MILLIS = 5_000;
 
   private static final Log LOG = Log.named("hostservices");
 
@@ -34,8 +38,16 @@ public final class HostServices implements AutoCloseable {
   private final List<String> offered;
   private final Transport transport;
   private ManagedChannel channel;
+  private final long firstWaitMillis;
+  private boolean waited;
+  private boolean unusable;
 
   HostServices(CompletableFuture<ConnInfo> provider, List<String> offered, Transport transport) {
+    this(provider, offered, transport, FIRST_WAIT_MILLIS);
+  }
+
+  HostServices(CompletableFuture<ConnInfo> provider, List<String> offered, Transport transport, long firstWaitMillis) {
+    this.firstWaitMillis = firstWaitMillis;
     this.provider = provider;
     this.offered = List.copyOf(offered);
     this.transport = transport;
@@ -81,25 +93,40 @@ public final class HostServices implements AutoCloseable {
     if (!offered.contains(service)) {
       return Optional.empty();
     }
-    if (channel == null) {
-      ConnInfo info;
-      try {
-        // go-plugin's own plugin side waits 5 s for the broker's ConnInfo; so do we.
-        info = provider.get(5, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return Optional.empty();
-      } catch (ExecutionException | TimeoutException e) {
-        LOG.warn("host services unreachable: SPIRE sent no broker address", "service", service);
-        return Optional.empty();
+    if (channel == null && !unusable) {
+      ConnInfo info = brokerAddress(service);
+      if (info != null && !"unix".equals(info.getNetwork())) {
+        LOG.warn("host services offered on an unsupported network; they stay off", "network", info.getNetwork());
+        unusable = true;
+      } else if (info != null) {
+        channel = transport.dial(info.getAddress());
       }
-      if (!"unix".equals(info.getNetwork())) {
-        LOG.warn("host services offered on an unsupported network", "network", info.getNetwork());
-        return Optional.empty();
-      }
-      channel = transport.dial(info.getAddress());
     }
-    return Optional.of(channel);
+    return Optional.ofNullable(channel);
+  }
+
+  /**
+   * The host-service address the broker sent, or null. Only the first lookup waits for it: the host sends it before Init, so a later lookup, made on an
+   * attestation's clock, would only wait in vain; an address that comes late is still taken.
+   */
+  private ConnInfo brokerAddress(String service) {
+    try {
+      return waited ? provider.getNow(null) : provider.get(firstWaitMillis, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return null;
+    } catch (ExecutionException | CompletionException | CancellationException e) {
+      LOG.warn("host services unreachable: SPIRE's broker stream ended before it sent their address; they stay off until the plugin restarts",
+          "service", service);
+      unusable = true;
+      return null;
+    } catch (TimeoutException e) {
+      LOG.warn("host services unreachable: SPIRE sent no broker address in time; later lookups do not wait for it",
+          "service", service, "waited_ms", firstWaitMillis);
+      return null;
+    } finally {
+      waited = true;
+    }
   }
 
   @Override

@@ -105,6 +105,8 @@ public final class PluginMain {
   private volatile Server server;
   private volatile HostServices hostServices;
 
+  static final String HANDSHAKE_FD = "KEYLIME_ATTESTOR_HANDSHAKE_FD";
+
   PluginMain(Plugin plugin) {
     this.plugin = plugin;
   }
@@ -128,7 +130,7 @@ public final class PluginMain {
    * in another plugin block, a KeyManager. {@code --train-cds} trains every one of them.
    */
   public static void serve(String[] args, Plugin... plugins) {
-    PrintStream handshakeOut = new PrintStream(new FileOutputStream(FileDescriptor.out), false, StandardCharsets.US_ASCII);
+    PrintStream handshakeOut = handshakeStream(System.getenv());
     System.setOut(System.err);
     // anything that escapes a thread (an Error on a gRPC thread) is logged as hclog, not as the JVM's
     // plain-text stack trace, which go-plugin files at DEBUG line by line
@@ -170,6 +172,32 @@ public final class PluginMain {
       System.exit(1);
     }
     System.exit(0);
+  }
+
+  /**
+   * Where the handshake line goes: stdout, or the descriptor the launcher names in
+   * {@code KEYLIME_ATTESTOR_HANDSHAKE_FD} when it has pointed fd 1 at stderr, so that what the JVM
+   * writes to fd 1 on its own (thread dumps on SIGQUIT, the fatal-error banner) reaches SPIRE's log
+   * instead of go-plugin's stdout. Exits 1 if that descriptor cannot be opened.
+   */
+  static PrintStream handshakeStream(Map<String, String> env) {
+    String fd = env.get(HANDSHAKE_FD);
+    if (fd == null) {
+      return new PrintStream(new FileOutputStream(FileDescriptor.out), false, StandardCharsets.US_ASCII);
+    }
+    try {
+      if (!fd.matches("[0-9]{1,4}")) {
+        throw new IOException("not a file descriptor number");
+      }
+      // append: a regular file given as stdout is not truncated by this second open
+      return new PrintStream(new FileOutputStream("/proc/self/fd/" + fd, true), false, StandardCharsets.US_ASCII);
+    } catch (IOException e) {
+      System.err.print("keylime-attestor: cannot write the go-plugin handshake to " + HANDSHAKE_FD + "=" + fd + " ("
+          + e.getMessage() + "); it is the launcher's to set: start the plugin through its executable, or unset it\n");
+      System.err.flush();
+      System.exit(1);
+      throw new AssertionError(e);
+    }
   }
 
   /** The first {@code n} frames of {@code e}'s stack, for one log line (a StackOverflowError has a thousand). */

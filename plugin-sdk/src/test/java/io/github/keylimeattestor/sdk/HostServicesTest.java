@@ -11,7 +11,15 @@ import io.grpc.Server;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.StreamObserver;
+import io.github.keylimeattestor.proto.goplugin.ConnInfo;
+import io.github.keylimeattestor.sdk.internal.BrokerService;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
@@ -46,6 +54,50 @@ class HostServicesTest {
     } finally {
       channel.shutdownNow();
       host.shutdownNow();
+    }
+  }
+
+  @Test
+  void afterTheFirstLookupFoundNoAddressLaterOnesDoNotWaitButTakeOneThatCameLate() throws Exception {
+    AtomicInteger waits = new AtomicInteger();
+    // an address that does not come in time: each timed wait counts, then times out at once
+    CompletableFuture<ConnInfo> address = new CompletableFuture<>() {
+      @Override
+      public ConnInfo get(long timeout, TimeUnit unit) throws TimeoutException {
+        waits.incrementAndGet();
+        throw new TimeoutException();
+      }
+    };
+    try (Transport transport = new Transport();
+        HostServices hs = new HostServices(address, List.of(HostServices.METRICS), transport, 5_000)) {
+      assertThat(hs.agentStore()).as("not offered: no lookup").isEmpty();
+      assertThat(waits).hasValue(0);
+      assertThat(hs.metrics()).isEmpty();
+      assertThat(hs.metrics()).isEmpty();
+      assertThat(hs.metrics()).isEmpty();
+      assertThat(waits).as("only the first lookup waits").hasValue(1);
+      address.complete(ConnInfo.newBuilder().setServiceId(1).setNetwork("unix").setAddress("/nonexistent/host.sock").build());
+      assertThat(hs.metrics()).as("an address that came late").isPresent();
+      assertThat(waits).hasValue(1);
+    }
+  }
+
+  @Test
+  void aBrokerStreamThatEndsBeforeTheAddressTurnsHostServicesOffWithoutWaiting() throws Exception {
+    BrokerService broker = new BrokerService(HostServices.HOST_SERVICE_PROVIDER_ID);
+    StreamObserver<ConnInfo> stream = broker.startStream(Observers.ignoring());
+    stream.onNext(ConnInfo.newBuilder().setServiceId(7).setNetwork("unix").setAddress("/other").build());
+    stream.onError(new io.grpc.StatusRuntimeException(io.grpc.Status.CANCELLED));
+    try (Transport transport = new Transport();
+        HostServices hs = new HostServices(broker.connInfo(), List.of(HostServices.METRICS), transport, 600_000)) {
+      ExecutorService one = Executors.newSingleThreadExecutor();
+      try {
+        // with a 10-minute first wait, an answer within 10 s means the lookup did not wait for an address
+        assertThat(one.submit(hs::metrics).get(10, TimeUnit.SECONDS)).isEmpty();
+        assertThat(one.submit(hs::metrics).get(10, TimeUnit.SECONDS)).isEmpty();
+      } finally {
+        one.shutdownNow();
+      }
     }
   }
 

@@ -21,7 +21,10 @@ public final class BrokerService extends GRPCBrokerGrpc.GRPCBrokerImplBase {
     this.wantedId = wantedId;
   }
 
-  /** Completes when the host announces the service {@code wantedId}; kept for the process life. */
+  /**
+   * Completes when the host announces the service {@code wantedId}, or exceptionally if the stream
+   * ends before that; kept for the process life.
+   */
   public CompletableFuture<ConnInfo> connInfo() {
     return wanted;
   }
@@ -40,11 +43,14 @@ public final class BrokerService extends GRPCBrokerGrpc.GRPCBrokerImplBase {
 
       @Override
       public void onError(Throwable t) {
-        // The host cancels the stream when it unloads the plugin; nothing to do.
+        // The host cancels the stream when it unloads the plugin. Before it sent the address, no
+        // address will come: host-service lookups then stop at once instead of waiting for it.
+        wanted.completeExceptionally(new IllegalStateException("broker stream ended: " + t));
       }
 
       @Override
       public void onCompleted() {
+        wanted.completeExceptionally(new IllegalStateException("broker stream ended"));
         responses.onCompleted();
       }
     };
