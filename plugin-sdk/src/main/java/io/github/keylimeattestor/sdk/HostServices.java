@@ -106,8 +106,9 @@ public final class HostServices implements AutoCloseable {
   }
 
   /**
-   * The host-service address the broker sent, or null. Only the first lookup waits for it: the host sends it before Init, so a later lookup, made on an
-   * attestation's clock, would only wait in vain; an address that comes late is still taken.
+   * The host-service address the broker sent, or null. Only the first lookup waits for it: the host
+   * sends it before Init, so a later lookup, made on an attestation's clock, would only wait in vain;
+   * an address that comes late is still taken.
    */
   private ConnInfo brokerAddress(String service) {
     try {

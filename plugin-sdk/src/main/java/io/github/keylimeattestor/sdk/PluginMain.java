@@ -186,7 +186,7 @@ public final class PluginMain {
       return new PrintStream(new FileOutputStream(FileDescriptor.out), false, StandardCharsets.US_ASCII);
     }
     try {
-      if (!fd.matches("[0-9]{1,4}")) {
+      if (fd.isEmpty() || fd.length() > 4 || !fd.chars().allMatch(c -> c >= '0' && c <= '9')) {
         throw new IOException("not a file descriptor number");
       }
       // append: a regular file given as stdout is not truncated by this second open
