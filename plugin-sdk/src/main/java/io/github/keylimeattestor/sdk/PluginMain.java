@@ -186,7 +186,11 @@ public final class PluginMain {
       return new PrintStream(new FileOutputStream(FileDescriptor.out), false, StandardCharsets.US_ASCII);
     }
     try {
-      if (fd.isEmpty() || fd.length() > 4 || !fd.chars().allMatch(c -> c >= '0' && c <= '9')) {
+      boolean number = !fd.isEmpty() && fd.length() <= 4;
+      for (int i = 0; i < fd.length(); i++) {
+        number &= fd.charAt(i) >= '0' && fd.charAt(i) <= '9';
+      }
+      if (!number) {
         throw new IOException("not a file descriptor number");
       }
       // append: a regular file given as stdout is not truncated by this second open
