@@ -3,8 +3,8 @@
 # SPIRE's plugin_checksum covers everything that runs. Needs a Java 17 or newer runtime.
 #   KEYLIME_ATTESTOR_JAVA        java binary (default: $JAVA_HOME/bin/java, else java on PATH)
 #   KEYLIME_ATTESTOR_TUNING      JVM start-up flags (default below; set it empty to measure without)
-#   KEYLIME_ATTESTOR_JAVA_OPTS   extra JVM options, appended last (output to stderr or a file:
-#                                -Xlog:gc:stderr, not -verbose:gc; stdout is the handshake's)
+#   KEYLIME_ATTESTOR_JAVA_OPTS   extra JVM options, appended last (under SPIRE what they print on
+#                                stdout goes to stderr: the handshake has a descriptor of its own)
 #   KEYLIME_ATTESTOR_CDS=off     ignore the class-data archive
 #   MALLOC_ARENA_MAX             glibc malloc arenas (default 2 here)
 # A class-data archive "<this file>.jsa" is used when it exists, is owned by root or by the user running
