@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.NoSuchFileException;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -28,22 +29,64 @@ final class TpmAccess {
   }
 
   private final ReentrantLock lock = new ReentrantLock(true);
+  private final long lockWaitMillis;
+  // What the lock's holder is doing, for the message of those that time out behind it.
+  private volatile Holder holder;
+
+  record Holder(String what, String tpm, Duration timeout, long sinceNanos) {}
+
+  TpmAccess() {
+    this(TimeUnit.SECONDS.toMillis(LOCK_WAIT_SECONDS));
+  }
+
+  /** For tests, which cannot wait a minute. */
+  TpmAccess(long lockWaitMillis) {
+    this.lockWaitMillis = lockWaitMillis;
+  }
 
   <T> T use(TpmSettings config, String what, Work<T> work) throws AttestationFailure {
     try {
-      if (!lock.tryLock(LOCK_WAIT_SECONDS, TimeUnit.SECONDS)) {
-        throw AttestationFailure.unavailable("the TPM is busy with another attestation of this plugin for more than "
-            + LOCK_WAIT_SECONDS + "s (while " + what + ")", null);
+      if (!lock.tryLock(lockWaitMillis, TimeUnit.MILLISECONDS)) {
+        throw busy(what, holder, lockWaitMillis);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw AttestationFailure.unavailable("interrupted while waiting for the TPM", e);
     }
+    holder = new Holder(what, config.tpmDescription(), config.timeout(), System.nanoTime());
     try {
       return retrying(config, what, work);
     } finally {
+      holder = null;
       lock.unlock();
     }
+  }
+
+  /**
+   * No read of the TPM device has a timeout of its own (the kernel bounds a command by the TPM's
+   * durations, a character device served by a user-space TPM may not): a use that never returns
+   * keeps the lock, and every later one fails here, naming what is stuck, instead of queuing for ever.
+   */
+  private static AttestationFailure busy(String what, Holder h, long waitedMillis) {
+    String waited = words(Duration.ofMillis(waitedMillis));
+    if (h == null) {
+      return AttestationFailure.unavailable("the TPM is busy with another request of this plugin for more than "
+          + waited + " (while " + what + ")", null);
+    }
+    Duration held = Duration.ofNanos(System.nanoTime() - h.sinceNanos());
+    String holding = "this plugin has been " + h.what() + " on " + h.tpm() + " for " + words(held);
+    if (held.compareTo(h.timeout()) <= 0) {
+      return AttestationFailure.unavailable("the TPM is busy for more than " + waited + " (while " + what + "): "
+          + holding + ", within its timeout of " + words(h.timeout()), null);
+    }
+    return AttestationFailure.unavailable("the TPM is busy for more than " + waited + " (while " + what + "): "
+        + holding + ", past its timeout of " + words(h.timeout()) + ", waiting for one TPM command to answer. "
+        + "The TPM or its resource manager has stopped answering: check it with tpm2-tools over the same TCTI "
+        + "(e.g. tpm2_getcap properties-fixed) and restart spire-agent once it answers", null);
+  }
+
+  private static String words(Duration d) {
+    return d.compareTo(Duration.ofSeconds(10)) < 0 ? d.toMillis() + "ms" : d.toSeconds() + "s";
   }
 
   /**
