@@ -323,8 +323,10 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     long t = System.nanoTime();
     IdentityVerification v;
     try {
+      // The signature's hash, which Keylime also hashes the PCR values with (as the TPM made pcrDigest);
+      // verifyNode has checked it is the registrar's AK's. Not the PCR bank, which may differ.
       v = ctx.keylime().verifyIdentity(id, att.getTpmSignedAttestation(), nonce.text(),
-          WireFormat.hashAlgName(ctx.config().pcrPolicy().hashAlg()));
+          WireFormat.hashAlgName(payload.hashAlg()));
     } catch (KeylimeException e) {
       throw KeylimeErrors.toStatus("verifier", id, e);
     } finally {

@@ -203,6 +203,12 @@ class AttestStreamTest {
   /** As above, the node's answer changed by {@code tamper} before it is sent. */
   static Recorder attest(AttestStream.Context ctx, AttestRequest payload, Runnable beforeAnswer, Recorder out,
       java.util.function.UnaryOperator<SovereignAttestation> tamper) throws Exception {
+    return attest(ctx, payload, beforeAnswer, out, tamper, ak);
+  }
+
+  /** As above, quoting and certifying with {@code signer} instead of the registered AK. */
+  static Recorder attest(AttestStream.Context ctx, AttestRequest payload, Runnable beforeAnswer, Recorder out,
+      java.util.function.UnaryOperator<SovereignAttestation> tamper, KeyBlob signer) throws Exception {
     AttestStream s = new AttestStream(ctx, out);
     out.stream = s;
     s.onNext(payload);
@@ -210,7 +216,7 @@ class AttestStreamTest {
       return out;
     }
     WireFormat.Challenge c = WireFormat.decodeChallenge(out.messages.get(0).getChallenge().toByteArray());
-    KeylimeTpm.Evidence e = tpm.quoteAndCertify(ak, c.nonce().quoteQualifyingData(), c.selection(), appKey,
+    KeylimeTpm.Evidence e = tpm.quoteAndCertify(signer, c.nonce().quoteQualifyingData(), c.selection(), appKey,
         AppKeyBinding.certifyQualifyingData(c.nonce()));
     SovereignAttestation att = SovereignAttestation.newBuilder().setTpmSignedAttestation(e.quote().encode())
         .setAppKeyPublic(ByteString.copyFrom(appKey.publicArea().marshalTpm2b())).setChallengeNonce(c.nonce().text())
@@ -320,6 +326,38 @@ class AttestStreamTest {
     Recorder out = attest(context(keylime, Clock.systemUTC()), () -> {});
     assertThat(out.error.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
     assertThat(out.error.getDescription()).contains("does not accept the quote").contains("nonce");
+  }
+
+  /**
+   * Keylime's verify/identity checks the signature's hash against hash_alg and hashes the PCR values
+   * with it, as the TPM made pcrDigest: the AK's signing hash, whatever PCR bank the policy quotes.
+   */
+  @Test
+  void theSecondOpinionIsAskedWithTheAksSigningHashNotThePcrBank() throws Exception {
+    KeyBlob ak384 = new KeylimeAgentTpm(tpm).createAk(Templates.akRsa(Alg.SHA384));
+    RegistrarAgent with384 = new RegistrarAgent(UUID, registered.ek(), Optional.empty(),
+        TpmPublicArea.fromTpm2b(ak384.publicArea().marshalTpm2b()), Optional.empty(), false, Optional.empty(),
+        Optional.empty(), 1);
+    List<String> asked = new ArrayList<>();
+    Answers keylime = new Answers() {
+      @Override
+      public RegistrarAgent registrarAgent(String agentId) {
+        return with384;
+      }
+
+      @Override
+      public IdentityVerification verifyIdentity(String agentId, String quote, String nonce, String hashAlg) {
+        asked.add(hashAlg);
+        return identity;
+      }
+    };
+    AttestRequest sha384 = AttestRequest.newBuilder().setPayload(ByteString.copyFrom(
+        WireFormat.encodePayload(new KeylimeAgentId(UUID), appKey.publicArea(), "sha384"))).build();
+    Recorder out = attest(context(keylime, Clock.systemUTC()), sha384, () -> {}, new Recorder(),
+        java.util.function.UnaryOperator.identity(), ak384);
+    assertThat(out.error).isNull();
+    assertThat(out.completed).isTrue();
+    assertThat(asked).containsExactly("sha384"); // pcr_policy.bank is sha256 here
   }
 
   @Test
@@ -455,11 +493,11 @@ class AttestStreamTest {
   }
 
   @Test
-  void aPayloadNamingAnotherHashThanTheRegistrarsAkIsInvalidArgument() throws Exception {
+  void aPayloadNamingAnotherHashThanTheRegistrarsAkIsPermissionDenied() throws Exception {
     AttestRequest sha384 = AttestRequest.newBuilder().setPayload(ByteString.copyFrom(
         WireFormat.encodePayload(new KeylimeAgentId(UUID), appKey.publicArea(), "sha384"))).build();
     Recorder out = attest(context(new Answers(), Clock.systemUTC()), sha384, () -> {});
-    assertThat(out.error.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(out.error.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
     assertThat(out.error.getDescription()).contains("signs with sha384 (ak_hash_alg in its agent_data.json)")
         .contains("RSASSA-SHA256").contains("agent_data_path");
     assertThat(out.messages).hasSize(1); // the challenge only: no agent attributes

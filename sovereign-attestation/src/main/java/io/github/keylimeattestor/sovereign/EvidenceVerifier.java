@@ -147,12 +147,12 @@ public final class EvidenceVerifier {
   /**
    * The payload's hash algorithm is the agent's claim (agent_data.json's {@code ak_hash_alg}) of the
    * hash its AK signs with; the registrar's AK decides, and a different claim means agent_data_path
-   * names another AK than the one Keylime registered for this agent.
+   * names another AK than the one Keylime registered for this agent: a wrong key, refused as such.
    */
   private static void checkPayloadHash(WireFormat.Payload payload, TpmVerifier akKey) throws EvidenceException {
     int signs = akKey.scheme().hashAlg();
     if (payload.hashAlg() != signs) {
-      throw EvidenceException.malformed("hash_alg", "the payload says agent " + payload.agentId() + "'s AK signs with "
+      throw EvidenceException.rejected("hash_alg", "the payload says agent " + payload.agentId() + "'s AK signs with "
           + WireFormat.hashAlgName(payload.hashAlg()) + " (ak_hash_alg in its agent_data.json) but the registrar's AK "
           + "for it signs with " + akKey.scheme() + ": agent_data_path must be the file of the Keylime agent "
           + "registered under this UUID");

@@ -302,13 +302,13 @@ class EvidenceVerifierTest {
   }
 
   @Test
-  void aPayloadNamingAnotherHashThanTheRegistrarsAkIsInvalidArgument() throws Exception {
+  void aPayloadNamingAnotherHashThanTheRegistrarsAkIsRejected() throws Exception {
     Nonce n = Nonce.mint(RANDOM);
     SovereignAttestation e = evidence(ak, appKey, n, n);
     assertThatThrownBy(() -> new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(appKey, "sha384"), e,
         ak.publicArea())).isInstanceOfSatisfying(EvidenceException.class, x -> {
           assertThat(x.check()).isEqualTo("hash_alg");
-          assertThat(x.kind()).isEqualTo(EvidenceException.Kind.MALFORMED);
+          assertThat(x.kind()).isEqualTo(EvidenceException.Kind.REJECTED);
           assertThat(x.getMessage()).contains("signs with sha384 (ak_hash_alg in its agent_data.json)")
               .contains("registrar's AK for it signs with RSASSA-SHA256").contains("agent_data_path");
         });
