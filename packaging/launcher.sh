@@ -24,6 +24,8 @@
 # manifest's Enable-Native-Access says for -jar.
 main=@PLUGIN_MAIN_CLASS@
 unset CDPATH
+# Set below for a plugin served under a go-plugin host only, never taken from the caller's environment.
+unset KEYLIME_ATTESTOR_HANDSHAKE_FD
 case $0 in
   */*) self=$0 ;;
   *) if [ -f "$0" ]; then self=./$0; else self=$(command -v -- "$0") || self=$0; fi ;;
@@ -141,12 +143,19 @@ if [ "${KEYLIME_ATTESTOR_CDS:-on}" = on ] && [ -e "$self.jsa" ]; then
 fi
 # Under a go-plugin host (PLUGIN_PROTOCOL_VERSIONS) stdout is for the handshake line alone, but the JVM
 # writes some things to fd 1 whatever -Xlog says: a thread dump on SIGQUIT, the fatal-error banner.
-# So fd 1 becomes stderr, which SPIRE logs, and the handshake goes to fd 3, the host's stdout. Not when
-# stdout is a socket: the plugin reopens fd 3 through /proc, which a socket refuses.
-unset KEYLIME_ATTESTOR_HANDSHAKE_FD
-if [ -n "${PLUGIN_PROTOCOL_VERSIONS+set}" ] && [ -e /proc/self/fd/1 ] && [ ! -S /proc/self/fd/1 ]; then
-  KEYLIME_ATTESTOR_HANDSHAKE_FD=3
-  export KEYLIME_ATTESTOR_HANDSHAKE_FD
-  exec 3>&1 1>&2
+# So fd 1 becomes stderr, which SPIRE logs, and the handshake goes to fd 3, the host's stdout. The
+# plugin reopens fd 3 through /proc, which the kernel checks as a new open: not for a socket (refused),
+# nor for a pipe this user may not open (a wrapper in plugin_cmd that dropped privileges gets the
+# host's pipe, 0600 and root's), nor without a stderr to point fd 1 at. Then stdout stays as it was,
+# and HotSpot's own output (thread dumps; not the fatal-error banner) is sent to stderr by a flag.
+vmout=
+if [ -n "${PLUGIN_PROTOCOL_VERSIONS+set}" ]; then
+  if [ -e /proc/self/fd/1 ] && [ ! -S /proc/self/fd/1 ] && [ -w /proc/self/fd/1 ] && [ -e /proc/self/fd/2 ]; then
+    KEYLIME_ATTESTOR_HANDSHAKE_FD=3
+    export KEYLIME_ATTESTOR_HANDSHAKE_FD
+    exec 3>&1 1>&2
+  else
+    vmout=-XX:+DisplayVMOutputToStderr
+  fi
 fi
-exec "$java" -Xlog:disable -Xlog:all=warning:stderr $tuning ${cds:+"$cds"} $KEYLIME_ATTESTOR_JAVA_OPTS --enable-native-access=ALL-UNNAMED -cp "$self" "$main" "$@"
+exec "$java" -Xlog:disable -Xlog:all=warning:stderr $tuning ${cds:+"$cds"} ${vmout:+"$vmout"} $KEYLIME_ATTESTOR_JAVA_OPTS --enable-native-access=ALL-UNNAMED -cp "$self" "$main" "$@"

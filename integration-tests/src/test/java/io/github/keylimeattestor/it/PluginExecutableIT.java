@@ -152,6 +152,42 @@ class PluginExecutableIT {
     }
   }
 
+  /**
+   * A plugin_cmd wrapper that drops privileges (setpriv, runuser) hands the plugin the host's stdout
+   * pipe, which the new user may write but not open again: the launcher sees that and keeps stdout as
+   * it is, the handshake still goes out, and HotSpot's thread dump still goes to stderr. Needs root, to
+   * become nobody; CI runs as root.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"keylime-attestor-agent", "keylime-attestor-server"})
+  void aWrapperThatDropsPrivilegesStillGetsTheHandshakeAndTheDumpOnStderr(String name) throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue("root".equals(System.getProperty("user.name")),
+        "becoming another user needs root");
+    Path stderr = Files.createTempFile("plugin-stderr", ".txt");
+    ProcessBuilder pb = new ProcessBuilder("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+        executable(name).toString()).redirectError(stderr.toFile());
+    pb.environment().put("NodeAttestor", "NodeAttestor");
+    pb.environment().put("PLUGIN_PROTOCOL_VERSIONS", "1");
+    pb.environment().put("KEYLIME_ATTESTOR_HANDSHAKE_FD", "1"); // the caller's: the launcher ignores it
+    Process p = pb.start();
+    try {
+      BufferedReader stdout = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.US_ASCII));
+      assertThat(stdout.readLine()).as("handshake; stderr: %s", stderr).matches(HANDSHAKE);
+      signal("QUIT", p);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      while (!Files.readString(stderr).contains("Full thread dump") && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      assertThat(Files.readString(stderr)).as("the JVM's thread dump on stderr").contains("Full thread dump");
+      signal("TERM", p);
+      assertThat(p.waitFor(10, TimeUnit.SECONDS)).isTrue();
+      assertThat(stdout.readLine()).as("nothing but the handshake on stdout").isNull();
+    } finally {
+      p.destroyForcibly();
+      Files.deleteIfExists(stderr);
+    }
+  }
+
   private static void signal(String name, Process p) throws Exception {
     Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(p.pid())).inheritIO().start();
     assertThat(kill.waitFor(10, TimeUnit.SECONDS)).isTrue();

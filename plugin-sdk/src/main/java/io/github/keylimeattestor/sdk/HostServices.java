@@ -39,8 +39,10 @@ public final class HostServices implements AutoCloseable {
   private final Transport transport;
   private ManagedChannel channel;
   private final long firstWaitMillis;
+  // guarded by this
   private boolean waited;
   private boolean unusable;
+  private boolean closed;
 
   HostServices(CompletableFuture<ConnInfo> provider, List<String> offered, Transport transport) {
     this(provider, offered, transport, FIRST_WAIT_MILLIS);
@@ -89,49 +91,61 @@ public final class HostServices implements AutoCloseable {
     return channelFor(AGENT_STORE).map(AgentStoreGrpc::newBlockingStub);
   }
 
-  private synchronized Optional<ManagedChannel> channelFor(String service) {
+  private Optional<ManagedChannel> channelFor(String service) {
     if (!offered.contains(service)) {
       return Optional.empty();
     }
-    if (channel == null && !unusable) {
-      ConnInfo info = brokerAddress(service);
-      if (info != null && !"unix".equals(info.getNetwork())) {
-        LOG.warn("host services offered on an unsupported network; they stay off", "network", info.getNetwork());
-        unusable = true;
-      } else if (info != null) {
-        channel = transport.dial(info.getAddress());
+    boolean first;
+    synchronized (this) {
+      if (channel != null || unusable || closed) {
+        return Optional.ofNullable(channel);
       }
+      first = !waited;
+      waited = true;
     }
-    return Optional.ofNullable(channel);
+    // Outside the lock: a Shutdown (close) during the first wait does not wait for it.
+    ConnInfo info = brokerAddress(service, first);
+    synchronized (this) {
+      if (channel == null && !unusable && !closed && info != null) {
+        if (!"unix".equals(info.getNetwork())) {
+          LOG.warn("host services offered on an unsupported network; they stay off", "network", info.getNetwork());
+          unusable = true;
+        } else {
+          channel = transport.dial(info.getAddress());
+        }
+      }
+      return Optional.ofNullable(channel);
+    }
   }
 
   /**
    * The host-service address the broker sent, or null. Only the first lookup waits for it: the host
-   * sends it before Init, so a later lookup, made on an attestation's clock, would only wait in vain;
-   * an address that comes late is still taken.
+   * sends it before Init, so a later lookup would only wait in vain; an address that comes late is
+   * still taken by a later lookup (the plugins look up their stubs once, in Init).
    */
-  private ConnInfo brokerAddress(String service) {
+  private ConnInfo brokerAddress(String service, boolean first) {
     try {
-      return waited ? provider.getNow(null) : provider.get(firstWaitMillis, TimeUnit.MILLISECONDS);
+      return first ? provider.get(firstWaitMillis, TimeUnit.MILLISECONDS) : provider.getNow(null);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return null;
     } catch (ExecutionException | CompletionException | CancellationException e) {
       LOG.warn("host services unreachable: SPIRE's broker stream ended before it sent their address; they stay off until the plugin restarts",
           "service", service);
-      unusable = true;
+      synchronized (this) {
+        unusable = true;
+      }
       return null;
     } catch (TimeoutException e) {
       LOG.warn("host services unreachable: SPIRE sent no broker address in time; later lookups do not wait for it",
           "service", service, "waited_ms", firstWaitMillis);
       return null;
-    } finally {
-      waited = true;
     }
   }
 
   @Override
   public synchronized void close() {
+    closed = true;
     if (channel != null) {
       channel.shutdownNow();
     }

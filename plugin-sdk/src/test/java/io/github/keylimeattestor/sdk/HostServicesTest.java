@@ -14,6 +14,7 @@ import io.grpc.stub.StreamObserver;
 import io.github.keylimeattestor.proto.goplugin.ConnInfo;
 import io.github.keylimeattestor.sdk.internal.BrokerService;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -98,6 +99,32 @@ class HostServicesTest {
       } finally {
         one.shutdownNow();
       }
+    }
+  }
+
+  /** SPIRE's Shutdown (close) while Init waits for the broker's address: close does not wait for it. */
+  @Test
+  void closeDuringTheFirstWaitDoesNotWaitAndALateAddressDialsNothing() throws Exception {
+    java.util.concurrent.CountDownLatch waiting = new java.util.concurrent.CountDownLatch(1);
+    CompletableFuture<ConnInfo> address = new CompletableFuture<>() {
+      @Override
+      public ConnInfo get(long timeout, TimeUnit unit)
+          throws InterruptedException, java.util.concurrent.ExecutionException, TimeoutException {
+        waiting.countDown();
+        return super.get(timeout, unit);
+      }
+    };
+    ExecutorService one = Executors.newSingleThreadExecutor();
+    try (Transport transport = new Transport()) {
+      HostServices hs = new HostServices(address, List.of(HostServices.METRICS), transport, 600_000);
+      java.util.concurrent.Future<Optional<MetricsGrpc.MetricsStub>> lookup = one.submit(hs::metrics);
+      assertThat(waiting.await(10, TimeUnit.SECONDS)).as("the first lookup waits").isTrue();
+      // would time out if the 10-minute wait held the lock close takes
+      CompletableFuture.runAsync(hs::close).get(10, TimeUnit.SECONDS);
+      address.complete(ConnInfo.newBuilder().setServiceId(1).setNetwork("unix").setAddress("/nonexistent/h.sock").build());
+      assertThat(lookup.get(10, TimeUnit.SECONDS)).as("closed: no channel dialled").isEmpty();
+    } finally {
+      one.shutdownNow();
     }
   }
 

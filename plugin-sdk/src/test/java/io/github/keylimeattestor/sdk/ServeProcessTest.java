@@ -16,8 +16,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -115,13 +118,48 @@ class ServeProcessTest {
     }
   }
 
+  /** The launcher's descriptor for the handshake, reopened through /proc: here fd 1, the test's pipe. */
+  @Test
+  void theHandshakeGoesToTheDescriptorTheLauncherNames(@TempDir Path dir) throws Exception {
+    Process p = start(dir, "unservable", Map.of(PluginMain.HANDSHAKE_FD, "1"));
+    try {
+      assertThat(readLine(p.getInputStream())).startsWith("1|1|unix|").endsWith("|grpc|");
+      assertThat(p.waitFor(20, TimeUnit.SECONDS)).as("exited").isTrue();
+      assertThat(p.getInputStream().readAllBytes()).as("stdout after the handshake line").isEmpty();
+    } finally {
+      p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+
+  /** Not a number, or a descriptor that is not open: no handshake, exit 1, and stderr says whose it is to set. */
+  @ParameterizedTest
+  @ValueSource(strings = {"x1", "12345", "-1", "", "77"})
+  void aBadHandshakeDescriptorExitsOneWithoutAHandshake(String fd, @TempDir Path dir) throws Exception {
+    Process p = start(dir, "unservable", Map.of(PluginMain.HANDSHAKE_FD, fd));
+    try {
+      assertThat(p.waitFor(20, TimeUnit.SECONDS)).as("exited").isTrue();
+      assertThat(p.exitValue()).isEqualTo(1);
+      assertThat(p.getInputStream().readAllBytes()).as("stdout").isEmpty();
+      assertThat(Files.readString(dir.resolve("stderr"))).contains("cannot write the go-plugin handshake to "
+          + PluginMain.HANDSHAKE_FD + "=" + fd + " (").contains("start the plugin through its executable");
+    } finally {
+      p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+
   private static Process start(Path dir, String mode) throws IOException {
+    return start(dir, mode, Map.of());
+  }
+
+  private static Process start(Path dir, String mode, Map<String, String> env) throws IOException {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     ProcessBuilder pb = new ProcessBuilder(java, "-Xmx64m", "-cp", System.getProperty("java.class.path"),
         Main.class.getName(), mode).redirectError(dir.resolve("stderr").toFile());
     pb.environment().put(PluginMain.COOKIE_KEY, PluginMain.COOKIE_VALUE);
     pb.environment().put("PLUGIN_PROTOCOL_VERSIONS", "1");
     pb.environment().put("PLUGIN_UNIX_SOCKET_DIR", dir.toString());
+    pb.environment().remove(PluginMain.HANDSHAKE_FD);
+    pb.environment().putAll(env);
     return pb.start();
   }
 
