@@ -211,7 +211,7 @@ final class HttpTransport {
       }
       if (TlsDiagnosis.firstOf(e, TimeoutException.class) != null) {
         throw new KeylimeUnavailableException(
-            component + " at " + uri + " did not answer within " + timeout, uri, true, e);
+            component + " at " + uri + " did not answer within " + TlsDiagnosis.words(timeout), uri, true, e);
       }
       throw diagnosis.classify(e, uri, started);
     }

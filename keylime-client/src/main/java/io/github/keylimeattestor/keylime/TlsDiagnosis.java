@@ -74,13 +74,13 @@ final class TlsDiagnosis {
     for (Throwable c = t; c != null; c = c.getCause()) {
       if (c instanceof HttpConnectTimeoutException) {
         return new KeylimeUnavailableException(
-            "connecting to " + component + " at " + uri + " timed out after " + settings.timeout()
+            "connecting to " + component + " at " + uri + " timed out after " + words(settings.timeout())
                 + connectTimeoutHint(uri),
             uri, true, t);
       }
       if (c instanceof HttpTimeoutException) {
         return new KeylimeUnavailableException(
-            component + " at " + uri + " did not answer within " + settings.timeout(), uri, true, t);
+            component + " at " + uri + " did not answer within " + words(settings.timeout()), uri, true, t);
       }
     }
     String alert = null;
@@ -181,5 +181,11 @@ final class TlsDiagnosis {
       }
     }
     return null;
+  }
+
+  /** A timeout as the configuration writes it ("700ms", "3s"), not Java's "PT0.7S". */
+  static String words(java.time.Duration d) {
+    long ms = d.toMillis();
+    return ms % 1000 == 0 ? ms / 1000 + "s" : ms + "ms";
   }
 }

@@ -54,7 +54,7 @@ class AvailabilityTest {
           .isInstanceOfSatisfying(KeylimeUnavailableException.class, e -> {
             assertThat(e.timedOut()).isTrue();
             assertThat(e.isRetryable()).isTrue();
-            assertThat(e.getMessage()).endsWith("timed out after PT0.7S: the port accepts TCP connections but sent "
+            assertThat(e.getMessage()).endsWith("timed out after 700ms: the port accepts TCP connections but sent "
                 + "no TLS handshake, so it most likely serves plain HTTP (e.g. the registrar's port, 8890 by default, "
                 + "instead of its tls_port, 8891): use the HTTPS port");
           });
@@ -86,7 +86,7 @@ class AvailabilityTest {
         assertThatThrownBy(() -> c.getAgent(Fixture.UUID))
             .isInstanceOfSatisfying(KeylimeUnavailableException.class, e -> {
               assertThat(e.timedOut()).isTrue();
-              assertThat(e.getMessage()).contains("did not answer within PT0.7S");
+              assertThat(e.getMessage()).contains("did not answer within 700ms");
             });
       } finally {
         release.countDown();

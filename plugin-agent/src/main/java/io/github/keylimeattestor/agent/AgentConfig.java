@@ -174,7 +174,11 @@ record AgentConfig(
         throw new HclException("tcti: " + e.getMessage());
       }
     } else if (device != null) {
-      spec = new Tcti.Spec.Device(filePath("tpm_device", device));
+      Path devicePath = filePath("tpm_device", device);
+      if (!devicePath.isAbsolute()) {
+        throw new HclException("tpm_device needs an absolute path, e.g. \"/dev/tpmrm0\" (better: tcti = \"device:/dev/tpmrm0\")");
+      }
+      spec = new Tcti.Spec.Device(devicePath);
       warnings.add("tpm_device is an old name: write tcti = \"" + spec + "\"");
     } else if (swtpm != null) {
       spec = swtpmAddress(swtpm);
@@ -288,7 +292,9 @@ record AgentConfig(
     try {
       return KeylimeAgentId.parse(text);
     } catch (EvidenceException e) {
-      throw new HclException("keylime_agent_uuid: " + e.getMessage());
+      throw new HclException("keylime_agent_uuid: " + e.getMessage()
+          + (e.check().equals("default_uuid") ? ", then set keylime_agent_uuid to that uuid (or "
+              + "replace it with keylime_agent_config, which reads it from agent.conf)" : ""));
     }
   }
 

@@ -56,6 +56,7 @@ final class AgentDoctor {
       PluginDataFile data = args.read("keylime");
       config = AgentConfig.parse(data.pluginData());
       report.ok("plugin_data", "read from " + data.source() + (args.expandEnv() ? ", environment variables expanded" : ""));
+      config.warnings().forEach(w -> report.note("plugin_data", w));
     } catch (IOException e) {
       report.fix("plugin_data", "cannot read " + args.config() + ": " + e);
       return report.exitCode();

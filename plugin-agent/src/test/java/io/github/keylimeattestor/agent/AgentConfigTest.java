@@ -107,6 +107,7 @@ class AgentConfigTest {
       quote_source = "keylime_agent"                                    | needs keylime_agent_url
       keylime_agent_url = "https://127.0.0.1:9002"                      | keylime_agent_url is set but unused
       tpm_devise = "/dev/tpm0"                                          | unknown setting tpm_devise
+      tpm_device = "tpmrm0"                                             | tpm_device needs an absolute path
       timeout = "0s"                                                    | timeout must be
       timeout = "500us"                                                 | timeout must be between 1ms and 5m
       timeout = "soon"                                                  | timeout
@@ -124,6 +125,8 @@ class AgentConfigTest {
     assertRefused(BASE + "keylime_agent_config = \"/etc/keylime/agent.conf\"\n", "not both");
     assertRefused("keylime_agent_uuid = \"d432fbb3-d2f1-4a97-9ef7-75bd81c00000\"\napp_key_path = \"/a\"\n",
         "default agent UUID");
+    assertRefused("keylime_agent_uuid = \"d432fbb3-d2f1-4a97-9ef7-75bd81c00000\"\napp_key_path = \"/a\"\n",
+        "then set keylime_agent_uuid to that uuid");
     assertRefused("keylime_agent_uuid = \"node-1\"\napp_key_path = \"/a\"\n", "neither a UUID");
     assertRefused("keylime_agent_uuid = \"0e2f6a4c-7c1b-4f1e-9d52-3b5f3a8e1c01\"\n", "app_key_path is required");
   }

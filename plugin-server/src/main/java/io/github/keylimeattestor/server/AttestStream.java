@@ -10,6 +10,7 @@ import io.github.keylimeattestor.proto.sovereign.SovereignAttestation;
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.AgentAttributes;
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestRequest;
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestResponse;
+import io.github.keylimeattestor.sdk.hcl.Durations;
 import io.github.keylimeattestor.sdk.log.Log;
 import io.github.keylimeattestor.server.revocation.AttestedNode;
 import io.github.keylimeattestor.server.trust.EkBinding;
@@ -146,7 +147,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
         if (expired && !done) {
           String what = payload == null ? "sent no attestation payload" : "sent no answer to the challenge";
           fail(Status.UNAVAILABLE.withDescription("the node " + what + " within challenge_timeout ("
-              + ctx.config().challengeTimeout() + "); the stream is ended: is its TPM slow or busy, or the agent "
+              + Durations.format(ctx.config().challengeTimeout()) + "); the stream is ended: is its TPM slow or busy, or the agent "
               + "stuck?").asException(), "challenge_timeout");
         }
       } finally {
@@ -210,7 +211,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     }
     if (ctx.clock().instant().isAfter(deadline)) {
       throw Status.UNAVAILABLE.withDescription("the node answered after challenge_timeout ("
-          + ctx.config().challengeTimeout() + "); is its TPM slow or busy?").asException();
+          + Durations.format(ctx.config().challengeTimeout()) + "); is its TPM slow or busy?").asException();
     }
     String id = payload.agentId().value();
     SovereignAttestation att = WireFormat.decodeAttestation(request.getChallengeResponse().toByteArray());

@@ -4,6 +4,7 @@ import io.github.keylimeattestor.keylime.AttestationStatus;
 import io.github.keylimeattestor.keylime.OperationalState;
 import io.github.keylimeattestor.keylime.PushAttestation;
 import io.github.keylimeattestor.keylime.VerifierAgentStatus;
+import io.github.keylimeattestor.sdk.hcl.Durations;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import java.time.Duration;
@@ -75,7 +76,7 @@ final class PushStatusPolicy {
       if (last.plus(max).isBefore(now)) {
         throw Status.UNAVAILABLE.withDescription("the Keylime verifier's latest passing evaluation of evidence pushed "
             + "by agent " + id + " is " + (last.equals(Instant.EPOCH) ? "missing" : "from " + last)
-            + ", older than max_attestation_age " + max + ": the node has stopped pushing (check "
+            + ", older than max_attestation_age " + Durations.format(max) + ": the node has stopped pushing (check "
             + "keylime_push_model_agent on it)").asException();
       }
     }

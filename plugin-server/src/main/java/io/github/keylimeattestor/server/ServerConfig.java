@@ -5,6 +5,7 @@ import io.github.keylimeattestor.keylime.OperationalState;
 import io.github.keylimeattestor.keylime.Pem;
 import io.github.keylimeattestor.keylime.TlsSettings;
 import io.github.keylimeattestor.sdk.TrustDomain;
+import io.github.keylimeattestor.sdk.hcl.Durations;
 import io.github.keylimeattestor.sdk.hcl.HclConfig;
 import io.github.keylimeattestor.sdk.hcl.HclException;
 import io.github.keylimeattestor.server.revocation.RevocationConfig;
@@ -129,7 +130,7 @@ record ServerConfig(
     }
 
     HclConfig status = c.block("attestation_policy");
-    Set<OperationalState> states = states(status, status.stringList("accepted_states"));
+    Set<OperationalState> states = states(status, status.nameOrCodeList("accepted_states"));
     boolean requirePass = status.optBool("require_status_pass", true);
     Duration maxAge = status.optDuration("max_attestation_age", DEFAULT_MAX_ATTESTATION_AGE);
     if (maxAge.isNegative()) {
@@ -158,7 +159,7 @@ record ServerConfig(
     try {
       path = AgentPathTemplate.parse(c.optString("agent_path_template", AgentPathTemplate.DEFAULT));
     } catch (IllegalArgumentException e) {
-      c.problem(c.name("agent_path_template") + ": " + e.getMessage());
+      c.problem(e.getMessage()); // names agent_path_template itself
     }
     Duration challengeTimeout = c.optDuration("challenge_timeout", DEFAULT_CHALLENGE_TIMEOUT);
     if (challengeTimeout.isZero() || challengeTimeout.isNegative()) {
@@ -232,7 +233,7 @@ record ServerConfig(
     }
     if (acceptedStates.contains(OperationalState.GET_QUOTE_RETRY) || acceptedStates.contains(OperationalState.PROVIDE_V_RETRY)) {
       notes.add("attestation_policy.accepted_states accepts a retry state: the verifier cannot reach that node right "
-          + "now" + (maxAttestationAge.isEmpty() ? "" : "; max_attestation_age " + maxAttestationAge.get() + " bounds it"));
+          + "now" + (maxAttestationAge.isEmpty() ? "" : "; max_attestation_age " + Durations.format(maxAttestationAge.get()) + " bounds it"));
     }
     return notes;
   }
@@ -277,6 +278,10 @@ record ServerConfig(
 
   private static Set<OperationalState> states(HclConfig status, List<String> names) {
     if (names.isEmpty()) {
+      if (status.has("accepted_states")) {
+        status.problem("attestation_policy.accepted_states = [] would accept no node: leave it out for the default "
+            + "[\"get_quote\", \"provide_v\"]");
+      }
       return DEFAULT_STATES;
     }
     Set<OperationalState> out = EnumSet.noneOf(OperationalState.class);
@@ -302,6 +307,14 @@ record ServerConfig(
     return out;
   }
 
+  private static String bankNames() {
+    StringBuilder b = new StringBuilder();
+    for (io.github.keylimeattestor.tpm.HashAlg h : io.github.keylimeattestor.tpm.HashAlg.values()) {
+      b.append(b.length() == 0 ? "" : ", ").append(h.keylimeName());
+    }
+    return b.toString();
+  }
+
   /** Null (with the problems recorded) if the policy is unusable. */
   private static PcrPolicy pcrPolicy(HclConfig p) {
     int problemsBefore = p.problems().size();
@@ -309,9 +322,12 @@ record ServerConfig(
     try {
       bank = WireFormat.hashAlg(p.optString("bank", "sha256"));
     } catch (EvidenceException e) {
-      p.problem("pcr_policy.bank: " + e.getMessage());
+      p.problem("pcr_policy.bank: " + e.getMessage() + "; use one of " + bankNames() + " (default sha256)");
     }
     List<Long> list = p.intList("pcrs");
+    if (list.isEmpty() && p.has("pcrs")) {
+      p.problem("pcr_policy.pcrs = [] would quote no PCR: leave it out for [16], or list the PCRs to quote");
+    }
     List<Integer> pcrs = new ArrayList<>();
     for (long pcr : list.isEmpty() ? List.of(16L) : list) {
       Integer i = pcrIndex(p, "pcrs", pcr);

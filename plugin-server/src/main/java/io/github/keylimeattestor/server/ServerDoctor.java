@@ -54,6 +54,7 @@ final class ServerDoctor {
       PluginDataFile data = args.read("keylime");
       config = ServerConfig.parse(data.trustDomain() == null ? "example.org" : data.trustDomain(), data.pluginData());
       report.ok("plugin_data", "read from " + data.source() + (args.expandEnv() ? ", environment variables expanded" : ""));
+      config.warnings().forEach(w -> report.note("plugin_data", w));
     } catch (IOException e) {
       report.fix("plugin_data", "cannot read " + args.config() + ": " + e);
       return report.exitCode();

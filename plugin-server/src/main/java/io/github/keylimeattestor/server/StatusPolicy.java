@@ -3,6 +3,7 @@ package io.github.keylimeattestor.server;
 import io.github.keylimeattestor.keylime.AttestationStatus;
 import io.github.keylimeattestor.keylime.OperationalState;
 import io.github.keylimeattestor.keylime.VerifierAgentStatus;
+import io.github.keylimeattestor.sdk.hcl.Durations;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import java.time.Duration;
@@ -56,7 +57,7 @@ final class StatusPolicy {
       if (last.plus(max).isBefore(now)) {
         throw Status.UNAVAILABLE.withDescription("the Keylime verifier's last successful attestation of agent " + id
             + " is " + (last.equals(Instant.EPOCH) ? "missing" : "from " + last) + ", older than max_attestation_age "
-            + max).asException();
+            + Durations.format(max)).asException();
       }
     }
   }

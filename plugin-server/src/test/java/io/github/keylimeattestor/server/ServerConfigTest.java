@@ -88,7 +88,7 @@ class ServerConfigTest {
     assertThat(off.warnings()).singleElement().asString().contains("max_attestation_age = \"0\"");
     ServerConfig retry = ServerConfig.parse("example.org",
         minimal("attestation_policy {\n accepted_states = [\"get_quote\", \"get_quote_retry\"]\n}\n"));
-    assertThat(retry.warnings()).singleElement().asString().contains("retry state").contains("PT5M bounds it");
+    assertThat(retry.warnings()).singleElement().asString().contains("retry state").contains("5m bounds it");
     assertThat(ServerConfig.parse("example.org", minimal("")).warnings()).isEmpty();
   }
 
@@ -176,6 +176,23 @@ class ServerConfigTest {
     }
   }
 
+  /** Keylime's numeric codes, as reference.md says: as numbers or as strings. */
+  @Test
+  void acceptedStatesTakeNamesAndCodes() throws Exception {
+    ServerConfig c = ServerConfig.parse("example.org", minimal("attestation_policy {\n accepted_states = [3, \"provide_v\", \"4\"]\n}\n"));
+    assertThat(c.acceptedStates()).containsExactlyInAnyOrder(OperationalState.GET_QUOTE, OperationalState.GET_QUOTE_RETRY,
+        OperationalState.PROVIDE_V);
+    assertThatThrownBy(() -> ServerConfig.parse("example.org", minimal("attestation_policy {\n accepted_states = [7]\n}\n")))
+        .hasMessageContaining("accepted_states: 7 is a failure state");
+  }
+
+  @Test
+  void aTemplateProblemNamesTheKeyOnce() {
+    assertThatThrownBy(() -> ServerConfig.parse("example.org", minimal("agent_path_template = \"keylime/{{ .UUID }}\"\n")))
+        .hasMessageContaining("agent_path_template must start with '/'")
+        .hasMessageNotContaining("agent_path_template: agent_path_template");
+  }
+
   @Test
   void mistakesAreRefusedWithWhatToFix() {
     String[][] cases = {
@@ -196,6 +213,10 @@ class ServerConfigTest {
         {minimal("keylime_timeout = \"0s\"\n"), "keylime_timeout must be positive"},
         {minimal("challenge_timeout = \"6m\"\n"), "challenge_timeout must be at most 5m"},
         {minimal("").replace("[\"https://127.0.0.1:8891\"]", "[]"), "registrar_urls is empty"},
+        {minimal("attestation_policy {\n accepted_states = []\n}\n"), "accepted_states = [] would accept no node"},
+        {minimal("pcr_policy {\n pcrs = []\n}\n"), "pcr_policy.pcrs = [] would quote no PCR"},
+        {minimal("pcr_policy {\n bank = \"sha257\"\n}\n"), "use one of sha1, sha256, sha384, sha512, sm3_256"},
+        {minimal("revocation {\n interval = \"100ms\"\n}\n"), "(default 2s), not 100ms"},
     };
     for (String[] c : cases) {
       assertThatThrownBy(() -> ServerConfig.parse("example.org", c[0])).as(c[1]).isInstanceOf(HclException.class)

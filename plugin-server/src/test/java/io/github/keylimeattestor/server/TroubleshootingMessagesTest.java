@@ -38,7 +38,7 @@ class TroubleshootingMessagesTest {
         status(OperationalState.GET_QUOTE, AttestationStatus.PASS, NOW.minusSeconds(300)), NOW))
         .isInstanceOf(StatusException.class)
         .hasMessage("UNAVAILABLE: the Keylime verifier's last successful attestation of agent u-1 is from "
-            + "2026-11-23T11:55:00Z, older than max_attestation_age PT1M");
+            + "2026-11-23T11:55:00Z, older than max_attestation_age 1m");
   }
 
   @Test

@@ -37,4 +37,42 @@ public final class Durations {
     }
     return Duration.ofNanos((long) nanos);
   }
+
+  /**
+   * A duration as an operator writes it in SPIRE's configuration ("500ms", "2s", "1m30s", "1h"), which
+   * {@link #parse} reads back; messages show this rather than Java's "PT1M30S".
+   */
+  public static String format(Duration d) {
+    if (d.isNegative()) {
+      return "-" + format(d.negated());
+    }
+    if (d.compareTo(Duration.ofSeconds(1)) < 0) {
+      long nanos = d.toNanos();
+      if (nanos == 0) {
+        return "0s";
+      }
+      return nanos % 1_000_000 == 0 ? nanos / 1_000_000 + "ms" : nanos % 1_000 == 0 ? nanos / 1_000 + "us" : nanos + "ns";
+    }
+    StringBuilder b = new StringBuilder();
+    if (d.toHours() > 0) {
+      b.append(d.toHours()).append('h');
+    }
+    if (d.toMinutesPart() > 0) {
+      b.append(d.toMinutesPart()).append('m');
+    }
+    int nanos = d.toNanosPart();
+    if (d.toSecondsPart() > 0 || nanos > 0) {
+      b.append(d.toSecondsPart());
+      if (nanos > 0) {
+        String fraction = String.format("%09d", nanos);
+        int end = fraction.length();
+        while (fraction.charAt(end - 1) == '0') {
+          end--;
+        }
+        b.append('.').append(fraction, 0, end);
+      }
+      b.append('s');
+    }
+    return b.toString();
+  }
 }

@@ -109,6 +109,21 @@ public final class HclConfig {
     return v instanceof String s ? List.of(s) : list(key, v, String.class, "strings");
   }
 
+  /**
+   * A list of names or numeric codes ({@code ["get_quote", 5]}), the codes as their decimal text; a
+   * single name or code is accepted as a one-element list.
+   */
+  public List<String> nameOrCodeList(String key) {
+    Object v = single(key);
+    if (v instanceof String || v instanceof Long) {
+      return List.of(v.toString());
+    }
+    if (v instanceof List<?> list && list.stream().allMatch(e -> e instanceof String || e instanceof Long)) {
+      return list.stream().map(Object::toString).toList();
+    }
+    return list(key, v, String.class, "names or codes");
+  }
+
   /** A list of integers ({@code [0, 7]}); empty if absent. */
   public List<Long> intList(String key) {
     return list(key, single(key), Long.class, "integers");

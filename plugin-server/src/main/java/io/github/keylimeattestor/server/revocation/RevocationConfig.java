@@ -1,5 +1,6 @@
 package io.github.keylimeattestor.server.revocation;
 
+import io.github.keylimeattestor.sdk.hcl.Durations;
 import io.github.keylimeattestor.sdk.hcl.HclConfig;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -55,7 +56,7 @@ public record RevocationConfig(Action action, Duration interval, Path spireServe
     };
     Duration interval = r.optDuration("interval", DEFAULT_INTERVAL);
     if (interval.compareTo(Duration.ofMillis(500)) < 0 || interval.compareTo(Duration.ofMinutes(10)) > 0) {
-      r.problem(r.name("interval") + " must be between 500ms and 10m (default 2s), not " + interval);
+      r.problem(r.name("interval") + " must be between 500ms and 10m (default 2s), not " + Durations.format(interval));
       interval = DEFAULT_INTERVAL;
     }
     String socket = r.optString("spire_server_socket", DEFAULT_SOCKET);
@@ -73,8 +74,8 @@ public record RevocationConfig(Action action, Duration interval, Path spireServe
     boolean bulk = r.optBool("bulk", true);
     Duration discovery = r.optDuration("discovery_interval", DEFAULT_DISCOVERY_INTERVAL);
     if (discovery.isNegative() || (!discovery.isZero() && discovery.compareTo(interval) < 0)) {
-      r.problem(r.name("discovery_interval") + " must be at least revocation.interval (" + interval
-          + "), or \"0s\" to watch only the nodes this server attests; not " + discovery);
+      r.problem(r.name("discovery_interval") + " must be at least revocation.interval (" + Durations.format(interval)
+          + "), or \"0s\" to watch only the nodes this server attests; not " + Durations.format(discovery));
     }
     r.rejectUnknownKeys();
     return Optional.of(new RevocationConfig(action, interval, Path.of(socket), actOnDeleted, bulk, discovery));

@@ -10,6 +10,7 @@ import io.github.keylimeattestor.proto.spire.api.types.Agent;
 import io.github.keylimeattestor.proto.spire.api.types.AgentMask;
 import io.github.keylimeattestor.proto.spire.api.types.SPIFFEID;
 import io.github.keylimeattestor.proto.spire.api.types.Selector;
+import io.github.keylimeattestor.sdk.hcl.Durations;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.github.keylimeattestor.sdk.UnixSocketChannel;
@@ -97,7 +98,7 @@ final class SpireAgentApi implements SpireAgents {
       case UNAVAILABLE -> "; is revocation.spire_server_socket (" + socket
           + ") spire-server's socket_path, and is spire-server running?";
       case PERMISSION_DENIED, UNAUTHENTICATED -> "; spire-server must accept this plugin's user on its admin socket";
-      case DEADLINE_EXCEEDED -> "; spire-server did not answer within " + deadline;
+      case DEADLINE_EXCEEDED -> "; spire-server did not answer within " + Durations.format(deadline);
       default -> "";
     };
     return new SpireActionException("spire-server " + call + " for " + what + " failed: " + code
