@@ -81,7 +81,7 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
     SecureRandom random = random();
     VerifierClient verifier = new VerifierClient(config.verifier());
     startWatch(config, verifier);
-    RegistrarClient registrar = new RegistrarClient(config.registrar(), RegistrarClient.DEFAULT_RECORD_TTL);
+    RegistrarClient registrar = new RegistrarClient(config.registrar(), registrarRecordTtl(config));
     context = new AttestStream.Context(config, Keylime.over(registrar, verifier),
         evidence, random, clock, metrics, deadlines, this::watchAttested, openEkBinding(config));
     KeylimeWarmUp.start(registrar, verifier);
@@ -199,5 +199,15 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
       c = withMetrics(c);
     }
     return new AttestStream(c, out);
+  }
+
+  /**
+   * How long a registrar record is reused. With the verifier's second opinion on, the verifier checks
+   * each quote against its own copy of the AK, so a record replaced or deleted in the registrar within
+   * that time cannot pass on a stale AK. Without it the registrar's current record is the only tie
+   * between the agent ID and the AK: read it at every attestation (one request on a kept connection).
+   */
+  static java.time.Duration registrarRecordTtl(ServerConfig config) {
+    return config.verifierIdentityCheck() ? RegistrarClient.DEFAULT_RECORD_TTL : java.time.Duration.ZERO;
   }
 }

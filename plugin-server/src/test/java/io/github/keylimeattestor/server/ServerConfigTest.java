@@ -127,8 +127,13 @@ class ServerConfigTest {
     assertThat(ServerConfig.parse("example.org", minimal("verifier_identity_check = false\n"
         + "agent_path_template = \"/{{ .PluginName }}/{{ .EKHash }}/{{ .UUID }}\"\n")).verifierIdentityCheck()).isFalse();
     java.nio.file.Path list = java.nio.file.Files.writeString(dir.resolve("ek-hashes"), "ab".repeat(32) + "\n");
-    assertThat(ServerConfig.parse("example.org", minimal("verifier_identity_check = false\n"
-        + "ek_hash_allow_list = \"" + list + "\"\n")).verifierIdentityCheck()).isFalse();
+    ServerConfig off = ServerConfig.parse("example.org", minimal("verifier_identity_check = false\n"
+        + "ek_hash_allow_list = \"" + list + "\"\n"));
+    assertThat(off.verifierIdentityCheck()).isFalse();
+    // nothing else then ties the agent ID to the registrar's current AK: no cached record
+    assertThat(KeylimeServerPlugin.registrarRecordTtl(off)).isZero();
+    assertThat(KeylimeServerPlugin.registrarRecordTtl(ServerConfig.parse("example.org", minimal(""))))
+        .isEqualTo(io.github.keylimeattestor.keylime.RegistrarClient.DEFAULT_RECORD_TTL);
   }
 
   @Test
