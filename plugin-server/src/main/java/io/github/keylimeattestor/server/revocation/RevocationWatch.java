@@ -8,6 +8,7 @@ import io.github.keylimeattestor.keylime.KeylimeUnavailableException;
 import io.github.keylimeattestor.keylime.VerifierAgentStatus;
 import io.github.keylimeattestor.keylime.VerifierBulkStatus;
 import io.github.keylimeattestor.keylime.VerifierClient;
+import io.github.keylimeattestor.sdk.hcl.Durations;
 import io.github.keylimeattestor.sdk.log.Log;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -87,10 +88,13 @@ public final class RevocationWatch implements AutoCloseable {
     long ms = config.interval().toMillis();
     w.scheduler.scheduleWithFixedDelay(w::safeCycle, ms, ms, TimeUnit.MILLISECONDS);
     LOG.info("revocation watch started", "action", config.action().name().toLowerCase(java.util.Locale.ROOT),
-        "interval", config.interval().toString(), "spire_server_socket", config.spireServerSocket().toString(),
+        "interval", Durations.format(config.interval()), "spire_server_socket", config.spireServerSocket().toString(),
         "deleted_from_verifier", config.actOnDeleted() ? "act" : "ignore");
     return w;
   }
+
+  /** Per node: after this many unanswered requests and no answer, the cycle counts the verifier unavailable. */
+  static final int UNANSWERED_BEFORE_GIVING_UP = 3;
 
   /** AttestStream's hook: a node passed attestation; watch it from now on. */
   public void attested(AttestedNode node) {
@@ -189,7 +193,7 @@ public final class RevocationWatch implements AutoCloseable {
             + "in Keylime's trusted_client_ca"
         : "";
     LOG.warn("revocation watch: the verifier's answer is unusable; no node is acted on until it is, retrying every "
-        + config.interval() + hint, "error", e.getMessage());
+        + Durations.format(config.interval()) + hint, "error", e.getMessage());
   }
 
   private void verifierUnavailable(KeylimeException e) {
@@ -197,7 +201,7 @@ public final class RevocationWatch implements AutoCloseable {
     if (!verifierDown) {
       verifierDown = true;
       LOG.warn("revocation watch: the Keylime verifier is unreachable; no node is evicted on missing data, "
-          + "retrying every " + config.interval(), "error", e.getMessage());
+          + "retrying every " + Durations.format(config.interval()), "error", e.getMessage());
     } else {
       LOG.debug("revocation watch: the Keylime verifier is still unreachable", "error", e.getMessage());
     }
@@ -275,9 +279,10 @@ public final class RevocationWatch implements AutoCloseable {
   }
 
   /**
-   * Deleted nodes, unless the verifier holds none of several watched ones: that is a verifier_urls
-   * naming another service, or a verifier whose database was reset, and acting would evict (or ban)
-   * every node at once. Failures are still acted on; nodes Keylime no longer holds cannot re-attest.
+   * Deleted nodes (gone, or Terminated: the verifier's mark of a node being deleted), unless the
+   * verifier holds none of several watched ones it answered for: that is a verifier_urls naming another
+   * service, or a verifier whose database was reset or emptied, and acting would evict (or ban) every
+   * node at once. Failures are still acted on; nodes Keylime no longer holds cannot re-attest.
    */
   private void deleted(Optional<String> verifierId, List<AttestedNode> gone, int watchedInGroup,
       Map<AttestedNode, String> failed) {
@@ -325,23 +330,49 @@ public final class RevocationWatch implements AutoCloseable {
         return 1 + judgeEach(verifierId, nodes, failed);
       }
       List<AttestedNode> gone = new ArrayList<>();
+      List<AttestedNode> missing = new ArrayList<>();
+      int answered = 0;
       for (AttestedNode n : nodes) {
         VerifierAgentStatus s = all.agents().get(n.uuid());
         if (s != null) {
-          if (n.verifierId().isEmpty() && s.verifierId().isPresent()) {
-            // a node found in SPIRE's list: from now on asked for with its verifier's filter
-            watched.replace(n.spiffeId(), n, new AttestedNode(n.spiffeId(), n.uuid(), s.verifierId()));
-          }
-          Verdict.failure(s).ifPresent(why -> failed.put(n, "failed: " + why));
+          answered++;
+          judgeOne(n, s, failed, gone);
         } else if (all.unreadable().containsKey(n.uuid())) {
           LOG.warn("revocation watch: the verifier's record of a node is unreadable; no action", "agent_uuid",
               n.uuid(), "error", all.unreadable().get(n.uuid()));
         } else {
-          gone.add(n);
+          answered++;
+          missing.add(n);
         }
       }
-      deleted(verifierId, gone, nodes.size(), failed);
-      return 1;
+      int requests = 1;
+      if (verifierId.isPresent() && !missing.isEmpty() && (missing.size() < answered || answered == 1)) {
+        // Not under the verifier instance it attested with: deleted, or enrolled again on another
+        // instance. One unfiltered request each tells which (deletions are rare); when the instance
+        // holds none of several, deleted() refuses to act on them anyway.
+        for (AttestedNode n : missing) {
+          requests++;
+          try {
+            judgeOne(n, verifier.one(n.uuid()), failed, gone);
+          } catch (KeylimeApiException e) {
+            if (e.isNotFound()) {
+              gone.add(n);
+            } else {
+              answered--;
+              LOG.warn("revocation watch: the verifier did not answer for a node missing from its bulk answer; no "
+                  + "action this cycle", "agent_uuid", n.uuid(), "error", e.getMessage());
+            }
+          } catch (KeylimeException e) {
+            answered--;
+            LOG.warn("revocation watch: the verifier did not answer for a node missing from its bulk answer; no "
+                + "action this cycle", "agent_uuid", n.uuid(), "error", e.getMessage());
+          }
+        }
+      } else {
+        gone.addAll(missing);
+      }
+      deleted(verifierId, gone, answered, failed);
+      return requests;
     }
     return judgeEach(verifierId, nodes, failed);
   }
@@ -356,12 +387,19 @@ public final class RevocationWatch implements AutoCloseable {
     List<AttestedNode> gone = new ArrayList<>();
     KeylimeException unanswered = null;
     int unansweredCount = 0;
+    int answered = 0;
     for (AttestedNode n : nodes) {
+      if (answered == 0 && unansweredCount == UNANSWERED_BEFORE_GIVING_UP && nodes.size() > unansweredCount) {
+        // a verifier that answers for none of the first few would hold the cycle for keylime_timeout per node
+        throw unanswered;
+      }
       requests++;
       try {
-        Verdict.failure(verifier.one(n.uuid())).ifPresent(why -> failed.put(n, "failed: " + why));
+        judgeOne(n, verifier.one(n.uuid()), failed, gone);
+        answered++;
       } catch (KeylimeApiException e) {
         if (e.isNotFound()) {
+          answered++;
           gone.add(n);
         } else {
           unansweredCount++;
@@ -383,8 +421,27 @@ public final class RevocationWatch implements AutoCloseable {
       LOG.warn("revocation watch: the verifier did not answer for some nodes; no action for those this cycle",
           "unanswered", unansweredCount, "asked", nodes.size(), "error", unanswered.getMessage());
     }
-    deleted(verifierId, gone, nodes.size(), failed);
+    deleted(verifierId, gone, answered, failed);
     return requests;
+  }
+
+  /**
+   * One node's record: a failure to act on, a node being deleted (Terminated, which Keylime sets on a
+   * DELETE of a node under attestation until its record goes: a deletion, so deleted_from_verifier
+   * decides), or nothing. Follows a node enrolled again under another verifier instance.
+   */
+  private void judgeOne(AttestedNode n, VerifierAgentStatus s, Map<AttestedNode, String> failed,
+      List<AttestedNode> gone) {
+    if (s.verifierId().isPresent() && !s.verifierId().equals(n.verifierId())) {
+      // a node found in SPIRE's list, or enrolled again elsewhere: from now on asked for with this filter
+      watched.replace(n.spiffeId(), n, new AttestedNode(n.spiffeId(), n.uuid(), s.verifierId()));
+    }
+    Optional<String> failure = Verdict.failure(s);
+    if (failure.isPresent()) {
+      failed.put(n, "failed: " + failure.get());
+    } else if (Verdict.beingDeleted(s)) {
+      gone.add(n);
+    }
   }
 
   /** Evicts or bans the node's agent; true when SPIRE has it done (or already had). */

@@ -164,7 +164,7 @@ class RevocationWatchTest {
   void everyKeylimeFailureCounts() {
     RevocationWatch w = watch();
     for (OperationalState s : List.of(OperationalState.FAILED, OperationalState.INVALID_QUOTE,
-        OperationalState.TENANT_FAILED, OperationalState.TERMINATED)) {
+        OperationalState.TENANT_FAILED)) {
       attest(w, A, "default");
       verifier.agents.put(A, status(A, s, AttestationStatus.PENDING, "default"));
       assertThat(w.cycle().acted()).as(s.label()).isEqualTo(1);
@@ -179,6 +179,80 @@ class RevocationWatchTest {
       verifier.agents.put(A, status(A, s, AttestationStatus.PENDING, "default"));
       assertThat(w.cycle().acted()).as(s.label()).isZero();
     }
+  }
+
+  /**
+   * Keylime marks a node under attestation Terminated when it is deleted (keylime_tenant -c delete, or
+   * -c update of a healthy node), until its record goes: a deletion, which deleted_from_verifier decides.
+   */
+  @Test
+  void terminatedIsADeletionNotAFailure() {
+    for (boolean bulk : new boolean[] {true, false}) {
+      spire.calls.clear();
+      RevocationWatch ignoring = watch(RevocationConfig.Action.EVICT, false, bulk);
+      attest(ignoring, A, "default");
+      verifier.agents.put(A, status(A, OperationalState.TERMINATED, AttestationStatus.PASS, "default"));
+      assertThat(ignoring.cycle().acted()).as("ignore, bulk %s", bulk).isZero();
+      assertThat(spire.calls).isEmpty();
+
+      RevocationWatch acting = watch(RevocationConfig.Action.EVICT, true, bulk);
+      attest(acting, A, "default");
+      assertThat(acting.cycle().acted()).as("act, bulk %s", bulk).isEqualTo(1);
+      assertThat(spire.calls).containsExactly("EVICT " + id(A));
+
+      // several nodes deleted at once while the verifier holds none otherwise: the guard holds
+      spire.calls.clear();
+      RevocationWatch guarded = watch(RevocationConfig.Action.EVICT, true, bulk);
+      attest(guarded, A, "default");
+      attest(guarded, B, "default");
+      verifier.agents.put(B, status(B, OperationalState.TERMINATED, AttestationStatus.PASS, "default"));
+      assertThat(guarded.cycle().acted()).as("all terminated, bulk %s", bulk).isZero();
+      assertThat(spire.calls).isEmpty();
+      verifier.agents.clear();
+    }
+  }
+
+  /** Missing from its verifier instance's bulk answer because it was enrolled again on another one. */
+  @Test
+  void aNodeEnrolledAgainOnAnotherVerifierInstanceIsFollowedNotTakenAsDeleted() {
+    RevocationWatch w = watch();
+    attest(w, A, "verifier-1");
+    attest(w, B, "verifier-1");
+    verifier.agents.put(A, status(A, OperationalState.GET_QUOTE, AttestationStatus.PASS, "verifier-1"));
+    verifier.agents.put(B, status(B, OperationalState.GET_QUOTE, AttestationStatus.PASS, "verifier-2"));
+    RevocationWatch.Cycle c = w.cycle();
+    assertThat(c.acted()).isZero();
+    assertThat(spire.calls).isEmpty();
+    assertThat(verifier.requests).containsExactly("bulk verifier-1", "one " + B);
+    // from now on asked for under its new instance, and acted on when that one fails it
+    verifier.requests.clear();
+    verifier.agents.put(B, status(B, OperationalState.FAILED, AttestationStatus.FAIL, "verifier-2"));
+    assertThat(w.cycle().acted()).isEqualTo(1);
+    assertThat(verifier.requests).containsExactlyInAnyOrder("bulk verifier-1", "bulk verifier-2");
+    assertThat(spire.calls).containsExactly("EVICT " + id(B));
+    // deleted for real: one request more confirms it, then it is acted on
+    verifier.requests.clear();
+    verifier.agents.remove(A);
+    verifier.agents.put(B, status(B, OperationalState.GET_QUOTE, AttestationStatus.PASS, "verifier-1"));
+    attest(w, B, "verifier-1");
+    spire.calls.clear();
+    assertThat(w.cycle().acted()).isEqualTo(1);
+    assertThat(verifier.requests).containsExactly("bulk verifier-1", "one " + A);
+    assertThat(spire.calls).containsExactly("EVICT " + id(A));
+  }
+
+  /** Per node, a verifier that answers for none of the first three is not waited on for all the others. */
+  @Test
+  void perNodeAVerifierThatAnswersForNoneOfTheFirstThreeIsUnavailableAtOnce() {
+    RevocationWatch w = watch(RevocationConfig.Action.EVICT, true, false);
+    for (int i = 0; i < 10; i++) {
+      attest(w, String.format("5f1e6c2a-0000-4000-8000-%012d", i), "default");
+    }
+    verifier.failure = new KeylimeUnavailableException("timed out", URI.create("https://v"), true, null);
+    RevocationWatch.Cycle c = w.cycle();
+    assertThat(c.verifierUnavailable()).isTrue();
+    assertThat(verifier.requests).hasSize(RevocationWatch.UNANSWERED_BEFORE_GIVING_UP).allMatch(r -> r.startsWith("one "));
+    assertThat(spire.calls).isEmpty();
   }
 
   @Test
@@ -469,5 +543,17 @@ class RevocationWatchTest {
     verifier.agents.put(A, status(A, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
     assertThat(next.cycle().acted()).isEqualTo(1);
     assertThat(next.watched()).isEmpty();
+
+    // adopted within NOT_STORED_YET of its attestation: NotFound from SPIRE still means "not stored yet"
+    RevocationWatch recent = watch();
+    attest(recent, B, "default");
+    spire.known.clear();
+    now += Duration.ofSeconds(10).toNanos();
+    RevocationWatch adopting = watch();
+    adopting.adopt(recent);
+    verifier.agents.put(B, status(B, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
+    RevocationWatch.Cycle c = adopting.cycle();
+    assertThat(c.failedToAct()).as("kept when B attested, so not taken as gone").isEqualTo(1);
+    assertThat(c.acted()).isZero();
   }
 }
