@@ -120,4 +120,22 @@ class AkSchemeTest {
     assertThatThrownBy(() -> TpmVerifier.forAk(rsaWithEcdsa, AlgorithmPolicy.STRICT))
         .isInstanceOf(TpmFormatException.class).hasMessageContaining("not RSASSA/RSAPSS");
   }
+
+  /** RSAES's details are TPMS_EMPTY: no hash follows the scheme (a key tpm2-tools made, read back byte for byte). */
+  @Test
+  void anRsaesKeysPublicAreaHasNoSchemeHash() throws Exception {
+    swtpm.tpm2("tpm2_createprimary", "-C", "o", "-G", "rsa2048:rsaes", "-a",
+        "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|decrypt", "-c", "rsaes.ctx");
+    try {
+      swtpm.tpm2("tpm2_readpublic", "-c", "rsaes.ctx", "-o", "rsaes.pub");
+    } finally {
+      swtpm.tpm2("tpm2_flushcontext", "-t");
+    }
+    byte[] tools = read("rsaes.pub");
+    TpmPublic p = TpmPublic.parseTpm2b(tools);
+    assertThat(p.scheme().scheme()).isEqualTo(Alg.RSAES);
+    assertThat(p.keyBits()).isEqualTo(2048);
+    assertThat(p.rsaModulus().size()).isEqualTo(256);
+    assertThat(p.marshalTpm2b()).isEqualTo(tools);
+  }
 }

@@ -65,9 +65,14 @@ public record TpmPublic(
       return new Scheme(scheme, hashAlg, 0);
     }
 
+    /** NULL, and RSAES, whose details are TPMS_EMPTY: no hash follows the selector. */
+    private static boolean hasNoDetails(int scheme) {
+      return scheme == Alg.NULL || scheme == Alg.RSAES;
+    }
+
     void marshal(TpmWriter w) {
       w.u16(scheme);
-      if (scheme != Alg.NULL) {
+      if (!hasNoDetails(scheme)) {
         w.u16(hashAlg);
         if (scheme == Alg.ECDAA) {
           w.u16(count);
@@ -79,6 +84,9 @@ public record TpmPublic(
       int s = r.u16(what);
       if (s == Alg.NULL) {
         return NULL;
+      }
+      if (s == Alg.RSAES) {
+        return new Scheme(s, 0, 0);
       }
       int h = r.u16(what + " hash");
       int c = s == Alg.ECDAA ? r.u16(what + " count") : 0;

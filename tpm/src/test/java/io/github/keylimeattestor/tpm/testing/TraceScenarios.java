@@ -19,7 +19,7 @@ import java.util.Random;
 
 /**
  * Deterministic TPM sessions, recorded once against swtpm into src/test/resources/traces and
- * replayed by unit tests. Re-record with {@code CaptureTraces} if a command's bytes change.
+ * replayed by unit tests. Re-record with {@code TraceScenarios.main} if a command's bytes change.
  */
 public final class TraceScenarios {
   public static final byte[] NONCE = "kVx1n2Qo3R4s5T6u7W8y".getBytes(StandardCharsets.US_ASCII);
