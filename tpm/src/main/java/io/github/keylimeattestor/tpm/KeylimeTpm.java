@@ -222,11 +222,24 @@ public final class KeylimeTpm {
   /** Runs a command authorized by {@code auth}; a policy session the TPM flushed is forgotten. */
   <R> R withSession(Scope scope, Auth auth,
       io.github.keylimeattestor.tpm.command.TpmCommand<R> cmd) throws IOException, TpmException {
-    R r = tpm.execute(cmd);
+    R r;
+    try {
+      r = tpm.execute(cmd);
+    } catch (TpmFormatException | io.github.keylimeattestor.tpm.transport.CommandMayHaveRunException e) {
+      // A success reply that did not parse, or a command that may have run: the TPM may have ended the
+      // session (continueSession clear), and on a TPM without a resource manager its handle may since
+      // name another client's session, which a flush would end. Only a definite error reply keeps it.
+      forgetSession(scope, auth);
+      throw e;
+    }
+    forgetSession(scope, auth);
+    return r;
+  }
+
+  private static void forgetSession(Scope scope, Auth auth) {
     if (auth.sessionHandle() != Handles.RS_PW) {
       scope.forget(auth.sessionHandle());
     }
-    return r;
   }
 
   // ---------------------------------------------------------------- EK

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.keylimeattestor.tpm.command.CreatePrimary;
+import io.github.keylimeattestor.tpm.structure.KeyBlob;
+import io.github.keylimeattestor.tpm.structure.PcrSelection;
 import io.github.keylimeattestor.tpm.structure.Templates;
 import io.github.keylimeattestor.tpm.testing.ForwardingTransport;
 import io.github.keylimeattestor.tpm.testing.Swtpm;
@@ -11,7 +13,10 @@ import io.github.keylimeattestor.tpm.transport.SwtpmTransport;
 import io.github.keylimeattestor.tpm.transport.TpmTransport;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -98,5 +103,41 @@ class FlushDisciplineTest {
           .isInstanceOf(TpmFormatException.class).hasMessageContaining("trailing bytes");
     }
     assertThat(swtpm.tpm2("tpm2_getcap", "handles-transient").strip()).isEmpty();
+  }
+
+  /**
+   * The AK's Load under the EK runs in a policy session that a successful Load ends (continueSession
+   * clear). When that success cannot be read, the session handle is not flushed: the TPM freed it, and
+   * without a resource manager its number may already be another client's session.
+   */
+  @Test
+  void thePolicySessionOfALoadWhoseSuccessWeCannotReadIsNotFlushed() throws Exception {
+    KeyBlob ak;
+    try (Tpm tpm = new Tpm(new SwtpmTransport("127.0.0.1", swtpm.port))) {
+      ak = new KeylimeAgentTpm(new KeylimeTpm(tpm)).createAk(Templates.akRsa(Alg.SHA256));
+    }
+    List<Integer> flushed = new ArrayList<>();
+    TpmTransport loadAnswersLonger = new ForwardingTransport(new SwtpmTransport("127.0.0.1", swtpm.port)) {
+      @Override
+      public byte[] transmit(byte[] command) throws IOException {
+        if (commandCode(command) == CommandCode.FLUSH_CONTEXT) {
+          flushed.add(ByteBuffer.wrap(command, 10, 4).getInt());
+        }
+        byte[] r = super.transmit(command);
+        if (commandCode(command) != CommandCode.LOAD || ByteBuffer.wrap(r, 6, 4).getInt() != 0) {
+          return r;
+        }
+        byte[] longer = Arrays.copyOf(r, r.length + 1);
+        ByteBuffer.wrap(longer, 2, 4).putInt(longer.length);
+        return longer;
+      }
+    };
+    try (Tpm tpm = new Tpm(loadAnswersLonger)) {
+      assertThatThrownBy(() -> new KeylimeTpm(tpm).quote(ak, "0123456789abcdef".getBytes(StandardCharsets.US_ASCII),
+          PcrSelection.of(Alg.SHA256, 16))).isInstanceOf(TpmFormatException.class).hasMessageContaining("trailing bytes");
+    }
+    assertThat(flushed).as("flushed handles").isNotEmpty().noneMatch(h -> (h >>> 24) == 0x03);
+    assertThat(swtpm.tpm2("tpm2_getcap", "handles-transient").strip()).isEmpty();
+    assertThat(swtpm.tpm2("tpm2_getcap", "handles-loaded-session").strip()).isEmpty();
   }
 }
