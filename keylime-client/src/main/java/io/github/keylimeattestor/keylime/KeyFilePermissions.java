@@ -70,6 +70,22 @@ public final class KeyFilePermissions {
   }
 
   /**
+   * A directory that holds private key files: owned by this process's user or root, and writable by
+   * neither group nor others, who could otherwise put a key of theirs in place of ours.
+   */
+  public static void checkDirectoryNotWritableByOthers(Path dir, String what) throws IOException {
+    Set<PosixFilePermission> perms = permissions(dir, what);
+    if (perms == null) {
+      return;
+    }
+    checkOwner(dir, what);
+    if (!java.util.Collections.disjoint(perms, WRITE_BY_OTHERS)) {
+      throw new IOException(what + " " + dir + " has mode " + PosixFilePermissions.toString(perms)
+          + ": others could replace the keys in it; run: chmod go-w " + dir);
+    }
+  }
+
+  /**
    * Null where the file system has no POSIX permissions, or the file is missing (the caller's read
    * reports that in its own words).
    */

@@ -136,6 +136,14 @@ final class Attestation {
     Map<String, KeyBlob> out = new java.util.TreeMap<>();
     for (Map.Entry<String, KeyBlob> k : svidKeyFiles().entrySet()) {
       try {
+        // the server refuses the whole attestation (PermissionDenied) for a key it may not bind an SVID to
+        AppKeyBinding.checkAttributes(k.getValue().publicArea());
+      } catch (EvidenceException e) {
+        LOG.warn("not certifying an SVID key blob that is no TPM-resident signing key", "key_id", k.getKey(),
+            "svid_key_directory", String.valueOf(config.svidKeyDirectory().orElse(null)), "error", e.getMessage());
+        continue;
+      }
+      try {
         ktpm.checkLoadable(k.getValue());
         out.put(k.getKey(), k.getValue());
       } catch (TpmResponseException e) {
@@ -158,6 +166,8 @@ final class Attestation {
     Map<String, KeyBlob> keys;
     try {
       keys = new SvidKeyDirectory(dir).readAll();
+    } catch (SvidKeyDirectory.UnsafeKeyFileException e) {
+      throw AttestationFailure.precondition("svid_key_directory " + dir + ": " + e.getMessage(), e);
     } catch (IOException e) {
       throw AttestationFailure.unavailable("cannot read svid_key_directory " + dir + ": " + e.getMessage()
           + " (it must be the directory of KeyManager \"keylime_tpm\")", e);

@@ -1,5 +1,6 @@
 package io.github.keylimeattestor.agent;
 
+import io.github.keylimeattestor.keylime.KeyFilePermissions;
 import io.github.keylimeattestor.sdk.log.Log;
 import io.github.keylimeattestor.tpm.TpmFormatException;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
@@ -47,20 +48,39 @@ final class SvidKeyDirectory {
   }
 
   /**
+   * A blob or the directory is not private to spire-agent's user: anyone else who may use the TPM
+   * could load a blob they can read (the keys have no password), or put their own key in its place.
+   */
+  static final class UnsafeKeyFileException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    UnsafeKeyFileException(IOException why) {
+      super(why.getMessage(), why);
+    }
+  }
+
+  /**
    * Every key blob, by key ID (sorted). A file that is no key blob is logged and skipped; one that
-   * cannot be read is an error naming it (skipped, its key would silently be made again).
+   * cannot be read is an error naming it (skipped, its key would silently be made again); one that
+   * is not private, or a directory others may write, is an {@link UnsafeKeyFileException}.
    */
   Map<String, KeyBlob> readAll() throws IOException {
     Map<String, KeyBlob> out = new TreeMap<>();
     if (!Files.isDirectory(dir)) {
       return out;
     }
+    checkDirectory();
     try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*" + SUFFIX)) {
       for (Path f : files) {
         String name = f.getFileName().toString();
         String id = name.substring(0, name.length() - SUFFIX.length());
         if (!validId(id) || !Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)) {
           continue;
+        }
+        try {
+          KeyFilePermissions.checkPrivate(f, "SVID key blob");
+        } catch (IOException e) {
+          throw new UnsafeKeyFileException(e);
         }
         try (InputStream in = Files.newInputStream(f, LinkOption.NOFOLLOW_LINKS)) {
           out.put(id, KeyBlob.parse(in.readNBytes(KeyBlob.DEFAULT_LIMIT + 1), KeyBlob.DEFAULT_LIMIT));
@@ -80,6 +100,7 @@ final class SvidKeyDirectory {
     if (!Files.isDirectory(dir)) {
       Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
     }
+    checkDirectory();
     Path target = dir.resolve(keyId + SUFFIX);
     Path tmp = Files.createTempFile(dir, "." + keyId, ".tmp",
         PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
@@ -93,6 +114,14 @@ final class SvidKeyDirectory {
       Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     } finally {
       Files.deleteIfExists(tmp);
+    }
+  }
+
+  private void checkDirectory() throws UnsafeKeyFileException {
+    try {
+      KeyFilePermissions.checkDirectoryNotWritableByOthers(dir, "svid_key_directory");
+    } catch (IOException e) {
+      throw new UnsafeKeyFileException(e);
     }
   }
 

@@ -100,6 +100,8 @@ final class TpmKeyManagerPlugin extends KeyManagerGrpc.KeyManagerImplBase implem
     Map<String, KeyBlob> blobs;
     try {
       blobs = dir.readAll();
+    } catch (SvidKeyDirectory.UnsafeKeyFileException e) {
+      throw Status.FAILED_PRECONDITION.withDescription("keylime_tpm: " + e.getMessage()).asException();
     } catch (IOException e) {
       throw Status.INVALID_ARGUMENT.withDescription("keylime_tpm: cannot read directory " + c.directory() + ": "
           + e.getMessage()).asException();
@@ -188,7 +190,8 @@ final class TpmKeyManagerPlugin extends KeyManagerGrpc.KeyManagerImplBase implem
           store.write(id, blob);
         } catch (IOException e) {
           // a directory to fix (permissions, read-only) or a disk to free: spire-agent tries again
-          Status status = e instanceof java.nio.file.FileSystemException ? Status.FAILED_PRECONDITION : Status.UNAVAILABLE;
+          Status status = e instanceof java.nio.file.FileSystemException || e instanceof SvidKeyDirectory.UnsafeKeyFileException
+              ? Status.FAILED_PRECONDITION : Status.UNAVAILABLE;
           throw status.withDescription("keylime_tpm: cannot write the key blob to " + store.dir() + ": "
               + e + " (spire-agent needs write access to directory, and room on its file system)").asException();
         }
@@ -293,6 +296,13 @@ final class TpmKeyManagerPlugin extends KeyManagerGrpc.KeyManagerImplBase implem
       type = KeyType.RSA_4096;
     } else {
       log.warn("ignoring a key blob of a type SPIRE does not use", "key_id", id);
+      return null;
+    }
+    try {
+      // what the server requires of a key it binds an SVID to (sign only, made and kept in the TPM)
+      io.github.keylimeattestor.sovereign.AppKeyBinding.checkAttributes(pub);
+    } catch (io.github.keylimeattestor.sovereign.EvidenceException e) {
+      log.warn("ignoring a key blob that is no TPM-resident signing key", "key_id", id, "error", e.getMessage());
       return null;
     }
     try {

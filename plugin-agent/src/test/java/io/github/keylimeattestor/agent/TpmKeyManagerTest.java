@@ -266,12 +266,38 @@ class TpmKeyManagerTest {
     signsWith(a);
   }
 
+  /**
+   * The keys have no password: a blob others can read is a key anyone with the TPM can use, and a
+   * directory others can write lets them put their own key in its place. Both are refused, naming the fix.
+   */
+  @Test
+  void aBlobOthersCanReadOrADirectoryOthersCanWriteIsRefused() throws Exception {
+    generate("agent-svid-A", KeyType.EC_P256);
+    Path blob = keys.resolve("agent-svid-A.tpmkey");
+    Files.setPosixFilePermissions(blob, PosixFilePermissions.fromString("rw-r--r--"));
+    tearDown();
+    assertThatThrownBy(() -> start(new TpmKeyManagerPlugin())).isInstanceOfSatisfying(
+        io.grpc.StatusException.class, e -> {
+          assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+          assertThat(e.getStatus().getDescription()).contains("SVID key blob " + blob + " has mode rw-r--r--")
+              .contains("chmod 600 " + blob);
+        });
+    Files.setPosixFilePermissions(blob, PosixFilePermissions.fromString("rw-------"));
+    Files.setPosixFilePermissions(keys, PosixFilePermissions.fromString("rwxrwxr-x"));
+    assertThatThrownBy(() -> start(new TpmKeyManagerPlugin())).isInstanceOfSatisfying(
+        io.grpc.StatusException.class, e -> assertThat(e.getStatus().getDescription())
+            .contains("svid_key_directory " + keys + " has mode rwxrwxr-x").contains("chmod go-w " + keys));
+    Files.setPosixFilePermissions(keys, PosixFilePermissions.fromString("rwx------"));
+    start(new TpmKeyManagerPlugin());
+  }
+
   @Test
   void aBlobThisTpmNoLongerLoadsIsDroppedAtConfigureSoSpireMakesANewKey() throws Exception {
     PublicKey a = generate("agent-svid-A", KeyType.EC_P256);
     byte[] blob = Files.readAllBytes(keys.resolve("agent-svid-A.tpmkey"));
     blob[10] ^= 0x5a; // inside the TPM2B_PRIVATE: the TPM's integrity check fails (as after TPM2_Clear)
     Files.write(keys.resolve("agent-svid-B.tpmkey"), blob);
+    Files.setPosixFilePermissions(keys.resolve("agent-svid-B.tpmkey"), PosixFilePermissions.fromString("rw-------"));
     tearDown();
     start(new TpmKeyManagerPlugin());
     // B is not offered: spire-agent finds no key for its cached SVID and re-attests with a new one
@@ -337,6 +363,7 @@ class TpmKeyManagerTest {
     byte[] blob = Files.readAllBytes(keys.resolve("agent-svid-A.tpmkey"));
     blob[10] ^= 0x5a; // inside the TPM2B_PRIVATE: the TPM's integrity check fails
     Files.write(keys.resolve("agent-svid-B.tpmkey"), blob);
+    Files.setPosixFilePermissions(keys.resolve("agent-svid-B.tpmkey"), PosixFilePermissions.fromString("rw-------"));
     KeylimeAgentPlugin attestor = new KeylimeAgentPlugin();
     attestor.configure(CoreConfiguration.getDefaultInstance(), "tcti = \"" + swtpm.tcti() + "\"\n"
         + "agent_data_path = \"" + agentData + "\"\nkeylime_agent_uuid = \"" + UUID + "\"\n"
@@ -352,6 +379,44 @@ class TpmKeyManagerTest {
       assertThat(ev.svidKeys().get(0).spki().toByteArray()).isEqualTo(a.getPkixData().toByteArray());
     }
     assertThat(LOG.toString(StandardCharsets.UTF_8)).contains("not certifying an SVID key blob this TPM does not load");
+  }
+
+  /**
+   * A decrypt key in the directory (not the KeyManager's doing) would make the server refuse the whole
+   * attestation (PermissionDenied, final): it is neither certified nor offered to spire-agent.
+   */
+  @Test
+  void aBlobThatIsNoSigningKeyIsNotCertifiedNorOffered() throws Exception {
+    PublicKey a = generate("agent-svid-A", KeyType.EC_P256);
+    int decrypting = (Templates.APP_KEY_ATTRIBUTES & ~io.github.keylimeattestor.tpm.ObjectAttributes.SIGN)
+        | io.github.keylimeattestor.tpm.ObjectAttributes.DECRYPT;
+    KeyBlob decrypt;
+    try (var tpm = swtpm.tpm()) {
+      decrypt = new KeylimeTpm(tpm).createSigningKey(TpmPublic.ecc(Alg.SHA256, decrypting, new byte[0],
+          TpmPublic.SymDef.NULL, TpmPublic.Scheme.NULL, Alg.ECC_NIST_P256, TpmPublic.Scheme.NULL, new byte[0],
+          new byte[0]));
+    }
+    Path b = keys.resolve("agent-svid-B.tpmkey");
+    Files.write(b, decrypt.marshal());
+    Files.setPosixFilePermissions(b, PosixFilePermissions.fromString("rw-------"));
+    tearDown();
+    start(new TpmKeyManagerPlugin());
+    assertThat(km.getPublicKeys(GetPublicKeysRequest.getDefaultInstance()).getPublicKeysList()).containsExactly(a);
+    KeylimeAgentPlugin attestor = new KeylimeAgentPlugin();
+    attestor.configure(CoreConfiguration.getDefaultInstance(), "tcti = \"" + swtpm.tcti() + "\"\n"
+        + "agent_data_path = \"" + agentData + "\"\nkeylime_agent_uuid = \"" + UUID + "\"\n"
+        + "app_key_path = \"" + dir.resolve("app_key.blob") + "\"\nsvid_key_directory = \"" + keys + "\"\n");
+    try (InProcessAttestor spire = new InProcessAttestor(attestor.nodeAttestor())) {
+      Nonce nonce = Nonce.mint(new SecureRandom());
+      InProcessAttestor.Result r = spire.attest(p -> WireFormat.encodeChallenge(nonce, PcrSelection.of(Alg.SHA256, 16)));
+      assertThat(r.error()).isNull();
+      VerifiedEvidence ev = new EvidenceVerifier(new ClockHistory(16)).verify(nonce,
+          new PcrPolicy(Alg.SHA256, new int[] {16}, Map.of()), WireFormat.decodePayload(r.payload()),
+          SovereignAttestation.parseFrom(r.response()), akPublic);
+      assertThat(ev.svidKeys()).extracting(VerifiedEvidence.CertifiedSvidKey::keyId).containsExactly("agent-svid-A");
+    }
+    assertThat(LOG.toString(StandardCharsets.UTF_8)).contains("not certifying an SVID key blob that is no TPM-resident "
+        + "signing key").contains("ignoring a key blob that is no TPM-resident signing key");
   }
 
   void signsWith(PublicKey k) throws Exception {
