@@ -146,6 +146,17 @@ record AgentConfig(
     Path appKeyPath = appKey.isEmpty() ? null : c.attempt(() -> filePath("app_key_path", appKey));
     Optional<Path> svidKeyDirectory = svidKeys == null ? Optional.empty()
         : Optional.ofNullable(c.attempt(() -> filePath("svid_key_directory", svidKeys)));
+    // the App Key file is replaced when it holds no key blob: never one of the other keys' files
+    if (appKeyPath != null && agentData != null
+        && appKeyPath.toAbsolutePath().normalize().equals(agentData.toAbsolutePath().normalize())) {
+      c.problem("app_key_path must not be agent_data_path (" + agentData + "): the plugin writes its own App Key "
+          + "there, which would replace the Keylime agent's AK file; use e.g. /var/lib/spire/agent/keylime-app-key.blob");
+    }
+    if (appKeyPath != null && svidKeyDirectory.isPresent() && svidKeyDirectory.get().toAbsolutePath().normalize()
+        .equals(appKeyPath.toAbsolutePath().normalize().getParent())) {
+      c.problem("app_key_path must not be in svid_key_directory (" + svidKeyDirectory.get() + "), which holds the "
+          + "KeyManager's keys only");
+    }
     c.throwIfProblems();
     return new AgentConfig(tcti, ek, agentData, uuid, source, endpoint, appKeyPath, svidKeyDirectory, timeout,
         List.copyOf(warnings));

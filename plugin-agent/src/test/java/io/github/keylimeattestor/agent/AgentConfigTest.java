@@ -108,6 +108,8 @@ class AgentConfigTest {
       keylime_agent_url = "https://127.0.0.1:9002"                      | keylime_agent_url is set but unused
       tpm_devise = "/dev/tpm0"                                          | unknown setting tpm_devise
       tpm_device = "tpmrm0"                                             | tpm_device needs an absolute path
+      app_key_path = "/var/lib/keylime/agent_data.json"                 | app_key_path must not be agent_data_path
+      app_key_path = "/k/app.blob"\\nsvid_key_directory = "/k"           | app_key_path must not be in svid_key_directory
       timeout = "0s"                                                    | timeout must be
       timeout = "500us"                                                 | timeout must be between 1ms and 5m
       timeout = "soon"                                                  | timeout
