@@ -63,9 +63,9 @@ final class TpmAccess {
   }
 
   /**
-   * No read of the TPM device has a timeout of its own (the kernel bounds a command by the TPM's
-   * durations, a character device served by a user-space TPM may not): a use that never returns
-   * keeps the lock, and every later one fails here, naming what is stuck, instead of queuing for ever.
+   * A use that does not return keeps the lock (each transport times a command out, but a device
+   * driver that sleeps uninterruptibly keeps even the closing thread waiting): every later one fails
+   * here, naming what is stuck, instead of queuing for ever.
    */
   private static AttestationFailure busy(String what, Holder h, long waitedMillis) {
     String waited = words(Duration.ofMillis(waitedMillis));

@@ -45,4 +45,34 @@ class DeviceTransportTest {
     }
     assertThat(Files.exists(p)).isTrue();
   }
+
+  /**
+   * A device that never completes its answer (here: the FIFO hands back a 12-byte "response" whose
+   * header announces 14) is closed under the blocked read at the timeout: the command fails as one
+   * that may have run, and the transport refuses further commands instead of hanging on them.
+   */
+  @Test
+  @org.junit.jupiter.api.Timeout(60)
+  void aDeviceThatStopsAnsweringIsClosedAtTheTimeout() throws Exception {
+    Path p = fifo();
+    byte[] announcesMore = HexFormat.of().parseHex("80010000000e0000017b0008");
+    try (DeviceTransport t = new DeviceTransport(p, 300)) {
+      assertThatThrownBy(() -> t.transmit(announcesMore))
+          .isInstanceOf(io.github.keylimeattestor.tpm.transport.CommandMayHaveRunException.class)
+          .hasMessageContaining(p + " did not answer within 300 ms");
+      assertThatThrownBy(() -> t.transmit(HexFormat.of().parseHex("80010000000c0000017b0008")))
+          .isInstanceOf(IOException.class).hasMessageContaining("was closed after a command it did not answer");
+    }
+  }
+
+  @Test
+  void aDeviceThatAnswersInTimeIsLeftOpen() throws Exception {
+    Path p = fifo();
+    byte[] getRandom = HexFormat.of().parseHex("80010000000c0000017b0008");
+    try (DeviceTransport t = new DeviceTransport(p, 200)) {
+      assertThat(t.transmit(getRandom)).isEqualTo(getRandom);
+      Thread.sleep(400); // past the first command's deadline: its watchdog was cancelled
+      assertThat(t.transmit(getRandom)).isEqualTo(getRandom);
+    }
+  }
 }
