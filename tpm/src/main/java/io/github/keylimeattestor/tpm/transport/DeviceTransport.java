@@ -25,6 +25,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * plugin's TPM lock for good.
  */
 public final class DeviceTransport implements TpmTransport {
+  /**
+   * Linux's longest TPM 2.0 command duration (TPM_LONG_LONG, given to TPM2_CreatePrimary and
+   * TPM2_Create, which make RSA keys on slow TPMs for tens of seconds): a device deadline is never
+   * shorter, so that only a device that is not answering at all is closed.
+   */
+  public static final int KERNEL_LONGEST_COMMAND_MILLIS = 300_000;
+
   private final Path path;
   private final FileChannel channel;
   private final int timeoutMillis;

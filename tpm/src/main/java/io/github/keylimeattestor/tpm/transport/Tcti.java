@@ -39,7 +39,7 @@ public final class Tcti {
     record Device(Path path) implements Spec {
       @Override
       public TpmTransport open(int timeoutMillis) throws IOException {
-        return new DeviceTransport(path, timeoutMillis);
+        return new DeviceTransport(path, Math.max(timeoutMillis, DeviceTransport.KERNEL_LONGEST_COMMAND_MILLIS));
       }
 
       @Override
