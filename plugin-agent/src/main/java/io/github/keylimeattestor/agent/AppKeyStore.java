@@ -11,14 +11,10 @@ import io.github.keylimeattestor.tpm.TpmResponseException;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
 import io.github.keylimeattestor.tpm.structure.Templates;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
@@ -100,24 +96,13 @@ final class AppKeyStore {
     return blob;
   }
 
-  /** Writes atomically: a 0600 temporary file in the same directory, then a rename. */
+  /** Writes atomically (KeyBlobFile), making a missing directory 0700. */
   private static void write(Path path, byte[] bytes) throws IOException {
     Path dir = path.toAbsolutePath().getParent();
     if (!Files.isDirectory(dir)) {
       Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(OWNER_ONLY_DIR));
     }
-    Path tmp = Files.createTempFile(dir, "." + path.getFileName(), ".tmp", PosixFilePermissions.asFileAttribute(OWNER_ONLY));
-    try {
-      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE);
-          OutputStream out = java.nio.channels.Channels.newOutputStream(ch)) {
-        out.write(bytes);
-        out.flush();
-        ch.force(true);
-      }
-      Files.move(tmp, path, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    } finally {
-      Files.deleteIfExists(tmp);
-    }
+    KeyBlobFile.writeAtomically(path, bytes);
   }
 
 }

@@ -6,15 +6,10 @@ import io.github.keylimeattestor.tpm.TpmFormatException;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
-import java.nio.channels.Channels;
-import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
 import java.util.TreeMap;
@@ -95,26 +90,13 @@ final class SvidKeyDirectory {
     return out;
   }
 
-  /** Writes the blob of {@code keyId} atomically: a 0600 temporary file in the directory, then a rename. */
+  /** Writes the blob of {@code keyId} atomically (KeyBlobFile). */
   void write(String keyId, KeyBlob blob) throws IOException {
     if (!Files.isDirectory(dir)) {
       Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
     }
     checkDirectory();
-    Path target = dir.resolve(keyId + SUFFIX);
-    Path tmp = Files.createTempFile(dir, "." + keyId, ".tmp",
-        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-    try {
-      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE);
-          OutputStream out = Channels.newOutputStream(ch)) {
-        out.write(blob.marshal());
-        out.flush();
-        ch.force(true);
-      }
-      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    } finally {
-      Files.deleteIfExists(tmp);
-    }
+    KeyBlobFile.writeAtomically(dir.resolve(keyId + SUFFIX), blob.marshal());
   }
 
   private void checkDirectory() throws UnsafeKeyFileException {
