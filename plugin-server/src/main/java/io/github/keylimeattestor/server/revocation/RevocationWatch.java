@@ -53,6 +53,12 @@ public final class RevocationWatch implements AutoCloseable {
   private boolean answerUnusable;
   /** Verifier instances warned about holding none of their watched nodes (warned once, not every cycle). */
   private final java.util.Set<Optional<String>> noneHeldWarned = new java.util.HashSet<>();
+  /** Nodes SPIRE could not be made to act on: when it was last logged at ERROR, and with what error. */
+  private final Map<String, Refusal> refusals = new java.util.HashMap<>();
+  /** A refusal that goes on is logged at ERROR again at most this often (every cycle would flood the log). */
+  static final Duration REFUSAL_LOG_EVERY = Duration.ofMinutes(5);
+
+  private record Refusal(String error, long loggedAt) {}
   private final java.util.function.LongSupplier nanoTime;
   private final long started;
   private long nextDiscovery;
@@ -176,6 +182,7 @@ public final class RevocationWatch implements AutoCloseable {
       answerUnusable = false;
       LOG.info("revocation watch: the Keylime verifier's answers are usable again");
     }
+    refusals.keySet().retainAll(watched.keySet());
     metrics.cycle(System.nanoTime() - t0, watched.size());
     return new Cycle(nodes.size(), requests, acted, failedToAct, unavailable);
   }
@@ -458,6 +465,7 @@ public final class RevocationWatch implements AutoCloseable {
       }
       watched.computeIfPresent(n.spiffeId(), (k, v) -> v.uuid().equals(n.uuid()) ? null : v);
       attestedAt.remove(n.spiffeId());
+      refusals.remove(n.spiffeId());
       String result = r == SpireAgents.Result.DONE ? "ok" : "already_gone";
       metrics.action(config.action(), result, reason);
       LOG.warn(config.action() == RevocationConfig.Action.EVICT ? "revocation watch: agent evicted"
@@ -467,8 +475,18 @@ public final class RevocationWatch implements AutoCloseable {
     } catch (SpireAgents.SpireActionException | RuntimeException e) {
       // one node SPIRE cannot act on (or a bug on its path) holds no other node back
       metrics.action(config.action(), "error", reason);
-      LOG.error("revocation watch: could not act on a node Keylime failed; retrying next cycle", "spiffe_id",
-          n.spiffeId(), "agent_uuid", n.uuid(), "why", why, "error", e instanceof SpireAgents.SpireActionException ? e.getMessage() : e.toString());
+      String error = e instanceof SpireAgents.SpireActionException ? e.getMessage() : e.toString();
+      long now = nanoTime.getAsLong();
+      Refusal last = refusals.get(n.spiffeId());
+      if (last == null || !last.error().equals(error) || now - last.loggedAt() >= REFUSAL_LOG_EVERY.toNanos()) {
+        refusals.put(n.spiffeId(), new Refusal(error, now));
+        LOG.error("revocation watch: could not act on a node Keylime failed; retrying every cycle (this is logged "
+            + "again in " + Durations.format(REFUSAL_LOG_EVERY) + " if it goes on)", "spiffe_id", n.spiffeId(),
+            "agent_uuid", n.uuid(), "why", why, "error", error);
+      } else {
+        LOG.debug("revocation watch: still cannot act on a node Keylime failed", "spiffe_id", n.spiffeId(),
+            "error", error);
+      }
       return false;
     }
   }

@@ -410,6 +410,36 @@ class RevocationWatchTest {
     assertThat(spire.calls).hasSize(2);
   }
 
+  /** A refusal that goes on is one ERROR line, again only after REFUSAL_LOG_EVERY or with another error. */
+  @Test
+  void aSpireRefusalThatGoesOnIsNotLoggedAtErrorEveryCycle() {
+    java.io.ByteArrayOutputStream log = new java.io.ByteArrayOutputStream();
+    io.github.keylimeattestor.sdk.log.Log.redirect(log);
+    try {
+      RevocationWatch w = watch();
+      attest(w, A, "default");
+      verifier.agents.put(A, status(A, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
+      spire.down = true;
+      for (int i = 0; i < 5; i++) {
+        assertThat(w.cycle().failedToAct()).isEqualTo(1);
+        now += Duration.ofSeconds(2).toNanos();
+      }
+      assertThat(errorLines(log)).isEqualTo(1);
+      now += RevocationWatch.REFUSAL_LOG_EVERY.toNanos();
+      w.cycle();
+      assertThat(errorLines(log)).as("a reminder after REFUSAL_LOG_EVERY").isEqualTo(2);
+      spire.down = false;
+      assertThat(w.cycle().acted()).isEqualTo(1);
+    } finally {
+      io.github.keylimeattestor.sdk.log.Log.redirect(System.err);
+    }
+  }
+
+  private static long errorLines(java.io.ByteArrayOutputStream log) {
+    return log.toString(java.nio.charset.StandardCharsets.UTF_8).lines()
+        .filter(l -> l.contains("\"@level\":\"error\"") && l.contains("could not act on a node")).count();
+  }
+
   @Test
   void oneBulkRequestPerVerifierInstance() {
     RevocationWatch w = watch();
