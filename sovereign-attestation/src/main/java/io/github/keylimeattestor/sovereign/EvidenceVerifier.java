@@ -27,6 +27,9 @@ import java.util.Map;
  * I/O; the caller fetched the registrar's keys and applies Keylime's status policy.
  */
 public final class EvidenceVerifier {
+  /** SPIRE's key IDs ("agent-svid-A"); they are written into binding records, one per line. */
+  private static final java.util.regex.Pattern SVID_KEY_ID = java.util.regex.Pattern.compile("[A-Za-z0-9._-]{1,64}");
+
   /** The AK must be a restricted signing key: only then can a TPMS_ATTEST it signed be TPM-made. */
   static final int AK_REQUIRED = ObjectAttributes.FIXED_TPM | ObjectAttributes.RESTRICTED | ObjectAttributes.SIGN;
   static final int MAX_QUOTE_STRING = 8 * 1024;
@@ -180,8 +183,9 @@ public final class EvidenceVerifier {
     Set<String> seen = new HashSet<>();
     for (CertifiedKey k : att.getSvidKeysList()) {
       String id = k.getKeyId();
-      if (id.isEmpty() || id.length() > 64 || !seen.add(id)) {
-        throw EvidenceException.malformed("svid_keys", "SVID key ID \"" + id + "\" is empty, too long or repeated");
+      if (!SVID_KEY_ID.matcher(id).matches() || !seen.add(id)) {
+        throw EvidenceException.malformed("svid_keys", "an SVID key ID is not 1-64 characters of [A-Za-z0-9._-], "
+            + "or is repeated");
       }
       TpmPublic pub = WireFormat.svidKeyPublic(k.getPublicArea().toByteArray(), id);
       try {

@@ -314,4 +314,56 @@ class EvidenceVerifierTest {
         });
     new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(appKey, "sha256"), e, ak.publicArea());
   }
+
+  /** The App Key's quote and certification, plus each key of {@code svidKeys} certified by the AK for {@code n}. */
+  static SovereignAttestation withSvidKeys(Nonce n, Map<String, KeyBlob> svidKeys) throws Exception {
+    java.util.List<KeylimeTpm.ToCertify> toCertify = new java.util.ArrayList<>();
+    toCertify.add(new KeylimeTpm.ToCertify(appKey, AppKeyBinding.certifyQualifyingData(n)));
+    svidKeys.forEach((id, blob) -> toCertify.add(new KeylimeTpm.ToCertify(blob, SvidKeyBinding.certifyQualifyingData(n, id))));
+    KeylimeTpm.MultiEvidence ev = tpm.quoteAndCertifyAll(ak, n.quoteQualifyingData(), PcrSelection.of(Alg.SHA256, 16),
+        toCertify);
+    Map<String, WireFormat.Certification> certified = new java.util.LinkedHashMap<>();
+    int i = 1;
+    for (Map.Entry<String, KeyBlob> k : svidKeys.entrySet()) {
+      var c = ev.certifications().get(i++);
+      certified.put(k.getKey(), new WireFormat.Certification(k.getValue().publicArea(), c.attest(), c.signature()));
+    }
+    var c0 = ev.certifications().get(0);
+    return SovereignAttestation.parseFrom(WireFormat.encodeAttestation(ID, n, ev.quote().encode(),
+        new WireFormat.Certification(appKey.publicArea(), c0.attest(), c0.signature()), certified));
+  }
+
+  /**
+   * What the TPM-bound SVID rests on: each SVID key the AK certified (correctly, for this nonce and key
+   * ID) must also be a key made in this TPM and kept there, sign only; and its ID safe to record.
+   */
+  @Test
+  void svidKeysMustBeTpmMadeSigningKeysUnderSafeIds() throws Exception {
+    Nonce n = Nonce.mint(RANDOM);
+    KeyBlob svid = tpm.createAppKey(Templates.appKeyEccP256());
+    VerifiedEvidence ok = new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(appKey),
+        withSvidKeys(n, Map.of("agent-svid-A", svid)), ak.publicArea());
+    assertThat(ok.svidKeys()).extracting(VerifiedEvidence.CertifiedSvidKey::keyId).containsExactly("agent-svid-A");
+
+    int duplicable = Templates.APP_KEY_ATTRIBUTES & ~(ObjectAttributes.FIXED_TPM | ObjectAttributes.FIXED_PARENT);
+    KeyBlob movable = tpm.createAppKey(TpmPublic.ecc(Alg.SHA256, duplicable, new byte[0], TpmPublic.SymDef.NULL,
+        TpmPublic.Scheme.NULL, Alg.ECC_NIST_P256, TpmPublic.Scheme.NULL, new byte[0], new byte[0]));
+    Nonce m = Nonce.mint(RANDOM);
+    SovereignAttestation withMovable = withSvidKeys(m, Map.of("agent-svid-B", movable));
+    assertThatThrownBy(() -> new EvidenceVerifier(new ClockHistory(10)).verify(m, POLICY, payload(appKey), withMovable,
+        ak.publicArea())).isInstanceOfSatisfying(EvidenceException.class, e -> {
+          assertThat(e.check()).isEqualTo("svid_key_attributes");
+          assertThat(e.kind()).isEqualTo(EvidenceException.Kind.REJECTED);
+          assertThat(e.getMessage()).contains("SVID key agent-svid-B").contains("fixedTPM");
+        });
+
+    Nonce k = Nonce.mint(RANDOM);
+    SovereignAttestation newlineId = withSvidKeys(k, Map.of("agent-svid\nA", svid));
+    assertThatThrownBy(() -> new EvidenceVerifier(new ClockHistory(10)).verify(k, POLICY, payload(appKey), newlineId,
+        ak.publicArea())).isInstanceOfSatisfying(EvidenceException.class, e -> {
+          assertThat(e.check()).isEqualTo("svid_keys");
+          assertThat(e.kind()).isEqualTo(EvidenceException.Kind.MALFORMED);
+          assertThat(e.getMessage()).doesNotContain("\n");
+        });
+  }
 }

@@ -51,6 +51,8 @@ public final class SvidBindings {
   static final Set<PosixFilePermission> DIR_MODE = PosixFilePermissions.fromString("rwx------");
   static final Set<PosixFilePermission> FILE_MODE = PosixFilePermissions.fromString("rw-------");
   static final String SUFFIX = ".binding";
+  /** A temporary record older than this is a crashed writer's: the sweep removes it. */
+  static final java.time.Duration LEFT_OVER_AFTER = java.time.Duration.ofMinutes(1);
   private static final int MAX_RECORD = 4096;
 
   /**
@@ -293,6 +295,10 @@ public final class SvidBindings {
     List<Path> names = new ArrayList<>();
     d.iterator().forEachRemaining(p -> names.add(p.getFileName()));
     for (Path f : names) {
+      if (f.toString().startsWith(".rec") && f.toString().endsWith(".tmp")) {
+        deleteIfLeftOver(d, f, now);
+        continue;
+      }
       if (!f.toString().endsWith(SUFFIX)) {
         continue;
       }
@@ -304,6 +310,19 @@ public final class SvidBindings {
       } catch (IOException e) {
         // gone already, or being replaced: the next sweep sees it again
       }
+    }
+  }
+
+  /** A temporary record a writer that crashed left behind (a live writer renames it within milliseconds). */
+  private static void deleteIfLeftOver(SecureDirectoryStream<Path> d, Path f, Instant now) {
+    try {
+      var attrs = d.getFileAttributeView(f, java.nio.file.attribute.BasicFileAttributeView.class,
+          LinkOption.NOFOLLOW_LINKS).readAttributes();
+      if (attrs.lastModifiedTime().toInstant().isBefore(now.minus(LEFT_OVER_AFTER))) {
+        deleteQuietly(d, f);
+      }
+    } catch (IOException e) {
+      // renamed into place or deleted meanwhile
     }
   }
 
