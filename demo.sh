@@ -48,6 +48,7 @@ cleanup() {
   local rc=$? left="" p i
   [ -z "$cleaned" ] || return 0
   cleaned=1
+  trap '' INT TERM HUP # a second Ctrl-C must not cut the clean-up short: what it stops runs in its own sessions
   for p in "${pids[@]}"; do kill -TERM -- "-$p" "$p" 2>/dev/null || true; done
   for ((i = 0; i < 100; i++)); do # up to 10 s, then SIGKILL
     left=""

@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/install-prereqs.sh
-./mvnw -B -ntp verify "$@"
+exec ./mvnw -B -ntp verify "$@" # exec: a signal to this script reaches Maven and the tests it runs

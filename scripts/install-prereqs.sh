@@ -17,7 +17,20 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  # Installing postgresql would start a system cluster on :5432 (and tpm2-abrmd its service on a host
+  # with a TPM), which nothing here stops: Debian's policy-rc.d hook (exit 101) keeps packages from
+  # starting services, for this install only. The tests start private instances of what they need.
+  policy=""
+  trap '[ -z "$policy" ] || $sudo rm -f /usr/sbin/policy-rc.d' EXIT
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod 755 /usr/sbin/policy-rc.d
+    policy=1
+  fi
+  rc=0
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null || rc=$?
+  [ -z "$policy" ] || $sudo rm -f /usr/sbin/policy-rc.d
+  [ "$rc" -eq 0 ] || exit "$rc"
 fi
 
 "$root/integration-tests/install-spire.sh"

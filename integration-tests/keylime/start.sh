@@ -36,6 +36,9 @@ done
 
 mkdir -p "$WD"/{etc,kl,tpm,localca,logs,pids,run,spire,tpm_cert_store}
 trap 'rc=$?; if [ $rc -ne 0 ]; then log "start failed; stopping what was started"; "$HERE/stop.sh" "$WD" >/dev/null 2>&1 || true; fi' EXIT
+# bash dying of a signal it has no trap for runs the EXIT trap with $? = 0: give them one
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 TAKEN_PORTS=""
 SWTPM_PORT=$(free_port 2); TAKEN_PORTS="$SWTPM_PORT $((SWTPM_PORT + 1))"

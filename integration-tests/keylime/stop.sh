@@ -14,9 +14,10 @@ WD="$(cd "$1" && pwd)"
 [ -d "$WD/pids" ] || { rm -f "$WD/stack.env"; exit 0; }
 # agents first (they talk to the others), then registrar, verifier, swtpm last
 order=()
-for f in "$WD"/pids/*.pgid; do
+for f in "$WD"/pids/*.pgid "$WD"/pids/*.pid; do
   [ -e "$f" ] || continue
-  n=$(basename "$f" .pgid)
+  n=$(basename "$f"); n=${n%.pgid}; n=${n%.pid}
+  case " ${order[*]} " in *" $n "*) continue ;; esac
   case "$n" in registrar|verifier|swtpm) ;; *) order+=("$n") ;; esac
 done
 order+=(registrar verifier swtpm)
