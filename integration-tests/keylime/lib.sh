@@ -69,7 +69,8 @@ start_group() {
 
 # kill_group NAME: SIGTERM to the group, then SIGKILL after a grace period.
 kill_group() {
-  local name=$1 pgid i f="$WD/pids/$name.pgid"
+  local name=$1 pgid i f
+  f="$WD/pids/$name.pgid"
   # a start interrupted before it recorded the group left the pid only: a group of that id exists
   # only once the process leads it, so signalling it is as safe as with the pgid file
   [ -f "$f" ] || f="$WD/pids/$name.pid"

@@ -326,8 +326,7 @@ class AdversarialIT {
               }
             }
           """.formatted(exe, bad), "");
-      Process p = new ProcessBuilder(SpireBinaries.server().toString(), "validate", "-config", "server.conf")
-          .directory(bed.dir.toFile()).redirectErrorStream(true).start();
+      Process p = bed.cli(List.of(SpireBinaries.server().toString(), "validate", "-config", "server.conf")).start();
       String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
       assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
       System.err.println("AdversarialIT: spire-server validate said:\n" + out);

@@ -213,8 +213,7 @@ class PluginExecutableIT {
       assertThat(ok).contains("SPIRE server configuration file is valid.");
 
       bed.startServer("", block.formatted(exe, 4)).stop(java.time.Duration.ofSeconds(10));
-      Process p = new ProcessBuilder(SpireBinaries.server().toString(), "validate", "-config", "server.conf")
-          .directory(bed.dir.toFile()).redirectErrorStream(true).start();
+      Process p = bed.cli(List.of(SpireBinaries.server().toString(), "validate", "-config", "server.conf")).start();
       String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       assertThat(p.waitFor()).isNotZero();
       assertThat(out).contains("NodeAttestor \"test_attestor\"").contains("challenge_size must be between 16 and 1024");

@@ -44,9 +44,12 @@ final class PluginHost implements AutoCloseable {
   final Path log;
   final String socket;
   private final MultiThreadIoEventLoopGroup loop;
+  /** PLUGIN_UNIX_SOCKET_DIR: removed at close, also when the plugin was killed and left its socket. */
+  private final Path socketDir;
 
-  private PluginHost(Process process, String socket, Path log, MultiThreadIoEventLoopGroup loop) {
+  private PluginHost(Process process, String socket, Path log, MultiThreadIoEventLoopGroup loop, Path socketDir) {
     this.process = process;
+    this.socketDir = socketDir;
     this.socket = socket;
     this.log = log;
     this.loop = loop;
@@ -71,7 +74,15 @@ final class PluginHost implements AutoCloseable {
         .redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()));
     pb.environment().put(pluginType, pluginType);
     pb.environment().put("PLUGIN_PROTOCOL_VERSIONS", "1");
-    Process p = pb.start();
+    Path socketDir = Files.createTempDirectory(Path.of("/tmp"), "plugin-host"); // short: a socket path has 108 bytes
+    pb.environment().put("PLUGIN_UNIX_SOCKET_DIR", socketDir.toString());
+    Process p;
+    try {
+      p = pb.start();
+    } catch (IOException e) {
+      deleteTree(socketDir);
+      throw e;
+    }
     MultiThreadIoEventLoopGroup loop = new MultiThreadIoEventLoopGroup(2, EpollIoHandler.newFactory());
     try {
       BufferedReader stdout = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.US_ASCII));
@@ -80,7 +91,7 @@ final class PluginHost implements AutoCloseable {
       if (!m.matches()) {
         throw new IOException(executable + " printed no go-plugin handshake (got " + line + "); log: " + log);
       }
-      PluginHost host = new PluginHost(p, m.group(1), log, loop);
+      PluginHost host = new PluginHost(p, m.group(1), log, loop, socketDir);
       ManagedChannel ch = host.channel;
       GRPCBrokerGrpc.newStub(ch).startStream(Observers.<ConnInfo>ignoring())
           .onNext(ConnInfo.newBuilder().setServiceId(1).setNetwork("unix").setAddress("/nonexistent/host.sock").build());
@@ -89,7 +100,23 @@ final class PluginHost implements AutoCloseable {
     } catch (IOException | RuntimeException e) {
       p.destroyForcibly();
       loop.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+      try {
+        p.waitFor(10, TimeUnit.SECONDS);
+      } catch (InterruptedException ie) {
+        Thread.currentThread().interrupt();
+      }
+      deleteTree(socketDir);
       throw e;
+    }
+  }
+
+  private static void deleteTree(Path dir) {
+    try (var files = Files.walk(dir)) {
+      for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(f);
+      }
+    } catch (IOException | java.io.UncheckedIOException e) {
+      // best effort: a test directory under /tmp
     }
   }
 
@@ -143,6 +170,9 @@ final class PluginHost implements AutoCloseable {
         Thread.currentThread().interrupt();
       }
       loop.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+      if (!process.isAlive()) {
+        deleteTree(socketDir);
+      }
     }
   }
 }

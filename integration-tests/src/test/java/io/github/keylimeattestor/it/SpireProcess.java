@@ -56,6 +56,9 @@ final class SpireProcess implements AutoCloseable {
     Path log = workDir.resolve(name + ".log");
     ProcessBuilder pb = new ProcessBuilder(command).directory(workDir.toFile()).redirectErrorStream(true)
         .redirectOutput(append ? ProcessBuilder.Redirect.appendTo(log.toFile()) : ProcessBuilder.Redirect.to(log.toFile()));
+    // go-plugin's sockets and our plugins' socket directories go to $TMPDIR: into the test's own
+    // directory, removed with it, rather than /tmp, where a plugin killed by SIGKILL leaves its own
+    pb.environment().put("TMPDIR", workDir.toString());
     pb.environment().putAll(env);
     SpireProcess p = new SpireProcess(name, pb.start(), log);
     RUNNING.add(p);

@@ -187,9 +187,19 @@ final class SpireTestbed implements AutoCloseable {
         });
   }
 
+  /**
+   * A SPIRE CLI command in this testbed's directory, its temporary files too ({@code validate} starts
+   * the plugins, whose sockets go to $TMPDIR, and kills them).
+   */
+  ProcessBuilder cli(List<String> command) {
+    ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true);
+    pb.environment().put("TMPDIR", dir.toString());
+    return pb;
+  }
+
   /** Runs a SPIRE CLI command and returns its stdout; fails with its output if it exits non-zero. */
   String run(List<String> command) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
+    Process p = cli(command).start();
     byte[] out = p.getInputStream().readAllBytes();
     if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
       throw new AssertionError(String.join(" ", command) + " failed:\n" + new String(out, StandardCharsets.UTF_8));
