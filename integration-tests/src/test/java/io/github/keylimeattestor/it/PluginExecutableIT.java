@@ -30,6 +30,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -127,29 +128,7 @@ class PluginExecutableIT {
   @ParameterizedTest
   @ValueSource(strings = {"keylime-attestor-agent", "keylime-attestor-server"})
   void aThreadDumpGoesToStderrAndStdoutKeepsOnlyTheHandshake(String name) throws Exception {
-    Path stderr = Files.createTempFile("plugin-stderr", ".txt");
-    ProcessBuilder pb = new ProcessBuilder(executable(name).toString()).redirectError(stderr.toFile());
-    pb.environment().put("NodeAttestor", "NodeAttestor");
-    pb.environment().put("PLUGIN_PROTOCOL_VERSIONS", "1");
-    Process p = pb.start();
-    try {
-      BufferedReader stdout = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.US_ASCII));
-      assertThat(stdout.readLine()).matches(HANDSHAKE);
-      signal("QUIT", p);
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-      while (!Files.readString(stderr).contains("Full thread dump") && System.nanoTime() < deadline) {
-        Thread.sleep(50);
-      }
-      assertThat(Files.readString(stderr)).as("the JVM's thread dump on stderr").contains("Full thread dump");
-      assertThat(p.isAlive()).as("SIGQUIT does not stop the plugin").isTrue();
-      // SIGTERM by hand: Process.destroy() would also close our end of its stdout
-      signal("TERM", p);
-      assertThat(p.waitFor(10, TimeUnit.SECONDS)).isTrue();
-      assertThat(stdout.readLine()).as("nothing but the handshake on stdout").isNull();
-    } finally {
-      p.destroyForcibly();
-      Files.deleteIfExists(stderr);
-    }
+    handshakeThenThreadDumpOnStderr(List.of(executable(name).toString()), Map.of());
   }
 
   /**
@@ -163,12 +142,21 @@ class PluginExecutableIT {
   void aWrapperThatDropsPrivilegesStillGetsTheHandshakeAndTheDumpOnStderr(String name) throws Exception {
     org.junit.jupiter.api.Assumptions.assumeTrue("root".equals(System.getProperty("user.name")),
         "becoming another user needs root");
+    handshakeThenThreadDumpOnStderr(List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+        executable(name).toString()), Map.of("KEYLIME_ATTESTOR_HANDSHAKE_FD", "1")); // the caller's: ignored
+  }
+
+  /**
+   * Starts {@code command} as a go-plugin host would, reads the handshake, has the JVM print a thread
+   * dump (SIGQUIT) and checks it lands on stderr with the plugin still serving, then stops it with
+   * SIGTERM and checks stdout held nothing but the handshake.
+   */
+  private static void handshakeThenThreadDumpOnStderr(List<String> command, Map<String, String> env) throws Exception {
     Path stderr = Files.createTempFile("plugin-stderr", ".txt");
-    ProcessBuilder pb = new ProcessBuilder("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-        executable(name).toString()).redirectError(stderr.toFile());
+    ProcessBuilder pb = new ProcessBuilder(command).redirectError(stderr.toFile());
     pb.environment().put("NodeAttestor", "NodeAttestor");
     pb.environment().put("PLUGIN_PROTOCOL_VERSIONS", "1");
-    pb.environment().put("KEYLIME_ATTESTOR_HANDSHAKE_FD", "1"); // the caller's: the launcher ignores it
+    pb.environment().putAll(env);
     Process p = pb.start();
     try {
       BufferedReader stdout = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.US_ASCII));
@@ -179,6 +167,8 @@ class PluginExecutableIT {
         Thread.sleep(50);
       }
       assertThat(Files.readString(stderr)).as("the JVM's thread dump on stderr").contains("Full thread dump");
+      assertThat(p.isAlive()).as("SIGQUIT does not stop the plugin").isTrue();
+      // SIGTERM by hand: Process.destroy() would also close our end of its stdout
       signal("TERM", p);
       assertThat(p.waitFor(10, TimeUnit.SECONDS)).isTrue();
       assertThat(stdout.readLine()).as("nothing but the handshake on stdout").isNull();

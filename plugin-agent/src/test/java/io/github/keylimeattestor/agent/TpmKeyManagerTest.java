@@ -364,20 +364,9 @@ class TpmKeyManagerTest {
     blob[10] ^= 0x5a; // inside the TPM2B_PRIVATE: the TPM's integrity check fails
     Files.write(keys.resolve("agent-svid-B.tpmkey"), blob);
     Files.setPosixFilePermissions(keys.resolve("agent-svid-B.tpmkey"), PosixFilePermissions.fromString("rw-------"));
-    KeylimeAgentPlugin attestor = new KeylimeAgentPlugin();
-    attestor.configure(CoreConfiguration.getDefaultInstance(), "tcti = \"" + swtpm.tcti() + "\"\n"
-        + "agent_data_path = \"" + agentData + "\"\nkeylime_agent_uuid = \"" + UUID + "\"\n"
-        + "app_key_path = \"" + dir.resolve("app_key.blob") + "\"\nsvid_key_directory = \"" + keys + "\"\n");
-    try (InProcessAttestor spire = new InProcessAttestor(attestor.nodeAttestor())) {
-      Nonce nonce = Nonce.mint(new SecureRandom());
-      InProcessAttestor.Result r = spire.attest(p -> WireFormat.encodeChallenge(nonce, PcrSelection.of(Alg.SHA256, 16)));
-      assertThat(r.error()).isNull();
-      VerifiedEvidence ev = new EvidenceVerifier(new ClockHistory(16)).verify(nonce,
-          new PcrPolicy(Alg.SHA256, new int[] {16}, Map.of()), WireFormat.decodePayload(r.payload()),
-          SovereignAttestation.parseFrom(r.response()), akPublic);
-      assertThat(ev.svidKeys()).extracting(VerifiedEvidence.CertifiedSvidKey::keyId).containsExactly("agent-svid-A");
-      assertThat(ev.svidKeys().get(0).spki().toByteArray()).isEqualTo(a.getPkixData().toByteArray());
-    }
+    List<VerifiedEvidence.CertifiedSvidKey> certified = attestWithSvidKeys();
+    assertThat(certified).extracting(VerifiedEvidence.CertifiedSvidKey::keyId).containsExactly("agent-svid-A");
+    assertThat(certified.get(0).spki().toByteArray()).isEqualTo(a.getPkixData().toByteArray());
     assertThat(LOG.toString(StandardCharsets.UTF_8)).contains("not certifying an SVID key blob this TPM does not load");
   }
 
@@ -402,6 +391,14 @@ class TpmKeyManagerTest {
     tearDown();
     start(new TpmKeyManagerPlugin());
     assertThat(km.getPublicKeys(GetPublicKeysRequest.getDefaultInstance()).getPublicKeysList()).containsExactly(a);
+    assertThat(attestWithSvidKeys()).extracting(VerifiedEvidence.CertifiedSvidKey::keyId)
+        .containsExactly("agent-svid-A");
+    assertThat(LOG.toString(StandardCharsets.UTF_8)).contains("not certifying an SVID key blob that is no TPM-resident "
+        + "signing key").contains("ignoring a key blob that is no TPM-resident signing key");
+  }
+
+  /** One attestation by a NodeAttestor reading {@code keys}, verified as the server would: the SVID keys certified. */
+  List<VerifiedEvidence.CertifiedSvidKey> attestWithSvidKeys() throws Exception {
     KeylimeAgentPlugin attestor = new KeylimeAgentPlugin();
     attestor.configure(CoreConfiguration.getDefaultInstance(), "tcti = \"" + swtpm.tcti() + "\"\n"
         + "agent_data_path = \"" + agentData + "\"\nkeylime_agent_uuid = \"" + UUID + "\"\n"
@@ -413,10 +410,8 @@ class TpmKeyManagerTest {
       VerifiedEvidence ev = new EvidenceVerifier(new ClockHistory(16)).verify(nonce,
           new PcrPolicy(Alg.SHA256, new int[] {16}, Map.of()), WireFormat.decodePayload(r.payload()),
           SovereignAttestation.parseFrom(r.response()), akPublic);
-      assertThat(ev.svidKeys()).extracting(VerifiedEvidence.CertifiedSvidKey::keyId).containsExactly("agent-svid-A");
+      return ev.svidKeys();
     }
-    assertThat(LOG.toString(StandardCharsets.UTF_8)).contains("not certifying an SVID key blob that is no TPM-resident "
-        + "signing key").contains("ignoring a key blob that is no TPM-resident signing key");
   }
 
   void signsWith(PublicKey k) throws Exception {
