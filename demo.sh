@@ -144,7 +144,7 @@ plugins {
   }
 }
 CONF
-setsid "$bin/spire-server" run -config server.conf > server.log 2>&1 &
+TMPDIR="$work" setsid "$bin/spire-server" run -config server.conf > server.log 2>&1 & # its plugins' sockets too: removed with $work
 pids+=($!)
 wait_for 60 "spire-server" "$bin/spire-server" healthcheck -socketPath "$work/spire/server.sock"
 "$bin/spire-server" bundle show -socketPath "$work/spire/server.sock" > bundle.pem
@@ -179,7 +179,7 @@ plugins {
   }
 }
 CONF
-setsid "$bin/spire-agent" run -config agent.conf > agent.log 2>&1 &
+TMPDIR="$work" setsid "$bin/spire-agent" run -config agent.conf > agent.log 2>&1 &
 pids+=($!)
 step "SPIRE server and agent up with the keylime plugins (checksums verified by SPIRE)"
 
