@@ -361,18 +361,14 @@ public final class RevocationWatch implements AutoCloseable {
           requests++;
           try {
             judgeOne(n, verifier.one(n.uuid()), failed, gone);
-          } catch (KeylimeApiException e) {
-            if (e.isNotFound()) {
+          } catch (KeylimeException e) {
+            if (e instanceof KeylimeApiException api && api.isNotFound()) {
               gone.add(n);
             } else {
               answered--;
               LOG.warn("revocation watch: the verifier did not answer for a node missing from its bulk answer; no "
                   + "action this cycle", "agent_uuid", n.uuid(), "error", e.getMessage());
             }
-          } catch (KeylimeException e) {
-            answered--;
-            LOG.warn("revocation watch: the verifier did not answer for a node missing from its bulk answer; no "
-                + "action this cycle", "agent_uuid", n.uuid(), "error", e.getMessage());
           }
         }
       } else {
