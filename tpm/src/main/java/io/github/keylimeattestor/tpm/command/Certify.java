@@ -1,6 +1,5 @@
 package io.github.keylimeattestor.tpm.command;
 
-import io.github.keylimeattestor.tpm.Alg;
 import io.github.keylimeattestor.tpm.CommandCode;
 import io.github.keylimeattestor.tpm.TpmFormatException;
 import io.github.keylimeattestor.tpm.structure.TpmPublic.Scheme;
@@ -29,10 +28,7 @@ public record Certify(int objectHandle, Auth objectAuth, int signHandle, Auth si
   @Override
   public void parameters(TpmWriter w) {
     w.tpm2b(qualifyingData);
-    w.u16(inScheme.scheme());
-    if (inScheme.scheme() != Alg.NULL) {
-      w.u16(inScheme.hashAlg());
-    }
+    inScheme.marshal(w);
   }
 
   @Override

@@ -29,10 +29,7 @@ public record Quote(int signHandle, Auth auth, byte[] qualifyingData, Scheme inS
   @Override
   public void parameters(TpmWriter w) {
     w.tpm2b(qualifyingData);
-    w.u16(inScheme.scheme());
-    if (inScheme.scheme() != io.github.keylimeattestor.tpm.Alg.NULL) {
-      w.u16(inScheme.hashAlg());
-    }
+    inScheme.marshal(w);
     selection.marshal(w);
   }
 

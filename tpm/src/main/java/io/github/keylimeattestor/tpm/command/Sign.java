@@ -1,6 +1,5 @@
 package io.github.keylimeattestor.tpm.command;
 
-import io.github.keylimeattestor.tpm.Alg;
 import io.github.keylimeattestor.tpm.CommandCode;
 import io.github.keylimeattestor.tpm.Handles;
 import io.github.keylimeattestor.tpm.TpmFormatException;
@@ -36,10 +35,7 @@ public record Sign(int keyHandle, Auth auth, byte[] digest, Scheme inScheme) imp
   @Override
   public void parameters(TpmWriter w) {
     w.tpm2b(digest);
-    w.u16(inScheme.scheme());
-    if (inScheme.scheme() != Alg.NULL) {
-      w.u16(inScheme.hashAlg());
-    }
+    inScheme.marshal(w);
     w.u16(ST_HASHCHECK);
     w.u32(Handles.RH_NULL);
     w.tpm2b(new byte[0]);

@@ -70,7 +70,8 @@ public record TpmPublic(
       return scheme == Alg.NULL || scheme == Alg.RSAES;
     }
 
-    void marshal(TpmWriter w) {
+    /** As TPMT_*_SCHEME: the selector, then its details (hash; ECDAA adds its count). */
+    public void marshal(TpmWriter w) {
       w.u16(scheme);
       if (!hasNoDetails(scheme)) {
         w.u16(hashAlg);
