@@ -70,15 +70,8 @@ final class PushStatusPolicy {
           + latest.map(a -> a.stage() + "/" + a.evaluation()).orElse("none")
           + "): wait for the node's first pushed evidence to pass").asException();
     }
-    if (config.maxAttestationAge().isPresent()) {
-      Duration max = config.maxAttestationAge().get();
-      Instant last = passedAt.orElse(Instant.EPOCH);
-      if (last.plus(max).isBefore(now)) {
-        throw Status.UNAVAILABLE.withDescription("the Keylime verifier's latest passing evaluation of evidence pushed "
-            + "by agent " + id + " is " + (last.equals(Instant.EPOCH) ? "missing" : "from " + last)
-            + ", older than max_attestation_age " + Durations.format(max) + ": the node has stopped pushing (check "
-            + "keylime_push_model_agent on it)").asException();
-      }
-    }
+    StatusPolicy.checkFresh(config, passedAt, now, "the Keylime verifier's latest passing evaluation of evidence "
+        + "pushed by agent " + id, ": the node has stopped pushing (check keylime_push_model_agent on it), or the "
+        + "verifier's clock is behind this host's");
   }
 }

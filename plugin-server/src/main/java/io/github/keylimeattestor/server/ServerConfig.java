@@ -177,11 +177,12 @@ record ServerConfig(
     Optional<RevocationConfig> revocation = RevocationConfig.parse(c);
     TpmBoundSvid tpmBoundSvid = tpmBoundSvid(c);
     TrustConfig trust = TrustConfig.parse(c);
-    if (!identityCheck && path != null && !path.namesTheEk() && trust.ekAllowList().isEmpty()) {
-      c.problem("verifier_identity_check = false needs {{ .EKHash }} in agent_path_template or an ek_hash_allow_list: "
+    // An ek_hash_allow_list is no substitute: it says a TPM is one of ours, not that it is this UUID's.
+    if (!identityCheck && path != null && !path.namesTheEk() && trust.ekBindingSocket().isEmpty()) {
+      c.problem("verifier_identity_check = false needs {{ .EKHash }} in agent_path_template or an ek_binding block: "
           + "the verifier's status names no AK, and its identity check is what ties Keylime's PASS to the AK that "
           + "signed the quote, so without it a host that re-registers a node's UUID with its own TPM would get that "
-          + "node's agent ID");
+          + "node's agent ID (an ek_hash_allow_list does not prevent that: the host's TPM may be listed too)");
     }
     c.rejectUnknownKeys();
     c.throwIfProblems();
@@ -229,7 +230,7 @@ record ServerConfig(
     List<String> notes = new ArrayList<>();
     if (maxAttestationAge.isEmpty()) {
       notes.add("attestation_policy.max_attestation_age = \"0\": freshness is not checked, so a node that blocks its "
-          + "Keylime verifier keeps its last PASS for ever");
+          + "Keylime verifier keeps its last PASS for ever (a node never attested successfully is still refused)");
     }
     if (acceptedStates.contains(OperationalState.GET_QUOTE_RETRY) || acceptedStates.contains(OperationalState.PROVIDE_V_RETRY)) {
       notes.add("attestation_policy.accepted_states accepts a retry state: the verifier cannot reach that node right "

@@ -8,6 +8,7 @@ import io.grpc.Status;
 import io.grpc.StatusException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Optional;
 
 /**
  * The verifier's judgement of the node must be a passing, fresh attestation. A Keylime failure
@@ -51,14 +52,39 @@ final class StatusPolicy {
             + " for agent " + id + ": wait for its first successful attestation").asException();
       }
     }
-    if (config.maxAttestationAge().isPresent()) {
-      Duration max = config.maxAttestationAge().get();
-      Instant last = s.lastSuccessfulAttestation().orElse(Instant.EPOCH);
-      if (last.plus(max).isBefore(now)) {
-        throw Status.UNAVAILABLE.withDescription("the Keylime verifier's last successful attestation of agent " + id
-            + " is " + (last.equals(Instant.EPOCH) ? "missing" : "from " + last) + ", older than max_attestation_age "
-            + Durations.format(max)).asException();
-      }
+    checkFresh(config, s.lastSuccessfulAttestation(), now,
+        "the Keylime verifier's last successful attestation of agent " + id, "");
+  }
+
+  /** How far ahead of this host's clock a Keylime time may be before it is taken for a wrong clock. */
+  static final Duration MAX_CLOCK_AHEAD = Duration.ofSeconds(60);
+
+  /**
+   * A node Keylime never attested successfully is not admitted, whatever max_attestation_age says
+   * (pull mode derives PASS from the state alone: a node just enrolled, or one the verifier cannot
+   * reach, reads PASS with last_successful_attestation 0). With the bound set, the last success
+   * must be within it, and not in the future: a verifier's clock ahead of ours would stretch it.
+   */
+  static void checkFresh(ServerConfig config, Optional<Instant> passedAt, Instant now, String what, String staleHint)
+      throws StatusException {
+    if (passedAt.isEmpty()) {
+      throw Status.UNAVAILABLE.withDescription(what + " is missing: Keylime has not attested the node successfully "
+          + "yet; wait for its first successful attestation").asException();
+    }
+    Optional<Duration> bound = config.maxAttestationAge();
+    if (bound.isEmpty()) {
+      return;
+    }
+    Instant last = passedAt.get();
+    if (last.isAfter(now.plus(MAX_CLOCK_AHEAD))) {
+      throw Status.UNAVAILABLE.withDescription(what + " is from " + last + ", "
+          + Durations.format(Duration.between(now, last).withNanos(0)) + " ahead of this spire-server's clock (" + now
+          + "): the verifier's clock or this host's is wrong, and max_attestation_age cannot be checked; keep both "
+          + "in sync (NTP)").asException();
+    }
+    if (last.plus(bound.get()).isBefore(now)) {
+      throw Status.UNAVAILABLE.withDescription(what + " is from " + last + ", older than max_attestation_age "
+          + Durations.format(bound.get()) + staleHint).asException();
     }
   }
 }

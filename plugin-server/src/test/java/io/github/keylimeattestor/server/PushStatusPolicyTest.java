@@ -55,6 +55,18 @@ class PushStatusPolicyTest {
   }
 
   @Test
+  void aPassWithNoTimeIsNotAdmittedEvenWithoutAnAgeBound() {
+    ServerConfig noBound = config(true, null);
+    assertThat(code(noBound, push(AttestationStatus.PASS, null), Optional.empty())).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(code(noBound, push(AttestationStatus.PASS, null), latest("verification_complete", "pass", null)))
+        .isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(code(noBound, push(AttestationStatus.PASS, NOW.minusSeconds(86_400)), Optional.empty()))
+        .isEqualTo(Status.Code.OK);
+    assertThat(code(FIVE_MIN, push(AttestationStatus.PASS, NOW.plusSeconds(600)),
+        latest("verification_complete", "pass", NOW.plusSeconds(600)))).isEqualTo(Status.Code.UNAVAILABLE);
+  }
+
+  @Test
   void aFailureOrTerminatedOperationalStateRefusesAsInPullMode() {
     for (OperationalState failed : new OperationalState[] {OperationalState.FAILED, OperationalState.INVALID_QUOTE,
         OperationalState.TENANT_FAILED, OperationalState.TERMINATED}) {

@@ -118,17 +118,22 @@ class ServerConfigTest {
   }
 
   @Test
-  void turningOffTheIdentityCheckNeedsTheEkInTheAgentIdOrAnAllowList(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+  void turningOffTheIdentityCheckNeedsTheEkInTheAgentIdOrAnEkBinding(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
       throws Exception {
     // the verifier's status names no AK: without /verify/identity, a re-registered UUID would take the node's ID
     assertThatThrownBy(() -> ServerConfig.parse("example.org", minimal("verifier_identity_check = false\n")))
         .isInstanceOfSatisfying(HclException.class, e -> assertThat(e.problems()).singleElement().asString()
-            .startsWith("verifier_identity_check = false needs {{ .EKHash }} in agent_path_template or an ek_hash_allow_list"));
+            .startsWith("verifier_identity_check = false needs {{ .EKHash }} in agent_path_template or an ek_binding block"));
+    // an allow-list admits any listed TPM under any UUID: another listed host re-registering a node's UUID
+    java.nio.file.Path list = java.nio.file.Files.writeString(dir.resolve("ek-hashes"), "ab".repeat(32) + "\n");
+    assertThatThrownBy(() -> ServerConfig.parse("example.org", minimal("verifier_identity_check = false\n"
+        + "ek_hash_allow_list = \"" + list + "\"\n")))
+        .isInstanceOfSatisfying(HclException.class, e -> assertThat(e.problems()).singleElement().asString()
+            .contains("an ek_hash_allow_list does not prevent that"));
     assertThat(ServerConfig.parse("example.org", minimal("verifier_identity_check = false\n"
         + "agent_path_template = \"/{{ .PluginName }}/{{ .EKHash }}/{{ .UUID }}\"\n")).verifierIdentityCheck()).isFalse();
-    java.nio.file.Path list = java.nio.file.Files.writeString(dir.resolve("ek-hashes"), "ab".repeat(32) + "\n");
     ServerConfig off = ServerConfig.parse("example.org", minimal("verifier_identity_check = false\n"
-        + "ek_hash_allow_list = \"" + list + "\"\n"));
+        + "ek_binding {\n  spire_server_socket = \"" + dir.resolve("api.sock") + "\"\n}\n"));
     assertThat(off.verifierIdentityCheck()).isFalse();
     // nothing else then ties the agent ID to the registrar's current AK: no cached record
     assertThat(KeylimeServerPlugin.registrarRecordTtl(off)).isZero();

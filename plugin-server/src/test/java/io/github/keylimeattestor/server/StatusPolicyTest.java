@@ -45,6 +45,39 @@ class StatusPolicyTest {
   }
 
   @Test
+  void aNodeKeylimeNeverAttestedIsNotAdmittedEvenWithoutAnAgeBound() {
+    // pull mode: PASS follows from state 3 alone, so a node just enrolled reads PASS before any quote passed
+    for (Duration maxAge : new Duration[] {null, Duration.ofMinutes(5)}) {
+      assertThatThrownBy(() -> StatusPolicy.check(config(true, maxAge),
+          status(OperationalState.GET_QUOTE, AttestationStatus.PASS, null), NOW))
+          .isInstanceOfSatisfying(StatusException.class, e -> {
+            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+            assertThat(e.getStatus().getDescription()).contains("last successful attestation of agent u-1 is missing")
+                .contains("not attested the node successfully yet");
+          });
+    }
+    assertThat(code(config(false, null), status(OperationalState.GET_QUOTE, null, null))).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(code(config(true, null), status(OperationalState.GET_QUOTE, AttestationStatus.PASS, NOW.minusSeconds(86_400 * 30))))
+        .isEqualTo(Status.Code.OK);
+  }
+
+  @Test
+  void aLastSuccessAheadOfThisClockIsAWrongClockNotAFreshAttestation() {
+    ServerConfig c = config(true, Duration.ofMinutes(5));
+    assertThat(code(c, status(OperationalState.GET_QUOTE, AttestationStatus.PASS, NOW.plusSeconds(59)))).isEqualTo(Status.Code.OK);
+    assertThatThrownBy(() -> StatusPolicy.check(c,
+        status(OperationalState.GET_QUOTE, AttestationStatus.PASS, NOW.plus(Duration.ofHours(3))), NOW))
+        .isInstanceOfSatisfying(StatusException.class, e -> {
+          assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+          assertThat(e.getStatus().getDescription()).contains("3h ahead of this spire-server's clock")
+              .contains("NTP");
+        });
+    // without a bound there is nothing a wrong clock could stretch
+    assertThat(code(config(true, null), status(OperationalState.GET_QUOTE, AttestationStatus.PASS,
+        NOW.plus(Duration.ofHours(3))))).isEqualTo(Status.Code.OK);
+  }
+
+  @Test
   void keylimeFailureStatesAreDefinitive() {
     for (OperationalState s : new OperationalState[] {OperationalState.FAILED, OperationalState.INVALID_QUOTE,
         OperationalState.TENANT_FAILED, OperationalState.TERMINATED}) {

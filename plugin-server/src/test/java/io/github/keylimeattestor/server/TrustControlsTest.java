@@ -95,6 +95,11 @@ class TrustControlsTest {
     assertThat(out.error.getDescription()).contains("add the line " + ekHash + " to that file");
     Files.writeString(file, "# rack 4\n" + "ab".repeat(32) + "\n  " + ekHash.toUpperCase() + "   # node-17\n");
     assertThat(selectors(attest(conf, status(null, NONE)))).contains("uuid:" + AttestStreamTest.UUID);
+    // as `openssl pkey ... | sha256sum` prints it, which the README suggests
+    Files.writeString(file, ekHash + "  -\n");
+    assertThat(selectors(attest(conf, status(null, NONE)))).contains("uuid:" + AttestStreamTest.UUID);
+    Files.writeString(file, "x" + ekHash + "  -\n" + ekHash.substring(1) + "\n");
+    assertThat(attest(conf, status(null, NONE)).error.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
   }
 
   @Test

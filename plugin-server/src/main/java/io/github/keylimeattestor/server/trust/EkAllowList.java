@@ -10,8 +10,9 @@ import java.util.Locale;
  * The EK hashes allowed to join ({@code ek_hash_allow_list}), read at every attestation so that
  * adding or removing a node needs no restart. Either a directory holding one (empty) file per
  * allowed node, named by its EK hash, as spire-tpm-plugin's {@code hash_path}; or a file with one
- * hash per line ({@code #} comments and blank lines ignored). The hash is the {@code keylime:ek_hash:}
- * selector value: lower-case hex SHA-256 of the EK's SubjectPublicKeyInfo DER.
+ * hash per line, its first word ({@code #} comments and blank lines ignored; so sha256sum's output
+ * serves). The hash is the {@code keylime:ek_hash:} selector value: lower-case hex SHA-256 of the
+ * EK's SubjectPublicKeyInfo DER.
  */
 final class EkAllowList {
   private EkAllowList() {}
@@ -26,8 +27,9 @@ final class EkAllowList {
     }
     for (String line : Files.readAllLines(list, StandardCharsets.UTF_8)) {
       int hash = line.indexOf('#');
-      String entry = (hash >= 0 ? line.substring(0, hash) : line).strip().toLowerCase(Locale.ROOT);
-      if (entry.equals(ekHash)) {
+      // the first word only: a line of sha256sum's output ("<hash>  -", "<hash> *ek.der") counts as its hash
+      String[] words = (hash >= 0 ? line.substring(0, hash) : line).strip().split("\\s+", 2);
+      if (words[0].toLowerCase(Locale.ROOT).equals(ekHash)) {
         return true;
       }
     }
