@@ -48,11 +48,12 @@ public final class KeyFilePermissions {
   public static void checkPrivateIfItHoldsAKey(Path file, String what) throws IOException {
     byte[] head;
     try (var in = Files.newInputStream(file)) {
-      head = in.readNBytes(1 << 20); // PEM files are small; the loader has refused larger ones
+      head = in.readNBytes((1 << 20) + 1);
     } catch (NoSuchFileException e) {
       return;
     }
-    if (new String(head, java.nio.charset.StandardCharsets.US_ASCII).contains("PRIVATE KEY-----")) {
+    // PEM files are small: one past 1 MiB is held to the key rule unread, a key after the first MiB included
+    if (head.length > 1 << 20 || new String(head, java.nio.charset.StandardCharsets.US_ASCII).contains("PRIVATE KEY-----")) {
       checkPrivate(file, what);
     }
   }

@@ -75,7 +75,8 @@ public final class Pem {
 
   /** Reads a PEM file that may mix certificates and private keys (as combined PEM files do). */
   public static Contents readContents(Path file) throws IOException {
-    return parseContents(Files.readString(file, StandardCharsets.US_ASCII), file.toString());
+    // ISO-8859-1 maps every byte: text around the PEM blocks (a UTF-8 "# Autorité ..." comment) is not ours to refuse
+    return parseContents(Files.readString(file, StandardCharsets.ISO_8859_1), file.toString());
   }
 
   static Contents parseContents(String pem, String what) throws IOException {
@@ -158,7 +159,7 @@ public final class Pem {
    * @param password for encrypted keys; may be null for unencrypted keys
    */
   public static PrivateKey readPrivateKey(Path file, char[] password) throws IOException {
-    try (Reader r = Files.newBufferedReader(file, StandardCharsets.US_ASCII)) {
+    try (Reader r = Files.newBufferedReader(file, StandardCharsets.ISO_8859_1)) {
       return readPrivateKey(r, file.toString(), password);
     }
   }

@@ -31,22 +31,31 @@ final class SingleClientKeyManager extends X509ExtendedKeyManager {
 
   private final X509Certificate[] chain; // empty: no client certificate configured
   private final PrivateKey key;
-  private final Map<Integer, CertificateRequest> requests = new ConcurrentHashMap<>();
+  private final Map<String, CertificateRequest> requests = new ConcurrentHashMap<>();
 
   SingleClientKeyManager(List<X509Certificate> chain, PrivateKey key) {
     this.chain = chain.toArray(new X509Certificate[0]);
     this.key = key;
   }
 
-  /** The last certificate request from a server on {@code port} (any host), or null. */
-  CertificateRequest lastRequest(int port) {
-    return requests.get(port);
+  /** The last certificate request from the server at {@code host}:{@code port}, or null. */
+  CertificateRequest lastRequest(String host, int port) {
+    return requests.get(peer(host, port));
   }
 
-  private String choose(Principal[] issuers, int port) {
+  /** One key per server: two Keylime hosts on one port (failover) must not answer for each other. */
+  static String peer(String host, int port) {
+    String h = host == null ? "" : host.toLowerCase(java.util.Locale.ROOT);
+    if (h.startsWith("[") && h.endsWith("]")) {
+      h = h.substring(1, h.length() - 1);
+    }
+    return h + "#" + port;
+  }
+
+  private String choose(Principal[] issuers, String host, int port) {
     boolean have = key != null;
     requests.put(
-        port,
+        peer(host, port),
         new CertificateRequest(
             System.nanoTime(),
             have,
@@ -56,12 +65,13 @@ final class SingleClientKeyManager extends X509ExtendedKeyManager {
 
   @Override
   public String chooseEngineClientAlias(String[] keyType, Principal[] issuers, SSLEngine engine) {
-    return choose(issuers, engine == null ? -1 : engine.getPeerPort());
+    return choose(issuers, engine == null ? null : engine.getPeerHost(), engine == null ? -1 : engine.getPeerPort());
   }
 
   @Override
   public String chooseClientAlias(String[] keyType, Principal[] issuers, Socket socket) {
-    return choose(issuers, socket == null ? -1 : socket.getPort());
+    return choose(issuers, socket == null || socket.getInetAddress() == null ? null : socket.getInetAddress().getHostName(),
+        socket == null ? -1 : socket.getPort());
   }
 
   @Override

@@ -96,7 +96,7 @@ final class TlsDiagnosis {
       }
     }
     SingleClientKeyManager.CertificateRequest asked =
-        settings.tls() == null ? null : settings.tls().lastCertificateRequest(port(uri));
+        settings.tls() == null ? null : settings.tls().lastCertificateRequest(uri.getHost(), port(uri));
     if (asked != null && asked.nanoTime() - started < 0) {
       asked = null; // from an earlier exchange
     }
@@ -147,8 +147,14 @@ final class TlsDiagnosis {
         "cannot reach " + component + " at " + uri + ": " + why, uri, false, t);
   }
 
-  /** The peer ended the connection: end of stream, reset, or the channel closed. */
+  /**
+   * The peer ended the connection: end of stream, reset, or the channel closed; not a connection
+   * that never opened (ConnectException and NoRouteToHostException are SocketExceptions too).
+   */
   private static boolean closedUnderUs(Throwable t) {
+    if (firstOf(t, ConnectException.class) != null || firstOf(t, java.net.NoRouteToHostException.class) != null) {
+      return false;
+    }
     return firstOf(t, java.io.EOFException.class) != null
         || firstOf(t, java.net.SocketException.class) != null
         || firstOf(t, java.nio.channels.ClosedChannelException.class) != null;

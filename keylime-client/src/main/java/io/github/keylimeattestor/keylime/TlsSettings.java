@@ -130,9 +130,9 @@ public final class TlsSettings {
     return new Builder();
   }
 
-  /** The last client-certificate request seen from a server on {@code port}, or null. */
-  SingleClientKeyManager.CertificateRequest lastCertificateRequest(int port) {
-    return keyManager.lastRequest(port);
+  /** The last client-certificate request seen from the server at {@code host}:{@code port}, or null. */
+  SingleClientKeyManager.CertificateRequest lastCertificateRequest(String host, int port) {
+    return keyManager.lastRequest(host, port);
   }
 
   /** SSL parameters for {@link java.net.http.HttpClient}: TLS 1.3/1.2, SNI = the configured server name. */

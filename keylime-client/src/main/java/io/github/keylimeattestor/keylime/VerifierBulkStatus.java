@@ -49,6 +49,8 @@ public record VerifierBulkStatus(Map<String, VerifierAgentStatus> agents, Map<St
         "bulk status from " + uri + " has no 'results' object", uri, null));
   }
 
+  private static final Json NOT_READ = Json.object(Map.of());
+
   private static VerifierBulkStatus readResults(URI uri, JsonParser p) throws IOException, KeylimeException {
     Map<String, VerifierAgentStatus> agents = new HashMap<>();
     Map<String, String> unreadable = new HashMap<>();
@@ -64,13 +66,20 @@ public record VerifierBulkStatus(Map<String, VerifierAgentStatus> agents, Map<St
       }
       members.clear();
       String problem = null;
-      // only the scalar fields: the status has no list or object fields (tpm_policy is JSON text)
+      // only the scalar fields are read: the status has no list or object fields (tpm_policy is JSON
+      // text); a list or an object stands in as an empty object, so one where the status reads a
+      // scalar is a wrong type, and a field repeated is caught whatever its values' types
       while (p.nextToken() == JsonToken.FIELD_NAME) {
         String field = p.currentName();
         JsonToken t = p.nextToken();
+        Json value;
         if (t == JsonToken.START_ARRAY || t == JsonToken.START_OBJECT) {
           p.skipChildren();
-        } else if (members.put(field, Json.scalar(p, t)) != null) {
+          value = NOT_READ;
+        } else {
+          value = Json.scalar(p, t);
+        }
+        if (members.put(field, value) != null) {
           problem = "field '" + field + "' appears twice";
         }
       }

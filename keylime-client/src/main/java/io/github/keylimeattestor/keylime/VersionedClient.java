@@ -30,13 +30,30 @@ abstract class VersionedClient {
   <T> T call(VersionedCall<T> call) throws KeylimeException {
     return withFailover(
         base -> {
+          ApiVersion v = version(base);
           try {
-            return call.apply(base, version(base));
+            return call.apply(base, v);
           } catch (KeylimeUnavailableException | KeylimeTlsException e) {
             negotiated.remove(base); // the peer may come back as another version
             throw e;
+          } catch (KeylimeApiException e) {
+            // restarted as another version without failing a request in between (a downgrade, a
+            // changed api_versions): Keylime answers 400 "API version not supported: v2.6"
+            if (!refusesTheVersion(e) || http.settings().apiVersion().isPresent() || !negotiated.remove(base, v)) {
+              throw e;
+            }
+            ApiVersion again = version(base);
+            if (again.equals(v)) {
+              throw e;
+            }
+            return call.apply(base, again);
           }
         });
+  }
+
+  private static boolean refusesTheVersion(KeylimeApiException e) {
+    String m = e.keylimeMessage();
+    return e.httpStatus() == 400 && m != null && m.toLowerCase(java.util.Locale.ROOT).contains("version");
   }
 
   @FunctionalInterface

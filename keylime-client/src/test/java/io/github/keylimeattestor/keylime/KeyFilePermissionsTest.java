@@ -78,5 +78,11 @@ class KeyFilePermissionsTest {
     Files.setPosixFilePermissions(combined, PosixFilePermissions.fromString("rw-r--r--"));
     assertThatThrownBy(() -> KeyFilePermissions.checkPrivateIfItHoldsAKey(combined, "tls.client_cert"))
         .isInstanceOf(IOException.class).hasMessageContaining("tls.client_cert " + combined + " has mode rw-r--r--");
+    // a key after the first MiB is not missed: a file that large is held to the key rule unread
+    Path padded = dir.resolve("padded.pem");
+    Files.writeString(padded, "#".repeat(1 << 20) + "\n-----BEGIN PRIVATE KEY-----\n");
+    Files.setPosixFilePermissions(padded, PosixFilePermissions.fromString("rw-r--r--"));
+    assertThatThrownBy(() -> KeyFilePermissions.checkPrivateIfItHoldsAKey(padded, "tls.client_cert"))
+        .isInstanceOf(IOException.class).hasMessageContaining("has mode rw-r--r--");
   }
 }

@@ -89,6 +89,14 @@ class PemTest {
     Path der = tmp.resolve("ca.der");
     java.nio.file.Files.write(der, a.cert().getEncoded());
     assertThat(Pem.readCertificates(der)).containsExactly(a.cert());
+    // comments around the blocks may be UTF-8, as bundles that name their CAs in other languages are
+    Path commented = TestPki.write(tmp, "commented.pem", "# Autorité de certification racine\n"
+        + TestPki.pem(a.cert()) + "# Zertifizierungsstelle Üben\n" + TestPki.pem(b.cert()));
+    assertThat(Pem.readCertificates(commented)).containsExactly(a.cert(), b.cert());
+    assertThat(Pem.readContents(commented).certificates()).containsExactly(a.cert(), b.cert());
+    KeyPair ec = TestPki.ec();
+    Path key = TestPki.write(tmp, "key.pem", "# clé du client\n" + TestPki.pkcs8(ec.getPrivate()));
+    assertThat(Pem.readPrivateKey(key, null).getEncoded()).isEqualTo(ec.getPrivate().getEncoded());
     Path empty = TestPki.write(tmp, "empty.pem", "");
     assertThatThrownBy(() -> Pem.readCertificates(empty)).isInstanceOf(IOException.class);
     assertThatThrownBy(() -> TlsSettings.builder().build())

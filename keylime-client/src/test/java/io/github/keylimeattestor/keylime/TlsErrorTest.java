@@ -141,6 +141,30 @@ class TlsErrorTest {
   }
 
   @Test
+  void aCertificateRequestIsNeverBlamedForAConnectionThatDidNotOpenOrForAnotherHost() throws Exception {
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.keylimeVersion("2.6", "2.6");
+      s.route("/v2.6/agents/" + Fixture.UUID, 200, Fixture.verifierRecord("3", "PASS", 1, 1));
+      TlsSettings tls = fx.tls();
+      long before = System.nanoTime();
+      new VerifierClient(ClientSettings.of(s.uri(), tls)).getAgent(Fixture.UUID); // the server asks for our certificate
+      int port = s.uri().getPort();
+      java.net.URI here = java.net.URI.create("https://127.0.0.1:" + port);
+      java.net.URI otherHost = java.net.URI.create("https://127.0.0.2:" + port);
+      TlsDiagnosis d = new TlsDiagnosis("verifier", ClientSettings.of(here, tls));
+      // TLS 1.3: a server that refuses our certificate may just close; that is what the request is for
+      assertThat(d.classify(new java.io.EOFException(), here, before))
+          .isInstanceOfSatisfying(KeylimeTlsException.class,
+              e -> assertThat(e.refusedBy()).isEqualTo(KeylimeTlsException.RefusedBy.SERVER));
+      // a ConnectException is a SocketException too, but nothing was ever connected
+      assertThat(d.classify(new java.net.ConnectException("Connection refused"), here, before))
+          .isInstanceOf(KeylimeUnavailableException.class).hasMessageContaining("connection refused or unreachable");
+      // another Keylime on the same port (failover): this server's request says nothing about it
+      assertThat(d.classify(new java.io.EOFException(), otherHost, before)).isInstanceOf(KeylimeUnavailableException.class);
+    }
+  }
+
+  @Test
   void noClientCertificateWhereOneIsRequired() throws Exception {
     try (FakeKeylimeServer s = fx.keylimeServer()) {
       s.keylimeVersion("2.6", "2.6");

@@ -75,22 +75,30 @@ class VerifierBulkStatusTest {
     String odd = "5f1e6c2a-0000-4000-8000-00000000000a";
     String twice = "5f1e6c2a-0000-4000-8000-00000000000b";
     String repeatedField = "5f1e6c2a-0000-4000-8000-00000000000c";
+    String repeatedAsObject = "5f1e6c2a-0000-4000-8000-00000000000d";
+    String stateAsList = "5f1e6c2a-0000-4000-8000-00000000000e";
     String body = "{\"code\": 200, \"status\": \"Success\", \"results\": {\"" + odd + "\": "
         + record.replace("\"operational_state\": 3", "\"operational_state\": 42") + ", \"" + RECORDED_UUID + "\": "
         + record + ", \"" + twice + "\": " + record + ", \"" + twice + "\": "
         + record.replace("\"operational_state\": 3", "\"operational_state\": 7") + ", \"" + repeatedField + "\": "
-        + record.replace("\"operational_state\": 3", "\"operational_state\": 3, \"operational_state\": 7") + "}}";
+        + record.replace("\"operational_state\": 3", "\"operational_state\": 3, \"operational_state\": 7") + ", \""
+        + repeatedAsObject + "\": "
+        + record.replace("\"operational_state\": 3", "\"operational_state\": {}, \"operational_state\": 3") + ", \""
+        + stateAsList + "\": " + record.replace("\"operational_state\": 3", "\"operational_state\": [7]") + "}}";
     try (FakeKeylimeServer s = fx.keylimeServer()) {
       s.keylimeVersion("2.5", "2.5");
       s.route("/v2.5/agents/", 200, body);
       VerifierBulkStatus all = new VerifierClient(ClientSettings.of(s.uri(), fx.tls()))
           .getAgentsBulk(Optional.empty(), 1 << 20);
       assertThat(all.agents()).containsOnlyKeys(RECORDED_UUID);
-      assertThat(all.unreadable()).containsOnlyKeys(odd, twice, repeatedField);
+      assertThat(all.unreadable()).containsOnlyKeys(odd, twice, repeatedField, repeatedAsObject, stateAsList);
       assertThat(all.unreadable().get(odd)).contains("operational_state");
       // repeated keys are ambiguous: neither reading is trusted
       assertThat(all.unreadable().get(twice)).contains("appears twice");
       assertThat(all.unreadable().get(repeatedField)).contains("'operational_state' appears twice");
+      assertThat(all.unreadable().get(repeatedAsObject)).contains("'operational_state' appears twice");
+      // not taken for a record without a state (push mode)
+      assertThat(all.unreadable().get(stateAsList)).contains("operational_state");
     }
   }
 

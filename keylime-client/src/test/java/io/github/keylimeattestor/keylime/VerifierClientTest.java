@@ -174,6 +174,29 @@ class VerifierClientTest {
   }
 
   @Test
+  void aVerifierBackAsAnotherVersionIsNegotiatedAgainOnItsFirstRefusal() throws Exception {
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      String record = Fixture.verifierRecord("3", "PASS", 3, 1767225600);
+      s.keylimeVersion("2.6", "2.5", "2.6");
+      s.route("/v2.6/agents/" + Fixture.UUID, 200, record);
+      VerifierClient c = new VerifierClient(ClientSettings.of(s.uri(), fx.tls()));
+      assertThat(c.getAgent(Fixture.UUID).attestationCount()).isEqualTo(3);
+      // rolled back to a verifier that serves 2.5 at most, with no failed request in between
+      s.keylimeVersion("2.5", "2.5");
+      s.route("/v2.6/agents/" + Fixture.UUID, 400,
+          "{\"code\":400,\"status\":\"API version not supported: v2.6\",\"results\":{}}");
+      s.route("/v2.5/agents/" + Fixture.UUID, 200, record);
+      assertThat(c.getAgent(Fixture.UUID).attestationCount()).isEqualTo(3);
+      assertThat(s.requests.stream().map(java.net.URI::getPath).toList()).containsExactly("/version",
+          "/v2.6/agents/" + Fixture.UUID, "/v2.6/agents/" + Fixture.UUID, "/version", "/v2.5/agents/" + Fixture.UUID);
+      // a 400 about something else is the answer, not a reason to negotiate again
+      s.route("/v2.5/agents/" + Fixture.UUID, 400, "{\"code\":400,\"status\":\"Bad request\",\"results\":{}}");
+      assertThatThrownBy(() -> c.getAgent(Fixture.UUID)).isInstanceOf(KeylimeApiException.class);
+      assertThat(s.requests).hasSize(6);
+    }
+  }
+
+  @Test
   void pushModeVerifierAnswersVersionWithGone() throws Exception {
     try (FakeKeylimeServer s = fx.keylimeServer()) {
       s.route("/version", 410, "{\"code\":410,\"status\":\"Gone\",\"results\":{}}");
