@@ -38,7 +38,7 @@ fi
 mkdir -p "$(dirname "$VENV")"
 rm -rf "$VENV"
 "$PY" -m venv --system-site-packages "$VENV"
-"$VENV/bin/pip" install --quiet --disable-pip-version-check \
+"$VENV/bin/pip" install --quiet --disable-pip-version-check -c "$(dirname "$0")/constraints.txt" \
   "keylime==$KEYLIME_VERSION" 'sqlalchemy>=2.0.39' alembic tornado cryptography pyyaml requests \
   packaging psutil lark pyasn1 pyasn1-modules jinja2 jsonschema typing-extensions
 check || { "$VENV/bin/python" -c 'import keylime.cmd.verifier' >&2 || true; die "venv at $VENV does not import keylime $KEYLIME_VERSION and its requirements"; }
