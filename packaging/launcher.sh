@@ -134,10 +134,12 @@ if [ "$1" = "--train-cds" ]; then
   exit 0
 fi
 
-cds=
+# cdsname tells the plugin which archive it was given: a JVM that refuses it (one of another Java
+# version or build than the training's) starts without any, silently on Java 17, and the plugin says so.
+cds= cdsname=
 if [ "${KEYLIME_ATTESTOR_CDS:-on}" = on ] && [ -e "$self.jsa" ]; then
   archive_check
-  if [ -z "$why" ]; then cds="-XX:SharedArchiveFile=$self.jsa"
+  if [ -z "$why" ]; then cds="-XX:SharedArchiveFile=$self.jsa" cdsname="-Dkeylime.attestor.cds=$self.jsa"
   else echo "keylime-attestor: ignoring class-data archive $self.jsa: $why; remake it with: $self --train-cds" >&2
   fi
 fi
@@ -158,4 +160,4 @@ if [ -n "${PLUGIN_PROTOCOL_VERSIONS+set}" ]; then
     vmout=-XX:+DisplayVMOutputToStderr
   fi
 fi
-exec "$java" -Xlog:disable -Xlog:all=warning:stderr $tuning ${cds:+"$cds"} ${vmout:+"$vmout"} $KEYLIME_ATTESTOR_JAVA_OPTS --enable-native-access=ALL-UNNAMED -cp "$self" "$main" "$@"
+exec "$java" -Xlog:disable -Xlog:all=warning:stderr $tuning ${cds:+"$cds"} ${cdsname:+"$cdsname"} ${vmout:+"$vmout"} $KEYLIME_ATTESTOR_JAVA_OPTS --enable-native-access=ALL-UNNAMED -cp "$self" "$main" "$@"

@@ -284,6 +284,34 @@ class CdsArchiveIT {
     assertThat(startFromElsewhere(exe).stderr()).contains(FROM_ARCHIVE).doesNotContain("ignoring class-data archive");
   }
 
+  /**
+   * An archive trained on one Java and started on another (an upgrade since the training, or
+   * KEYLIME_ATTESTOR_JAVA/JAVA_HOME not the training's): the JVM refuses it, Java 17 without a word,
+   * and maps no archive at all; the plugin says so, naming the archive and the command that remakes it.
+   */
+  @Test
+  void anArchiveOfAnotherJavaIsReportedByThePlugin() throws Exception {
+    String trainedWith = Path.of(System.getProperty("java.home"), "bin", "java").toRealPath().toString();
+    String other = jvms().filter(j -> !j.equals(trainedWith)).findFirst().orElse(null);
+    org.junit.jupiter.api.Assumptions.assumeTrue(other != null, "needs a second JVM under /usr/lib/jvm");
+    Path exe = install();
+    ProcessBuilder train = new ProcessBuilder(exe.toString(), "--train-cds").directory(exe.getParent().toFile())
+        .redirectOutput(ProcessBuilder.Redirect.INHERIT).redirectError(ProcessBuilder.Redirect.INHERIT);
+    train.environment().put("KEYLIME_ATTESTOR_JAVA", trainedWith);
+    Process t = train.start();
+    assertThat(t.waitFor(120, TimeUnit.SECONDS)).isTrue();
+    assertThat(t.exitValue()).isZero();
+    String warning = "did not use the plugin's class-data archive";
+    Started same = startFromElsewhere(exe, Map.of("KEYLIME_ATTESTOR_JAVA", trainedWith));
+    assertThat(same.stderr()).contains(FROM_ARCHIVE).doesNotContain(warning);
+    // without -Xshare:on, which would make the refusal fatal, as under SPIRE
+    Started elsewhere = startFromElsewhere(exe, Map.of("KEYLIME_ATTESTOR_JAVA", other,
+        "KEYLIME_ATTESTOR_JAVA_OPTS", "-Xlog:class+load=info:stderr"));
+    assertThat(elsewhere.stderr()).doesNotContain(FROM_ARCHIVE);
+    assertThat(elsewhere.stderr().lines().filter(l -> l.contains(warning)).toList()).singleElement().asString()
+        .startsWith("{").contains(exe + ".jsa").contains(exe + " --train-cds");
+  }
+
   /** An executable whose mtime is ahead of the clock (unpacked from elsewhere) still trains an archive it uses. */
   @Test
   void executableFromTheFutureTrainsAnArchiveItUses() throws Exception {

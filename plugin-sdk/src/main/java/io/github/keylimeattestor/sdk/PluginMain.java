@@ -124,6 +124,25 @@ public final class PluginMain {
     serve(args, plugin);
   }
 
+  /** The class-data archive the launcher gave the JVM (-XX:SharedArchiveFile), if any. */
+  static final String ARCHIVE_PROPERTY = "keylime.attestor.cds";
+
+  /**
+   * What to say when the JVM was given the class-data archive but is not sharing: it refused it
+   * (made by another Java version or build: an upgrade since the training, or KEYLIME_ATTESTOR_JAVA
+   * or JAVA_HOME not the training's), which Java 17 does without a word, and then maps no archive at
+   * all, not even the JDK's own.
+   */
+  static java.util.Optional<String> warnIfTheArchiveWasRefused(String archive, String vmInfo) {
+    if (archive == null || vmInfo.contains("sharing")) {
+      return java.util.Optional.empty();
+    }
+    return java.util.Optional.of("this JVM did not use the plugin's class-data archive (made by another Java, e.g. "
+        + "before an upgrade, or with another KEYLIME_ATTESTOR_JAVA or JAVA_HOME than SPIRE's): the plugin starts "
+        + "without any archive, slower than with none trained; remake it with the Java SPIRE runs the plugin with: "
+        + archive.substring(0, archive.length() - (archive.endsWith(".jsa") ? 4 : 0)) + " --train-cds");
+  }
+
   /**
    * Serves the one of {@code plugins} whose {@link Plugin#type} the host's magic cookie names (SPIRE
    * sets {@code <Type>=<Type>} from the plugin block), so one executable can be a NodeAttestor and,
@@ -158,6 +177,9 @@ public final class PluginMain {
       System.err.flush();
       System.exit(1);
     }
+    warnIfTheArchiveWasRefused(System.getProperty(ARCHIVE_PROPERTY), System.getProperty("java.vm.info", ""))
+        .ifPresent(w -> LOG.warn(w, "archive", System.getProperty(ARCHIVE_PROPERTY), "java",
+            System.getProperty("java.home") + " " + System.getProperty("java.vm.version")));
     PluginMain main = new PluginMain(plugin);
     try {
       String line = main.listen(System.getenv());

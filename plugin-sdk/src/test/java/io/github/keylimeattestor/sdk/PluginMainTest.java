@@ -84,4 +84,13 @@ class PluginMainTest {
         new StackTraceElement("a.D", "e", "D.java", 3)});
     assertThat(PluginMain.topFrames(deep, 2)).isEqualTo("a.B.c(B.java:1) < a.B.c(B.java:2)");
   }
+
+  @Test
+  void anArchiveTheJvmGivenItDoesNotShareIsReported() {
+    // java.vm.info as Java 17 and 25 print it: "sharing" only while an archive is mapped
+    assertThat(PluginMain.warnIfTheArchiveWasRefused("/opt/p/agent.jsa", "mixed mode, emulated-client, sharing")).isEmpty();
+    assertThat(PluginMain.warnIfTheArchiveWasRefused(null, "mixed mode")).isEmpty();
+    assertThat(PluginMain.warnIfTheArchiveWasRefused("/opt/p/agent.jsa", "mixed mode, emulated-client")).get()
+        .asString().contains("did not use the plugin's class-data archive").endsWith("/opt/p/agent --train-cds");
+  }
 }

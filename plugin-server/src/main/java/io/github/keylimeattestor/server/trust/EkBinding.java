@@ -145,6 +145,13 @@ public final class EkBinding implements AutoCloseable {
       if (existing.isPresent()) {
         stored(spiffeId);
         List<String> stored = ekHashes(existing.get());
+        Optional<String> otherType = stored.isEmpty() ? ekHashSelectorTypeOtherThanOurs(existing.get()) : Optional.empty();
+        if (otherType.isPresent()) {
+          throw Status.FAILED_PRECONDITION.withDescription("agent ID " + spiffeId + " holds its EK hash as selector type '"
+              + otherType.get() + "', not '" + SELECTOR_TYPE + "': spire-server names a NodeAttestor's selectors after its "
+              + "plugin block, and ek_binding looks them up as '" + SELECTOR_TYPE + "', so it cannot tell one TPM's agent "
+              + "IDs apart; name the block NodeAttestor \"" + SELECTOR_TYPE + "\" in server.conf and agent.conf").asException();
+        }
         if (!stored.contains(ekHash)) {
           throw Status.PERMISSION_DENIED.withDescription("agent ID " + spiffeId + " was attested with "
               + (stored.isEmpty() ? "no keylime:ek_hash selector" : "EK hash " + String.join(", ", stored))
@@ -181,6 +188,13 @@ public final class EkBinding implements AutoCloseable {
       }
     }
     return out;
+  }
+
+  /** The type of an {@code ek_hash:} selector of {@code a} under another plugin name than ours, if any. */
+  static Optional<String> ekHashSelectorTypeOtherThanOurs(Agent a) {
+    return a.getSelectorsList().stream()
+        .filter(s -> !s.getType().equals(SELECTOR_TYPE) && s.getValue().matches("ek_hash:[0-9a-f]{64}"))
+        .map(Selector::getType).findFirst();
   }
 
   static SPIFFEID spiffeId(String id) {

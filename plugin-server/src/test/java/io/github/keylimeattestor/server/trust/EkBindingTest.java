@@ -74,6 +74,18 @@ class EkBindingTest {
     });
   }
 
+  /** SPIRE types a NodeAttestor's selectors by its plugin block's name, which an operator may change. */
+  @Test
+  void aNodeAttestorBlockNamedOtherwiseIsNamedAsTheCause() {
+    records.agents.add(Agent.newBuilder().setId(EkBinding.spiffeId(ID_1))
+        .addSelectors(Selector.newBuilder().setType("keylime_tpm").setValue("ek_hash:" + EK_A)).build());
+    assertThatThrownBy(() -> binding.check(ID_1, EK_A)).isInstanceOfSatisfying(StatusException.class, e -> {
+      assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+      assertThat(e.getStatus().getDescription()).contains("selector type 'keylime_tpm', not 'keylime'")
+          .contains("NodeAttestor \"keylime\"");
+    });
+  }
+
   @Test
   void oneTpmGetsOneIdEvenWhenItsOtherIdIsBanned() {
     records.add(ID_1, EK_A, true);
