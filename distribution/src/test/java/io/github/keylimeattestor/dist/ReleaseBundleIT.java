@@ -55,9 +55,36 @@ class ReleaseBundleIT {
         b + "examples/spire-conf/agent.conf", b + "examples/spire-conf/server.conf",
         b + "examples/helm/values-keylime.yaml", b + "examples/systemd/spire-agent.service.d/keylime.conf",
         b + "examples/prometheus/keylime-attestor-rules.yaml", b + "examples/grafana/keylime-attestor-dashboard.json",
-        b + "docs/plugin-agent.md", b + "docs/plugin-server.md",
+        b + "README.md", b + "SECURITY.md", b + "plugin-agent/README.md", b + "plugin-server/README.md",
         b + "docs/troubleshooting.md", b + "docs/reference.md");
     assertThat(names).allMatch(n -> n.startsWith(b), "everything under one top directory");
+  }
+
+  /** A document of the bundle that links to another (install.md to a README, say) finds it in the bundle. */
+  @Test
+  void everyRelativeLinkBetweenTheDocumentsResolvesInTheBundle() throws Exception {
+    java.util.regex.Pattern link = java.util.regex.Pattern.compile("\\]\\(([^)\\s]+)\\)");
+    List<String> missing = new ArrayList<>();
+    int checked = 0;
+    try (var files = Files.walk(base)) {
+      for (Path md : files.filter(f -> f.toString().endsWith(".md")).toList()) {
+        java.util.regex.Matcher m = link.matcher(Files.readString(md));
+        while (m.find()) {
+          String target = m.group(1);
+          if (target.startsWith("http:") || target.startsWith("https:") || target.startsWith("#")
+              || target.startsWith("mailto:")) {
+            continue;
+          }
+          checked++;
+          Path to = md.getParent().resolve(target.replaceFirst("#.*", "")).normalize();
+          if (!to.startsWith(base) || !Files.exists(to)) {
+            missing.add(base.relativize(md) + " -> " + target);
+          }
+        }
+      }
+    }
+    assertThat(checked).as("links between the documents").isGreaterThan(5);
+    assertThat(missing).as("links to files the bundle lacks").isEmpty();
   }
 
   @Test
@@ -100,7 +127,8 @@ class ReleaseBundleIT {
 
   /**
    * Native code that never runs is not shipped: no Netty epoll in either plugin (both use the JDK's
-   * Unix-domain channels), and no D-Bus or junixsocket in the server (it talks to no TPM).
+   * Unix-domain channels), no D-Bus or junixsocket in the server (it talks to no TPM), and in the
+   * agent junixsocket's library for Linux x86_64 and aarch64 only.
    */
   @ParameterizedTest
   @ValueSource(strings = {"keylime-attestor-agent", "keylime-attestor-server"})
@@ -111,6 +139,11 @@ class ReleaseBundleIT {
       if (name.endsWith("server")) {
         assertThat(names).noneMatch(n -> n.endsWith(".so") || n.startsWith("org/freedesktop/")
             || n.startsWith("org/newsclub/"));
+      } else {
+        List<String> natives = names.stream().filter(n -> n.startsWith("lib/") && !n.endsWith("/")).toList();
+        assertThat(natives).isNotEmpty().allMatch(n -> n.startsWith("lib/amd64-Linux-clang/jni/")
+            || n.startsWith("lib/aarch64-Linux-clang/jni/"));
+        assertThat(names).noneMatch(n -> n.endsWith(".dll") || n.endsWith(".dylib") || n.endsWith(".jnilib"));
       }
     }
   }
