@@ -225,6 +225,68 @@ class DoctorIT {
     assertThat(appKey).doesNotExist();
   }
 
+  /**
+   * The TPM-bound SVID's two halves in one agent.conf: the NodeAttestor's svid_key_directory must be
+   * KeyManager "keylime_tpm"'s directory, and a directory others may write is refused, as the plugin
+   * refuses it.
+   */
+  @Test
+  void agentDoctorChecksSvidKeyDirectoryAgainstTheKeyManagerBlock() throws Exception {
+    Path keys = dir.resolve("svid-keys");
+    String template = """
+        agent {
+          trust_domain = "example.org"
+        }
+        plugins {
+          KeyManager "keylime_tpm" {
+            plugin_cmd = "/opt/spire/plugins/keylime-attestor-agent"
+            plugin_data {
+              directory = "%s"
+            }
+          }
+          NodeAttestor "keylime" {
+            plugin_cmd = "/opt/spire/plugins/keylime-attestor-agent"
+            plugin_data {
+              tcti = "swtpm:host=127.0.0.1,port=%s"
+              agent_data_path = "%s"
+              keylime_agent_uuid = "%s"
+              app_key_path = "%s"
+              svid_key_directory = "%s"
+            }
+          }
+        }
+        """;
+    String agentData = emulatorDir.resolve("agent_data.json").toString();
+    Path appKey = dir.resolve("svid-test-app-key.blob");
+    Path conf = dir.resolve("agent-svid.conf");
+    Files.writeString(conf, template.formatted(dir.resolve("elsewhere"), stack.get("SWTPM_PORT"), agentData, uuid, appKey, keys));
+    Result r = run("plugin-agent/target/keylime-attestor-agent", "doctor", "--config", conf.toString());
+    assertThat(r.out()).contains("FIX  TPM-bound SVID: svid_key_directory " + keys + " is not the directory of KeyManager");
+    assertThat(r.exit()).isEqualTo(1);
+
+    Files.writeString(conf, template.formatted(keys, stack.get("SWTPM_PORT"), agentData, uuid, appKey, keys));
+    r = run("plugin-agent/target/keylime-attestor-agent", "doctor", "--config", conf.toString());
+    assertThat(r.out()).contains("note TPM-bound SVID: " + keys + " does not exist yet", "all checks passed");
+    assertThat(r.exit()).isZero();
+
+    Files.createDirectories(keys);
+    Files.setPosixFilePermissions(keys, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+    r = run("plugin-agent/target/keylime-attestor-agent", "doctor", "--config", conf.toString());
+    assertThat(r.out()).contains("FIX  TPM-bound SVID: svid_key_directory " + keys + ": ");
+    assertThat(r.exit()).isEqualTo(1);
+    Files.setPosixFilePermissions(keys, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+    r = run("plugin-agent/target/keylime-attestor-agent", "doctor", "--config", conf.toString());
+    assertThat(r.out()).contains("note TPM-bound SVID: " + keys + " holds no key yet");
+
+    String withoutKeyManager = template.formatted(keys, stack.get("SWTPM_PORT"), agentData, uuid, appKey, keys)
+        .replaceFirst("(?s)  KeyManager \"keylime_tpm\" \\{.*?\n  }\n", "");
+    Files.writeString(conf, withoutKeyManager);
+    r = run("plugin-agent/target/keylime-attestor-agent", "doctor", "--config", conf.toString());
+    assertThat(r.out()).contains("FIX  TPM-bound SVID: svid_key_directory is set, but " + conf
+        + " has no KeyManager \"keylime_tpm\"");
+    assertThat(r.exit()).isEqualTo(1);
+  }
+
   /** What the plugin refuses, the doctor must not pass: its own file rules and UUID, not a looser copy. */
   @Test
   void agentDoctorRefusesWhatThePluginRefuses() throws Exception {

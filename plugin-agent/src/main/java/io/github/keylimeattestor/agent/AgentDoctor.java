@@ -52,8 +52,10 @@ final class AgentDoctor {
   int run(DoctorArgs args) {
     report.note("version", BuildInfo.current().line());
     AgentConfig config;
+    boolean spireConfiguration;
     try {
       PluginDataFile data = args.read("keylime");
+      spireConfiguration = data.fromSpireConfiguration();
       config = AgentConfig.parse(data.pluginData());
       report.ok("plugin_data", "read from " + data.source() + (args.expandEnv() ? ", environment variables expanded" : ""));
       config.warnings().forEach(w -> report.note("plugin_data", w));
@@ -71,6 +73,7 @@ final class AgentDoctor {
     }
     checkUuid(config);
     checkAppKey(config);
+    checkTpmBoundSvid(config, args, spireConfiguration);
     config.keylimeAgent().ifPresent(endpoint -> checkKeylimeAgent(config, endpoint));
     return report.exitCode();
   }
@@ -197,6 +200,91 @@ final class AgentDoctor {
     } catch (AttestationFailure e) {
       report.note("App Key", path + " does not load (" + e.getMessage() + "): the plugin makes a new App Key at the "
           + "next attestation and the node's app_key selector changes");
+    }
+  }
+
+  static final String SVID = "TPM-bound SVID";
+
+  /**
+   * The NodeAttestor's svid_key_directory against the KeyManager "keylime_tpm" block of the same
+   * agent.conf: the same directory, the same TPM, and key blobs the plugin would certify (private,
+   * in a directory nobody else may write, loadable by this TPM). With a plugin_data file alone there
+   * is no KeyManager block to compare: only the directory is checked.
+   */
+  private void checkTpmBoundSvid(AgentConfig config, DoctorArgs args, boolean spireConfiguration) {
+    Optional<TpmKeyManagerConfig> keyManager = Optional.empty();
+    if (spireConfiguration) {
+      try {
+        Optional<PluginDataFile> block = args.find("KeyManager", "keylime_tpm");
+        if (block.isPresent()) {
+          keyManager = Optional.of(TpmKeyManagerConfig.parse(block.get().pluginData()));
+        }
+      } catch (IOException e) {
+        report.fix(SVID, "cannot read " + args.config() + ": " + e.getMessage());
+        return;
+      } catch (HclException e) {
+        report.fix(SVID, "KeyManager \"keylime_tpm\": " + e.getMessage());
+        return;
+      }
+    }
+    if (config.svidKeyDirectory().isEmpty()) {
+      keyManager.ifPresent(k -> report.note(SVID, "KeyManager \"keylime_tpm\" keeps spire-agent's keys in the TPM, "
+          + "but the NodeAttestor has no svid_key_directory, so it certifies none of them and spire-server cannot tell "
+          + "(require_tpm_bound_svid refuses this node): set svid_key_directory = \"" + k.directory() + "\""));
+      return;
+    }
+    Path dir = config.svidKeyDirectory().get();
+    if (spireConfiguration && keyManager.isEmpty()) {
+      report.fix(SVID, "svid_key_directory is set, but " + args.config() + " has no KeyManager \"keylime_tpm\": "
+          + "spire-agent's SVID key is then no TPM key, and " + dir + " holds nothing to certify");
+      return;
+    }
+    if (keyManager.isPresent()) {
+      TpmKeyManagerConfig k = keyManager.get();
+      if (!k.directory().toAbsolutePath().normalize().equals(dir.toAbsolutePath().normalize())) {
+        report.fix(SVID, "svid_key_directory " + dir + " is not the directory of KeyManager \"keylime_tpm\" ("
+            + k.directory() + "): the NodeAttestor would certify no key spire-agent signs with; make them the same");
+        return;
+      }
+      Optional<Tcti.Spec> attestorTpm;
+      try {
+        attestorTpm = Optional.of(config.tpm());
+      } catch (IOException e) {
+        attestorTpm = Optional.empty(); // no TPM found: the TPM check above says so
+      }
+      if (k.tcti().isPresent() && attestorTpm.isPresent() && !k.tcti().get().equals(attestorTpm.get())) {
+        report.fix(SVID, "KeyManager \"keylime_tpm\" makes its keys on " + k.tcti().get() + ", the NodeAttestor "
+            + "certifies them with the AK on " + attestorTpm.get() + ": give both the same tcti");
+        return;
+      }
+    }
+    if (!Files.isDirectory(dir)) {
+      report.note(SVID, dir + " does not exist yet: KeyManager \"keylime_tpm\" makes it when spire-agent first "
+          + "generates its SVID key (spire-agent's user needs write access to " + dir.toAbsolutePath().getParent() + ")");
+      return;
+    }
+    try {
+      java.util.Map<String, KeyBlob> keys = new SvidKeyDirectory(dir).readAll();
+      if (keys.isEmpty()) {
+        report.note(SVID, dir + " holds no key yet: spire-agent generates its SVID key after its first attestation, "
+            + "and the NodeAttestor certifies it from the next one on");
+        return;
+      }
+      tpmAccess.use(config, "loading the SVID keys", (tpm, ktpm) -> {
+        for (KeyBlob b : keys.values()) {
+          ktpm.checkLoadable(b);
+        }
+        return null;
+      });
+      report.ok(SVID, dir + ": " + keys.size() + " key(s) of KeyManager \"keylime_tpm\" (" + String.join(", ",
+          keys.keySet()) + "), private, each loads on this TPM");
+    } catch (SvidKeyDirectory.UnsafeKeyFileException e) {
+      report.fix(SVID, "svid_key_directory " + dir + ": " + e.getMessage());
+    } catch (IOException e) {
+      report.fix(SVID, "cannot read svid_key_directory " + dir + ": " + e.getMessage());
+    } catch (AttestationFailure e) {
+      report.note(SVID, "a key in " + dir + " does not load (" + e.getMessage() + "): the plugin skips it, and "
+          + "KeyManager \"keylime_tpm\" replaces it when spire-agent next generates that key");
     }
   }
 

@@ -73,14 +73,18 @@ public final class HostServices implements AutoCloseable {
     return MetricsGrpc.newStub(ClientInterceptors.intercept(channel, IN_ROOT_CONTEXT));
   }
 
+  /** How long a fire-and-forget metrics call may wait for the host: one that never answers holds nothing for long. */
+  static final long METRICS_DEADLINE_SECONDS = 10;
+
   // grpc-java's client call takes its context when it is made (newCall), so making it in the root
-  // context detaches it from the caller's.
+  // context detaches it from the caller's; its own deadline bounds it instead.
   private static final ClientInterceptor IN_ROOT_CONTEXT = new ClientInterceptor() {
     @Override
     public <Q, A> ClientCall<Q, A> interceptCall(MethodDescriptor<Q, A> method, CallOptions options, Channel next) {
       Context previous = Context.ROOT.attach();
       try {
-        return next.newCall(method, options);
+        return next.newCall(method, options.getDeadline() != null ? options
+            : options.withDeadlineAfter(METRICS_DEADLINE_SECONDS, java.util.concurrent.TimeUnit.SECONDS));
       } finally {
         Context.ROOT.detach(previous);
       }

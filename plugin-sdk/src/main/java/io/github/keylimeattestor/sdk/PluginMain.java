@@ -328,7 +328,7 @@ public final class PluginMain {
    * socket's backlog until {@link #serve} accepts them.
    */
   String listen(Map<String, String> env) throws IOException {
-    ignoreSigint();
+    ignoreHostSignals();
     Path parent = socketParent(env);
     socketDir = createSocketDirectory(parent);
     socket = socketDir.resolve("plugin.sock");
@@ -346,7 +346,11 @@ public final class PluginMain {
     List<String> names = List.of(pluginServiceName, ConfigGrpc.SERVICE_NAME);
     InitService init = new InitService(names,
         offered -> {
+          HostServices previous = hostServices; // a host that calls Init again: the first one's channel goes
           hostServices = new HostServices(broker.connInfo(), offered, transport);
+          if (previous != null) {
+            previous.close();
+          }
           LOG.debug("initialised", "host_services", String.join(",", offered));
           plugin.init(hostServices);
         },
@@ -496,17 +500,22 @@ public final class PluginMain {
 
   /**
    * go-plugin ignores SIGINT so that Ctrl-C on SPIRE does not kill plugins before SPIRE unloads them.
+   * SIGUSR1 is SPIRE's "reload plugin_data_file" (pkg/common/catalog/configure_posix.go), which
+   * `systemctl kill -s USR1` or a kill of the process group also sends to its plugins: a Go plugin
+   * ignores it (the Go runtime does), a JVM's default is to die. (SIGUSR2 is the JVM's own.)
    * sun.misc.Signal (jdk.unsupported) is reached by reflection: javac warns at every direct use of it, a
    * warning that no @SuppressWarnings turns off, and the build compiles with -Werror.
    */
-  private static void ignoreSigint() {
-    try {
-      Class<?> signal = Class.forName("sun.misc.Signal");
-      Class<?> handler = Class.forName("sun.misc.SignalHandler");
-      signal.getMethod("handle", signal, handler)
-          .invoke(null, signal.getConstructor(String.class).newInstance("INT"), handler.getField("SIG_IGN").get(null));
-    } catch (ReflectiveOperationException e) {
-      LOG.debug("SIGINT cannot be ignored on this platform", "error", e);
+  private static void ignoreHostSignals() {
+    for (String name : new String[] {"INT", "USR1"}) {
+      try {
+        Class<?> signal = Class.forName("sun.misc.Signal");
+        Class<?> handler = Class.forName("sun.misc.SignalHandler");
+        signal.getMethod("handle", signal, handler)
+            .invoke(null, signal.getConstructor(String.class).newInstance(name), handler.getField("SIG_IGN").get(null));
+      } catch (ReflectiveOperationException | RuntimeException e) {
+        LOG.debug("a signal cannot be ignored on this platform", "signal", name, "error", e);
+      }
     }
   }
 }

@@ -58,6 +58,31 @@ class HostServicesTest {
     }
   }
 
+  /** Detached from the caller's context, a metrics call carries a deadline of its own: a silent host holds nothing for long. */
+  @Test
+  void metricsCallsHaveADeadlineOfTheirOwn() throws Exception {
+    LinkedBlockingQueue<Long> deadlines = new LinkedBlockingQueue<>();
+    String name = InProcessServerBuilder.generateName();
+    Server host = InProcessServerBuilder.forName(name).directExecutor()
+        .addService(new MetricsGrpc.MetricsImplBase() {
+          @Override
+          public void incrCounter(IncrCounterRequest request, StreamObserver<Empty> response) {
+            io.grpc.Deadline d = Context.current().getDeadline();
+            deadlines.add(d == null ? -1L : d.timeRemaining(TimeUnit.MILLISECONDS));
+            // never answers
+          }
+        }).build().start();
+    ManagedChannel channel = InProcessChannelBuilder.forName(name).directExecutor().build();
+    try {
+      HostServices.metricsStub(channel).incrCounter(counter("silent"), Observers.ignoring());
+      assertThat(deadlines.poll(10, TimeUnit.SECONDS)).isPositive()
+          .isLessThanOrEqualTo(TimeUnit.SECONDS.toMillis(HostServices.METRICS_DEADLINE_SECONDS));
+    } finally {
+      channel.shutdownNow();
+      host.shutdownNow();
+    }
+  }
+
   @Test
   void afterTheFirstLookupFoundNoAddressLaterOnesDoNotWaitButTakeOneThatCameLate() throws Exception {
     AtomicInteger waits = new AtomicInteger();

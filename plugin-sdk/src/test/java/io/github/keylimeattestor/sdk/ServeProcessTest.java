@@ -100,6 +100,34 @@ class ServeProcessTest {
     }
   }
 
+  /** SPIRE's reload signal (SIGUSR1) and Ctrl-C's (SIGINT) reach a plugin with its process group: it serves on. */
+  @Test
+  void sigusr1AndSigintLeaveThePluginServing(@TempDir Path dir) throws Exception {
+    Process p = start(dir, "crash-a-thread");
+    try {
+      String handshake = readLine(p.getInputStream());
+      assertThat(handshake).startsWith("1|1|unix|");
+      for (String signal : new String[] {"USR1", "INT", "USR1"}) {
+        Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(p.pid())).inheritIO().start();
+        assertThat(kill.waitFor(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(kill.exitValue()).isZero();
+      }
+      Thread.sleep(500);
+      assertThat(p.isAlive()).as("alive after SIGUSR1 and SIGINT").isTrue();
+      Transport client = new Transport();
+      ManagedChannel ch = client.dial(handshake.split("\\|")[3]);
+      try {
+        io.github.keylimeattestor.proto.health.HealthGrpc.newBlockingStub(ch).withDeadlineAfter(10, TimeUnit.SECONDS)
+            .check(io.github.keylimeattestor.proto.health.HealthCheckRequest.newBuilder().setService("plugin").build());
+      } finally {
+        ch.shutdownNow();
+        client.close();
+      }
+    } finally {
+      p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+
   @Test
   void aServerThatCannotStartAfterTheHandshakeLineSaysWhyAndExitsOne(@TempDir Path dir) throws Exception {
     Process p = start(dir, "unservable");

@@ -135,6 +135,7 @@ public final class EvidenceVerifier {
           + e.getMessage());
     }
     AppKeyBinding.checkAttributes(payload.appKey());
+    AppKeyBinding.checkNotTopOfAHierarchy(certification.certify(), payload.appKey(), "app_key");
     TpmKey appKey;
     try {
       appKey = TpmKey.of(payload.appKey());
@@ -188,8 +189,9 @@ public final class EvidenceVerifier {
             + "or is repeated");
       }
       TpmPublic pub = WireFormat.svidKeyPublic(k.getPublicArea().toByteArray(), id);
+      Attest certified;
       try {
-        akKey.verifyCertify(k.getCertificate().getCertifyInfo().toByteArray(),
+        certified = akKey.verifyCertify(k.getCertificate().getCertifyInfo().toByteArray(),
             k.getCertificate().getSignature().toByteArray(), pub, SvidKeyBinding.certifyQualifyingData(minted, id));
       } catch (TpmFormatException e) {
         throw EvidenceException.malformed("svid_key_certify", "SVID key " + id + ": certification is malformed: "
@@ -203,6 +205,7 @@ public final class EvidenceVerifier {
       } catch (EvidenceException e) {
         throw EvidenceException.rejected("svid_key_attributes", "SVID key " + id + ": " + e.getMessage());
       }
+      AppKeyBinding.checkNotTopOfAHierarchy(certified.certify(), pub, "svid_key");
       Bytes spki;
       try {
         spki = Bytes.copyFrom(pub.toPublicKey().getEncoded());

@@ -232,6 +232,33 @@ class EvidenceVerifierTest {
     rejected("app_key_attributes", () -> new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(bad), e, ak.publicArea()));
   }
 
+  /**
+   * A key certified as the top of a hierarchy (qualifiedName = nameAlg || H(hierarchy || Name): a
+   * primary, or a public area loaded from outside the TPM) is refused; the App Key certified by swtpm
+   * in every other test here sits under the SRK and passes.
+   */
+  @Test
+  void aKeyAtTheTopOfAHierarchyIsNoTpmMadeKey() throws Exception {
+    TpmPublic pub = appKey.publicArea();
+    byte[] name = pub.name();
+    for (int h : new int[] {io.github.keylimeattestor.tpm.Handles.RH_OWNER, io.github.keylimeattestor.tpm.Handles.RH_NULL,
+        io.github.keylimeattestor.tpm.Handles.RH_ENDORSEMENT, io.github.keylimeattestor.tpm.Handles.RH_PLATFORM}) {
+      byte[] top = new byte[34];
+      top[0] = name[0];
+      top[1] = name[1];
+      System.arraycopy(io.github.keylimeattestor.tpm.Sha256.digest(java.nio.ByteBuffer.allocate(4).putInt(h).array(), name),
+          0, top, 2, 32);
+      var info = new io.github.keylimeattestor.tpm.structure.Attest.CertifyInfo(
+          io.github.keylimeattestor.tpm.Bytes.copyFrom(name), io.github.keylimeattestor.tpm.Bytes.copyFrom(top));
+      rejected("app_key_parent", () -> AppKeyBinding.checkNotTopOfAHierarchy(info, pub, "app_key"));
+    }
+    Nonce n = Nonce.mint(RANDOM);
+    var real = new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(appKey), evidence(ak, appKey, n, n),
+        ak.publicArea()).appKeyCertification().certify();
+    org.assertj.core.api.Assertions.assertThatCode(() -> AppKeyBinding.checkNotTopOfAHierarchy(real, pub, "app_key"))
+        .doesNotThrowAnyException();
+  }
+
   @Test
   void attestationMustNameThePayloadsAgentAndAppKey() throws Exception {
     Nonce n = Nonce.mint(RANDOM);

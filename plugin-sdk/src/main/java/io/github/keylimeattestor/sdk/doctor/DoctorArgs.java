@@ -51,6 +51,11 @@ public record DoctorArgs(Path config, boolean expandEnv, Optional<String> uuid) 
     return PluginDataFile.read(config, pluginName, expandEnv ? processEnvironment()::get : null);
   }
 
+  /** The plugin_data of another plugin block of the configuration ({@code KeyManager "keylime_tpm"}), if it has one. */
+  public Optional<PluginDataFile> find(String pluginType, String pluginName) throws IOException, HclException {
+    return PluginDataFile.find(config, pluginType, pluginName, expandEnv ? processEnvironment()::get : null);
+  }
+
   /**
    * The environment as Go's os.Getenv sees it: /proc/self/environ read as UTF-8. Java decodes its
    * environment in the platform charset, which under the C locale of many containers turns every

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.UnaryOperator;
 
 /**
@@ -16,6 +17,12 @@ import java.util.function.UnaryOperator;
  * re-prints it to the plugin, so the plugin's own parser reads it exactly as at Configure.
  */
 public record PluginDataFile(String pluginData, String trustDomain, String source) {
+  /** Whether this came from a SPIRE configuration's plugin block (else the file was a plugin_data body). */
+  public boolean fromSpireConfiguration() {
+    return !source.endsWith(PLUGIN_DATA_BODY);
+  }
+
+  private static final String PLUGIN_DATA_BODY = " (a plugin_data body)";
 
   /** Longest SPIRE configuration file read (SPIRE's own have no limit; the plugin_data in it keeps its own). */
   static final int MAX_CONFIG_FILE = 1024 * 1024;
@@ -29,39 +36,55 @@ public record PluginDataFile(String pluginData, String trustDomain, String sourc
   /** {@code env} non-null: the file's text expanded first, as SPIRE's {@code -expandEnv} does ({@link SpireEnvExpansion}). */
   public static PluginDataFile read(Path file, String pluginName, UnaryOperator<String> env)
       throws IOException, HclException {
+    Optional<PluginDataFile> found = find(file, "NodeAttestor", pluginName, env);
+    if (found.isEmpty()) {
+      throw new HclException(file + " has a plugins block but no NodeAttestor \"" + pluginName + "\" in it");
+    }
+    return found.get();
+  }
+
+  /**
+   * The plugin_data of the {@code pluginType} block named {@code pluginName} in a SPIRE configuration;
+   * empty if it has none. A file that is a plugin_data body, not a SPIRE configuration, is taken for
+   * the NodeAttestor's.
+   */
+  public static Optional<PluginDataFile> find(Path file, String pluginType, String pluginName, UnaryOperator<String> env)
+      throws IOException, HclException {
     if (Files.size(file) > MAX_CONFIG_FILE) {
       throw new HclException(file + " is larger than " + MAX_CONFIG_FILE + " bytes");
     }
     String text = env == null ? Files.readString(file) : SpireEnvExpansion.expand(Files.readString(file), env);
     // SPIRE reads a configuration that starts with '{' as JSON (HCL v1 does), e.g. the Helm charts' agent.conf
-    Map<String, Object> body = text.stripLeading().startsWith("{") ? JsonConfig.parse(text, file)
+    Map<String, Object> body = text.stripLeading().startsWith("{") ? io.github.keylimeattestor.sdk.hcl.JsonConfig.parse(text, file)
         : HclParser.parse(text, env == null ? MAX_CONFIG_FILE : MAX_EXPANDED_CONFIG);
     if (!body.containsKey("plugins")) {
-      return new PluginDataFile(text, null, file + " (a plugin_data body)");
+      return pluginType.equals("NodeAttestor") ? Optional.of(new PluginDataFile(text, null, file + PLUGIN_DATA_BODY))
+          : Optional.empty();
     }
     String trustDomain = trustDomain(body);
-    List<Object> attestors = new java.util.ArrayList<>();
+    List<Object> blocks = new java.util.ArrayList<>();
     for (Object plugins : asList(body.get("plugins"))) { // a block, or in JSON also a list of them
-      attestors.addAll(asList(map(plugins, "plugins").get("NodeAttestor")));
+      blocks.addAll(asList(map(plugins, "plugins").get(pluginType)));
     }
-    for (Object one : attestors) {
-      Object mine = map(one, "plugins.NodeAttestor").get(pluginName);
+    for (Object one : blocks) {
+      Object mine = map(one, "plugins." + pluginType).get(pluginName);
       if (mine == null) {
         continue;
       }
-      Map<String, Object> plugin = map(mine, "NodeAttestor \"" + pluginName + "\"");
+      Map<String, Object> plugin = map(mine, pluginType + " \"" + pluginName + "\"");
       if (plugin.get("plugin_data_file") instanceof String f) {
         // as SPIRE: a relative path is read from the working directory, not from the configuration's directory
-        return new PluginDataFile(Files.readString(Path.of(f)), trustDomain, "plugin_data_file " + f
+        return Optional.of(new PluginDataFile(Files.readString(Path.of(f)), trustDomain, "plugin_data_file " + f
             + (Path.of(f).isAbsolute() ? "" : " (relative: read from the current directory, as spire reads it from its "
-                + "working directory)"));
+                + "working directory)")));
       }
       Object data = plugin.get("plugin_data");
-      return new PluginDataFile(data == null ? "" : HclPrinter.print(map(data, "plugin_data")), trustDomain,
-          file + ", NodeAttestor \"" + pluginName + "\" plugin_data");
+      return Optional.of(new PluginDataFile(data == null ? "" : HclPrinter.print(map(data, "plugin_data")), trustDomain,
+          file + ", " + pluginType + " \"" + pluginName + "\" plugin_data"));
     }
-    throw new HclException(file + " has a plugins block but no NodeAttestor \"" + pluginName + "\" in it");
+    return Optional.empty();
   }
+
 
   private static List<?> asList(Object o) {
     return o == null ? List.of() : o instanceof List<?> l ? l : List.of(o);

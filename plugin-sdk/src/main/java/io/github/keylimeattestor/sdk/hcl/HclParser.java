@@ -48,6 +48,9 @@ public final class HclParser {
     if (text.length() > maxLength) {
       throw new HclException("configuration is longer than " + maxLength + " characters");
     }
+    if (text.stripLeading().startsWith("{")) {
+      return JsonConfig.parse(text, "the configuration (JSON, as it starts with '{')");
+    }
     HclParser p = new HclParser(text);
     Map<String, Object> body = p.body(false);
     p.skipSpaceAndComments(true);

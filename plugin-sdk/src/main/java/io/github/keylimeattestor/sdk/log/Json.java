@@ -16,9 +16,19 @@ final class Json {
     }
   }
 
+  /**
+   * Longest string written whole: go-plugin reads the plugin's stderr in lines of at most 64 KiB and
+   * logs a longer one, split, as plain text; a dozen fields of this size stay under that.
+   */
+  static final int MAX_STRING = 4096;
+
   static void quote(StringBuilder b, String s) {
+    int cut = s.length() > MAX_STRING ? MAX_STRING : s.length();
+    if (cut < s.length() && Character.isHighSurrogate(s.charAt(cut - 1))) {
+      cut--;
+    }
     b.append('"');
-    for (int i = 0; i < s.length(); i++) {
+    for (int i = 0; i < cut; i++) {
       char c = s.charAt(i);
       switch (c) {
         case '"' -> b.append("\\\"");
@@ -34,6 +44,9 @@ final class Json {
           }
         }
       }
+    }
+    if (cut < s.length()) {
+      b.append("... (").append(s.length() - cut).append(" more characters)");
     }
     b.append('"');
   }

@@ -38,7 +38,11 @@ public final class JulBridge extends Handler {
     }
     String message = record.getMessage();
     if (record.getParameters() != null && message != null && message.contains("{0")) {
-      message = java.text.MessageFormat.format(message, record.getParameters());
+      try {
+        message = java.text.MessageFormat.format(message, record.getParameters());
+      } catch (IllegalArgumentException e) {
+        // not a pattern after all ("{0" in a literal): the message as it is
+      }
     }
     if (record.getThrown() != null) {
       log.log(level, message, "logger", record.getLoggerName(), "error", record.getThrown());

@@ -70,11 +70,18 @@ public final class Log {
     if (!enabled(level)) {
       return;
     }
-    String line = format(Instant.now(), level, module, message, fields);
+    String line;
+    try {
+      line = format(Instant.now(), level, module, message, fields);
+    } catch (RuntimeException e) {
+      // a field whose toString() throws must not take the caller (a gRPC or Netty thread) down with it
+      line = format(Instant.now(), level, module, message, "log_error", e.getClass().getName());
+    }
+    // one write of the whole line: other writers to stderr (System.out points there) cannot split it
+    byte[] bytes = (line + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8);
     PrintStream out = sink;
     synchronized (out) {
-      out.print(line);
-      out.print('\n');
+      out.write(bytes, 0, bytes.length);
       out.flush();
     }
   }

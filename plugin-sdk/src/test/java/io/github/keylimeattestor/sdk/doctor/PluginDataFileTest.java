@@ -32,6 +32,13 @@ class PluginDataFileTest {
     PluginDataFile agent = PluginDataFile.read(example("agent.conf"), "keylime");
     assertThat(HclParser.parse(agent.pluginData())).containsEntry("tcti", "device:/dev/tpmrm0");
     assertThat(agent.source()).endsWith("NodeAttestor \"keylime\" plugin_data");
+    assertThat(agent.fromSpireConfiguration()).isTrue();
+
+    // the agent doctor compares svid_key_directory with this block
+    PluginDataFile keyManager = PluginDataFile.find(example("agent.conf"), "KeyManager", "keylime_tpm", null).orElseThrow();
+    assertThat(HclParser.parse(keyManager.pluginData())).containsKey("directory");
+    assertThat(keyManager.source()).endsWith("KeyManager \"keylime_tpm\" plugin_data");
+    assertThat(PluginDataFile.find(example("agent.conf"), "KeyManager", "disk", null)).isEmpty();
   }
 
   @Test
@@ -39,6 +46,13 @@ class PluginDataFileTest {
     Map<String, Object> body = HclParser.parse("a = \"x \\\"q\\\" \\\\ y\"\nb { c = [1, 2]\n d { \"7\" = \"ab\" } }\n"
         + "e = false\n");
     assertThat(HclParser.parse(HclPrinter.print(body))).isEqualTo(body);
+  }
+
+  @Test
+  void aBareBodyIsTheNodeAttestorsAndHoldsNoOtherBlock() throws Exception {
+    Path body = Files.writeString(dir.resolve("bare.hcl"), "tpm_device = \"/dev/tpmrm0\"\n");
+    assertThat(PluginDataFile.read(body, "keylime").fromSpireConfiguration()).isFalse();
+    assertThat(PluginDataFile.find(body, "KeyManager", "keylime_tpm", null)).isEmpty();
   }
 
   @Test

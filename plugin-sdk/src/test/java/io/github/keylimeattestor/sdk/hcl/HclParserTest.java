@@ -21,6 +21,19 @@ class HclParserTest {
     }
   }
 
+  /** A plugin_data_file in JSON: SPIRE hands it over as it is, and HCL v1 reads text starting with '{' as JSON. */
+  @Test
+  void jsonTextMeansWhatItsHclWouldMean() throws Exception {
+    Map<String, Object> hcl = HclParser.parse("registrar_urls = [\"https://r:8891\"]\nrequire_ek_cert = true\n"
+        + "pcr_policy {\n  bank = \"sha256\"\n  pcrs = [0, 7]\n}\ntimeout = \"30s\"\n");
+    Map<String, Object> json = HclParser.parse("  {\"registrar_urls\": [\"https://r:8891\"], \"require_ek_cert\": true,\n"
+        + " \"pcr_policy\": {\"bank\": \"sha256\", \"pcrs\": [0, 7]}, \"timeout\": \"30s\"}\n");
+    assertThat(json).isEqualTo(hcl);
+    assertThatThrownBy(() -> HclParser.parse("{\"timeout\": \"30s\", \"timeout\": \"1s\"}"))
+        .isInstanceOf(HclException.class).hasMessageContaining("timeout");
+    assertThatThrownBy(() -> HclParser.parse("{\"timeout\": \"30s\"} x")).isInstanceOf(HclException.class);
+  }
+
   @Test
   void readsWhatSpireReprintsWithNestedAndLabelledBlocksListsQuotedKeysNumbersAndBools() throws Exception {
     Map<String, Object> m = HclParser.parse(resource("server-nested.hcl"));

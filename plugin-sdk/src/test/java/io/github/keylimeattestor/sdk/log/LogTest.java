@@ -52,6 +52,37 @@ class LogTest {
     assertThat(line).contains("a\\u0001b").endsWith("\"EXTRA_VALUE_AT_END\":\"lonely\"}");
   }
 
+  /** go-plugin takes stderr in lines of at most 64 KiB: a huge field is cut, the line stays one JSON object. */
+  @Test
+  void aHugeFieldIsCutAndTheLineStaysShortAndValid() {
+    String huge = "x".repeat(200_000);
+    String line = Log.format(Instant.EPOCH, Level.ERROR, "m", huge, "error", huge, "at", huge);
+    assertThat(line.length()).isLessThan(16 * 1024);
+    assertThat(line).contains("... (" + (200_000 - Json.MAX_STRING) + " more characters)").endsWith("}");
+  }
+
+  /** A field whose toString() throws is a logging problem, not the caller's: the line is written anyway. */
+  @Test
+  void aFieldThatCannotBePrintedStillGivesALine() {
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    Log.redirect(out);
+    try {
+      Object evil = new Object() {
+        @Override
+        public String toString() {
+          throw new IllegalStateException("no");
+        }
+      };
+      Log.named("t").error("still logged", "field", evil);
+    } finally {
+      Log.redirect(System.err);
+    }
+    String written = out.toString(java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(written).contains("\"@message\":\"still logged\"").contains("\"log_error\":\"java.lang.IllegalStateException\"")
+        .endsWith("}\n");
+    assertThat(written.lines()).hasSize(1);
+  }
+
   @Test
   void levelNamesAreTheOnesHclogAccepts() {
     assertThat(Level.WARN.wireName()).isEqualTo("warn");

@@ -217,11 +217,26 @@ public record TpmPublic(
             .generatePublic(new RSAPublicKeySpec(new BigInteger(1, rsaModulus.toByteArray()), e));
       }
       ECParameterSpec spec = curveSpec(curveId);
-      ECPoint w = new ECPoint(new BigInteger(1, eccX.toByteArray()), new BigInteger(1, eccY.toByteArray()));
-      return KeyFactory.getInstance("EC").generatePublic(new ECPublicKeySpec(w, spec));
-    } catch (GeneralSecurityException e) {
+      BigInteger x = new BigInteger(1, eccX.toByteArray());
+      BigInteger y = new BigInteger(1, eccY.toByteArray());
+      if (!onCurve(spec, x, y)) {
+        throw new TpmFormatException("ECC public point is not on the curve of the public area (0x"
+            + Integer.toHexString(curveId) + ")");
+      }
+      return KeyFactory.getInstance("EC").generatePublic(new ECPublicKeySpec(new ECPoint(x, y), spec));
+    } catch (GeneralSecurityException | RuntimeException e) {
       throw new TpmFormatException("public area does not hold a valid key: " + e.getMessage(), e);
     }
+  }
+
+  /** 0 <= x, y < p and y^2 = x^3 + ax + b (mod p): the JDK takes any coordinates, even longer ones than the field. */
+  private static boolean onCurve(ECParameterSpec spec, BigInteger x, BigInteger y) {
+    BigInteger p = ((java.security.spec.ECFieldFp) spec.getCurve().getField()).getP();
+    if (x.compareTo(p) >= 0 || y.compareTo(p) >= 0) {
+      return false;
+    }
+    BigInteger rhs = x.pow(3).add(spec.getCurve().getA().multiply(x)).add(spec.getCurve().getB());
+    return y.multiply(y).subtract(rhs).mod(p).signum() == 0;
   }
 
   /** This public area (template) with its unique field replaced by {@code key}. */

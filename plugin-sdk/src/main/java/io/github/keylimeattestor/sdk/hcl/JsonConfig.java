@@ -1,29 +1,30 @@
-package io.github.keylimeattestor.sdk.doctor;
+package io.github.keylimeattestor.sdk.hcl;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
-import io.github.keylimeattestor.sdk.hcl.HclException;
 import java.io.IOException;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * A SPIRE configuration written as JSON, read into the shapes {@link io.github.keylimeattestor.sdk.hcl.HclParser}
- * gives (insertion-ordered maps, lists, String, Long, Double, Boolean), so {@link PluginDataFile} finds the
- * plugin block the same way in either syntax.
+ * Configuration written as JSON, which HCL v1 (SPIRE's parser) reads whenever the text starts with
+ * '{': a SPIRE configuration file (the doctor), or a plugin_data_file SPIRE hands over as it is. Read
+ * into the shapes {@link HclParser} gives (insertion-ordered maps, lists, String, Long, Double,
+ * Boolean), so either syntax means the same. A key twice in one object is refused, as HCL refuses it.
  */
-final class JsonConfig {
-  private static final JsonFactory FACTORY = JsonFactory.builder().build();
+public final class JsonConfig {
+  private static final JsonFactory FACTORY =
+      JsonFactory.builder().enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
 
   private JsonConfig() {}
 
   @SuppressWarnings("unchecked")
-  static Map<String, Object> parse(String text, Path file) throws HclException {
+  /** {@code what} names the text in messages (a file, "plugin_data"). */
+  public static Map<String, Object> parse(String text, Object file) throws HclException {
     try (JsonParser p = FACTORY.createParser(text)) {
       if (p.nextToken() != JsonToken.START_OBJECT) {
         throw new HclException(file + ": a JSON configuration must be an object");
