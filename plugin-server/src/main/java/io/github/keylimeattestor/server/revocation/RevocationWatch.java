@@ -127,7 +127,7 @@ public final class RevocationWatch implements AutoCloseable {
     } catch (RuntimeException | Error e) {
       // neither a bug nor an OutOfMemoryError may end the schedule (a throwable cancels a scheduled
       // task, silently): the next cycle starts afresh, and the failure is logged
-      LOG.error("revocation cycle failed; the watch goes on next cycle", "error", e);
+      error("revocation cycle failed; the watch goes on next cycle", "error", e);
     }
   }
 
@@ -199,7 +199,7 @@ public final class RevocationWatch implements AutoCloseable {
         ? "; the verifier refused this plugin's client certificate: set verifier_tls (or tls) to one issued by a CA "
             + "in Keylime's trusted_client_ca"
         : "";
-    LOG.warn("revocation watch: the verifier's answer is unusable; no node is acted on until it is, retrying every "
+    warn("revocation watch: the verifier's answer is unusable; no node is acted on until it is, retrying every "
         + Durations.format(config.interval()) + hint, "error", e.getMessage());
   }
 
@@ -207,7 +207,7 @@ public final class RevocationWatch implements AutoCloseable {
     metrics.verifierUnavailable();
     if (!verifierDown) {
       verifierDown = true;
-      LOG.warn("revocation watch: the Keylime verifier is unreachable; no node is evicted on missing data, "
+      warn("revocation watch: the Keylime verifier is unreachable; no node is evicted on missing data, "
           + "retrying every " + Durations.format(config.interval()), "error", e.getMessage());
     } else {
       LOG.debug("revocation watch: the Keylime verifier is still unreachable", "error", e.getMessage());
@@ -230,7 +230,7 @@ public final class RevocationWatch implements AutoCloseable {
         LOG.debug("revocation watch: spire-server's API not up yet", "error", e.getMessage());
       } else if (!discoveryFailing) {
         discoveryFailing = true;
-        LOG.warn("revocation watch: cannot list SPIRE's keylime agents yet; watching the nodes attested here, "
+        warn("revocation watch: cannot list SPIRE's keylime agents yet; watching the nodes attested here, "
             + "retrying every cycle", "error", e.getMessage());
       }
       return;
@@ -269,7 +269,7 @@ public final class RevocationWatch implements AutoCloseable {
     }
     notListed = missing;
     if (dropped > 0) {
-      LOG.warn("revocation watch: no longer watching nodes spire-server does not list as keylime agents (evicted or "
+      warn("revocation watch: no longer watching nodes spire-server does not list as keylime agents (evicted or "
           + "banned elsewhere, or their NodeAttestor is not named \"keylime\")", "dropped", dropped,
           "watched", watched.size());
     }
@@ -300,7 +300,7 @@ public final class RevocationWatch implements AutoCloseable {
     if (gone.size() == watchedInGroup && watchedInGroup > 1) {
       metrics.verifierUnavailable();
       if (noneHeldWarned.add(verifierId)) { // once until the verifier holds some again, not every cycle
-        LOG.warn("revocation watch: the verifier holds none of the watched nodes; not acting on deletions (is "
+        warn("revocation watch: the verifier holds none of the watched nodes; not acting on deletions (is "
             + "verifier_urls the verifier's, not the registrar's? was the verifier's database reset?)",
             "watched", watchedInGroup);
       }
@@ -332,7 +332,7 @@ public final class RevocationWatch implements AutoCloseable {
           throw e;
         }
         bulkRefused = true;
-        LOG.warn("revocation watch: the verifier's bulk answer is too large for this plugin's heap; asking per node "
+        warn("revocation watch: the verifier's bulk answer is too large for this plugin's heap; asking per node "
             + "for the nodes watched from now on", "watched", nodes.size(), "error", e.getMessage());
         return 1 + judgeEach(verifierId, nodes, failed);
       }
@@ -345,7 +345,7 @@ public final class RevocationWatch implements AutoCloseable {
           answered++;
           judgeOne(n, s, failed, gone);
         } else if (all.unreadable().containsKey(n.uuid())) {
-          LOG.warn("revocation watch: the verifier's record of a node is unreadable; no action", "agent_uuid",
+          warn("revocation watch: the verifier's record of a node is unreadable; no action", "agent_uuid",
               n.uuid(), "error", all.unreadable().get(n.uuid()));
         } else {
           answered++;
@@ -366,7 +366,7 @@ public final class RevocationWatch implements AutoCloseable {
               gone.add(n);
             } else {
               answered--;
-              LOG.warn("revocation watch: the verifier did not answer for a node missing from its bulk answer; no "
+              warn("revocation watch: the verifier did not answer for a node missing from its bulk answer; no "
                   + "action this cycle", "agent_uuid", n.uuid(), "error", e.getMessage());
             }
           }
@@ -410,7 +410,7 @@ public final class RevocationWatch implements AutoCloseable {
         }
       } catch (KeylimeMalformedResponseException e) {
         // as in bulk: one record that does not parse is no reason to act, nor to skip the others
-        LOG.warn("revocation watch: the verifier's record of a node is unreadable; no action", "agent_uuid",
+        warn("revocation watch: the verifier's record of a node is unreadable; no action", "agent_uuid",
             n.uuid(), "error", e.getMessage());
       } catch (KeylimeException e) {
         unansweredCount++;
@@ -421,7 +421,7 @@ public final class RevocationWatch implements AutoCloseable {
       throw unanswered;
     }
     if (unanswered != null) {
-      LOG.warn("revocation watch: the verifier did not answer for some nodes; no action for those this cycle",
+      warn("revocation watch: the verifier did not answer for some nodes; no action for those this cycle",
           "unanswered", unansweredCount, "asked", nodes.size(), "error", unanswered.getMessage());
     }
     deleted(verifierId, gone, answered, failed);
@@ -455,7 +455,7 @@ public final class RevocationWatch implements AutoCloseable {
       Long at = attestedAt.get(n.spiffeId());
       if (r == SpireAgents.Result.ALREADY_GONE && at != null && nanoTime.getAsLong() - at < NOT_STORED_YET.toNanos()) {
         // failed during or right after its own attestation: SPIRE may store it yet; act again next cycle
-        LOG.warn("revocation watch: SPIRE does not hold this node's agent yet; acting again next cycle", "spiffe_id",
+        warn("revocation watch: SPIRE does not hold this node's agent yet; acting again next cycle", "spiffe_id",
             n.spiffeId(), "agent_uuid", n.uuid(), "why", why);
         return false;
       }
@@ -476,7 +476,7 @@ public final class RevocationWatch implements AutoCloseable {
       Refusal last = refusals.get(n.spiffeId());
       if (last == null || !last.error().equals(error) || now - last.loggedAt() >= REFUSAL_LOG_EVERY.toNanos()) {
         refusals.put(n.spiffeId(), new Refusal(error, now));
-        LOG.error("revocation watch: could not act on a node Keylime failed; retrying every cycle (this is logged "
+        error("revocation watch: could not act on a node Keylime failed; retrying every cycle (this is logged "
             + "again in " + Durations.format(REFUSAL_LOG_EVERY) + " if it goes on)", "spiffe_id", n.spiffeId(),
             "agent_uuid", n.uuid(), "why", why, "error", error);
       } else {
@@ -487,8 +487,25 @@ public final class RevocationWatch implements AutoCloseable {
     }
   }
 
+  /**
+   * Set by close(): a cycle it interrupts (a re-configuration replaces the watch) fails its requests
+   * and actions for that reason alone, which is no news for the operator.
+   */
+  private volatile boolean closed;
+
+  private void warn(String message, Object... fields) {
+    LOG.log(closed ? io.github.keylimeattestor.sdk.log.Level.DEBUG : io.github.keylimeattestor.sdk.log.Level.WARN,
+        message, fields);
+  }
+
+  private void error(String message, Object... fields) {
+    LOG.log(closed ? io.github.keylimeattestor.sdk.log.Level.DEBUG : io.github.keylimeattestor.sdk.log.Level.ERROR,
+        message, fields);
+  }
+
   @Override
   public void close() {
+    closed = true;
     if (scheduler != null) {
       scheduler.shutdownNow();
     }

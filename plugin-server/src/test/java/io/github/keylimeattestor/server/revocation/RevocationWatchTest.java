@@ -435,6 +435,42 @@ class RevocationWatchTest {
     }
   }
 
+  /**
+   * A cycle that the watch's close() cuts short (a re-configuration replaces the watch) fails for that
+   * reason alone: what it then logs is debug, not an operator's WARN or ERROR. An eviction done is
+   * logged as always.
+   */
+  @Test
+  void aCycleCutShortByCloseLogsNoWarningOrError() {
+    java.io.ByteArrayOutputStream log = new java.io.ByteArrayOutputStream();
+    io.github.keylimeattestor.sdk.log.Log.redirect(log);
+    try {
+      RevocationWatch w = watch();
+      attest(w, A, "default");
+      verifier.failure = new io.github.keylimeattestor.keylime.KeylimeUnavailableException("interrupted",
+          URI.create("https://v"), false, new InterruptedException());
+      w.close();
+      w.cycle();
+      verifier.failure = null;
+      verifier.agents.put(A, status(A, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
+      spire.down = true;
+      w.cycle();
+      String written = log.toString(java.nio.charset.StandardCharsets.UTF_8);
+      assertThat(written).contains("unreachable").contains("could not act on a node");
+      assertThat(written.lines().filter(l -> l.contains("\"@level\":\"warn\"") || l.contains("\"@level\":\"error\"")))
+          .isEmpty();
+      // the same on a watch still open: WARN, then ERROR
+      RevocationWatch open = watch();
+      attest(open, B, "default");
+      verifier.failure = new io.github.keylimeattestor.keylime.KeylimeUnavailableException("down", URI.create("https://v"),
+          false, null);
+      open.cycle();
+      assertThat(log.toString(java.nio.charset.StandardCharsets.UTF_8)).contains("\"@level\":\"warn\"");
+    } finally {
+      io.github.keylimeattestor.sdk.log.Log.redirect(System.err);
+    }
+  }
+
   private static long errorLines(java.io.ByteArrayOutputStream log) {
     return log.toString(java.nio.charset.StandardCharsets.UTF_8).lines()
         .filter(l -> l.contains("\"@level\":\"error\"") && l.contains("could not act on a node")).count();
