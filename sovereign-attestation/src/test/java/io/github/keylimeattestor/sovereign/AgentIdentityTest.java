@@ -28,8 +28,8 @@ import org.junit.jupiter.api.Test;
  * tpm2_print -t TPM2B_PUBLIC -f pem | openssl pkey -pubin -outform DER | sha256sum} of its App Key.
  */
 class AgentIdentityTest {
-  static final String EK_SPKI_SHA256 = "f563fde8a903f5e3bbe6d12db7c1af3a13550b3c6aa688bcb4b29f795701b0f2";
-  static final String APP_KEY_SPKI_SHA256 = "209909597ed3fd2dae1784d8eaf06a1a1748c6bdfe5760e720fc1dab23831d91";
+  static final String EK_SPKI_SHA256 = "ec3f3b313ae693c46cb1aab958c15bb58f9cb9972dc0cf10bea61af3df9ed760";
+  static final String APP_KEY_SPKI_SHA256 = "d6b517cf42f1f981be3b94a0126deff1393efefd8167537e54650648689ea9bf";
   static final String UUID = "0b5f2b36-27a4-4d8e-9c61-3c4f2d7e9a10";
   static final String ZERO_PCR = "00".repeat(32);
   static final VerifierRecord KEYLIME = new VerifierRecord(Optional.of("PASS"),

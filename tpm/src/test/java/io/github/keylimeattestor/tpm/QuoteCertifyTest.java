@@ -178,7 +178,7 @@ class QuoteCertifyTest {
   void certifyNamesTheAppKeyAndRejectsAnotherKey() throws Exception {
     KeyBlob app = k.createAppKey(Templates.appKeyEccP256());
     KeyBlob other = k.createAppKey(Templates.appKeyRsa2048());
-    assertThat(app.publicArea().objectAttributes()).isEqualTo(0x00040072);
+    assertThat(app.publicArea().objectAttributes()).isEqualTo(0x00040472);
     byte[] qd = MessageDigest.getInstance("SHA-256").digest("app-key nonce".getBytes(StandardCharsets.US_ASCII));
     AttestResponse cert = k.certify(ak, app, qd);
     Attest a = TpmVerifier.forAk(ak.publicArea(), AlgorithmPolicy.STRICT).verifyCertify(cert.attest(), cert.signature(),

@@ -30,9 +30,14 @@ public final class Templates {
   /** Keylime / tss-esapi AK attributes (0x00050072). */
   public static final int AK_ATTRIBUTES = FIXED_TPM | FIXED_PARENT | SENSITIVE_DATA_ORIGIN
       | USER_WITH_AUTH | RESTRICTED | SIGN;
-  /** App Key attributes: an unrestricted signing key that never leaves this TPM (0x00040072). */
+  /**
+   * App Key and SVID key attributes: an unrestricted signing key that never leaves this TPM
+   * (0x00040472). noDA: its authValue is empty, so dictionary-attack protection guards nothing, and
+   * without noDA a TPM in lockout (another program's failed authorizations) refuses every use of it,
+   * the SVID key's TLS signatures included, until the lockout ends.
+   */
   public static final int APP_KEY_ATTRIBUTES = FIXED_TPM | FIXED_PARENT | SENSITIVE_DATA_ORIGIN
-      | USER_WITH_AUTH | SIGN;
+      | USER_WITH_AUTH | NO_DA | SIGN;
 
   private Templates() {}
 
