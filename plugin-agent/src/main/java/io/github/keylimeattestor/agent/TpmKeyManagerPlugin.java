@@ -50,7 +50,8 @@ import java.util.concurrent.locks.ReentrantLock;
 final class TpmKeyManagerPlugin extends KeyManagerGrpc.KeyManagerImplBase implements Plugin {
   private final Log log = Log.named("keylime.keymanager");
   private final TpmAccess tpmAccess;
-  private final Map<String, Key> keys = new ConcurrentHashMap<>();
+  /** Replaced whole by Configure, so SignData never sees it half loaded. */
+  private volatile Map<String, Key> keys = new ConcurrentHashMap<>();
   /** One GenerateKey at a time, so that the blob on disk and the key served for an ID are one key. */
   private final ReentrantLock generating = new ReentrantLock();
   private volatile TpmKeyManagerConfig config;
@@ -96,6 +97,25 @@ final class TpmKeyManagerPlugin extends KeyManagerGrpc.KeyManagerImplBase implem
     } catch (HclException e) {
       throw Status.INVALID_ARGUMENT.withDescription("keylime_tpm plugin_data: " + e.getMessage()).asException();
     }
+    // SPIRE configures again on SIGUSR1 (plugin_data_file): not while a GenerateKey writes a blob, or
+    // the blob read here could be the one that GenerateKey has just replaced
+    try {
+      if (!generating.tryLock(TpmAccess.LOCK_WAIT_SECONDS, TimeUnit.SECONDS)) {
+        throw Status.UNAVAILABLE.withDescription("keylime_tpm: a GenerateKey has been running for more than "
+            + TpmAccess.LOCK_WAIT_SECONDS + "s; configure again later").asException();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw Status.CANCELLED.withDescription("interrupted while waiting for a GenerateKey").asException();
+    }
+    try {
+      load(c);
+    } finally {
+      generating.unlock();
+    }
+  }
+
+  private void load(TpmKeyManagerConfig c) throws StatusException {
     SvidKeyDirectory dir = new SvidKeyDirectory(c.directory());
     Map<String, KeyBlob> blobs;
     try {
@@ -118,8 +138,7 @@ final class TpmKeyManagerPlugin extends KeyManagerGrpc.KeyManagerImplBase implem
     }
     config = c;
     store = dir;
-    keys.clear();
-    keys.putAll(loaded);
+    keys = loaded;
     log.info("configured", "directory", c.directory().toString(), "tpm", c.tpmDescription(), "keys",
         String.join(",", loaded.keySet()));
   }

@@ -267,6 +267,47 @@ class TpmKeyManagerTest {
   }
 
   /**
+   * SPIRE configures again on SIGUSR1 (plugin_data_file) while it serves: SignData of a key never
+   * finds it missing, and a GenerateKey racing the reloads leaves the key served the one on disk.
+   */
+  @Test
+  void reconfiguringWhileServingNeitherDropsKeysNorBringsBackAReplacedOne() throws Exception {
+    PublicKey a = generate("agent-svid-A", KeyType.EC_P256);
+    java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+    try {
+      java.util.concurrent.Future<Integer> signing = pool.submit(() -> {
+        int n = 0;
+        while (!stop.get()) {
+          signsWith(a);
+          n++;
+        }
+        return n;
+      });
+      java.util.concurrent.Future<PublicKey> replacing = pool.submit(() -> generate("agent-svid-B", KeyType.EC_P256));
+      for (int i = 0; i < 5; i++) {
+        plugin.configure(CoreConfiguration.getDefaultInstance(), "directory = \"" + keys + "\"\ntcti = \""
+            + swtpm.tcti() + "\"\n");
+      }
+      PublicKey b = replacing.get(60, java.util.concurrent.TimeUnit.SECONDS);
+      stop.set(true);
+      assertThat(signing.get(60, java.util.concurrent.TimeUnit.SECONDS)).isPositive();
+      assertThat(km.getPublicKey(GetPublicKeyRequest.newBuilder().setKeyId("agent-svid-B").build()).getPublicKey())
+          .isEqualTo(b);
+      signsWith(b);
+    } finally {
+      stop.set(true);
+      pool.shutdownNow();
+    }
+    // what is on disk is what was served
+    PublicKey served = km.getPublicKey(GetPublicKeyRequest.newBuilder().setKeyId("agent-svid-B").build()).getPublicKey();
+    tearDown();
+    start(new TpmKeyManagerPlugin());
+    assertThat(km.getPublicKey(GetPublicKeyRequest.newBuilder().setKeyId("agent-svid-B").build()).getPublicKey())
+        .isEqualTo(served);
+  }
+
+  /**
    * The keys have no password: a blob others can read is a key anyone with the TPM can use, and a
    * directory others can write lets them put their own key in its place. Both are refused, naming the fix.
    */
