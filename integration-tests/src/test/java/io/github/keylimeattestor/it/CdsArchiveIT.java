@@ -299,8 +299,12 @@ class CdsArchiveIT {
         .redirectOutput(ProcessBuilder.Redirect.INHERIT).redirectError(ProcessBuilder.Redirect.INHERIT);
     train.environment().put("KEYLIME_ATTESTOR_JAVA", trainedWith);
     Process t = train.start();
-    assertThat(t.waitFor(120, TimeUnit.SECONDS)).isTrue();
-    assertThat(t.exitValue()).isZero();
+    try {
+      assertThat(t.waitFor(120, TimeUnit.SECONDS)).isTrue();
+      assertThat(t.exitValue()).isZero();
+    } finally {
+      t.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
     String warning = "did not use the plugin's class-data archive";
     Started same = startFromElsewhere(exe, Map.of("KEYLIME_ATTESTOR_JAVA", trainedWith));
     assertThat(same.stderr()).contains(FROM_ARCHIVE).doesNotContain(warning);

@@ -60,11 +60,15 @@ class PluginExecutableIT {
     ProcessBuilder pb = new ProcessBuilder(executable(name).toString());
     pb.environment().remove("NodeAttestor");
     Process p = pb.start();
-    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
-    assertThat(p.exitValue()).isEqualTo(1);
-    assertThat(new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8)).isEmpty();
-    assertThat(new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8))
-        .contains("This binary is a plugin. These are not meant to be executed directly.");
+    try {
+      assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+      assertThat(p.exitValue()).isEqualTo(1);
+      assertThat(new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8)).isEmpty();
+      assertThat(new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8))
+          .contains("This binary is a plugin. These are not meant to be executed directly.");
+    } finally {
+      p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
   }
 
   @ParameterizedTest
@@ -204,9 +208,14 @@ class PluginExecutableIT {
 
       bed.startServer("", block.formatted(exe, 4)).stop(java.time.Duration.ofSeconds(10));
       Process p = bed.cli(List.of(SpireBinaries.server().toString(), "validate", "-config", "server.conf")).start();
-      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      assertThat(p.waitFor()).isNotZero();
-      assertThat(out).contains("NodeAttestor \"test_attestor\"").contains("challenge_size must be between 16 and 1024");
+      try {
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("spire-server validate ends").isTrue();
+        assertThat(p.exitValue()).isNotZero();
+        assertThat(out).contains("NodeAttestor \"test_attestor\"").contains("challenge_size must be between 16 and 1024");
+      } finally {
+        p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
     }
   }
 }

@@ -142,12 +142,27 @@ class SpireLoadsJavaPluginsIT {
     List<JsonNode> serving = new ArrayList<>(bed.server.entries(ours("plugin serving")));
     serving.addAll(bed.agent.entries(ours("plugin serving")));
     assertThat(serving).hasSizeGreaterThanOrEqualTo(2);
+    List<ProcessHandle> plugins = serving.stream().map(s -> ProcessHandle.of(s.path("pid").asLong()))
+        .flatMap(Optional::stream).toList();
+    // SPIRE alone is signalled: its plugins must end because SPIRE ends them (go-plugin's Shutdown),
+    // not because this harness kills what is left (SpireProcess.stop does, for cleanup)
+    assertThat(bed.agent.stopSpireAlone(Duration.ofSeconds(15))).isZero();
+    assertThat(bed.server.stopSpireAlone(Duration.ofSeconds(15))).isZero();
+    try {
+      for (ProcessHandle h : plugins) {
+        try {
+          h.onExit().get(10, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+          // asserted below
+        }
+        assertThat(h.isAlive()).as("plugin pid %d still alive 10 s after SPIRE exited", h.pid()).isFalse();
+      }
+    } finally {
+      plugins.forEach(ProcessHandle::destroyForcibly); // SPIRE is gone: nothing else would stop them
+    }
     assertThat(bed.agent.stop(Duration.ofSeconds(15))).isZero();
     assertThat(bed.server.stop(Duration.ofSeconds(15))).isZero();
     for (JsonNode s : serving) {
-      long pid = s.path("pid").asLong();
-      Optional<ProcessHandle> h = ProcessHandle.of(pid);
-      assertThat(h.map(ProcessHandle::isAlive).orElse(false)).as("plugin pid %d still alive", pid).isFalse();
       Path socket = Path.of(s.path("socket").asText());
       assertThat(socket).doesNotExist();
       assertThat(socket.getParent()).doesNotExist();

@@ -165,6 +165,21 @@ final class SpireProcess implements AutoCloseable {
     return process.exitValue();
   }
 
+  /**
+   * SIGTERM to SPIRE alone (SIGKILL after {@code grace}), its plugins left to end as SPIRE ends them:
+   * to check that they do. Returns the exit code; {@link #stop} still cleans up after it.
+   */
+  int stopSpireAlone(Duration grace) throws InterruptedException {
+    if (process.isAlive()) {
+      process.destroy();
+      if (!process.waitFor(grace.toMillis(), TimeUnit.MILLISECONDS)) {
+        process.destroyForcibly();
+        process.waitFor();
+      }
+    }
+    return process.exitValue();
+  }
+
   /** SIGTERM to each of {@code processes} still alive, SIGKILL to those alive {@code grace} later. */
   static void stopAll(List<ProcessHandle> processes, Duration grace) throws InterruptedException {
     List<ProcessHandle> alive = processes.stream().filter(ProcessHandle::isAlive).toList();

@@ -209,7 +209,7 @@ class TlsErrorTest {
     try {
       assertThatThrownBy(() -> new VerifierClient(
               ClientSettings.of(java.net.URI.create("https://127.0.0.1:1"), fx.tls())))
-          .isInstanceOf(IllegalStateException.class);
+          .isInstanceOf(IllegalStateException.class).hasMessageContaining("disableHostnameVerification");
     } finally {
       System.clearProperty(key);
     }
