@@ -86,7 +86,7 @@ public final class HclParser {
         continue;
       }
       String key = key();
-      skipSpaceAndComments(false);
+      skipSpaceAndComments(true); // HCL v1 takes line breaks for spaces here: a block's '{' may be on the next line
       Object value;
       if (peek() == '=' || peek() == ':') {
         pos++;
@@ -113,7 +113,7 @@ public final class HclParser {
         throw error("nesting deeper than " + MAX_DEPTH + " levels");
       }
       String label = key();
-      skipSpaceAndComments(false);
+      skipSpaceAndComments(true);
       Map<String, Object> wrapper = new LinkedHashMap<>();
       wrapper.put(label, block());
       depth--;

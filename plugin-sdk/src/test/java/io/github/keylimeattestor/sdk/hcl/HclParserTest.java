@@ -21,6 +21,14 @@ class HclParserTest {
     }
   }
 
+  /** HCL v1 reads line breaks between a block's name, its labels and its '{' as spaces. */
+  @Test
+  void aBlocksBraceMayBeOnTheNextLine() throws Exception {
+    assertThat(HclParser.parse("pcr_policy\n{\n  pcrs = [7]\n}\nrevocation \"x\"\n  {\n a = 1\n}\n"))
+        .isEqualTo(HclParser.parse("pcr_policy {\n  pcrs = [7]\n}\nrevocation \"x\" {\n a = 1\n}\n"));
+    assertThatThrownBy(() -> HclParser.parse("lonely\nother = 1\n")).isInstanceOf(HclException.class);
+  }
+
   /** A plugin_data_file in JSON: SPIRE hands it over as it is, and HCL v1 reads text starting with '{' as JSON. */
   @Test
   void jsonTextMeansWhatItsHclWouldMean() throws Exception {
