@@ -53,7 +53,7 @@ final class TpmKeyManagerPlugin extends KeyManagerGrpc.KeyManagerImplBase implem
   /** Replaced whole by Configure, so SignData never sees it half loaded. */
   private volatile Map<String, Key> keys = new ConcurrentHashMap<>();
   /** One GenerateKey at a time, so that the blob on disk and the key served for an ID are one key. */
-  private final ReentrantLock generating = new ReentrantLock();
+  private final ReentrantLock generating = new ReentrantLock(true); // fair: GenerateKeys of one ID in the order asked
   private volatile TpmKeyManagerConfig config;
   private volatile SvidKeyDirectory store;
 
@@ -204,6 +204,12 @@ final class TpmKeyManagerPlugin extends KeyManagerGrpc.KeyManagerImplBase implem
         Key k = describe(id, blob);
         if (k == null) {
           throw Status.INTERNAL.withDescription("the TPM made a key whose public area is unusable").asException();
+        }
+        // spire-agent gave up on this call (its deadline passed while the TPM was busy): a key it will
+        // never use must not replace the one of this ID, which a later GenerateKey may have made
+        if (io.grpc.Context.current().isCancelled()) {
+          throw Status.CANCELLED.withDescription("GenerateKey " + id + " was cancelled by spire-agent (its "
+              + "deadline passed) before the key was stored; the key of this ID is unchanged").asException();
         }
         try {
           store.write(id, blob);

@@ -267,6 +267,28 @@ class TpmKeyManagerTest {
   }
 
   /**
+   * A GenerateKey that spire-agent gave up on (its deadline passed while the TPM made the key, here
+   * an RSA-2048 key, which swtpm takes far longer than 10 ms to make) leaves the key of that ID as it
+   * was: spire-agent will never use the late one.
+   */
+  @Test
+  void aGenerateKeyCancelledByItsDeadlineReplacesNothing() throws Exception {
+    PublicKey a = generate("agent-svid-A", KeyType.EC_P256);
+    assertThatThrownBy(() -> km.withDeadlineAfter(10, java.util.concurrent.TimeUnit.MILLISECONDS).generateKey(
+        GenerateKeyRequest.newBuilder().setKeyId("agent-svid-A").setKeyType(KeyType.RSA_2048).build()))
+        .isInstanceOfSatisfying(StatusRuntimeException.class,
+            e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.DEADLINE_EXCEEDED));
+    generate("agent-svid-B", KeyType.EC_P256); // waits (fair lock) for the cancelled one to end
+    assertThat(km.getPublicKey(GetPublicKeyRequest.newBuilder().setKeyId("agent-svid-A").build()).getPublicKey())
+        .isEqualTo(a);
+    signsWith(a);
+    tearDown();
+    start(new TpmKeyManagerPlugin());
+    assertThat(km.getPublicKey(GetPublicKeyRequest.newBuilder().setKeyId("agent-svid-A").build()).getPublicKey())
+        .as("and on disk").isEqualTo(a);
+  }
+
+  /**
    * SPIRE configures again on SIGUSR1 (plugin_data_file) while it serves: SignData of a key never
    * finds it missing, and a GenerateKey racing the reloads leaves the key served the one on disk.
    */
