@@ -219,7 +219,8 @@ public final class EkCertificate {
     if (ext != null) {
       try {
         readTpmAttributes(GeneralNames.getInstance(ASN1OctetString.getInstance(ext).getOctets()), found);
-      } catch (IllegalArgumentException e) {
+      } catch (IllegalArgumentException | IllegalStateException e) {
+        // BouncyCastle's ASN1ParsingException is an IllegalStateException
         throw EvidenceException.rejected("ek_certificate", "the EK certificate's subjectAltName is not DER: "
             + e.getMessage());
       }
