@@ -70,8 +70,9 @@ final class SingleClientKeyManager extends X509ExtendedKeyManager {
 
   @Override
   public String chooseClientAlias(String[] keyType, Principal[] issuers, Socket socket) {
-    return choose(issuers, socket == null || socket.getInetAddress() == null ? null : socket.getInetAddress().getHostName(),
-        socket == null ? -1 : socket.getPort());
+    // getHostString: no reverse lookup
+    return choose(issuers, socket != null && socket.getRemoteSocketAddress() instanceof java.net.InetSocketAddress a
+        ? a.getHostString() : null, socket == null ? -1 : socket.getPort());
   }
 
   @Override

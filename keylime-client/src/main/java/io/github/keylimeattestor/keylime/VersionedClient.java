@@ -53,7 +53,8 @@ abstract class VersionedClient {
 
   private static boolean refusesTheVersion(KeylimeApiException e) {
     String m = e.keylimeMessage();
-    return e.httpStatus() == 400 && m != null && m.toLowerCase(java.util.Locale.ROOT).contains("version");
+    // rust-keylime: "API version not supported: v2.6"; Keylime's verifier and registrar say the same
+    return e.httpStatus() == 400 && m != null && m.toLowerCase(java.util.Locale.ROOT).contains("version not supported");
   }
 
   @FunctionalInterface

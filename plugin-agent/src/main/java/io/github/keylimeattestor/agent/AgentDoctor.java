@@ -235,9 +235,10 @@ final class AgentDoctor {
     }
     Path dir = config.svidKeyDirectory().get();
     if (spireConfiguration && keyManager.isEmpty()) {
-      report.fix(SVID, "svid_key_directory is set, but " + args.config() + " has no KeyManager \"keylime_tpm\": "
-          + "spire-agent's SVID key is then no TPM key, and " + dir + " holds nothing to certify");
-      return;
+      // a note: SPIRE lets the block have another name (plugin_cmd is what runs), which this cannot see
+      report.note(SVID, "svid_key_directory is set, but " + args.config() + " has no KeyManager \"keylime_tpm\": "
+          + "unless a KeyManager of another name runs this executable with directory = \"" + dir + "\", "
+          + "spire-agent's SVID key is no TPM key and " + dir + " holds nothing to certify");
     }
     if (keyManager.isPresent()) {
       TpmKeyManagerConfig k = keyManager.get();
@@ -270,21 +271,34 @@ final class AgentDoctor {
             + "and the NodeAttestor certifies it from the next one on");
         return;
       }
-      tpmAccess.use(config, "loading the SVID keys", (tpm, ktpm) -> {
-        for (KeyBlob b : keys.values()) {
-          ktpm.checkLoadable(b);
+      java.util.Map<String, String> refused = tpmAccess.use(config, "loading the SVID keys", (tpm, ktpm) -> {
+        java.util.Map<String, String> out = new java.util.TreeMap<>();
+        for (java.util.Map.Entry<String, KeyBlob> k : keys.entrySet()) {
+          try {
+            ktpm.checkLoadable(k.getValue());
+          } catch (io.github.keylimeattestor.tpm.TpmResponseException e) {
+            if (e.commandCode() != io.github.keylimeattestor.tpm.CommandCode.LOAD || e.responseCode().isWarning()) {
+              throw e; // busy or out of memory: not the key's fault
+            }
+            out.put(k.getKey(), e.getMessage());
+          }
         }
-        return null;
+        return out;
       });
-      report.ok(SVID, dir + ": " + keys.size() + " key(s) of KeyManager \"keylime_tpm\" (" + String.join(", ",
-          keys.keySet()) + "), private, each loads on this TPM");
+      if (refused.isEmpty()) {
+        report.ok(SVID, dir + ": " + keys.size() + " key(s) of KeyManager \"keylime_tpm\" (" + String.join(", ",
+            keys.keySet()) + "), private, each loads on this TPM");
+      } else {
+        report.note(SVID, "this TPM does not load " + String.join(", ", refused.keySet()) + " in " + dir + " ("
+            + refused.values().iterator().next() + "): the plugin skips such a key, and KeyManager \"keylime_tpm\" "
+            + "drops it at its next start, so spire-agent makes a new one");
+      }
     } catch (SvidKeyDirectory.UnsafeKeyFileException e) {
       report.fix(SVID, "svid_key_directory " + dir + ": " + e.getMessage());
     } catch (IOException e) {
       report.fix(SVID, "cannot read svid_key_directory " + dir + ": " + e.getMessage());
     } catch (AttestationFailure e) {
-      report.note(SVID, "a key in " + dir + " does not load (" + e.getMessage() + "): the plugin skips it, and "
-          + "KeyManager \"keylime_tpm\" replaces it when spire-agent next generates that key");
+      report.fix(SVID, "could not check the keys in " + dir + " on the TPM: " + e.getMessage());
     }
   }
 

@@ -200,7 +200,10 @@ final class TpmKeyManagerPlugin extends KeyManagerGrpc.KeyManagerImplBase implem
         throw Status.CANCELLED.withDescription("interrupted while waiting for another GenerateKey").asException();
       }
       try {
-        KeyBlob blob = tpm(c, "creating SVID key " + id + " in the TPM", (tpm, ktpm) -> ktpm.createSigningKey(template));
+        // a Configure (SIGUSR1 reload) may have swapped the configuration while this call waited for the lock
+        TpmKeyManagerConfig now = configured();
+        SvidKeyDirectory store = this.store;
+        KeyBlob blob = tpm(now, "creating SVID key " + id + " in the TPM", (tpm, ktpm) -> ktpm.createSigningKey(template));
         Key k = describe(id, blob);
         if (k == null) {
           throw Status.INTERNAL.withDescription("the TPM made a key whose public area is unusable").asException();
@@ -208,6 +211,7 @@ final class TpmKeyManagerPlugin extends KeyManagerGrpc.KeyManagerImplBase implem
         // spire-agent gave up on this call (its deadline passed while the TPM was busy): a key it will
         // never use must not replace the one of this ID, which a later GenerateKey may have made
         if (io.grpc.Context.current().isCancelled()) {
+          log.warn("spire-agent gave up on a GenerateKey before the TPM had made the key; not stored", "key_id", id);
           throw Status.CANCELLED.withDescription("GenerateKey " + id + " was cancelled by spire-agent (its "
               + "deadline passed) before the key was stored; the key of this ID is unchanged").asException();
         }

@@ -348,11 +348,11 @@ public final class PluginMain {
         offered -> {
           HostServices previous = hostServices; // a host that calls Init again: the first one's channel goes
           hostServices = new HostServices(broker.connInfo(), offered, transport);
-          if (previous != null) {
-            previous.close();
-          }
           LOG.debug("initialised", "host_services", String.join(",", offered));
           plugin.init(hostServices);
+          if (previous != null) {
+            previous.close(); // once the plugin holds the new stubs
+          }
         },
         this::deinit);
     List<BindableService> internal = List.of(new HealthService(), broker, new ControllerService(this::shutdownAndExit),

@@ -17,8 +17,9 @@ final class Json {
   }
 
   /**
-   * Longest string written whole: go-plugin reads the plugin's stderr in lines of at most 64 KiB and
-   * logs a longer one, split, as plain text; a dozen fields of this size stay under that.
+   * Longest string written whole, in characters: go-plugin reads the plugin's stderr in lines of at
+   * most 64 KiB and logs a longer one, split, as plain text. Our lines carry a few fields, most short,
+   * so they stay far under that; one made only of escaped control characters could still pass it.
    */
   static final int MAX_STRING = 4096;
 

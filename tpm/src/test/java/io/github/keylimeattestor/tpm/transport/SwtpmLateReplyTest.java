@@ -90,7 +90,7 @@ class SwtpmLateReplyTest {
       acceptor.start();
       SwtpmTransport t = new SwtpmTransport("127.0.0.1", silent.getLocalPort(), false, 100);
       assertThatThrownBy(() -> t.transmit(getRandom)).isInstanceOf(CommandMayHaveRunException.class);
-      assertThat(LateReply.waiting()).as("slots after a command that loads nothing").isEqualTo(before);
+      assertThat(LateReply.waiting()).as("slots after a command that loads nothing").isLessThanOrEqualTo(before);
       for (int i = 0; !LateReply.full(); i++) {
         assertThat(i).as("commands sent before the late-reply slots are full").isLessThanOrEqualTo(LateReply.MAX_WAITING);
         assertThatThrownBy(() -> t.transmit(createPrimary)).isInstanceOf(CommandMayHaveRunException.class);
@@ -107,10 +107,10 @@ class SwtpmLateReplyTest {
       }
     }
     Instant end = Instant.now().plusSeconds(10);
-    while (LateReply.waiting() > 0 && Instant.now().isBefore(end)) {
+    while (LateReply.waiting() > before && Instant.now().isBefore(end)) {
       Thread.sleep(50);
     }
-    assertThat(LateReply.waiting()).as("slots once the connections closed").isEqualTo(before);
+    assertThat(LateReply.waiting()).as("slots once the connections closed").isLessThanOrEqualTo(before);
   }
 
   @Test
