@@ -99,19 +99,24 @@ final class TpmKeyManagerPlugin extends KeyManagerGrpc.KeyManagerImplBase implem
     }
     // SPIRE configures again on SIGUSR1 (plugin_data_file): not while a GenerateKey writes a blob, or
     // the blob read here could be the one that GenerateKey has just replaced
-    try {
-      if (!generating.tryLock(TpmAccess.LOCK_WAIT_SECONDS, TimeUnit.SECONDS)) {
-        throw Status.UNAVAILABLE.withDescription("keylime_tpm: a GenerateKey has been running for more than "
-            + TpmAccess.LOCK_WAIT_SECONDS + "s; configure again later").asException();
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw Status.CANCELLED.withDescription("interrupted while waiting for a GenerateKey").asException();
-    }
+    lockGenerating();
     try {
       load(c);
     } finally {
       generating.unlock();
+    }
+  }
+
+  /** Bounded, like the TPM's own lock: a stuck TPM must not pile up SPIRE's calls here forever. */
+  private void lockGenerating() throws StatusException {
+    try {
+      if (!generating.tryLock(TpmAccess.LOCK_WAIT_SECONDS, TimeUnit.SECONDS)) {
+        throw Status.UNAVAILABLE.withDescription("keylime_tpm: a GenerateKey has been running for more than "
+            + TpmAccess.LOCK_WAIT_SECONDS + "s").asException();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw Status.CANCELLED.withDescription("interrupted while waiting for a GenerateKey").asException();
     }
   }
 
@@ -189,16 +194,7 @@ final class TpmKeyManagerPlugin extends KeyManagerGrpc.KeyManagerImplBase implem
         default -> throw Status.INVALID_ARGUMENT.withDescription("unable to generate key \"" + id
             + "\" for unknown key type " + req.getKeyTypeValue()).asException();
       };
-      try {
-        // bounded, like the TPM's own lock: a stuck TPM must not pile up SPIRE's calls here forever
-        if (!generating.tryLock(TpmAccess.LOCK_WAIT_SECONDS, TimeUnit.SECONDS)) {
-          throw Status.UNAVAILABLE.withDescription("another GenerateKey has been running for more than "
-              + TpmAccess.LOCK_WAIT_SECONDS + "s").asException();
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw Status.CANCELLED.withDescription("interrupted while waiting for another GenerateKey").asException();
-      }
+      lockGenerating();
       try {
         // a Configure (SIGUSR1 reload) may have swapped the configuration while this call waited for the lock
         TpmKeyManagerConfig now = configured();

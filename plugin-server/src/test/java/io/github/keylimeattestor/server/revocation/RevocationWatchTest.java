@@ -109,6 +109,18 @@ class RevocationWatchTest {
 
   final Verifier verifier = new Verifier();
   final Spire spire = new Spire();
+  /** What the watch logs during a test. */
+  final java.io.ByteArrayOutputStream log = new java.io.ByteArrayOutputStream();
+
+  @org.junit.jupiter.api.BeforeEach
+  void captureLog() {
+    io.github.keylimeattestor.sdk.log.Log.redirect(log);
+  }
+
+  @org.junit.jupiter.api.AfterEach
+  void releaseLog() {
+    io.github.keylimeattestor.sdk.log.Log.redirect(System.err);
+  }
 
   RevocationWatch watch(RevocationConfig.Action action, boolean actOnDeleted, boolean bulk) {
     return new RevocationWatch(new RevocationConfig(action, Duration.ofSeconds(2), Path.of("/tmp/none.sock"),
@@ -413,26 +425,20 @@ class RevocationWatchTest {
   /** A refusal that goes on is one ERROR line, again only after REFUSAL_LOG_EVERY or with another error. */
   @Test
   void aSpireRefusalThatGoesOnIsNotLoggedAtErrorEveryCycle() {
-    java.io.ByteArrayOutputStream log = new java.io.ByteArrayOutputStream();
-    io.github.keylimeattestor.sdk.log.Log.redirect(log);
-    try {
-      RevocationWatch w = watch();
-      attest(w, A, "default");
-      verifier.agents.put(A, status(A, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
-      spire.down = true;
-      for (int i = 0; i < 5; i++) {
-        assertThat(w.cycle().failedToAct()).isEqualTo(1);
-        now += Duration.ofSeconds(2).toNanos();
-      }
-      assertThat(errorLines(log)).isEqualTo(1);
-      now += RevocationWatch.REFUSAL_LOG_EVERY.toNanos();
-      w.cycle();
-      assertThat(errorLines(log)).as("a reminder after REFUSAL_LOG_EVERY").isEqualTo(2);
-      spire.down = false;
-      assertThat(w.cycle().acted()).isEqualTo(1);
-    } finally {
-      io.github.keylimeattestor.sdk.log.Log.redirect(System.err);
+    RevocationWatch w = watch();
+    attest(w, A, "default");
+    verifier.agents.put(A, status(A, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
+    spire.down = true;
+    for (int i = 0; i < 5; i++) {
+      assertThat(w.cycle().failedToAct()).isEqualTo(1);
+      now += Duration.ofSeconds(2).toNanos();
     }
+    assertThat(errorLines(log)).isEqualTo(1);
+    now += RevocationWatch.REFUSAL_LOG_EVERY.toNanos();
+    w.cycle();
+    assertThat(errorLines(log)).as("a reminder after REFUSAL_LOG_EVERY").isEqualTo(2);
+    spire.down = false;
+    assertThat(w.cycle().acted()).isEqualTo(1);
   }
 
   /**
@@ -442,33 +448,27 @@ class RevocationWatchTest {
    */
   @Test
   void aCycleCutShortByCloseLogsNoWarningOrError() {
-    java.io.ByteArrayOutputStream log = new java.io.ByteArrayOutputStream();
-    io.github.keylimeattestor.sdk.log.Log.redirect(log);
-    try {
-      RevocationWatch w = watch();
-      attest(w, A, "default");
-      verifier.failure = new io.github.keylimeattestor.keylime.KeylimeUnavailableException("interrupted",
-          URI.create("https://v"), false, new InterruptedException());
-      w.close();
-      w.cycle();
-      verifier.failure = null;
-      verifier.agents.put(A, status(A, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
-      spire.down = true;
-      w.cycle();
-      String written = log.toString(java.nio.charset.StandardCharsets.UTF_8);
-      assertThat(written).contains("unreachable").contains("could not act on a node");
-      assertThat(written.lines().filter(l -> l.contains("\"@level\":\"warn\"") || l.contains("\"@level\":\"error\"")))
-          .isEmpty();
-      // the same on a watch still open: WARN, then ERROR
-      RevocationWatch open = watch();
-      attest(open, B, "default");
-      verifier.failure = new io.github.keylimeattestor.keylime.KeylimeUnavailableException("down", URI.create("https://v"),
-          false, null);
-      open.cycle();
-      assertThat(log.toString(java.nio.charset.StandardCharsets.UTF_8)).contains("\"@level\":\"warn\"");
-    } finally {
-      io.github.keylimeattestor.sdk.log.Log.redirect(System.err);
-    }
+    RevocationWatch w = watch();
+    attest(w, A, "default");
+    verifier.failure = new io.github.keylimeattestor.keylime.KeylimeUnavailableException("interrupted",
+        URI.create("https://v"), false, new InterruptedException());
+    w.close();
+    w.cycle();
+    verifier.failure = null;
+    verifier.agents.put(A, status(A, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
+    spire.down = true;
+    w.cycle();
+    String written = log.toString(java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(written).contains("unreachable").contains("could not act on a node");
+    assertThat(written.lines().filter(l -> l.contains("\"@level\":\"warn\"") || l.contains("\"@level\":\"error\"")))
+        .isEmpty();
+    // the same on a watch still open: WARN, then ERROR
+    RevocationWatch open = watch();
+    attest(open, B, "default");
+    verifier.failure = new io.github.keylimeattestor.keylime.KeylimeUnavailableException("down", URI.create("https://v"),
+        false, null);
+    open.cycle();
+    assertThat(log.toString(java.nio.charset.StandardCharsets.UTF_8)).contains("\"@level\":\"warn\"");
   }
 
   private static long errorLines(java.io.ByteArrayOutputStream log) {
