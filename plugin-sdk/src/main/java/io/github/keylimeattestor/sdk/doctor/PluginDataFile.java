@@ -15,14 +15,9 @@ import java.util.function.UnaryOperator;
  * agent/server configuration (its {@code plugins { NodeAttestor "keylime" { plugin_data {...} } }}
  * or {@code plugin_data_file}), or a bare plugin_data body. The result is HCL text as SPIRE
  * re-prints it to the plugin, so the plugin's own parser reads it exactly as at Configure.
+ * {@code fromSpireConfiguration} is false for a bare body: then no other plugin block can be read.
  */
-public record PluginDataFile(String pluginData, String trustDomain, String source) {
-  /** Whether this came from a SPIRE configuration's plugin block (else the file was a plugin_data body). */
-  public boolean fromSpireConfiguration() {
-    return !source.endsWith(PLUGIN_DATA_BODY);
-  }
-
-  private static final String PLUGIN_DATA_BODY = " (a plugin_data body)";
+public record PluginDataFile(String pluginData, String trustDomain, String source, boolean fromSpireConfiguration) {
 
   /** Longest SPIRE configuration file read (SPIRE's own have no limit; the plugin_data in it keeps its own). */
   static final int MAX_CONFIG_FILE = 1024 * 1024;
@@ -58,7 +53,7 @@ public record PluginDataFile(String pluginData, String trustDomain, String sourc
     Map<String, Object> body = text.stripLeading().startsWith("{") ? io.github.keylimeattestor.sdk.hcl.JsonConfig.parse(text, file)
         : HclParser.parse(text, env == null ? MAX_CONFIG_FILE : MAX_EXPANDED_CONFIG);
     if (!body.containsKey("plugins")) {
-      return pluginType.equals("NodeAttestor") ? Optional.of(new PluginDataFile(text, null, file + PLUGIN_DATA_BODY))
+      return pluginType.equals("NodeAttestor") ? Optional.of(new PluginDataFile(text, null, file + " (a plugin_data body)", false))
           : Optional.empty();
     }
     String trustDomain = trustDomain(body);
@@ -76,11 +71,11 @@ public record PluginDataFile(String pluginData, String trustDomain, String sourc
         // as SPIRE: a relative path is read from the working directory, not from the configuration's directory
         return Optional.of(new PluginDataFile(Files.readString(Path.of(f)), trustDomain, "plugin_data_file " + f
             + (Path.of(f).isAbsolute() ? "" : " (relative: read from the current directory, as spire reads it from its "
-                + "working directory)")));
+                + "working directory)"), true));
       }
       Object data = plugin.get("plugin_data");
       return Optional.of(new PluginDataFile(data == null ? "" : HclPrinter.print(map(data, "plugin_data")), trustDomain,
-          file + ", " + pluginType + " \"" + pluginName + "\" plugin_data"));
+          file + ", " + pluginType + " \"" + pluginName + "\" plugin_data", true));
     }
     return Optional.empty();
   }
