@@ -6,11 +6,20 @@ import java.util.regex.Pattern;
 
 /** Parses Go's time.ParseDuration syntax, which SPIRE operators already use everywhere. */
 public final class Durations {
-  private static final Pattern PART = Pattern.compile("(\\d+(?:\\.\\d+)?)(ns|us|µs|ms|s|m|h)");
+  /** As Go: "1.5", ".5" and "1." are numbers; µ (U+00B5) and μ (U+03BC) both spell micro. */
+  private static final Pattern PART = Pattern.compile("(\\d+\\.?\\d*|\\.\\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)");
 
   private Durations() {}
 
-  public static Duration parse(String s) {
+  /**
+   * Go's syntax, a leading '+' included; a negative duration ('-'), which Go reads, is refused here:
+   * no setting of ours means anything by one.
+   */
+  public static Duration parse(String in) {
+    if (in.startsWith("-")) {
+      throw new IllegalArgumentException("'" + in + "' is negative: give a duration such as \"30s\", or \"0\"");
+    }
+    String s = in.startsWith("+") ? in.substring(1) : in;
     if (s.equals("0")) {
       return Duration.ZERO;
     }
@@ -21,7 +30,7 @@ public final class Durations {
       double n = Double.parseDouble(m.group(1));
       nanos += n * switch (m.group(2)) {
         case "ns" -> 1;
-        case "us", "µs" -> 1e3;
+        case "us", "\u00b5s", "\u03bcs" -> 1e3;
         case "ms" -> 1e6;
         case "s" -> 1e9;
         case "m" -> 60e9;

@@ -18,4 +18,18 @@ class DurationsTest {
       assertThat(Durations.parse(go)).isEqualTo(d);
     }
   }
+
+  /** The forms Go's time.ParseDuration takes that an operator may copy from elsewhere. */
+  @ParameterizedTest
+  @CsvSource({".5s, PT0.5S", "1.s, PT1S", "+1s, PT1S", "+0, PT0S", "1\u00b5s, PT0.000001S", "1\u03bcs, PT0.000001S",
+      "1h0.5m, PT1H30S"})
+  void readsGosOtherForms(String go, String iso) {
+    assertThat(Durations.parse(go)).isEqualTo(Duration.parse(iso));
+  }
+
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"-1s", "-0", "1", "s", ".s", "1.5", "1d", "1s ", ""})
+  void refusesWhatIsNoDurationOfOurs(String s) {
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> Durations.parse(s)).isInstanceOf(IllegalArgumentException.class);
+  }
 }
