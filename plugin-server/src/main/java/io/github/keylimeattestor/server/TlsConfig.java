@@ -1,9 +1,5 @@
 package io.github.keylimeattestor.server;
 
-import java.util.List;
-
-import java.util.ArrayList;
-
 import io.github.keylimeattestor.keylime.KeyFilePermissions;
 import io.github.keylimeattestor.keylime.TlsKeys;
 import io.github.keylimeattestor.keylime.TlsSettings;
@@ -21,7 +17,9 @@ import java.util.List;
  * client_cert}, {@code client_key}, {@code server_name}) override the shared ones for that service
  * only. The common case (one PKI, one name or URLs by name) needs only {@code tls}; registrar and
  * verifier certificates with different names, dialled by IP, need only {@code server_name} in each
- * per-service block. Messages name the key that supplied each value.
+ * per-service block. Messages name the key that supplied each value. A per-service
+ * {@code server_name = ""} drops a shared name for that service (its certificate is then checked
+ * against the host dialled), where an empty file key is only an unset one.
  */
 final class TlsConfig {
   private static final String[] KEYS = {"ca_bundle", "client_cert", "client_key", "server_name"};
@@ -39,7 +37,8 @@ final class TlsConfig {
       String v = mine.optString(KEYS[i], "");
       String common = shared.optString(KEYS[i], "");
       from[i] = own + "." + KEYS[i];
-      if (v.isEmpty() && !common.isEmpty()) {
+      boolean ownEmptyName = i == 3 && mine.has(KEYS[i]) && v.isEmpty();
+      if (v.isEmpty() && !common.isEmpty() && !ownEmptyName) {
         v = common;
         from[i] = "tls." + KEYS[i];
       }

@@ -258,6 +258,18 @@ class ServerConfigTest {
   }
 
   @Test
+  void anEmptyPerServiceServerNameDropsTheSharedOneForThatServiceOnly() throws Exception {
+    ServerConfig c = ServerConfig.parse("example.org", minimal("").replace("tls {\n", "tls {\n server_name = \"keylime.test\"\n")
+        + "registrar_tls {\n server_name = \"\"\n}\n");
+    assertThat(c.registrar().tls().serverName()).isEmpty();
+    assertThat(c.verifier().tls().serverName()).contains("keylime.test");
+    ServerConfig unset = ServerConfig.parse("example.org", minimal("").replace("tls {\n", "tls {\n server_name = \"keylime.test\"\n")
+        + "registrar_tls {\n ca_bundle = \"\"\n}\n");
+    assertThat(unset.registrar().tls().serverName()).contains("keylime.test");
+    assertThat(unset.registrar().tls().keys().caBundle()).isEqualTo("tls.ca_bundle");
+  }
+
+  @Test
   void validateAnswersWithTheSameNotes() {
     KeylimeServerPlugin plugin = new KeylimeServerPlugin();
     var core = io.github.keylimeattestor.proto.spire.config.CoreConfiguration.newBuilder().setTrustDomain("example.org").build();
