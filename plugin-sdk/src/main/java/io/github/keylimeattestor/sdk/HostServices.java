@@ -40,7 +40,8 @@ public final class HostServices implements AutoCloseable {
   private ManagedChannel channel;
   private final long firstWaitMillis;
   // guarded by this
-  private boolean waited;
+  private long waitUntilNanos; // when the first lookup's wait ends (0: no lookup yet)
+  private boolean waitedInVain;
   private boolean unusable;
   private boolean closed;
 
@@ -99,16 +100,19 @@ public final class HostServices implements AutoCloseable {
     if (!offered.contains(service)) {
       return Optional.empty();
     }
-    boolean first;
+    long waitNanos;
     synchronized (this) {
       if (channel != null || unusable || closed) {
         return Optional.ofNullable(channel);
       }
-      first = !waited;
-      waited = true;
+      if (waitUntilNanos == 0) {
+        waitUntilNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(firstWaitMillis);
+      }
+      // a lookup made while the first one still waits (another thread) waits with it, to the same end
+      waitNanos = waitedInVain ? 0 : Math.max(0, waitUntilNanos - System.nanoTime());
     }
     // Outside the lock: a Shutdown (close) during the first wait does not wait for it.
-    ConnInfo info = brokerAddress(service, first);
+    ConnInfo info = brokerAddress(service, waitNanos);
     synchronized (this) {
       if (channel == null && !unusable && !closed && info != null) {
         if (!"unix".equals(info.getNetwork())) {
@@ -123,13 +127,13 @@ public final class HostServices implements AutoCloseable {
   }
 
   /**
-   * The host-service address the broker sent, or null. Only the first lookup waits for it: the host
-   * sends it before Init, so a later lookup would only wait in vain; an address that comes late is
-   * still taken by a later lookup (the plugins look up their stubs once, in Init).
+   * The host-service address the broker sent, or null. Only lookups within the first one's wait wait
+   * for it: the host sends it before Init, so a later lookup would only wait in vain; an address that
+   * comes late is still taken by a later lookup (the plugins look up their stubs once, in Init).
    */
-  private ConnInfo brokerAddress(String service, boolean first) {
+  private ConnInfo brokerAddress(String service, long waitNanos) {
     try {
-      return first ? provider.get(firstWaitMillis, TimeUnit.MILLISECONDS) : provider.getNow(null);
+      return waitNanos > 0 ? provider.get(waitNanos, TimeUnit.NANOSECONDS) : provider.getNow(null);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return null;
@@ -141,6 +145,12 @@ public final class HostServices implements AutoCloseable {
       }
       return null;
     } catch (TimeoutException e) {
+      synchronized (this) {
+        if (waitedInVain) {
+          return null; // another lookup that waited with it has said so
+        }
+        waitedInVain = true;
+      }
       LOG.warn("host services unreachable: SPIRE sent no broker address in time; later lookups do not wait for it",
           "service", service, "waited_ms", firstWaitMillis);
       return null;

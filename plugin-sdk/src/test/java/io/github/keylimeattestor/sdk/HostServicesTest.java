@@ -127,6 +127,32 @@ class HostServicesTest {
     }
   }
 
+  /** Two threads looking up at once: the second waits with the first instead of finding nothing. */
+  @Test
+  void aLookupMadeWhileTheFirstOneWaitsWaitsWithIt() throws Exception {
+    java.util.concurrent.CountDownLatch bothWaiting = new java.util.concurrent.CountDownLatch(2);
+    CompletableFuture<ConnInfo> address = new CompletableFuture<>() {
+      @Override
+      public ConnInfo get(long timeout, TimeUnit unit)
+          throws InterruptedException, java.util.concurrent.ExecutionException, TimeoutException {
+        bothWaiting.countDown();
+        return super.get(timeout, unit);
+      }
+    };
+    ExecutorService two = Executors.newFixedThreadPool(2);
+    try (Transport transport = new Transport();
+        HostServices hs = new HostServices(address, List.of(HostServices.METRICS), transport, 600_000)) {
+      var first = two.submit(hs::metrics);
+      var second = two.submit(hs::metrics);
+      assertThat(bothWaiting.await(10, TimeUnit.SECONDS)).as("both lookups wait for the address").isTrue();
+      address.complete(ConnInfo.newBuilder().setServiceId(1).setNetwork("unix").setAddress("/nonexistent/h.sock").build());
+      assertThat(first.get(10, TimeUnit.SECONDS)).isPresent();
+      assertThat(second.get(10, TimeUnit.SECONDS)).isPresent();
+    } finally {
+      two.shutdownNow();
+    }
+  }
+
   /** SPIRE's Shutdown (close) while Init waits for the broker's address: close does not wait for it. */
   @Test
   void closeDuringTheFirstWaitDoesNotWaitAndALateAddressDialsNothing() throws Exception {
