@@ -1,5 +1,6 @@
 package io.github.keylimeattestor.agent;
 
+import io.github.keylimeattestor.sdk.log.Log;
 import io.github.keylimeattestor.tpm.KeylimeTpm;
 import io.github.keylimeattestor.tpm.Tpm;
 import io.github.keylimeattestor.tpm.TpmException;
@@ -23,6 +24,7 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 final class TpmAccess {
   static final long LOCK_WAIT_SECONDS = 60;
+  private static final Log LOG = Log.named("keylime.agent").child("tpm");
 
   interface Work<T> {
     T run(Tpm tpm, KeylimeTpm ktpm) throws IOException, TpmException, AttestationFailure;
@@ -122,6 +124,8 @@ final class TpmAccess {
         if (!retry.again(failed)) {
           throw failure(what, tpmName, retry, failed);
         }
+        LOG.debug("TPM busy, trying again", "while", what, "tpm", tpmName, "code", failed.responseCode().name(),
+            "try", retry.tries());
       } catch (InterruptedIOException e) {
         throw AttestationFailure.unavailable("interrupted while waiting to retry the TPM", e);
       }

@@ -369,11 +369,29 @@ class TpmQuoteSourceTest {
     configure(config("timeout = \"8s\""));
     List<Integer> held = fillTransientSlots();
     assertThat(held).hasSize(3);
-    // the slots are freed 700 ms on, whether or not the plugin has reached the TPM by then (on a slow
-    // machine it may not have, and then this shows less); the freer's failure fails the test
+    // the slots are freed once the plugin has met TPM_RC_OBJECT_MEMORY and says it tries again
+    java.util.concurrent.CountDownLatch retrying = new java.util.concurrent.CountDownLatch(1);
+    Log.redirect(new java.io.OutputStream() {
+      private final java.io.ByteArrayOutputStream line = new java.io.ByteArrayOutputStream();
+
+      @Override
+      public synchronized void write(int b) {
+        System.err.write(b);
+        line.write(b);
+        if (b == '\n') {
+          String text = line.toString(java.nio.charset.StandardCharsets.UTF_8);
+          if (text.contains("TPM busy, trying again") && text.contains("TPM_RC_OBJECT_MEMORY")) {
+            retrying.countDown();
+          }
+          line.reset();
+        }
+      }
+    });
     java.util.concurrent.CompletableFuture<Long> freer = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
       try {
-        Thread.sleep(700);
+        if (!retrying.await(30, java.util.concurrent.TimeUnit.SECONDS)) {
+          throw new IllegalStateException("the plugin never said it tries the TPM again");
+        }
         flush(held);
         return System.nanoTime();
       } catch (Exception e) {
@@ -386,7 +404,11 @@ class TpmQuoteSourceTest {
       assertThat(freer.get(30, java.util.concurrent.TimeUnit.SECONDS)).as("slots freed before the attestation ended")
           .isLessThan(done);
     } finally {
-      freer.get(30, java.util.concurrent.TimeUnit.SECONDS);
+      try {
+        freer.get(30, java.util.concurrent.TimeUnit.SECONDS);
+      } finally {
+        Log.redirect(System.err);
+      }
     }
     assertThat(transientHandles()).isEmpty();
   }
