@@ -16,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -309,6 +310,24 @@ class DoctorIT {
     assertThat(r.out().lines().filter(l -> l.startsWith("FIX  Keylime agent UUID:")).findFirst().orElseThrow())
         .containsIgnoringCase("default");
     assertThat(r.exit()).isEqualTo(1);
+
+    // a symbolic link at app_key_path, and a directory others may write: the plugin refuses both
+    Path link = Files.createSymbolicLink(dir.resolve("linked-app-key.blob"), appKey);
+    Path open = Files.createDirectories(dir.resolve("group-writable"));
+    Files.setPosixFilePermissions(open, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwx---"));
+    for (Path key : List.of(link, open.resolve("app-key.blob"))) {
+      Path other = Files.writeString(dir.resolve("agent-refused-key.hcl"), """
+          swtpm_address = "127.0.0.1:%s"
+          agent_data_path = "%s"
+          keylime_agent_uuid = "%s"
+          app_key_path = "%s"
+          """.formatted(stack.get("SWTPM_PORT"), emulatorDir.resolve("agent_data.json"), uuid, key));
+      Result k = run("plugin-agent/target/keylime-attestor-agent", "doctor", "--config", other.toString());
+      assertThat(k.out()).as(key.toString()).contains(key.equals(link)
+          ? "FIX  App Key: app_key_path " + link + " is not a regular file"
+          : "FIX  App Key: app_key_path's directory " + open + " has mode rwxrwx---");
+      assertThat(k.exit()).isEqualTo(1);
+    }
   }
 
   @Test

@@ -171,8 +171,15 @@ final class AgentDoctor {
 
   private void checkAppKey(AgentConfig config) {
     Path path = config.appKeyPath();
+    Path dir = path.toAbsolutePath().getParent();
+    try {
+      Attestation.checkKeyDirectory(dir, "app_key_path's directory");
+      AppKeyStore.checkNotALink(path);
+    } catch (AttestationFailure e) {
+      report.fix("App Key", e.getMessage());
+      return;
+    }
     if (!Files.exists(path)) {
-      Path dir = path.toAbsolutePath().getParent();
       report.note("App Key", path + " does not exist yet: spire-agent creates it at the first attestation "
           + "(its user needs write access to " + dir + ")");
       return;
@@ -186,7 +193,11 @@ final class AgentDoctor {
     try {
       PosixFileAttributes a = Files.readAttributes(path, PosixFileAttributes.class);
       String mode = PosixFilePermissions.toString(a.permissions());
-      KeyBlob blob = KeyBlob.parse(Files.readAllBytes(path), KeyBlob.DEFAULT_LIMIT);
+      byte[] bytes;
+      try (var in = Files.newInputStream(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        bytes = in.readNBytes(KeyBlob.DEFAULT_LIMIT + 1);
+      }
+      KeyBlob blob = KeyBlob.parse(bytes, KeyBlob.DEFAULT_LIMIT);
       tpmAccess.use(config, "loading the App Key", (tpm, ktpm) -> {
         ktpm.checkLoadable(blob);
         return null;
@@ -198,8 +209,8 @@ final class AgentDoctor {
       report.note("App Key", path + " is not a key blob (" + e.getMessage() + "): the plugin replaces it at the next "
           + "attestation and the node's app_key selector changes");
     } catch (AttestationFailure e) {
-      report.note("App Key", path + " does not load (" + e.getMessage() + "): the plugin makes a new App Key at the "
-          + "next attestation and the node's app_key selector changes");
+      report.note("App Key", path + " does not load (" + e.getMessage() + "): if the Keylime AK loads, the plugin"
+          + " makes a new App Key at the next attestation and the node's app_key selector changes");
     }
   }
 

@@ -37,7 +37,7 @@ final class AppKeyStore {
    * The App Key blob, proven loadable by this TPM. Call inside {@link TpmAccess#use}. The file's own
    * problems are FailedPrecondition naming app_key_path (an IOException here is the TPM's).
    */
-  static KeyBlob loadOrCreate(Path path, KeylimeTpm ktpm) throws IOException, TpmException, AttestationFailure {
+  static KeyBlob loadOrCreate(Path path, KeylimeTpm ktpm, KeyBlob ak) throws IOException, TpmException, AttestationFailure {
     KeyBlob blob;
     try {
       blob = KeyBlob.parse(read(path), KeyBlob.DEFAULT_LIMIT);
@@ -57,17 +57,44 @@ final class AppKeyStore {
       if (e.commandCode() != CommandCode.LOAD || e.responseCode().isWarning()) {
         throw e;
       }
+      checkThisIsTheAksTpm(path, ktpm, ak, e);
       return create(path, ktpm, "the TPM no longer loads it (" + e.getMessage()
           + "): was the TPM cleared or the file replaced?");
     }
     return blob;
   }
 
-  private static byte[] read(Path path) throws NoSuchFileException, AttestationFailure {
+  /**
+   * Before a blob the TPM refuses is replaced: the Keylime AK must load. If it does not either, tcti
+   * most likely names another TPM than both were made on (or the TPM was cleared and the Keylime agent
+   * has not made its new AK yet); the App Key is kept, as its loss would change the node's app_key
+   * selector for good.
+   */
+  private static void checkThisIsTheAksTpm(Path path, KeylimeTpm ktpm, KeyBlob ak, TpmResponseException appKeyRefused)
+      throws IOException, TpmException, AttestationFailure {
+    try {
+      ktpm.checkAkLoadable(ak);
+    } catch (TpmResponseException e) {
+      if (e.commandCode() != CommandCode.LOAD || e.responseCode().isWarning()) {
+        throw e;
+      }
+      throw AttestationFailure.precondition("this TPM loads neither the App Key at app_key_path " + path
+          + " (" + appKeyRefused.getMessage() + ") nor the Keylime AK (" + e.getMessage() + "): check that tcti names"
+          + " the TPM the Keylime agent uses (after a TPM clear, restart the Keylime agent so that it makes a new"
+          + " AK); the App Key is kept", e);
+    }
+  }
+
+  /** A symbolic link, directory or other non-file at app_key_path is refused (a missing file is not). */
+  static void checkNotALink(Path path) throws AttestationFailure {
     if (!Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS) && Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
       throw AttestationFailure.precondition("app_key_path " + path + " is not a regular file (a symbolic link or"
           + " a directory): point app_key_path at the key blob itself, or at a path where none exists yet", null);
     }
+  }
+
+  private static byte[] read(Path path) throws NoSuchFileException, AttestationFailure {
+    checkNotALink(path);
     try (var in = Files.newInputStream(path, LinkOption.NOFOLLOW_LINKS)) {
       return in.readNBytes(KeyBlob.DEFAULT_LIMIT + 1); // longer fails KeyBlob.parse: recreated
     } catch (NoSuchFileException e) {

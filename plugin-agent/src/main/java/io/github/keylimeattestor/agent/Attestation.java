@@ -76,8 +76,9 @@ final class Attestation {
     }
     agentId = resolveAgentId();
     checkKeyFile(config.appKeyPath(), "app_key_path", false);
+    checkKeyDirectory(config.appKeyPath().toAbsolutePath().getParent(), "app_key_path's directory");
     appKey = tpmAccess.use(config, "loading the App Key from " + config.appKeyPath(), (tpm, ktpm) -> {
-      KeyBlob loaded = AppKeyStore.loadOrCreate(config.appKeyPath(), ktpm);
+      KeyBlob loaded = AppKeyStore.loadOrCreate(config.appKeyPath(), ktpm, ak);
       svidKeys = loadableSvidKeys(ktpm);
       return loaded;
     });
@@ -187,6 +188,15 @@ final class Attestation {
    * agent_data.json is the Keylime agent's, so only "nobody else may write it".
    */
   /** The plugin's owner and mode rules for a key file (also the doctor's). */
+  /** Whoever may write the directory could put a key blob of theirs in place of ours. */
+  static void checkKeyDirectory(java.nio.file.Path dir, String what) throws AttestationFailure {
+    try {
+      KeyFilePermissions.checkDirectoryNotWritableByOthers(dir, what);
+    } catch (IOException e) {
+      throw AttestationFailure.precondition(e.getMessage(), e);
+    }
+  }
+
   static void checkKeyFile(java.nio.file.Path path, String key, boolean writtenByKeylime)
       throws AttestationFailure {
     try {

@@ -5,6 +5,7 @@ import java.io.OutputStream;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -24,7 +25,7 @@ final class KeyBlobFile {
     Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp",
         PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
     try {
-      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE);
+      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
           OutputStream out = Channels.newOutputStream(ch)) {
         out.write(bytes);
         out.flush();

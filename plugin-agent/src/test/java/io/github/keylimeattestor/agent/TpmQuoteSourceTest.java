@@ -225,6 +225,45 @@ class TpmQuoteSourceTest {
     assertThat(log()).contains("replaced the App Key");
   }
 
+  /** tcti naming another TPM than the App Key's and the AK's (say, a leftover swtpm): the App Key is kept. */
+  @Test
+  void anAppKeyIsKeptWhenTheTpmLoadsNeitherItNorTheAk() throws Exception {
+    Path file = dir.resolve("keys/app_key.blob");
+    Files.createDirectories(file.getParent());
+    Path foreignData = dir.resolve("foreign_agent_data.json");
+    try (Swtpm other = Swtpm.start(); var tpm = other.tpm()) {
+      KeylimeTpm k = new KeylimeTpm(tpm);
+      Files.write(file, k.createAppKey(Templates.appKeyEccP256()).marshal());
+      AgentDataWriter.write(new KeylimeAgentTpm(k).createAk(Templates.akRsa(Alg.SHA256)), k.ekPublic().toPublicKey(),
+          foreignData);
+    }
+    Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+    byte[] kept = Files.readAllBytes(file);
+    configure(config().replace(agentData.toString(), foreignData.toString()));
+    InProcessAttestor.Result r = attestExpectingError();
+    assertThat(r.error().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    assertThat(r.error().getDescription()).contains("loads neither the App Key at app_key_path " + file)
+        .contains("nor the Keylime AK").contains("tcti").contains("the App Key is kept");
+    assertThat(Files.readAllBytes(file)).isEqualTo(kept);
+    assertThat(transientHandles()).isEmpty();
+  }
+
+  @Test
+  void anAppKeyDirectoryOthersCanWriteIsRefused() throws Exception {
+    attestAndVerify(16);
+    Path keys = dir.resolve("keys");
+    Files.setPosixFilePermissions(keys, PosixFilePermissions.fromString("rwxrwx---"));
+    try {
+      InProcessAttestor.Result r = attestExpectingError();
+      assertThat(r.error().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+      assertThat(r.error().getDescription()).contains("app_key_path's directory " + keys)
+          .contains("chmod go-w " + keys);
+    } finally {
+      Files.setPosixFilePermissions(keys, PosixFilePermissions.fromString("rwx------"));
+    }
+    attestAndVerify(16);
+  }
+
   @Test
   void concurrentStreamsAllVerify() throws Exception {
     ExecutorService pool = Executors.newFixedThreadPool(4);

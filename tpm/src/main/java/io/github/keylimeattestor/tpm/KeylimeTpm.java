@@ -284,6 +284,16 @@ public final class KeylimeTpm {
   }
 
   /**
+   * Loads the Keylime AK under the EK, exactly as a quote would, and flushes everything again. A
+   * {@link TpmResponseException} from TPM2_Load means the AK is not this TPM's (or the EK differs).
+   */
+  public void checkAkLoadable(KeyBlob ak) throws IOException, TpmException {
+    try (Scope s = new Scope()) {
+      loadAk(s, ak);
+    }
+  }
+
+  /**
    * TPM2_Sign of {@code digest} by {@code key} (an unrestricted signing key under the storage
    * primary) with {@code scheme}: load under the primary, flush a transient primary, sign, flush.
    * At most 2 objects of ours in the TPM.
