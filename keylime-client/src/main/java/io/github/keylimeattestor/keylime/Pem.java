@@ -73,10 +73,24 @@ public final class Pem {
     }
   }
 
+  /** Larger than any certificate bundle or key file (a system CA bundle is about 200 KB); bounds the heap a read takes. */
+  static final int MAX_FILE_BYTES = 8 << 20;
+
   /** Reads a PEM file that may mix certificates and private keys (as combined PEM files do). */
   public static Contents readContents(Path file) throws IOException {
     // ISO-8859-1 maps every byte: text around the PEM blocks (a UTF-8 "# Autorité ..." comment) is not ours to refuse
-    return parseContents(Files.readString(file, StandardCharsets.ISO_8859_1), file.toString());
+    return parseContents(new String(readBounded(file), StandardCharsets.ISO_8859_1), file.toString());
+  }
+
+  private static byte[] readBounded(Path file) throws IOException {
+    try (var in = Files.newInputStream(file)) {
+      byte[] bytes = in.readNBytes(MAX_FILE_BYTES + 1);
+      if (bytes.length > MAX_FILE_BYTES) {
+        throw new IOException(file + " is larger than " + (MAX_FILE_BYTES >> 20) + " MiB: not a certificate or key file"
+            + " (name the PEM file itself)");
+      }
+      return bytes;
+    }
   }
 
   static Contents parseContents(String pem, String what) throws IOException {
@@ -113,7 +127,7 @@ public final class Pem {
 
   /** Reads every certificate in a PEM file (a bundle or a chain). Fails on an empty file. */
   public static List<X509Certificate> readCertificates(Path file) throws IOException {
-    return parseCertificates(Files.readAllBytes(file), file.toString());
+    return parseCertificates(readBounded(file), file.toString());
   }
 
   /** Parses every certificate in PEM text. Fails if there is none. */

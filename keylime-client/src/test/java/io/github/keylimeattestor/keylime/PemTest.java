@@ -104,6 +104,24 @@ class PemTest {
   }
 
   @Test
+  void aFileLargerThanAnyBundleIsRefusedWithoutReadingItWhole() throws Exception {
+    TestPki.Issued a = TestPki.ca("A");
+    Path big = TestPki.write(tmp, "big.pem", TestPki.pem(a.cert()));
+    try (var ch = java.nio.channels.FileChannel.open(big, java.nio.file.StandardOpenOption.WRITE)) {
+      ch.write(java.nio.ByteBuffer.wrap(new byte[] {'\n'}), Pem.MAX_FILE_BYTES); // sparse: one byte past the limit
+    }
+    assertThatThrownBy(() -> Pem.readCertificates(big)).isInstanceOf(IOException.class)
+        .hasMessageContaining("is larger than 8 MiB");
+    assertThatThrownBy(() -> Pem.readContents(big)).isInstanceOf(IOException.class)
+        .hasMessageContaining("is larger than 8 MiB");
+    Path atTheLimit = TestPki.write(tmp, "limit.pem", TestPki.pem(a.cert()));
+    try (var ch = java.nio.channels.FileChannel.open(atTheLimit, java.nio.file.StandardOpenOption.WRITE)) {
+      ch.write(java.nio.ByteBuffer.wrap(new byte[] {'\n'}), Pem.MAX_FILE_BYTES - 1);
+    }
+    assertThat(Pem.readCertificates(atTheLimit)).containsExactly(a.cert());
+  }
+
+  @Test
   void clientKeyMustMatchItsCertificate() throws Exception {
     TestPki.Issued ca = TestPki.ca("CA");
     TestPki.Issued leaf = TestPki.leaf(ca, "client", TestPki.ec());
