@@ -46,6 +46,10 @@ final class AgentDataFile {
     TpmFormatException last = null;
     for (int attempt = 1; attempt <= tries; attempt++) {
       byte[] bytes;
+      if (Files.exists(path) && !Files.isRegularFile(path)) { // a FIFO would block this thread for good
+        throw AttestationFailure.precondition(path + " is not a regular file: agent_data_path must name the Keylime"
+            + " agent's agent_data.json", null);
+      }
       try {
         try (var in = Files.newInputStream(path)) {
           bytes = in.readNBytes(AgentData.DEFAULT_LIMIT + 1); // a large file named by mistake is not read whole

@@ -51,6 +51,8 @@ final class KeylimeAgentConf {
         try (Stream<Path> s = Files.list(dropIns)) {
           // UnixPath orders by the bytes of the name, unsigned, as rust-keylime's glob does
           s.filter(Files::isRegularFile).sorted(Comparator.comparing(Path::getFileName)).forEach(files::add);
+        } catch (java.io.UncheckedIOException e) {
+          throw new IOException("cannot list " + dropIns + ": " + e.getCause().getMessage(), e.getCause());
         }
       }
     }
@@ -85,6 +87,9 @@ final class KeylimeAgentConf {
   }
 
   private static Optional<Uuid> uuidIn(Path file) throws IOException {
+    if (Files.exists(file) && !Files.isRegularFile(file)) { // a FIFO would block this thread for good
+      throw new IOException(file + " is not a regular file: is it the Keylime agent's agent.conf?");
+    }
     byte[] bytes;
     try (var in = Files.newInputStream(file)) {
       bytes = in.readNBytes(MAX_BYTES + 1);

@@ -111,6 +111,18 @@ class AgentDataFileTest {
     assertThat(e.getMessage()).contains("is not a rust-keylime agent_data.json").contains("check agent_data_path");
   }
 
+  /** A FIFO (or a directory) there: refused at once, where opening a FIFO would block the attestation for good. */
+  @Test
+  void aFifoIsAFailedPreconditionWithoutWaitingForAWriter() throws Exception {
+    Path fifo = dir.resolve("agent_data.json");
+    assertThat(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor()).isZero();
+    AttestationFailure e = java.util.concurrent.CompletableFuture.supplyAsync(() ->
+        catchThrowableOfType(AttestationFailure.class, () -> new AgentDataFile(fifo, 2, NO_WAIT).read()))
+        .get(30, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(e.code()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    assertThat(e.getMessage()).contains(fifo + " is not a regular file");
+  }
+
   @Test
   void aLargeFileIsRefusedAfterReadingOneByteMoreThanTheLimit() throws Exception {
     // a 100 MB sparse file: read whole, as before, it would not fit the launcher's 64 MB heap

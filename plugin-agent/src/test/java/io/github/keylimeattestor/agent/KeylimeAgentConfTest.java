@@ -2,6 +2,7 @@ package io.github.keylimeattestor.agent;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -50,6 +51,11 @@ class KeylimeAgentConfTest {
     Path broken = conf("[agent\nuuid = \"d432fbb3-d2f1-4a97-9ef7-75bd81c00000\"\n");
     assertThatThrownBy(() -> KeylimeAgentConf.uuid(broken)).isInstanceOf(IOException.class)
         .hasMessageContaining(broken.toString()).hasMessageContaining("not valid TOML");
+    Path fifo = dir.resolve("fifo.conf");
+    assertThat(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor()).isZero();
+    assertThat(java.util.concurrent.CompletableFuture.supplyAsync(() -> catchThrowable(() -> KeylimeAgentConf.uuid(fifo)))
+        .get(30, java.util.concurrent.TimeUnit.SECONDS)).isInstanceOf(IOException.class)
+        .hasMessageContaining(fifo + " is not a regular file");
     Path huge = conf("# " + "x".repeat(1 << 20) + "\n");
     assertThatThrownBy(() -> KeylimeAgentConf.uuid(huge)).isInstanceOf(IOException.class)
         .hasMessageContaining("larger than 1 MiB");
