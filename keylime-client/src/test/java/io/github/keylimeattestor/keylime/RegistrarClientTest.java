@@ -127,8 +127,19 @@ class RegistrarClientTest {
           good.replace(Fixture.b64(Fixture.akTpm2b()), Fixture.b64(bad)));
       assertMalformed(c, "aik_tpm");
 
-      s.route("/v2.6/agents/" + Fixture.UUID, 200, good.replace("\"ekcert\":null", "\"ekcert\":\"AAAA\""));
+      s.route("/v2.6/agents/" + Fixture.UUID, 200, good.replace("\"ekcert\":null", "\"ekcert\":\"not*base64\""));
       assertMalformed(c, "ekcert");
+
+      // an ekcert or mtls_cert that is no certificate the JDK parses (Keylime keeps vendors' malformed
+      // EK certificates): the record still reads; the EK certificate check decides what it means
+      s.route("/v2.6/agents/" + Fixture.UUID, 200, Fixture.registrarRecord(Fixture.UUID, null,
+          "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").replace("\"ekcert\":null", "\"ekcert\":\"AAAA\""));
+      RegistrarAgent odd = c.getAgent(Fixture.UUID);
+      assertThat(odd.ekCertificate()).isEmpty();
+      assertThat(odd.ekCertificateUnreadable()).hasValueSatisfying(why -> assertThat(why)
+          .contains("the registrar's ekcert is no DER X.509 certificate this JDK parses"));
+      assertThat(odd.mtlsCertificate()).isEmpty();
+      assertThat(odd.mtlsDisabled()).isFalse();
 
       s.route("/v2.6/agents/" + Fixture.UUID, 200, good.replace(Fixture.UUID, "someone-else"));
       assertMalformed(c, "agent_id");

@@ -270,7 +270,8 @@ final class AttestStream implements StreamObserver<AttestRequest> {
 
   /** The checks of the registrar's record alone: the EK-hash form of the ID, the EK allow-list. */
   private void checkRegistrarRecord(String id) throws EvidenceException, StatusException {
-    registered = new RegisteredKeys(key(record.ak()), key(record.ek()), record.ekCertificate());
+    registered = new RegisteredKeys(key(record.ak()), key(record.ek()), record.ekCertificate(),
+        record.ekCertificateUnreadable());
     payload.agentId().checkKeylimeHashEk(registered.ek().key());
     NodeAdmission.checkEk(ctx.config().trust(), id, registered.ek().spkiSha256());
   }

@@ -98,7 +98,9 @@ final class ServerDoctor {
     try {
       RegistrarAgent a = registrar.getAgent(uuid);
       report.ok("registration", "agent " + uuid + " is registered and active"
-          + (a.ekCertificate().isPresent() ? ", with an EK certificate" : ", without an EK certificate"));
+          + (a.ekCertificate().isPresent() ? ", with an EK certificate"
+              : a.ekCertificateUnreadable().map(why -> ", with an EK certificate this JDK cannot parse (" + why
+                  + "): with ek_ca_bundle it counts as refused").orElse(", without an EK certificate")));
     } catch (KeylimeException e) {
       report.fix("registration", e.getMessage());
     }

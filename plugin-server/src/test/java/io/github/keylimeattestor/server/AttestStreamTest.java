@@ -82,7 +82,7 @@ class AttestStreamTest {
     tpm = new KeylimeTpm(swtpm.tpm());
     ak = new KeylimeAgentTpm(tpm).createAk(Templates.akRsa(Alg.SHA256));
     appKey = tpm.createAppKey(Templates.appKeyEccP256());
-    registered = new RegistrarAgent(UUID, TpmPublicArea.fromTpm2b(tpm.ekPublic().marshalTpm2b()), Optional.empty(),
+    registered = new RegistrarAgent(UUID, TpmPublicArea.fromTpm2b(tpm.ekPublic().marshalTpm2b()), Optional.empty(), Optional.empty(),
         TpmPublicArea.fromTpm2b(ak.publicArea().marshalTpm2b()), Optional.empty(), false, Optional.empty(),
         Optional.empty(), 1);
   }
@@ -248,7 +248,7 @@ class AttestStreamTest {
 
     StaleRegistrar(Optional<RegistrarAgent> reread) throws Exception {
       // the App Key's public area stands in for the AK the agent had before
-      this.stale = new RegistrarAgent(UUID, registered.ek(), Optional.empty(),
+      this.stale = new RegistrarAgent(UUID, registered.ek(), Optional.empty(), Optional.empty(),
           TpmPublicArea.fromTpm2b(appKey.publicArea().marshalTpm2b()), Optional.empty(), false, Optional.empty(),
           Optional.empty(), 1);
       this.reread = reread;
@@ -335,7 +335,7 @@ class AttestStreamTest {
   @Test
   void theSecondOpinionIsAskedWithTheAksSigningHashNotThePcrBank() throws Exception {
     KeyBlob ak384 = new KeylimeAgentTpm(tpm).createAk(Templates.akRsa(Alg.SHA384));
-    RegistrarAgent with384 = new RegistrarAgent(UUID, registered.ek(), Optional.empty(),
+    RegistrarAgent with384 = new RegistrarAgent(UUID, registered.ek(), Optional.empty(), Optional.empty(),
         TpmPublicArea.fromTpm2b(ak384.publicArea().marshalTpm2b()), Optional.empty(), false, Optional.empty(),
         Optional.empty(), 1);
     List<String> asked = new ArrayList<>();

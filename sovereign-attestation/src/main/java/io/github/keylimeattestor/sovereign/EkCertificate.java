@@ -89,12 +89,20 @@ public final class EkCertificate {
 
   /**
    * The EK certificate check of one attestation: none without a {@code bundle}; with one, a missing
-   * or unverifiable certificate is refused if {@code required} (require_ek_cert), else reported.
+   * or unverifiable certificate is refused if {@code required} (require_ek_cert), else reported; so
+   * is one the registrar holds that did not parse ({@code unreadable}: why).
    */
-  public static Result check(KeylimeAgentId agentId, Optional<X509Certificate> cert, PublicKey ekPublic,
-      Collection<X509Certificate> bundle, boolean required) throws EvidenceException {
+  public static Result check(KeylimeAgentId agentId, Optional<X509Certificate> cert, Optional<String> unreadable,
+      PublicKey ekPublic, Collection<X509Certificate> bundle, boolean required) throws EvidenceException {
     if (bundle.isEmpty()) {
       return Result.NOT_CHECKED;
+    }
+    if (unreadable.isPresent()) {
+      if (required) {
+        throw EvidenceException.rejected("ek_certificate", "agent " + agentId + ": " + unreadable.get()
+            + ", and require_ek_cert = true");
+      }
+      return Result.refused(unreadable.get());
     }
     if (cert.isEmpty()) {
       if (required) {

@@ -61,7 +61,7 @@ public final class EvidenceVerifier {
   public VerifiedNode verifyNode(Nonce minted, Policy policy, WireFormat.Payload payload, SovereignAttestation att,
       RegisteredKeys registered, VerifierRecord verifier) throws EvidenceException {
     Checked c = check(minted, policy.pcrs(), payload, att, registered.ak(), policy.algorithms());
-    EkCertificate.Result ek = EkCertificate.check(payload.agentId(), registered.ekCertificate(), registered.ek().key(),
+    EkCertificate.Result ek = EkCertificate.check(payload.agentId(), registered.ekCertificate(), registered.ekCertificateUnreadable(), registered.ek().key(),
         policy.ekCaBundle(), policy.requireEkCert());
     return new VerifiedNode(payload.agentId(), registered.ak(), c.appKey(), registered.ek(), ek,
         c.evidence().quote(), c.evidence().pcrs(), c.evidence().svidKeys(), verifier);

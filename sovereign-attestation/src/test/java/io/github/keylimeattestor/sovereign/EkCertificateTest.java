@@ -21,6 +21,7 @@ import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
 import java.util.Date;
 import java.util.List;
+import java.util.Optional;
 import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.bouncycastle.asn1.ASN1Encodable;
 import org.bouncycastle.asn1.ASN1Integer;
@@ -155,6 +156,23 @@ class EkCertificateTest {
     assertThat(info.manufacturer()).contains("id:00001014");
     assertThat(info.model()).contains("swtpm");
     assertThat(info.version()).hasValueSatisfying(v -> assertThat(v).startsWith("id:"));
+  }
+
+  /** An ekcert the registrar holds but the JDK does not parse: nothing without a bundle, refused with one. */
+  @Test
+  void anUnreadableRegistrarCertificateMattersOnlyWhereOneIsChecked() throws Exception {
+    KeylimeAgentId id = KeylimeAgentId.parse("6f3c9a2e-1b4d-4c8e-9a7f-2d5e8b1c0a93");
+    Optional<String> why = Optional.of("the registrar's ekcert is no DER X.509 certificate this JDK parses: x");
+    assertThat(EkCertificate.check(id, Optional.empty(), why, ek, List.of(), true).outcome())
+        .isEqualTo(EkCertificate.Result.Outcome.NOT_CHECKED);
+    EkCertificate.Result r = EkCertificate.check(id, Optional.empty(), why, ek, List.of(root, issuer), false);
+    assertThat(r.outcome()).isEqualTo(EkCertificate.Result.Outcome.REFUSED);
+    assertThat(r.refusal()).isEqualTo(why);
+    assertThat(r.tpm()).isEmpty();
+    refused("no DER X.509 certificate this JDK parses: x, and require_ek_cert = true",
+        () -> EkCertificate.check(id, Optional.empty(), why, ek, List.of(root, issuer), true));
+    assertThat(EkCertificate.check(id, Optional.of(ekCert), Optional.empty(), ek, List.of(root, issuer), true).outcome())
+        .isEqualTo(EkCertificate.Result.Outcome.VERIFIED);
   }
 
   @Test
