@@ -28,8 +28,36 @@ final class KeylimeAgentConf {
 
   private KeylimeAgentConf() {}
 
-  /** The raw value of {@code [agent] uuid} (a UUID, "hash_ek" or "generate") and the file that set it. */
+  /**
+   * The value of {@code [agent] uuid} (a UUID, "hash_ek" or "generate") and the file that set it. A UUID
+   * is in the form rust-keylime registers it: it reads the value with Rust's {@code Uuid::parse_str}
+   * (hyphenated, 32 hex digits, {@code {...}} or {@code urn:uuid:...}, either case) and registers its
+   * lower-case hyphenated form.
+   */
   record Uuid(String value, Path file) {}
+
+  private static final java.util.regex.Pattern HYPHENATED = java.util.regex.Pattern.compile(
+      "(?i)(urn:uuid:|\\{)?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(\\})?");
+  private static final java.util.regex.Pattern SIMPLE = java.util.regex.Pattern.compile("(?i)[0-9a-f]{32}");
+
+  /** {@code value} as rust-keylime registers it if it is a UUID in a form Rust's parser takes; else unchanged. */
+  static String asKeylimeRegistersIt(String value) {
+    java.util.regex.Matcher m = HYPHENATED.matcher(value);
+    if (m.matches()) {
+      String prefix = m.group(1) == null ? "" : m.group(1);
+      boolean braced = prefix.equals("{");
+      if (braced == (m.group(3) != null) && (braced || prefix.isEmpty() || prefix.equalsIgnoreCase("urn:uuid:"))) {
+        return m.group(2).toLowerCase(java.util.Locale.ROOT);
+      }
+      return value;
+    }
+    if (SIMPLE.matcher(value).matches()) {
+      String v = value.toLowerCase(java.util.Locale.ROOT);
+      return v.substring(0, 8) + "-" + v.substring(8, 12) + "-" + v.substring(12, 16) + "-" + v.substring(16, 20)
+          + "-" + v.substring(20);
+    }
+    return value;
+  }
 
   /** The uuid the Keylime agent reads from {@code file} (and its default locations); empty if none sets one. */
   static Optional<Uuid> uuid(Path file) throws IOException {
@@ -110,6 +138,6 @@ final class KeylimeAgentConf {
     if (!uuid.isTextual()) {
       throw new IOException(file + ": [agent] uuid is not a quoted string");
     }
-    return Optional.of(new Uuid(uuid.textValue(), file));
+    return Optional.of(new Uuid(asKeylimeRegistersIt(uuid.textValue()), file));
   }
 }
