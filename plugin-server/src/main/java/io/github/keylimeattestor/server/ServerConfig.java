@@ -161,6 +161,12 @@ record ServerConfig(
     } catch (IllegalArgumentException e) {
       c.problem(e.getMessage()); // names agent_path_template itself
     }
+    if (path != null && !requireEkCert
+        && (path.fields().contains("TPMManufacturer") || path.fields().contains("TPMModel"))) {
+      // they come from a verified EK certificate only: without require_ek_cert every node lacking one is refused
+      c.problem("agent_path_template uses .TPMManufacturer or .TPMModel, which come from a verified EK certificate "
+          + "only: set require_ek_cert = true (with ek_ca_bundle), or leave them out of the template");
+    }
     Duration challengeTimeout = c.optDuration("challenge_timeout", DEFAULT_CHALLENGE_TIMEOUT);
     if (challengeTimeout.isZero() || challengeTimeout.isNegative()) {
       c.problem("challenge_timeout must be positive");

@@ -210,6 +210,8 @@ class ServerConfigTest {
         {minimal("").substring(minimal("").indexOf("tls {")), "registrar_urls is required"},
         {minimal("").replace("https://127.0.0.1:8891", "http://127.0.0.1:8890"), "must be an https:// URL"},
         {minimal("require_ek_cert = true\n"), "needs ek_ca_bundle"},
+        {minimal("agent_path_template = \"/{{ .TPMModel }}/{{ .UUID }}\"\n"),
+            "uses .TPMManufacturer or .TPMModel, which come from a verified EK certificate only: set require_ek_cert = true"},
         {minimal("selectors {\n pcrs = [7]\n}\n"), "not in pcr_policy.pcrs"},
         {minimal("attestation_policy {\n accepted_states = [\"failed\"]\n}\n"), "failure state"},
         {minimal("agent_path_template = \"/{{ .Hostname }}\"\n"), "unknown field .Hostname"},

@@ -100,6 +100,9 @@ class TrustControlsTest {
     assertThat(selectors(attest(conf, status(null, NONE)))).contains("uuid:" + AttestStreamTest.UUID);
     Files.writeString(file, "x" + ekHash + "  -\n" + ekHash.substring(1) + "\n");
     assertThat(attest(conf, status(null, NONE)).error.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+    // a comment in Latin-1 (no UTF-8) does not make the list unreadable for every node
+    Files.write(file, ("# Gr\u00fcnwald rack\n" + ekHash + "\n").getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+    assertThat(selectors(attest(conf, status(null, NONE)))).contains("uuid:" + AttestStreamTest.UUID);
   }
 
   @Test

@@ -25,7 +25,8 @@ final class EkAllowList {
     if (Files.isDirectory(list)) {
       return Files.isRegularFile(list.resolve(ekHash)) || Files.isRegularFile(list.resolve(ekHash.toUpperCase(Locale.ROOT)));
     }
-    for (String line : Files.readAllLines(list, StandardCharsets.UTF_8)) {
+    // ISO-8859-1 maps every byte: a comment in another encoding does not make the whole list unreadable
+    for (String line : Files.readAllLines(list, StandardCharsets.ISO_8859_1)) {
       int hash = line.indexOf('#');
       // the first word only: a line of sha256sum's output ("<hash>  -", "<hash> *ek.der") counts as its hash
       String[] words = (hash >= 0 ? line.substring(0, hash) : line).strip().split("\\s+", 2);
