@@ -79,9 +79,15 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
       throw Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asException();
     }
     SecureRandom random = random();
-    VerifierClient verifier = new VerifierClient(config.verifier());
+    VerifierClient verifier;
+    RegistrarClient registrar;
+    try {
+      verifier = new VerifierClient(config.verifier());
+      registrar = new RegistrarClient(config.registrar(), registrarRecordTtl(config));
+    } catch (IllegalStateException e) { // the JVM was started with server name checks off
+      throw Status.FAILED_PRECONDITION.withDescription(e.getMessage()).asException();
+    }
     startWatch(config, verifier);
-    RegistrarClient registrar = new RegistrarClient(config.registrar(), registrarRecordTtl(config));
     context = new AttestStream.Context(config, Keylime.over(registrar, verifier),
         evidence, random, clock, metrics, deadlines, this::watchAttested, openEkBinding(config));
     KeylimeWarmUp.start(registrar, verifier);

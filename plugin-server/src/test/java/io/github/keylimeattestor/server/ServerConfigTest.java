@@ -271,6 +271,23 @@ class ServerConfigTest {
     assertThat(unset.registrar().tls().keys().caBundle()).isEqualTo("tls.ca_bundle");
   }
 
+  /** A JVM started with the HTTP client's server name checks off: Configure refuses, naming the flag, not as a bug. */
+  @Test
+  void configureRefusesAJvmWithoutServerNameChecks() throws Exception {
+    String key = "jdk.internal.httpclient.disableHostnameVerification";
+    System.setProperty(key, "true");
+    try {
+      KeylimeServerPlugin plugin = new KeylimeServerPlugin();
+      var core = io.github.keylimeattestor.proto.spire.config.CoreConfiguration.newBuilder().setTrustDomain("example.org").build();
+      assertThatThrownBy(() -> plugin.configure(core, minimal("")))
+          .isInstanceOfSatisfying(io.grpc.StatusException.class,
+              e -> assertThat(e.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.FAILED_PRECONDITION))
+          .hasMessageContaining("disableHostnameVerification");
+    } finally {
+      System.clearProperty(key);
+    }
+  }
+
   @Test
   void validateAnswersWithTheSameNotes() {
     KeylimeServerPlugin plugin = new KeylimeServerPlugin();

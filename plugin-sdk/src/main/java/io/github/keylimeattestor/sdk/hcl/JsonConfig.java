@@ -41,12 +41,21 @@ public final class JsonConfig {
     }
   }
 
-  private static Object value(JsonParser p) throws IOException {
+  /** As the HCL parser: no setting (a path least of all) can hold a NUL. */
+  private static String noNul(String s, JsonParser p) throws HclException {
+    if (s.indexOf('\0') >= 0) {
+      throw new HclException("a NUL character (\\u0000) in a string at line " + p.currentLocation().getLineNr()
+          + ": no setting can hold one");
+    }
+    return s;
+  }
+
+  private static Object value(JsonParser p) throws IOException, HclException {
     switch (p.currentToken()) {
       case START_OBJECT -> {
         Map<String, Object> m = new LinkedHashMap<>();
         while (p.nextToken() == JsonToken.FIELD_NAME) {
-          String key = p.currentName();
+          String key = noNul(p.currentName(), p);
           p.nextToken();
           Object v = value(p);
           if (v != null) { // "plugin_data": null is as if absent
@@ -66,7 +75,7 @@ public final class JsonConfig {
         return l;
       }
       case VALUE_STRING -> {
-        return p.getText();
+        return noNul(p.getText(), p);
       }
       case VALUE_NUMBER_INT -> {
         return p.getLongValue();

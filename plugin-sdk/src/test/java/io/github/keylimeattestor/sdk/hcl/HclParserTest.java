@@ -40,6 +40,11 @@ class HclParserTest {
     assertThatThrownBy(() -> HclParser.parse("{\"timeout\": \"30s\", \"timeout\": \"1s\"}"))
         .isInstanceOf(HclException.class).hasMessageContaining("timeout");
     assertThatThrownBy(() -> HclParser.parse("{\"timeout\": \"30s\"} x")).isInstanceOf(HclException.class);
+    // a path with a NUL would reach Path.of and fail as a bug; HCL refuses it, so does JSON
+    assertThatThrownBy(() -> HclParser.parse("{\"ek_ca_bundle\": \"/etc/ek\\u0000.pem\"}"))
+        .isInstanceOf(HclException.class).hasMessageContaining("a NUL character");
+    assertThatThrownBy(() -> HclParser.parse("{\"tls\": {\"ca\\u0000\": \"x\"}}"))
+        .isInstanceOf(HclException.class).hasMessageContaining("a NUL character");
   }
 
   @Test
