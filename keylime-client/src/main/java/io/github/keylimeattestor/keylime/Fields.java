@@ -37,7 +37,7 @@ final class Fields {
 
   KeylimeMalformedResponseException bad(String field, String problem, Throwable cause) {
     return new KeylimeMalformedResponseException(
-        what + " from " + uri + ": field '" + field + "' " + problem, uri, cause);
+        what + " from " + HttpTransport.shown(uri) + ": field '" + field + "' " + problem, uri, cause);
   }
 
   private Json present(String field) throws KeylimeMalformedResponseException {

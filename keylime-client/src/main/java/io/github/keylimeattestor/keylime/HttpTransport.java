@@ -133,6 +133,18 @@ final class HttpTransport {
     return URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20");
   }
 
+  /**
+   * {@code uri} as messages show it: without its query, which for verify/identity is the whole
+   * URL-encoded quote (about 1.7 KB) and would bury what the message says.
+   */
+  static String shown(URI uri) {
+    if (uri.getRawQuery() == null) {
+      return uri.toString();
+    }
+    String s = uri.toString();
+    return s.substring(0, s.indexOf("?")) + "?...";
+  }
+
   static URI resolve(URI base, String pathAndQuery) {
     String b = base.toString();
     while (b.endsWith("/")) {
@@ -175,10 +187,10 @@ final class HttpTransport {
       return reader.read(uri, p);
     } catch (JsonProcessingException e) {
       throw new KeylimeMalformedResponseException(
-          component + " at " + uri + " answered invalid JSON: " + e.getOriginalMessage(), uri, e);
+          component + " at " + shown(uri) + " answered invalid JSON: " + e.getOriginalMessage(), uri, e);
     } catch (IOException e) {
       throw new KeylimeMalformedResponseException(
-          component + " at " + uri + " answered an unreadable body: " + e.getMessage(), uri, e);
+          component + " at " + shown(uri) + " answered an unreadable body: " + e.getMessage(), uri, e);
     }
   }
 
@@ -202,16 +214,16 @@ final class HttpTransport {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new KeylimeUnavailableException(
-          "interrupted while calling " + component + " at " + uri, uri, false, e);
+          "interrupted while calling " + component + " at " + shown(uri), uri, false, e);
     } catch (IOException | RuntimeException e) {
       BodyTooLargeException tooLarge = TlsDiagnosis.firstOf(e, BodyTooLargeException.class);
       if (tooLarge != null) {
         throw new KeylimeMalformedResponseException(
-            component + " at " + uri + " sent a response body larger than " + tooLarge.limit + " bytes", uri, e, true);
+            component + " at " + shown(uri) + " sent a response body larger than " + tooLarge.limit + " bytes", uri, e, true);
       }
       if (TlsDiagnosis.firstOf(e, TimeoutException.class) != null) {
         throw new KeylimeUnavailableException(
-            component + " at " + uri + " did not answer within " + TlsDiagnosis.words(timeout), uri, true, e);
+            component + " at " + shown(uri) + " did not answer within " + TlsDiagnosis.words(timeout), uri, true, e);
       }
       throw diagnosis.classify(e, uri, started);
     }
@@ -227,7 +239,7 @@ final class HttpTransport {
     if (status >= 400 && status < 500) {
       boolean envelope = keylimeEnvelope(error);
       throw new KeylimeApiException(
-          component + " at " + uri + " answered HTTP " + status + (msg.isEmpty() ? "" : ": " + msg)
+          component + " at " + shown(uri) + " answered HTTP " + status + (msg.isEmpty() ? "" : ": " + msg)
               + (envelope ? "" : " (not Keylime's JSON answer: is the URL the " + component + "'s base URL, "
                   + "https://host:port with no path?)"),
           uri,
@@ -237,13 +249,13 @@ final class HttpTransport {
     }
     if (status >= 500) {
       throw new KeylimeUnavailableException(
-          component + " at " + uri + " answered HTTP " + status + (msg.isEmpty() ? "" : ": " + msg),
+          component + " at " + shown(uri) + " answered HTTP " + status + (msg.isEmpty() ? "" : ": " + msg),
           uri,
           false,
           null);
     }
     throw new KeylimeMalformedResponseException(
-        component + " at " + uri + " answered unexpected HTTP " + status, uri, null);
+        component + " at " + shown(uri) + " answered unexpected HTTP " + status, uri, null);
   }
 
   private Json parseJson(URI uri, byte[] body) throws KeylimeMalformedResponseException {
@@ -251,15 +263,15 @@ final class HttpTransport {
       Json n = Json.parse(body);
       if (!n.isObject()) {
         throw new KeylimeMalformedResponseException(
-            component + " at " + uri + " answered something that is not a JSON object", uri, null);
+            component + " at " + shown(uri) + " answered something that is not a JSON object", uri, null);
       }
       return n;
     } catch (JsonProcessingException e) {
       throw new KeylimeMalformedResponseException(
-          component + " at " + uri + " answered invalid JSON: " + e.getOriginalMessage(), uri, e);
+          component + " at " + shown(uri) + " answered invalid JSON: " + e.getOriginalMessage(), uri, e);
     } catch (IOException e) {
       throw new KeylimeMalformedResponseException(
-          component + " at " + uri + " answered an unreadable body: " + e.getMessage(), uri, e);
+          component + " at " + shown(uri) + " answered an unreadable body: " + e.getMessage(), uri, e);
     }
   }
 

@@ -65,7 +65,7 @@ final class TlsDiagnosis {
     for (Throwable c = t; c != null; c = c.getCause()) {
       if (c instanceof DiagnosingTrustManager.ServerCertificateRejectedException r) {
         return new KeylimeTlsException(
-            "TLS to " + component + " at " + uri + " refused by this client: " + r.getMessage(),
+            "TLS to " + component + " at " + HttpTransport.shown(uri) + " refused by this client: " + r.getMessage(),
             uri,
             KeylimeTlsException.RefusedBy.CLIENT,
             t);
@@ -74,13 +74,13 @@ final class TlsDiagnosis {
     for (Throwable c = t; c != null; c = c.getCause()) {
       if (c instanceof HttpConnectTimeoutException) {
         return new KeylimeUnavailableException(
-            "connecting to " + component + " at " + uri + " timed out after " + words(settings.timeout())
+            "connecting to " + component + " at " + HttpTransport.shown(uri) + " timed out after " + words(settings.timeout())
                 + connectTimeoutHint(uri),
             uri, true, t);
       }
       if (c instanceof HttpTimeoutException) {
         return new KeylimeUnavailableException(
-            component + " at " + uri + " did not answer within " + words(settings.timeout()), uri, true, t);
+            component + " at " + HttpTransport.shown(uri) + " did not answer within " + words(settings.timeout()), uri, true, t);
       }
     }
     String alert = null;
@@ -102,7 +102,7 @@ final class TlsDiagnosis {
     }
     if (alert != null && CLIENT_CERT_ALERTS.contains(alert)) {
       return new KeylimeTlsException(
-          "TLS to " + component + " at " + uri + " refused by the server (alert " + alert + "): "
+          "TLS to " + component + " at " + HttpTransport.shown(uri) + " refused by the server (alert " + alert + "): "
               + clientCertExplanation(alert, asked),
           uri, KeylimeTlsException.RefusedBy.SERVER, t);
     }
@@ -110,13 +110,13 @@ final class TlsDiagnosis {
       // TLS 1.3: the server checks the client certificate after the client's Finished and may
       // just close the connection; it asked for a certificate in this very exchange.
       return new KeylimeTlsException(
-          "TLS to " + component + " at " + uri + " refused by the server (it closed the connection "
+          "TLS to " + component + " at " + HttpTransport.shown(uri) + " refused by the server (it closed the connection "
               + "right after asking for a client certificate): " + clientCertExplanation(null, asked),
           uri, KeylimeTlsException.RefusedBy.SERVER, t);
     }
     if (alert != null) {
       return new KeylimeTlsException(
-          "TLS handshake with " + component + " at " + uri + " failed (alert " + alert
+          "TLS handshake with " + component + " at " + HttpTransport.shown(uri) + " failed (alert " + alert
               + "); check that both sides share a TLS version and cipher suite",
           uri, KeylimeTlsException.RefusedBy.UNKNOWN, t);
     }
@@ -128,7 +128,7 @@ final class TlsDiagnosis {
               ? "; is " + uri.getPort() + " an HTTPS port? (the registrar's TLS port is tls_port, not port)"
               : "";
       return new KeylimeTlsException(
-          "TLS handshake with " + component + " at " + uri + " failed: " + what + hint,
+          "TLS handshake with " + component + " at " + HttpTransport.shown(uri) + " failed: " + what + hint,
           uri,
           KeylimeTlsException.RefusedBy.UNKNOWN,
           t);
@@ -144,7 +144,7 @@ final class TlsDiagnosis {
       why = root.getClass().getSimpleName() + (root.getMessage() == null ? "" : ": " + root.getMessage());
     }
     return new KeylimeUnavailableException(
-        "cannot reach " + component + " at " + uri + ": " + why, uri, false, t);
+        "cannot reach " + component + " at " + HttpTransport.shown(uri) + ": " + why, uri, false, t);
   }
 
   /**

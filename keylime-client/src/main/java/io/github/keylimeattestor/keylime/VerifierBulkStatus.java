@@ -30,7 +30,7 @@ public record VerifierBulkStatus(Map<String, VerifierAgentStatus> agents, Map<St
     // repeated keys are caught below instead.
     p.disable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
     if (p.nextToken() != JsonToken.START_OBJECT) {
-      throw new KeylimeMalformedResponseException("bulk status from " + uri + " is not a JSON object", uri, null);
+      throw new KeylimeMalformedResponseException("bulk status from " + HttpTransport.shown(uri) + " is not a JSON object", uri, null);
     }
     Optional<VerifierBulkStatus> found = Optional.empty();
     while (p.nextToken() == JsonToken.FIELD_NAME) {
@@ -38,7 +38,7 @@ public record VerifierBulkStatus(Map<String, VerifierAgentStatus> agents, Map<St
       JsonToken value = p.nextToken();
       if (field.equals("results") && value == JsonToken.START_OBJECT) {
         if (found.isPresent()) {
-          throw new KeylimeMalformedResponseException("bulk status from " + uri + " has two 'results'", uri, null);
+          throw new KeylimeMalformedResponseException("bulk status from " + HttpTransport.shown(uri) + " has two 'results'", uri, null);
         }
         found = Optional.of(readResults(uri, p));
       } else {
@@ -46,7 +46,7 @@ public record VerifierBulkStatus(Map<String, VerifierAgentStatus> agents, Map<St
       }
     }
     return found.orElseThrow(() -> new KeylimeMalformedResponseException(
-        "bulk status from " + uri + " has no 'results' object", uri, null));
+        "bulk status from " + HttpTransport.shown(uri) + " has no 'results' object", uri, null));
   }
 
   private static final Json NOT_READ = Json.object(Map.of());
@@ -61,7 +61,7 @@ public record VerifierBulkStatus(Map<String, VerifierAgentStatus> agents, Map<St
       if (p.nextToken() != JsonToken.START_OBJECT) {
         // a verifier keys an object per agent; the registrar answers {"results":{"uuids":[...]}} here,
         // whose agents would all look deleted
-        throw new KeylimeMalformedResponseException("bulk status from " + uri + " holds '" + uuid + "', which is not "
+        throw new KeylimeMalformedResponseException("bulk status from " + HttpTransport.shown(uri) + " holds '" + uuid + "', which is not "
             + "an agent's record: is this URL the Keylime verifier (not the registrar)?", uri, null);
       }
       members.clear();

@@ -170,6 +170,12 @@ class VerifierClientTest {
       VerifierClient c = new VerifierClient(ClientSettings.of(s.uri(), fx.tls()));
       assertThatThrownBy(() -> c.verifyIdentity(Fixture.UUID, "r1:2:3", "n", "sha256"))
           .isInstanceOf(KeylimeMalformedResponseException.class).hasMessageContaining("valid");
+      // a failure names the endpoint, not the whole quote it was sent in the query
+      String quote = "r" + "A".repeat(1500) + ":B:C";
+      s.route("/v2.6/verify/identity", 500, "{\"code\":500,\"status\":\"boom\",\"results\":{}}");
+      assertThatThrownBy(() -> c.verifyIdentity(Fixture.UUID, quote, "n", "sha256"))
+          .isInstanceOf(KeylimeException.class).hasMessageContaining("/v2.6/verify/identity?...")
+          .hasMessageNotContaining("AAAA").hasMessageNotContaining("quote=");
     }
   }
 
