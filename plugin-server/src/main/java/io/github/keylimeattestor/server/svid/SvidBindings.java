@@ -293,7 +293,11 @@ public final class SvidBindings {
 
   private static void sweep(Instant now, SecureDirectoryStream<Path> d) {
     List<Path> names = new ArrayList<>();
-    d.iterator().forEachRemaining(p -> names.add(p.getFileName()));
+    try {
+      d.iterator().forEachRemaining(p -> names.add(p.getFileName()));
+    } catch (java.nio.file.DirectoryIteratorException e) {
+      // best effort, after a record is written: the names read so far are swept, the rest next time
+    }
     for (Path f : names) {
       if (f.toString().startsWith(".rec") && f.toString().endsWith(".tmp")) {
         deleteIfLeftOver(d, f, now);

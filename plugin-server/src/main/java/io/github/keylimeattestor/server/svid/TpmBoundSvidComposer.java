@@ -112,10 +112,15 @@ public final class TpmBoundSvidComposer extends CredentialComposerGrpc.Credentia
       out.onError(Status.FAILED_PRECONDITION.withDescription(NAME + ": the records are not trusted: " + e.getMessage())
           .asException());
       return;
-    } catch (IOException | RuntimeException e) {
+    } catch (IOException | java.nio.file.DirectoryIteratorException | java.io.UncheckedIOException e) {
       log.error("cannot read the SVID binding records", "dir", b.dir().toString(), "error", String.valueOf(e));
       out.onError(Status.UNAVAILABLE.withDescription(NAME + ": cannot read svid_binding_directory " + b.dir() + ": "
           + e.getMessage()).asException());
+      return;
+    } catch (RuntimeException e) {
+      log.error("bug while reading the SVID binding records", "dir", b.dir().toString(), "error", String.valueOf(e));
+      out.onError(Status.INTERNAL.withDescription(NAME + ": plugin bug while reading svid_binding_directory: " + e)
+          .asException());
       return;
     }
     if (keyId.isEmpty()) {
