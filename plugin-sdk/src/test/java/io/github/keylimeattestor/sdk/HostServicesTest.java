@@ -131,14 +131,7 @@ class HostServicesTest {
   @Test
   void aLookupMadeWhileTheFirstOneWaitsWaitsWithIt() throws Exception {
     java.util.concurrent.CountDownLatch bothWaiting = new java.util.concurrent.CountDownLatch(2);
-    CompletableFuture<ConnInfo> address = new CompletableFuture<>() {
-      @Override
-      public ConnInfo get(long timeout, TimeUnit unit)
-          throws InterruptedException, java.util.concurrent.ExecutionException, TimeoutException {
-        bothWaiting.countDown();
-        return super.get(timeout, unit);
-      }
-    };
+    CompletableFuture<ConnInfo> address = countingWaits(bothWaiting);
     ExecutorService two = Executors.newFixedThreadPool(2);
     try (Transport transport = new Transport();
         HostServices hs = new HostServices(address, List.of(HostServices.METRICS), transport, 600_000)) {
@@ -157,14 +150,7 @@ class HostServicesTest {
   @Test
   void closeDuringTheFirstWaitDoesNotWaitAndALateAddressDialsNothing() throws Exception {
     java.util.concurrent.CountDownLatch waiting = new java.util.concurrent.CountDownLatch(1);
-    CompletableFuture<ConnInfo> address = new CompletableFuture<>() {
-      @Override
-      public ConnInfo get(long timeout, TimeUnit unit)
-          throws InterruptedException, java.util.concurrent.ExecutionException, TimeoutException {
-        waiting.countDown();
-        return super.get(timeout, unit);
-      }
-    };
+    CompletableFuture<ConnInfo> address = countingWaits(waiting);
     ExecutorService one = Executors.newSingleThreadExecutor();
     try (Transport transport = new Transport()) {
       HostServices hs = new HostServices(address, List.of(HostServices.METRICS), transport, 600_000);
@@ -177,6 +163,18 @@ class HostServicesTest {
     } finally {
       one.shutdownNow();
     }
+  }
+
+  /** A broker address not sent yet, whose every timed wait for it counts {@code waits} down. */
+  private static CompletableFuture<ConnInfo> countingWaits(java.util.concurrent.CountDownLatch waits) {
+    return new CompletableFuture<>() {
+      @Override
+      public ConnInfo get(long timeout, TimeUnit unit)
+          throws InterruptedException, java.util.concurrent.ExecutionException, TimeoutException {
+        waits.countDown();
+        return super.get(timeout, unit);
+      }
+    };
   }
 
   private static IncrCounterRequest counter(String key) {
