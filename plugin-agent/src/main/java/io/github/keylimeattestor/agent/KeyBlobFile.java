@@ -13,6 +13,9 @@ import java.nio.file.attribute.PosixFilePermissions;
 
 /** How the agent plugin stores a TPM key blob: whole or not at all, and still there after a power loss. */
 final class KeyBlobFile {
+  private static final io.github.keylimeattestor.sdk.log.Log LOG =
+      io.github.keylimeattestor.sdk.log.Log.named("keylime.agent").child("key_file");
+
   private KeyBlobFile() {}
 
   /**
@@ -32,8 +35,13 @@ final class KeyBlobFile {
         ch.force(true);
       }
       Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      // the new blob is in place now: a failed directory sync costs only its survival of a power loss,
+      // and failing here would have the caller keep the old key in memory while the file holds the new one
       try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
         d.force(true);
+      } catch (IOException e) {
+        LOG.warn("cannot sync the directory of a key blob just written: a power loss may undo the write",
+            "path", target.toString(), "error", e.toString());
       }
     } finally {
       Files.deleteIfExists(tmp);
