@@ -9,6 +9,7 @@
 #   KEEP=1                  keep the work directory (logs, configs) for a look afterwards
 #   DEMO_FAIL_AFTER_STEP=N  fail on purpose right after step N (1-9), to test the clean-up
 set -euo pipefail
+umask 022 # the plugin refuses an App Key directory group or others may write (a umask of 002 makes one)
 root=$(cd "$(dirname "$0")" && pwd)
 cd "$root"
 

@@ -44,7 +44,8 @@ class DoctorIT {
   @BeforeAll
   void start() throws Exception {
     stack = KeylimeStack.start(Path.of(System.getProperty("keylime.workdir") + "-doctor"), Map.of());
-    dir = Files.createDirectories(stack.dir.resolve("doctor"));
+    dir = Files.createDirectories(stack.dir.resolve("doctor"),
+        java.nio.file.attribute.PosixFilePermissions.asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
     uuid = UUID.randomUUID().toString();
     try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
       emulatorPort = s.getLocalPort();

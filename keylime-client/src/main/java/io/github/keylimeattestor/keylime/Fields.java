@@ -22,7 +22,7 @@ final class Fields {
     Json r = a.body().get("results");
     if (r == null || !r.isObject()) {
       throw new KeylimeMalformedResponseException(
-          what + " from " + a.uri() + " has no 'results' object", a.uri(), null);
+          what + " from " + HttpTransport.shown(a.uri()) + " has no 'results' object", a.uri(), null);
     }
     return new Fields(r, a.uri(), what);
   }

@@ -147,6 +147,11 @@ record AgentConfig(
     Optional<Path> svidKeyDirectory = svidKeys == null ? Optional.empty()
         : Optional.ofNullable(c.attempt(() -> filePath("svid_key_directory", svidKeys)));
     // the App Key file is replaced when it holds no key blob: never one of the other keys' files
+    if (appKeyPath != null && appKeyPath.toAbsolutePath().normalize().getParent() == null) {
+      c.problem("app_key_path = \"" + appKey + "\" names no file: give the path of the App Key blob, e.g. "
+          + "/var/lib/spire/agent/keylime-app-key.blob");
+      appKeyPath = null;
+    }
     if (appKeyPath != null && agentData != null
         && appKeyPath.toAbsolutePath().normalize().equals(agentData.toAbsolutePath().normalize())) {
       c.problem("app_key_path must not be agent_data_path (" + agentData + "): the plugin writes its own App Key "

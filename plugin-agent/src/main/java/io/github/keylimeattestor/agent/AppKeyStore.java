@@ -66,8 +66,9 @@ final class AppKeyStore {
 
   /**
    * Before a blob the TPM refuses is replaced: the Keylime AK must load. If it does not either, tcti
-   * most likely names another TPM than both were made on (or the TPM was cleared and the Keylime agent
-   * has not made its new AK yet); the App Key is kept, as its loss would change the node's app_key
+   * most likely names another TPM than both were made on, or the EK is not the one the AK was made
+   * under (TPM2_Clear keeps the endorsement seed, so the AK survives it while the App Key, under the
+   * storage primary, does not); the App Key is kept, as its loss would change the node's app_key
    * selector for good.
    */
   private static void checkThisIsTheAksTpm(Path path, KeylimeTpm ktpm, KeyBlob ak, TpmResponseException appKeyRefused)
@@ -80,8 +81,8 @@ final class AppKeyStore {
       }
       throw AttestationFailure.precondition("this TPM loads neither the App Key at app_key_path " + path
           + " (" + appKeyRefused.getMessage() + ") nor the Keylime AK (" + e.getMessage() + "): check that tcti names"
-          + " the TPM the Keylime agent uses (after a TPM clear, restart the Keylime agent so that it makes a new"
-          + " AK); the App Key is kept", e);
+          + " the TPM the Keylime agent uses, and ek_handle / ek_algorithm its EK (a TPM whose endorsement seed"
+          + " changed needs a new Keylime AK, then the App Key is replaced); the App Key is kept", e);
     }
   }
 
@@ -129,6 +130,8 @@ final class AppKeyStore {
     if (!Files.isDirectory(dir)) {
       Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(OWNER_ONLY_DIR));
     }
+    // again: it may have been made by someone else since the attestation checked it
+    io.github.keylimeattestor.keylime.KeyFilePermissions.checkDirectoryNotWritableByOthers(dir, "app_key_path's directory");
     KeyBlobFile.writeAtomically(path, bytes);
   }
 

@@ -183,12 +183,7 @@ final class Attestation {
 
   // ------------------------------------------------------------------ Keylime agent files and API
 
-  /**
-   * ssh's rule for key files (KeyFilePermissions): the App Key blob is ours, so private to this user;
-   * agent_data.json is the Keylime agent's, so only "nobody else may write it".
-   */
-  /** The plugin's owner and mode rules for a key file (also the doctor's). */
-  /** Whoever may write the directory could put a key blob of theirs in place of ours. */
+  /** Whoever may write the directory could put a key blob of theirs in place of ours (also the doctor's rule). */
   static void checkKeyDirectory(java.nio.file.Path dir, String what) throws AttestationFailure {
     try {
       KeyFilePermissions.checkDirectoryNotWritableByOthers(dir, what);
@@ -197,6 +192,11 @@ final class Attestation {
     }
   }
 
+  /**
+   * The plugin's owner and mode rules for a key file (also the doctor's), ssh's rule
+   * (KeyFilePermissions): the App Key blob is ours, so private to this user; agent_data.json is the
+   * Keylime agent's, so only "nobody else may write it".
+   */
   static void checkKeyFile(java.nio.file.Path path, String key, boolean writtenByKeylime)
       throws AttestationFailure {
     try {

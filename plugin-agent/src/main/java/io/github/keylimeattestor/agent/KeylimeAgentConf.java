@@ -31,13 +31,14 @@ final class KeylimeAgentConf {
   /**
    * The value of {@code [agent] uuid} (a UUID, "hash_ek" or "generate") and the file that set it. A UUID
    * is in the form rust-keylime registers it: it reads the value with Rust's {@code Uuid::parse_str}
-   * (hyphenated, 32 hex digits, {@code {...}} or {@code urn:uuid:...}, either case) and registers its
+   * (hyphenated, 32 hex digits, {@code {...}} or {@code urn:uuid:...}; hex digits in either case, the
+   * prefix in lower case) and registers its
    * lower-case hyphenated form.
    */
   record Uuid(String value, Path file) {}
 
   private static final java.util.regex.Pattern HYPHENATED = java.util.regex.Pattern.compile(
-      "(?i)(urn:uuid:|\\{)?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(\\})?");
+      "(urn:uuid:|\\{)?((?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(\\})?");
   private static final java.util.regex.Pattern SIMPLE = java.util.regex.Pattern.compile("(?i)[0-9a-f]{32}");
 
   /** {@code value} as rust-keylime registers it if it is a UUID in a form Rust's parser takes; else unchanged. */
@@ -46,7 +47,7 @@ final class KeylimeAgentConf {
     if (m.matches()) {
       String prefix = m.group(1) == null ? "" : m.group(1);
       boolean braced = prefix.equals("{");
-      if (braced == (m.group(3) != null) && (braced || prefix.isEmpty() || prefix.equalsIgnoreCase("urn:uuid:"))) {
+      if (braced == (m.group(3) != null)) { // Rust's parser takes the urn: prefix in lower case only
         return m.group(2).toLowerCase(java.util.Locale.ROOT);
       }
       return value;

@@ -114,6 +114,7 @@ class AgentConfigTest {
       timeout = "500us"                                                 | timeout must be between 1ms and 5m
       timeout = "soon"                                                  | timeout
       app_key_path = 5                                                  | app_key_path must be a string
+      app_key_path = "/"                                                | app_key_path = "/" names no file
       """)
   void refusedWithAnActionableNote(String extra, String note) throws Exception {
     String hcl = BASE.replace("app_key_path", extra.contains("app_key_path") ? "#" : "app_key_path")

@@ -49,12 +49,13 @@ class KeylimeAgentConfTest {
     String registered = "6f3c9a2e-1b4d-4c8e-9a7f-2d5e8b1c0a93";
     for (String form : new String[] {registered, "6F3C9A2E-1B4D-4C8E-9A7F-2D5E8B1C0A93", "6f3c9a2e1b4d4c8e9a7f2d5e8b1c0a93",
         "{6f3c9a2e-1b4d-4c8e-9a7f-2d5e8b1c0a93}", "urn:uuid:6f3c9a2e-1b4d-4c8e-9a7f-2d5e8b1c0a93",
-        "URN:UUID:6F3C9A2E-1B4D-4C8E-9A7F-2D5E8B1C0A93"}) {
+        "urn:uuid:6F3C9A2E-1B4D-4C8E-9A7F-2D5E8B1C0A93"}) {
       assertThat(value(conf("[agent]\nuuid = \"" + form + "\"\n"))).as(form).contains(registered);
     }
     // not UUIDs to Rust either: left as they are, for the plugin to refuse
     for (String other : new String[] {"{6f3c9a2e-1b4d-4c8e-9a7f-2d5e8b1c0a93", "6f3c9a2e-1b4d-4c8e-9a7f-2d5e8b1c0a93}",
-        "urn:uuid:{6f3c9a2e-1b4d-4c8e-9a7f-2d5e8b1c0a93}", "6f3c9a2e1b4d4c8e9a7f2d5e8b1c0a9", "hash_ek", "generate"}) {
+        "urn:uuid:{6f3c9a2e-1b4d-4c8e-9a7f-2d5e8b1c0a93}", "URN:UUID:6f3c9a2e-1b4d-4c8e-9a7f-2d5e8b1c0a93",
+        "{6f3c9a2e1b4d4c8e9a7f2d5e8b1c0a93}", "6f3c9a2e1b4d4c8e9a7f2d5e8b1c0a9", "hash_ek", "generate"}) {
       assertThat(value(conf("[agent]\nuuid = \"" + other + "\"\n"))).as(other).contains(other);
     }
   }

@@ -106,6 +106,7 @@ class TpmQuoteSourceTest {
 
   @BeforeEach
   void setUp() throws Exception {
+    LOG.reset(); // each test reads its own lines
     plugin = new KeylimeAgentPlugin();
     spire = new InProcessAttestor(plugin.nodeAttestor());
     verifier = new EvidenceVerifier(new ClockHistory(16));
@@ -214,7 +215,7 @@ class TpmQuoteSourceTest {
   @Test
   void anAppKeyFromAnotherTpmIsReplaced() throws Exception {
     Path file = dir.resolve("keys/app_key.blob");
-    Files.createDirectories(file.getParent());
+    Files.createDirectories(file.getParent(), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
     try (Swtpm other = Swtpm.start(); var tpm = other.tpm()) {
       Files.write(file, new KeylimeTpm(tpm).createAppKey(Templates.appKeyEccP256()).marshal());
     }
@@ -229,7 +230,7 @@ class TpmQuoteSourceTest {
   @Test
   void anAppKeyIsKeptWhenTheTpmLoadsNeitherItNorTheAk() throws Exception {
     Path file = dir.resolve("keys/app_key.blob");
-    Files.createDirectories(file.getParent());
+    Files.createDirectories(file.getParent(), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
     Path foreignData = dir.resolve("foreign_agent_data.json");
     try (Swtpm other = Swtpm.start(); var tpm = other.tpm()) {
       KeylimeTpm k = new KeylimeTpm(tpm);
@@ -446,7 +447,7 @@ class TpmQuoteSourceTest {
       try {
         freer.get(30, java.util.concurrent.TimeUnit.SECONDS);
       } finally {
-        Log.redirect(System.err);
+        Log.redirect(LOG); // the class's own buffer, which log() reads
       }
     }
     assertThat(transientHandles()).isEmpty();
