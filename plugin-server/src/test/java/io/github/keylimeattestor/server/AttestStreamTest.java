@@ -8,6 +8,8 @@ import io.github.keylimeattestor.keylime.AttestationStatus;
 import io.github.keylimeattestor.keylime.IdentityVerification;
 import io.github.keylimeattestor.keylime.OperationalState;
 import io.github.keylimeattestor.keylime.RegistrarAgent;
+import io.github.keylimeattestor.keylime.KeylimeApiException;
+import io.github.keylimeattestor.keylime.KeylimeException;
 import io.github.keylimeattestor.keylime.TpmPublicArea;
 import io.github.keylimeattestor.keylime.VerifierAgentStatus;
 import io.github.keylimeattestor.proto.sovereign.AppKeyCertificate;
@@ -99,12 +101,12 @@ class AttestStreamTest {
     IdentityVerification identity = new IdentityVerification(true, Optional.empty());
 
     @Override
-    public RegistrarAgent registrarAgent(String agentId) {
+    public RegistrarAgent registrarAgent(String agentId) throws KeylimeException {
       return registered;
     }
 
     @Override
-    public VerifierAgentStatus verifierStatus(String agentId) {
+    public VerifierAgentStatus verifierStatus(String agentId) throws KeylimeException {
       return status;
     }
 
@@ -367,6 +369,32 @@ class AttestStreamTest {
     Recorder out = attest(context(keylime, Clock.systemUTC()), () -> {});
     assertThat(out.error.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
     assertThat(out.messages).isEmpty();
+  }
+
+  /** Keylime's 404 (in its envelope): not registered or not enrolled yet, so Unavailable, words as troubleshooting.md quotes them. */
+  @Test
+  void aNodeKeylimeDoesNotKnowIsUnavailableNamingWhatToDo() throws Exception {
+    java.net.URI uri = java.net.URI.create("https://127.0.0.1:8891/v2.6/agents/" + UUID);
+    Answers unregistered = new Answers() {
+      @Override
+      public RegistrarAgent registrarAgent(String agentId) throws KeylimeException {
+        throw new KeylimeApiException("not found", uri, 404, "agent not found", true);
+      }
+    };
+    Recorder out = attest(context(unregistered, Clock.systemUTC()), () -> {});
+    assertThat(out.error.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(out.error.getDescription())
+        .isEqualTo("the Keylime registrar does not know agent " + UUID + " (not registered or not activated yet)");
+    Answers unenrolled = new Answers() {
+      @Override
+      public VerifierAgentStatus verifierStatus(String agentId) throws KeylimeException {
+        throw new KeylimeApiException("not found", uri, 404, "agent not found", true);
+      }
+    };
+    out = attest(context(unenrolled, Clock.systemUTC()), () -> {});
+    assertThat(out.error.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(out.error.getDescription())
+        .isEqualTo("the Keylime verifier does not know agent " + UUID + " (not enrolled yet: keylime_tenant -c add)");
   }
 
   @Test
