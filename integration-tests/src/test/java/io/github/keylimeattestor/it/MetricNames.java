@@ -21,7 +21,9 @@ import java.util.regex.Pattern;
 /** Our metric families in a Prometheus text endpoint, and the ones alert rules and dashboards use. */
 final class MetricNames {
   static final Pattern SAMPLE = Pattern.compile("^(spire_(?:server|agent)_keylime_attestor_[a-z_]+?)(?:_sum|_count)?(?:\\{([^}]*)\\})? ");
-  static final Pattern USE = Pattern.compile("((?:spire_(?:server|agent)_)?keylime_attestor_[a-z_]+)(?:\\{([^}]*)\\})?");
+  // a summary's _sum and _count series belong to its family, as in SAMPLE
+  static final Pattern USE = Pattern.compile(
+      "((?:spire_(?:server|agent)_)?keylime_attestor_[a-z_]+?)(?:_sum|_count)?(?![a-z_])(?:\\{([^}]*)\\})?");
   static final Pattern LABEL = Pattern.compile("(\\w+)\\s*(?:=~|!~|!=|=)");
 
   private MetricNames() {}

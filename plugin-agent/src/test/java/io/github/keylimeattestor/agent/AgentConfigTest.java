@@ -30,6 +30,21 @@ class AgentConfigTest {
     assertThat(c.uuid()).isInstanceOf(AgentConfig.UuidSource.Explicit.class);
   }
 
+  /** examples/spire-conf/agent.conf as shipped: both our blocks pass their own parsers, with no note, and agree. */
+  @Test
+  void theShippedExampleConfigures() throws Exception {
+    Path example = Path.of(System.getProperty("project.root", "..")).resolve("examples/spire-conf/agent.conf");
+    var nodeAttestor = io.github.keylimeattestor.sdk.doctor.PluginDataFile.read(example, "keylime");
+    AgentConfig c = AgentConfig.parse(nodeAttestor.pluginData());
+    assertThat(c.warnings()).isEmpty();
+    var keyManager = io.github.keylimeattestor.sdk.doctor.PluginDataFile.find(example, "KeyManager", "keylime_tpm", null)
+        .orElseThrow();
+    TpmKeyManagerConfig k = TpmKeyManagerConfig.parse(keyManager.pluginData());
+    assertThat(k.warnings()).isEmpty();
+    assertThat(c.svidKeyDirectory()).contains(k.directory());
+    assertThat(k.tcti()).isEqualTo(c.tcti());
+  }
+
   @Test
   void swtpmTemplateEkAndAgentConfig() throws Exception {
     AgentConfig c = AgentConfig.parse("swtpm_address = \"[::1]:2321\"\nek_handle = \"template\"\n"
