@@ -43,12 +43,24 @@ public record PluginDataFile(String pluginData, String trustDomain, String sourc
    * empty if it has none. A file that is a plugin_data body, not a SPIRE configuration, is taken for
    * the NodeAttestor's.
    */
+  /** A configuration file, up to {@link #MAX_CONFIG_FILE} bytes; no FIFO or device, which would block or never end. */
+  private static String readBounded(Path file) throws IOException, HclException {
+    if (Files.exists(file) && !Files.isRegularFile(file)) {
+      throw new HclException(file + " is not a regular file");
+    }
+    try (var in = Files.newInputStream(file)) {
+      byte[] bytes = in.readNBytes(MAX_CONFIG_FILE + 1);
+      if (bytes.length > MAX_CONFIG_FILE) {
+        throw new HclException(file + " is larger than " + MAX_CONFIG_FILE + " bytes");
+      }
+      return new String(bytes, java.nio.charset.StandardCharsets.UTF_8);
+    }
+  }
+
   public static Optional<PluginDataFile> find(Path file, String pluginType, String pluginName, UnaryOperator<String> env)
       throws IOException, HclException {
-    if (Files.size(file) > MAX_CONFIG_FILE) {
-      throw new HclException(file + " is larger than " + MAX_CONFIG_FILE + " bytes");
-    }
-    String text = env == null ? Files.readString(file) : SpireEnvExpansion.expand(Files.readString(file), env);
+    String read = readBounded(file);
+    String text = env == null ? read : SpireEnvExpansion.expand(read, env);
     // SPIRE reads a configuration that starts with '{' as JSON (HCL v1 does), e.g. the Helm charts' agent.conf
     Map<String, Object> body = text.stripLeading().startsWith("{") ? io.github.keylimeattestor.sdk.hcl.JsonConfig.parse(text, file)
         : HclParser.parse(text, env == null ? MAX_CONFIG_FILE : MAX_EXPANDED_CONFIG);
@@ -69,7 +81,7 @@ public record PluginDataFile(String pluginData, String trustDomain, String sourc
       Map<String, Object> plugin = map(mine, pluginType + " \"" + pluginName + "\"");
       if (plugin.get("plugin_data_file") instanceof String f) {
         // as SPIRE: a relative path is read from the working directory, not from the configuration's directory
-        return Optional.of(new PluginDataFile(Files.readString(Path.of(f)), trustDomain, "plugin_data_file " + f
+        return Optional.of(new PluginDataFile(readBounded(Path.of(f)), trustDomain, "plugin_data_file " + f
             + (Path.of(f).isAbsolute() ? "" : " (relative: read from the current directory, as spire reads it from its "
                 + "working directory)"), true));
       }

@@ -101,6 +101,26 @@ class PluginDataFileTest {
         .containsEntry("a", 1L);
   }
 
+  /** A FIFO (which would block the doctor) or a file past 1 MiB, as the configuration or its plugin_data_file. */
+  @Test
+  void aFifoOrAnOversizedFileIsRefusedWithoutReadingIt() throws Exception {
+    Path fifo = dir.resolve("fifo.conf");
+    assertThat(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor()).isZero();
+    assertThat(java.util.concurrent.CompletableFuture.supplyAsync(() ->
+        org.assertj.core.api.Assertions.catchThrowable(() -> PluginDataFile.read(fifo, "keylime")))
+        .get(30, java.util.concurrent.TimeUnit.SECONDS)).isInstanceOf(HclException.class)
+        .hasMessageContaining(fifo + " is not a regular file");
+    Path big = dir.resolve("big.hcl");
+    try (var ch = java.nio.channels.FileChannel.open(big, java.nio.file.StandardOpenOption.CREATE_NEW,
+        java.nio.file.StandardOpenOption.WRITE)) {
+      ch.write(java.nio.ByteBuffer.wrap(new byte[] {'\n'}), 100L << 20); // sparse, 100 MB
+    }
+    Files.writeString(dir.resolve("server.conf"), "plugins {\n  NodeAttestor \"keylime\" {\n    plugin_data_file = \""
+        + big + "\"\n  }\n}\n");
+    assertThatThrownBy(() -> PluginDataFile.read(dir.resolve("server.conf"), "keylime"))
+        .isInstanceOf(HclException.class).hasMessageContaining(big + " is larger than 1048576 bytes");
+  }
+
   @Test
   void aSpireConfigWithoutOurPluginIsNamed() throws Exception {
     Files.writeString(dir.resolve("x.conf"), "plugins {\n  NodeAttestor \"join_token\" {\n    plugin_data {}\n  }\n}\n");
