@@ -1,10 +1,10 @@
 package io.github.keylimeattestor.agent;
 
+import io.github.keylimeattestor.sdk.BoundedFiles;
 import io.github.keylimeattestor.tpm.TpmFormatException;
 import io.github.keylimeattestor.tpm.structure.AgentData;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
@@ -46,14 +46,11 @@ final class AgentDataFile {
     TpmFormatException last = null;
     for (int attempt = 1; attempt <= tries; attempt++) {
       byte[] bytes;
-      if (Files.exists(path) && !Files.isRegularFile(path)) { // a FIFO would block this thread for good
-        throw AttestationFailure.precondition(path + " is not a regular file: agent_data_path must name the Keylime"
-            + " agent's agent_data.json", null);
-      }
       try {
-        try (var in = Files.newInputStream(path)) {
-          bytes = in.readNBytes(AgentData.DEFAULT_LIMIT + 1); // a large file named by mistake is not read whole
-        }
+        bytes = BoundedFiles.readAtMost(path, AgentData.DEFAULT_LIMIT);
+      } catch (BoundedFiles.NotARegularFileException e) {
+        throw AttestationFailure.precondition(e.getMessage() + ": agent_data_path must name the Keylime agent's"
+            + " agent_data.json", null);
       } catch (NoSuchFileException e) {
         throw AttestationFailure.unavailable(path + " does not exist: is the Keylime agent "
             + "installed and started (it writes agent_data.json when it creates its AK)? Check agent_data_path", e);

@@ -3,6 +3,7 @@ package io.github.keylimeattestor.agent;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.dataformat.toml.TomlMapper;
+import io.github.keylimeattestor.sdk.BoundedFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -116,12 +117,11 @@ final class KeylimeAgentConf {
   }
 
   private static Optional<Uuid> uuidIn(Path file) throws IOException {
-    if (Files.exists(file) && !Files.isRegularFile(file)) { // a FIFO would block this thread for good
-      throw new IOException(file + " is not a regular file: is it the Keylime agent's agent.conf?");
-    }
     byte[] bytes;
-    try (var in = Files.newInputStream(file)) {
-      bytes = in.readNBytes(MAX_BYTES + 1);
+    try {
+      bytes = BoundedFiles.readAtMost(file, MAX_BYTES);
+    } catch (BoundedFiles.NotARegularFileException e) {
+      throw new IOException(e.getMessage() + ": is it the Keylime agent's agent.conf?", e);
     }
     if (bytes.length > MAX_BYTES) {
       throw new IOException(file + " is larger than 1 MiB: is it the Keylime agent's agent.conf?");

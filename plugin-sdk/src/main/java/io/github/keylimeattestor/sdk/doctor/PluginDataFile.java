@@ -38,25 +38,25 @@ public record PluginDataFile(String pluginData, String trustDomain, String sourc
     return found.get();
   }
 
+  /** A configuration file, up to {@link #MAX_CONFIG_FILE} bytes (BoundedFiles: no FIFO or device). */
+  private static String readBounded(Path file) throws IOException, HclException {
+    byte[] bytes;
+    try {
+      bytes = io.github.keylimeattestor.sdk.BoundedFiles.readAtMost(file, MAX_CONFIG_FILE);
+    } catch (io.github.keylimeattestor.sdk.BoundedFiles.NotARegularFileException e) {
+      throw new HclException(e.getMessage());
+    }
+    if (bytes.length > MAX_CONFIG_FILE) {
+      throw new HclException(file + " is larger than " + MAX_CONFIG_FILE + " bytes");
+    }
+    return new String(bytes, java.nio.charset.StandardCharsets.UTF_8);
+  }
+
   /**
    * The plugin_data of the {@code pluginType} block named {@code pluginName} in a SPIRE configuration;
    * empty if it has none. A file that is a plugin_data body, not a SPIRE configuration, is taken for
    * the NodeAttestor's.
    */
-  /** A configuration file, up to {@link #MAX_CONFIG_FILE} bytes; no FIFO or device, which would block or never end. */
-  private static String readBounded(Path file) throws IOException, HclException {
-    if (Files.exists(file) && !Files.isRegularFile(file)) {
-      throw new HclException(file + " is not a regular file");
-    }
-    try (var in = Files.newInputStream(file)) {
-      byte[] bytes = in.readNBytes(MAX_CONFIG_FILE + 1);
-      if (bytes.length > MAX_CONFIG_FILE) {
-        throw new HclException(file + " is larger than " + MAX_CONFIG_FILE + " bytes");
-      }
-      return new String(bytes, java.nio.charset.StandardCharsets.UTF_8);
-    }
-  }
-
   public static Optional<PluginDataFile> find(Path file, String pluginType, String pluginName, UnaryOperator<String> env)
       throws IOException, HclException {
     String read = readBounded(file);
