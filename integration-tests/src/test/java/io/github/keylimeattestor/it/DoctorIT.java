@@ -298,13 +298,7 @@ class DoctorIT {
     Files.setPosixFilePermissions(appKey, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
     Path keylimeConf = Files.writeString(dir.resolve("keylime-agent.conf"),
         "[agent]\nuuid = \"d432fbb3-d2f1-4a97-9ef7-75bd81c00000\"\n");
-    Path conf = Files.writeString(dir.resolve("agent-refused.hcl"), """
-        swtpm_address = "127.0.0.1:%s"
-        agent_data_path = "%s"
-        keylime_agent_config = "%s"
-        app_key_path = "%s"
-        """.formatted(stack.get("SWTPM_PORT"), agentData, keylimeConf, appKey));
-    Result r = run("plugin-agent/target/keylime-attestor-agent", "doctor", "--config", conf.toString());
+    Result r = agentDoctor("agent-refused.hcl", agentData, "keylime_agent_config = \"" + keylimeConf + "\"", appKey);
     assertThat(r.out()).contains("FIX  agent_data.json: agent_data_path " + agentData + " has mode rw-rw-r--",
         "FIX  Keylime agent UUID: ", "FIX  App Key: app_key_path " + appKey + " has mode rw-r--r--")
         .doesNotContain("tightens");
@@ -317,13 +311,8 @@ class DoctorIT {
     Path open = Files.createDirectories(dir.resolve("group-writable"));
     Files.setPosixFilePermissions(open, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwx---"));
     for (Path key : List.of(link, open.resolve("app-key.blob"))) {
-      Path other = Files.writeString(dir.resolve("agent-refused-key.hcl"), """
-          swtpm_address = "127.0.0.1:%s"
-          agent_data_path = "%s"
-          keylime_agent_uuid = "%s"
-          app_key_path = "%s"
-          """.formatted(stack.get("SWTPM_PORT"), emulatorDir.resolve("agent_data.json"), uuid, key));
-      Result k = run("plugin-agent/target/keylime-attestor-agent", "doctor", "--config", other.toString());
+      Result k = agentDoctor("agent-refused-key.hcl", emulatorDir.resolve("agent_data.json"),
+          "keylime_agent_uuid = \"" + uuid + "\"", key);
       assertThat(k.out()).as(key.toString()).contains(key.equals(link)
           ? "FIX  App Key: app_key_path " + link + " is not a regular file"
           : "FIX  App Key: app_key_path's directory " + open + " has mode rwxrwx---");
@@ -334,15 +323,21 @@ class DoctorIT {
   @Test
   void agentDoctorOnAnotherNodesAgentData() throws Exception {
     Path conf = dir.resolve("agent-missing.hcl");
-    Files.writeString(conf, """
-        swtpm_address = "127.0.0.1:%s"
-        agent_data_path = "%s"
-        keylime_agent_uuid = "%s"
-        app_key_path = "%s"
-        """.formatted(stack.get("SWTPM_PORT"), dir.resolve("no-such-agent_data.json"), uuid, dir.resolve("k.blob")));
-    Result r = run("plugin-agent/target/keylime-attestor-agent", "doctor", "--config", conf.toString());
+    Result r = agentDoctor(conf.getFileName().toString(), dir.resolve("no-such-agent_data.json"),
+        "keylime_agent_uuid = \"" + uuid + "\"", dir.resolve("k.blob"));
     assertThat(r.out()).contains("ok   plugin_data: read from " + conf + " (a plugin_data body)",
         "FIX  agent_data.json: " + dir.resolve("no-such-agent_data.json") + " does not exist");
     assertThat(r.exit()).isEqualTo(1);
+  }
+
+  /** The agent doctor on a plugin_data body (file {@code name} in dir): this swtpm, the UUID line given. */
+  Result agentDoctor(String name, Path agentData, String uuidLine, Path appKey) throws Exception {
+    Path conf = Files.writeString(dir.resolve(name), """
+        swtpm_address = "127.0.0.1:%s"
+        agent_data_path = "%s"
+        %s
+        app_key_path = "%s"
+        """.formatted(stack.get("SWTPM_PORT"), agentData, uuidLine, appKey));
+    return run("plugin-agent/target/keylime-attestor-agent", "doctor", "--config", conf.toString());
   }
 }
