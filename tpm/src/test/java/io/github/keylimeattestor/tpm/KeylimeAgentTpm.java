@@ -4,6 +4,7 @@ import io.github.keylimeattestor.tpm.command.ActivateCredential;
 import io.github.keylimeattestor.tpm.command.Auth;
 import io.github.keylimeattestor.tpm.command.Create;
 import io.github.keylimeattestor.tpm.command.GetCapability;
+import io.github.keylimeattestor.tpm.command.HashThenSign;
 import io.github.keylimeattestor.tpm.command.Load;
 import io.github.keylimeattestor.tpm.command.NvRead;
 import io.github.keylimeattestor.tpm.command.NvReadPublic;
@@ -12,6 +13,7 @@ import io.github.keylimeattestor.tpm.command.PcrReset;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
 import io.github.keylimeattestor.tpm.structure.Templates;
 import io.github.keylimeattestor.tpm.structure.TpmPublic;
+import io.github.keylimeattestor.tpm.structure.TpmSignature;
 import io.github.keylimeattestor.tpm.testing.CredentialBlob;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -47,6 +49,23 @@ public final class KeylimeAgentTpm {
       int ekHandle = k.primary(s, k.ek);
       Auth auth = k.ekAuth(s);
       return k.withSession(s, auth, new Create(ekHandle, auth, new byte[0], template));
+    }
+  }
+
+  /**
+   * Has the AK sign {@code data}, which must not start with TPM_GENERATED, as any program with access
+   * to the TPM and the AK's blob could (TPM2_Hash, then TPM2_Sign with its ticket): a signature by the
+   * AK alone does not make data TPM-generated evidence. At most 2 transient objects.
+   */
+  public TpmSignature signWithAk(KeyBlob ak, byte[] data) throws IOException, TpmException {
+    try (KeylimeTpm.Scope s = k.new Scope()) {
+      int ekHandle = k.primary(s, k.ek);
+      Auth loadAuth = k.ekAuth(s);
+      int akHandle = s.add(k.withSession(s, loadAuth, new Load(ekHandle, loadAuth, ak)).handle());
+      s.flush(ekHandle);
+      int hashAlg = ak.publicArea().scheme().hashAlg();
+      HashThenSign.Hashed h = tpm.execute(new HashThenSign.Hash(data, hashAlg));
+      return tpm.execute(new HashThenSign.Sign(akHandle, Auth.empty(), h.digest(), TpmPublic.Scheme.NULL, h.ticket()));
     }
   }
 
