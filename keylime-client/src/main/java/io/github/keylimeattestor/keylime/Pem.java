@@ -83,6 +83,10 @@ public final class Pem {
   }
 
   private static byte[] readBounded(Path file) throws IOException {
+    // opening a FIFO blocks until something writes to it: Configure would never answer
+    if (Files.exists(file) && !Files.isRegularFile(file)) {
+      throw new IOException(file + " is not a regular file: name the PEM file itself");
+    }
     try (var in = Files.newInputStream(file)) {
       byte[] bytes = in.readNBytes(MAX_FILE_BYTES + 1);
       if (bytes.length > MAX_FILE_BYTES) {

@@ -122,6 +122,18 @@ class PemTest {
   }
 
   @Test
+  void aFifoOrADirectoryIsRefusedWithoutWaitingForAWriter() throws Exception {
+    Path fifo = tmp.resolve("ca.pem");
+    assertThat(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor()).isZero();
+    // without the check the open blocks for good: fail after 10 s instead of hanging the build
+    org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(10), () ->
+        assertThatThrownBy(() -> Pem.readCertificates(fifo)).isInstanceOf(IOException.class)
+            .hasMessageContaining("is not a regular file"));
+    assertThatThrownBy(() -> Pem.readContents(tmp)).isInstanceOf(IOException.class)
+        .hasMessageContaining("is not a regular file");
+  }
+
+  @Test
   void clientKeyMustMatchItsCertificate() throws Exception {
     TestPki.Issued ca = TestPki.ca("CA");
     TestPki.Issued leaf = TestPki.leaf(ca, "client", TestPki.ec());
