@@ -4,12 +4,28 @@ load_cert_chain, one load_verify_locations per trusted_client_ca file, CERT_REQU
 Answers GET /version like a Keylime verifier. Prints the port on stdout, then serves until stdin closes.
 
 usage: openssl_https_server.py CERT_CHAIN KEY [CA_FILE ...]
+With NO_SESSION_ID_CONTEXT=1 in the environment it is set up as rust-keylime's agent sets up its
+acceptor instead (keylime/src/crypto.rs, 0.2.9 and main): client verification without a session ID
+context, so OpenSSL refuses every resumed handshake with an internal_error alert.
 """
+import ctypes
 import http.server
 import json
+import os
 import ssl
 import sys
 import threading
+
+
+def clear_session_id_context(ctx):
+    # Python sets one ("Python") on every context and offers no way to unset it; reach the SSL_CTX
+    # behind the object (PySSLContext: the object header, then SSL_CTX *) and give it none.
+    libssl = ctypes.CDLL(ssl._ssl.__file__)
+    ssl_ctx = ctypes.c_void_p.from_address(id(ctx) + 2 * ctypes.sizeof(ctypes.c_void_p)).value
+    f = libssl.SSL_CTX_set_session_id_context
+    f.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint]
+    if f(ssl_ctx, b"", 0) != 1:
+        sys.exit("SSL_CTX_set_session_id_context failed")
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -35,6 +51,8 @@ def main():
     for ca in cas:
         ctx.load_verify_locations(cafile=ca)
     ctx.verify_mode = ssl.CERT_REQUIRED
+    if os.environ.get("NO_SESSION_ID_CONTEXT") == "1":
+        clear_session_id_context(ctx)
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
     print(httpd.server_address[1], flush=True)

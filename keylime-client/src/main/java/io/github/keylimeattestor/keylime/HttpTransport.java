@@ -58,6 +58,11 @@ final class HttpTransport {
   private final LongAdder fullHandshakes = new LongAdder();
 
   HttpTransport(String component, ClientSettings settings) {
+    this(component, settings, true);
+  }
+
+  /** {@code resumeTlsSessions} false: a full TLS handshake on every new connection (see {@link KeylimeAgentClient}). */
+  HttpTransport(String component, ClientSettings settings, boolean resumeTlsSessions) {
     String off = System.getProperty("jdk.internal.httpclient.disableHostnameVerification");
     if (off != null && !off.equalsIgnoreCase("false")) {
       throw new IllegalStateException(
@@ -75,7 +80,7 @@ final class HttpTransport {
     if (settings.tls() != null) {
       try {
         b.sslContext(new CountingSslContext(settings.tls().newSslContext(fullHandshakes::increment),
-            tlsConnections::increment));
+            tlsConnections::increment, resumeTlsSessions));
       } catch (GeneralSecurityException e) {
         throw new IllegalStateException("TLS set up at configuration cannot be set up again: " + e, e);
       }

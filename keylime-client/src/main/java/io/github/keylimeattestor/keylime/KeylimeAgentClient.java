@@ -21,7 +21,11 @@ public final class KeylimeAgentClient {
   private final VersionedClient core;
 
   public KeylimeAgentClient(ClientSettings settings) {
-    this.core = new VersionedClient("Keylime agent", settings, SUPPORTED_VERSIONS) {};
+    // No TLS session resumption: rust-keylime (0.2.9 and main) refuses every resumed handshake with an
+    // internal_error alert when mutual TLS is on (its OpenSSL acceptor verifies the client without a
+    // session ID context), so each reconnection after its 5 s keep-alive failed. Kept-alive
+    // connections are still reused; only a new connection pays a full handshake.
+    this.core = new VersionedClient("Keylime agent", settings, SUPPORTED_VERSIONS, false) {};
   }
 
   /** The versions the agent announces on {@code GET /version} and the one negotiated. */

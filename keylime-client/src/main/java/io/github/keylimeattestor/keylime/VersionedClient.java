@@ -17,7 +17,11 @@ abstract class VersionedClient {
   private final Map<URI, ApiVersion> negotiated = new ConcurrentHashMap<>();
 
   VersionedClient(String component, ClientSettings settings, List<ApiVersion> supported) {
-    this.http = new HttpTransport(component, settings);
+    this(component, settings, supported, true);
+  }
+
+  VersionedClient(String component, ClientSettings settings, List<ApiVersion> supported, boolean resumeTlsSessions) {
+    this.http = new HttpTransport(component, settings, resumeTlsSessions);
     this.supported = List.copyOf(supported);
   }
 

@@ -23,6 +23,16 @@ final class OpenSslServer implements AutoCloseable {
 
   /** @param certChain the server's certificate file (leaf first, as Keylime's server_cert) */
   OpenSslServer(Path dir, Path certChain, Path key, Path... trustedClientCa) throws IOException {
+    this(false, dir, certChain, key, trustedClientCa);
+  }
+
+  /** A server set up as rust-keylime's agent sets up its TLS acceptor: it refuses every resumed session. */
+  static OpenSslServer likeRustKeylime(Path dir, Path certChain, Path key, Path... trustedClientCa) throws IOException {
+    return new OpenSslServer(true, dir, certChain, key, trustedClientCa);
+  }
+
+  private OpenSslServer(boolean noSessionIdContext, Path dir, Path certChain, Path key, Path... trustedClientCa)
+      throws IOException {
     Path script = dir.resolve("openssl_https_server.py");
     try (var in = OpenSslServer.class.getResourceAsStream("/openssl_https_server.py")) {
       Files.write(script, in.readAllBytes());
@@ -33,7 +43,11 @@ final class OpenSslServer implements AutoCloseable {
       cmd.add(p.toString());
     }
     log = Files.createTempFile(dir, "openssl-server", ".log");
-    process = new ProcessBuilder(cmd).redirectError(log.toFile()).start();
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(log.toFile());
+    if (noSessionIdContext) {
+      pb.environment().put("NO_SESSION_ID_CONTEXT", "1");
+    }
+    process = pb.start();
     BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.US_ASCII));
     String line = r.readLine();
     if (line == null) {

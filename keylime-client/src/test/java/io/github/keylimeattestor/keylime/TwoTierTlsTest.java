@@ -98,6 +98,26 @@ class TwoTierTlsTest {
   }
 
   @Test
+  void theKeylimeAgentClientNeverResumesForRustKeylimeRefusesEveryResumedSession() throws Exception {
+    // this server speaks HTTP/1.0 and so closes every connection after one answer, as rust-keylime's
+    // closes one idle for 5 s between two attestations
+    try (OpenSslServer s = OpenSslServer.likeRustKeylime(dir, serverChain, serverKey, rootPem)) {
+      RegistrarClient resuming = new RegistrarClient(ClientSettings.of(s.uri(), tls(rootPem, clientChain, clientKey).build()));
+      assertThat(resuming.apiVersion()).isEqualTo(new ApiVersion(2, 6));
+      assertThatThrownBy(() -> resuming.getAgent("d432fbb3-d2f1-4a97-9ef7-75bd81c0aaaa"))
+          .isInstanceOf(KeylimeTlsException.class).hasMessageContaining("internal_error");
+
+      KeylimeAgentClient agent = new KeylimeAgentClient(ClientSettings.of(s.uri(), tls(rootPem, clientChain, clientKey).build()));
+      assertThat(agent.apiVersion()).isEqualTo(new ApiVersion(2, 6));
+      for (int i = 0; i < 3; i++) {
+        assertThatThrownBy(agent::getInfo)
+            .isInstanceOfSatisfying(KeylimeApiException.class, e -> assertThat(e.isNotFound()).isTrue());
+      }
+      assertThat(agent.transportCounts()).isEqualTo(new TransportCounts(4, 4, 4));
+    }
+  }
+
+  @Test
   void keylimeTrustingOnlyTheIntermediateNeedsTheRoot() throws Exception {
     try (OpenSslServer s = new OpenSslServer(dir, serverChain, serverKey, interPem)) {
       KeylimeTlsException e = refused(s, tls(rootPem, clientChain, clientKey).build());
