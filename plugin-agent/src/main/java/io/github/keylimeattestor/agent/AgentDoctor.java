@@ -40,6 +40,8 @@ final class AgentDoctor {
 
   /** Entry point from {@link KeylimeAgentMain}; returns the exit code. */
   static int main(String[] args, PrintStream out) {
+    // an operator's command: the plugin's debug lines (each TPM retry, ...) would bury the report
+    io.github.keylimeattestor.sdk.log.Log.setThreshold(io.github.keylimeattestor.sdk.log.Level.INFO);
     Optional<DoctorArgs> parsed = DoctorArgs.parse(args, false);
     if (parsed.isEmpty()) {
       out.println("usage: keylime-attestor-agent doctor --config <spire-agent config or plugin_data file> [--expand-env]"

@@ -37,6 +37,8 @@ final class ServerDoctor {
 
   /** Entry point from {@link KeylimeServerMain}; returns the exit code. */
   static int main(String[] args, PrintStream out) {
+    // an operator's command: the plugin's debug lines (each TPM retry, ...) would bury the report
+    io.github.keylimeattestor.sdk.log.Log.setThreshold(io.github.keylimeattestor.sdk.log.Level.INFO);
     Optional<DoctorArgs> parsed = DoctorArgs.parse(args, true);
     if (parsed.isEmpty()) {
       out.println("usage: keylime-attestor-server doctor --config <spire-server config or plugin_data file> "
