@@ -71,6 +71,27 @@ class PluginExecutableIT {
     }
   }
 
+  @Test
+  void aRunningPluginWhoseExecutableIsOverwrittenInPlaceExitsInsteadOfFailingClassLoads() throws Exception {
+    Path dir = Files.createTempDirectory("overwritten");
+    Path exe = dir.resolve("keylime-attestor-agent");
+    Path log = dir.resolve("plugin.log");
+    Files.copy(executable("keylime-attestor-agent"), exe);
+    try (PluginHost host = PluginHost.start(exe, log)) {
+      // as `cp` onto the running file does (the same inode, another build's bytes); by rename it would not matter
+      Files.write(exe, Files.readAllBytes(executable("keylime-attestor-server")),
+          java.nio.file.StandardOpenOption.TRUNCATE_EXISTING);
+      assertThat(host.process.waitFor(30, TimeUnit.SECONDS)).as("the plugin exits").isTrue();
+      assertThat(host.process.exitValue()).isEqualTo(1);
+      assertThat(Files.readString(log)).contains("the plugin executable was overwritten while the plugin runs")
+          .contains("install a new version by rename");
+    } finally {
+      Files.deleteIfExists(exe);
+      Files.deleteIfExists(log);
+      Files.deleteIfExists(dir);
+    }
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {"keylime-attestor-agent", "keylime-attestor-server"})
   void servesTheHostProtocolAndExitsWithin2sOfShutdown(String name) throws Exception {

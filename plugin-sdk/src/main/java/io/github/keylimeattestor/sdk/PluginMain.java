@@ -187,6 +187,7 @@ public final class PluginMain {
       handshakeOut.flush();
       setUpLibraries();
       main.serve();
+      ExecutableWatch.start();
       main.awaitTermination();
     } catch (Throwable t) {
       LOG.error("plugin failed to start", "error", t);
