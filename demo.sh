@@ -8,6 +8,7 @@
 # Environment:
 #   KEEP=1                  keep the work directory (logs, configs) for a look afterwards
 #   DEMO_FAIL_AFTER_STEP=N  fail on purpose right after step N (1-9), to test the clean-up
+#   DEMO_KEYLIME_AGENT=PATH a real rust-keylime keylime_agent you built, instead of the emulator (by hand, not in CI)
 set -euo pipefail
 umask 022 # the plugin refuses an App Key directory group or others may write (a umask of 002 makes one)
 root=$(cd "$(dirname "$0")" && pwd)
@@ -59,6 +60,12 @@ cleanup() {
   done
   for p in $left; do kill -KILL -- "-$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  # rust-keylime mounts a tmpfs at <keylime_dir>/secure and leaves it mounted when it stops
+  if mountpoint -q "$work/keylime-agent/secure" 2>/dev/null && ! umount "$work/keylime-agent/secure"; then
+    echo "demo: could not unmount $work/keylime-agent/secure (the Keylime agent's tmpfs)" >&2
+    KEEP=1
+    [ "$rc" -ne 0 ] || rc=1
+  fi
   if ! "$root/integration-tests/keylime/stop.sh" "$work/keylime" >"$work/keylime-stop.log" 2>&1; then
     echo "demo: stopping the Keylime stack failed; see $work/keylime-stop.log" >&2
     KEEP=1
@@ -80,13 +87,36 @@ uuid=$(python3 -c 'import uuid; print(uuid.uuid4())')
 kport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 kdir="$work/keylime-agent"
 mkdir -p "$kdir"
-setsid java -cp "keylime-emulator/target/classes:$(cat keylime-emulator/target/demo.cp)" \
-  io.github.keylimeattestor.keylime.emulator.KeylimeAgentEmulator --uuid "$uuid" \
-  --tcti "swtpm:host=127.0.0.1,port=$SWTPM_PORT" --registrar "$REGISTRAR_HTTP_URL" --ip 127.0.0.1 --port "$kport" \
-  --keylime-dir "$kdir" --trusted-client-ca "$KEYLIME_CA_CERT" --trusted-client-ca "$SPIRE_CLIENT_CA_CERT" \
-  > "$work/keylime-agent.log" 2>&1 &
-pids+=($!)
-wait_for 60 "the Keylime agent to register" grep -q "serving $uuid" "$work/keylime-agent.log"
+if [ -n "${DEMO_KEYLIME_AGENT:-}" ]; then
+  # a real rust-keylime pull agent you built (cargo build --release --bin keylime_agent), on the same swtpm
+  [ -x "$DEMO_KEYLIME_AGENT" ] || fail "DEMO_KEYLIME_AGENT=$DEMO_KEYLIME_AGENT is not an executable file"
+  cat > "$work/keylime-agent.conf" <<CONF
+[agent]
+uuid = "$uuid"
+ip = "127.0.0.1"
+port = $kport
+contact_ip = "127.0.0.1"
+contact_port = $kport
+registrar_ip = "127.0.0.1"
+registrar_port = $REGISTRAR_PORT
+keylime_dir = "$kdir"
+trusted_client_ca = "$KEYLIME_CA_CERT, $SPIRE_CLIENT_CA_CERT"
+enable_revocation_notifications = false
+run_as = ""
+CONF
+  (cd "$kdir" && exec setsid env KEYLIME_AGENT_CONFIG="$work/keylime-agent.conf" TCTI="swtpm:host=127.0.0.1,port=$SWTPM_PORT" \
+    RUST_LOG=keylime_agent=info "$DEMO_KEYLIME_AGENT" > "$work/keylime-agent.log" 2>&1) &
+  pids+=($!)
+  wait_for 60 "the Keylime agent to register" grep -q "Listening on" "$work/keylime-agent.log"
+else
+  setsid java -cp "keylime-emulator/target/classes:$(cat keylime-emulator/target/demo.cp)" \
+    io.github.keylimeattestor.keylime.emulator.KeylimeAgentEmulator --uuid "$uuid" \
+    --tcti "swtpm:host=127.0.0.1,port=$SWTPM_PORT" --registrar "$REGISTRAR_HTTP_URL" --ip 127.0.0.1 --port "$kport" \
+    --keylime-dir "$kdir" --trusted-client-ca "$KEYLIME_CA_CERT" --trusted-client-ca "$SPIRE_CLIENT_CA_CERT" \
+    > "$work/keylime-agent.log" 2>&1 &
+  pids+=($!)
+  wait_for 60 "the Keylime agent to register" grep -q "serving $uuid" "$work/keylime-agent.log"
+fi
 integration-tests/keylime/enroll.sh "$work/keylime" "$uuid" 127.0.0.1 "$kport" > "$work/enroll.log" 2>&1 || { cat "$work/enroll.log"; fail "enrolment"; }
 verifier_says() { # prints operational_state and attestation_status, read with the SPIRE plugin's client cert
   python3 - "$VERIFIER_URL" "$uuid" "$KEYLIME_CA_CERT" "$SPIRE_CLIENT_CERT" "$SPIRE_CLIENT_KEY" <<'PY'
