@@ -29,7 +29,8 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The HTTP layer of one component client: one {@link HttpClient} (HTTP/1.1, connections kept alive
- * in its pool) with its own TLS context (sessions resumed on new connections) and the worker
+ * in its pool) with its own TLS context (sessions resumed on new connections, unless made without
+ * resumption: the Keylime agent client) and the worker
  * threads all transports share ({@link #WORKER_THREADS}), GET with a deadline
  * per exchange, a response-size cap, Keylime's answers read as JSON, and every failure turned into
  * a {@link KeylimeException} by {@link TlsDiagnosis}. Counts what it sends ({@link #counts()}).
