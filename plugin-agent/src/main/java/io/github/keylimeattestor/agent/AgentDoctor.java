@@ -7,6 +7,8 @@ import io.github.keylimeattestor.sdk.doctor.DoctorArgs;
 import io.github.keylimeattestor.sdk.doctor.DoctorReport;
 import io.github.keylimeattestor.sdk.doctor.PluginDataFile;
 import io.github.keylimeattestor.sdk.hcl.HclException;
+import io.github.keylimeattestor.sdk.log.Level;
+import io.github.keylimeattestor.sdk.log.Log;
 import io.github.keylimeattestor.sovereign.Nonce;
 import io.github.keylimeattestor.tpm.transport.Tcti;
 import io.github.keylimeattestor.tpm.Alg;
@@ -41,7 +43,7 @@ final class AgentDoctor {
   /** Entry point from {@link KeylimeAgentMain}; returns the exit code. */
   static int main(String[] args, PrintStream out) {
     // an operator's command: the plugin's debug lines (each TPM retry, ...) would bury the report
-    io.github.keylimeattestor.sdk.log.Log.setThreshold(io.github.keylimeattestor.sdk.log.Level.INFO);
+    Log.setThreshold(Level.INFO);
     Optional<DoctorArgs> parsed = DoctorArgs.parse(args, false);
     if (parsed.isEmpty()) {
       out.println("usage: keylime-attestor-agent doctor --config <spire-agent config or plugin_data file> [--expand-env]"

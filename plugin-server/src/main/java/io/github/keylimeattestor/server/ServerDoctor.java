@@ -10,6 +10,8 @@ import io.github.keylimeattestor.sdk.doctor.DoctorArgs;
 import io.github.keylimeattestor.sdk.doctor.DoctorReport;
 import io.github.keylimeattestor.sdk.doctor.PluginDataFile;
 import io.github.keylimeattestor.sdk.hcl.HclException;
+import io.github.keylimeattestor.sdk.log.Level;
+import io.github.keylimeattestor.sdk.log.Log;
 import io.grpc.StatusException;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -38,7 +40,7 @@ final class ServerDoctor {
   /** Entry point from {@link KeylimeServerMain}; returns the exit code. */
   static int main(String[] args, PrintStream out) {
     // an operator's command: the plugin's debug lines (each TPM retry, ...) would bury the report
-    io.github.keylimeattestor.sdk.log.Log.setThreshold(io.github.keylimeattestor.sdk.log.Level.INFO);
+    Log.setThreshold(Level.INFO);
     Optional<DoctorArgs> parsed = DoctorArgs.parse(args, true);
     if (parsed.isEmpty()) {
       out.println("usage: keylime-attestor-server doctor --config <spire-server config or plugin_data file> "
