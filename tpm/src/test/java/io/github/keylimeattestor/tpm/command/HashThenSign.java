@@ -1,5 +1,6 @@
 package io.github.keylimeattestor.tpm.command;
 
+import io.github.keylimeattestor.tpm.CommandCode;
 import io.github.keylimeattestor.tpm.Handles;
 import io.github.keylimeattestor.tpm.TpmFormatException;
 import io.github.keylimeattestor.tpm.structure.TpmPublic.Scheme;
@@ -14,8 +15,7 @@ import java.util.List;
  * "Restricted Signing Key"). Test-only: the plugins never sign with the AK.
  */
 public final class HashThenSign {
-  static final int CC_HASH = 0x0000017D;
-  static final int CC_SIGN = 0x0000015D;
+  static final int CC_HASH = 0x0000017D; // TPM2_Hash: test-only, so not in CommandCode
 
   private HashThenSign() {}
 
@@ -51,7 +51,7 @@ public final class HashThenSign {
       implements TpmCommand<TpmSignature> {
     @Override
     public int commandCode() {
-      return CC_SIGN;
+      return CommandCode.SIGN;
     }
 
     @Override
