@@ -32,9 +32,11 @@ import java.net.URLDecoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.SecureRandom;
@@ -102,6 +104,12 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
   private final PushAttestor pusher;
   private final ExecutorService executor;
   private final Object tpmLock = new Object();
+
+  /** One lock file per TPM (its TCTI string), in the temporary directory every emulator on this host shares. */
+  private Path pcr16LockFile() {
+    String name = config.tcti().replaceAll("[^A-Za-z0-9.=,-]", "_");
+    return Path.of(System.getProperty("java.io.tmpdir"), "keylime-emulator-pcr16-" + name + ".lock");
+  }
   private volatile int quotes;
 
   private KeylimeAgentEmulator(EmulatorConfig config) throws Exception {
@@ -456,12 +464,18 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
     pcrs.sort(Integer::compare);
     KeylimeQuote quote;
     synchronized (tpmLock) {
-      byte[] digest = Sha256.digest(keys.nkPublicPem.getBytes(StandardCharsets.US_ASCII));
-      agentTpm.resetAndExtend(16, HASH_ALG, digest);
-      byte[] qualifying = nonce.getBytes(StandardCharsets.US_ASCII);
-      PcrSelection selection = PcrSelection.of(HASH_ALG, pcrs.stream().mapToInt(Integer::intValue).toArray());
-      quote = residentAk != null ? residentAk.quote(ktpm, qualifying, selection)
-          : ktpm.quote(ak, qualifying, selection);
+      // Emulators sharing one TPM (tests with several Keylime UUIDs on it) each bind PCR 16 to their own
+      // NK: bind and quote under a lock all of them take, or one quotes another's binding
+      // (the verifier's pcr_validation.invalid_pcr_16, a definitive INVALID_QUOTE).
+      try (FileChannel lock = FileChannel.open(pcr16LockFile(), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+        lock.lock(); // released when the channel closes
+        byte[] digest = Sha256.digest(keys.nkPublicPem.getBytes(StandardCharsets.US_ASCII));
+        agentTpm.resetAndExtend(16, HASH_ALG, digest);
+        byte[] qualifying = nonce.getBytes(StandardCharsets.US_ASCII);
+        PcrSelection selection = PcrSelection.of(HASH_ALG, pcrs.stream().mapToInt(Integer::intValue).toArray());
+        quote = residentAk != null ? residentAk.quote(ktpm, qualifying, selection)
+            : ktpm.quote(ak, qualifying, selection);
+      }
     }
     quotes++;
     ObjectNode r = JSON.createObjectNode();
