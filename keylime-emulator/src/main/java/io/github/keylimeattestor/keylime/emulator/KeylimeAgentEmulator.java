@@ -105,10 +105,12 @@ public final class KeylimeAgentEmulator implements AutoCloseable {
   private final ExecutorService executor;
   private final Object tpmLock = new Object();
 
-  /** One lock file per TPM (its TCTI string), in the temporary directory every emulator on this host shares. */
-  private Path pcr16LockFile() {
-    String name = config.tcti().replaceAll("[^A-Za-z0-9.=,-]", "_");
-    return Path.of(System.getProperty("java.io.tmpdir"), "keylime-emulator-pcr16-" + name + ".lock");
+  /**
+   * One lock file for every emulator on this host, whatever its TPM (a quote takes milliseconds, so
+   * serialising all of them costs nothing; one file per TPM would leave a file per test TPM behind).
+   */
+  private static Path pcr16LockFile() {
+    return Path.of(System.getProperty("java.io.tmpdir"), "keylime-emulator-pcr16.lock");
   }
   private volatile int quotes;
 
