@@ -35,6 +35,20 @@ final class TlsDiagnosis {
 
   private static final Pattern ALERT = Pattern.compile("Received fatal alert: ([a-z_]+)");
 
+  /**
+   * What an operator should check for an alert that is not about the client's certificate.
+   * internal_error is the server's own failure, not a mismatch: an OpenSSL server verifying client
+   * certificates without a session ID context (rust-keylime 0.2.9) sends it for every resumed session.
+   */
+  private static String alertHint(String alert) {
+    return switch (alert) {
+      case "internal_error" -> "the server failed on its side, and its log says why; a server that cannot resume TLS "
+          + "sessions answers a resumed one this way (an OpenSSL server that checks client certificates without a "
+          + "session ID context does)";
+      default -> "check that both sides share a TLS version and cipher suite";
+    };
+  }
+
   private final String component;
   private final ClientSettings settings;
 
@@ -117,7 +131,7 @@ final class TlsDiagnosis {
     if (alert != null) {
       return new KeylimeTlsException(
           "TLS handshake with " + component + " at " + HttpTransport.shown(uri) + " failed (alert " + alert
-              + "); check that both sides share a TLS version and cipher suite",
+              + "); " + alertHint(alert),
           uri, KeylimeTlsException.RefusedBy.UNKNOWN, t);
     }
     if (sslSeen) {

@@ -105,7 +105,9 @@ class TwoTierTlsTest {
       RegistrarClient resuming = new RegistrarClient(ClientSettings.of(s.uri(), tls(rootPem, clientChain, clientKey).build()));
       assertThat(resuming.apiVersion()).isEqualTo(new ApiVersion(2, 6));
       assertThatThrownBy(() -> resuming.getAgent("d432fbb3-d2f1-4a97-9ef7-75bd81c0aaaa"))
-          .isInstanceOf(KeylimeTlsException.class).hasMessageContaining("internal_error");
+          .isInstanceOf(KeylimeTlsException.class).hasMessageContaining("internal_error")
+          .hasMessageContaining("a server that cannot resume TLS sessions answers a resumed one this way")
+          .hasMessageNotContaining("cipher suite");
 
       KeylimeAgentClient agent = new KeylimeAgentClient(ClientSettings.of(s.uri(), tls(rootPem, clientChain, clientKey).build()));
       assertThat(agent.apiVersion()).isEqualTo(new ApiVersion(2, 6));
