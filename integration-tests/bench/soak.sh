@@ -9,7 +9,7 @@
 #   SOAK_TRAIN_CDS=1 integration-tests/bench/soak.sh 35   # with the class-data archive
 #   SOAK_NMT=1 integration-tests/bench/soak.sh 35   # plugins with -XX:NativeMemoryTracking=summary (JVM's own accounting)
 # After the first attestation and at the end it prints where each plugin's RSS is: by mapping (smaps), NMT (if on),
-# heap generations (jcmd GC.heap_info).
+# heap generations (jcmd GC.heap_info); at the end, the RSS of a JVM that only sleeps, with the launcher's flags.
 # Not a test: it prints figures. Runs on copies of the executables, so target/ may be rebuilt meanwhile.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -37,5 +37,5 @@ fi
 # run_stoppable: a SIGTERM or Ctrl-C reaches the soak's JVM, whose shutdown hook stops everything the
 # soak started (SPIRE and the plugins, swtpm, Keylime, the emulated agent) before $work goes.
 run_stoppable java -cp "$(bench_cp)" -Dproject.root="$work" -Dkeylime.scripts="$root/integration-tests/keylime" \
-  -Dkeylime.workdir="$work/keylime" -Dsoak.every="${SOAK_EVERY:-50}" -Dsoak.jfr="${SOAK_JFR:-}" \
+  -Dkeylime.workdir="$work/keylime" -Dsoak.every="${SOAK_EVERY:-50}" -Dsoak.launcher="$root/packaging/launcher.sh" -Dsoak.jfr="${SOAK_JFR:-}" \
   -Dsoak.jfr.settings="${SOAK_JFR_SETTINGS:-profile}" io.github.keylimeattestor.it.ReattestationSoak "$n"

@@ -99,6 +99,8 @@ final class ReattestationSoak {
       System.out.printf("%nGo plugin, from issue 12 (not measured here: github.com/keylime/spire-keylime-plugin is in no Go"
           + " module proxy): RSS after 35 re-attestations agent 16 MB / server 20 MB, CPU per re-attestation about"
           + " 1.7 / 3.1 ms, first attestation 107 ms, re-attestation median 72 ms%n");
+      System.out.printf("JVM floor, measured now: %s%n", JvmFloor.describe(
+          Path.of(System.getProperty("soak.launcher")), Path.of(System.getProperty("project.root"))));
       LatencyReport.print(bed);
     } catch (Throwable t) {
       if (!signalled) {
