@@ -8,6 +8,8 @@
 #   SOAK_AGENT_EXE=/tmp/old/keylime-attestor-agent SOAK_SERVER_EXE=/tmp/old/keylime-attestor-server integration-tests/bench/soak.sh 35
 #   SOAK_TRAIN_CDS=1 integration-tests/bench/soak.sh 35   # with the class-data archive
 #   SOAK_NMT=1 integration-tests/bench/soak.sh 35   # plugins with -XX:NativeMemoryTracking=summary (JVM's own accounting)
+#   SOAK_JAVA_OPTS='-agentpath:<libasyncProfiler.so>=start,event=itimer,interval=1ms,loop=60s,collapsed,file=/tmp/ap/%p-%t.txt' ...
+#                   # JVM options of the soaked plugins only, not of --train-cds (async-profiler: Maven Central, tools.profiler)
 # After the first attestation and at the end it prints where each plugin's RSS is: by mapping (smaps), NMT (if on),
 # heap generations (jcmd GC.heap_info); at the end, the RSS of a JVM that only sleeps, with the launcher's flags.
 # Not a test: it prints figures. Runs on copies of the executables, so target/ may be rebuilt meanwhile.
@@ -30,6 +32,9 @@ done
 if [ "${SOAK_TRAIN_CDS:-0}" = 1 ]; then
   "$work/plugin-agent/target/keylime-attestor-agent" --train-cds 2>/dev/null
   "$work/plugin-server/target/keylime-attestor-server" --train-cds 2>/dev/null
+fi
+if [ -n "${SOAK_JAVA_OPTS:-}" ]; then
+  export KEYLIME_ATTESTOR_JAVA_OPTS="$SOAK_JAVA_OPTS ${KEYLIME_ATTESTOR_JAVA_OPTS:-}"
 fi
 if [ "${SOAK_NMT:-0}" = 1 ]; then
   export KEYLIME_ATTESTOR_JAVA_OPTS="-XX:NativeMemoryTracking=summary ${KEYLIME_ATTESTOR_JAVA_OPTS:-}"

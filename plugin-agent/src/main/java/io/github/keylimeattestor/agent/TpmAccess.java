@@ -147,6 +147,6 @@ final class TpmAccess {
 
   private static TpmTransport open(TpmSettings config) throws IOException {
     int timeoutMillis = (int) Math.min(Integer.MAX_VALUE, config.timeout().toMillis());
-    return config.tpm().open(timeoutMillis);
+    return config.tpm().openForSequence(timeoutMillis);
   }
 }

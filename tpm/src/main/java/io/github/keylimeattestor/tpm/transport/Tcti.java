@@ -31,6 +31,16 @@ public final class Tcti {
   public sealed interface Spec {
     TpmTransport open(int timeoutMillis) throws IOException;
 
+    /**
+     * Opens the TPM for one short sequence of commands, closed as soon as it ends. swtpm then keeps
+     * one connection for the whole sequence instead of one per command: swtpm serves one connection
+     * at a time, so its other clients (the Keylime agent, tpm2-tools) wait until the sequence ends,
+     * as they wait for each other's commands, and none of their commands runs inside it.
+     */
+    default TpmTransport openForSequence(int timeoutMillis) throws IOException {
+      return open(timeoutMillis);
+    }
+
     /** A warning for the operator, if this choice is likely to hurt (raw /dev/tpm0). */
     default Optional<String> warning() {
       return Optional.empty();
@@ -74,6 +84,11 @@ public final class Tcti {
       @Override
       public TpmTransport open(int timeoutMillis) {
         return new SwtpmTransport(host, port, false, timeoutMillis);
+      }
+
+      @Override
+      public TpmTransport openForSequence(int timeoutMillis) {
+        return new SwtpmTransport(host, port, true, timeoutMillis);
       }
 
       @Override
