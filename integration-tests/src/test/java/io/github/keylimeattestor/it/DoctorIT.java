@@ -223,6 +223,8 @@ class DoctorIT {
     Result r = run("plugin-agent/target/keylime-attestor-agent", "doctor", "--config", conf.toString());
     assertThat(r.out()).contains("ok   TPM: reachable through swtpm at 127.0.0.1:" + stack.get("SWTPM_PORT"),
         "ok   TPM object slots: ",
+        "ok   TPM firmware: " + Tpm2Tools.firmwareVersion("swtpm:host=127.0.0.1,port=" + stack.get("SWTPM_PORT"), dir)
+            + " (the server's keylime:tpm:firmware selector",
         "ok   agent_data.json: " + emulatorDir.resolve("agent_data.json") + " readable",
         "ok   Keylime AK: loads under this TPM's EK and quotes", "ok   Keylime agent UUID: " + uuid,
         "note App Key: " + appKey + " does not exist yet", "all checks passed",

@@ -167,7 +167,8 @@ class KeylimeEndToEndIT {
     List<String> selectors = new ArrayList<>();
     a.path("selectors").forEach(s -> selectors.add(s.path("type").asText() + ":" + s.path("value").asText()));
     assertThat(selectors).contains("keylime:uuid:" + uuid, "keylime:attestation_status:pass",
-        "keylime:tpm:manufacturer:id:00001014", "keylime:tpm:model:swtpm");
+        "keylime:tpm:manufacturer:id:00001014", "keylime:tpm:model:swtpm", "keylime:tpm:firmware:"
+        + Tpm2Tools.firmwareVersion("swtpm:host=127.0.0.1,port=" + stack.get("SWTPM_PORT"), bed.dir));
     assertThat(selectors).anyMatch(s -> s.matches("keylime:ek_hash:[0-9a-f]{64}"))
         .anyMatch(s -> s.matches("keylime:app_key:[0-9a-f]{64}"))
         .anyMatch(s -> s.matches("keylime:pcr:sha256:16:[0-9a-f]{64}"));

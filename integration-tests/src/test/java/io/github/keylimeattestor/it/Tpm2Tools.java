@@ -8,6 +8,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * tpm2-tools as an independent reader of our TPM keys: nothing of the project's TPM code is used.
@@ -30,6 +32,20 @@ final class Tpm2Tools {
       throw new AssertionError(String.join(" ", command) + " failed:\n" + out);
     }
     return out;
+  }
+
+  /**
+   * TPM_PT_FIRMWARE_VERSION_1 and _2 as {@code tpm2_getcap properties-fixed} prints them, as 16 hex
+   * digits (the form of the {@code tpm:firmware:} selector).
+   */
+  static String firmwareVersion(String tcti, Path dir) throws IOException, InterruptedException {
+    String out = run(tcti, dir, "tpm2_getcap", "properties-fixed");
+    Matcher m = Pattern.compile("TPM2_PT_FIRMWARE_VERSION_1:\\s+raw: 0x(\\p{XDigit}+)\\s+"
+        + "TPM2_PT_FIRMWARE_VERSION_2:\\s+raw: 0x(\\p{XDigit}+)").matcher(out);
+    if (!m.find()) {
+      throw new AssertionError("no firmware version in tpm2_getcap properties-fixed:\n" + out);
+    }
+    return String.format("%08x%08x", Long.parseLong(m.group(1), 16), Long.parseLong(m.group(2), 16));
   }
 
   static List<String> transientHandles(String tcti, Path dir) throws IOException, InterruptedException {

@@ -25,6 +25,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
+import java.util.Locale;
 import java.util.Optional;
 
 /**
@@ -87,25 +88,33 @@ final class AgentDoctor {
   /** The plugin holds at most this many transient objects at once (KeylimeTpm). */
   static final int SLOTS_NEEDED = 2;
 
+  private record TpmFacts(int freeSlots, int guaranteedSlots, int firmware1, int firmware2) {}
+
   private void checkTpm(AgentConfig config) {
     try {
-      int[] slots = tpmAccess.use(config, "reading the EK and the free object slots", (tpm, ktpm) -> {
-        ktpm.ekPublic();
-        var free = tpm.execute(GetCapability.properties(PT_HR_TRANSIENT_AVAIL, 1)).properties();
-        var min = tpm.execute(GetCapability.properties(GetCapability.PT_HR_TRANSIENT_MIN, 1)).properties();
-        return new int[] {free.getOrDefault(PT_HR_TRANSIENT_AVAIL, -1),
-            min.getOrDefault(GetCapability.PT_HR_TRANSIENT_MIN, -1)};
-      });
+      TpmFacts facts = tpmAccess.use(config, "reading the EK, the free object slots and the firmware version",
+          (tpm, ktpm) -> {
+            ktpm.ekPublic();
+            var free = tpm.execute(GetCapability.properties(PT_HR_TRANSIENT_AVAIL, 1)).properties();
+            var min = tpm.execute(GetCapability.properties(GetCapability.PT_HR_TRANSIENT_MIN, 1)).properties();
+            var fw = tpm.execute(GetCapability.properties(GetCapability.PT_FIRMWARE_VERSION_1, 2)).properties();
+            return new TpmFacts(free.getOrDefault(PT_HR_TRANSIENT_AVAIL, -1),
+                min.getOrDefault(GetCapability.PT_HR_TRANSIENT_MIN, -1),
+                fw.getOrDefault(GetCapability.PT_FIRMWARE_VERSION_1, 0), fw.getOrDefault(GetCapability.PT_FIRMWARE_VERSION_2, 0));
+          });
       Tcti.Spec spec = config.tpm();
       report.ok("TPM", "reachable through " + describe(spec) + "; EK readable");
-      if (slots[0] >= SLOTS_NEEDED) {
-        report.ok("TPM object slots", slots[0] + " transient object slots free (the TPM guarantees " + slots[1]
-            + "; the plugin needs " + SLOTS_NEEDED + ")");
+      if (facts.freeSlots() >= SLOTS_NEEDED) {
+        report.ok("TPM object slots", facts.freeSlots() + " transient object slots free (the TPM guarantees "
+            + facts.guaranteedSlots() + "; the plugin needs " + SLOTS_NEEDED + ")");
       } else {
-        report.fix("TPM object slots", "only " + slots[0] + " transient object slot(s) free, the plugin needs "
+        report.fix("TPM object slots", "only " + facts.freeSlots() + " transient object slot(s) free, the plugin needs "
             + SLOTS_NEEDED + ": another program holds transient objects on this TPM without a resource manager; "
             + "use /dev/tpmrm0 or tpm2-abrmd for every TPM user");
       }
+      // what the TPM signs into every quote (TPMS_ATTEST.firmwareVersion), written as the server's selector is
+      report.ok("TPM firmware", String.format(Locale.ROOT, "%08x%08x", facts.firmware1(), facts.firmware2())
+          + " (the server's keylime:tpm:firmware selector, given an EK certificate that chains to its ek_ca_bundle)");
       if (spec instanceof Tcti.Spec.Device d && d.path().getFileName().toString().equals("tpm0")) {
         report.note("TPM", "/dev/tpm0 is the raw device: with a Keylime agent or tpm2-abrmd on this node use "
             + "/dev/tpmrm0 (the kernel resource manager), or the TPM is not shared safely");

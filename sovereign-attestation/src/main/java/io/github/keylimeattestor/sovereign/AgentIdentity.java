@@ -13,8 +13,8 @@ import java.util.TreeSet;
  * The SPIFFE ID and selector values (type = the plugin name) of a verified node under the server's
  * policy, as SPIRE's x509pop derives them ({@code MakeAgentID}, {@code buildSelectorValues}): a pure
  * function of verified data. Selectors, in this order: {@code uuid:}, {@code ek_hash:}, {@code
- * app_key:}, {@code tpm:manufacturer|model|version:} (only from an EK certificate that chained to
- * the EK CA bundle), {@code pcr:<bank>:<index>:<hex>} (quoted and allow-listed), {@code
+ * app_key:}, {@code tpm:manufacturer|model|version:} and {@code tpm:firmware:} (only with an EK
+ * certificate that chained to the EK CA bundle), {@code pcr:<bank>:<index>:<hex>} (quoted and allow-listed), {@code
  * attestation_status:}, {@code meta:<key>:<value>} (allow-listed, tenant-asserted) and {@code
  * policy:<name>}.
  */
@@ -53,6 +53,20 @@ public record AgentIdentity(String spiffeId, List<String> selectors) {
     return v;
   }
 
+  /**
+   * The firmware version the TPM signed into this attestation's quote (TPMS_ATTEST.firmwareVersion),
+   * as 16 hex digits: TPM_PT_FIRMWARE_VERSION_1 then _2, as {@code tpm2_getcap properties-fixed} shows
+   * them. Unlike {@code tpm:version:} (the EK certificate's, fixed when the TPM was made) it follows
+   * firmware updates. Only a TPM whose EK certificate chained is known to be a TPM reporting its own
+   * firmware. A Keylime AK is a key of the endorsement hierarchy, for which the TPM reports the value
+   * as it is; for a signing key of another hierarchy it adds a KDF of its storage hierarchy's secret
+   * over the key's Name (TPM 2.0 Part 4, FillInAttestInfo), so an entry written for a real version
+   * matches none: fail closed.
+   */
+  static String firmware(long firmwareVersion) {
+    return String.format(Locale.ROOT, "%016x", firmwareVersion);
+  }
+
   private static List<String> selectors(VerifiedNode node, Policy policy) {
     List<String> out = new ArrayList<>();
     out.add("uuid:" + node.agentId().value());
@@ -62,6 +76,7 @@ public record AgentIdentity(String spiffeId, List<String> selectors) {
       tpm.manufacturer().ifPresent(v -> out.add("tpm:manufacturer:" + v));
       tpm.model().ifPresent(v -> out.add("tpm:model:" + v));
       tpm.version().ifPresent(v -> out.add("tpm:version:" + v));
+      out.add("tpm:firmware:" + firmware(node.quote().firmwareVersion()));
     });
     PcrBlob pcrs = node.pcrs();
     for (var bank : pcrs.selection().banks()) {

@@ -80,7 +80,8 @@ class AgentIdentityTest {
     AgentIdentity id = AgentIdentity.of(node(verifiedEkCertificate()), byModel);
     assertThat(id.spiffeId()).isEqualTo("spiffe://example.org/spire/agent/keylime/swtpm/" + UUID);
     assertThat(id.selectors()).containsSubsequence("app_key:" + APP_KEY_SPKI_SHA256,
-        "tpm:manufacturer:id:00001014", "tpm:model:swtpm", "tpm:version:id:20191023", "attestation_status:pass");
+        "tpm:manufacturer:id:00001014", "tpm:model:swtpm", "tpm:version:id:20191023", "tpm:firmware:2019102300163636",
+        "attestation_status:pass");
 
     for (EkCertificate.Result unproven : List.of(EkCertificate.Result.NOT_CHECKED, EkCertificate.Result.ABSENT,
         EkCertificate.Result.refused("the EK certificate does not chain"))) {
@@ -93,6 +94,18 @@ class AgentIdentityTest {
         assertThat(e.getMessage()).contains("needs .TPMModel");
       });
     }
+  }
+
+  @Test
+  void theFirmwareSelectorIsTheVersionTheTpmSignedIntoTheQuote() throws Exception {
+    // swtpm_setup wrote the TPM's TPM_PT_FIRMWARE_VERSION_1 into the EK certificate it made (TCG's
+    // tpmVersion "id:20191023"): the quote's first 8 digits are that, an independent source
+    assertThat(quote.attest().firmwareVersion() >>> 32).isEqualTo(0x20191023L);
+    assertThat(AgentIdentity.of(node(verifiedEkCertificate()), policy(AgentPathTemplate.DEFAULT, Set.of(), Set.of()))
+        .selectors()).containsOnlyOnce("tpm:firmware:2019102300163636");
+    // zero-padded to 16 digits, whatever the vendor's value
+    assertThat(AgentIdentity.firmware(0x0000000100000002L)).isEqualTo("0000000100000002");
+    assertThat(AgentIdentity.firmware(-1L)).isEqualTo("ffffffffffffffff");
   }
 
   @Test

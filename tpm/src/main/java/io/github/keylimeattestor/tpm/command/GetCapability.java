@@ -21,6 +21,7 @@ public record GetCapability(int capability, int property, int propertyCount)
   public static final int PT_MANUFACTURER = PT_FIXED + 5;
   public static final int PT_VENDOR_STRING_1 = PT_FIXED + 6;
   public static final int PT_FIRMWARE_VERSION_1 = PT_FIXED + 11;
+  public static final int PT_FIRMWARE_VERSION_2 = PT_FIXED + 12;
   public static final int PT_HR_TRANSIENT_MIN = PT_FIXED + 14;
   public static final int PT_NV_BUFFER_MAX = PT_FIXED + 44;
   public static final int PT_MAX_COMMAND_SIZE = PT_FIXED + 30;
