@@ -24,6 +24,7 @@ import io.github.keylimeattestor.sovereign.TpmKey;
 import io.github.keylimeattestor.sovereign.VerifiedNode;
 import io.github.keylimeattestor.sovereign.WireFormat;
 import io.github.keylimeattestor.tpm.Bytes;
+import io.github.keylimeattestor.tpm.Sha256;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.stub.StreamObserver;
@@ -249,8 +250,15 @@ final class AttestStream implements StreamObserver<AttestRequest> {
     ctx.attested().accept(new AttestedNode(spiffeId, id, status.verifierId()));
     long total = System.nanoTime() - started;
     metrics.phase("total", total);
+    // An audit record of what the SVID rests on: the keys (as the selectors name them), the AK's TPM
+    // Name, and the quote by its hash and PCR digest, which tie it to the TPM's own quote if kept.
     LOG.info("node attested", "agent_uuid", id, "spiffe_id", spiffeId, "selectors", identity.selectors().size(),
-        "svid_keys", node.svidKeys().size(), "server_ms", total / 1_000_000);
+        "svid_keys", node.svidKeys().size(), "server_ms", total / 1_000_000, "ek_hash", node.ek().spkiSha256(),
+        "app_key", node.appKey().spkiSha256(), "ak_name", node.ak().name().toHex(),
+        "quote_sha256", Sha256.hex(node.quote().raw().toByteArray()),
+        "pcr_digest", node.quote().quote().pcrDigest().toHex(), "tpm_reset_count", Integer.toUnsignedString(
+            node.quote().resetCount()), "tpm_restart_count", Integer.toUnsignedString(node.quote().restartCount()),
+        "verifier_id", status.verifierId().orElse(""));
     // Anything above that throws still reaches fail(), which answers; from here on the stream is done.
     finish();
     try {

@@ -6,6 +6,7 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.Empty;
 import io.github.keylimeattestor.keylime.AttestationStatus;
 import io.github.keylimeattestor.keylime.IdentityVerification;
+import io.github.keylimeattestor.keylime.Json;
 import io.github.keylimeattestor.keylime.OperationalState;
 import io.github.keylimeattestor.keylime.RegistrarAgent;
 import io.github.keylimeattestor.keylime.KeylimeApiException;
@@ -18,6 +19,7 @@ import io.github.keylimeattestor.proto.spire.hostservice.metrics.AddSampleReques
 import io.github.keylimeattestor.proto.spire.hostservice.metrics.IncrCounterRequest;
 import io.github.keylimeattestor.proto.spire.hostservice.metrics.MetricsGrpc;
 import io.github.keylimeattestor.sdk.HostServices;
+import io.github.keylimeattestor.sdk.log.Log;
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestRequest;
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestResponse;
 import io.github.keylimeattestor.sovereign.AppKeyBinding;
@@ -28,7 +30,9 @@ import io.github.keylimeattestor.sovereign.WireFormat;
 import io.github.keylimeattestor.tpm.Alg;
 import io.github.keylimeattestor.tpm.KeylimeAgentTpm;
 import io.github.keylimeattestor.tpm.KeylimeTpm;
+import io.github.keylimeattestor.tpm.structure.Attest;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
+import io.github.keylimeattestor.tpm.structure.KeylimeQuote;
 import io.github.keylimeattestor.tpm.structure.Templates;
 import io.github.keylimeattestor.tpm.testing.Swtpm;
 import io.grpc.CallOptions;
@@ -240,6 +244,50 @@ class AttestStreamTest {
     assertThat(attrs.getCanReattest()).isTrue();
     assertThat(attrs.getSelectorValuesList()).contains("uuid:" + UUID, "attestation_status:pass")
         .anyMatch(v -> v.startsWith("ek_hash:")).anyMatch(v -> v.startsWith("app_key:"));
+  }
+
+  @Test
+  void theNodeAttestedLineIsAnAuditRecordOfTheEvidence() throws Exception {
+    java.io.ByteArrayOutputStream logged = new java.io.ByteArrayOutputStream();
+    AtomicReference<SovereignAttestation> sent = new AtomicReference<>();
+    Answers keylime = new Answers();
+    keylime.status = new VerifierAgentStatus(UUID, Optional.of(OperationalState.GET_QUOTE),
+        Optional.of(AttestationStatus.PASS), Optional.of(Instant.now()), Optional.empty(), 5, Optional.of("sha256"),
+        Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(), Optional.of("verifier-7"),
+        Optional.empty(), Optional.empty());
+    Log.redirect(logged);
+    Recorder out;
+    try {
+      out = attest(context(keylime, Clock.systemUTC()), payload(), () -> {}, new Recorder(), att -> {
+        sent.set(att);
+        return att;
+      });
+    } finally {
+      Log.redirect(System.err);
+    }
+    assertThat(out.completed).isTrue();
+    Json line = null;
+    for (String l : logged.toString(java.nio.charset.StandardCharsets.UTF_8).split("\n")) {
+      Json e = Json.parse(l);
+      if ("node attested".equals(e.path("@message").asText())) {
+        line = e;
+      }
+    }
+    assertThat(line).as("the node attested line in %s", logged).isNotNull();
+    // each value worked out here from what the node sent and the registrar holds, not by the plugin's code
+    Attest quote = KeylimeQuote.parse(sent.get().getTpmSignedAttestation()).parsedAttest();
+    java.security.MessageDigest sha256 = java.security.MessageDigest.getInstance("SHA-256");
+    assertThat(line.path("quote_sha256").asText())
+        .isEqualTo(java.util.HexFormat.of().formatHex(sha256.digest(quote.raw().toByteArray())));
+    assertThat(line.path("pcr_digest").asText()).isEqualTo(quote.quote().pcrDigest().toHex()).hasSize(64);
+    assertThat(line.path("ak_name").asText()).isEqualTo(java.util.HexFormat.of().formatHex(ak.publicArea().name()));
+    assertThat(line.path("tpm_reset_count").asText()).isEqualTo(Integer.toUnsignedString(quote.resetCount()));
+    assertThat(line.path("tpm_restart_count").asText()).isEqualTo(Integer.toUnsignedString(quote.restartCount()));
+    assertThat(line.path("verifier_id").asText()).isEqualTo("verifier-7");
+    List<String> selectors = out.messages.get(1).getAgentAttributes().getSelectorValuesList();
+    assertThat(selectors).contains("ek_hash:" + line.path("ek_hash").asText(), "app_key:" + line.path("app_key").asText());
+    assertThat(line.path("ek_hash").asText()).isEqualTo(java.util.HexFormat.of().formatHex(
+        sha256.digest(tpm.ekPublic().toPublicKey().getEncoded())));
   }
 
   /** Keylime whose registrar record was cached before the agent registered again with another AK. */
