@@ -49,10 +49,12 @@ public final class RevocationWatch implements AutoCloseable {
   private final Map<String, Long> attestedAt = new ConcurrentHashMap<>();
   static final Duration NOT_STORED_YET = Duration.ofSeconds(60);
   private volatile boolean bulkRefused;
+  /** Verifier instances (empty: unfiltered) whose bulk answer was too large for the heap: asked per node. */
+  private final java.util.Set<Optional<String>> bulkTooLarge = new java.util.HashSet<>();
   private boolean verifierDown;
   private boolean answerUnusable;
-  /** Verifier instances warned about holding none of their watched nodes (warned once, not every cycle). */
-  private final java.util.Set<Optional<String>> noneHeldWarned = new java.util.HashSet<>();
+  /** Warned that the verifier holds none of the watched nodes (once, not every cycle). */
+  private boolean noneHeldWarned;
   /** Nodes SPIRE could not be made to act on: when it was last logged at ERROR, and with what error. */
   private final Map<String, Refusal> refusals = new java.util.HashMap<>();
   /** A refusal that goes on is logged at ERROR again at most this often (every cycle would flood the log). */
@@ -63,6 +65,7 @@ public final class RevocationWatch implements AutoCloseable {
   private final long started;
   private long nextDiscovery;
   private boolean discoveryFailing;
+  private boolean noneListedWarned;
   /** Watched nodes SPIRE's last list did not hold: dropped if the next one does not either. */
   private java.util.Set<String> notListed = java.util.Set.of();
   private ScheduledExecutorService scheduler;
@@ -118,6 +121,17 @@ public final class RevocationWatch implements AutoCloseable {
     return List.copyOf(watched.values());
   }
 
+  /**
+   * What the verifier said in one cycle, over every verifier instance: the nodes to act on, the nodes
+   * it no longer holds, and how many it answered for (held, or known to be absent).
+   */
+  private static final class Judgement {
+    final Map<AttestedNode, String> failed = new LinkedHashMap<>();
+    final List<AttestedNode> gone = new ArrayList<>();
+    int answered;
+    int requests;
+  }
+
   /** What one cycle did. */
   record Cycle(int watched, int requests, int acted, int failedToAct, boolean verifierUnavailable) {}
 
@@ -126,8 +140,12 @@ public final class RevocationWatch implements AutoCloseable {
       cycle();
     } catch (RuntimeException | Error e) {
       // neither a bug nor an OutOfMemoryError may end the schedule (a throwable cancels a scheduled
-      // task, silently): the next cycle starts afresh, and the failure is logged
-      error("revocation cycle failed; the watch goes on next cycle", "error", e);
+      // task, silently): the next cycle starts afresh, and the failure is logged, if it can be
+      try {
+        error("revocation cycle failed; the watch goes on next cycle", "error", e);
+      } catch (RuntimeException | Error logFailed) {
+        // out of memory for the line too: the schedule matters more than the line
+      }
     }
   }
 
@@ -146,32 +164,28 @@ public final class RevocationWatch implements AutoCloseable {
     for (AttestedNode n : nodes) {
       byVerifier.computeIfAbsent(n.verifierId(), k -> new ArrayList<>()).add(n);
     }
-    int requests = 0;
-    int acted = 0;
-    int failedToAct = 0;
+    Judgement j = new Judgement();
     boolean unavailable = false;
     boolean unusable = false;
     for (var group : byVerifier.entrySet()) {
-      Map<AttestedNode, String> failed = new LinkedHashMap<>();
       try {
-        requests += judge(group.getKey(), group.getValue(), failed);
+        judge(group.getKey(), group.getValue(), j);
       } catch (KeylimeUnavailableException | KeylimeTlsException e) {
         unavailable = true;
-        requests++;
         verifierUnavailable(e);
-        continue;
       } catch (KeylimeException e) {
-        requests++;
         unusable = true;
         answerUnusable(e);
-        continue;
       }
-      for (var f : failed.entrySet()) {
-        if (act(f.getKey(), f.getValue())) {
-          acted++;
-        } else {
-          failedToAct++;
-        }
+    }
+    deleted(j);
+    int acted = 0;
+    int failedToAct = 0;
+    for (var f : j.failed.entrySet()) {
+      switch (act(f.getKey(), f.getValue())) {
+        case ACTED -> acted++;
+        case NOT_YET -> failedToAct++;
+        case NOT_THAT_NODE -> { }
       }
     }
     if (!unavailable && verifierDown) {
@@ -184,7 +198,7 @@ public final class RevocationWatch implements AutoCloseable {
     }
     refusals.keySet().retainAll(watched.keySet());
     metrics.cycle(System.nanoTime() - t0, watched.size());
-    return new Cycle(nodes.size(), requests, acted, failedToAct, unavailable);
+    return new Cycle(nodes.size(), j.requests, acted, failedToAct, unavailable);
   }
 
   /** Warned once, until an answer is usable again: the same refusal every cycle would flood the log. */
@@ -240,6 +254,9 @@ public final class RevocationWatch implements AutoCloseable {
       LOG.info("revocation watch: listing SPIRE's keylime agents works again");
     }
     nextDiscovery = nanoTime.getAsLong() + config.discoveryInterval().toNanos();
+    if (listed.isEmpty() && misnamed()) {
+      return; // every node would be dropped: keep watching those attested here
+    }
     java.util.Set<String> ids = new java.util.HashSet<>();
     int added = 0;
     for (AttestedNode n : listed) {
@@ -279,6 +296,37 @@ public final class RevocationWatch implements AutoCloseable {
     }
   }
 
+  /**
+   * SPIRE listing no keylime agent while it holds one this plugin attested, under another attestation
+   * type: the NodeAttestor block is not named "keylime", and SPIRE's list (filtered by that name) will
+   * never hold these nodes. Checked on one node attested here over a minute ago.
+   */
+  private boolean misnamed() {
+    Optional<String> stored = attestedAt.entrySet().stream()
+        .filter(e -> nanoTime.getAsLong() - e.getValue() >= NOT_STORED_YET.toNanos()).map(Map.Entry::getKey).findFirst();
+    if (stored.isEmpty()) {
+      return false;
+    }
+    Optional<SpireAgents.StoredAgent> agent;
+    try {
+      agent = spire.agent(stored.get());
+    } catch (SpireAgents.SpireActionException e) {
+      return true; // cannot tell: drop nothing this time
+    }
+    if (agent.isEmpty() || agent.get().attestationType().equals(SpireAgentApi.ATTESTATION_TYPE)) {
+      noneListedWarned = false;
+      return false;
+    }
+    if (!noneListedWarned) {
+      noneListedWarned = true;
+      error("revocation watch: spire-server holds the agents this plugin attested under attestation type \""
+          + agent.get().attestationType() + "\", not \"keylime\": name the NodeAttestor block \"keylime\" in "
+          + "server.conf (SPIRE types agents and selectors by it); until then only nodes attested here are watched",
+          "spiffe_id", stored.get());
+    }
+    return true;
+  }
+
   /** Whether this process saw the node attest within {@link #NOT_STORED_YET}: its UUID is the newest. */
   private boolean attestedJustNow(String spiffeId) {
     Long at = attestedAt.get(spiffeId);
@@ -287,107 +335,136 @@ public final class RevocationWatch implements AutoCloseable {
 
   /**
    * Deleted nodes (gone, or Terminated: the verifier's mark of a node being deleted), unless the
-   * verifier holds none of several watched ones it answered for: that is a verifier_urls naming another
-   * service, or a verifier whose database was reset or emptied, and acting would evict (or ban) every
-   * node at once. Failures are still acted on; nodes Keylime no longer holds cannot re-attest.
+   * verifier holds none of several watched ones it answered for, over all its instances: that is a
+   * verifier_urls naming another service, or a verifier whose database was reset or emptied, and
+   * acting would evict every node at once. Failures are still acted on; nodes Keylime no longer holds
+   * cannot re-attest.
    */
-  private void deleted(Optional<String> verifierId, List<AttestedNode> gone, int watchedInGroup,
-      Map<AttestedNode, String> failed) {
-    if (!config.actOnDeleted() || gone.isEmpty()) {
-      noneHeldWarned.remove(verifierId);
+  private void deleted(Judgement j) {
+    if (!config.actOnDeleted() || j.gone.isEmpty()) {
+      noneHeldWarned = false;
       return;
     }
-    if (gone.size() == watchedInGroup && watchedInGroup > 1) {
+    if (j.gone.size() == j.answered && j.answered > 1) {
       metrics.verifierUnavailable();
-      if (noneHeldWarned.add(verifierId)) { // once until the verifier holds some again, not every cycle
+      if (!noneHeldWarned) { // once until the verifier holds some again, not every cycle
+        noneHeldWarned = true;
         warn("revocation watch: the verifier holds none of the watched nodes; not acting on deletions (is "
             + "verifier_urls the verifier's, not the registrar's? was the verifier's database reset?)",
-            "watched", watchedInGroup);
+            "watched", j.answered);
       }
       return;
     }
-    noneHeldWarned.remove(verifierId);
-    for (AttestedNode n : gone) {
-      failed.put(n, "deleted: the verifier no longer holds the node");
+    noneHeldWarned = false;
+    for (AttestedNode n : j.gone) {
+      j.failed.putIfAbsent(n, "deleted: the verifier no longer holds the node");
     }
   }
 
-  /** Puts each failed node of one verifier instance in {@code failed}; returns the requests made. */
-  private int judge(Optional<String> verifierId, List<AttestedNode> nodes, Map<AttestedNode, String> failed)
-      throws KeylimeException {
-    if (config.bulk() && !bulkRefused) {
-      VerifierBulkStatus all;
-      try {
-        all = verifier.bulk(verifierId);
-      } catch (KeylimeApiException e) {
-        if (e.isNotFound() || e.httpStatus() == 400 || e.httpStatus() == 405) {
-          bulkRefused = true;
-          LOG.info("revocation watch: the verifier does not serve bulk status; asking per node", "error",
-              e.getMessage());
-          return 1 + judgeEach(verifierId, nodes, failed);
-        }
-        throw e;
-      } catch (KeylimeMalformedResponseException e) {
-        if (!e.isTooLarge()) {
-          throw e;
-        }
-        bulkRefused = true;
-        warn("revocation watch: the verifier's bulk answer is too large for this plugin's heap; asking per node "
-            + "for the nodes watched from now on", "watched", nodes.size(), "error", e.getMessage());
-        return 1 + judgeEach(verifierId, nodes, failed);
-      }
-      List<AttestedNode> gone = new ArrayList<>();
-      List<AttestedNode> missing = new ArrayList<>();
-      int answered = 0;
-      for (AttestedNode n : nodes) {
-        VerifierAgentStatus s = all.agents().get(n.uuid());
-        if (s != null) {
-          answered++;
-          judgeOne(n, s, failed, gone);
-        } else if (all.unreadable().containsKey(n.uuid())) {
-          warn("revocation watch: the verifier's record of a node is unreadable; no action", "agent_uuid",
-              n.uuid(), "error", all.unreadable().get(n.uuid()));
-        } else {
-          answered++;
-          missing.add(n);
-        }
-      }
-      int requests = 1;
-      if (verifierId.isPresent() && !missing.isEmpty() && (missing.size() < answered || answered == 1)) {
-        // Not under the verifier instance it attested with: deleted, or enrolled again on another
-        // instance. One unfiltered request each tells which (deletions are rare); when the instance
-        // holds none of several, deleted() refuses to act on them anyway.
-        for (AttestedNode n : missing) {
-          requests++;
-          try {
-            judgeOne(n, verifier.one(n.uuid()), failed, gone);
-          } catch (KeylimeException e) {
-            if (e instanceof KeylimeApiException api && api.isNotFound()) {
-              gone.add(n);
-            } else {
-              answered--;
-              warn("revocation watch: the verifier did not answer for a node missing from its bulk answer; no "
-                  + "action this cycle", "agent_uuid", n.uuid(), "error", e.getMessage());
-            }
+  /**
+   * Judges the nodes of one verifier instance into {@code j}: one bulk request where the verifier
+   * serves one (and its answer fits the heap), else one request per node.
+   */
+  private void judge(Optional<String> verifierId, List<AttestedNode> nodes, Judgement j) throws KeylimeException {
+    if (!config.bulk() || bulkRefused || bulkTooLarge.contains(verifierId)) {
+      judgeEach(nodes, j);
+      return;
+    }
+    Optional<VerifierBulkStatus> all = bulk(verifierId, nodes, j);
+    if (all.isEmpty()) {
+      judgeEach(nodes, j);
+      return;
+    }
+    List<AttestedNode> missing = judgeFrom(all.get(), nodes, j);
+    if (missing.isEmpty()) {
+      return;
+    }
+    if (verifierId.isEmpty()) {
+      j.gone.addAll(missing);
+    } else if (missing.size() == 1 || missing.size() < nodes.size()) {
+      // Not under the verifier instance it attested with: deleted, or enrolled again on another
+      // instance. One unfiltered request each tells which (deletions are rare).
+      for (AttestedNode n : missing) {
+        j.requests++;
+        try {
+          judgeOne(n, verifier.one(n.uuid()), j);
+        } catch (KeylimeException e) {
+          if (e instanceof KeylimeApiException api && api.isNotFound()) {
+            j.gone.add(n);
+          } else {
+            j.answered--;
+            warn("revocation watch: the verifier did not answer for a node missing from its bulk answer; no "
+                + "action this cycle", "agent_uuid", n.uuid(), "error", e.getMessage());
           }
         }
-      } else {
-        gone.addAll(missing);
       }
-      deleted(verifierId, gone, answered, failed);
-      return requests;
+    } else {
+      // The instance holds none of several: they moved together (an instance retired or rebalanced),
+      // or the verifier lost them all. One unfiltered bulk request tells which, and follows the moved.
+      j.answered -= missing.size();
+      Optional<VerifierBulkStatus> everywhere = bulk(Optional.empty(), missing, j);
+      if (everywhere.isEmpty()) {
+        judgeEach(missing, j);
+      } else {
+        j.gone.addAll(judgeFrom(everywhere.get(), missing, j));
+      }
     }
-    return judgeEach(verifierId, nodes, failed);
+  }
+
+  /**
+   * One bulk request; empty when the verifier does not serve it (from now on asked per node) or its
+   * answer for {@code verifierId} is too large for the heap (that instance asked per node).
+   */
+  private Optional<VerifierBulkStatus> bulk(Optional<String> verifierId, List<AttestedNode> nodes, Judgement j)
+      throws KeylimeException {
+    j.requests++;
+    try {
+      return Optional.of(verifier.bulk(verifierId));
+    } catch (KeylimeApiException e) {
+      if (e.isNotFound() || e.httpStatus() == 400 || e.httpStatus() == 405) {
+        bulkRefused = true;
+        LOG.info("revocation watch: the verifier does not serve bulk status; asking per node", "error",
+            e.getMessage());
+        return Optional.empty();
+      }
+      throw e;
+    } catch (KeylimeMalformedResponseException e) {
+      if (!e.isTooLarge()) {
+        throw e;
+      }
+      // only this request's: the nodes learn their verifier instance per node, then move to smaller answers
+      bulkTooLarge.add(verifierId);
+      warn("revocation watch: the verifier's bulk answer is too large for this plugin's heap; asking per node "
+          + "for the nodes of " + verifierId.map(v -> "verifier instance " + v).orElse("no known verifier instance"),
+          "watched", nodes.size(), "error", e.getMessage());
+      return Optional.empty();
+    }
+  }
+
+  /** Judges the nodes a bulk answer holds; returns those it does not hold (counted as answered). */
+  private List<AttestedNode> judgeFrom(VerifierBulkStatus all, List<AttestedNode> nodes, Judgement j) {
+    List<AttestedNode> missing = new ArrayList<>();
+    for (AttestedNode n : nodes) {
+      VerifierAgentStatus s = all.agents().get(n.uuid());
+      if (s != null) {
+        j.answered++;
+        judgeOne(n, s, j);
+      } else if (all.unreadable().containsKey(n.uuid())) {
+        warn("revocation watch: the verifier's record of a node is unreadable; no action", "agent_uuid",
+            n.uuid(), "error", all.unreadable().get(n.uuid()));
+      } else {
+        j.answered++;
+        missing.add(n);
+      }
+    }
+    return missing;
   }
 
   /**
    * One request per node. A node the verifier does not answer for is missing data (no action), and
    * holds no other node back; only when it answers for none does the cycle count it unavailable.
    */
-  private int judgeEach(Optional<String> verifierId, List<AttestedNode> nodes, Map<AttestedNode, String> failed)
-      throws KeylimeException {
-    int requests = 0;
-    List<AttestedNode> gone = new ArrayList<>();
+  private void judgeEach(List<AttestedNode> nodes, Judgement j) throws KeylimeException {
     KeylimeException unanswered = null;
     int unansweredCount = 0;
     int answered = 0;
@@ -396,14 +473,17 @@ public final class RevocationWatch implements AutoCloseable {
         // a verifier that answers for none of the first few would hold the cycle for keylime_timeout per node
         throw unanswered;
       }
-      requests++;
+      j.requests++;
       try {
-        judgeOne(n, verifier.one(n.uuid()), failed, gone);
+        VerifierAgentStatus s = verifier.one(n.uuid());
         answered++;
+        j.answered++;
+        judgeOne(n, s, j);
       } catch (KeylimeApiException e) {
         if (e.isNotFound()) {
           answered++;
-          gone.add(n);
+          j.answered++;
+          j.gone.add(n);
         } else {
           unansweredCount++;
           unanswered = unanswered == null ? e : unanswered;
@@ -424,8 +504,6 @@ public final class RevocationWatch implements AutoCloseable {
       warn("revocation watch: the verifier did not answer for some nodes; no action for those this cycle",
           "unanswered", unansweredCount, "asked", nodes.size(), "error", unanswered.getMessage());
     }
-    deleted(verifierId, gone, answered, failed);
-    return requests;
   }
 
   /**
@@ -433,44 +511,55 @@ public final class RevocationWatch implements AutoCloseable {
    * DELETE of a node under attestation until its record goes: a deletion, so deleted_from_verifier
    * decides), or nothing. Follows a node enrolled again under another verifier instance.
    */
-  private void judgeOne(AttestedNode n, VerifierAgentStatus s, Map<AttestedNode, String> failed,
-      List<AttestedNode> gone) {
+  private void judgeOne(AttestedNode n, VerifierAgentStatus s, Judgement j) {
     if (s.verifierId().isPresent() && !s.verifierId().equals(n.verifierId())) {
       // a node found in SPIRE's list, or enrolled again elsewhere: from now on asked for with this filter
       watched.replace(n.spiffeId(), n, new AttestedNode(n.spiffeId(), n.uuid(), s.verifierId()));
     }
     Optional<String> failure = Verdict.failure(s);
     if (failure.isPresent()) {
-      failed.put(n, "failed: " + failure.get());
+      j.failed.put(n, "failed: " + failure.get());
     } else if (Verdict.beingDeleted(s)) {
-      gone.add(n);
+      j.gone.add(n);
     }
   }
 
-  /** Evicts or bans the node's agent; true when SPIRE has it done (or already had). */
-  private boolean act(AttestedNode n, String why) {
+  /**
+   * Evicts or bans the node's agent; true when SPIRE has it done (or already had). A node deleted
+   * from the verifier is evicted whatever the action: a deletion is routine Keylime administration
+   * (`keylime_tenant -c update` deletes and adds again), and an evicted agent attests again only if
+   * Keylime attests the node again, while a ban would keep the re-enrolled node out until an
+   * operator lifts it.
+   */
+  private enum Acted { ACTED, NOT_YET, NOT_THAT_NODE }
+
+  private Acted act(AttestedNode n, String why) {
     String reason = why.substring(0, why.indexOf(':'));
+    RevocationConfig.Action action = reason.equals("deleted") ? RevocationConfig.Action.EVICT : config.action();
     try {
-      SpireAgents.Result r = spire.act(config.action(), n.spiffeId());
+      if (!stillThatNode(n)) {
+        return Acted.NOT_THAT_NODE;
+      }
+      SpireAgents.Result r = spire.act(action, n.spiffeId());
       Long at = attestedAt.get(n.spiffeId());
       if (r == SpireAgents.Result.ALREADY_GONE && at != null && nanoTime.getAsLong() - at < NOT_STORED_YET.toNanos()) {
         // failed during or right after its own attestation: SPIRE may store it yet; act again next cycle
         warn("revocation watch: SPIRE does not hold this node's agent yet; acting again next cycle", "spiffe_id",
             n.spiffeId(), "agent_uuid", n.uuid(), "why", why);
-        return false;
+        return Acted.NOT_YET;
       }
       watched.computeIfPresent(n.spiffeId(), (k, v) -> v.uuid().equals(n.uuid()) ? null : v);
       attestedAt.remove(n.spiffeId());
       refusals.remove(n.spiffeId());
       String result = r == SpireAgents.Result.DONE ? "ok" : "already_gone";
-      metrics.action(config.action(), result, reason);
-      LOG.warn(config.action() == RevocationConfig.Action.EVICT ? "revocation watch: agent evicted"
+      metrics.action(action, result, reason);
+      LOG.warn(action == RevocationConfig.Action.EVICT ? "revocation watch: agent evicted"
               : "revocation watch: agent banned", "spiffe_id", n.spiffeId(), "agent_uuid", n.uuid(), "why", why,
           "result", result);
-      return true;
+      return Acted.ACTED;
     } catch (SpireAgents.SpireActionException | RuntimeException e) {
       // one node SPIRE cannot act on (or a bug on its path) holds no other node back
-      metrics.action(config.action(), "error", reason);
+      metrics.action(action, "error", reason);
       String error = e instanceof SpireAgents.SpireActionException ? e.getMessage() : e.toString();
       long now = nanoTime.getAsLong();
       Refusal last = refusals.get(n.spiffeId());
@@ -483,8 +572,32 @@ public final class RevocationWatch implements AutoCloseable {
         LOG.debug("revocation watch: still cannot act on a node Keylime failed", "spiffe_id", n.spiffeId(),
             "error", error);
       }
-      return false;
+      return Acted.NOT_YET;
     }
+  }
+
+  /**
+   * Whether SPIRE's agent of this SPIFFE ID is still the node the verdict is about. An agent ID need
+   * not name the Keylime UUID ({@code {{ .EKHash }}}): a node enrolled again under a new UUID, through
+   * another SPIRE server, keeps its ID, and this watch learns the new UUID only at its next discovery.
+   * So before acting on a node it did not see attest just now, the watch reads the agent's
+   * {@code keylime:uuid:} selector; another UUID there means the verdict is about a record the node no
+   * longer uses: the watch follows the new UUID and leaves the agent alone. An agent SPIRE does not
+   * hold, or a read that fails, is left to {@link SpireAgents#act} (NotFound is done; a failure is
+   * retried next cycle).
+   */
+  private boolean stillThatNode(AttestedNode n) throws SpireAgents.SpireActionException {
+    if (attestedJustNow(n.spiffeId())) {
+      return true;
+    }
+    Optional<String> uuid = spire.agent(n.spiffeId()).flatMap(SpireAgents.StoredAgent::keylimeUuid);
+    if (uuid.isEmpty() || uuid.get().equals(n.uuid())) {
+      return true;
+    }
+    watched.replace(n.spiffeId(), n, new AttestedNode(n.spiffeId(), uuid.get(), Optional.empty()));
+    LOG.info("revocation watch: the agent now attests under another Keylime UUID; not acting on the old one's "
+        + "record", "spiffe_id", n.spiffeId(), "agent_uuid", uuid.get(), "was", n.uuid());
+    return false;
   }
 
   /**

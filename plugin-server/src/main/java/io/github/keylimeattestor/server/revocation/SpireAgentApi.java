@@ -4,6 +4,7 @@ import io.github.keylimeattestor.proto.spire.api.server.agent.AgentGrpc;
 import io.github.keylimeattestor.proto.spire.api.server.agent.BanAgentRequest;
 import com.google.protobuf.BoolValue;
 import io.github.keylimeattestor.proto.spire.api.server.agent.DeleteAgentRequest;
+import io.github.keylimeattestor.proto.spire.api.server.agent.GetAgentRequest;
 import io.github.keylimeattestor.proto.spire.api.server.agent.ListAgentsRequest;
 import io.github.keylimeattestor.proto.spire.api.server.agent.ListAgentsResponse;
 import io.github.keylimeattestor.proto.spire.api.types.Agent;
@@ -22,14 +23,18 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
- * SPIRE server's Agent API (ListAgents, DeleteAgent, BanAgent) on its admin Unix socket. spire-server treats a
+ * SPIRE server's Agent API (ListAgents, GetAgent, DeleteAgent, BanAgent) on its admin Unix socket. spire-server treats a
  * caller on that socket as a local administrator (no client certificate), so the plugin, a child of
  * spire-server running as its user, may call it. The channel connects on first use.
  */
 final class SpireAgentApi implements SpireAgents {
   /** SPIRE's attestation type and selector type for this plugin: its name in server.conf. */
   static final String ATTESTATION_TYPE = "keylime";
-  private static final int PAGE_SIZE = 1000;
+  /**
+   * Agents per ListAgents page: each carries its selectors (a few KB with many allow-listed PCRs or
+   * meta keys), and a page must stay within gRPC's 4 MiB inbound message limit.
+   */
+  private static final int PAGE_SIZE = 200;
 
   private final Path socket;
   private final Duration deadline;
@@ -90,6 +95,25 @@ final class SpireAgentApi implements SpireAgents {
       token = page.getNextPageToken();
     } while (!token.isEmpty());
     return out;
+  }
+
+  @Override
+  public Optional<StoredAgent> agent(String spiffeId) throws SpireActionException {
+    Agent a;
+    try {
+      a = stub.withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS).getAgent(GetAgentRequest.newBuilder()
+          .setId(spiffeId(spiffeId)).setOutputMask(AgentMask.newBuilder().setAttestationType(true).setSelectors(true))
+          .build());
+    } catch (StatusRuntimeException e) {
+      if (e.getStatus().getCode() == Status.Code.NOT_FOUND) {
+        return Optional.empty();
+      }
+      throw failure("GetAgent", spiffeId, e);
+    }
+    Optional<String> uuid = a.getSelectorsList().stream()
+        .filter(sel -> sel.getType().equals(a.getAttestationType()) && sel.getValue().startsWith("uuid:"))
+        .map(sel -> sel.getValue().substring("uuid:".length())).findFirst();
+    return Optional.of(new StoredAgent(a.getAttestationType(), uuid));
   }
 
   private SpireActionException failure(String call, String what, StatusRuntimeException e) {

@@ -17,6 +17,15 @@ interface SpireAgents extends AutoCloseable {
    */
   java.util.List<AttestedNode> keylimeAgents() throws SpireActionException;
 
+  /** SPIRE's agent with this ID; empty if SPIRE holds none. */
+  java.util.Optional<StoredAgent> agent(String spiffeId) throws SpireActionException;
+
+  /**
+   * An agent as SPIRE stores it: the NodeAttestor block's name it attested with, and the Keylime UUID
+   * of its {@code <that name>:uuid:} selector (empty without one).
+   */
+  record StoredAgent(String attestationType, java.util.Optional<String> keylimeUuid) {}
+
   @Override
   void close();
 

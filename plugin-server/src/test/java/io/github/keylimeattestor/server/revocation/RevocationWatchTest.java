@@ -29,6 +29,7 @@ import org.junit.jupiter.api.Test;
 class RevocationWatchTest {
   static final String A = "5f1e6c2a-0000-4000-8000-00000000000a";
   static final String B = "5f1e6c2a-0000-4000-8000-00000000000b";
+  static final String C = "5f1e6c2a-0000-4000-8000-00000000000c";
 
   /** Keylime's answers, set per test; counts the requests. */
   static final class Verifier implements VerifierSource {
@@ -101,6 +102,25 @@ class RevocationWatchTest {
         throw new SpireActionException("spire-server ListAgents failed: UNAVAILABLE", null);
       }
       return List.copyOf(listed);
+    }
+
+    /** What GetAgent answers, by SPIFFE ID (default: the agent as the test attested it, if SPIRE knows it). */
+    final Map<String, StoredAgent> stored = new HashMap<>();
+    final List<String> gets = new ArrayList<>();
+
+    @Override
+    public Optional<StoredAgent> agent(String spiffeId) throws SpireActionException {
+      gets.add(spiffeId);
+      if (down) {
+        throw new SpireActionException("spire-server GetAgent failed: UNAVAILABLE", null);
+      }
+      if (stored.containsKey(spiffeId)) {
+        return Optional.of(stored.get(spiffeId));
+      }
+      String prefix = "spiffe://example.org/spire/agent/keylime/";
+      return known.contains(spiffeId) && spiffeId.startsWith(prefix)
+          ? Optional.of(new StoredAgent("keylime", Optional.of(spiffeId.substring(prefix.length()))))
+          : Optional.empty();
     }
 
     @Override
@@ -319,6 +339,81 @@ class RevocationWatchTest {
       assertThat(spire.calls).containsExactly("EVICT " + id(A));
       verifier.agents.clear();
     }
+  }
+
+  /** A verifier instance retired or rebalanced: its nodes all moved together, and are followed there. */
+  @Test
+  void nodesThatAllMovedToAnotherVerifierInstanceAreFollowedThere() {
+    RevocationWatch w = watch();
+    attest(w, A, "verifier-1");
+    attest(w, B, "verifier-1");
+    verifier.agents.put(A, status(A, OperationalState.FAILED, AttestationStatus.FAIL, "verifier-2"));
+    verifier.agents.put(B, status(B, OperationalState.GET_QUOTE, AttestationStatus.PASS, "verifier-2"));
+    RevocationWatch.Cycle c = w.cycle();
+    assertThat(verifier.requests).containsExactly("bulk verifier-1", "bulk *");
+    assertThat(c.acted()).isEqualTo(1);
+    assertThat(spire.calls).containsExactly("EVICT " + id(A));
+    // and asked for under their new instance from then on
+    verifier.requests.clear();
+    w.cycle();
+    assertThat(verifier.requests).containsExactly("bulk verifier-2");
+  }
+
+  /** The guard against a reset verifier holds across its instances, not only within one. */
+  @Test
+  void aVerifierThatHoldsNoneOfTheNodesOfSeveralInstancesIsNotTakenAsDeletingThemAll() {
+    for (boolean bulk : new boolean[] {true, false}) {
+      spire.calls.clear();
+      RevocationWatch w = watch(RevocationConfig.Action.EVICT, true, bulk);
+      attest(w, A, "verifier-1");
+      attest(w, B, "verifier-2");
+      assertThat(w.cycle().acted()).as("bulk %s", bulk).isZero();
+      assertThat(spire.calls).as("bulk %s", bulk).isEmpty();
+      // one of the two still held: the other was deleted for real
+      verifier.agents.put(B, status(B, OperationalState.GET_QUOTE, AttestationStatus.PASS, "verifier-2"));
+      assertThat(w.cycle().acted()).as("bulk %s", bulk).isEqualTo(1);
+      assertThat(spire.calls).containsExactly("EVICT " + id(A));
+      verifier.agents.clear();
+    }
+  }
+
+  /** With action "ban", a node Keylime deleted (routine: `keylime_tenant -c update`) is evicted, a failed one banned. */
+  @Test
+  void aDeletionIsAnEvictionEvenWhereFailuresAreBanned() {
+    RevocationWatch w = watch(RevocationConfig.Action.BAN, true, true);
+    attest(w, A, "default");
+    attest(w, B, "default");
+    verifier.agents.put(B, status(B, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
+    assertThat(w.cycle().acted()).isEqualTo(2);
+    assertThat(spire.calls).containsExactlyInAnyOrder("EVICT " + id(A), "BAN " + id(B));
+  }
+
+  /**
+   * An agent ID that does not name the UUID ({{ .EKHash }}): the node enrolled again under a new UUID
+   * through another server, and the old record's deletion or failure is not the node's.
+   */
+  @Test
+  void anAgentNowAttestingUnderAnotherUuidIsLeftAloneAndFollowed() {
+    RevocationWatch w = watch();
+    String byEk = "spiffe://example.org/spire/agent/keylime/ek-0123";
+    w.attested(new AttestedNode(byEk, A, Optional.of("default")));
+    spire.known.add(byEk);
+    attest(w, C, "default"); // holds the deletion guard off: the verifier still holds some node
+    verifier.agents.put(B, status(B, OperationalState.GET_QUOTE, AttestationStatus.PASS, "default"));
+    verifier.agents.put(C, status(C, OperationalState.GET_QUOTE, AttestationStatus.PASS, "default"));
+    // just attested here: the UUID this process saw is the newest, no lookup
+    spire.stored.put(byEk, new SpireAgents.StoredAgent("keylime", Optional.of(B)));
+    now += RevocationWatch.NOT_STORED_YET.toNanos() + Duration.ofSeconds(1).toNanos();
+    RevocationWatch.Cycle c = w.cycle();
+    assertThat(spire.gets).containsExactly(byEk);
+    assertThat(spire.calls).isEmpty();
+    assertThat(c.acted()).isZero();
+    assertThat(c.failedToAct()).isZero();
+    assertThat(w.watched()).extracting(AttestedNode::uuid).containsExactlyInAnyOrder(B, C);
+    // the new UUID's own failure is acted on
+    verifier.agents.put(B, status(B, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
+    assertThat(w.cycle().acted()).isEqualTo(1);
+    assertThat(spire.calls).containsExactly("EVICT " + byEk);
   }
 
   /** Per node: one request that fails (a timeout, a 5xx) holds no other node back. */
@@ -596,6 +691,73 @@ class RevocationWatchTest {
     verifier.crash = null;
     w.safeCycle();
     assertThat(spire.calls).containsExactly("EVICT " + id(A));
+  }
+
+  /** Out of memory for the log line as well: the line is lost, not the schedule. */
+  @Test
+  void anErrorThatAlsoFailsItsLogLineDoesNotEndTheWatch() {
+    RevocationWatch w = watch();
+    attest(w, A, "default");
+    verifier.agents.put(A, status(A, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
+    verifier.crash = new OutOfMemoryError("Java heap space");
+    io.github.keylimeattestor.sdk.log.Log.redirect(new java.io.OutputStream() {
+      @Override
+      public void write(int b) {
+        throw new OutOfMemoryError("no memory for the line either");
+      }
+
+      @Override
+      public void write(byte[] b, int off, int len) {
+        throw new OutOfMemoryError("no memory for the line either");
+      }
+    });
+    try {
+      w.safeCycle();
+    } finally {
+      io.github.keylimeattestor.sdk.log.Log.redirect(log);
+    }
+    verifier.crash = null;
+    w.safeCycle();
+    assertThat(spire.calls).containsExactly("EVICT " + id(A));
+  }
+
+  /**
+   * A NodeAttestor block named otherwise: SPIRE lists no "keylime" agent, ever. Dropping the nodes
+   * attested here would stop watching them (fail open); the watch keeps them and says why, once.
+   */
+  @Test
+  void aBlockNotNamedKeylimeKeepsTheNodesAttestedHereWatchedAndSaysSo() {
+    RevocationWatch w = discovering();
+    attest(w, A, "default");
+    verifier.agents.put(A, status(A, OperationalState.GET_QUOTE, AttestationStatus.PASS, "default"));
+    spire.stored.put(id(A), new SpireAgents.StoredAgent("keylime_prod", Optional.of(A)));
+    for (int i = 0; i < 4; i++) {
+      now += Duration.ofSeconds(30).toNanos();
+      w.cycle();
+    }
+    assertThat(spire.calls.stream().filter("list"::equals)).hasSizeGreaterThanOrEqualTo(3);
+    assertThat(w.watched()).extracting(AttestedNode::uuid).containsExactly(A);
+    String logged = log.toString(java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(logged.lines().filter(l -> l.contains("keylime_prod"))).hasSize(1); // once, not every discovery
+    assertThat(logged).contains("name the NodeAttestor block");
+    // and Keylime's failure of the node is still acted on
+    verifier.agents.put(A, status(A, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
+    now += Duration.ofSeconds(2).toNanos();
+    assertThat(w.cycle().acted()).isEqualTo(1);
+  }
+
+  /** Evicted elsewhere and listed by nobody: dropped, as before (the agent SPIRE holds is not under another name). */
+  @Test
+  void nodesNoOneListsAreStillDroppedWhenSpireHoldsThemNoMore() {
+    RevocationWatch w = discovering();
+    attest(w, A, "default");
+    spire.known.clear(); // evicted by another server
+    verifier.agents.put(A, status(A, OperationalState.GET_QUOTE, AttestationStatus.PASS, "default"));
+    for (int i = 0; i < 4; i++) {
+      now += Duration.ofSeconds(30).toNanos();
+      w.cycle();
+    }
+    assertThat(w.watched()).isEmpty();
   }
 
   @Test
