@@ -29,9 +29,17 @@ final class SvidKeyDirectory {
   private static final Log LOG = Log.named("keylime.keymanager");
 
   private final Path dir;
+  /** The plugin_data key that names the directory, for messages: the KeyManager's and the NodeAttestor's differ. */
+  private final String setting;
 
+  /** The NodeAttestor's {@code svid_key_directory}. */
   SvidKeyDirectory(Path dir) {
+    this(dir, "svid_key_directory");
+  }
+
+  SvidKeyDirectory(Path dir, String setting) {
     this.dir = dir;
+    this.setting = setting;
   }
 
   Path dir() {
@@ -101,7 +109,7 @@ final class SvidKeyDirectory {
 
   private void checkDirectory() throws UnsafeKeyFileException {
     try {
-      KeyFilePermissions.checkDirectoryNotWritableByOthers(dir, "svid_key_directory");
+      KeyFilePermissions.checkDirectoryNotWritableByOthers(dir, setting);
     } catch (IOException e) {
       throw new UnsafeKeyFileException(e);
     }

@@ -121,14 +121,14 @@ final class TpmKeyManagerPlugin extends KeyManagerGrpc.KeyManagerImplBase implem
   }
 
   private void load(TpmKeyManagerConfig c) throws StatusException {
-    SvidKeyDirectory dir = new SvidKeyDirectory(c.directory());
+    SvidKeyDirectory dir = new SvidKeyDirectory(c.directory(), "directory");
     Map<String, KeyBlob> blobs;
     try {
       blobs = dir.readAll();
     } catch (SvidKeyDirectory.UnsafeKeyFileException e) {
       throw Status.FAILED_PRECONDITION.withDescription("keylime_tpm: " + e.getMessage()).asException();
     } catch (IOException e) {
-      throw Status.INVALID_ARGUMENT.withDescription("keylime_tpm: cannot read directory " + c.directory() + ": "
+      throw Status.FAILED_PRECONDITION.withDescription("keylime_tpm: cannot read directory " + c.directory() + ": "
           + e.getMessage()).asException();
     }
     Map<String, Key> loaded = new ConcurrentHashMap<>();

@@ -9,9 +9,17 @@ import io.github.keylimeattestor.proto.sovereign.SovereignAttestation;
 import io.github.keylimeattestor.tpm.Alg;
 import io.github.keylimeattestor.tpm.AlgorithmPolicy;
 import io.github.keylimeattestor.tpm.Bytes;
+import io.github.keylimeattestor.tpm.Handles;
 import io.github.keylimeattestor.tpm.KeylimeAgentTpm;
 import io.github.keylimeattestor.tpm.KeylimeTpm;
 import io.github.keylimeattestor.tpm.ObjectAttributes;
+import io.github.keylimeattestor.tpm.Tpm;
+import io.github.keylimeattestor.tpm.command.Auth;
+import io.github.keylimeattestor.tpm.command.Certify;
+import io.github.keylimeattestor.tpm.command.CreatePrimary;
+import io.github.keylimeattestor.tpm.command.FlushContext;
+import io.github.keylimeattestor.tpm.command.Load;
+import io.github.keylimeattestor.tpm.command.Quote;
 import io.github.keylimeattestor.tpm.structure.KeyBlob;
 import io.github.keylimeattestor.tpm.structure.KeylimeQuote;
 import io.github.keylimeattestor.tpm.structure.PcrSelection;
@@ -426,5 +434,75 @@ class EvidenceVerifierTest {
           assertThat(e.kind()).isEqualTo(EvidenceException.Kind.MALFORMED);
           assertThat(e.getMessage()).doesNotContain("\n");
         });
+  }
+
+  /**
+   * An SVID key's certification is bound to this nonce and this key ID: a genuine certification from
+   * an earlier attestation, or of the same key under another ID, is refused.
+   */
+  @Test
+  void anSvidKeyCertificationIsBoundToTheNonceAndTheKeyId() throws Exception {
+    KeyBlob svid = tpm.createAppKey(Templates.appKeyEccP256());
+    Nonce earlier = Nonce.mint(RANDOM);
+    Nonce now = Nonce.mint(RANDOM);
+    SovereignAttestation old = withSvidKeys(earlier, Map.of("agent-svid-A", svid));
+    SovereignAttestation fresh = withSvidKeys(now, Map.of("agent-svid-A", svid));
+    new EvidenceVerifier(new ClockHistory(10)).verify(now, POLICY, payload(appKey), fresh, ak.publicArea());
+
+    // this attestation's quote and App Key, the SVID key's certification of the earlier one
+    SovereignAttestation replayed = fresh.toBuilder().clearSvidKeys().addAllSvidKeys(old.getSvidKeysList()).build();
+    rejected("svid_key_certify", () -> new EvidenceVerifier(new ClockHistory(10)).verify(now, POLICY, payload(appKey),
+        replayed, ak.publicArea()));
+    // the same certification presented under another key ID
+    Nonce third = Nonce.mint(RANDOM);
+    SovereignAttestation a = withSvidKeys(third, Map.of("agent-svid-A", svid));
+    SovereignAttestation renamed = a.toBuilder().setSvidKeys(0, a.getSvidKeys(0).toBuilder().setKeyId("agent-svid-B"))
+        .build();
+    rejected("svid_key_certify", () -> new EvidenceVerifier(new ClockHistory(10)).verify(third, POLICY, payload(appKey),
+        renamed, ak.publicArea()));
+  }
+
+  /**
+   * An SVID key at the top of a hierarchy (a primary: its seed, not its private key, is what the TPM
+   * keeps; the same key is made again from the template anywhere) is refused, on a real certification
+   * of a primary by swtpm. The AK here is a primary too, standing in for the registrar's.
+   */
+  @Test
+  void anSvidKeyAtTheTopOfAHierarchyIsRefused() throws Exception {
+    Tpm t = tpm.tpm();
+    int hierarchyOwner = Handles.RH_OWNER;
+    var srk = t.execute(CreatePrimary.of(hierarchyOwner, Templates.srkEccP256()));
+    int app = t.execute(new Load(srk.handle(),
+        Auth.empty(), appKey)).handle();
+    t.execute(new FlushContext(srk.handle()));
+    var primaryAk = t.execute(CreatePrimary.of(
+        Handles.RH_ENDORSEMENT, Templates.akRsa(Alg.SHA256)));
+    var primarySvid = t.execute(CreatePrimary.of(hierarchyOwner,
+        Templates.appKeyEccP256()));
+    Nonce n = Nonce.mint(RANDOM);
+    SovereignAttestation att;
+    try {
+      var none = Auth.empty();
+      TpmPublic.Scheme scheme = TpmPublic.Scheme.NULL; // the AK template names its scheme
+      PcrSelection sel = PcrSelection.of(Alg.SHA256, 16);
+      var q = t.execute(new Quote(primaryAk.handle(), none,
+          n.quoteQualifyingData(), scheme, sel));
+      KeylimeQuote quote = new KeylimeQuote(q.attest(), q.signature(), Bytes.copyFrom(tpm.readPcrs(sel).encode()));
+      var appCert = t.execute(new Certify(app, none, primaryAk.handle(), none,
+          AppKeyBinding.certifyQualifyingData(n), scheme));
+      var svidCert = t.execute(new Certify(primarySvid.handle(), none,
+          primaryAk.handle(), none, SvidKeyBinding.certifyQualifyingData(n, "agent-svid-A"), scheme));
+      att = SovereignAttestation.parseFrom(WireFormat.encodeAttestation(ID, n, quote.encode(),
+          new WireFormat.Certification(appKey.publicArea(), appCert.attest(), appCert.signature()),
+          Map.of("agent-svid-A", new WireFormat.Certification(primarySvid.outPublic(), svidCert.attest(),
+              svidCert.signature()))));
+    } finally {
+      for (int h : new int[] {app, primaryAk.handle(), primarySvid.handle()}) {
+        t.execute(new FlushContext(h));
+      }
+    }
+    SovereignAttestation evidence = att;
+    rejected("svid_key_parent", () -> new EvidenceVerifier(new ClockHistory(10)).verify(n, POLICY, payload(appKey),
+        evidence, primaryAk.outPublic()));
   }
 }

@@ -127,7 +127,8 @@ public final class TpmBoundSvidComposer extends CredentialComposerGrpc.Credentia
       log.warn("refused an agent X.509-SVID for a key the TPM attestation did not certify", "spiffe_id",
           req.getSpiffeId(), "spki_sha256", SvidBindings.spkiHash(req.getPublicKey().toByteArray()));
       out.onError(Status.PERMISSION_DENIED.withDescription("agent " + req.getSpiffeId() + ": the SVID's public key "
-          + "is not a TPM-resident key that the node's AK certified in this attestation (TPM-bound agent SVIDs are "
+          + "is not a TPM-resident key that the node's AK certified in a recent attestation of this agent ID "
+          + "(TPM-bound agent SVIDs are "
           + "required): configure the agent's KeyManager \"keylime_tpm\" and point the agent's keylime NodeAttestor's "
           + "svid_key_directory at its directory; on this server, the keylime NodeAttestor's svid_binding_directory "
           + "must be " + b.dir() + " (else it records no keys)").asException());
