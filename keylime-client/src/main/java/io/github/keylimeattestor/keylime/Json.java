@@ -34,6 +34,12 @@ import java.util.Objects;
  */
 public final class Json {
 
+  /**
+   * Values (and object or array ends) one document may hold as a tree. Keylime's single answers hold
+   * tens to hundreds; the bulk status, which may be much larger, is read as a stream, record by record.
+   */
+  static final int MAX_VALUES = 50_000;
+
   /** Parsers and generators for Keylime's JSON: duplicate keys refused. */
   static final JsonFactory FACTORY =
       JsonFactory.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
@@ -93,8 +99,14 @@ public final class Json {
     }
     ArrayDeque<Open> outer = new ArrayDeque<>();
     Open top = new Open(t, null);
+    int values = 1;
     while (true) {
       JsonToken n = p.nextToken();
+      if (++values > MAX_VALUES) {
+        // a few MB of "[],[],..." would take a hundred MB of heap as a tree: the plugins have 64 MB
+        throw new JsonParseException(p, "more than " + MAX_VALUES + " JSON values in one answer (Keylime's "
+            + "hold a few dozen)");
+      }
       String name = null;
       if (n == (top.members != null ? JsonToken.END_OBJECT : JsonToken.END_ARRAY)) {
         Json done = top.close();

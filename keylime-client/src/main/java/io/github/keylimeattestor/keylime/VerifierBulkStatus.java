@@ -45,19 +45,43 @@ public record VerifierBulkStatus(Map<String, VerifierAgentStatus> agents, Map<St
         p.skipChildren();
       }
     }
+    if (p.nextToken() != null) {
+      throw new KeylimeMalformedResponseException("bulk status from " + HttpTransport.shown(uri)
+          + " has data after its JSON object", uri, null);
+    }
     return found.orElseThrow(() -> new KeylimeMalformedResponseException(
         "bulk status from " + HttpTransport.shown(uri) + " has no 'results' object", uri, null));
   }
 
+  /**
+   * Records one answer may hold. A real record is about 760 bytes (10,000 agents in 7.6 MB), so the
+   * 16 MiB cap on the body holds some 22,000; tiny made-up ones ({@code "x":{}}) would be millions,
+   * each kept as an unreadable record.
+   */
+  static final int MAX_RECORDS = 50_000;
+  /** Unreadable records whose own reason is kept; the others share one (the watch asks only for its nodes). */
+  static final int REASONS_KEPT = 100;
+
   private static final Json NOT_READ = Json.object(Map.of());
+  private static final String MANY_UNREADABLE = "unreadable (one of more than " + REASONS_KEPT + " unreadable records "
+      + "in this answer; ask for it alone to see why)";
+
+  private static String reason(Map<String, String> unreadable, String reason) {
+    return unreadable.size() < REASONS_KEPT ? reason : MANY_UNREADABLE;
+  }
 
   private static VerifierBulkStatus readResults(URI uri, JsonParser p) throws IOException, KeylimeException {
     Map<String, VerifierAgentStatus> agents = new HashMap<>();
     Map<String, String> unreadable = new HashMap<>();
     Map<String, Json> members = new HashMap<>(); // reused: parse() copies what it keeps
     Json record = Json.objectView(members);
+    int records = 0;
     while (p.nextToken() == JsonToken.FIELD_NAME) {
       String uuid = p.currentName();
+      if (++records > MAX_RECORDS) {
+        throw new KeylimeMalformedResponseException("bulk status from " + HttpTransport.shown(uri) + " holds more "
+            + "than " + MAX_RECORDS + " records, more than its size allows for real ones", uri, null);
+      }
       if (p.nextToken() != JsonToken.START_OBJECT) {
         // a verifier keys an object per agent; the registrar answers {"results":{"uuids":[...]}} here,
         // whose agents would all look deleted
@@ -85,17 +109,17 @@ public record VerifierBulkStatus(Map<String, VerifierAgentStatus> agents, Map<St
       }
       if (agents.containsKey(uuid) || unreadable.containsKey(uuid)) {
         agents.remove(uuid);
-        unreadable.put(uuid, "the agent appears twice");
+        unreadable.put(uuid, reason(unreadable, "the agent appears twice"));
         continue;
       }
       if (problem != null) {
-        unreadable.put(uuid, problem);
+        unreadable.put(uuid, reason(unreadable, problem));
         continue;
       }
       try {
         agents.put(uuid, VerifierAgentStatus.parse(new Fields(record, uri, "bulk status of " + uuid), uuid));
       } catch (KeylimeMalformedResponseException e) {
-        unreadable.put(uuid, e.getMessage());
+        unreadable.put(uuid, reason(unreadable, e.getMessage()));
       }
     }
     return new VerifierBulkStatus(agents, unreadable);

@@ -165,4 +165,14 @@ class JsonTest {
     assertThatThrownBy(() -> Json.parse(veryDeep)).as("refused before the reader's recursion gets deep")
         .isInstanceOf(StreamConstraintsException.class);
   }
+
+  /** A few MB of empty arrays would be a hundred MB of tree in a 64 MB heap: refused by count. */
+  @Test
+  void aDocumentOfMoreValuesThanAnyKeylimeAnswerIsRefused() throws Exception {
+    String many = "{\"results\":{\"x\":[" + "[],".repeat(Json.MAX_VALUES) + "[]]}}";
+    assertThatThrownBy(() -> Json.parse(many)).isInstanceOf(com.fasterxml.jackson.core.JsonParseException.class)
+        .hasMessageContaining("more than " + Json.MAX_VALUES + " JSON values");
+    String enough = "[" + "1,".repeat(Json.MAX_VALUES / 2) + "1]";
+    assertThat(Json.parse(enough).size()).isEqualTo(Json.MAX_VALUES / 2 + 1);
+  }
 }

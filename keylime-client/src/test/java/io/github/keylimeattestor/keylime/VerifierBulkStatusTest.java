@@ -134,4 +134,34 @@ class VerifierBulkStatusTest {
           .isInstanceOfSatisfying(KeylimeApiException.class, e -> assertThat(e.httpStatus()).isEqualTo(405));
     }
   }
+
+  /** Data after the answer, and millions of made-up records, each kept as unreadable, are refused. */
+  @Test
+  void trailingDataAndMoreRecordsThanTheSizeAllowsAreRefused() throws Exception {
+    try (FakeKeylimeServer s = fx.keylimeServer()) {
+      s.keylimeVersion("2.5", "2.5");
+      VerifierClient c = new VerifierClient(ClientSettings.of(s.uri(), fx.tls()));
+      s.route("/v2.5/agents/", 200, recorded("verifier-bulk-pass.json") + " {{{");
+      assertThatThrownBy(() -> c.getAgentsBulk(Optional.empty(), 1 << 20))
+          .isInstanceOf(KeylimeMalformedResponseException.class).hasMessageContaining("data after its JSON object");
+      StringBuilder tiny = new StringBuilder("{\"code\": 200, \"status\": \"Success\", \"results\": {");
+      for (int i = 0; i <= VerifierBulkStatus.MAX_RECORDS; i++) {
+        tiny.append(i == 0 ? "" : ",").append('"').append(i).append("\":{}");
+      }
+      s.route("/v2.5/agents/", 200, tiny.append("}}").toString());
+      assertThatThrownBy(() -> c.getAgentsBulk(Optional.empty(), 16 << 20))
+          .isInstanceOf(KeylimeMalformedResponseException.class).hasMessageContaining("more than 50000 records");
+      // below the cap: each unreadable, the first hundred with their own reason, the rest sharing one
+      StringBuilder some = new StringBuilder("{\"code\": 200, \"status\": \"Success\", \"results\": {");
+      for (int i = 0; i < 300; i++) {
+        some.append(i == 0 ? "" : ",").append('"').append(i).append("\":{}");
+      }
+      s.route("/v2.5/agents/", 200, some.append("}}").toString());
+      VerifierBulkStatus all = c.getAgentsBulk(Optional.empty(), 1 << 20);
+      assertThat(all.agents()).isEmpty();
+      assertThat(all.unreadable()).hasSize(300);
+      assertThat(all.unreadable().values().stream().distinct().count()).isLessThanOrEqualTo(
+          VerifierBulkStatus.REASONS_KEPT + 1L);
+    }
+  }
 }

@@ -366,6 +366,7 @@ final class AttestStream implements StreamObserver<AttestRequest> {
       case PERMISSION_DENIED -> "denied";
       case INVALID_ARGUMENT -> "malformed";
       case UNAVAILABLE -> "unavailable";
+      case FAILED_PRECONDITION -> "misconfigured"; // TLS, client certificate, API version, the plugin's own files
       default -> "error";
     };
     metrics.outcome(outcome, reason);

@@ -3,15 +3,16 @@ package io.github.keylimeattestor.server;
 import io.github.keylimeattestor.keylime.KeylimeApiException;
 import io.github.keylimeattestor.keylime.KeylimeException;
 import io.github.keylimeattestor.keylime.KeylimeIncompatibleException;
+import io.github.keylimeattestor.keylime.KeylimeMalformedResponseException;
 import io.github.keylimeattestor.keylime.KeylimeTlsException;
 import io.grpc.Status;
 import io.grpc.StatusException;
 
 /**
  * Keylime client failures as SPIRE status codes (DESIGN.md section 4): Keylime unreachable or not
- * ready is Unavailable; a TLS handshake refused either way, or an HTTP 401/403 for our client
- * certificate (a configuration to fix, on this side or Keylime's), is FailedPrecondition, as on the
- * agent plugin. spire-agent retries both (it gives up
+ * ready is Unavailable; a TLS handshake refused either way, an HTTP 401/403 for our client
+ * certificate, an API version neither side serves, or an answer that does not read as the service's
+ * (a configuration to fix, on this side or Keylime's), is FailedPrecondition, as on the agent plugin. spire-agent retries both (it gives up
  * only on PermissionDenied), so the node recovers without a restart once the configuration is fixed.
  */
 final class KeylimeErrors {
@@ -31,6 +32,13 @@ final class KeylimeErrors {
     }
     if (e instanceof KeylimeIncompatibleException || e instanceof KeylimeTlsException) {
       return Status.FAILED_PRECONDITION.withDescription("Keylime " + what + ": " + e.getMessage()).asException();
+    }
+    if (e instanceof KeylimeMalformedResponseException) {
+      // most often a URL that names another service (the registrar for the verifier, a proxy page):
+      // a configuration to check, not an outage
+      return Status.FAILED_PRECONDITION.withDescription("Keylime " + what + " answered something this plugin cannot "
+          + "read: " + e.getMessage() + "; check that " + what + "_urls name the Keylime " + what + " itself")
+          .asException();
     }
     return Status.UNAVAILABLE.withDescription("Keylime " + what + ": " + e.getMessage()).asException();
   }

@@ -646,6 +646,25 @@ class AttestStreamTest {
           "keylime_attestor.phase_ms verifier", "keylime_attestor.attestation denied keylime");
       assertThat(callsBeforeTheAnswer).isEmpty();
 
+      // a configuration to fix (here a registrar URL that answers something else): "misconfigured",
+      // not "error", which the alert rules page as a plugin bug
+      received.clear();
+      Answers notTheRegistrar = new Answers() {
+        @Override
+        public RegistrarAgent registrarAgent(String agentId) throws KeylimeException {
+          throw new io.github.keylimeattestor.keylime.KeylimeMalformedResponseException(
+              "registrar at https://r answered invalid JSON", java.net.URI.create("https://r"), null);
+        }
+      };
+      AttestStream.Context misconfigured = new AttestStream.Context(base.config(), notTheRegistrar, base.evidence(),
+          base.random(), base.clock(), metrics, base.deadlines());
+      current.set(new Recorder());
+      Status refused = attest(misconfigured, payload(), () -> {}, current.get()).error;
+      assertThat(refused.getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+      assertThat(refused.getDescription()).contains("registrar_urls name the Keylime registrar itself");
+      awaitUntil(() -> received.stream().anyMatch(m -> m.startsWith("keylime_attestor.attestation")));
+      assertThat(received).anyMatch(m -> m.startsWith("keylime_attestor.attestation misconfigured "));
+
       // SPIRE cancels the stream after the payload: the phases so far still reach it, no outcome
       received.clear();
       current.set(new Recorder());
