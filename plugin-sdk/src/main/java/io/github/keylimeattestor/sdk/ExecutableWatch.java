@@ -61,7 +61,7 @@ final class ExecutableWatch {
    * Watches the executable the launcher runs (the class path's only entry, a file) on a daemon thread
    * and halts the JVM once it was overwritten. No watch for a class path of directories (tests).
    */
-  static void start() {
+  static void start(Runnable cleanUp) {
     String cp = System.getProperty("java.class.path", "");
     if (cp.isEmpty() || cp.contains(File.pathSeparator) || !Files.isRegularFile(Path.of(cp))) {
       return;
@@ -73,7 +73,16 @@ final class ExecutableWatch {
       LOG.debug("not watching the plugin executable", "path", cp, "error", e);
       return;
     }
-    Thread t = new Thread(() -> watch.run(() -> Runtime.getRuntime().halt(1)), "executable-watch");
+    // halt, not exit: shutdown hooks would load classes the overwritten jar no longer holds; the
+    // socket and its directory are removed first, with classes loaded long ago
+    Thread t = new Thread(() -> watch.run(() -> {
+      try {
+        cleanUp.run();
+      } catch (Throwable e) {
+        // gone with the jar: the halt matters more
+      }
+      Runtime.getRuntime().halt(1);
+    }), "executable-watch");
     t.setDaemon(true);
     t.start();
   }

@@ -187,7 +187,7 @@ public final class PluginMain {
       handshakeOut.flush();
       setUpLibraries();
       main.serve();
-      ExecutableWatch.start();
+      ExecutableWatch.start(main::removeSocket);
       main.awaitTermination();
     } catch (Throwable t) {
       LOG.error("plugin failed to start", "error", t);

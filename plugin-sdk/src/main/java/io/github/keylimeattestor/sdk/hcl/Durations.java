@@ -7,7 +7,7 @@ import java.util.regex.Pattern;
 /** Parses Go's time.ParseDuration syntax, which SPIRE operators already use everywhere. */
 public final class Durations {
   /** As Go: "1.5", ".5" and "1." are numbers; µ (U+00B5) and μ (U+03BC) both spell micro. */
-  private static final Pattern PART = Pattern.compile("(\\d+\\.?\\d*|\\.\\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)");
+  private static final Pattern PART = Pattern.compile("(\\d++(?:\\.\\d*+)?+|\\.\\d++)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)");
 
   private Durations() {}
 
@@ -26,7 +26,8 @@ public final class Durations {
     Matcher m = PART.matcher(s);
     int at = 0;
     double nanos = 0;
-    while (at < s.length() && m.find(at) && m.start() == at) {
+    // lookingAt on the rest, never a search: a search from each position of a long digit run is cubic
+    while (at < s.length() && m.region(at, s.length()).lookingAt()) {
       double n = Double.parseDouble(m.group(1));
       nanos += n * switch (m.group(2)) {
         case "ns" -> 1;

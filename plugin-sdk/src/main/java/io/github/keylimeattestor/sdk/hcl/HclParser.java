@@ -26,7 +26,7 @@ public final class HclParser {
    */
   public static final int MAX_LENGTH = 16 * 1024;
 
-  private static final int MAX_DEPTH = 32;
+  static final int MAX_DEPTH = 32;
 
   private final String src;
   private int pos;
@@ -287,6 +287,21 @@ public final class HclParser {
       if (c == 0) {
         throw error("a NUL character in a string: no setting can hold one");
       }
+      if (c == '$' && pos < src.length() && src.charAt(pos) == '{') {
+        // HCL v1 keeps "${...}" as it is, and inside it a quote does not end the string nor is an
+        // escape decoded: "${NAME}" (SPIRE's -expandEnv form) reads the same either way, anything
+        // with a quote, backslash, brace or line break inside would not, and is refused
+        int close = src.indexOf('}', pos);
+        String inside = close < 0 ? null : src.substring(pos + 1, close);
+        if (inside == null || inside.chars().anyMatch(ch -> ch == '"' || ch == '\\' || ch == '{' || ch == '\n')) {
+          throw error("'${' in a string with a quote, backslash, brace or line break before its '}': SPIRE's HCL "
+              + "parser reads such a string differently; write the value without it");
+        }
+        bytes.flushTo(b);
+        b.append("${").append(inside).append('}');
+        pos = close + 1;
+        continue;
+      }
       if (c != '\\') {
         bytes.flushTo(b);
         b.append(c);
@@ -396,7 +411,7 @@ public final class HclParser {
       pos++;
     }
     int start = pos;
-    while (pos < src.length() && isIdentPart(src.charAt(pos))) {
+    while (pos < src.length() && isHeredocMarkerPart(src.charAt(pos))) {
       pos++;
     }
     String marker = src.substring(start, pos);
@@ -404,13 +419,17 @@ public final class HclParser {
       pos++; // CRLF
     }
     if (marker.isEmpty() || peek() != '\n') {
-      throw error("bad heredoc marker");
+      throw error("bad heredoc marker (letters, digits and '_' only, then the end of the line)");
     }
+    // HCL v1 takes a line for the closing marker only if it is at least as long, in bytes, as the
+    // marker with its '-': "<<-EOT" is not closed by an unindented "EOT"
+    int closingBytes = marker.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + (indented ? 1 : 0);
     pos++;
     List<String> lines = new ArrayList<>();
     while (pos < src.length()) {
       int eol = src.indexOf('\n', pos);
       String line = eol < 0 ? src.substring(pos) : src.substring(pos, eol);
+      int lineBytes = line.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
       pos = eol < 0 ? src.length() : eol + 1;
       if (line.endsWith("\r")) {
         line = line.substring(0, line.length() - 1);
@@ -419,7 +438,7 @@ public final class HclParser {
         throw error("a NUL character in a heredoc: no setting can hold one");
       }
       String indent = leadingSpace(line);
-      if (line.substring(indent.length()).equals(marker)) {
+      if (lineBytes >= closingBytes && stripCarriageReturns(line.substring(indent.length())).equals(marker)) {
         // HCL v1 closes either kind at an indented marker; a plain << keeps that indentation as the
         // value's last characters ("a\n  "), which is what a Go plugin reads from the same text
         return indented ? unindent(lines, indent) : join(lines) + indent;
@@ -479,6 +498,20 @@ public final class HclParser {
 
   private static boolean isIdentStart(char c) {
     return Character.isLetter(c) || c == '_';
+  }
+
+  /** HCL v1's heredoc anchor: its isLetter (with '_') and isDigit; no '-' or '.' as in identifiers. */
+  private static boolean isHeredocMarkerPart(char c) {
+    return Character.isLetterOrDigit(c) || c == '_';
+  }
+
+  /** As the {@code \r*} HCL v1 allows after a closing marker. */
+  private static String stripCarriageReturns(String s) {
+    int end = s.length();
+    while (end > 0 && s.charAt(end - 1) == '\r') {
+      end--;
+    }
+    return s.substring(0, end);
   }
 
   private static boolean isIdentPart(char c) {

@@ -14,11 +14,19 @@ import java.util.Map;
  * Configuration written as JSON, which HCL v1 (SPIRE's parser) reads whenever the text starts with
  * '{': a SPIRE configuration file (the doctor), or a plugin_data_file SPIRE hands over as it is. Read
  * into the shapes {@link HclParser} gives (insertion-ordered maps, lists, String, Long, Double,
- * Boolean), so either syntax means the same. A key twice in one object is refused, as HCL refuses it.
+ * Boolean), so either syntax means the same. A key twice in one object is refused (HCL's JSON
+ * reader would keep the last: refusing is the safe side).
  */
 public final class JsonConfig {
+  /**
+   * Nesting as deep as the HCL parser allows: {@link #value} recurses, and the plugins' threads have
+   * 256 KiB stacks, on which Jackson's own limit (1000) could overflow the stack instead of failing.
+   */
   private static final JsonFactory FACTORY =
-      JsonFactory.builder().enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
+      JsonFactory.builder().enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+          .streamReadConstraints(com.fasterxml.jackson.core.StreamReadConstraints.builder()
+              .maxNestingDepth(HclParser.MAX_DEPTH).build())
+          .build();
 
   private JsonConfig() {}
 

@@ -110,13 +110,19 @@ class HclParserTest {
   }
 
   @Test
-  void deepNestingAndHugeInputAreRefusedNotOverflowed() {
+  void deepNestingAndHugeInputAreRefusedNotOverflowed() throws Exception {
     assertThatThrownBy(() -> HclParser.parse("a = " + "[".repeat(10_000))).isInstanceOf(HclException.class);
     assertThatThrownBy(() -> HclParser.parse("a { ".repeat(10_000))).isInstanceOf(HclException.class);
     // every block label nests one level too (1000 labels overflowed a 256 KiB stack)
     assertThatThrownBy(() -> HclParser.parse("a " + "b ".repeat(1000) + "{}")).isInstanceOf(HclException.class)
         .hasMessageContaining("nesting deeper than");
     assertThatThrownBy(() -> HclParser.parse("#".repeat(HclParser.MAX_LENGTH + 1))).isInstanceOf(HclException.class);
+    // JSON plugin_data as deep as HCL's: Jackson's own limit (1000) overflowed a 256 KiB stack now and then
+    String deepJson = "{\"a\":".repeat(HclParser.MAX_DEPTH + 1) + "1" + "}".repeat(HclParser.MAX_DEPTH + 1);
+    assertThatThrownBy(() -> HclParser.parse(deepJson)).isInstanceOf(HclException.class)
+        .hasMessageContaining("nesting depth");
+    String deepEnough = "{\"a\":".repeat(HclParser.MAX_DEPTH - 1) + "1" + "}".repeat(HclParser.MAX_DEPTH - 1);
+    assertThat(HclParser.parse(deepEnough)).containsKey("a");
   }
 
   @Test
@@ -155,6 +161,33 @@ class HclParserTest {
         .hasMessageContaining("NUL");
     assertThatThrownBy(() -> HclParser.parse("a = \"/x\u0000y\"")).isInstanceOf(HclException.class)
         .hasMessageContaining("NUL");
+  }
+
+  /**
+   * Texts HCL v1 (SPIRE's hcl v1.0.1-vault-7, hcl.Decode) reads otherwise than a plain reading would,
+   * so that a setting could hide in what SPIRE's tools show as a string: refused, or read as HCL does.
+   */
+  @Test
+  void textsHclV1ReadsDifferentlyAreRefusedOrReadAsItReadsThem() throws Exception {
+    // HCL: one key a = "${\" b = \"}" (quotes inside ${...} do not end the string); refused here
+    assertThatThrownBy(() -> HclParser.parse("a = \"${\" b = \"}\"\n")).isInstanceOf(HclException.class)
+        .hasMessageContaining("'${'");
+    assertThatThrownBy(() -> HclParser.parse("a = \"${x\\ny}\"\n")).isInstanceOf(HclException.class);
+    assertThat(HclParser.parse("a = \"$5 {x}\"\n")).containsEntry("a", "$5 {x}");
+    // SPIRE's -expandEnv form reads the same either way: kept as it is (the doctor reads such configs)
+    assertThat(HclParser.parse("a = \"x-${TD}-\\t\"\n")).containsEntry("a", "x-${TD}-\t");
+    assertThatThrownBy(() -> HclParser.parse("a = \"${unclosed\"\n")).isInstanceOf(HclException.class);
+    // HCL closes <<-EOT only at a line at least as long as "-EOT": an unindented EOT is text
+    assertThat(HclParser.parse("note = <<-EOT\nx\nEOT\nrequire_tpm_bound_svid = false\nnote2 = <<-EOT\n  EOT\n"
+        + "agent_path_template = \"/x\"\n")).containsOnlyKeys("note", "agent_path_template")
+        .containsEntry("note", "x\nEOT\nrequire_tpm_bound_svid = false\nnote2 = <<-EOT\n");
+    assertThat(HclParser.parse("a = <<-EOT\nx\n EOT\n")).containsEntry("a", "x\n");
+    // heredoc anchors are letters, digits and '_' (HCL: "invalid characters in heredoc anchor")
+    for (String marker : new String[] {"E-OT", "E.OT"}) {
+      assertThatThrownBy(() -> HclParser.parse("a = <<" + marker + "\nx\n" + marker + "\n")).as(marker)
+          .isInstanceOf(HclException.class).hasMessageContaining("heredoc marker");
+    }
+    assertThat(HclParser.parse("a = <<E_O9\nx\nE_O9\n")).containsEntry("a", "x\n");
   }
 
   @Test
