@@ -10,6 +10,7 @@ import io.github.keylimeattestor.proto.spire.server.nodeattestor.AgentAttributes
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestRequest;
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.AttestResponse;
 import io.github.keylimeattestor.proto.spire.server.nodeattestor.NodeAttestorGrpc;
+import io.github.keylimeattestor.sdk.PluginMain;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.nio.file.Path;
@@ -247,11 +248,20 @@ class AdversarialIT {
     }
     AgentAttributes a = g.answer().get(120, TimeUnit.SECONDS);
     assertThat(a.getSpiffeId()).endsWith(uuid);
+    int busy = 0;
     for (ServerSide s : flood) {
       Status st = s.ended.get(120, TimeUnit.SECONDS);
+      if (st.getCode() == Status.Code.UNAVAILABLE) {
+        // beyond the plugin's 256 calls at once: refused at once, before its payload is read
+        assertThat(st.getDescription()).contains("calls at once");
+        busy++;
+        continue;
+      }
       assertThat(st.getCode()).as("payload at the bound: %s", st).isEqualTo(Status.Code.INVALID_ARGUMENT);
       assertThat(st.getDescription()).contains("longer than 4096 bytes");
     }
+    System.err.printf("AdversarialIT: of 1500 oversized payloads, %d refused as malformed, %d as over the plugin's "
+        + "call limit%n", flood.size() - busy, busy);
     System.err.printf("AdversarialIT: 1500 refused %d-byte payloads and a genuine attestation in %d ms%n", big.length + 5,
         (System.nanoTime() - t0) / 1_000_000);
     assertThat(server.serving()).isTrue();
@@ -280,20 +290,40 @@ class AdversarialIT {
       assertThat(none.getDescription()).contains("sent no attestation payload");
       assertThat((System.nanoTime() - opened) / 1_000_000).isBetween(2_500L, 15_000L);
 
-      // More silent streams than the plugin's 256 stream slots: a genuine node waits for a slot
-      // (at most challenge_timeout), it is not refused.
+      // More silent streams than the plugin's 256 calls at once: those beyond are refused at once
+      // (Unavailable: spire-agent tries again), SPIRE's control calls on the same connection still
+      // answer (Configure here; Deinit and Shutdown alike) well before the held ones end, and once
+      // they are ended at challenge_timeout a genuine node attests.
+      server.configure(TRUST_DOMAIN, serverData("15s"));
       List<ServerSide> crowd = new ArrayList<>();
       for (int i = 0; i < 300; i++) {
         crowd.add(openServerStream());
       }
-      long t = System.nanoTime();
-      AgentAttributes a = new Genuine().begin().answer().get(60, TimeUnit.SECONDS);
-      System.err.printf("AdversarialIT: a genuine attestation behind 300 silent streams took %d ms%n",
-          (System.nanoTime() - t) / 1_000_000);
-      assertThat(a.getSpiffeId()).endsWith(uuid);
+      int beyond = 300 - PluginMain.MAX_CONCURRENT_STREAMS;
+      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+      while (crowd.stream().filter(c -> c.ended.isDone()).count() < beyond && System.nanoTime() < until) {
+        Thread.sleep(20);
+      }
+      List<Status> refusedAtOnce = crowd.stream().filter(c -> c.ended.isDone()).map(c -> c.ended.join()).toList();
+      assertThat(refusedAtOnce).hasSize(beyond).allSatisfy(refused -> {
+        assertThat(refused.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+        assertThat(refused.getDescription()).contains(PluginMain.MAX_CONCURRENT_STREAMS + " calls at once");
+      });
+      long c0 = System.nanoTime();
+      server.configure(TRUST_DOMAIN, serverData("15s"));
+      long configureMs = (System.nanoTime() - c0) / 1_000_000;
+      System.err.printf("AdversarialIT: Configure answered in %d ms while %d silent streams held the plugin%n",
+          configureMs, PluginMain.MAX_CONCURRENT_STREAMS);
+      assertThat(configureMs).as("Configure behind held streams, which last 15 s").isLessThan(7_500L);
+      assertThat(crowd.stream().filter(c -> c.ended.isDone()).count()).as("the held ones still held").isEqualTo(beyond);
       for (ServerSide c : crowd) {
         assertThat(c.ended.get(30, TimeUnit.SECONDS).getCode()).isEqualTo(Status.Code.UNAVAILABLE);
       }
+      long t = System.nanoTime();
+      AgentAttributes a = new Genuine().begin().answer().get(60, TimeUnit.SECONDS);
+      System.err.printf("AdversarialIT: a genuine attestation after 300 silent streams took %d ms%n",
+          (System.nanoTime() - t) / 1_000_000);
+      assertThat(a.getSpiffeId()).endsWith(uuid);
     } finally {
       server.configure(TRUST_DOMAIN, serverData("30s"));
     }

@@ -81,14 +81,21 @@ public final class PluginMain {
   public static final int MAX_INBOUND_MESSAGE_BYTES = 64 * 1024;
 
   /**
-   * Most streams the host may have open on its connection at once (HTTP/2
-   * SETTINGS_MAX_CONCURRENT_STREAMS; SPIRE uses one connection per plugin): 256. The message bound
-   * alone does not bound memory: 1500 concurrent 64 KiB payloads still exhausted the launcher's 64 MB
-   * of direct memory (1000 did not). 256 x 64 KiB is 16 MiB at most. Further streams wait in the
-   * host's gRPC client for a free slot instead of failing; a stream holds its slot for at most
-   * challenge_timeout per step.
+   * Most calls of the plugin's own service (NodeAttestor, KeyManager, CredentialComposer) at once:
+   * 256; one more is refused at once with Unavailable ({@link CallLimit}). The message bound alone does
+   * not bound memory: 1500 concurrent 64 KiB payloads still exhausted the launcher's 64 MB of direct
+   * memory (1000 did not). A stream holds its slot for at most challenge_timeout per step.
    */
   public static final int MAX_CONCURRENT_STREAMS = 256;
+
+  /**
+   * Streams beyond those kept for go-plugin's and SPIRE's control calls (health, broker, Init,
+   * Configure, Deinit, Shutdown) on the same connection: the HTTP/2 limit
+   * (SETTINGS_MAX_CONCURRENT_STREAMS; SPIRE uses one connection per plugin) is the two together, so
+   * attestations holding every slot of theirs cannot hold SPIRE's unload behind them. (256 + 16) x 64
+   * KiB is 17 MiB at most.
+   */
+  public static final int CONTROL_STREAMS = 16;
 
   /** Connections the plugin socket queues before the server accepts them; SPIRE makes one. */
   static final int LISTEN_BACKLOG = 16;
@@ -358,7 +365,8 @@ public final class PluginMain {
         this::deinit);
     List<BindableService> internal = List.of(new HealthService(), broker, new ControllerService(this::shutdownAndExit),
         new StdioService(), init, new ConfigService(plugin));
-    server = transport.serve(listening, List.of(plugin.pluginService()), internal);
+    server = transport.serve(listening, List.of(io.grpc.ServerInterceptors.intercept(plugin.pluginService(),
+        new CallLimit(MAX_CONCURRENT_STREAMS, plugin.name()))), internal);
     LOG.info("plugin serving", "plugin", plugin.name(), "type", plugin.type(), "pid", ProcessHandle.current().pid(), "socket", socket.toString());
   }
 

@@ -43,8 +43,9 @@ final class Transport implements AutoCloseable {
         // grpc-java checks a message's declared length before buffering its body, so anything larger is
         // refused (RESOURCE_EXHAUSTED) without taking memory from the attestations in flight.
         .maxInboundMessageSize(PluginMain.MAX_INBOUND_MESSAGE_BYTES)
-        // ... and at most this many streams buffer a message at once; more wait in the host's client.
-        .maxConcurrentCallsPerConnection(PluginMain.MAX_CONCURRENT_STREAMS);
+        // ... and at most this many streams buffer a message at once; more wait in the host's client
+        // (the plugin's service has a limit of its own below this one: CallLimit).
+        .maxConcurrentCallsPerConnection(PluginMain.MAX_CONCURRENT_STREAMS + PluginMain.CONTROL_STREAMS);
     services.forEach(b::addService);
     bindables.forEach(b::addService);
     return b.build().start();
