@@ -196,7 +196,8 @@ class DoctorIT {
     assertThat(r.out()).contains("FIX  registrar: connecting to registrar at https://127.0.0.1:"
         + stack.get("REGISTRAR_PORT") + "/version timed out after 3s: the port accepts TCP connections but sent no "
         + "TLS handshake, so it most likely serves plain HTTP (e.g. the registrar's port, 8890 by default, instead of "
-        + "its tls_port, 8891): use the HTTPS port");
+        + "its tls_port, 8891): use the HTTPS port; else the server is too busy to finish a handshake within "
+        + "keylime_timeout");
     assertThat(r.exit()).isEqualTo(1);
   }
 

@@ -7,6 +7,7 @@ import java.net.http.HttpTimeoutException;
 import java.nio.channels.UnresolvedAddressException;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.net.ssl.SSLException;
@@ -61,7 +62,15 @@ final class TlsDiagnosis {
    * Why a connection timed out: a port that accepts TCP but never answers the TLS ClientHello is
    * almost always a plain-HTTP port (Keylime's tornado waits for an HTTP request line forever).
    */
-  private String connectTimeoutHint(URI uri) {
+  private String connectTimeoutHint(URI uri, long started) {
+    // On JDK 17 the HttpClient resolves the host name on the caller's thread before its connect timer
+    // means anything: a call that took well past the timeout spent that time in DNS, not on a port
+    long took = System.nanoTime() - started;
+    if (took > settings.timeout().toNanos() + TimeUnit.SECONDS.toNanos(1)) {
+      return ", but took " + words(java.time.Duration.ofNanos(took)) + " in all: resolving the host name '"
+          + uri.getHost() + "' is slow (DNS), which keylime_timeout does not bound; fix the resolver or give an IP "
+          + "address (with tls.server_name for the certificate's name)";
+    }
     int port = uri.getPort() > 0 ? uri.getPort() : 443;
     int probe = (int) Math.max(1, Math.min(1000, settings.timeout().toMillis()));
     try (java.net.Socket s = new java.net.Socket()) {
@@ -69,8 +78,9 @@ final class TlsDiagnosis {
     } catch (java.io.IOException | IllegalArgumentException e) {
       return " (no TCP connection either: check the host, the port and firewalls)";
     }
-    return ": the port accepts TCP connections but sent no TLS handshake, so it most likely serves plain HTTP "
-        + "(e.g. the registrar's port, 8890 by default, instead of its tls_port, 8891): use the HTTPS port";
+    return ": the port accepts TCP connections but sent no TLS handshake, so it most likely serves plain "
+        + "HTTP (e.g. the registrar's port, 8890 by default, instead of its tls_port, 8891): use the HTTPS port; "
+        + "else the server is too busy to finish a handshake within keylime_timeout";
   }
 
   /** Maps an exception from the HTTP exchange (begun at {@code started}, nanoTime) to a Keylime exception. */
@@ -89,7 +99,7 @@ final class TlsDiagnosis {
       if (c instanceof HttpConnectTimeoutException) {
         return new KeylimeUnavailableException(
             "connecting to " + component + " at " + HttpTransport.shown(uri) + " timed out after " + words(settings.timeout())
-                + connectTimeoutHint(uri),
+                + connectTimeoutHint(uri, started),
             uri, true, t);
       }
       if (c instanceof HttpTimeoutException) {

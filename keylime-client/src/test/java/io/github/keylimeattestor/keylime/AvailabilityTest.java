@@ -56,9 +56,27 @@ class AvailabilityTest {
             assertThat(e.isRetryable()).isTrue();
             assertThat(e.getMessage()).endsWith("timed out after 700ms: the port accepts TCP connections but sent "
                 + "no TLS handshake, so it most likely serves plain HTTP (e.g. the registrar's port, 8890 by default, "
-                + "instead of its tls_port, 8891): use the HTTPS port");
+                + "instead of its tls_port, 8891): use the HTTPS port; else the server is too busy to finish a "
+                + "handshake within keylime_timeout");
           });
     }
+  }
+
+  /**
+   * A connect timeout long past keylime_timeout: JDK 17's HttpClient resolved the host name first, on
+   * the caller's thread, which the timeout does not bound; the message blames DNS, not a plain-HTTP port.
+   */
+  @Test
+  void aConnectTimeoutLongPastTheTimeoutBlamesTheResolver() throws Exception {
+    URI u = URI.create("https://verifier.keylime.test:8881/v2.3/agents/x");
+    TlsDiagnosis d = new TlsDiagnosis("verifier",
+        new ClientSettings(List.of(u), fx.tls(), Duration.ofMillis(700), Optional.empty()));
+    long sixSecondsAgo = System.nanoTime() - java.util.concurrent.TimeUnit.SECONDS.toNanos(6);
+    KeylimeException e = d.classify(new java.net.http.HttpConnectTimeoutException("HTTP connect timed out"), u,
+        sixSecondsAgo);
+    assertThat(e).isInstanceOf(KeylimeUnavailableException.class);
+    assertThat(e.getMessage()).contains("timed out after 700ms, but took 6").contains("resolving the host name "
+        + "'verifier.keylime.test' is slow (DNS)").doesNotContain("plain HTTP");
   }
 
   @Test
