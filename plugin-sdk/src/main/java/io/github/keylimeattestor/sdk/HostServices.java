@@ -119,7 +119,15 @@ public final class HostServices implements AutoCloseable {
           LOG.warn("host services offered on an unsupported network; they stay off", "network", info.getNetwork());
           unusable = true;
         } else {
-          channel = transport.dial(info.getAddress());
+          try {
+            channel = transport.dial(info.getAddress());
+          } catch (RuntimeException e) {
+            // grpc-java makes a target URI of the path and finds no resolver for one it cannot
+            // encode (a non-ASCII TMPDIR, say): the plugin runs on without the host's services
+            LOG.warn("cannot dial the host services' socket; they stay off (e.g. metrics)", "address",
+                info.getAddress(), "error", e.toString());
+            unusable = true;
+          }
         }
       }
       return Optional.ofNullable(channel);

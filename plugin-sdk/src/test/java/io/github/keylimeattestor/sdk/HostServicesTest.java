@@ -108,6 +108,18 @@ class HostServicesTest {
     }
   }
 
+  /** A socket path gRPC cannot make a target of (non-ASCII): host services off, Init not failed. */
+  @Test
+  void aSocketPathGrpcCannotDialTurnsHostServicesOffInsteadOfFailingInit() throws Exception {
+    CompletableFuture<ConnInfo> address = CompletableFuture.completedFuture(ConnInfo.newBuilder().setServiceId(1)
+        .setNetwork("unix").setAddress("/tmp/\u00e9t\u00e9/plugin123/host.sock").build());
+    try (Transport transport = new Transport();
+        HostServices hs = new HostServices(address, List.of(HostServices.METRICS), transport, 5_000)) {
+      assertThat(hs.metrics()).isEmpty();
+      assertThat(hs.metrics()).isEmpty();
+    }
+  }
+
   @Test
   void aBrokerStreamThatEndsBeforeTheAddressTurnsHostServicesOffWithoutWaiting() throws Exception {
     BrokerService broker = new BrokerService(HostServices.HOST_SERVICE_PROVIDER_ID);
