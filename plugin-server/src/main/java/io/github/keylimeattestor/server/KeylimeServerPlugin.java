@@ -130,12 +130,13 @@ final class KeylimeServerPlugin extends NodeAttestorGrpc.NodeAttestorImplBase im
   /** The revocation watch of this configuration (null without a revocation block); replaces the previous one. */
   private synchronized void startWatch(ServerConfig config, VerifierClient verifier) {
     RevocationWatch previous = watch;
-    watch = config.revocation().map(r -> RevocationWatch.start(r, verifier, revocationMetrics)).orElse(null);
     if (previous != null) {
-      if (watch != null) {
-        watch.adopt(previous);
-      }
-      previous.close();
+      // before the new one adopts its nodes: a cycle of the old one may be acting on some right now
+      previous.closeAndWait(java.time.Duration.ofSeconds(2));
+    }
+    watch = config.revocation().map(r -> RevocationWatch.start(r, verifier, revocationMetrics)).orElse(null);
+    if (previous != null && watch != null) {
+      watch.adopt(previous);
     }
   }
 

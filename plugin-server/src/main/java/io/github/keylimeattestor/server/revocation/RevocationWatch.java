@@ -203,7 +203,7 @@ public final class RevocationWatch implements AutoCloseable {
 
   /** Warned once, until an answer is usable again: the same refusal every cycle would flood the log. */
   private void answerUnusable(KeylimeException e) {
-    metrics.verifierUnavailable();
+    countVerifierUnavailable();
     if (answerUnusable) {
       LOG.debug("revocation watch: the verifier's answer is still unusable", "error", e.getMessage());
       return;
@@ -218,7 +218,7 @@ public final class RevocationWatch implements AutoCloseable {
   }
 
   private void verifierUnavailable(KeylimeException e) {
-    metrics.verifierUnavailable();
+    countVerifierUnavailable();
     if (!verifierDown) {
       verifierDown = true;
       warn("revocation watch: the Keylime verifier is unreachable; no node is evicted on missing data, "
@@ -346,7 +346,7 @@ public final class RevocationWatch implements AutoCloseable {
       return;
     }
     if (j.gone.size() == j.answered && j.answered > 1) {
-      metrics.verifierUnavailable();
+      countVerifierUnavailable();
       if (!noneHeldWarned) { // once until the verifier holds some again, not every cycle
         noneHeldWarned = true;
         warn("revocation watch: the verifier holds none of the watched nodes; not acting on deletions (is "
@@ -559,7 +559,9 @@ public final class RevocationWatch implements AutoCloseable {
       return Acted.ACTED;
     } catch (SpireAgents.SpireActionException | RuntimeException e) {
       // one node SPIRE cannot act on (or a bug on its path) holds no other node back
-      metrics.action(action, "error", reason);
+      if (!closed) {
+        metrics.action(action, "error", reason);
+      }
       String error = e instanceof SpireAgents.SpireActionException ? e.getMessage() : e.toString();
       long now = nanoTime.getAsLong();
       Refusal last = refusals.get(n.spiffeId());
@@ -606,6 +608,13 @@ public final class RevocationWatch implements AutoCloseable {
    */
   private volatile boolean closed;
 
+  /** Not for a cycle that close() cut short: its requests fail for that reason alone. */
+  private void countVerifierUnavailable() {
+    if (!closed) {
+      metrics.verifierUnavailable();
+    }
+  }
+
   private void warn(String message, Object... fields) {
     LOG.log(closed ? io.github.keylimeattestor.sdk.log.Level.DEBUG : io.github.keylimeattestor.sdk.log.Level.WARN,
         message, fields);
@@ -623,5 +632,20 @@ public final class RevocationWatch implements AutoCloseable {
       scheduler.shutdownNow();
     }
     spire.close();
+  }
+
+  /**
+   * Closes this watch and waits (at most {@code wait}) for a cycle it cut short to end, so that a watch
+   * that adopts its nodes then copies what that cycle left (a node it acted on is gone from it).
+   */
+  public void closeAndWait(Duration wait) {
+    close();
+    if (scheduler != null) {
+      try {
+        scheduler.awaitTermination(wait.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
   }
 }
