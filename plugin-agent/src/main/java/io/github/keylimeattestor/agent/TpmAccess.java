@@ -133,6 +133,10 @@ final class TpmAccess {
   }
 
   private static AttestationFailure failure(String what, String tpmName, TpmRetry retry, TpmResponseException e) {
+    if (e.responseCode().fromSoftwareStack()) {
+      return AttestationFailure.unavailable("cannot talk to the TPM (" + tpmName + ") while " + what + ": "
+          + e.getMessage(), e);
+    }
     var explanation = TpmRetry.explain(e.responseCode());
     if (explanation.isPresent()) {
       return AttestationFailure.unavailable("the TPM (" + tpmName + ") is busy or out of resources while " + what

@@ -62,6 +62,20 @@ class TpmAccessTest {
     assertEquals(1, (int) busy.get(10, TimeUnit.SECONDS));
   }
 
+  /** tpm2-abrmd's TCTI failing (a code of layer 10, not the TPM's): the TPM is unreachable, not refusing. */
+  @Test
+  void aFailureOfTheResourceManagersTctiIsUnavailableNotARefusal() {
+    TpmAccess access = new TpmAccess(300);
+    AttestationFailure f = assertThrows(AttestationFailure.class, () -> access.use(settings(Duration.ofMillis(50)),
+        "quoting with the Keylime AK", (tpm, k) -> {
+          throw new io.github.keylimeattestor.tpm.TpmResponseException(0x158,
+              io.github.keylimeattestor.tpm.ResponseCode.decode(0x000A000A));
+        }));
+    assertEquals(Status.Code.UNAVAILABLE, f.code());
+    assertTrue(f.getMessage().contains("cannot talk to the TPM") && f.getMessage().contains("TSS2_BASE_RC_IO_ERROR"),
+        f.getMessage());
+  }
+
   private static CompletableFuture<Integer> holdTheTpm(TpmAccess access, TpmSettings settings,
       CountDownLatch entered, CountDownLatch release) {
     return CompletableFuture.supplyAsync(() -> {

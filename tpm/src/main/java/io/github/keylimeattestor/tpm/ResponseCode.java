@@ -31,12 +31,20 @@ public record ResponseCode(
   public static final int TESTING = 0x90A;
   public static final int REFERENCE_H0 = 0x910;
   public static final int COMMAND_CODE = 0x143;
+  /** TSS2 layer of TCTI errors (TSS2_TCTI_RC_LAYER >> 16): tpm2-abrmd passes on those of its own TCTI. */
+  public static final int LAYER_TCTI = 10;
   /** TSS2 response-code layer of tpm2-abrmd's own answers (TSS2_RESMGR_RC_LAYER >> 16). */
   public static final int LAYER_RESMGR = 11;
   /** TSS2 layer of TPM codes that tpm2-abrmd passes on (TSS2_RESMGR_TPM_RC_LAYER >> 16). */
   public static final int LAYER_RESMGR_TPM = 12;
 
   private static final Map<Integer, String[]> TABLE = new HashMap<>();
+
+  /** TSS2_BASE_RC_* (tss2_common.h), by value. */
+  private static final String[] TSS2_BASE_RC = {"TSS2_RC_SUCCESS", "TSS2_BASE_RC_GENERAL_FAILURE",
+      "TSS2_BASE_RC_NOT_IMPLEMENTED", "TSS2_BASE_RC_BAD_CONTEXT", "TSS2_BASE_RC_ABI_MISMATCH",
+      "TSS2_BASE_RC_BAD_REFERENCE", "TSS2_BASE_RC_INSUFFICIENT_BUFFER", "TSS2_BASE_RC_BAD_SEQUENCE",
+      "TSS2_BASE_RC_NO_CONNECTION", "TSS2_BASE_RC_TRY_AGAIN", "TSS2_BASE_RC_IO_ERROR", "TSS2_BASE_RC_BAD_VALUE"};
 
   private static void def(int code, String name, String text) {
     TABLE.put(code, new String[] {name, text});
@@ -141,6 +149,15 @@ public record ResponseCode(
       return new ResponseCode(0, "TPM_RC_SUCCESS", 0, 0, 0, "the command succeeded");
     }
     int layer = rc >>> 16;
+    if (layer == LAYER_TCTI || (layer == LAYER_RESMGR && (rc & 0xFFFF) < 0x100)) {
+      // TSS2_BASE_RC_* under a TSS layer: tpm2-abrmd's own failure, or its TCTI's, not the TPM's answer
+      int low = rc & 0xFFFF;
+      String base = low < TSS2_BASE_RC.length ? TSS2_BASE_RC[low] : "TSS2_BASE_RC " + low;
+      return new ResponseCode(rc, base, 0, 0, 0, layer == LAYER_TCTI
+          ? "tpm2-abrmd's connection to the TPM (its TCTI) failed; this is not the TPM's answer: see tpm2-abrmd's log "
+              + "and its --tcti"
+          : "tpm2-abrmd failed on its own; this is not the TPM's answer: see tpm2-abrmd's log");
+    }
     if (layer == LAYER_RESMGR || layer == LAYER_RESMGR_TPM) {
       ResponseCode low = decode(rc & 0xFFFF);
       return new ResponseCode(rc, low.name(), low.handle(), low.parameter(), low.session(),
@@ -184,6 +201,15 @@ public record ResponseCode(
 
   public boolean isWarning() {
     return (value & 0x980) == 0x900;
+  }
+
+  /**
+   * A failure of the software between this plugin and the TPM (tpm2-abrmd or its TCTI), not a code
+   * the TPM answered: the TPM is unreachable for now, which is no refusal of the request.
+   */
+  public boolean fromSoftwareStack() {
+    int layer = value >>> 16;
+    return layer != 0 && layer != LAYER_RESMGR_TPM && !(layer == LAYER_RESMGR && (value & 0xFFFF) >= 0x100);
   }
 
   @Override

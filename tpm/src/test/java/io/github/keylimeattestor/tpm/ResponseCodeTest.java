@@ -68,4 +68,26 @@ class ResponseCodeTest {
         + "integrity check failed (the key blob does not belong to this parent or this TPM)");
     assertThat(e.rc()).isEqualTo(0x1DF);
   }
+
+  /**
+   * tpm2-abrmd hands its own failures and its TCTI's to the client as the response code (layers 11
+   * and 10, TSS2_BASE_RC_* below them): neither is the TPM's answer, nor a TPM 1.2 code.
+   */
+  @Test
+  void tpm2AbrmdsOwnAndItsTctisFailuresAreNotTpmCodes() {
+    ResponseCode tcti = ResponseCode.decode(0x000A000A);
+    assertThat(tcti.name()).isEqualTo("TSS2_BASE_RC_IO_ERROR");
+    assertThat(tcti.description()).contains("TCTI").contains("not the TPM's answer");
+    assertThat(tcti.fromSoftwareStack()).isTrue();
+    ResponseCode rm = ResponseCode.decode(0x000B0001);
+    assertThat(rm.name()).isEqualTo("TSS2_BASE_RC_GENERAL_FAILURE");
+    assertThat(rm.fromSoftwareStack()).isTrue();
+    assertThat(ResponseCode.decode(0x000B00FF).name()).isEqualTo("TSS2_BASE_RC 255");
+    // tpm2-abrmd's per-connection object limit keeps the TPM's code, and its retry
+    ResponseCode limit = ResponseCode.decode(0x000B0902);
+    assertThat(limit.name()).isEqualTo("TPM_RC_OBJECT_MEMORY");
+    assertThat(limit.fromSoftwareStack()).isFalse();
+    assertThat(ResponseCode.decode(0x000C018B).fromSoftwareStack()).as("a TPM code passed on").isFalse();
+    assertThat(ResponseCode.decode(0x18B).fromSoftwareStack()).isFalse();
+  }
 }

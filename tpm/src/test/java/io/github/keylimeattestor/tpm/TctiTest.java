@@ -17,7 +17,6 @@ class TctiTest {
     String[][] table = {
         {"device:/dev/tpmrm0", "device:/dev/tpmrm0"},
         {"device:/dev/tpm0", "device:/dev/tpm0"},
-        {"device", "device:/dev/tpm0"},
         {"tabrmd", "tabrmd:bus_name=com.intel.tss2.Tabrmd,bus_type=system"},
         {"tabrmd:", "tabrmd:bus_name=com.intel.tss2.Tabrmd,bus_type=system"},
         {"tabrmd:bus_type=session", "tabrmd:bus_name=com.intel.tss2.Tabrmd,bus_type=session"},
@@ -32,6 +31,10 @@ class TctiTest {
     for (String[] row : table) {
       assertThat(Tcti.parse(row[0])).as(row[0]).hasToString(row[1]);
     }
+    // a bare "device", as tpm2-tss's device TCTI: the resource manager's device first, then the raw one
+    assertThat(Tcti.parse("device", p -> p.equals(Path.of("/dev/tpmrm0")))).hasToString("device:/dev/tpmrm0");
+    assertThat(Tcti.parse("device:", p -> true)).hasToString("device:/dev/tpmrm0");
+    assertThat(Tcti.parse("device", p -> false)).hasToString("device:/dev/tpm0");
     assertThat(Tcti.parse("tabrmd:bus_type=session")).isEqualTo(
         new Tcti.Spec.Tabrmd(TabrmdTransport.DEFAULT_BUS_NAME, TabrmdTransport.BusType.SESSION));
   }
@@ -43,7 +46,8 @@ class TctiTest {
         .isEqualTo("/dev/tpm0 is the raw TPM device: only one process can hold it open (tpm2-abrmd, if it runs, "
             + "already does) and no resource manager swaps other clients' objects out. Prefer "
             + "\"device:/dev/tpmrm0\" or \"tabrmd\"");
-    assertThat(Tcti.parse("device").warning()).isPresent();
+    assertThat(Tcti.parse("device", p -> false).warning()).isPresent();
+    assertThat(Tcti.parse("device", p -> true).warning()).isEmpty();
     assertThat(Tcti.parse("device:/dev/tpmrm0").warning()).isEmpty();
     assertThat(Tcti.parse("tabrmd").warning()).isEmpty();
     assertThat(Tcti.parse("swtpm:port=2321").warning()).isEmpty();

@@ -124,10 +124,62 @@ public final class TabrmdTransport implements TpmTransport {
     return a;
   }
 
+  /**
+   * Builds D-Bus connections, one at a time. dbus-java's login (SASL) reads the bus without a
+   * timeout, so a daemon that accepts and then says nothing would hold the caller, and the plugin's
+   * TPM lock with it, for good: the login runs here and the caller waits for it at most its timeout.
+   * A login that never ends holds this one thread; later ones time out behind it.
+   */
+  private static final java.util.concurrent.ExecutorService LOGINS = java.util.concurrent.Executors
+      .newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "tabrmd-dbus-login");
+        t.setDaemon(true);
+        return t;
+      });
+
   private static DBusConnection bus(String dbusAddress, BusType busType, int timeoutMillis)
       throws IOException, DBusException {
-    return DBusConnectionBuilder.forAddress(address(dbusAddress, busType)).withShared(false)
-        .transportConfig().withTimeout(timeoutMillis).back().build();
+    String address = address(dbusAddress, busType);
+    java.util.concurrent.CompletableFuture<DBusConnection> login = java.util.concurrent.CompletableFuture.supplyAsync(
+        () -> {
+          try {
+            return DBusConnectionBuilder.forAddress(address).withShared(false)
+                .transportConfig().withTimeout(timeoutMillis).back().build();
+          } catch (DBusException e) {
+            throw new java.util.concurrent.CompletionException(e);
+          }
+        }, LOGINS);
+    try {
+      return login.get(timeoutMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.TimeoutException | InterruptedException e) {
+      // a login that ends after all is closed then: nobody holds it
+      login.whenComplete((bus, failed) -> closeQuietly(bus));
+      if (e instanceof InterruptedException) {
+        Thread.currentThread().interrupt();
+        throw new InterruptedIOException("interrupted while logging in to the D-Bus daemon at " + address);
+      }
+      throw new IOException("the D-Bus daemon at " + address + " did not complete the login within "
+          + timeoutMillis + "ms: is dbus-daemon (or dbus-broker) stuck or overloaded?");
+    } catch (java.util.concurrent.ExecutionException e) {
+      Throwable cause = e.getCause();
+      if (cause instanceof DBusException d) {
+        throw d;
+      }
+      if (cause instanceof RuntimeException r) {
+        throw r;
+      }
+      throw new IOException("cannot log in to the D-Bus daemon at " + address + ": " + cause, cause);
+    }
+  }
+
+  private static void closeQuietly(DBusConnection bus) {
+    if (bus != null) {
+      try {
+        bus.close();
+      } catch (IOException | RuntimeException e) {
+        // a connection nobody uses
+      }
+    }
   }
 
   /** True if {@code busName} is owned on that bus; false also when the bus cannot be reached. */

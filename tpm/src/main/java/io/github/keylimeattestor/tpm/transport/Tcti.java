@@ -113,12 +113,22 @@ public final class Tcti {
    * @throws IllegalArgumentException with a message naming the accepted forms
    */
   public static Spec parse(String spec) {
+    return parse(spec, Files::exists);
+  }
+
+  /**
+   * As {@link #parse(String)}, with {@code exists} telling which device files exist: a bare
+   * {@code device} names {@code /dev/tpmrm0} when it exists, else {@code /dev/tpm0}, the order in
+   * which tpm2-tss's device TCTI tries them (so a TPM2TOOLS_TCTI that works for tpm2-tools means the
+   * same TPM here, and not the raw device where the resource manager exists).
+   */
+  public static Spec parse(String spec, java.util.function.Predicate<Path> exists) {
     int colon = spec.indexOf(':');
     String name = (colon < 0 ? spec : spec.substring(0, colon)).strip();
     String conf = colon < 0 ? "" : spec.substring(colon + 1).strip();
     switch (name) {
       case "device": {
-        String path = conf.isEmpty() ? "/dev/tpm0" : conf;
+        String path = !conf.isEmpty() ? conf : exists.test(Path.of(TPMRM0)) ? TPMRM0 : "/dev/tpm0";
         if (!path.startsWith("/") || path.indexOf('\0') >= 0) {
           throw bad(spec, "device needs an absolute path, e.g. device:/dev/tpmrm0");
         }
