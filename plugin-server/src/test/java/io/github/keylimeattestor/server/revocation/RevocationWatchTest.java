@@ -326,18 +326,22 @@ class RevocationWatchTest {
   /** A verifier that holds none of several watched nodes: misconfigured or reset, not a fleet to evict. */
   @Test
   void aVerifierThatHoldsNoneOfSeveralWatchedNodesIsNotTakenAsDeletingThemAll() {
-    for (boolean bulk : new boolean[] {true, false}) {
-      spire.calls.clear();
-      RevocationWatch w = watch(RevocationConfig.Action.EVICT, true, bulk);
-      attest(w, A, "default");
-      attest(w, B, "default");
-      assertThat(w.cycle().acted()).as("bulk %s", bulk).isZero();
-      assertThat(spire.calls).isEmpty();
-      // one of the two gone while the other is listed: that one is acted on
-      verifier.agents.put(B, status(B, OperationalState.GET_QUOTE, AttestationStatus.PASS, "default"));
-      assertThat(w.cycle().acted()).as("bulk %s", bulk).isEqualTo(1);
-      assertThat(spire.calls).containsExactly("EVICT " + id(A));
-      verifier.agents.clear();
+    // the nodes under one verifier instance, or one under each (the guard spans the instances)
+    for (String[] instances : new String[][] {{"default", "default"}, {"verifier-1", "verifier-2"}}) {
+      for (boolean bulk : new boolean[] {true, false}) {
+        String which = String.join("+", instances) + ", bulk " + bulk;
+        spire.calls.clear();
+        RevocationWatch w = watch(RevocationConfig.Action.EVICT, true, bulk);
+        attest(w, A, instances[0]);
+        attest(w, B, instances[1]);
+        assertThat(w.cycle().acted()).as(which).isZero();
+        assertThat(spire.calls).as(which).isEmpty();
+        // one of the two gone while the other is listed: that one is acted on
+        verifier.agents.put(B, status(B, OperationalState.GET_QUOTE, AttestationStatus.PASS, instances[1]));
+        assertThat(w.cycle().acted()).as(which).isEqualTo(1);
+        assertThat(spire.calls).as(which).containsExactly("EVICT " + id(A));
+        verifier.agents.clear();
+      }
     }
   }
 
@@ -357,24 +361,6 @@ class RevocationWatchTest {
     verifier.requests.clear();
     w.cycle();
     assertThat(verifier.requests).containsExactly("bulk verifier-2");
-  }
-
-  /** The guard against a reset verifier holds across its instances, not only within one. */
-  @Test
-  void aVerifierThatHoldsNoneOfTheNodesOfSeveralInstancesIsNotTakenAsDeletingThemAll() {
-    for (boolean bulk : new boolean[] {true, false}) {
-      spire.calls.clear();
-      RevocationWatch w = watch(RevocationConfig.Action.EVICT, true, bulk);
-      attest(w, A, "verifier-1");
-      attest(w, B, "verifier-2");
-      assertThat(w.cycle().acted()).as("bulk %s", bulk).isZero();
-      assertThat(spire.calls).as("bulk %s", bulk).isEmpty();
-      // one of the two still held: the other was deleted for real
-      verifier.agents.put(B, status(B, OperationalState.GET_QUOTE, AttestationStatus.PASS, "verifier-2"));
-      assertThat(w.cycle().acted()).as("bulk %s", bulk).isEqualTo(1);
-      assertThat(spire.calls).containsExactly("EVICT " + id(A));
-      verifier.agents.clear();
-    }
   }
 
   /** With action "ban", a node Keylime deleted (routine: `keylime_tenant -c update`) is evicted, a failed one banned. */
@@ -680,27 +666,10 @@ class RevocationWatchTest {
     assertThat(verifier.requests).containsExactly("bulk default", "one " + A, "one " + B);
   }
 
+  /** Neither an error in a cycle nor one that takes its log line too ends the watch's schedule. */
   @Test
-  void anErrorInACycleDoesNotEndTheWatch() {
-    RevocationWatch w = watch();
-    attest(w, A, "default");
-    verifier.agents.put(A, status(A, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
-    verifier.crash = new OutOfMemoryError("Java heap space");
-    w.safeCycle(); // as the scheduler runs it: an escaping throwable would cancel every later run
-    assertThat(spire.calls).isEmpty();
-    verifier.crash = null;
-    w.safeCycle();
-    assertThat(spire.calls).containsExactly("EVICT " + id(A));
-  }
-
-  /** Out of memory for the log line as well: the line is lost, not the schedule. */
-  @Test
-  void anErrorThatAlsoFailsItsLogLineDoesNotEndTheWatch() {
-    RevocationWatch w = watch();
-    attest(w, A, "default");
-    verifier.agents.put(A, status(A, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
-    verifier.crash = new OutOfMemoryError("Java heap space");
-    io.github.keylimeattestor.sdk.log.Log.redirect(new java.io.OutputStream() {
+  void anErrorInACycleDoesNotEndTheWatchEvenWhenItsLogLineFailsToo() {
+    java.io.OutputStream outOfMemory = new java.io.OutputStream() {
       @Override
       public void write(int b) {
         throw new OutOfMemoryError("no memory for the line either");
@@ -710,15 +679,24 @@ class RevocationWatchTest {
       public void write(byte[] b, int off, int len) {
         throw new OutOfMemoryError("no memory for the line either");
       }
-    });
-    try {
+    };
+    for (java.io.OutputStream sink : List.of(log, outOfMemory)) {
+      spire.calls.clear();
+      RevocationWatch w = watch();
+      attest(w, A, "default");
+      verifier.agents.put(A, status(A, OperationalState.FAILED, AttestationStatus.FAIL, "default"));
+      verifier.crash = new OutOfMemoryError("Java heap space");
+      io.github.keylimeattestor.sdk.log.Log.redirect(sink);
+      try {
+        w.safeCycle(); // as the scheduler runs it: an escaping throwable would cancel every later run
+      } finally {
+        io.github.keylimeattestor.sdk.log.Log.redirect(log);
+      }
+      assertThat(spire.calls).isEmpty();
+      verifier.crash = null;
       w.safeCycle();
-    } finally {
-      io.github.keylimeattestor.sdk.log.Log.redirect(log);
+      assertThat(spire.calls).containsExactly("EVICT " + id(A));
     }
-    verifier.crash = null;
-    w.safeCycle();
-    assertThat(spire.calls).containsExactly("EVICT " + id(A));
   }
 
   /**
