@@ -113,8 +113,7 @@ final class TpmAccess {
         throw AttestationFailure.unavailable("TPM device " + e.getFile() + " does not exist: check tcti "
             + "(e.g. \"device:/dev/tpmrm0\", \"tabrmd\" for tpm2-abrmd, \"swtpm:host=H,port=P\")", e);
       } catch (IOException e) {
-        throw AttestationFailure.unavailable("cannot talk to the TPM (" + tpmName + ") while " + what + ": "
-            + e.getMessage() + "; check tcti and that the TPM (or tpm2-abrmd) is up", e);
+        throw unreachable(tpmName, what, e.getMessage() + "; check tcti and that the TPM (or tpm2-abrmd) is up", e);
       } catch (TpmVerificationException e) {
         throw AttestationFailure.unavailable("TPM data changed while " + what + ": " + e.getMessage(), e);
       } catch (TpmException e) {
@@ -134,8 +133,7 @@ final class TpmAccess {
 
   private static AttestationFailure failure(String what, String tpmName, TpmRetry retry, TpmResponseException e) {
     if (e.responseCode().fromSoftwareStack()) {
-      return AttestationFailure.unavailable("cannot talk to the TPM (" + tpmName + ") while " + what + ": "
-          + e.getMessage(), e);
+      return unreachable(tpmName, what, e.getMessage(), e);
     }
     var explanation = TpmRetry.explain(e.responseCode());
     if (explanation.isPresent()) {
@@ -147,6 +145,10 @@ final class TpmAccess {
           + ": " + e.getMessage(), e);
     }
     return AttestationFailure.precondition("the TPM refused " + what + ": " + e.getMessage(), e);
+  }
+
+  private static AttestationFailure unreachable(String tpmName, String what, String detail, Exception e) {
+    return AttestationFailure.unavailable("cannot talk to the TPM (" + tpmName + ") while " + what + ": " + detail, e);
   }
 
   private static TpmTransport open(TpmSettings config) throws IOException {

@@ -85,12 +85,8 @@ final class SpireAgentApi implements SpireAgents {
         throw failure("ListAgents", "the keylime agents", e);
       }
       for (Agent a : page.getAgentsList()) {
-        for (Selector sel : a.getSelectorsList()) {
-          if (sel.getType().equals(ATTESTATION_TYPE) && sel.getValue().startsWith("uuid:")) {
-            out.add(new AttestedNode("spiffe://" + a.getId().getTrustDomain() + a.getId().getPath(),
-                sel.getValue().substring("uuid:".length()), Optional.empty()));
-          }
-        }
+        keylimeUuid(a, ATTESTATION_TYPE).ifPresent(uuid -> out.add(new AttestedNode(
+            "spiffe://" + a.getId().getTrustDomain() + a.getId().getPath(), uuid, Optional.empty())));
       }
       token = page.getNextPageToken();
     } while (!token.isEmpty());
@@ -110,10 +106,17 @@ final class SpireAgentApi implements SpireAgents {
       }
       throw failure("GetAgent", spiffeId, e);
     }
-    Optional<String> uuid = a.getSelectorsList().stream()
-        .filter(sel -> sel.getType().equals(a.getAttestationType()) && sel.getValue().startsWith("uuid:"))
-        .map(sel -> sel.getValue().substring("uuid:".length())).findFirst();
-    return Optional.of(new StoredAgent(a.getAttestationType(), uuid));
+    return Optional.of(new StoredAgent(a.getAttestationType(), keylimeUuid(a, a.getAttestationType())));
+  }
+
+  /** The Keylime UUID of the agent's {@code <type>:uuid:} selector. */
+  private static Optional<String> keylimeUuid(Agent a, String type) {
+    for (Selector sel : a.getSelectorsList()) {
+      if (sel.getType().equals(type) && sel.getValue().startsWith("uuid:")) {
+        return Optional.of(sel.getValue().substring("uuid:".length()));
+      }
+    }
+    return Optional.empty();
   }
 
   private SpireActionException failure(String call, String what, StatusRuntimeException e) {
